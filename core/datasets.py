@@ -1,0 +1,291 @@
+"""Image-folder datasets: scan, check and split.
+
+A dataset is a folder with one subfolder per class, or `train/` plus `validation/` (or `val/`,
+`test/`) each holding class subfolders; a separate validation folder may also be given. A single
+folder is split by a stratified, seeded split whose manifest (file -> split) is saved with a run.
+The scan lists what a user must know before training: counts, sizes, colour modes, unreadable
+files (skipped, never fatal), exact duplicates and train/validation leakage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.imaging import UnreadableImage, image_info, is_image_file
+
+TRAIN, VALIDATION = "train", "validation"
+VALIDATION_DIR_NAMES = ("validation", "val", "valid", "test")
+IGNORED_NAMES = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"})
+IMBALANCE_RATIO = 3.0  # largest/smallest class above this gets a warning and class weights
+DEFAULT_VAL_FRACTION = 0.2
+
+
+class DatasetError(ValueError):
+    """The folder cannot be trained on; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path  # absolute
+    rel: str  # relative to the dataset root, '/'-separated: the manifest key
+    label: str
+    split: str | None  # fixed by the layout, or None until split
+    sha256: str
+    width: int
+    height: int
+    mode: str
+
+
+@dataclass
+class Scan:
+    root: Path
+    layout: str  # "single" or "split"
+    classes: list[str]
+    items: list[Item]
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (rel, reason)
+    ignored: list[str] = field(default_factory=list)  # non-image / hidden / system files
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # blocking problems
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(item.label for item in self.items)
+        return {c: found.get(c, 0) for c in self.classes}
+
+    def counts_by_split(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for split in (TRAIN, VALIDATION):
+            found = Counter(i.label for i in self.items if i.split == split)
+            out[split] = {c: found.get(c, 0) for c in self.classes}
+        return out
+
+    def duplicates(self) -> list[list[str]]:
+        """Groups of files with byte-identical content."""
+        groups: dict[str, list[str]] = defaultdict(list)
+        for item in self.items:
+            groups[item.sha256].append(item.rel)
+        return [sorted(g) for g in groups.values() if len(g) > 1]
+
+    def leakage(self) -> list[tuple[str, str]]:
+        """(train file, validation file) pairs with identical content."""
+        train = {i.sha256: i.rel for i in self.items if i.split == TRAIN}
+        return [(train[i.sha256], i.rel) for i in self.items
+                if i.split == VALIDATION and i.sha256 in train]
+
+    def sizes(self) -> list[tuple[int, int]]:
+        return [(i.width, i.height) for i in self.items]
+
+    def modes(self) -> dict[str, int]:
+        return dict(Counter(i.mode for i in self.items))
+
+    def images_per_class(self) -> float:
+        counts = self.counts()
+        return sum(counts.values()) / max(1, len(counts))
+
+    def imbalance_ratio(self) -> float:
+        counts = [n for n in self.counts().values() if n > 0]
+        return max(counts) / min(counts) if counts else 1.0
+
+    def fingerprint(self) -> str:
+        """Content hash of the images (not of names or labels): the feature cache key."""
+        digest = hashlib.sha256()
+        for sha in sorted({i.sha256 for i in self.items}):
+            digest.update(sha.encode())
+        return digest.hexdigest()[:32]
+
+    def summary(self) -> dict:
+        return {
+            "root": str(self.root),
+            "layout": self.layout,
+            "classes": self.classes,
+            "counts": self.counts(),
+            "counts_by_split": self.counts_by_split() if self.layout == "split" else None,
+            "images": len(self.items),
+            "unreadable": [{"file": f, "reason": r} for f, r in self.unreadable],
+            "ignored": len(self.ignored),
+            "duplicates": self.duplicates(),
+            "leakage": [{"train": t, "validation": v} for t, v in self.leakage()],
+            "modes": self.modes(),
+            "warnings": self.warnings,
+            "errors": self.errors,
+        }
+
+
+def _is_ignored(name: str) -> bool:
+    return name in IGNORED_NAMES or name.startswith(".") or name.startswith("._")
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    return sorted((d for d in folder.iterdir() if d.is_dir() and not _is_ignored(d.name)),
+                  key=lambda d: d.name)
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """All files below a class folder, skipping hidden/system entries; symlinks not followed."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not _is_ignored(d))
+        found.extend(Path(dirpath) / f for f in sorted(filenames))
+    return found
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _find_validation_dir(root: Path) -> Path | None:
+    for name in VALIDATION_DIR_NAMES:
+        if (root / name).is_dir():
+            return root / name
+    return None
+
+
+def _layout(root: Path, val_dir: Path | None) -> list[tuple[Path, str | None]]:
+    """(folder holding class subfolders, split it fixes) pairs."""
+    if val_dir is not None:
+        return [(root, TRAIN), (val_dir, VALIDATION)]
+    if (root / "train").is_dir() and (found := _find_validation_dir(root)) is not None:
+        return [(root / "train", TRAIN), (found, VALIDATION)]
+    return [(root, None)]
+
+
+def _inspect(path: Path, root: Path, label: str, split: str | None) -> Item | tuple[str, str]:
+    rel = path.relative_to(root).as_posix()
+    try:
+        info = image_info(path)
+        return Item(path, rel, label, split, _hash_file(path), info.width, info.height, info.mode)
+    except UnreadableImage as exc:
+        return rel, str(exc)
+    except OSError as exc:
+        return rel, f"cannot read file ({exc.strerror or exc})"
+
+
+def scan(root: str | Path, val_dir: str | Path | None = None, workers: int = 8) -> Scan:
+    """Scan a dataset folder. Raises DatasetError only when the folder itself is unusable;
+    problems with the data (one class, empty classes) are listed in `errors`."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    val_path = Path(val_dir).expanduser() if val_dir else None
+    if val_path is not None and not val_path.is_dir():
+        raise DatasetError(f"validation folder not found: {val_path}")
+
+    jobs, ignored, classes = [], [], set()
+    for folder, split in _layout(root, val_path):
+        base = root if split != VALIDATION or val_path is None else val_path
+        for class_dir in _class_dirs(folder):
+            classes.add(class_dir.name)
+            for path in _files_under(class_dir):
+                if is_image_file(path) and not _is_ignored(path.name):
+                    jobs.append((path, base, class_dir.name, split))
+                else:
+                    ignored.append(path.relative_to(base).as_posix())
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda job: _inspect(*job), jobs))
+
+    items = [r for r in results if isinstance(r, Item)]
+    unreadable = [r for r in results if not isinstance(r, Item)]
+    layout = "split" if any(split for *_, split in jobs) or val_path else "single"
+    result = Scan(root, layout, sorted(classes), items, unreadable, ignored)
+    _check(result)
+    return result
+
+
+def _check(result: Scan) -> None:
+    counts = result.counts()
+    usable = [c for c, n in counts.items() if n > 0]
+    if not result.classes:
+        result.errors.append("no class folders found: put each class's images in its own subfolder")
+    elif len(usable) < 2:
+        result.errors.append(
+            f"at least two classes with images are needed, found {len(usable)} "
+            f"({', '.join(usable) or 'none'})")
+    for name, n in counts.items():
+        if n == 0:
+            result.errors.append(f"class '{name}' has no readable image")
+        elif n == 1 and result.layout == "single":
+            result.warnings.append(
+                f"class '{name}' has a single image: it is trained on but cannot be validated")
+    if result.layout == "split":
+        for split, per_class in result.counts_by_split().items():
+            if sum(per_class.values()) == 0:
+                result.errors.append(f"the {split} folder has no readable image")
+    if result.unreadable:
+        result.warnings.append(f"{len(result.unreadable)} unreadable file(s) will be skipped")
+    ratio = result.imbalance_ratio()
+    if len(usable) >= 2 and ratio >= IMBALANCE_RATIO:
+        result.warnings.append(
+            f"classes are imbalanced ({ratio:.0f}:1): class weights will be applied "
+            "and per-class metrics matter more than accuracy")
+    if result.leakage():
+        result.warnings.append(
+            f"{len(result.leakage())} validation image(s) also appear in train (leakage): "
+            "validation accuracy will be optimistic")
+    if result.duplicates():
+        result.warnings.append(f"{len(result.duplicates())} group(s) of identical files")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which files train and which validate, plus the class order the model uses."""
+
+    classes: list[str]
+    train: list[Item]
+    validation: list[Item]
+    seed: int
+    val_fraction: float
+
+    def manifest(self) -> dict:
+        files = {i.rel: TRAIN for i in self.train} | {i.rel: VALIDATION for i in self.validation}
+        return {"classes": self.classes, "seed": self.seed,
+                "val_fraction": self.val_fraction, "files": files}
+
+    def labels(self, split: str) -> np.ndarray:
+        index = {c: k for k, c in enumerate(self.classes)}
+        items = self.train if split == TRAIN else self.validation
+        return np.array([index[i.label] for i in items], dtype=np.int64)
+
+
+def split(result: Scan, val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 0) -> Split:
+    """Stratified, seeded split; a layout's own train/validation folders are kept as they are.
+    Every class with two or more images gets at least one image on each side."""
+    if not result.ok:
+        raise DatasetError("; ".join(result.errors))
+    if not 0.0 < val_fraction < 1.0:
+        raise DatasetError(f"validation fraction must be between 0 and 1, got {val_fraction}")
+    if result.layout == "split":
+        train = [i for i in result.items if i.split == TRAIN]
+        val = [i for i in result.items if i.split == VALIDATION]
+        return Split(result.classes, train, val, seed, val_fraction)
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for name in result.classes:
+        members = sorted((i for i in result.items if i.label == name), key=lambda i: i.rel)
+        order = rng.permutation(len(members))
+        n_val = 0 if len(members) < 2 else min(len(members) - 1,
+                                                 max(1, round(len(members) * val_fraction)))
+        val += [members[k] for k in order[:n_val]]
+        train += [members[k] for k in order[n_val:]]
+    return Split(result.classes, train, val, seed, val_fraction)
+
+
+def split_from_manifest(result: Scan, manifest: dict) -> Split:
+    """Rebuild a saved split (same files, same sides) so runs can be compared on equal terms."""
+    files = manifest["files"]
+    train = [i for i in result.items if files.get(i.rel) == TRAIN]
+    val = [i for i in result.items if files.get(i.rel) == VALIDATION]
+    return Split(list(manifest["classes"]), train, val, manifest["seed"], manifest["val_fraction"])

@@ -1,0 +1,75 @@
+"""The settings of one training run: plain data, JSON in and out, checked before queueing."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core import strategies, vgg16
+
+WEIGHT_CHOICES = ("imagenet", "none")  # or a path to a local weights file
+
+
+@dataclass
+class RunConfig:
+    dataset: str
+    val_dir: str | None = None
+    strategy: str = strategies.DEFAULT_STRATEGY
+    layer: str = vgg16.BOTTLENECK_LAYER  # `linear` only: which pooled layer feeds the classifier
+    unfreeze_blocks: int = 1  # `finetune` only: top blocks retrained in phase 2
+    image_size: int = vgg16.DEFAULT_IMAGE_SIZE
+    epochs: int = 10  # head phase (or the only phase)
+    finetune_epochs: int = 10
+    batch_size: int = 32
+    augment: bool = False
+    augment_kind: str = "image"  # "image" (flip/rotate/zoom/shift) or "spectrogram" (masking)
+    weights: str = "imagenet"
+    seed: int = 0
+    val_fraction: float = 0.2
+    learning_rates: dict[str, float] = field(default_factory=dict)  # phase name -> override
+    early_stopping_patience: int = 5
+    reduce_lr_patience: int = 2
+    manifest: dict | None = None  # a saved split to reuse (compare runs on equal terms)
+    label: str = ""  # free text shown in tables
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def strategy_spec(self) -> strategies.Strategy:
+        return strategies.get(self.strategy)
+
+    def weights_for_run(self) -> str:
+        """A strategy that starts from random weights ignores the weights setting."""
+        return self.weights if self.strategy_spec.pretrained else "none"
+
+    def problems(self) -> list[str]:
+        """Everything wrong with these settings, as sentences for the user (empty: fine)."""
+        out = []
+        if self.strategy not in strategies.STRATEGIES:
+            out.append(f"unknown strategy '{self.strategy}' "
+                       f"(choose {', '.join(strategies.STRATEGIES)})")
+        if self.image_size < vgg16.MIN_IMAGE_SIZE:
+            out.append(f"image size must be at least {vgg16.MIN_IMAGE_SIZE} px (VGG16's minimum)")
+        if self.layer not in vgg16.FEATURE_LAYERS:
+            out.append(f"layer must be one of {', '.join(vgg16.FEATURE_LAYERS)}")
+        if not 1 <= self.unfreeze_blocks <= len(vgg16.BLOCKS):
+            out.append(f"blocks to unfreeze must be 1..{len(vgg16.BLOCKS)}")
+        for name in ("epochs", "finetune_epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                out.append(f"{name.replace('_', ' ')} must be at least 1")
+        if not 0.0 < self.val_fraction < 1.0:
+            out.append("validation fraction must be between 0 and 1")
+        if any(lr <= 0 for lr in self.learning_rates.values()):
+            out.append("learning rates must be positive")
+        if self.weights not in WEIGHT_CHOICES and not Path(self.weights).expanduser().is_file():
+            out.append(f"weights file not found: {self.weights}")
+        if not Path(self.dataset).expanduser().is_dir():
+            out.append(f"dataset folder not found: {self.dataset}")
+        return out

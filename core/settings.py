@@ -1,0 +1,36 @@
+"""Where the studio keeps its files, and how settings come from the environment.
+
+One home folder holds the run store (SQLite), run artifacts and the feature cache.
+`STUDIO_HOME` (or `--home` on the CLI) moves it; the default is `.studio/` in the working dir.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "STUDIO_HOME"
+WEIGHTS_ENV = "VGG16_WEIGHTS"
+DB_ENV = "STUDIO_DB"
+
+
+def studio_home(home: str | os.PathLike | None = None) -> Path:
+    path = Path(home or os.environ.get(HOME_ENV) or ".studio").expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def db_path(home: Path) -> Path:
+    return Path(os.environ.get(DB_ENV) or home / "runs.sqlite3")
+
+
+def runs_dir(home: Path) -> Path:
+    return home / "runs"
+
+
+def cache_dir(home: Path) -> Path:
+    return home / "cache"
+
+
+def samples_dir(home: Path) -> Path:
+    return home / "samples"

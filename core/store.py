@@ -1,0 +1,278 @@
+"""The run store: SQLite (WAL) for run records and metrics; files live in each run's folder.
+
+Every process (the app, the CLI, the worker) opens its own short-lived connections, so the store
+is safe across processes. The worker writes progress and metrics; the pages and the CLI poll
+`metrics_since(run_id, seq)` and `get(run_id)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core import settings
+from core.runconfig import RunConfig
+
+QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
+STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED = "stopped", "done", "failed", "interrupted", "diverged"
+ACTIVE = (QUEUED, RUNNING, STOPPING)
+LIVE = (RUNNING, STOPPING)  # a worker process owns the run
+FINISHED = (STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED)
+WITH_MODEL = (DONE, STOPPED, DIVERGED)  # these may have a usable model
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    status TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    group_id TEXT,
+    config TEXT NOT NULL,
+    progress TEXT NOT NULL DEFAULT '{}',
+    result TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    resume INTEGER NOT NULL DEFAULT 0,
+    worker_pid INTEGER,
+    started REAL,
+    finished REAL,
+    model_path TEXT,
+    model_sha256 TEXT
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    time REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_id, seq);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created);
+"""
+
+
+@dataclass
+class Run:
+    id: str
+    created: float
+    updated: float
+    status: str
+    strategy: str
+    dataset: str
+    group_id: str | None
+    config: dict
+    progress: dict
+    result: dict
+    error: str | None
+    stop_requested: bool
+    resume: bool
+    worker_pid: int | None
+    started: float | None
+    finished: float | None
+    model_path: str | None
+    model_sha256: str | None
+
+    @property
+    def run_config(self) -> RunConfig:
+        return RunConfig.from_dict(self.config)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished or time.time()) - self.started
+
+
+@dataclass
+class Metric:
+    seq: int
+    run_id: str
+    kind: str  # "batch" | "epoch"
+    phase: str
+    epoch: int
+    step: int
+    time: float
+    data: dict = field(default_factory=dict)
+
+
+class Store:
+    def __init__(self, home: str | os.PathLike | None = None):
+        self.home = settings.studio_home(home)
+        self.path = settings.db_path(self.home)
+        self.runs_dir = settings.runs_dir(self.home)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            yield db
+        finally:
+            db.close()
+
+    # -- runs ---------------------------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def create(self, config: RunConfig, group_id: str | None = None) -> Run:
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO runs (id, created, updated, status, strategy, dataset, group_id, "
+                "config) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, now, now, QUEUED, config.strategy, config.dataset, group_id,
+                 json.dumps(config.to_dict())),
+            )
+        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+        return self.get(run_id)
+
+    def get(self, run_id: str) -> Run:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no run {run_id!r}")
+        return _run(row)
+
+    def find(self, run_id_prefix: str) -> Run | None:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM runs WHERE id LIKE ? ORDER BY created DESC",
+                              (run_id_prefix + "%",)).fetchall()
+        return _run(rows[0]) if len(rows) == 1 else None
+
+    def list(self, statuses: tuple[str, ...] | None = None, group_id: str | None = None,
+             limit: int = 500) -> list[Run]:
+        query, args = "SELECT * FROM runs WHERE 1=1", []
+        if statuses:
+            query += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += list(statuses)
+        if group_id:
+            query += " AND group_id = ?"
+            args.append(group_id)
+        query += " ORDER BY created DESC LIMIT ?"
+        with self._connect() as db:
+            return [_run(r) for r in db.execute(query, (*args, limit)).fetchall()]
+
+    def update(self, run_id: str, **fields) -> None:
+        for key in ("progress", "result", "config"):
+            if key in fields:
+                fields[key] = json.dumps(fields[key])
+        fields["updated"] = time.time()
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self._connect() as db:
+            db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
+
+    def claim_next(self, worker_pid: int) -> Run | None:
+        """Atomically take the oldest queued run for this worker (None when the queue is empty)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT id FROM runs WHERE status = ? ORDER BY created LIMIT 1",
+                             (QUEUED,)).fetchone()
+            if row is None:
+                db.execute("COMMIT")
+                return None
+            now = time.time()
+            db.execute("UPDATE runs SET status = ?, worker_pid = ?, started = COALESCE(started, ?),"
+                       " updated = ?, error = NULL WHERE id = ?",
+                       (RUNNING, worker_pid, now, now, row["id"]))
+            db.execute("COMMIT")
+        return self.get(row["id"])
+
+    def request_stop(self, run_id: str) -> Run:
+        """Ask a run to stop: a queued run stops at once, a running one within one batch."""
+        now = time.time()
+        with self._connect() as db:
+            db.execute("UPDATE runs SET status = ?, finished = ?, updated = ? "
+                       "WHERE id = ? AND status = ?", (STOPPED, now, now, run_id, QUEUED))
+            db.execute("UPDATE runs SET stop_requested = 1, status = ?, updated = ? "
+                       "WHERE id = ? AND status = ?", (STOPPING, now, run_id, RUNNING))
+        return self.get(run_id)
+
+    def stop_requested(self, run_id: str) -> bool:
+        with self._connect() as db:
+            row = db.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row["stop_requested"])
+
+    def finish(self, run_id: str, status: str, error: str | None = None, **fields) -> None:
+        self.update(run_id, status=status, error=error, finished=time.time(), **fields)
+
+    def mark_interrupted(self, is_alive) -> list[str]:
+        """Runs whose worker process is gone become `interrupted` (resumable)."""
+        gone = [r for r in self.list(statuses=LIVE) if not is_alive(r.worker_pid)]
+        for run in gone:
+            self.finish(run.id, INTERRUPTED,
+                        error="the worker process stopped during this run; it can be resumed")
+        return [r.id for r in gone]
+
+    def requeue_for_resume(self, run_id: str) -> Run:
+        run = self.get(run_id)
+        if run.status != INTERRUPTED:
+            raise ValueError(f"only interrupted runs can be resumed (this one is {run.status})")
+        self.update(run_id, status=QUEUED, resume=1, stop_requested=0, finished=None, error=None)
+        return self.get(run_id)
+
+    def delete(self, run_id: str) -> None:
+        run = self.get(run_id)
+        if run.status in LIVE:
+            raise ValueError("stop the run before deleting it")
+        with self._connect() as db:
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # -- metrics ------------------------------------------------------------------------------
+    def add_metric(self, run_id: str, kind: str, phase: str, epoch: int, step: int,
+                   data: dict) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO metrics (run_id, kind, phase, epoch, step, time, data) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (run_id, kind, phase, epoch, step, time.time(), json.dumps(data)))
+
+    def metrics_since(self, run_id: str, since_seq: int = 0, kind: str | None = None,
+                      ) -> list[Metric]:
+        query = "SELECT * FROM metrics WHERE run_id = ? AND seq > ?"
+        args: list = [run_id, since_seq]
+        if kind:
+            query += " AND kind = ?"
+            args.append(kind)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY seq", args).fetchall()
+        return [Metric(r["seq"], r["run_id"], r["kind"], r["phase"], r["epoch"], r["step"],
+                       r["time"], json.loads(r["data"])) for r in rows]
+
+    def epoch_history(self, run_id: str) -> list[dict]:
+        """One row per finished epoch: phase, epoch (global, 1-based) and its logged metrics."""
+        rows = self.metrics_since(run_id, 0, kind="epoch")
+        return [{"phase": m.phase, "epoch": m.epoch, "time": m.time, **m.data} for m in rows]
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"], created=row["created"], updated=row["updated"], status=row["status"],
+        strategy=row["strategy"], dataset=row["dataset"], group_id=row["group_id"],
+        config=json.loads(row["config"]), progress=json.loads(row["progress"]),
+        result=json.loads(row["result"]), error=row["error"],
+        stop_requested=bool(row["stop_requested"]), resume=bool(row["resume"]),
+        worker_pid=row["worker_pid"], started=row["started"], finished=row["finished"],
+        model_path=row["model_path"], model_sha256=row["model_sha256"],
+    )

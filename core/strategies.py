@@ -1,0 +1,96 @@
+"""The training strategies, as one table of data.
+
+Training, the advisor and the pages all read this table: which layers train in which phase, with
+which optimizer and learning rate, and what sits on top of the convolutional base. Adding a
+strategy means adding a row, not another branch somewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core import vgg16
+
+CONFIGURED = -1  # a phase's unfreeze_blocks taken from the run's settings (--unfreeze-blocks)
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    unfreeze_blocks: int  # VGG16 blocks that train with the head: 0 = head only, 5 = all
+    optimizer: str  # "rmsprop" | "sgd" | "adam" | "logistic" (scikit-learn, closed form)
+    learning_rate: float
+    momentum: float = 0.0
+    epochs_setting: str = "epochs"  # which run setting gives this phase's epoch count
+
+    def blocks(self, configured: int) -> int:
+        return configured if self.unfreeze_blocks == CONFIGURED else self.unfreeze_blocks
+
+
+@dataclass(frozen=True)
+class Strategy:
+    key: str
+    title: str
+    plain: str  # one sentence for someone who has never trained a network
+    pretrained: bool  # False: VGG16 starts from random weights whatever the weights setting
+    head: str  # "logistic": GAP + logistic regression; "dense": Flatten/Dense(256)/Dropout(0.5)
+    phases: tuple[Phase, ...]
+    uses_layer: bool = False  # the feature layer (block3/4/5_pool) is a setting
+
+    def trainable_layers(self, configured_blocks: int) -> dict[str, tuple[str, ...]]:
+        """VGG16 conv layers that train, per phase (the head always trains)."""
+        return {p.name: vgg16.trainable_layers(p.blocks(configured_blocks)) for p in self.phases}
+
+
+HEAD_PHASE = Phase("head", 0, "rmsprop", 1e-3)  # the Keras blog's bottleneck head: rmsprop
+FINETUNE_LR = 1e-4  # the Keras blog's fine-tuning: SGD, lr 1e-4, momentum 0.9
+
+STRATEGIES: dict[str, Strategy] = {
+    s.key: s
+    for s in (
+        Strategy(
+            "linear", "Linear probe",
+            "Reads pretrained VGG16 features from one layer and fits a simple linear classifier "
+            "on them: seconds to train, best for small datasets.",
+            pretrained=True, head="logistic", uses_layer=True,
+            phases=(Phase("fit", 0, "logistic", 0.0),),
+        ),
+        Strategy(
+            "head", "Feature extractor + small head",
+            "Keeps all of VGG16 frozen and trains a small dense network on its last features "
+            "(the classic 'bottleneck features' recipe).",
+            pretrained=True, head="dense", phases=(HEAD_PHASE,),
+        ),
+        Strategy(
+            "finetune", "Fine-tune the top blocks",
+            "First trains the small head on frozen features, then gently retrains VGG16's top "
+            "block(s) together with it so the features adapt to your images.",
+            pretrained=True, head="dense",
+            phases=(HEAD_PHASE, Phase("finetune", CONFIGURED, "sgd", FINETUNE_LR, 0.9,
+                                      "finetune_epochs")),
+        ),
+        Strategy(
+            "full", "Fine-tune everything",
+            "Warms up the head, then retrains every VGG16 layer at a low learning rate: for "
+            "large datasets that look unlike everyday photos.",
+            pretrained=True, head="dense",
+            phases=(HEAD_PHASE, Phase("finetune", 5, "sgd", FINETUNE_LR, 0.9, "finetune_epochs")),
+        ),
+        Strategy(
+            "scratch", "From scratch (baseline)",
+            "The same network trained from random weights: the baseline that shows what "
+            "pretraining buys you.",
+            pretrained=False, head="dense",
+            phases=(Phase("train", 5, "adam", 1e-4),),
+        ),
+    )
+}
+DEFAULT_STRATEGY = "head"
+
+
+def get(key: str) -> Strategy:
+    try:
+        return STRATEGIES[key]
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {key!r}; choose one of {', '.join(STRATEGIES)}") from None
