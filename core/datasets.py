@@ -280,6 +280,8 @@ def split(result: Scan, val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 
                                                  max(1, round(len(members) * val_fraction)))
         val += [members[k] for k in order[:n_val]]
         train += [members[k] for k in order[n_val:]]
+    if not val:
+        raise DatasetError("too few images to validate: give some class at least two images")
     return Split(result.classes, train, val, seed, val_fraction)
 
 

@@ -1,13 +1,19 @@
 """Decode any image file people have on their disks into correct 8-bit RGB, or say why not.
 
 EXIF orientation is applied; grayscale, palette, RGBA, CMYK, 16-bit and float images become
-8-bit RGB (transparency is composited on white, 16-bit is scaled, never clipped); animated
-images give their first frame. Decompression bombs and truncated files are refused per file.
+8-bit RGB (transparency, including a palette's or a PNG colour key's, is composited on white;
+16-bit is scaled, never clipped); animated images give their first frame. Decompression bombs,
+truncated and damaged files are refused per file with `UnreadableImage`: no other exception
+type escapes from decoding a file, whatever its bytes.
+
+Thread-safe: nothing here changes global state after import (no `warnings.catch_warnings`,
+which is not thread-safe, while `datasets.scan` decodes from a thread pool).
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +22,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 MAX_PIXELS = 64_000_000  # ~ an 8000x8000 photo; anything larger is refused as a possible bomb
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow raises DecompressionBombError beyond 2x this
+# Pillow warns beyond this and raises DecompressionBombError beyond 2x this, while reading the
+# header; our own check below refuses anything over MAX_PIXELS before any pixel is decoded.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I;16S"})
+_HIGH_BIT_DEPTH_MODES = _SIXTEEN_BIT_MODES | {"I", "F"}
 
 
 class UnreadableImage(ValueError):
@@ -31,66 +42,95 @@ class ImageInfo:
     frames: int
 
 
-def is_image_file(path: Path) -> bool:
+def is_image_file(path: str | Path) -> bool:
+    """By name only: a known image extension and not a hidden file (no content is read)."""
+    path = Path(path)
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def _open(path: Path) -> Image.Image:
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """The first frame, fully decoded, with the file closed again on exit.
+
+    Every failure to read or decode becomes UnreadableImage: Pillow's plugins raise many types
+    on damaged input (OSError, SyntaxError, struct.error, and even TypeError on a corrupt TIFF
+    directory), and one bad file must never stop a scan or a training run."""
     try:
-        if path.stat().st_size == 0:
-            raise UnreadableImage("empty file (0 bytes)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-        if image.width * image.height > MAX_PIXELS:
-            raise UnreadableImage(
-                f"{image.width}x{image.height} is over the {MAX_PIXELS:,}-pixel limit"
-            )
-        image.seek(0)  # animated GIF/WebP/TIFF: first frame
-        image.load()  # forces a full decode: truncated files fail here, not later
-        return image
-    except UnreadableImage:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UnreadableImage(f"too many pixels (possible decompression bomb): {exc}") from exc
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableImage(f"cannot read the file ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise UnreadableImage("empty file (0 bytes)")
+    try:
+        image = Image.open(path)
     except UnidentifiedImageError as exc:
         raise UnreadableImage("not an image Pillow can read") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise UnreadableImage(f"damaged or truncated image ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage(f"too many pixels (possible decompression bomb): {exc}") from exc
+    except OSError as exc:
+        raise UnreadableImage(f"cannot read the file ({exc.strerror or exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - any plugin error means "not readable"
+        raise UnreadableImage(f"damaged image header ({type(exc).__name__}: {exc})") from exc
+    with image:
+        if image.width * image.height > MAX_PIXELS:
+            raise UnreadableImage(
+                f"{image.width}x{image.height} is over the {MAX_PIXELS:,}-pixel limit "
+                "(possible decompression bomb)"
+            )
+        try:
+            image.seek(0)  # animated GIF/WebP/TIFF: first frame
+            image.load()  # forces a full decode: truncated files fail here, not later
+        except Image.DecompressionBombError as exc:
+            raise UnreadableImage(f"too many pixels (possible decompression bomb): {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            raise UnreadableImage(f"damaged or truncated image ({exc})") from exc
+        yield image
 
 
 def _high_bit_depth_to_uint8(image: Image.Image) -> Image.Image:
-    """16-bit ("I;16*", "I") and float ("F") single-channel images, scaled into 0..255."""
+    """16-bit ("I;16*"), 32-bit integer ("I") and float ("F") single-channel images, into 0..255.
+
+    The scale follows the mode, not the data: a dark 16-bit image stays dark (200 -> 1), and
+    65535 -> 255, 32768 -> 128. "I" is read as 16-bit when its values fit (Pillow opens 16-bit
+    PGM/PPM that way), otherwise stretched min..max; "F" in 0..1 is scaled by 255, otherwise
+    stretched min..max."""
     array = np.asarray(image, dtype=np.float64)
-    if image.mode == "F":
-        low, high = float(np.nanmin(array)), float(np.nanmax(array))
-        scaled = (array - low) / (high - low) * 255.0 if high > low else np.zeros_like(array)
+    finite = array[np.isfinite(array)]
+    low = float(finite.min()) if finite.size else 0.0
+    high = float(finite.max()) if finite.size else 0.0
+    if image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and low >= 0 and high <= 65535):
+        scaled = array / 257.0
+    elif image.mode == "F" and low >= 0 and high <= 1:
+        scaled = array * 255.0
+    elif high > low:
+        scaled = (array - low) / (high - low) * 255.0
     else:
-        scaled = array / 257.0 if array.max(initial=0) > 255 else array  # 65535 -> 255
+        scaled = np.zeros_like(array)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
     return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    if image.mode in _HIGH_BIT_DEPTH_MODES:
         image = _high_bit_depth_to_uint8(image)
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if image.has_transparency_data:  # alpha band, palette alpha, or a tRNS colour key
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")  # handles L, 1, CMYK (via Pillow's profile-free conversion), YCbCr
+    return image.convert("RGB")  # handles L, 1, P, CMYK (Pillow's profile-free conversion), YCbCr
 
 
 def load_pil_rgb(path: str | Path) -> Image.Image:
     """The file as an upright 8-bit RGB PIL image, or UnreadableImage with the reason."""
-    path = Path(path)
-    image = _open(path)
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:  # a broken EXIF block must not lose the picture  # noqa: BLE001
-        pass
-    return _to_rgb(image)
+    with _opened(Path(path)) as image:
+        try:
+            upright = ImageOps.exif_transpose(image)
+        except Exception:  # a broken EXIF block must not lose the picture  # noqa: BLE001
+            upright = image
+        try:
+            return _to_rgb(upright)  # always a new image: independent of the closed file
+        except Exception as exc:  # noqa: BLE001 - an unconvertible mode is unreadable to us
+            raise UnreadableImage(f"cannot convert colour mode {image.mode} to RGB") from exc
 
 
 def load_rgb(path: str | Path, size: int | None = None) -> np.ndarray:
@@ -102,6 +142,11 @@ def load_rgb(path: str | Path, size: int | None = None) -> np.ndarray:
 
 
 def image_info(path: str | Path) -> ImageInfo:
-    """Size and colour mode as stored (before conversion); raises UnreadableImage."""
-    image = _open(Path(path))
-    return ImageInfo(image.width, image.height, image.mode, getattr(image, "n_frames", 1))
+    """Size and colour mode as stored (before conversion or EXIF rotation); raises
+    UnreadableImage. The whole first frame is decoded, so truncated files are caught here."""
+    with _opened(Path(path)) as image:
+        try:
+            frames = int(getattr(image, "n_frames", 1))
+        except Exception:  # noqa: BLE001 - a damaged later frame: the first one is readable
+            frames = 1
+        return ImageInfo(image.width, image.height, image.mode, frames)

@@ -1,0 +1,8 @@
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter quiet
+
+from core.cli import main  # noqa: E402
+
+sys.exit(main())

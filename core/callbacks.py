@@ -1,0 +1,75 @@
+"""Keras callbacks of the studio, named for the moment they act in."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import keras
+
+from core.store import Store
+
+
+class ReportToStore(keras.callbacks.Callback):
+    """After each batch: progress and ETA, a stop check (so Stop acts within one batch) and a
+    divergence check; after each epoch: the epoch's metrics, numbered across phases."""
+
+    def __init__(self, store: Store, run_id: str, phase: str, phase_index: int, phases: int,
+                 epoch_offset: int, total_epochs: int, steps: int,
+                 on_epoch_saved: Callable[[int], None] | None = None,
+                 batch_every_seconds: float = 0.5):
+        super().__init__()
+        self.store, self.run_id, self.phase = store, run_id, phase
+        self.phase_index, self.phases = phase_index, phases
+        self.epoch_offset, self.total_epochs, self.steps = epoch_offset, total_epochs, steps
+        self.on_epoch_saved = on_epoch_saved
+        self.batch_every = batch_every_seconds
+        self.stop_requested = False
+        self.diverged = False
+        self._epoch_start = self._last_write = 0.0
+        self._epoch = 0
+
+    def _progress(self, step: int, eta: float | None) -> dict:
+        return {"stage": "training", "phase": self.phase, "phase_index": self.phase_index,
+                "phases": self.phases, "epoch": self.epoch_offset + self._epoch + 1,
+                "epochs": self.total_epochs, "step": step, "steps": self.steps,
+                "eta_seconds": eta}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._epoch_start = time.time()
+        self.store.update(self.run_id, progress=self._progress(0, None))
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        step = batch + 1
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged = True
+            self.model.stop_training = True
+            return
+        if self.store.stop_requested(self.run_id):
+            self.stop_requested = True
+            self.model.stop_training = True
+        now = time.time()
+        if now - self._last_write >= self.batch_every or step == self.steps:
+            self._last_write = now
+            elapsed = now - self._epoch_start
+            eta = elapsed / step * (self.steps - step)
+            data = {k: float(v) for k, v in logs.items()}
+            self.store.add_metric(self.run_id, "batch", self.phase,
+                                  self.epoch_offset + self._epoch + 1, step, data)
+            self.store.update(self.run_id, progress=self._progress(step, eta))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stop_requested or self.diverged:
+            return  # a partial epoch is not an epoch
+        data = {k: float(v) for k, v in (logs or {}).items()}
+        data["learning_rate"] = float(keras.ops.convert_to_numpy(
+            self.model.optimizer.learning_rate))
+        data["seconds"] = time.time() - self._epoch_start
+        global_epoch = self.epoch_offset + epoch + 1
+        self.store.add_metric(self.run_id, "epoch", self.phase, global_epoch, self.steps, data)
+        if self.on_epoch_saved is not None:
+            self.on_epoch_saved(epoch + 1)

@@ -1,0 +1,355 @@
+"""`python -m core`: the command-line contract other tools rely on.
+
+    inspect DIR [--json]
+    train DIR [options]        progress on stdout; the LAST line is one JSON object
+    predict MODEL_OR_RUN IMAGE... [--top-k 3] [--json]
+    advise DIR                 the measured strategy advice (linear probe), as JSON
+    bench [--image-size N] [--images N] [--json]
+    sample NAME                write a sample dataset and print its folder
+    runs / stop RUN / resume RUN
+    worker                     the worker loop (started for you by train and by the app)
+
+Bad input exits non-zero with a one-line reason on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from core import strategies, vgg16
+
+EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 1
+
+
+class CliError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.split("\n")[0])
+    parser.add_argument("--home", help="studio home folder (default: $STUDIO_HOME or .studio)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    inspect = sub.add_parser("inspect", help="scan a dataset folder")
+    inspect.add_argument("dir")
+    inspect.add_argument("--val-dir")
+    inspect.add_argument("--json", action="store_true")
+
+    train = sub.add_parser("train", help="train a model on a dataset folder")
+    train.add_argument("dir")
+    train.add_argument("--val-dir")
+    train.add_argument("--strategy", default=strategies.DEFAULT_STRATEGY,
+                       choices=list(strategies.STRATEGIES))
+    train.add_argument("--layer", default=vgg16.BOTTLENECK_LAYER, choices=vgg16.FEATURE_LAYERS)
+    train.add_argument("--unfreeze-blocks", type=int, default=1)
+    train.add_argument("--image-size", type=int, default=vgg16.DEFAULT_IMAGE_SIZE)
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--finetune-epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--augment", action="store_true")
+    train.add_argument("--augment-kind", default="image", choices=("image", "spectrogram"))
+    train.add_argument("--weights", default=None,
+                       help="imagenet | none | PATH (default: $VGG16_WEIGHTS, else imagenet)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--val-fraction", type=float, default=0.2)
+    train.add_argument("--quiet", action="store_true", help="print only the final JSON line")
+
+    predict = sub.add_parser("predict", help="classify images with a finished run's model")
+    predict.add_argument("model", help="run id (or prefix) or the run's model.keras path")
+    predict.add_argument("images", nargs="+")
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("--json", action="store_true")
+
+    advise = sub.add_parser("advise", help="measure which strategy fits a dataset")
+    advise.add_argument("dir")
+    advise.add_argument("--val-dir")
+    advise.add_argument("--image-size", type=int, default=vgg16.DEFAULT_IMAGE_SIZE)
+    advise.add_argument("--weights", default=None)
+    advise.add_argument("--seed", type=int, default=0)
+
+    bench = sub.add_parser("bench", help="measure extraction and fine-tuning speed")
+    bench.add_argument("--image-size", type=int, default=vgg16.DEFAULT_IMAGE_SIZE)
+    bench.add_argument("--images", type=int, default=256)
+    bench.add_argument("--batch-size", type=int, default=32)
+    bench.add_argument("--weights", default="none")
+    bench.add_argument("--json", action="store_true")
+
+    sample = sub.add_parser("sample", help="write a sample dataset, print its folder")
+    sample.add_argument("name")
+
+    sub.add_parser("runs", help="list runs")
+    for name in ("stop", "resume"):
+        cmd = sub.add_parser(name, help=f"{name} a run")
+        cmd.add_argument("run")
+
+    worker = sub.add_parser("worker", help="execute queued runs (started automatically)")
+    worker.add_argument("--idle-seconds", type=float, default=120.0)
+    worker.add_argument("--once", action="store_true")
+    return parser
+
+
+# -- commands ---------------------------------------------------------------------------------
+def _scan_or_fail(folder: str, val_dir: str | None):
+    from core import datasets
+
+    try:
+        found = datasets.scan(folder, val_dir)
+    except datasets.DatasetError as exc:
+        raise CliError(str(exc)) from None
+    return found
+
+
+def cmd_inspect(args) -> int:
+    found = _scan_or_fail(args.dir, args.val_dir)
+    summary = found.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{found.root}: {len(found.items)} images, {len(found.classes)} classes "
+              f"({found.layout} layout)")
+        for name, count in found.counts().items():
+            print(f"  {name}: {count}")
+        for file, reason in found.unreadable:
+            print(f"  unreadable: {file}: {reason}")
+        for line in found.warnings:
+            print(f"warning: {line}")
+        for line in found.errors:
+            print(f"error: {line}")
+    return 0 if found.ok else EXIT_BAD_INPUT
+
+
+def _config_from(args):
+    from core.backbone import WeightsError, resolve_weights
+    from core.runconfig import RunConfig
+
+    try:
+        source = resolve_weights(args.weights)
+    except WeightsError as exc:
+        raise CliError(str(exc)) from None
+    weights = {"imagenet": "imagenet", "none": "none"}.get(source.kind, str(source.path))
+    return RunConfig(
+        dataset=str(args.dir), val_dir=args.val_dir, strategy=args.strategy, layer=args.layer,
+        unfreeze_blocks=args.unfreeze_blocks, image_size=args.image_size, epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, augment=args.augment,
+        augment_kind=args.augment_kind, weights=weights, seed=args.seed,
+        val_fraction=args.val_fraction)
+
+
+def _follow(store, run_id: str, quiet: bool) -> None:
+    """Print progress until the run finishes; Ctrl-C asks the run to stop."""
+    from core import store as store_mod
+    from core import worker
+
+    seq, last_stage = 0, None
+    while True:
+        try:
+            worker.reap(store)
+            run = store.get(run_id)
+            if run.status == store_mod.QUEUED:
+                worker.start_worker(store.home, idle_seconds=5.0)  # no-op while one runs
+            for metric in store.metrics_since(run_id, seq, kind="epoch"):
+                seq = metric.seq
+                if not quiet:
+                    values = " ".join(f"{k} {v:.4f}" for k, v in metric.data.items()
+                                      if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
+                    print(f"epoch {metric.epoch} [{metric.phase}] {values} "
+                          f"({metric.data.get('seconds', 0):.1f}s)", flush=True)
+            stage = (run.progress.get("stage"), run.progress.get("message"))
+            if not quiet and stage != last_stage and stage[1]:
+                print(f"{stage[0]}: {stage[1]}", flush=True)
+                last_stage = stage
+            if run.status in store_mod.FINISHED:
+                return
+            time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("stopping (within one batch)...", file=sys.stderr, flush=True)
+            store.request_stop(run_id)
+
+
+def cmd_train(args) -> int:
+    from core import worker
+    from core.store import DONE, Store
+
+    config = _config_from(args)
+    problems = config.problems()
+    if problems:
+        raise CliError("; ".join(problems))
+    found = _scan_or_fail(config.dataset, config.val_dir)
+    if not found.ok:
+        raise CliError("; ".join(found.errors))
+    store = Store(args.home)
+    run = worker.submit(store, config, start=False)
+    worker.reap(store)
+    worker.start_worker(store.home, idle_seconds=5.0)
+    if not args.quiet:
+        print(f"run {run.id}: {config.strategy} on {found.root} "
+              f"({len(found.items)} images, {len(found.classes)} classes)", flush=True)
+    _follow(store, run.id, args.quiet)
+    run = store.get(run.id)
+    result = run.result
+    line = {
+        "run_id": run.id, "status": run.status, "strategy": run.strategy,
+        "val_accuracy": result.get("val_accuracy"), "val_loss": result.get("val_loss"),
+        "epochs_run": result.get("epochs_run"),
+        "train_seconds": result.get("train_seconds") or run.seconds,
+        "model_path": run.model_path, "weights": result.get("weights"), "error": run.error,
+    }
+    if run.status != DONE and run.error:
+        print(f"error: {run.error}", file=sys.stderr)
+    print(json.dumps(line), flush=True)
+    return 0 if run.status == DONE else EXIT_RUN_FAILED
+
+
+def cmd_predict(args) -> int:
+    from core import predict
+    from core.imaging import UnreadableImage, load_pil_rgb
+    from core.store import Store
+
+    try:
+        loaded = predict.load(Store(args.home), args.model)
+    except predict.ModelRefused as exc:
+        raise CliError(str(exc)) from None
+    results, failed = [], 0
+    for path in args.images:
+        try:
+            image = load_pil_rgb(path)
+            top = predict.top_k(loaded, [image], args.top_k)[0]
+            results.append({"image": path, "top": top})
+        except (UnreadableImage, OSError) as exc:
+            failed += 1
+            results.append({"image": path, "error": str(exc)})
+    for entry in results:
+        if args.json:
+            print(json.dumps(entry))
+        elif "error" in entry:
+            print(f"{entry['image']}: error: {entry['error']}")
+        else:
+            ranked = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in entry["top"])
+            print(f"{entry['image']}: {ranked}")
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def cmd_advise(args) -> int:
+    from core import worker
+    from core.runconfig import RunConfig
+    from core.store import DONE, Store
+
+    found = _scan_or_fail(args.dir, args.val_dir)
+    if not found.ok:
+        raise CliError("; ".join(found.errors))
+    source = _config_from(argparse.Namespace(**{**vars(args), "strategy": "linear",
+                                                "layer": vgg16.BOTTLENECK_LAYER,
+                                                "unfreeze_blocks": 1, "epochs": 1,
+                                                "finetune_epochs": 1, "batch_size": 32,
+                                                "augment": False, "augment_kind": "image",
+                                                "val_fraction": 0.2})).weights
+    store = Store(args.home)
+    config = RunConfig(dataset=args.dir, val_dir=args.val_dir, strategy="linear", task="probe",
+                       image_size=args.image_size, weights=source, seed=args.seed)
+    run = worker.submit(store, config, start=False)
+    worker.start_worker(store.home, idle_seconds=5.0)
+    _follow(store, run.id, quiet=True)
+    run = store.get(run.id)
+    if run.status != DONE:
+        raise CliError(run.error or f"the probe ended as {run.status}")
+    print(json.dumps(run.result))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from core import bench
+
+    report = bench.run(image_size=args.image_size, images=args.images,
+                       batch_size=args.batch_size, weights=args.weights)
+    if not args.json:
+        print(bench.describe(report), file=sys.stderr)
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from core import samples
+
+    try:
+        print(samples.prepare(args.name, args.home))
+    except (samples.SampleUnavailable, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from core import worker
+    from core.store import Store
+
+    store = Store(args.home)
+    worker.reap(store)
+    for run in store.list():
+        accuracy = run.result.get("val_accuracy")
+        shown = f"{accuracy:.3f}" if isinstance(accuracy, float) else "-"
+        print(f"{run.id}  {run.status:<11} {run.strategy:<9} val_acc {shown}  {run.dataset}")
+    return 0
+
+
+def _run_or_fail(store, ref: str):
+    run = store.find(ref)
+    if run is None:
+        raise CliError(f"no run matches {ref!r}")
+    return run
+
+
+def cmd_stop(args) -> int:
+    from core.store import Store
+
+    store = Store(args.home)
+    print(store.request_stop(_run_or_fail(store, args.run).id).status)
+    return 0
+
+
+def cmd_resume(args) -> int:
+    from core import worker
+    from core.store import Store
+
+    store = Store(args.home)
+    worker.reap(store)
+    try:
+        run = worker.resume(store, _run_or_fail(store, args.run).id)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{run.id} {run.status}")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    import logging
+
+    from core import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    worker.serve(args.home, idle_seconds=args.idle_seconds, once=args.once)
+    return 0
+
+
+COMMANDS = {
+    "inspect": cmd_inspect, "train": cmd_train, "predict": cmd_predict, "advise": cmd_advise,
+    "bench": cmd_bench, "sample": cmd_sample, "runs": cmd_runs, "stop": cmd_stop,
+    "resume": cmd_resume, "worker": cmd_worker,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the contract: one line, never a traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED

@@ -1,0 +1,191 @@
+"""Feature extraction and its on-disk cache.
+
+VGG16 runs once over a dataset's images; each requested output (a layer, as its full feature
+map or global-average-pooled) is saved under a key made of the images' content, the weights,
+the image size and the layer. Retraining on the same data re-extracts nothing. Images are
+decoded by a tf.data pipeline with parallel decode and prefetch, so decoding overlaps compute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.datasets import Item
+from core.imaging import UnreadableImage, load_rgb
+
+Output = tuple[str, str]  # (layer name, "map" | "gap")
+ProgressFn = Callable[[int, int], None]  # (images done, images total)
+StopFn = Callable[[], bool]
+
+
+class ExtractionStopped(RuntimeError):
+    """A stop was requested while features were being extracted."""
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    images: str  # content fingerprint of the image set
+    weights: str  # WeightsSource.cache_id(seed)
+    image_size: int
+
+    def folder(self, root: Path) -> Path:
+        return root / "features" / self.images / self.weights / f"{self.image_size}px"
+
+
+class FeatureCache:
+    """Arrays per (layer, mode), rows in the order of a saved list of image hashes."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.hits = 0
+        self.misses = 0
+
+    def _paths(self, key: CacheKey, output: Output) -> tuple[Path, Path]:
+        folder = key.folder(self.root)
+        return folder / f"{output[0]}-{output[1]}.npy", folder / "images.json"
+
+    def load(self, key: CacheKey, output: Output) -> tuple[np.ndarray, list[str]] | None:
+        array_path, index_path = self._paths(key, output)
+        if not (array_path.exists() and index_path.exists()):
+            return None
+        return np.load(array_path, mmap_mode="r"), json.loads(index_path.read_text())
+
+    def save(self, key: CacheKey, output: Output, array: np.ndarray, hashes: list[str]) -> None:
+        array_path, index_path = self._paths(key, output)
+        if not index_path.exists():
+            atomic_write_text(index_path, json.dumps(hashes))
+        atomic_save_npy(array_path, array)
+
+
+def image_dataset(paths: Sequence[str], image_size: int, batch_size: int,
+                  labels: np.ndarray | None = None, failures: list | None = None,
+                  shuffle_seed: int | None = None):
+    """tf.data pipeline: parallel robust decode (Pillow, EXIF, colour modes), batch, prefetch.
+    A file that fails to decode here (changed since the scan) becomes a black image and is
+    listed in `failures`, so one bad file never kills a run."""
+    import tensorflow as tf
+
+    lock = threading.Lock()
+
+    def decode(path: bytes) -> np.ndarray:
+        try:
+            return load_rgb(path.decode(), image_size)
+        except (UnreadableImage, OSError) as exc:
+            if failures is not None:
+                with lock:
+                    failures.append((path.decode(), str(exc)))
+            return np.zeros((image_size, image_size, 3), np.uint8)
+
+    def load(path):
+        image = tf.numpy_function(decode, [path], tf.uint8)
+        image.set_shape((image_size, image_size, 3))
+        return image
+
+    data = tf.data.Dataset.from_tensor_slices(list(paths))
+    if labels is not None:
+        data = tf.data.Dataset.zip((data, tf.data.Dataset.from_tensor_slices(labels)))
+        if shuffle_seed is not None:
+            data = data.shuffle(len(paths), seed=shuffle_seed, reshuffle_each_iteration=True)
+        data = data.map(lambda p, y: (load(p), y), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        data = data.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def run_extractor(model, paths: Sequence[str], image_size: int, batch_size: int,
+                  progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+                  failures: list | None = None) -> list[np.ndarray]:
+    """Forward every image once; returns one array per model output, rows in `paths` order."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    chunks: list[list[np.ndarray]] = []
+    done = 0
+    for batch in image_dataset(paths, image_size, batch_size, failures=failures):
+        if should_stop is not None and should_stop():
+            raise ExtractionStopped("stopped during feature extraction")
+        outputs = forward(batch)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        chunks.append([np.asarray(o, dtype=np.float32) for o in outputs])
+        done += int(batch.shape[0])
+        if progress is not None:
+            progress(done, len(paths))
+    return [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
+
+
+@dataclass
+class FeatureTable:
+    """Cached features aligned to image hashes; `rows(items)` gives them in any item order."""
+
+    hashes: list[str]
+    arrays: dict[Output, np.ndarray]
+
+    def rows(self, output: Output, items: Sequence[Item]) -> np.ndarray:
+        index = {sha: k for k, sha in enumerate(self.hashes)}
+        return np.asarray(self.arrays[output][[index[i.sha256] for i in items]])
+
+
+def extract(base, items: Sequence[Item], outputs: Sequence[Output], key: CacheKey,
+            cache: FeatureCache, batch_size: int = 32, progress: ProgressFn | None = None,
+            should_stop: StopFn | None = None, failures: list | None = None) -> FeatureTable:
+    """Features for every distinct image in `items`; only outputs missing from the cache are
+    computed, all in a single forward pass."""
+    from core.models import feature_extractor
+
+    unique: dict[str, Item] = {}
+    for item in items:
+        unique.setdefault(item.sha256, item)
+    hashes = sorted(unique)
+    arrays: dict[Output, np.ndarray] = {}
+    missing: list[Output] = []
+    for output in dict.fromkeys(outputs):
+        cached = cache.load(key, output)
+        if cached is not None and cached[1] == hashes:
+            arrays[output] = cached[0]
+            cache.hits += 1
+        else:
+            missing.append(output)
+    if missing:
+        cache.misses += len(missing)
+        model = feature_extractor(base, missing)
+        paths = [str(unique[sha].path) for sha in hashes]
+        computed = run_extractor(model, paths, key.image_size, batch_size, progress,
+                                 should_stop, failures)
+        for output, array in zip(missing, computed, strict=True):
+            cache.save(key, output, array, hashes)
+            arrays[output] = array
+    elif progress is not None:
+        progress(len(hashes), len(hashes))
+    return FeatureTable(hashes, arrays)

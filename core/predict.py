@@ -1,0 +1,129 @@
+"""Predictions from a finished run's model: top-k classes and Grad-CAM heatmaps.
+
+Only models this studio wrote are loaded: a model file must belong to a run in the store and
+match the SHA-256 recorded when it was saved. Loading always uses Keras' safe mode.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from core import datasets
+from core.imaging import load_pil_rgb
+from core.store import Run, Store
+
+
+class ModelRefused(ValueError):
+    """A model file this studio did not write, or one that changed since; or no such run."""
+
+
+@dataclass
+class LoadedModel:
+    run: Run
+    model: object  # keras.Model
+    classes: list[str]
+
+    @property
+    def image_size(self) -> int:
+        return int(self.model.input_shape[1])
+
+
+def find_run(store: Store, model_or_run: str) -> Run:
+    """A run id (or unique prefix), or the path of a run's model.keras."""
+    candidate = Path(model_or_run).expanduser()
+    if candidate.suffix in (".keras", ".h5", ".pkl", ".pickle") or candidate.exists():
+        target = candidate.resolve()
+        for run in store.list():
+            if run.model_path and Path(run.model_path).resolve() == target:
+                return run
+        raise ModelRefused(f"{model_or_run} is not a model this studio saved: only models "
+                           "of finished runs in the run store can be loaded")
+    run = store.find(model_or_run)
+    if run is None:
+        raise ModelRefused(f"no run matches {model_or_run!r}")
+    return run
+
+
+def load(store: Store, model_or_run: str) -> LoadedModel:
+    import keras
+
+    import core.models  # noqa: F401 - registers VGGPreprocess for deserialisation
+
+    run = find_run(store, model_or_run)
+    if not run.model_path or not Path(run.model_path).exists():
+        raise ModelRefused(f"run {run.id} has no saved model (status: {run.status})")
+    path = Path(run.model_path)
+    if datasets._hash_file(path) != run.model_sha256:
+        raise ModelRefused(f"{path} changed since the studio saved it; refusing to load it")
+    model = keras.models.load_model(path, safe_mode=True)
+    classes = json.loads((path.parent / "labels.json").read_text())
+    return LoadedModel(run, model, classes)
+
+
+def prepare(image: Image.Image | str | Path, size: int) -> np.ndarray:
+    """Decode (EXIF, colour modes) and squash to size x size, as training did."""
+    pil = image if isinstance(image, Image.Image) else load_pil_rgb(image)
+    pil = pil.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(pil, dtype=np.float32)
+
+
+def probabilities(loaded: LoadedModel, batch: np.ndarray) -> np.ndarray:
+    raw = np.asarray(loaded.model.predict(batch, verbose=0), dtype=np.float64)
+    if raw.shape[-1] == 1:  # one sigmoid unit: P(second class)
+        raw = np.concatenate([1.0 - raw, raw], axis=1)
+    return raw
+
+
+def top_k(loaded: LoadedModel, images: list, k: int = 3) -> list[list[dict]]:
+    batch = np.stack([prepare(image, loaded.image_size) for image in images])
+    probs = probabilities(loaded, batch)
+    k = min(k, len(loaded.classes))
+    return [[{"class": loaded.classes[j], "probability": float(row[j])}
+             for j in np.argsort(-row)[:k]] for row in probs]
+
+
+def gradcam(loaded: LoadedModel, image, class_index: int | None = None,
+            layer: str | None = None) -> tuple[np.ndarray, int]:
+    """Grad-CAM heatmap (HxW in 0..1, at the conv layer's resolution) for class_index (default:
+    the predicted class) at the last VGG16 conv layer (block5_conv3 normally)."""
+    import keras
+    import tensorflow as tf
+
+    from core.models import last_conv_layer
+
+    model = loaded.model
+    layer = layer or last_conv_layer(model)
+    grad_model = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
+    batch = tf.convert_to_tensor(prepare(image, loaded.image_size)[None])
+    with tf.GradientTape() as tape:
+        conv, output = grad_model(batch, training=False)
+        if output.shape[-1] == 1:
+            probs = tf.concat([1.0 - output, output], axis=-1)
+        else:
+            probs = output
+        if class_index is None:
+            class_index = int(tf.argmax(probs[0]))
+        score = probs[:, class_index]
+    grads = tape.gradient(score, conv)
+    weights = tf.reduce_mean(grads, axis=(0, 1, 2))
+    cam = tf.nn.relu(tf.reduce_sum(conv[0] * weights, axis=-1)).numpy()
+    peak = cam.max()
+    return (cam / peak if peak > 0 else cam), class_index
+
+
+def overlay(image, heatmap: np.ndarray, size: int | None = None, alpha: float = 0.45
+            ) -> Image.Image:
+    """The heatmap coloured (blue -> yellow -> red) and blended over the upright image."""
+    pil = image if isinstance(image, Image.Image) else load_pil_rgb(image)
+    pil = pil.convert("RGB")
+    if size:
+        pil = pil.resize((size, size), Image.Resampling.BILINEAR)
+    gray = Image.fromarray(np.uint8(np.clip(heatmap, 0, 1) * 255), mode="L")
+    gray = gray.resize(pil.size, Image.Resampling.BILINEAR)
+    colored = ImageOps.colorize(gray, black="#1f3b99", mid="#ffd21f", white="#d7191c")
+    return Image.blend(pil, colored, alpha)

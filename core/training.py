@@ -1,0 +1,476 @@
+"""Executes one run: scan, split, features, the strategy's phases, evaluation, artifacts.
+
+Called by the worker process (core.worker), never by a page. Each phase trains the layers the
+strategy table names. Without augmentation, a phase whose lower blocks are frozen trains a
+"top model" on cached outputs of the last frozen layer instead of pushing every image through
+the frozen blocks every epoch: same mathematics (VGG16 has no batch norm and the frozen part is
+deterministic), a fraction of the compute.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core import advisor, datasets, features, settings, strategies, vgg16
+from core import store as store_mod
+from core.backbone import WeightsError, WeightsSource, resolve_weights
+from core.datasets import TRAIN, VALIDATION, DatasetError, Item, Split
+from core.features import ExtractionStopped, atomic_write_text
+from core.runconfig import RunConfig
+from core.store import Store
+
+log = logging.getLogger(__name__)
+CLASS_WEIGHT_RATIO = 1.5  # largest/smallest class at or above this: balanced class weights
+MOST_WRONG = 16
+
+
+class RunStopped(Exception):
+    """The user asked to stop."""
+
+
+class RunDiverged(Exception):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Context:
+    store: Store
+    run_id: str
+    config: RunConfig
+    folder: Path
+    split: Split
+    scan: datasets.Scan
+    weights: WeightsSource
+    cache: features.FeatureCache
+
+    def progress(self, stage: str, message: str, **extra) -> None:
+        self.store.update(self.run_id, progress={"stage": stage, "message": message, **extra})
+
+    def should_stop(self) -> bool:
+        return self.store.stop_requested(self.run_id)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.split.classes)
+
+    def cache_key(self) -> features.CacheKey:
+        return features.CacheKey(self.scan.fingerprint(), self.weights.cache_id(self.config.seed),
+                                 self.config.image_size)
+
+
+# -- entry point ------------------------------------------------------------------------------
+def execute(store: Store, run_id: str) -> str:
+    """Run to completion and record the outcome; returns the final status. Never raises for a
+    problem of the run itself: that becomes a failed run with a message."""
+    run = store.get(run_id)
+    config = run.run_config
+    folder = store.run_dir(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        problems = config.problems()
+        if problems:
+            raise DatasetError("; ".join(problems))
+        ctx = _prepare(store, run_id, config, folder)
+        runner = _run_probe if config.task == "probe" else _run_training
+        result, status = runner(ctx, resume=run.resume)
+        store.finish(run_id, status, result=result, error=result.get("note"),
+                     progress={"stage": "finished", "message": status},
+                     **_model_fields(folder))
+        return status
+    except (DatasetError, WeightsError, ValueError) as exc:
+        return _fail(store, run_id, str(exc), folder)
+    except MemoryError:
+        return _fail(store, run_id, "out of memory: lower the batch size or the image size",
+                     folder)
+    except Exception as exc:  # noqa: BLE001 - a run must end with a status, whatever happened
+        if type(exc).__name__ == "ResourceExhaustedError":
+            return _fail(store, run_id, "out of memory: lower the batch size or the image size",
+                         folder)
+        (folder / "traceback.txt").write_text(traceback.format_exc())
+        return _fail(store, run_id, f"{type(exc).__name__}: {exc}", folder)
+
+
+def _fail(store: Store, run_id: str, message: str, folder: Path) -> str:
+    store.finish(run_id, store_mod.FAILED, error=message,
+                 progress={"stage": "finished", "message": message}, **_model_fields(folder))
+    return store_mod.FAILED
+
+
+def _model_fields(folder: Path) -> dict:
+    model = folder / "model.keras"
+    if not model.exists():
+        return {}
+    return {"model_path": str(model), "model_sha256": datasets._hash_file(model)}
+
+
+def _prepare(store: Store, run_id: str, config: RunConfig, folder: Path) -> Context:
+    store.update(run_id, progress={"stage": "scanning", "message": "reading the dataset"})
+    scan = datasets.scan(config.dataset, config.val_dir)
+    if not scan.ok:
+        raise DatasetError("; ".join(scan.errors))
+    split = (datasets.split_from_manifest(scan, config.manifest) if config.manifest
+             else datasets.split(scan, config.val_fraction, config.seed))
+    if not split.train or not split.validation:
+        raise DatasetError("the split left no training or no validation image")
+    atomic_write_text(folder / "manifest.json", json.dumps(split.manifest(), indent=1))
+    atomic_write_text(folder / "config.json", json.dumps(config.to_dict(), indent=1))
+    atomic_write_text(folder / "labels.json", json.dumps(split.classes))
+    weights = resolve_weights(config.weights_for_run())
+    cache = features.FeatureCache(settings.cache_dir(store.home))
+    _seed_everything(config.seed)
+    return Context(store, run_id, config, folder, split, scan, weights, cache)
+
+
+def _seed_everything(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+# -- features ---------------------------------------------------------------------------------
+def _features(ctx: Context, base, outputs: list[features.Output]) -> features.FeatureTable:
+    total = len({i.sha256 for i in ctx.scan.items})
+
+    def report(done: int, of: int) -> None:
+        ctx.progress("extracting", f"VGG16 features: {done}/{of} images", step=done, steps=of)
+
+    ctx.progress("extracting", f"VGG16 features for {total} images (cached after this run)")
+    failures: list = []
+    table = features.extract(base, ctx.scan.items, outputs, ctx.cache_key(), ctx.cache,
+                             ctx.config.batch_size, report, ctx.should_stop, failures)
+    if failures:
+        log.warning("%d file(s) failed to decode during extraction", len(failures))
+    return table
+
+
+# -- the linear probe and the linear strategy ---------------------------------------------------
+def _build_base(ctx: Context):
+    from core.backbone import build_vgg16
+
+    return build_vgg16(ctx.config.image_size, ctx.weights, ctx.config.seed)
+
+
+def _run_probe(ctx: Context, resume: bool = False) -> tuple[dict, str]:
+    base = _build_base(ctx)
+    outputs = [(layer, "gap") for layer in vgg16.FEATURE_LAYERS]
+    try:
+        table = _features(ctx, base, outputs)
+    except ExtractionStopped:
+        return {"note": "stopped"}, store_mod.STOPPED
+    accuracies = {}
+    for layer in vgg16.FEATURE_LAYERS:
+        fit = advisor.fit_linear(table.rows((layer, "gap"), ctx.split.train),
+                                 ctx.split.labels(TRAIN),
+                                 table.rows((layer, "gap"), ctx.split.validation),
+                                 ctx.split.labels(VALIDATION), ctx.num_classes)
+        accuracies[layer] = fit.val_accuracy
+    advice = advisor.advise(ctx.scan.images_per_class(), accuracies)
+    return {"probe": accuracies, "advice": advice.to_dict(),
+            "weights": ctx.weights.label, "images_per_class": ctx.scan.images_per_class()
+            }, store_mod.DONE
+
+
+def _run_linear(ctx: Context, base) -> tuple[dict, str]:
+    from core.models import linear_image_model
+
+    layer = ctx.config.layer
+    start = time.time()
+    try:
+        table = _features(ctx, base, [(layer, "gap")])
+    except ExtractionStopped:
+        return {"note": "stopped"}, store_mod.STOPPED
+    ctx.progress("training", f"fitting a logistic regression on {layer} features",
+                 phase="fit", phase_index=0, phases=1, epoch=1, epochs=1)
+    fit = advisor.fit_linear(table.rows((layer, "gap"), ctx.split.train), ctx.split.labels(TRAIN),
+                             table.rows((layer, "gap"), ctx.split.validation),
+                             ctx.split.labels(VALIDATION), ctx.num_classes,
+                             balanced=_is_imbalanced(ctx.split))
+    ctx.store.add_metric(ctx.run_id, "epoch", "fit", 1, 1, {
+        "accuracy": fit.train_accuracy, "loss": fit.train_loss,
+        "val_accuracy": fit.val_accuracy, "val_loss": fit.val_loss,
+        "seconds": time.time() - start})
+    model = linear_image_model(base, layer, fit.coef, fit.intercept, fit.mean, fit.scale)
+    return _finish(ctx, model, fit.val_probabilities, {"epochs_run": 1}), store_mod.DONE
+
+
+# -- dense-head strategies --------------------------------------------------------------------
+def _is_imbalanced(split: Split) -> bool:
+    counts = np.bincount(split.labels(TRAIN), minlength=len(split.classes))
+    counts = counts[counts > 0]
+    return counts.max() / counts.min() >= CLASS_WEIGHT_RATIO
+
+
+def _class_weight(split: Split) -> dict[int, float] | None:
+    from sklearn.utils.class_weight import compute_class_weight
+
+    if not _is_imbalanced(split):
+        return None
+    y = split.labels(TRAIN)
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    return {int(c): float(w) for c, w in zip(present, weights, strict=True)}
+
+
+def _phase_plan(ctx: Context) -> list[tuple[strategies.Phase, int, int]]:
+    """(phase, unfrozen blocks, epochs) for each phase of the run's strategy."""
+    spec = ctx.config.strategy_spec
+    return [(p, p.blocks(ctx.config.unfreeze_blocks), getattr(ctx.config, p.epochs_setting))
+            for p in spec.phases]
+
+
+class _ResumeState:
+    """After every epoch: the weights so far and where training stands (atomic writes), so a
+    killed worker's run continues from its last finished epoch."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder / "resume"
+        self.state_path = self.folder / "state.json"
+        self.weights_path = self.folder / "last.weights.h5"
+
+    def save(self, model, phase_index: int, epochs_done: int) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".weights.h5")
+        os.close(fd)
+        model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, self.weights_path)
+        atomic_write_text(self.state_path, json.dumps(
+            {"phase_index": phase_index, "epochs_done": epochs_done}))
+
+    def load(self) -> dict | None:
+        if self.state_path.exists() and self.weights_path.exists():
+            return json.loads(self.state_path.read_text())
+        return None
+
+
+def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
+    from core import models
+
+    base = _build_base(ctx)
+    if ctx.config.strategy_spec.head == "logistic":
+        return _run_linear(ctx, base)
+
+    head = models.dense_head(ctx.num_classes, ctx.config.seed)
+    inference = models.image_model(base, head)  # the model that is saved, never augmented
+    plan = _phase_plan(ctx)
+    state = _ResumeState(ctx.folder)
+    start_phase, start_epoch = 0, 0
+    if resume and (saved := state.load()):
+        inference.load_weights(state.weights_path)
+        start_phase, start_epoch = saved["phase_index"], saved["epochs_done"]
+        if start_epoch >= plan[start_phase][2]:
+            start_phase, start_epoch = start_phase + 1, 0
+    total_epochs = sum(epochs for *_, epochs in plan)
+    started = time.time()
+    outcome, status, epochs_run = None, store_mod.DONE, 0
+    for index, (phase, blocks, epochs) in enumerate(plan):
+        if index < start_phase:
+            epochs_run += epochs
+            continue
+        first = start_epoch if index == start_phase else 0
+        try:
+            trained, outcome = _train_phase(ctx, base, head, inference, index, phase, blocks,
+                                            epochs, first, epochs_run, total_epochs, state)
+        except ExtractionStopped:
+            outcome = "stopped"
+            trained = 0
+        epochs_run += trained
+        if outcome == "stopped":
+            status = store_mod.STOPPED
+            break
+        if outcome == "diverged":
+            status = store_mod.DIVERGED
+            break
+    if status == store_mod.STOPPED and epochs_run == 0 and not resume:
+        return {"note": "stopped before any epoch finished: no model was saved"}, status
+    probabilities = _predict_validation(ctx, base, head, inference)
+    extra = {"epochs_run": epochs_run, "train_seconds": time.time() - started}
+    if status == store_mod.DIVERGED:
+        extra["note"] = ("the loss became NaN: training stopped and the last good weights were "
+                         "kept; try a lower learning rate")
+    return _finish(ctx, inference, probabilities, extra), status
+
+
+def _train_phase(ctx: Context, base, head, inference, index: int, phase: strategies.Phase,
+                 blocks: int, epochs: int, first_epoch: int, epoch_offset: int,
+                 total_epochs: int, state: _ResumeState) -> tuple[int, str | None]:
+    """Train one phase; returns (epochs finished, None | "stopped" | "diverged")."""
+    import keras
+
+    from core import models
+    from core.callbacks import ReportToStore
+
+    cfg = ctx.config
+    models.set_trainable(base, blocks)
+    cut = None if cfg.augment else vgg16.frozen_cut_layer(blocks)
+    if cut is not None:
+        table = _features(ctx, base, [(cut, "map")])
+        model = models.top_model(base, cut, head)
+        x_train = table.rows((cut, "map"), ctx.split.train)
+        x_val = table.rows((cut, "map"), ctx.split.validation)
+    else:
+        augment = models.image_augmentation(cfg.augment_kind, cfg.seed) if cfg.augment else None
+        model = models.image_model(base, head, augment=augment, name=f"train_{phase.name}")
+    y_train, y_val = _targets(ctx, TRAIN), _targets(ctx, VALIDATION)
+    learning_rate = cfg.learning_rates.get(phase.name, phase.learning_rate)
+    model.compile(optimizer=models.optimizer(phase.optimizer, learning_rate, phase.momentum),
+                  loss=models.loss_for(ctx.num_classes), metrics=["accuracy"])
+    steps = math.ceil(len(ctx.split.train) / cfg.batch_size)
+    best_path = ctx.folder / "checkpoints" / f"best-{phase.name}.weights.h5"
+    best_path.parent.mkdir(parents=True, exist_ok=True)
+    reporter = ReportToStore(
+        ctx.store, ctx.run_id, phase.name, index, len(cfg.strategy_spec.phases),
+        epoch_offset, total_epochs, steps,
+        on_epoch_saved=lambda done: state.save(inference, index, first_epoch + done))
+    callbacks = [
+        reporter,
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
+                                        save_weights_only=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, min_lr=1e-7,
+                                          patience=cfg.reduce_lr_patience),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping_patience,
+                                      restore_best_weights=True),
+    ]
+    ctx.progress("training", f"phase {index + 1}: {phase.name}", phase=phase.name,
+                 phase_index=index, epoch=epoch_offset + first_epoch + 1, epochs=total_epochs,
+                 step=0, steps=steps)
+    if cut is not None:
+        history = model.fit(x_train, y_train, validation_data=(x_val, y_val),
+                            batch_size=cfg.batch_size, epochs=epochs - first_epoch,
+                            class_weight=_class_weight(ctx.split), shuffle=True,
+                            callbacks=callbacks, verbose=0)
+    else:
+        train_data = features.image_dataset(_paths(ctx.split.train), cfg.image_size,
+                                            cfg.batch_size, y_train, shuffle_seed=cfg.seed)
+        val_data = features.image_dataset(_paths(ctx.split.validation), cfg.image_size,
+                                          cfg.batch_size, y_val)
+        history = model.fit(train_data, validation_data=val_data, epochs=epochs - first_epoch,
+                            class_weight=_class_weight(ctx.split), callbacks=callbacks,
+                            verbose=0)
+    finished = sum(1 for loss in history.history.get("val_loss", []) if math.isfinite(loss))
+    if reporter.diverged:
+        if best_path.exists():
+            model.load_weights(best_path)  # the last good weights of this phase
+        return finished, "diverged"
+    if reporter.stop_requested:
+        return finished, "stopped"
+    return finished, None
+
+
+def _paths(items: list[Item]) -> list[str]:
+    return [str(i.path) for i in items]
+
+
+def _targets(ctx: Context, split: str) -> np.ndarray:
+    y = ctx.split.labels(split)
+    return y.astype("float32").reshape(-1, 1) if ctx.num_classes == 2 else y
+
+
+def _probabilities(raw: np.ndarray, num_classes: int) -> np.ndarray:
+    """Model outputs as an (N, classes) probability matrix (a sigmoid unit becomes two)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if num_classes == 2 and raw.shape[-1] == 1:
+        return np.concatenate([1.0 - raw, raw], axis=1)
+    return raw
+
+
+def _predict_validation(ctx: Context, base, head, inference) -> np.ndarray:
+    """Validation probabilities from the trained weights. The cached features used are those
+    of the last layer that no phase trained (the frozen part is still the pretrained one)."""
+    from core import models
+
+    ctx.progress("evaluating", "scoring the validation images")
+    deepest = max(blocks for _, blocks, _ in _phase_plan(ctx))
+    cut = vgg16.frozen_cut_layer(deepest)
+    if cut is not None:
+        table = _features(ctx, base, [(cut, "map")])
+        top = models.top_model(base, cut, head)
+        raw = top.predict(table.rows((cut, "map"), ctx.split.validation),
+                          batch_size=ctx.config.batch_size, verbose=0)
+    else:
+        data = features.image_dataset(_paths(ctx.split.validation), ctx.config.image_size,
+                                      ctx.config.batch_size)
+        raw = inference.predict(data, verbose=0)
+    return _probabilities(raw, ctx.num_classes)
+
+
+# -- results and artifacts --------------------------------------------------------------------
+def evaluation(y_true: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:
+    """Accuracy, log loss, per-class precision/recall/F1/support and the confusion matrix."""
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        log_loss,
+        precision_recall_fscore_support,
+    )
+
+    labels = list(range(len(classes)))
+    predicted = probabilities.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, predicted, labels=labels, zero_division=0)
+    clipped = np.clip(probabilities, 1e-7, 1.0)
+    return {
+        "val_accuracy": float(accuracy_score(y_true, predicted)),
+        "val_loss": float(log_loss(y_true, clipped / clipped.sum(1, keepdims=True),
+                                   labels=labels)),
+        "per_class": [{"class": c, "precision": float(p), "recall": float(r), "f1": float(f),
+                       "support": int(s)}
+                      for c, p, r, f, s in zip(classes, precision, recall, f1, support,
+                                               strict=True)],
+        "confusion_matrix": confusion_matrix(y_true, predicted, labels=labels).tolist(),
+    }
+
+
+def most_wrong(items: list[Item], y_true: np.ndarray, probabilities: np.ndarray,
+               classes: list[str], limit: int = MOST_WRONG) -> list[dict]:
+    """Misclassified validation images, most confidently wrong first."""
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != y_true)
+    order = wrong[np.argsort(probabilities[wrong, y_true[wrong]])][:limit]
+    return [{"file": str(items[k].path), "true": classes[y_true[k]],
+             "predicted": classes[predicted[k]],
+             "confidence": float(probabilities[k, predicted[k]]),
+             "true_probability": float(probabilities[k, y_true[k]])} for k in order]
+
+
+def save_model_atomically(model, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _finish(ctx: Context, model, probabilities: np.ndarray, extra: dict) -> dict:
+    ctx.progress("saving", "saving the model")
+    y_val = ctx.split.labels(VALIDATION)
+    result = evaluation(y_val, probabilities, ctx.split.classes)
+    result.update(extra)
+    result.setdefault("train_seconds", None)
+    result.update({
+        "strategy": ctx.config.strategy,
+        "classes": ctx.split.classes,
+        "train_images": len(ctx.split.train),
+        "validation_images": len(ctx.split.validation),
+        "weights": ctx.weights.label,
+        "pretrained": ctx.weights.pretrained,
+        "class_weights": _class_weight(ctx.split),
+        "most_wrong": most_wrong(ctx.split.validation, y_val, probabilities, ctx.split.classes),
+        "feature_cache": {"hits": ctx.cache.hits, "misses": ctx.cache.misses},
+    })
+    save_model_atomically(model, ctx.folder / "model.keras")
+    atomic_write_text(ctx.folder / "result.json", json.dumps(result, indent=1))
+    return result

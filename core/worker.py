@@ -1,0 +1,144 @@
+"""The worker process: takes queued runs from the store and executes them one after another.
+
+Pages and the CLI never train: they `submit` a run and poll the store. At most one worker per
+home folder runs at a time (an flock on home/worker.lock); it exits after a quiet spell and is
+started again on the next submission. A run whose worker died is marked interrupted (see
+`reap`) and can be resumed from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core import store as store_mod
+from core.runconfig import RunConfig
+from core.store import Run, Store
+
+IDLE_SECONDS = 120.0  # a warm worker skips TensorFlow's start-up for the next run
+POLL_SECONDS = 0.5
+log = logging.getLogger(__name__)
+
+
+def _lock_path(home: Path) -> Path:
+    return home / "worker.lock"
+
+
+def _try_lock(home: Path):
+    handle = open(_lock_path(home), "a+")  # noqa: SIM115 - held for the worker's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def worker_running(home: Path) -> bool:
+    handle = _try_lock(home)
+    if handle is None:
+        return True
+    handle.close()  # closing releases the probe's lock
+    return False
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ")[-1][:1] not in ("Z", "X")  # zombies are dead
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+
+def reap(store: Store) -> list[str]:
+    """Mark runs whose worker is gone as interrupted; returns their ids."""
+    if not worker_running(store.home):
+        return store.mark_interrupted(lambda pid: False)
+    return store.mark_interrupted(pid_alive)
+
+
+def start_worker(home: Path, idle_seconds: float = IDLE_SECONDS) -> subprocess.Popen | None:
+    """Start a detached worker for this home unless one is already running."""
+    if worker_running(home):
+        return None
+    logfile = open(home / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "core", "--home", str(home), "worker",
+         "--idle-seconds", str(idle_seconds)],
+        stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
+
+
+def submit(store: Store, config: RunConfig, group_id: str | None = None,
+           start: bool = True) -> Run:
+    """Queue a run (after checking its settings) and make sure a worker will pick it up."""
+    problems = config.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    run = store.create(config, group_id)
+    if start:
+        reap(store)
+        start_worker(store.home)
+    return run
+
+
+def resume(store: Store, run_id: str) -> Run:
+    run = store.requeue_for_resume(run_id)
+    reap(store)
+    start_worker(store.home)
+    return run
+
+
+def serve(home: str | os.PathLike | None = None, idle_seconds: float = IDLE_SECONDS,
+          once: bool = False) -> int:
+    """The worker loop (runs in its own process): returns how many runs it executed."""
+    store = Store(home)
+    lock = _try_lock(store.home)
+    if lock is None:
+        log.info("another worker is running for %s", store.home)
+        return 0
+    from core import device, training
+
+    device.apply(device.plan_acceleration(device.detect_gpus()))
+    store.mark_interrupted(lambda pid: False)  # we hold the lock: no run is live elsewhere
+    executed, idle_since = 0, time.time()
+    try:
+        while True:
+            run = store.claim_next(os.getpid())
+            if run is None:
+                if once or time.time() - idle_since > idle_seconds:
+                    return executed
+                time.sleep(POLL_SECONDS)
+                continue
+            log.info("run %s (%s) started", run.id, run.strategy)
+            status = training.execute(store, run.id)
+            log.info("run %s ended: %s", run.id, status)
+            executed += 1
+            idle_since = time.time()
+    finally:
+        lock.close()
+
+
+def wait(store: Store, run_id: str, timeout: float = 3600.0) -> Run:
+    """Block until the run has finished (used by the CLI and tests)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        reap(store)
+        run = store.get(run_id)
+        if run.status in store_mod.FINISHED:
+            return run
+        time.sleep(POLL_SECONDS)
+    raise TimeoutError(f"run {run_id} did not finish within {timeout:.0f} s")

@@ -1,0 +1,153 @@
+"""Keras datasets written as image folders, from injected arrays: nothing is downloaded."""
+
+from __future__ import annotations
+
+import urllib.error
+
+import numpy as np
+import pytest
+
+from core import datasets, keras_datasets
+from core.imaging import load_rgb
+from core.keras_datasets import KERAS_DATASETS, SampleUnavailable, write_keras_dataset
+
+
+def digits(per_class: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 grayscale: the left half white for even labels, the right half for odd ones."""
+    labels = np.repeat(np.arange(len(per_class)), per_class)
+    np.random.default_rng(seed).shuffle(labels)
+    images = np.zeros((len(labels), 28, 28), np.uint8)
+    for i, label in enumerate(labels):
+        if label % 2 == 0:
+            images[i, :, :14] = 255
+        else:
+            images[i, :, 14:] = 255
+    return images, labels.astype(np.uint8)
+
+
+def mnist_loader(calls: list | None = None, train=(6,) * 10, test=(2,) * 10):
+    def load():
+        if calls is not None:
+            calls.append(1)
+        return digits(train, 0), digits(test, 1)
+    return load
+
+
+def test_registry_is_data():
+    assert set(KERAS_DATASETS) == {"cifar10", "mnist", "fashion_mnist"}
+    for spec in KERAS_DATASETS.values():
+        assert len(spec.classes) == len(set(spec.classes)) == 10
+        assert spec.default_size == 48 and callable(spec.loader)
+        assert all("/" not in c for c in spec.classes)  # usable as folder names
+        assert spec.source.startswith("https://")
+
+
+def test_layout_counts_and_scan(tmp_path):
+    seen = []
+    folder = write_keras_dataset("mnist", tmp_path, loader=mnist_loader(),
+                                 progress=lambda done, total: seen.append((done, total)))
+    assert folder == tmp_path / "mnist-48px"
+    assert seen[-1] == (80, 80)
+    for c in KERAS_DATASETS["mnist"].classes:
+        assert len(list((folder / "train" / c).glob("*.png"))) == 6
+        assert len(list((folder / "validation" / c).glob("*.png"))) == 2
+    result = datasets.scan(folder)
+    assert result.ok, result.errors
+    assert result.layout == "split" and result.classes == [str(d) for d in range(10)]
+    assert set(result.sizes()) == {(48, 48)} and set(result.modes()) == {"RGB"}
+    assert not result.unreadable
+
+
+def test_images_are_rgb_resized_and_keep_their_structure(tmp_path):
+    folder = write_keras_dataset("mnist", tmp_path, size=64, loader=mnist_loader())
+    for label, white_left in (("4", True), ("7", False)):
+        path = next((folder / "train" / label).glob("*.png"))
+        pixels = load_rgb(path)
+        assert pixels.shape == (64, 64, 3)
+        assert (pixels[..., 0] == pixels[..., 2]).all()
+        left, right = pixels[:, :28].mean(), pixels[:, 36:].mean()
+        assert (left > 250 and right < 5) if white_left else (right > 250 and left < 5)
+
+
+def test_colour_images_keep_their_colours(tmp_path):
+    x = np.zeros((20, 32, 32, 3), np.uint8)
+    x[..., 0] = 200  # red everywhere
+    x[:, 16:, :, 2] = 90  # blue in the bottom half
+    y = np.repeat(np.arange(10), 2).reshape(-1, 1).astype(np.uint8)  # (N, 1) like cifar10
+    folder = write_keras_dataset("cifar10", tmp_path, loader=lambda: ((x, y), (x, y)))
+    pixels = load_rgb(next((folder / "train" / "truck").glob("*.png")))
+    assert pixels.shape == (48, 48, 3)
+    assert abs(int(pixels[5, 5, 0]) - 200) <= 1 and pixels[5, 5, 2] == 0
+    assert abs(int(pixels[40, 5, 2]) - 90) <= 1
+
+
+def test_subset_is_stratified_and_seeded(tmp_path):
+    loader = mnist_loader(train=(30, 20, 10, 8, 8, 8, 8, 8, 8, 3), test=(10,) * 10)
+    folder = write_keras_dataset("mnist", tmp_path, size=32, subset=5, loader=loader)
+    assert folder.name == "mnist-32px-subset5"
+    result = datasets.scan(folder)
+    counts = result.counts_by_split()
+    # 5 per class, or all of a smaller class; validation: 5 * 100 / 116 -> 5 per class
+    assert counts["train"] == {**{str(d): 5 for d in range(9)}, "9": 3}
+    assert counts["validation"] == {str(d): 5 for d in range(10)}
+    # the same seed picks the same files; another seed gets its own folder and other files
+    again = write_keras_dataset("mnist", tmp_path / "again", size=32, subset=5, loader=loader)
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    assert names == sorted(p.relative_to(again).as_posix() for p in again.rglob("*.png"))
+    other = write_keras_dataset("mnist", tmp_path, size=32, subset=5, seed=1, loader=loader)
+    assert other.name == "mnist-32px-subset5-seed1"
+    assert names != sorted(p.relative_to(other).as_posix() for p in other.rglob("*.png"))
+
+
+def test_stratified_indices():
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 7)
+    picked = keras_datasets.stratified_indices(labels, 4, seed=0)
+    assert np.bincount(labels[picked]).tolist() == [4, 3, 4]
+    assert (np.diff(picked) > 0).all()
+    assert len(keras_datasets.stratified_indices(labels, None, seed=0)) == 20
+
+
+def test_marker_prevents_rewriting(tmp_path):
+    calls = []
+    folder = write_keras_dataset("fashion_mnist", tmp_path, loader=mnist_loader(calls))
+    assert (folder / keras_datasets.MARKER_FILE).is_file()
+    assert (folder / "train" / "ankle_boot").is_dir()
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*.png")}
+    assert write_keras_dataset("fashion_mnist", tmp_path, loader=mnist_loader(calls)) == folder
+    assert calls == [1]
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*.png")} == before
+
+
+def test_interrupted_write_is_completed(tmp_path):
+    folder = write_keras_dataset("mnist", tmp_path, size=32, loader=mnist_loader())
+    (folder / keras_datasets.MARKER_FILE).unlink()
+    victim = next((folder / "train" / "3").glob("*.png"))
+    victim.unlink()
+    write_keras_dataset("mnist", tmp_path, size=32, loader=mnist_loader())
+    assert victim.is_file() and (folder / keras_datasets.MARKER_FILE).is_file()
+
+
+@pytest.mark.parametrize("error", [
+    Exception("URL fetch failure on https://example.invalid: None -- [Errno -3]"),
+    urllib.error.URLError("Temporary failure in name resolution"),
+    OSError("Network is unreachable"),
+])
+def test_offline_gives_sample_unavailable(tmp_path, error):
+    def offline():
+        raise error
+    with pytest.raises(SampleUnavailable) as caught:
+        write_keras_dataset("cifar10", tmp_path, loader=offline)
+    message = str(caught.value)
+    assert "needs internet" in message and "~/.keras/datasets" in message
+    assert "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in message
+    assert isinstance(caught.value, RuntimeError)
+    assert not (tmp_path / "cifar10-48px").exists()
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="unknown"):
+        write_keras_dataset("imagenet", tmp_path, loader=mnist_loader())
+    with pytest.raises(ValueError, match="minimum"):
+        write_keras_dataset("mnist", tmp_path, size=28, loader=mnist_loader())
+    with pytest.raises(ValueError, match="subset"):
+        write_keras_dataset("mnist", tmp_path, subset=0, loader=mnist_loader())
