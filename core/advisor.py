@@ -121,13 +121,18 @@ def fit_linear(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
         return out
 
     p_train, p_val = probabilities(x_train), probabilities(x_val)
+
+    def loss(y: np.ndarray, p: np.ndarray) -> float:
+        clipped = np.clip(p, 1e-7, 1.0)
+        return float(log_loss(y, clipped / clipped.sum(1, keepdims=True), labels=labels))
+
     coef, intercept = classifier.coef_, classifier.intercept_
     if len(classifier.classes_) != num_classes and num_classes > 2:
         raise ValueError("every class needs training images for the linear strategy")
     return LinearFit(
         coef, intercept, scaler.mean_, np.where(scaler.scale_ == 0, 1.0, scaler.scale_),
         float(accuracy_score(y_train, p_train.argmax(1))),
-        float(log_loss(y_train, np.clip(p_train, 1e-7, 1), labels=labels)),
+        loss(y_train, p_train),
         float(accuracy_score(y_val, p_val.argmax(1))),
-        float(log_loss(y_val, np.clip(p_val, 1e-7, 1), labels=labels)),
+        loss(y_val, p_val),
         p_val)

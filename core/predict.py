@@ -98,7 +98,7 @@ def gradcam(loaded: LoadedModel, image, class_index: int | None = None,
 
     model = loaded.model
     layer = layer or last_conv_layer(model)
-    grad_model = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
+    grad_model = _with_activation(model, layer)
     batch = tf.convert_to_tensor(prepare(image, loaded.image_size)[None])
     with tf.GradientTape() as tape:
         conv, output = grad_model(batch, training=False)
@@ -114,6 +114,22 @@ def gradcam(loaded: LoadedModel, image, class_index: int | None = None,
     cam = tf.nn.relu(tf.reduce_sum(conv[0] * weights, axis=-1)).numpy()
     peak = cam.max()
     return (cam / peak if peak > 0 else cam), class_index
+
+
+def _with_activation(model, layer: str):
+    """The model replayed layer by layer, also returning `layer`'s activation. Our models are
+    plain chains; replaying avoids `layer.output`, which is ambiguous for shared layers."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(model.input_shape[1:]))
+    x, activation = inputs, None
+    for item in model.layers[1:]:
+        x = item(x)
+        if item.name == layer:
+            activation = x
+    if activation is None:
+        raise ValueError(f"the model has no layer {layer!r}")
+    return keras.Model(inputs, [activation, x])
 
 
 def overlay(image, heatmap: np.ndarray, size: int | None = None, alpha: float = 0.45

@@ -341,6 +341,7 @@ def _train_phase(ctx: Context, base, head, inference, index: int, phase: strateg
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping_patience,
                                       restore_best_weights=True),
     ]
+    start_weights = inference.get_weights()
     ctx.progress("training", f"phase {index + 1}: {phase.name}", phase=phase.name,
                  phase_index=index, epoch=epoch_offset + first_epoch + 1, epochs=total_epochs,
                  step=0, steps=steps)
@@ -356,11 +357,14 @@ def _train_phase(ctx: Context, base, head, inference, index: int, phase: strateg
                                           cfg.batch_size, y_val)
         history = model.fit(train_data, validation_data=val_data, epochs=epochs - first_epoch,
                             class_weight=_class_weight(ctx.split), callbacks=callbacks,
-                            verbose=0)
+                            shuffle=False, verbose=0)  # the pipeline shuffles every epoch
     finished = sum(1 for loss in history.history.get("val_loss", []) if math.isfinite(loss))
     if reporter.diverged:
-        if best_path.exists():
-            model.load_weights(best_path)  # the last good weights of this phase
+        # keep the last good weights: the last finished epoch's, else the phase's starting ones
+        if finished and state.load():
+            inference.load_weights(state.weights_path)
+        else:
+            inference.set_weights(start_weights)
         return finished, "diverged"
     if reporter.stop_requested:
         return finished, "stopped"

@@ -1,0 +1,166 @@
+"""Plain data for the pages: progress text, run labels, result tables and CSV.
+
+Everything here takes store records and result dicts and returns strings, numbers and lists
+of dicts, so what the pages show is unit-tested without Streamlit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from core import store as store_mod
+from core import strategies
+from core.store import Run
+
+STATUS_WORDS = {
+    store_mod.QUEUED: "waiting for its turn",
+    store_mod.RUNNING: "running",
+    store_mod.STOPPING: "stopping",
+    store_mod.STOPPED: "stopped",
+    store_mod.DONE: "finished",
+    store_mod.FAILED: "failed",
+    store_mod.INTERRUPTED: "interrupted",
+    store_mod.DIVERGED: "diverged",
+}
+BEST_MARK = "★ best"
+
+
+def duration(seconds: float | None) -> str:
+    """'45 s', '3 min 05 s', '1 h 02 min'; '-' for unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def task(run: Run) -> str:
+    return run.config.get("task", "train")
+
+
+def is_probe(run: Run) -> bool:
+    return task(run) == "probe"
+
+
+def strategy_title(key: str) -> str:
+    spec = strategies.STRATEGIES.get(key)
+    return spec.title if spec else key
+
+
+def run_label(run: Run) -> str:
+    """One line naming a run in selectboxes: what, on what, how it ended, when."""
+    what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
+    accuracy = run.result.get("val_accuracy")
+    score = f", {accuracy:.1%} validation accuracy" if isinstance(accuracy, float) else ""
+    return (f"{what} on {Path(run.dataset).name} — {STATUS_WORDS.get(run.status, run.status)}"
+            f"{score} ({run.id})")
+
+
+def progress_view(run: Run) -> tuple[float | None, str]:
+    """(fraction for a progress bar or None, one sentence) from a run's progress record."""
+    p = run.progress or {}
+    if run.status == store_mod.QUEUED:
+        return None, "Waiting for the runs queued before this one to finish."
+    stage = p.get("stage")
+    step, steps = p.get("step"), p.get("steps")
+    fraction = None
+    if isinstance(step, (int, float)) and isinstance(steps, (int, float)) and steps > 0:
+        fraction = min(1.0, max(0.0, step / steps))
+    if stage == "training" and p.get("epoch") and p.get("epochs"):
+        text = f"Epoch {p['epoch']} of {p['epochs']}"
+        if p.get("phase"):
+            text += f" (phase: {p['phase']})"
+        if fraction is not None:
+            text += f", batch {step} of {steps}"
+        eta = p.get("eta_seconds")
+        if isinstance(eta, (int, float)):
+            text += f", about {duration(eta)} left in this epoch"
+        return fraction, text + "."
+    message = p.get("message") or STATUS_WORDS.get(run.status, run.status)
+    return fraction, message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def per_class_rows(result: dict) -> list[dict]:
+    return [{"class": row["class"], "precision": row["precision"], "recall": row["recall"],
+             "f1": row["f1"], "validation images": row["support"]}
+            for row in result.get("per_class", [])]
+
+
+def train_seconds(run: Run) -> float | None:
+    value = run.result.get("train_seconds")
+    return float(value) if isinstance(value, (int, float)) else run.seconds
+
+
+def compare_rows(runs: Iterable[Run]) -> list[dict]:
+    """One row per run, the best validation accuracy marked (ties: lower loss wins)."""
+    rows = []
+    for run in runs:
+        accuracy = run.result.get("val_accuracy")
+        loss = run.result.get("val_loss")
+        rows.append({
+            "strategy": strategy_title(run.strategy),
+            "run": run.id,
+            "status": run.status,
+            "val_accuracy": float(accuracy) if isinstance(accuracy, (int, float)) else None,
+            "val_loss": float(loss) if isinstance(loss, (int, float)) else None,
+            "epochs": run.result.get("epochs_run"),
+            "train_seconds": train_seconds(run),
+            "best": "",
+        })
+    scored = [r for r in rows if r["val_accuracy"] is not None]
+    if scored:
+        best = max(scored, key=lambda r: (r["val_accuracy"],
+                                          -(r["val_loss"] if r["val_loss"] is not None
+                                            else math.inf)))
+        best["best"] = BEST_MARK
+    return rows
+
+
+def to_csv(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def prediction_row(file: str, top: list[dict]) -> dict:
+    """One CSV row of a batch prediction: the file, the best class and the top-k list."""
+    best = top[0] if top else {"class": "", "probability": float("nan")}
+    return {"file": file, "predicted": best["class"],
+            "probability": round(best["probability"], 6),
+            "top_k": "; ".join(f"{t['class']} {t['probability']:.3f}" for t in top),
+            "error": ""}
+
+
+def error_row(file: str, reason: str) -> dict:
+    return {"file": file, "predicted": "", "probability": None, "top_k": "", "error": reason}
+
+
+def latest_probe(runs: Iterable[Run], dataset: str, image_size: int | None = None) -> Run | None:
+    """The newest similarity measurement of a dataset (optionally at an image size)."""
+    target = str(Path(dataset).expanduser().resolve())
+    for run in runs:  # the store lists newest first
+        if not is_probe(run) or str(Path(run.dataset).expanduser().resolve()) != target:
+            continue
+        if image_size is None or run.config.get("image_size") == image_size:
+            return run
+    return None
+
+
+def latest(runs: Iterable[Run], train_only: bool = True) -> Run | None:
+    for run in runs:
+        if not train_only or not is_probe(run):
+            return run
+    return None

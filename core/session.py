@@ -1,0 +1,133 @@
+"""Per-session folders of the app: uploads and classes built in the browser.
+
+Each browser session gets an id (32 hex digits) and a folder `home/sessions/<id>/` with
+`uploads/` (extracted zips) and `classes/` (classes built in the browser, one subfolder per
+class). Names typed or uploaded by a user become folder and file names only through
+`safe_name`, so nothing can point outside these folders. Pure functions: no Streamlit here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+import uuid
+from pathlib import Path
+
+from core.imaging import IMAGE_EXTENSIONS, UnreadableImage, image_info
+
+SESSIONS_DIR = "sessions"
+UPLOADS_DIR = "uploads"
+CLASSES_DIR = "classes"
+MAX_NAME_LENGTH = 64
+_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+_UNSAFE = re.compile(r"[^\w\- ]+")  # \w is Unicode-aware: letters and digits of any script
+_SPACES = re.compile(r"[\s_]+")
+
+
+class SessionError(ValueError):
+    """A name or file that cannot be used; the message says why, for the user."""
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+def session_dir(home: str | os.PathLike, session_id: str) -> Path:
+    """home/sessions/<id> (not created). The id must be one new_session_id made."""
+    if not _SESSION_ID.match(session_id or ""):
+        raise SessionError("invalid session id")
+    return Path(home) / SESSIONS_DIR / session_id
+
+
+def uploads_dir(home: str | os.PathLike, session_id: str) -> Path:
+    return session_dir(home, session_id) / UPLOADS_DIR
+
+
+def classes_dir(home: str | os.PathLike, session_id: str) -> Path:
+    return session_dir(home, session_id) / CLASSES_DIR
+
+
+def safe_name(name: str, fallback: str = "") -> str:
+    """A folder/file name made from user text: letters, digits, '-', '_' and single spaces,
+    no leading dot, at most MAX_NAME_LENGTH characters. Raises SessionError when nothing usable
+    is left and no fallback is given."""
+    text = unicodedata.normalize("NFKC", str(name or ""))
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")  # control chars
+    text = _UNSAFE.sub("_", text)
+    text = _SPACES.sub(lambda m: "_" if "_" in m.group() else " ", text)
+    text = text.strip(" _-.")[:MAX_NAME_LENGTH].strip(" _-.")
+    if not text:
+        if fallback:
+            return fallback
+        raise SessionError("the name needs at least one letter or digit")
+    return text
+
+
+def unique_child(parent: Path, name: str) -> Path:
+    """parent/name, or parent/name-2, name-3 ... when taken. Nothing is created."""
+    base = safe_name(name, fallback="dataset")
+    candidate, n = parent / base, 1
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = parent / f"{base}-{n}"
+    return candidate
+
+
+def add_class(project: Path, name: str) -> Path:
+    """Create project/<safe name> (existing classes are kept as they are)."""
+    folder = project / safe_name(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def class_counts(project: Path) -> dict[str, int]:
+    """Images in each class folder of a project (empty dict when there is none yet)."""
+    if not project.is_dir():
+        return {}
+    return {d.name: sum(1 for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
+            for d in sorted(project.iterdir(), key=lambda p: p.name)
+            if d.is_dir() and not d.name.startswith(".")}
+
+
+def save_image(class_dir: Path, filename: str, data: bytes) -> Path:
+    """Write uploaded image bytes into a class folder under a safe, unused name, after
+    checking they decode as an image. Raises SessionError (nothing left behind) otherwise."""
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in IMAGE_EXTENSIONS:
+        raise SessionError(f"'{filename}' is not an image file "
+                           f"(accepted: {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    class_dir.mkdir(parents=True, exist_ok=True)
+    stem = safe_name(Path(filename).stem, fallback="image")
+    fd, tmp = tempfile.mkstemp(dir=class_dir, prefix=".upload-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        image_info(tmp)
+        target = class_dir / f"{stem}{suffix}"
+        n = 1
+        while target.exists():
+            n += 1
+            target = class_dir / f"{stem}-{n}{suffix}"
+        os.replace(tmp, target)
+        return target
+    except UnreadableImage as exc:
+        raise SessionError(f"'{filename}' cannot be read as an image: {exc}") from exc
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def folder_signature(root: str | os.PathLike) -> tuple[str, int, int]:
+    """(resolved path, newest mtime in ns of the folder and its subfolders, folder count): a
+    cache key that changes when files are added, removed or renamed anywhere below root."""
+    root = Path(root).expanduser().resolve()
+    newest, count = 0, 0
+    for dirpath, dirnames, _ in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        try:
+            newest = max(newest, os.stat(dirpath).st_mtime_ns)
+        except OSError:
+            continue
+        count += 1
+    return str(root), newest, count

@@ -1,0 +1,90 @@
+"""Dataset scan, checks and the seeded stratified split."""
+
+import shutil
+
+import pytest
+from conftest import write_colour_dataset
+
+from core import datasets
+
+
+def test_scan_counts_classes_and_reports_unreadable(binary_dataset):
+    (binary_dataset / "red" / "broken.jpg").write_bytes(b"not an image at all")
+    (binary_dataset / "red" / "notes.txt").write_text("ignored")
+    (binary_dataset / "red" / ".DS_Store").write_bytes(b"\0")
+    scan = datasets.scan(binary_dataset)
+    assert scan.ok
+    assert scan.classes == ["blue", "red"]
+    assert scan.counts() == {"blue": 12, "red": 12}
+    assert [f for f, _ in scan.unreadable] == ["red/broken.jpg"]
+    assert "red/notes.txt" in scan.ignored
+    assert any("unreadable" in w for w in scan.warnings)
+
+
+def test_duplicates_and_leakage_are_found(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=4)
+    for split in ("train", "validation"):
+        shutil.copytree(root, tmp_path / "s" / split)
+    scan = datasets.scan(tmp_path / "s")
+    assert scan.layout == "split"
+    assert len(scan.leakage()) == 8  # every validation file is also in train
+    assert all(len(group) == 2 for group in scan.duplicates())
+    assert any("leakage" in w for w in scan.warnings)
+
+
+def test_one_class_and_empty_class_are_blocked(tmp_path):
+    root = write_colour_dataset(tmp_path / "one", ("red",), per_class=3)
+    assert any("at least two classes" in e for e in datasets.scan(root).errors)
+    (root / "blue").mkdir()
+    assert any("'blue' has no readable image" in e for e in datasets.scan(root).errors)
+    with pytest.raises(datasets.DatasetError):
+        datasets.split(datasets.scan(root))
+
+
+def test_missing_folder_raises_clear_error(tmp_path):
+    with pytest.raises(datasets.DatasetError, match="not found"):
+        datasets.scan(tmp_path / "nowhere")
+
+
+def test_split_is_stratified_seeded_and_keeps_each_class_on_both_sides(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "green", "blue"), per_class=10)
+    scan = datasets.scan(root)
+    first = datasets.split(scan, 0.2, seed=1)
+    again = datasets.split(scan, 0.2, seed=1)
+    other = datasets.split(scan, 0.2, seed=2)
+    assert first.manifest() == again.manifest()
+    assert first.manifest()["files"] != other.manifest()["files"]
+    for name in scan.classes:
+        assert sum(i.label == name for i in first.validation) == 2
+        assert sum(i.label == name for i in first.train) == 8
+    rebuilt = datasets.split_from_manifest(scan, first.manifest())
+    assert sorted(i.rel for i in rebuilt.validation) == sorted(i.rel for i in first.validation)
+
+
+def test_single_image_class_is_warned_and_trains_only(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=5)
+    for extra in list((root / "blue").iterdir())[1:]:
+        extra.unlink()
+    scan = datasets.scan(root)
+    assert scan.ok and any("single image" in w for w in scan.warnings)
+    split = datasets.split(scan, 0.2)
+    assert [i.label for i in split.train].count("blue") == 1
+    assert all(i.label == "red" for i in split.validation) and split.validation
+
+
+def test_imbalance_is_warned(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red",), per_class=12)
+    write_colour_dataset(root, ("blue",), per_class=2)
+    scan = datasets.scan(root)
+    assert scan.imbalance_ratio() == 6
+    assert any("imbalanced" in w for w in scan.warnings)
+
+
+def test_fingerprint_depends_on_content_not_names(tmp_path):
+    a = write_colour_dataset(tmp_path / "a", ("red", "blue"), per_class=3)
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    (b / "red").rename(b / "crimson")
+    assert datasets.scan(a).fingerprint() == datasets.scan(b).fingerprint()
+    write_colour_dataset(b, ("green",), per_class=1)
+    assert datasets.scan(a).fingerprint() != datasets.scan(b).fingerprint()

@@ -1,0 +1,69 @@
+"""The SQLite run store: queue order, stop requests, metrics and interrupted runs."""
+
+import pytest
+
+from core import store as store_mod
+from core.runconfig import RunConfig
+from core.store import Store
+
+
+def _config(tmp_path, strategy="head"):
+    return RunConfig(dataset=str(tmp_path), strategy=strategy, weights="none")
+
+
+def test_queue_is_first_in_first_out_and_claims_once(tmp_path):
+    store = Store(tmp_path / "home")
+    first = store.create(_config(tmp_path))
+    second = store.create(_config(tmp_path, "linear"))
+    assert store.claim_next(worker_pid=111).id == first.id
+    assert store.claim_next(worker_pid=111).id == second.id
+    assert store.claim_next(worker_pid=111) is None
+    assert store.get(first.id).status == store_mod.RUNNING
+    assert store.get(first.id).worker_pid == 111
+
+
+def test_stop_request_on_a_queued_run_stops_it_at_once(tmp_path):
+    store = Store(tmp_path / "home")
+    queued = store.create(_config(tmp_path))
+    assert store.request_stop(queued.id).status == store_mod.STOPPED
+    assert store.claim_next(1) is None  # a stopped run is never picked up
+
+
+def test_running_run_is_asked_to_stop(tmp_path):
+    store = Store(tmp_path / "home")
+    run = store.create(_config(tmp_path))
+    store.claim_next(1)
+    assert not store.stop_requested(run.id)
+    assert store.request_stop(run.id).status == store_mod.STOPPING
+    assert store.stop_requested(run.id)
+
+
+def test_metrics_since_returns_only_new_rows(tmp_path):
+    store = Store(tmp_path / "home")
+    run = store.create(_config(tmp_path))
+    store.add_metric(run.id, "epoch", "head", 1, 3, {"val_accuracy": 0.5})
+    rows = store.metrics_since(run.id)
+    store.add_metric(run.id, "batch", "head", 2, 1, {"loss": 0.4})
+    store.add_metric(run.id, "epoch", "head", 2, 3, {"val_accuracy": 0.7})
+    newer = store.metrics_since(run.id, rows[-1].seq)
+    assert [(m.kind, m.epoch) for m in newer] == [("batch", 2), ("epoch", 2)]
+    assert [h["val_accuracy"] for h in store.epoch_history(run.id)] == [0.5, 0.7]
+
+
+def test_dead_worker_leaves_run_interrupted_and_resumable(tmp_path):
+    store = Store(tmp_path / "home")
+    run = store.create(_config(tmp_path))
+    store.claim_next(worker_pid=424242)
+    assert store.mark_interrupted(lambda pid: False) == [run.id]
+    assert store.get(run.id).status == store_mod.INTERRUPTED
+    again = store.requeue_for_resume(run.id)
+    assert (again.status, again.resume) == (store_mod.QUEUED, True)
+    with pytest.raises(ValueError, match="only interrupted runs"):
+        store.requeue_for_resume(run.id)
+
+
+def test_store_is_shared_between_store_objects(tmp_path):
+    a, b = Store(tmp_path / "home"), Store(tmp_path / "home")
+    run = a.create(_config(tmp_path))
+    assert b.get(run.id).config["strategy"] == "head"
+    assert b.find(run.id[:15] + run.id[15:]) is not None

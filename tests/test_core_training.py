@@ -1,0 +1,117 @@
+"""Training runs end to end, in-process (the worker calls the same function)."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import write_colour_dataset
+
+from core import predict, store as store_mod, training
+from core.runconfig import RunConfig
+from core.store import Store
+
+pytestmark = pytest.mark.slow
+
+FAST = dict(image_size=32, weights="none", batch_size=8, epochs=4, finetune_epochs=2, seed=0)
+EXPECTED_PHASES = {"linear": {"fit"}, "head": {"head"}, "finetune": {"head", "finetune"},
+                   "full": {"head", "finetune"}, "scratch": {"train"}}
+
+
+def _run(store: Store, dataset, **settings) -> store_mod.Run:
+    config = RunConfig(dataset=str(dataset), **{**FAST, **settings})
+    run = store.create(config)
+    store.claim_next(worker_pid=0)
+    training.execute(store, run.id)
+    return store.get(run.id)
+
+
+@pytest.mark.parametrize("strategy, dataset_fixture, epochs", [
+    ("linear", "three_class_dataset", 4),
+    # random weights give faint block5 features: the head needs more (cheap, cached) epochs
+    ("head", "binary_dataset", 30),
+    ("head", "three_class_dataset", 30),
+    ("finetune", "three_class_dataset", 30),
+    ("full", "binary_dataset", 30),
+    ("scratch", "binary_dataset", 8),
+])
+def test_each_strategy_learns_an_easy_task(strategy, dataset_fixture, epochs, request,
+                                           tmp_path):
+    dataset = request.getfixturevalue(dataset_fixture)
+    store = Store(tmp_path / "home")
+    run = _run(store, dataset, strategy=strategy, epochs=epochs,
+               learning_rates={"train": 3e-4} if strategy == "scratch" else {})
+    assert run.status == store_mod.DONE, run.error
+    classes = len(run.result["classes"])
+    assert run.result["val_accuracy"] > 1.0 / classes + 0.15, run.result["val_accuracy"]
+    history = store.epoch_history(run.id)
+    assert {h["phase"] for h in history} == EXPECTED_PHASES[strategy]
+    assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+    matrix = np.array(run.result["confusion_matrix"])
+    assert matrix.shape == (classes, classes)
+    assert matrix.sum() == run.result["validation_images"]
+    saved = json.loads((store.run_dir(run.id) / "manifest.json").read_text())
+    assert len(saved["files"]) == run.result["train_images"] + run.result["validation_images"]
+
+
+def test_second_run_on_the_same_data_extracts_nothing(binary_dataset, tmp_path):
+    store = Store(tmp_path / "home")
+    first = _run(store, binary_dataset, strategy="head", epochs=1)
+    second = _run(store, binary_dataset, strategy="head", epochs=2, seed=0)
+    assert first.result["feature_cache"]["misses"] >= 1
+    assert second.result["feature_cache"]["misses"] == 0
+    assert second.result["feature_cache"]["hits"] >= 1
+
+
+def test_saved_model_reproduces_the_runs_validation_scores(three_class_dataset, tmp_path):
+    store = Store(tmp_path / "home")
+    run = _run(store, three_class_dataset, strategy="finetune", epochs=2, finetune_epochs=1)
+    loaded = predict.load(store, run.id)
+    manifest = json.loads((store.run_dir(run.id) / "manifest.json").read_text())
+    val_files = sorted(f for f, side in manifest["files"].items() if side == "validation")
+    batch = np.stack([predict.prepare(three_class_dataset / f, 32) for f in val_files])
+    predicted = predict.probabilities(loaded, batch).argmax(1)
+    truth = [manifest["classes"].index(f.split("/")[0]) for f in val_files]
+    assert np.mean(predicted == np.array(truth)) == pytest.approx(run.result["val_accuracy"])
+
+
+def test_unreadable_image_is_reported_and_skipped(binary_dataset, tmp_path):
+    (binary_dataset / "red" / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    store = Store(tmp_path / "home")
+    run = _run(store, binary_dataset, strategy="linear")
+    assert run.status == store_mod.DONE
+    assert run.result["train_images"] + run.result["validation_images"] == 24
+
+
+def test_imbalanced_classes_get_balanced_class_weights(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red",), per_class=16)
+    write_colour_dataset(root, ("blue",), per_class=4, seed=3)
+    run = _run(Store(tmp_path / "home"), root, strategy="head", epochs=2)
+    weights = run.result["class_weights"]
+    assert weights is not None and weights["0"] > weights["1"]  # blue (0) is the rare class
+    assert [c["support"] for c in run.result["per_class"]] == [1, 3]
+
+
+def test_bad_dataset_fails_the_run_with_a_message(tmp_path):
+    root = write_colour_dataset(tmp_path / "one", ("red",), per_class=3)
+    run = _run(Store(tmp_path / "home"), root, strategy="head")
+    assert run.status == store_mod.FAILED
+    assert "at least two classes" in run.error
+
+
+def test_nan_loss_ends_as_diverged_and_keeps_a_model(binary_dataset, tmp_path, monkeypatch):
+    import keras
+
+    from core import models
+
+    def nan_loss(y_true, y_pred):
+        return keras.ops.mean(y_pred) * float("nan")
+
+    monkeypatch.setattr(models, "loss_for", lambda classes: nan_loss)
+    store = Store(tmp_path / "home")
+    run = _run(store, binary_dataset, strategy="head", epochs=3)
+    assert run.status == store_mod.DIVERGED, (run.status, run.error)
+    assert "NaN" in run.error
+    loaded = predict.load(store, run.id)
+    assert loaded.classes == ["blue", "red"]
+    image = predict.prepare(binary_dataset / "red" / "red_00.png", 32)[None]
+    assert np.isfinite(predict.probabilities(loaded, image)).all()  # good weights were kept

@@ -1,0 +1,1 @@
+"""Streamlit glue shared by the pages (no Keras, no TensorFlow)."""

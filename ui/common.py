@@ -1,0 +1,219 @@
+"""Streamlit glue shared by the pages: the store, the session, the guard, cached scans and
+widgets whose value survives page switches. No Keras here, nothing heavy at import."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core import datasets, samples, session, settings, vgg16, worker
+from core import store as store_mod
+from core.backbone import WeightsError, resolve_weights
+from core.imaging import UnreadableImage, load_pil_rgb
+from core.store import Run, Store
+
+log = logging.getLogger("studio.pages")
+POLL_SECONDS = 1.0
+
+# st.session_state keys shared between pages
+SESSION_ID = "session_id"
+DATASET = "dataset"  # the folder runs train on (for audio: its spectrogram folder)
+DATASET_LABEL = "dataset_label"  # how it was chosen, in words
+AUDIO_SOURCE = "audio_source"  # the audio folder a spectrogram dataset came from
+IMAGE_SIZE = "image_size"
+WEIGHTS = "weights"  # "imagenet" | "none" | a file path
+STRATEGY = "strategy"
+UNFREEZE = "unfreeze_blocks"
+LAYER = "layer"
+TRAIN_RUN = "train_run_id"
+COMPARE_GROUP = "compare_group"
+FLASH = "_flash"
+
+PAGES = {
+    "home": "pages/0_home.py",
+    "data": "pages/1_data.py",
+    "strategy": "pages/2_strategy.py",
+    "train": "pages/3_train.py",
+    "predict": "pages/4_predict.py",
+    "compare": "pages/5_compare.py",
+}
+
+
+# -- store and session ------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _store(home: str) -> Store:
+    return Store(home)
+
+
+def get_store() -> Store:
+    """One Store per studio home ($STUDIO_HOME, default .studio), shared by all sessions."""
+    return _store(str(settings.studio_home()))
+
+
+def session_id() -> str:
+    if SESSION_ID not in st.session_state:
+        st.session_state[SESSION_ID] = session.new_session_id()
+    return st.session_state[SESSION_ID]
+
+
+def session_home() -> Path:
+    return session.session_dir(get_store().home, session_id())
+
+
+def refresh_runs(store: Store) -> None:
+    """Runs whose worker died become interrupted; queued runs get a worker if none is up."""
+    worker.reap(store)
+    if store.list(statuses=(store_mod.QUEUED,), limit=1) and not worker.worker_running(
+            store.home):
+        worker.start_worker(store.home)
+
+
+def active_runs(store: Store) -> list[Run]:
+    return store.list(statuses=store_mod.ACTIVE)
+
+
+# -- the guard --------------------------------------------------------------------------------
+def guarded(body: Callable[[], None]) -> None:
+    """Run a page body; an unexpected exception becomes a message, never a traceback."""
+    try:
+        body()
+    except Exception as exc:  # noqa: BLE001 - the user sees a message, the log has the details
+        log.exception("page error")
+        st.error(f"Something unexpected went wrong here ({type(exc).__name__}: {exc}). "
+                 "Your data and runs are safe: change a setting or reload the page to try "
+                 "again.")
+
+
+def poll(body: Callable[[], None], active: bool) -> None:
+    """Render body in a fragment that reruns every POLL_SECONDS while `active`."""
+    st.fragment(lambda: guarded(body), run_every=POLL_SECONDS if active else None)()
+
+
+def flash(kind: str, message: str) -> None:
+    """A message for the next run of the page (callbacks cannot place elements well)."""
+    st.session_state[FLASH] = (kind, message)
+
+
+def show_flash() -> None:
+    kind, message = st.session_state.pop(FLASH, (None, None))
+    if kind:
+        getattr(st, kind)(message)
+
+
+# -- widgets whose value outlives the page ------------------------------------------------------
+def _copy(widget_key: str, key: str) -> None:
+    st.session_state[key] = st.session_state[widget_key]
+
+
+def kept(key: str, default) -> dict:
+    """Keyword arguments for a widget whose value lives in st.session_state[key], so it is
+    still there after visiting another page (Streamlit forgets unrendered widgets' keys)."""
+    st.session_state.setdefault(key, default)
+    widget_key = f"_w_{key}"
+    st.session_state[widget_key] = st.session_state[key]
+    return {"key": widget_key, "on_change": _copy, "args": (widget_key, key)}
+
+
+# -- text -------------------------------------------------------------------------------------
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def md(text: object) -> str:
+    """User text (class or file names) escaped for Streamlit Markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+# -- datasets ---------------------------------------------------------------------------------
+def current_dataset() -> str | None:
+    folder = st.session_state.get(DATASET)
+    return folder if folder and Path(folder).is_dir() else None
+
+
+def set_dataset(folder: str | Path, label: str, audio_source: str | None = None) -> None:
+    folder = str(Path(folder).expanduser().resolve())
+    if st.session_state.get(DATASET) != folder:
+        for key in (STRATEGY, UNFREEZE, LAYER):
+            st.session_state.pop(key, None)
+    st.session_state[DATASET] = folder
+    st.session_state[DATASET_LABEL] = label
+    st.session_state[AUDIO_SOURCE] = audio_source
+    st.session_state[IMAGE_SIZE] = default_image_size(folder)
+
+
+def default_image_size(folder: str) -> int:
+    sample = samples.SAMPLES.get(samples.sample_id(folder) or "")
+    return sample.image_size if sample else vgg16.DEFAULT_IMAGE_SIZE
+
+
+def image_size() -> int:
+    if IMAGE_SIZE not in st.session_state:
+        folder = current_dataset()
+        st.session_state[IMAGE_SIZE] = (default_image_size(folder) if folder
+                                        else vgg16.DEFAULT_IMAGE_SIZE)
+    return int(st.session_state[IMAGE_SIZE])
+
+
+@st.cache_data(show_spinner="Reading the dataset...", max_entries=32)
+def _scan(signature: tuple[str, int, int]) -> datasets.Scan:
+    return datasets.scan(signature[0])
+
+
+def scan(folder: str) -> datasets.Scan:
+    """datasets.scan, cached by folder and the newest modification time below it."""
+    return _scan(session.folder_signature(folder))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _thumbnails(paths: tuple[str, ...], size: int) -> list[np.ndarray]:
+    out = []
+    for path in paths:
+        try:
+            image = load_pil_rgb(path)
+        except UnreadableImage:
+            continue
+        image.thumbnail((size, size))
+        out.append(np.asarray(image))
+    return out
+
+
+def thumbnails(paths: list[str], size: int = 96) -> list[np.ndarray]:
+    return _thumbnails(tuple(paths), size)
+
+
+def go_to(page: str, label: str, icon: str | None = None) -> None:
+    st.page_link(PAGES[page], label=label, icon=icon)
+
+
+def need_dataset() -> str | None:
+    """The current dataset, or a guiding message and None."""
+    folder = current_dataset()
+    if folder is None:
+        st.info("First choose the pictures to learn from: open the Data page and click "
+                "'Use the sample dataset' (or pick your own).")
+        go_to("data", "Go to the Data page", icon=":material/arrow_forward:")
+    return folder
+
+
+# -- weights ----------------------------------------------------------------------------------
+def default_weights() -> str:
+    """$VGG16_WEIGHTS (a file path, 'imagenet' or 'none'), else ImageNet."""
+    spec = os.environ.get(settings.WEIGHTS_ENV, "").strip()
+    if not spec:
+        return "imagenet"
+    try:
+        source = resolve_weights(spec)
+    except WeightsError:
+        return spec  # shown as an error in the sidebar
+    return {"imagenet": "imagenet", "none": "none"}.get(source.kind, str(source.path))
+
+
+def weights() -> str:
+    if WEIGHTS not in st.session_state:
+        st.session_state[WEIGHTS] = default_weights()
+    return st.session_state[WEIGHTS]

@@ -1,0 +1,83 @@
+"""The sidebar on every page: device, weights, current dataset and run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from core import hostinfo, report
+from core.backbone import WeightsError, keras_cache_location, resolve_weights
+from ui import common
+
+
+@st.cache_resource(show_spinner=False)
+def _tensorflow_device() -> str:
+    from core import device  # TensorFlow is already imported when this runs (see below)
+
+    return device.describe()
+
+
+@st.cache_resource(show_spinner=False)
+def _quick_device() -> str:
+    return hostinfo.quick_device()
+
+
+def device_line() -> str:
+    """TensorFlow's own answer once this process has imported it (Predict does); until then a
+    check that needs no TensorFlow, so the app starts fast."""
+    if "tensorflow" in sys.modules:
+        try:
+            return _tensorflow_device()
+        except Exception:  # noqa: BLE001 - the quick answer is good enough for a sidebar
+            pass
+    return _quick_device()
+
+
+def weights_status(spec: str) -> tuple[str, str]:
+    """(streamlit message kind, sentence) about the pretrained weights runs will use."""
+    try:
+        source = resolve_weights(spec)
+    except WeightsError as exc:
+        return "error", f"Weights: {exc}. Choose other weights on the Train page."
+    if source.kind == "none":
+        return "warning", ("No pretrained weights: VGG16 starts from random numbers, so "
+                           "accuracy on small datasets will be poor. Set VGG16_WEIGHTS or choose "
+                           "ImageNet on the Train page.")
+    if source.kind == "file":
+        return "info", f"Weights: local file {source.path.name}"
+    if keras_cache_location().is_file():
+        return "info", "Weights: ImageNet (on this machine)"
+    return "warning", ("Weights: ImageNet, not downloaded yet: the first run needs internet to "
+                       f"fetch them, or copy the file to {keras_cache_location()} "
+                       "(or set VGG16_WEIGHTS to a local copy).")
+
+
+def render() -> None:
+    with st.sidebar:
+        common.guarded(_render)
+
+
+def _render() -> None:
+    st.caption(f"Device: {device_line()}")
+    kind, sentence = weights_status(common.weights())
+    getattr(st, kind)(sentence)
+    folder = common.current_dataset()
+    if folder:
+        label = st.session_state.get(common.DATASET_LABEL) or Path(folder).name
+        st.caption(f"Dataset: {common.md(label)}")
+    else:
+        st.caption("Dataset: none chosen yet")
+    store = common.get_store()
+    active = common.active_runs(store)
+    shown = active[0] if active else None
+    if shown is None and st.session_state.get(common.TRAIN_RUN):
+        try:
+            shown = store.get(st.session_state[common.TRAIN_RUN])
+        except KeyError:
+            shown = None
+    if shown is not None:
+        st.caption(f"Run: {common.md(report.run_label(shown))}")
+    if len(active) > 1:
+        st.caption(f"{len(active) - 1} more run(s) waiting")
