@@ -91,7 +91,6 @@ def gradcam(loaded: LoadedModel, image, class_index: int | None = None,
             layer: str | None = None) -> tuple[np.ndarray, int]:
     """Grad-CAM heatmap (HxW in 0..1, at the conv layer's resolution) for class_index (default:
     the predicted class) at the last VGG16 conv layer (block5_conv3 normally)."""
-    import keras
     import tensorflow as tf
 
     from core.models import last_conv_layer

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import write_colour_dataset
 
-from core import predict, store as store_mod, training
+from core import predict, training
+from core import store as store_mod
 from core.runconfig import RunConfig
 from core.store import Store
 
