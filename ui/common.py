@@ -187,7 +187,11 @@ def thumbnails(paths: list[str], size: int = 96) -> list[np.ndarray]:
 
 
 def go_to(page: str, label: str, icon: str | None = None) -> None:
-    st.page_link(PAGES[page], label=label, icon=icon)
+    """A link to another page (plain text when the page runs on its own, outside the app)."""
+    try:
+        st.page_link(PAGES[page], label=label, icon=icon)
+    except Exception:  # noqa: BLE001 - StreamlitPageNotFoundError outside st.navigation
+        st.caption(label)
 
 
 def need_dataset() -> str | None:

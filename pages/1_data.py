@@ -1,0 +1,327 @@
+"""Data: choose a dataset, then see what is in it before training on it."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from core import archive, audio, charts, datasets, fetch, samples, session
+from core.imaging import IMAGE_EXTENSIONS
+from core.keras_datasets import SampleUnavailable
+from ui import common
+
+SOURCES = ("Built-in sample", "Online sample", "Folder on the server", "Upload a zip",
+           "Build classes here")
+IMAGE_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
+GRID_CLASSES = 12  # sample grid: at most this many classes ...
+GRID_IMAGES = 6  # ... and images per class
+SAVED_UPLOADS = "_data_saved_uploads"  # file ids of browser uploads already written
+ZIP_OUTCOME = "_data_zip_outcome"  # file id -> (kind, message) of the last zip upload
+
+
+# -- choosing ---------------------------------------------------------------------------------
+def choose(folder: Path, label: str) -> None:
+    """Make a folder the current dataset; audio clips become spectrogram images first."""
+    if audio.is_audio_dataset(folder):
+        with st.spinner("Turning the sound clips into spectrogram pictures (once; this can take "
+                        "a minute)..."):
+            try:
+                images = fetch.spectrograms(folder, common.get_store().home / "cache")
+            except fetch.FetchError as exc:
+                st.error(f"The sound clips could not be converted: {exc}")
+                return
+        common.set_dataset(images, f"{label} (sounds as spectrograms)",
+                           audio_source=str(Path(folder).resolve()))
+    else:
+        common.set_dataset(folder, label)
+
+
+def builtin_sample() -> None:
+    st.write("500 small pictures of handwritten digits, 10 classes: it works offline and "
+             "trains in a few minutes.")
+    if st.button("Use the sample dataset", type="primary", key="data_use_sample",
+                 icon=":material/dataset:"):
+        with st.spinner("Writing the sample pictures..."):
+            folder = samples.prepare("digits", common.get_store().home)
+        choose(folder, "built-in sample: handwritten digits")
+
+
+def online_sample() -> None:
+    online = {s.id: s for s in samples.SAMPLES.values() if not s.offline}
+    chosen = st.selectbox("Sample", list(online), format_func=lambda k: online[k].title,
+                          key="data_online_sample")
+    st.caption(online[chosen].description + " Downloaded once, then kept on this server.")
+    if st.button("Download and use", key="data_download_sample", icon=":material/download:"):
+        with st.spinner(f"Getting {online[chosen].title} (needs internet the first time)..."):
+            try:
+                folder = fetch.sample(chosen, common.get_store().home)
+            except SampleUnavailable as exc:
+                st.error(f"This sample is not available here: {exc}. The built-in sample "
+                         "works offline.")
+                return
+        choose(folder, f"online sample: {online[chosen].title}")
+
+
+def server_folder() -> None:
+    st.write("A folder on the server with one subfolder per class (or train/ and "
+             "validation/ folders that each hold class subfolders).")
+    path = st.text_input("Folder path", key="data_folder_path",
+                         placeholder="/data/my_pictures")
+    if st.button("Use this folder", key="data_use_folder", disabled=not path.strip()):
+        folder = Path(path.strip()).expanduser()
+        if not folder.is_dir():
+            st.error(f"There is no folder at {common.md(path.strip())} on the server.")
+            return
+        choose(folder, f"folder {folder.name}")
+
+
+def zip_upload() -> None:
+    st.write("A zip file holding one folder per class, with the pictures inside.")
+    upload = st.file_uploader("Zip of class folders", type=["zip"], key="data_zip")
+    if upload is None:
+        return
+    outcomes = st.session_state.setdefault(ZIP_OUTCOME, {})
+    if upload.file_id not in outcomes:
+        store = common.get_store()
+        target = session.unique_child(session.uploads_dir(store.home, common.session_id()),
+                                      Path(upload.name).stem)
+        try:
+            result = archive.extract_zip(upload, target)
+        except archive.ArchiveError as exc:
+            outcomes[upload.file_id] = ("error", f"This zip cannot be used: {exc}")
+        else:
+            skipped = f" ({len(result.skipped)} other file(s) skipped)" if result.skipped else ""
+            outcomes[upload.file_id] = ("success",
+                                        f"Extracted {len(result.files)} picture(s){skipped}.")
+            choose(target, f"uploaded zip {Path(upload.name).name}")
+    kind, message = outcomes[upload.file_id]
+    getattr(st, kind)(common.md(message) if kind == "success" else message)
+
+
+def _save_uploads(class_dir: Path, files, name: str | None = None) -> None:
+    """Write browser uploads into a class folder, each upload once (reruns repeat them)."""
+    saved = st.session_state.setdefault(SAVED_UPLOADS, set())
+    for file in files:
+        if file is None or file.file_id in saved:
+            continue
+        saved.add(file.file_id)
+        try:
+            session.save_image(class_dir, name or file.name, file.getvalue())
+        except session.SessionError as exc:
+            st.warning(str(exc))
+
+
+def build_classes() -> None:
+    st.write("Make your own classes, like Teachable Machine: name a class, then add pictures "
+             "by dropping files or taking webcam snapshots.")
+    store = common.get_store()
+    project = session.classes_dir(store.home, common.session_id())
+    with st.form("data_add_class", clear_on_submit=True):
+        name = st.text_input("New class name", placeholder="e.g. cat")
+        if st.form_submit_button("Add class", icon=":material/add:"):
+            try:
+                session.add_class(project, name)
+            except session.SessionError as exc:
+                st.error(f"That name cannot be used: {exc}.")
+    counts = session.class_counts(project)
+    if not counts:
+        st.caption("No class yet: add at least two.")
+        return
+    for name in counts:
+        class_dir = project / name
+        with st.expander(f"{common.md(name)}: {counts[name]} picture(s)", expanded=True):
+            files = st.file_uploader(f"Pictures of {name}", type=IMAGE_TYPES,
+                                     accept_multiple_files=True, key=f"data_tm_files_{name}")
+            _save_uploads(class_dir, files or [])
+            if st.toggle("Use the webcam", key=f"data_tm_cam_on_{name}"):
+                snapshot = st.camera_input(f"Snapshot for {name}", key=f"data_tm_cam_{name}")
+                if snapshot is not None:
+                    suffix = Path(snapshot.name or "").suffix or ".jpg"
+                    _save_uploads(class_dir, [snapshot], name=f"snapshot{suffix}")
+            pictures = sorted(str(p) for p in class_dir.iterdir() if p.is_file()
+                              and p.suffix.lower() in IMAGE_EXTENSIONS)
+            if pictures:
+                st.image(common.thumbnails(pictures[-8:], 72))
+    counts = session.class_counts(project)
+    ready = sum(1 for n in counts.values() if n > 0) >= 2
+    if st.button("Use these classes as the dataset", key="data_use_classes", type="primary",
+                 disabled=not ready):
+        choose(project, "classes built in the browser")
+    if not ready:
+        st.caption("Two classes with at least one picture each are needed (more pictures, "
+                   "better results: aim for 20 or more per class).")
+
+
+# -- showing ----------------------------------------------------------------------------------
+def show_problems(found: datasets.Scan) -> None:
+    duplicates, leakage = found.duplicates(), found.leakage()
+    if not (found.unreadable or duplicates or leakage):
+        st.success("Every picture can be read, and there are no duplicates and no picture in "
+                   "both training and validation.")
+        return
+    if found.unreadable:
+        with st.expander(f"{len(found.unreadable)} unreadable file(s): they will be skipped"):
+            st.dataframe(pd.DataFrame(found.unreadable, columns=["file", "reason"]),
+                         hide_index=True)
+    if duplicates:
+        with st.expander(f"{len(duplicates)} group(s) of identical pictures"):
+            st.dataframe(pd.DataFrame({"identical files": [", ".join(g) for g in duplicates]}),
+                         hide_index=True)
+    if leakage:
+        with st.expander(f"{len(leakage)} picture(s) in both training and validation "
+                         "(leakage)"):
+            st.dataframe(pd.DataFrame(leakage, columns=["training file", "validation file"]),
+                         hide_index=True)
+
+
+def show_grid(found: datasets.Scan) -> None:
+    st.subheader("A few pictures of each class")
+    by_class: dict[str, list[str]] = {}
+    for item in found.items:
+        by_class.setdefault(item.label, [])
+        if len(by_class[item.label]) < GRID_IMAGES:
+            by_class[item.label].append(str(item.path))
+    for name in found.classes[:GRID_CLASSES]:
+        paths = by_class.get(name, [])
+        left, right = st.columns([1, 5])
+        left.markdown(f"**{common.md(name)}**")
+        if paths:
+            right.image(common.thumbnails(paths, 80))
+        else:
+            right.caption("no readable picture")
+    if len(found.classes) > GRID_CLASSES:
+        st.caption(f"... and {len(found.classes) - GRID_CLASSES} more classes.")
+
+
+def show_split(found: datasets.Scan) -> None:
+    st.subheader("Training and validation pictures")
+    st.write("The model learns from the training pictures and is graded on the validation "
+             "pictures, which it never trains on.")
+    seed = int(st.session_state.get("seed", 0))
+    try:
+        split = datasets.split(found, datasets.DEFAULT_VAL_FRACTION, seed)
+    except datasets.DatasetError as exc:
+        st.error(f"This dataset cannot be split yet: {exc}")
+        return
+    counts = {
+        datasets.TRAIN: {c: 0 for c in split.classes},
+        datasets.VALIDATION: {c: 0 for c in split.classes},
+    }
+    for side, items in ((datasets.TRAIN, split.train), (datasets.VALIDATION, split.validation)):
+        for item in items:
+            counts[side][item.label] += 1
+    st.plotly_chart(charts.split_counts(counts), key="data_split_chart")
+    table = pd.DataFrame(counts)
+    table.index.name = "class"
+    st.dataframe(table)
+
+
+def _first_clips(root: Path) -> dict[str, Path]:
+    clips: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and audio.is_audio_file(path) and path.parent != root:
+            clips.setdefault(path.parent.name, path)
+    return clips
+
+
+def _spectrogram_of(clip: Path, audio_root: Path, images: Path) -> Path | None:
+    rel = clip.relative_to(audio_root)
+    for candidate in (images / rel.with_suffix(".png"), images / (rel.as_posix() + ".png")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def show_audio(audio_root: Path, images: Path) -> None:
+    st.subheader("The sounds, and the pictures the network sees")
+    st.write("Each clip becomes a spectrogram: time runs left to right, pitch bottom to top, "
+             "and brightness is loudness.")
+    settings = audio.SpectrogramSettings()
+    for name, clip in list(_first_clips(audio_root).items())[:GRID_CLASSES]:
+        st.markdown(f"**{common.md(name)}**: {common.md(clip.name)}")
+        left, right = st.columns(2)
+        try:
+            times, values = audio.waveform_preview(clip, settings)
+            left.plotly_chart(charts.waveform(times, values, f"{name}: waveform"),
+                              key=f"data_wave_{name}")
+        except audio.UnreadableAudio as exc:
+            left.warning(f"This clip cannot be read: {exc}")
+            continue
+        picture = _spectrogram_of(clip, audio_root, images)
+        if picture is not None:
+            pixels = np.asarray(Image.open(picture).convert("L"))
+            right.plotly_chart(charts.spectrogram(pixels, f"{name}: spectrogram"),
+                               key=f"data_spec_{name}")
+        mime = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg",
+                ".mp3": "audio/mpeg"}.get(clip.suffix.lower(), "audio/wav")
+        st.audio(clip.read_bytes(), format=mime)
+
+
+def show_dataset(folder: str) -> None:
+    st.divider()
+    label = st.session_state.get(common.DATASET_LABEL) or Path(folder).name
+    st.header(f"Current dataset: {common.md(label)}")
+    st.caption(common.md(folder))
+    try:
+        found = common.scan(folder)
+    except datasets.DatasetError as exc:
+        st.error(f"This folder cannot be used: {exc}")
+        return
+    counts = found.counts()
+    cols = st.columns(4)
+    cols[0].metric("Classes", len(found.classes))
+    cols[1].metric("Pictures", len(found.items))
+    cols[2].metric("Pictures per class", f"{found.images_per_class():.0f}")
+    cols[3].metric("Layout", "one folder" if found.layout == "single" else "train + validation")
+    for error in found.errors:
+        st.error(common.md(error))
+    for warning in found.warnings:
+        st.warning(common.md(warning))
+    if found.ok:
+        st.success("Ready to train. Next: the Strategy page measures which way of reusing "
+                   "VGG16 suits these pictures, or go straight to Train.")
+        nav = st.columns(2)
+        with nav[0]:
+            common.go_to("strategy", "Next: Strategy", icon=":material/alt_route:")
+        with nav[1]:
+            common.go_to("train", "Skip to Train", icon=":material/model_training:")
+    st.subheader("Pictures per class")
+    st.write("Classes with many fewer pictures than others are drawn in red: the model sees "
+             "them less often.")
+    st.plotly_chart(charts.class_counts(counts), key="data_counts_chart")
+    show_grid(found)
+    st.subheader("Picture sizes")
+    st.write("Every picture is resized to one square size for training; very different sizes "
+             "or shapes get squashed.")
+    st.plotly_chart(charts.image_sizes(found.sizes()), key="data_sizes_chart")
+    st.subheader("Checks")
+    show_problems(found)
+    if found.ok:
+        show_split(found)
+    audio_source = st.session_state.get(common.AUDIO_SOURCE)
+    if audio_source and Path(audio_source).is_dir():
+        show_audio(Path(audio_source), Path(folder))
+
+
+def body() -> None:
+    st.title("Data")
+    st.write("Choose the pictures the model will learn from: one folder of pictures per class "
+             "(for example cats/ and dogs/).")
+    common.show_flash()
+    source = st.radio("Where are your pictures?", SOURCES, horizontal=True,
+                      **common.kept("data_source", SOURCES[0]))
+    {
+        SOURCES[0]: builtin_sample,
+        SOURCES[1]: online_sample,
+        SOURCES[2]: server_folder,
+        SOURCES[3]: zip_upload,
+        SOURCES[4]: build_classes,
+    }[source]()
+    folder = common.current_dataset()
+    if folder:
+        show_dataset(folder)
+
+
+common.guarded(body)

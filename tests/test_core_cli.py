@@ -1,0 +1,104 @@
+"""`python -m core`: the last stdout line of train is JSON; bad input is one line, exit != 0."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_colour_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("VGG16_WEIGHTS", None)
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.slow
+def test_train_prints_json_last_and_predict_uses_the_run(three_class_dataset, tmp_path):
+    home = tmp_path / "home"
+    result = cli("train", str(three_class_dataset), "--strategy", "linear", "--weights", "none",
+                 "--image-size", "32", home=home)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("run_id", "strategy", "val_accuracy", "val_loss", "epochs_run",
+                "train_seconds", "model_path"):
+        assert last[key] is not None, key
+    assert last["strategy"] == "linear" and last["weights"] == "no pretrained weights"
+    assert Path(last["model_path"]).is_file()
+
+    image = three_class_dataset / "green" / "green_00.png"
+    predicted = cli("predict", last["run_id"], str(image), "--top-k", "2", "--json", home=home)
+    assert predicted.returncode == 0, predicted.stderr
+    entry = json.loads(predicted.stdout.strip().splitlines()[-1])
+    assert len(entry["top"]) == 2
+    assert entry["top"][0]["probability"] >= entry["top"][1]["probability"]
+
+    foreign = tmp_path / "foreign.keras"
+    foreign.write_bytes(Path(last["model_path"]).read_bytes())
+    refused = cli("predict", str(foreign), str(image), home=home)
+    assert_one_line_error(refused, "not a model this studio saved")
+
+
+def test_missing_folder_is_one_line(tmp_path):
+    result = cli("train", str(tmp_path / "nowhere"), "--weights", "none", home=tmp_path / "h")
+    assert_one_line_error(result, "dataset folder not found")
+    assert result.returncode == 2
+
+
+def test_one_class_is_one_line(tmp_path):
+    root = write_colour_dataset(tmp_path / "one", ("red",), per_class=2)
+    result = cli("train", str(root), "--weights", "none", home=tmp_path / "h")
+    assert_one_line_error(result, "at least two classes")
+
+
+def test_no_readable_image_is_one_line(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / "junk" / name).mkdir(parents=True)
+        (tmp_path / "junk" / name / "x.jpg").write_bytes(b"garbage")
+    result = cli("train", str(tmp_path / "junk"), "--weights", "none", home=tmp_path / "h")
+    assert_one_line_error(result, "no readable image")
+
+
+def test_missing_weights_file_is_one_line(binary_dataset, tmp_path):
+    result = cli("train", str(binary_dataset), "--weights", str(tmp_path / "no.h5"),
+                 home=tmp_path / "h")
+    assert_one_line_error(result, "weights file not found")
+
+
+@pytest.mark.slow
+def test_unusable_weights_file_fails_with_one_line(binary_dataset, tmp_path):
+    bad = tmp_path / "bad.weights.h5"
+    bad.write_bytes(b"not hdf5")
+    result = cli("train", str(binary_dataset), "--weights", str(bad), "--image-size", "32",
+                 "--strategy", "linear", home=tmp_path / "h")
+    assert_one_line_error(result, "does not fit VGG16")
+    assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "failed"
+
+
+def test_inspect_json_reports_classes_and_unreadable(binary_dataset, tmp_path):
+    (binary_dataset / "red" / "empty.png").write_bytes(b"")
+    result = cli("inspect", str(binary_dataset), "--json", home=tmp_path / "h")
+    assert result.returncode == 0
+    summary = json.loads(result.stdout)
+    assert summary["counts"] == {"blue": 12, "red": 12}
+    assert summary["unreadable"] == [{"file": "red/empty.png", "reason": "empty file (0 bytes)"}]
+
+
+def test_unknown_strategy_is_rejected_by_the_parser(binary_dataset, tmp_path):
+    result = cli("train", str(binary_dataset), "--strategy", "magic", home=tmp_path / "h")
+    assert result.returncode == 2 and "invalid choice" in result.stderr

@@ -1,0 +1,109 @@
+"""The worker process: stop within one batch, a killed worker, resume; queued runs in order."""
+
+import os
+import signal
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from core import store as store_mod
+from core import worker
+from core.callbacks import ReportToStore
+from core.runconfig import RunConfig
+from core.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+class CountBatches(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def test_stop_request_ends_training_after_the_batch_it_is_seen(tmp_path, monkeypatch):
+    store = Store(tmp_path / "home")
+    run = store.create(RunConfig(dataset=str(tmp_path), weights="none"))
+    checks = {"n": 0}
+
+    def stop_after_third_batch(run_id):
+        checks["n"] += 1
+        return checks["n"] >= 3
+
+    monkeypatch.setattr(store, "stop_requested", stop_after_third_batch)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy")
+    reporter = ReportToStore(store, run.id, "head", 0, 1, 0, 5, steps=20)
+    counter = CountBatches()
+    x, y = np.random.rand(40, 4), np.random.randint(0, 2, (40, 1))
+    model.fit(x, y, batch_size=2, epochs=5, callbacks=[reporter, counter], verbose=0)
+    assert counter.batches == 3  # not one batch more, not the rest of the epoch
+    assert reporter.stop_requested
+    assert store.epoch_history(run.id) == []  # a partial epoch is not recorded as an epoch
+
+
+def _wait_for(predicate, timeout=120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def _slow_config(dataset, epochs=3):
+    # the image path (full fine-tuning) runs real batches every epoch
+    return RunConfig(dataset=str(dataset), strategy="scratch", weights="none", image_size=32,
+                     batch_size=2, epochs=epochs, early_stopping_patience=50)
+
+
+def test_stop_from_another_process_ends_the_run(binary_dataset, tmp_path):
+    store = Store(tmp_path / "home")
+    run = worker.submit(store, _slow_config(binary_dataset, epochs=50))
+    _wait_for(lambda: store.get(run.id).progress.get("step", 0) >= 1
+              and store.get(run.id).progress.get("stage") == "training")
+    store.request_stop(run.id)
+    finished = worker.wait(store, run.id, timeout=120)
+    assert finished.status == store_mod.STOPPED
+    assert len(store.epoch_history(run.id)) < 50
+
+
+def test_killed_worker_leaves_run_interrupted_then_resumes(binary_dataset, tmp_path):
+    store = Store(tmp_path / "home")
+    run = worker.submit(store, _slow_config(binary_dataset, epochs=3))
+    _wait_for(lambda: len(store.epoch_history(run.id)) >= 1)
+    os.kill(store.get(run.id).worker_pid, signal.SIGKILL)
+    _wait_for(lambda: not worker.worker_running(store.home), timeout=30)
+    assert worker.reap(store) == [run.id]
+    interrupted = store.get(run.id)
+    assert interrupted.status == store_mod.INTERRUPTED
+    assert "resumed" in interrupted.error
+    folder = store.run_dir(run.id)
+    assert not [p for p in folder.rglob("*") if p.suffix == ".tmp" or ".tmp" in p.name]
+    done_before = len(store.epoch_history(run.id))
+
+    worker.resume(store, run.id)
+    finished = worker.wait(store, run.id, timeout=180)
+    assert finished.status == store_mod.DONE, finished.error
+    epochs = [h["epoch"] for h in store.epoch_history(run.id)]
+    assert epochs[:done_before] == list(range(1, done_before + 1))
+    assert epochs[-1] == 3  # the resumed run continued to the planned last epoch
+    assert len(epochs) <= 3 + 1  # at most the interrupted epoch is repeated
+
+
+def test_queued_runs_execute_one_after_another(binary_dataset, tmp_path):
+    store = Store(tmp_path / "home")
+    config = RunConfig(dataset=str(binary_dataset), strategy="linear", weights="none",
+                       image_size=32)
+    first = worker.submit(store, config, start=False)
+    second = worker.submit(store, config, start=False)
+    assert worker.serve(store.home, once=True) == 2
+    a, b = store.get(first.id), store.get(second.id)
+    assert a.status == b.status == store_mod.DONE
+    assert a.finished <= b.started  # never two at once
