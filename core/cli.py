@@ -206,7 +206,8 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     from core import predict
-    from core.imaging import UnreadableImage, load_pil_rgb
+    from core.audio import UnreadableAudio
+    from core.imaging import UnreadableImage
     from core.store import Store
 
     try:
@@ -216,10 +217,10 @@ def cmd_predict(args) -> int:
     results, failed = [], 0
     for path in args.images:
         try:
-            image = load_pil_rgb(path)
+            image = predict.image_for(loaded, path)
             top = predict.top_k(loaded, [image], args.top_k)[0]
             results.append({"image": path, "top": top})
-        except (UnreadableImage, OSError) as exc:
+        except (UnreadableImage, UnreadableAudio, OSError) as exc:
             failed += 1
             results.append({"image": path, "error": str(exc)})
     for entry in results:

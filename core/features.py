@@ -124,13 +124,27 @@ def image_dataset(paths: Sequence[str], image_size: int, batch_size: int,
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def run_extractor(model, paths: Sequence[str], image_size: int, batch_size: int,
+_FORWARDS: dict = {}  # (id(base), outputs) -> compiled forward; models are reused per process
+
+
+def compiled_forward(base, outputs: tuple[Output, ...]):
+    """A traced forward pass for these outputs, built once per base model and output set."""
+    import tensorflow as tf
+
+    from core.models import feature_extractor
+
+    key = (id(base), outputs)
+    if key not in _FORWARDS or _FORWARDS[key][0] is not base:
+        model = feature_extractor(base, list(outputs))
+        _FORWARDS[key] = (base, tf.function(lambda x: model(x, training=False),
+                                            reduce_retracing=True))
+    return _FORWARDS[key][1]
+
+
+def run_extractor(forward, paths: Sequence[str], image_size: int, batch_size: int,
                   progress: ProgressFn | None = None, should_stop: StopFn | None = None,
                   failures: list | None = None) -> list[np.ndarray]:
     """Forward every image once; returns one array per model output, rows in `paths` order."""
-    import tensorflow as tf
-
-    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     chunks: list[list[np.ndarray]] = []
     done = 0
     for batch in image_dataset(paths, image_size, batch_size, failures=failures):
@@ -162,8 +176,6 @@ def extract(base, items: Sequence[Item], outputs: Sequence[Output], key: CacheKe
             should_stop: StopFn | None = None, failures: list | None = None) -> FeatureTable:
     """Features for every distinct image in `items`; only outputs missing from the cache are
     computed, all in a single forward pass."""
-    from core.models import feature_extractor
-
     unique: dict[str, Item] = {}
     for item in items:
         unique.setdefault(item.sha256, item)
@@ -179,9 +191,9 @@ def extract(base, items: Sequence[Item], outputs: Sequence[Output], key: CacheKe
             missing.append(output)
     if missing:
         cache.misses += len(missing)
-        model = feature_extractor(base, missing)
+        forward = compiled_forward(base, tuple(missing))
         paths = [str(unique[sha].path) for sha in hashes]
-        computed = run_extractor(model, paths, key.image_size, batch_size, progress,
+        computed = run_extractor(forward, paths, key.image_size, batch_size, progress,
                                  should_stop, failures)
         for output, array in zip(missing, computed, strict=True):
             cache.save(key, output, array, hashes)

@@ -65,6 +65,27 @@ def load(store: Store, model_or_run: str) -> LoadedModel:
     return LoadedModel(run, model, classes)
 
 
+def audio_settings(run: Run):
+    """The spectrogram settings a run trained with (None: the run trained on images)."""
+    from core.audio import SpectrogramSettings
+
+    saved = Path(run.model_path or "").parent / "audio.json"
+    if not run.model_path or not saved.exists():
+        return None
+    return SpectrogramSettings(**json.loads(saved.read_text()))
+
+
+def image_for(loaded: LoadedModel, path: str | Path) -> Image.Image:
+    """What the model sees for a file: the image itself, or an audio clip's spectrogram
+    rendered with the run's own settings."""
+    from core.audio import is_audio_file, spectrogram_for_file
+
+    settings = audio_settings(loaded.run) if loaded.run is not None else None
+    if settings is not None and is_audio_file(Path(path)):
+        return spectrogram_for_file(path, settings)
+    return load_pil_rgb(path)
+
+
 def prepare(image: Image.Image | str | Path, size: int) -> np.ndarray:
     """Decode (EXIF, colour modes) and squash to size x size, as training did."""
     pil = image if isinstance(image, Image.Image) else load_pil_rgb(image)

@@ -32,6 +32,7 @@ class RunConfig:
     reduce_lr_patience: int = 2
     manifest: dict | None = None  # a saved split to reuse (compare runs on equal terms)
     label: str = ""  # free text shown in tables
+    audio: dict | None = None  # SpectrogramSettings fields, for audio datasets (None: defaults)
     task: str = "train"  # "train", or "probe": the advisor's linear probe on block3/4/5 features
 
     def to_dict(self) -> dict:

@@ -9,6 +9,7 @@ deterministic), a fraction of the compute.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -113,9 +114,30 @@ def _model_fields(folder: Path) -> dict:
     return {"model_path": str(model), "model_sha256": datasets._hash_file(model)}
 
 
+def image_folders(store: Store, run_id: str, config: RunConfig, folder: Path
+                  ) -> tuple[str, str | None]:
+    """The image folders to train on: the dataset itself, or for audio clips their log-mel
+    spectrograms (rendered once, cached), whose settings are saved with the run so that
+    Predict renders an uploaded clip the same way."""
+    from core import audio
+
+    if not audio.is_audio_dataset(config.dataset):
+        return config.dataset, config.val_dir
+    spec = audio.SpectrogramSettings(**(config.audio or {}))
+    store.update(run_id, progress={"stage": "spectrograms",
+                                   "message": "turning audio clips into spectrograms"})
+    cache = settings.cache_dir(store.home)
+    train = audio.spectrogram_dataset(config.dataset, spec, cache)
+    val = audio.spectrogram_dataset(config.val_dir, spec, cache) if config.val_dir else None
+    atomic_write_text(folder / "audio.json", json.dumps(dataclasses.asdict(spec)))
+    config.augment_kind = "spectrogram"  # masking, never rotation, for spectrograms
+    return str(train), str(val) if val else None
+
+
 def _prepare(store: Store, run_id: str, config: RunConfig, folder: Path) -> Context:
+    images, val_images = image_folders(store, run_id, config, folder)
     store.update(run_id, progress={"stage": "scanning", "message": "reading the dataset"})
-    scan = datasets.scan(config.dataset, config.val_dir)
+    scan = datasets.scan(images, val_images)
     if not scan.ok:
         raise DatasetError("; ".join(scan.errors))
     split = (datasets.split_from_manifest(scan, config.manifest) if config.manifest
