@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -37,6 +36,7 @@ from PIL import Image
 from scipy.signal import resample_poly
 
 from core.datasets import IGNORED_NAMES, DatasetError
+from core.fileio import sha256_file, write_atomically
 from core.imaging import IMAGE_EXTENSIONS
 
 _BASE_EXTENSIONS = frozenset({".wav", ".flac", ".ogg"})
@@ -269,14 +269,6 @@ def is_audio_dataset(root: str | Path) -> bool:
     return len(audio) > images
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _targets(root: Path, files: list[Path]) -> dict[Path, str]:
     """source -> output rel path: clip.wav -> clip.png, or clip.wav.png when two sources in
     one folder share a stem (clip.wav and clip.flac)."""
@@ -289,18 +281,6 @@ def _targets(root: Path, files: list[Path]) -> dict[Path, str]:
             for p, rel in rels.items()}
 
 
-def _write_atomic(target: Path, write: Callable[[Path], None]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _render(source: Path, target: Path, settings: SpectrogramSettings) -> str | None:
     """Writes target unless it exists; the reason when the clip is unreadable."""
     if target.exists():
@@ -309,7 +289,7 @@ def _render(source: Path, target: Path, settings: SpectrogramSettings) -> str | 
         image = spectrogram_for_file(source, settings)
     except UnreadableAudio as exc:
         return str(exc)
-    _write_atomic(target, lambda tmp: image.save(tmp, format="PNG"))
+    write_atomically(target, lambda tmp: image.save(tmp, format="PNG"), suffix=target.suffix)
     return None
 
 
@@ -336,7 +316,7 @@ def spectrogram_dataset(root: str | Path, settings: SpectrogramSettings | None,
             f"no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) in class folders of {root}")
     digest = hashlib.sha256(settings.key().encode())
     for path in files:
-        digest.update(f"\n{path.relative_to(root).as_posix()}\t{_hash_file(path)}".encode())
+        digest.update(f"\n{path.relative_to(root).as_posix()}\t{sha256_file(path)}".encode())
     folder = Path(cache_root).expanduser().resolve() / CACHE_SUBDIR / digest.hexdigest()[:20]
     if (folder / REPORT_FILE).is_file():
         return folder
@@ -359,7 +339,7 @@ def spectrogram_dataset(root: str | Path, settings: SpectrogramSettings | None,
                 progress(done, len(files))
     report = SpectrogramReport(str(root), asdict(settings), len(files) - len(unreadable),
                                unreadable, ignored)
-    _write_atomic(folder / REPORT_FILE,
+    write_atomically(folder / REPORT_FILE,
                   lambda tmp: tmp.write_text(json.dumps(asdict(report), indent=1)))
     return folder
 

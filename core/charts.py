@@ -253,7 +253,7 @@ def training_curves(history: Sequence[Mapping], references: Iterable = ()) -> go
 def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
     """Rows: the true class, columns: the predicted class (first class at the top)."""
     names = [_t(c) for c in classes]
-    z = np.asarray(matrix, dtype=int)
+    z = [[int(v) for v in row] for row in matrix]
     fig = go.Figure(go.Heatmap(
         z=z, x=names, y=names, colorscale="Blues", text=z, texttemplate="%{text}",
         hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.fileio import sha256_file
 from core.imaging import UnreadableImage, image_info, is_image_file
 
 TRAIN, VALIDATION = "train", "validation"
@@ -139,14 +140,6 @@ def _files_under(folder: Path) -> list[Path]:
     return found
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _find_validation_dir(root: Path) -> Path | None:
     for name in VALIDATION_DIR_NAMES:
         if (root / name).is_dir():
@@ -167,7 +160,7 @@ def _inspect(path: Path, root: Path, label: str, split: str | None) -> Item | tu
     rel = path.relative_to(root).as_posix()
     try:
         info = image_info(path)
-        return Item(path, rel, label, split, _hash_file(path), info.width, info.height, info.mode)
+        return Item(path, rel, label, split, sha256_file(path), info.width, info.height, info.mode)
     except UnreadableImage as exc:
         return rel, str(exc)
     except OSError as exc:

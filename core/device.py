@@ -57,6 +57,17 @@ def apply(plan: AccelerationPlan) -> None:
         keras.mixed_precision.set_global_policy("mixed_float16")
 
 
+_CURRENT: AccelerationPlan | None = None
+
+
+def current_plan() -> AccelerationPlan:
+    """This process's plan (detected once)."""
+    global _CURRENT
+    if _CURRENT is None:
+        _CURRENT = plan_acceleration(detect_gpus())
+    return _CURRENT
+
+
 def describe() -> str:
     """Device line for the sidebar, cheap enough to call from a page (no TF import if cached)."""
     return plan_acceleration(detect_gpus()).device

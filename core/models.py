@@ -34,15 +34,29 @@ def loss_for(num_classes: int) -> str:
 
 
 def dense_head(num_classes: int, seed: int = 0) -> list[layers.Layer]:
-    """Flatten / Dense(256, relu) / Dropout(0.5) / output: the bottleneck-features head."""
+    """Flatten / Dense(256, relu) / Dropout(0.5) / output: the bottleneck-features head, after
+    a standardisation of block5_pool by one scalar mean and std (adapt it with `adapt_head`).
+
+    Why the standardisation: the Keras blog's head assumes ImageNet's feature scale. Other
+    weights files give other scales (the HED-trained proxy reaches 1,000+, random weights
+    ~0.1), and then RMSprop either explodes or crawls. Standardised inputs make the head
+    indifferent to the weights' scale; with ImageNet weights it changes little. Scalar, not
+    per-channel: a channel that is dead when adapting would get a ~0 variance and explode as
+    soon as fine-tuning wakes it up."""
     units, activation = output_units(num_classes)
     return [
+        layers.Normalization(axis=None, name="head_normalize"),
         layers.Flatten(name="head_flatten"),
         layers.Dense(256, activation="relu", name="head_dense"),
         layers.Dropout(0.5, seed=seed, name="head_dropout"),
         # float32 output keeps the loss stable under mixed precision
         layers.Dense(units, activation=activation, name="predictions", dtype="float32"),
     ]
+
+
+def adapt_head(head: list[layers.Layer], bottleneck_features: np.ndarray) -> None:
+    """Fit the head's standardisation to block5_pool features of the training images."""
+    head[0].adapt(np.asarray(bottleneck_features, dtype="float32"))
 
 
 def image_augmentation(kind: str, seed: int = 0) -> keras.Sequential:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from core import datasets
+from core.fileio import sha256_file
 from core.imaging import load_pil_rgb
 from core.store import Run, Store
 
@@ -58,7 +58,7 @@ def load(store: Store, model_or_run: str) -> LoadedModel:
     if not run.model_path or not Path(run.model_path).exists():
         raise ModelRefused(f"run {run.id} has no saved model (status: {run.status})")
     path = Path(run.model_path)
-    if datasets._hash_file(path) != run.model_sha256:
+    if sha256_file(path) != run.model_sha256:
         raise ModelRefused(f"{path} changed since the studio saved it; refusing to load it")
     model = keras.models.load_model(path, safe_mode=True)
     classes = json.loads((path.parent / "labels.json").read_text())

@@ -13,8 +13,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -22,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core import advisor, datasets, features, settings, strategies, vgg16
+from core import advisor, datasets, device, features, settings, strategies, vgg16
 from core import store as store_mod
 from core.backbone import WeightsError, WeightsSource, resolve_weights
 from core.datasets import TRAIN, VALIDATION, DatasetError, Item, Split
-from core.features import ExtractionStopped, atomic_write_text
+from core.features import ExtractionStopped
+from core.fileio import atomic_write_text, sha256_file, write_atomically
 from core.runconfig import RunConfig
 from core.store import Store
 
@@ -111,7 +110,7 @@ def _model_fields(folder: Path) -> dict:
     model = folder / "model.keras"
     if not model.exists():
         return {}
-    return {"model_path": str(model), "model_sha256": datasets._hash_file(model)}
+    return {"model_path": str(model), "model_sha256": sha256_file(model)}
 
 
 def image_folders(store: Store, run_id: str, config: RunConfig, folder: Path
@@ -260,11 +259,8 @@ class _ResumeState:
         self.weights_path = self.folder / "last.weights.h5"
 
     def save(self, model, phase_index: int, epochs_done: int) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".weights.h5")
-        os.close(fd)
-        model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, self.weights_path)
+        write_atomically(self.weights_path, lambda tmp: model.save_weights(tmp, overwrite=True),
+                         suffix=".weights.h5")
         atomic_write_text(self.state_path, json.dumps(
             {"phase_index": phase_index, "epochs_done": epochs_done}))
 
@@ -282,6 +278,8 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
         return _run_linear(ctx, base)
 
     head = models.dense_head(ctx.num_classes, ctx.config.seed)
+    bottleneck = _features(ctx, base, [(vgg16.BOTTLENECK_LAYER, "map")])
+    models.adapt_head(head, bottleneck.rows((vgg16.BOTTLENECK_LAYER, "map"), ctx.split.train))
     inference = models.image_model(base, head)  # the model that is saved, never augmented
     plan = _phase_plan(ctx)
     state = _ResumeState(ctx.folder)
@@ -345,7 +343,8 @@ def _train_phase(ctx: Context, base, head, inference, index: int, phase: strateg
     y_train, y_val = _targets(ctx, TRAIN), _targets(ctx, VALIDATION)
     learning_rate = cfg.learning_rates.get(phase.name, phase.learning_rate)
     model.compile(optimizer=models.optimizer(phase.optimizer, learning_rate, phase.momentum),
-                  loss=models.loss_for(ctx.num_classes), metrics=["accuracy"])
+                  loss=models.loss_for(ctx.num_classes), metrics=["accuracy"],
+                  jit_compile=device.current_plan().jit_compile)
     steps = math.ceil(len(ctx.split.train) / cfg.batch_size)
     best_path = ctx.folder / "checkpoints" / f"best-{phase.name}.weights.h5"
     best_path.parent.mkdir(parents=True, exist_ok=True)
@@ -470,14 +469,7 @@ def most_wrong(items: list[Item], y_true: np.ndarray, probabilities: np.ndarray,
 
 
 def save_model_atomically(model, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, model.save, suffix=".keras")  # Keras wants the .keras suffix
 
 
 def _finish(ctx: Context, model, probabilities: np.ndarray, extra: dict) -> dict:

@@ -112,7 +112,7 @@ def serve(home: str | os.PathLike | None = None, idle_seconds: float = IDLE_SECO
         return 0
     from core import device, training
 
-    device.apply(device.plan_acceleration(device.detect_gpus()))
+    device.apply(device.current_plan())
     store.mark_interrupted(lambda pid: False)  # we hold the lock: no run is live elsewhere
     executed, idle_since = 0, time.time()
     try:

@@ -1,0 +1,78 @@
+"""Hard inputs for the engine: foreign models, out-of-memory, awkward class names."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import write_colour_dataset
+
+from core import predict, training
+from core import store as store_mod
+from core.runconfig import RunConfig
+from core.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(store, dataset, **settings):
+    config = RunConfig(dataset=str(dataset), weights="none", image_size=32, **settings)
+    run = store.create(config)
+    store.claim_next(0)
+    training.execute(store, run.id)
+    return store.get(run.id)
+
+
+@pytest.fixture
+def finished(binary_dataset, tmp_path):
+    store = Store(tmp_path / "home")
+    return store, _run(store, binary_dataset, strategy="linear")
+
+
+@pytest.mark.slow
+def test_only_models_the_studio_wrote_are_loaded(finished, tmp_path):
+    store, run = finished
+    assert predict.load(store, run.id).classes == ["blue", "red"]
+    for name in ("model.h5", "model.pkl", "other.keras"):
+        foreign = tmp_path / name
+        foreign.write_bytes(Path(run.model_path).read_bytes())
+        with pytest.raises(predict.ModelRefused, match="not a model this studio saved"):
+            predict.load(store, str(foreign))
+    with open(run.model_path, "ab") as handle:  # tampered after saving
+        handle.write(b"\0")
+    with pytest.raises(predict.ModelRefused, match="changed since"):
+        predict.load(store, run.id)
+    with pytest.raises(predict.ModelRefused, match="no run matches"):
+        predict.load(store, "no-such-run")
+
+
+def test_nothing_ever_loads_with_safe_mode_off():
+    sources = [p for p in ROOT.rglob("*.py") if ".venv" not in p.parts and "tests" not in p.parts]
+    offenders = [p for p in sources if re.search(r"safe_mode\s*=\s*False", p.read_text())]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("error", [MemoryError(), type("ResourceExhaustedError",
+                                                       (Exception,), {})("OOM when allocating")])
+def test_out_of_memory_fails_the_run_with_advice(binary_dataset, tmp_path, monkeypatch, error):
+    def exhausted(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(training, "_run_training", exhausted)
+    run = _run(Store(tmp_path / "home"), binary_dataset, strategy="head")
+    assert run.status == store_mod.FAILED
+    assert "lower the batch size" in run.error
+
+
+@pytest.mark.slow
+def test_unicode_and_html_class_names_survive_training(tmp_path):
+    root = tmp_path / "awkward"
+    write_colour_dataset(root, ("red", "blue"), per_class=6)
+    (root / "red").rename(root / "<img src=x onerror=alert(1)> 日本語 & ünïcödé")
+    (root / "blue").rename(root / ("x" * 200))
+    store = Store(tmp_path / "home")
+    run = _run(store, root, strategy="linear")
+    assert run.status == store_mod.DONE, run.error
+    labels = json.loads((store.run_dir(run.id) / "labels.json").read_text())
+    assert labels == sorted(["<img src=x onerror=alert(1)> 日本語 & ünïcödé", "x" * 200])
+    assert predict.load(store, run.id).classes == labels
