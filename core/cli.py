@@ -122,21 +122,37 @@ def cmd_inspect(args) -> int:
     return 0 if found.ok else EXIT_BAD_INPUT
 
 
-def _config_from(args):
+def _weights_setting(spec: str | None) -> str:
+    """--weights (or $VGG16_WEIGHTS) as a run setting: 'imagenet', 'none' or an absolute path."""
     from core.backbone import WeightsError, resolve_weights
-    from core.runconfig import RunConfig
 
     try:
-        source = resolve_weights(args.weights)
+        source = resolve_weights(spec)
     except WeightsError as exc:
         raise CliError(str(exc)) from None
-    weights = {"imagenet": "imagenet", "none": "none"}.get(source.kind, str(source.path))
+    return {"imagenet": "imagenet", "none": "none"}.get(source.kind, str(source.path))
+
+
+def _config_from(args):
+    from core.runconfig import RunConfig
+
+    weights = _weights_setting(args.weights)
     return RunConfig(
         dataset=str(args.dir), val_dir=args.val_dir, strategy=args.strategy, layer=args.layer,
         unfreeze_blocks=args.unfreeze_blocks, image_size=args.image_size, epochs=args.epochs,
         finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, augment=args.augment,
         augment_kind=args.augment_kind, weights=weights, seed=args.seed,
         val_fraction=args.val_fraction)
+
+
+def _stage_line(progress: dict) -> str | None:
+    """A progress line worth printing: stage changes, and extraction in steps of 10%."""
+    stage, message = progress.get("stage"), progress.get("message")
+    if not message or stage == "training":
+        return None  # training prints one line per epoch instead
+    if stage == "extracting" and progress.get("steps"):
+        return f"extracting: VGG16 features, {10 * (10 * progress['step'] // progress['steps'])}%"
+    return f"{stage}: {message}"
 
 
 def _follow(store, run_id: str, quiet: bool) -> None:
@@ -158,9 +174,9 @@ def _follow(store, run_id: str, quiet: bool) -> None:
                                       if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
                     print(f"epoch {metric.epoch} [{metric.phase}] {values} "
                           f"({metric.data.get('seconds', 0):.1f}s)", flush=True)
-            stage = (run.progress.get("stage"), run.progress.get("message"))
-            if not quiet and stage != last_stage and stage[1]:
-                print(f"{stage[0]}: {stage[1]}", flush=True)
+            stage = _stage_line(run.progress)
+            if not quiet and stage and stage != last_stage:
+                print(stage, flush=True)
                 last_stage = stage
             if run.status in store_mod.FINISHED:
                 return
@@ -242,15 +258,10 @@ def cmd_advise(args) -> int:
     found = _scan_or_fail(args.dir, args.val_dir)
     if not found.ok:
         raise CliError("; ".join(found.errors))
-    source = _config_from(argparse.Namespace(**{**vars(args), "strategy": "linear",
-                                                "layer": vgg16.BOTTLENECK_LAYER,
-                                                "unfreeze_blocks": 1, "epochs": 1,
-                                                "finetune_epochs": 1, "batch_size": 32,
-                                                "augment": False, "augment_kind": "image",
-                                                "val_fraction": 0.2})).weights
     store = Store(args.home)
     config = RunConfig(dataset=args.dir, val_dir=args.val_dir, strategy="linear", task="probe",
-                       image_size=args.image_size, weights=source, seed=args.seed)
+                       image_size=args.image_size, weights=_weights_setting(args.weights),
+                       seed=args.seed)
     run = worker.submit(store, config, start=False)
     worker.start_worker(store.home, idle_seconds=5.0)
     _follow(store, run.id, quiet=True)
