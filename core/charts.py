@@ -29,6 +29,8 @@ REFERENCE_COLOUR = "#2ca02c"
 NOT_COMPARABLE_COLOUR = "#9e9e9e"
 MARKER_COLOUR = "#d62728"
 SIMILARITY_Y = {"different": 0.5, "similar": 1.5}
+METRIC_NAMES = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
+                "accuracy": "Training accuracy", "loss": "Training loss"}
 
 
 def _t(text: object) -> str:
@@ -274,8 +276,10 @@ def compare_curves(series: Mapping[str, Sequence[Mapping]], references: Iterable
     _add_references(fig, references)
     if metric.endswith("accuracy"):
         fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
-    return _layout(fig, f"{metric.replace('_', ' ')} per epoch", height=400,
-                   xaxis_title="epoch", yaxis_title=metric.replace("_", " "))
+    fig.update_xaxes(dtick=1)
+    name = METRIC_NAMES.get(metric, metric.replace("_", " "))
+    return _layout(fig, f"{name} per epoch", height=400, xaxis_title="epoch",
+                   yaxis_title=name.lower())
 
 
 # -- predictions ------------------------------------------------------------------------------

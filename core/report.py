@@ -56,6 +56,12 @@ def strategy_title(key: str) -> str:
     return spec.title if spec else key
 
 
+def run_name(run: Run) -> str:
+    """What a run is, without its status (for labels drawn outside the polled parts)."""
+    what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
+    return f"{what} on {Path(run.dataset).name} ({run.id})"
+
+
 def run_label(run: Run) -> str:
     """One line naming a run in selectboxes: what, on what, how it ended, when."""
     what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
@@ -148,13 +154,17 @@ def error_row(file: str, reason: str) -> dict:
     return {"file": file, "predicted": "", "probability": None, "top_k": "", "error": reason}
 
 
-def latest_probe(runs: Iterable[Run], dataset: str, image_size: int | None = None) -> Run | None:
-    """The newest similarity measurement of a dataset (optionally at an image size)."""
+def latest_probe(runs: Iterable[Run], dataset: str, image_size: int | None = None,
+                 weights: str | None = None) -> Run | None:
+    """The newest similarity measurement of a dataset (optionally at an image size and with
+    given weights: the advice depends on both)."""
     target = str(Path(dataset).expanduser().resolve())
     for run in runs:  # the store lists newest first
         if not is_probe(run) or str(Path(run.dataset).expanduser().resolve()) != target:
             continue
-        if image_size is None or run.config.get("image_size") == image_size:
+        if image_size is not None and run.config.get("image_size") != image_size:
+            continue
+        if weights is None or run.config.get("weights") == weights:
             return run
     return None
 

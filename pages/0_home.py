@@ -1,6 +1,7 @@
 """Start here: the four steps, and the one-click way in (the built-in sample)."""
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from core import samples
 from ui import common
@@ -10,7 +11,10 @@ def use_sample() -> None:
     with st.spinner("Writing the built-in sample (500 small pictures of digits)..."):
         folder = samples.prepare("digits", common.get_store().home)
     common.set_dataset(folder, "built-in sample: handwritten digits")
-    st.switch_page(common.PAGES["data"])
+    try:
+        st.switch_page(common.PAGES["data"])
+    except StreamlitAPIException:  # the page runs on its own, outside the app's navigation
+        st.success("The sample is ready: open the Data page to look at it.")
 
 
 def body() -> None:

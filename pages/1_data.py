@@ -7,9 +7,8 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from core import archive, audio, charts, datasets, fetch, samples, session
+from core import archive, audio, charts, datasets, fetch, samples, session, settings
 from core.imaging import IMAGE_EXTENSIONS
-from core.keras_datasets import SampleUnavailable
 from ui import common
 
 SOURCES = ("Built-in sample", "Online sample", "Folder on the server", "Upload a zip",
@@ -28,7 +27,7 @@ def choose(folder: Path, label: str) -> None:
         with st.spinner("Turning the sound clips into spectrogram pictures (once; this can take "
                         "a minute)..."):
             try:
-                images = fetch.spectrograms(folder, common.get_store().home / "cache")
+                images = fetch.spectrograms(folder, settings.cache_dir(common.get_store().home))
             except fetch.FetchError as exc:
                 st.error(f"The sound clips could not be converted: {exc}")
                 return
@@ -57,7 +56,7 @@ def online_sample() -> None:
         with st.spinner(f"Getting {online[chosen].title} (needs internet the first time)..."):
             try:
                 folder = fetch.sample(chosen, common.get_store().home)
-            except SampleUnavailable as exc:
+            except samples.SampleUnavailable as exc:
                 st.error(f"This sample is not available here: {exc}. The built-in sample "
                          "works offline.")
                 return
@@ -143,7 +142,7 @@ def build_classes() -> None:
             pictures = sorted(str(p) for p in class_dir.iterdir() if p.is_file()
                               and p.suffix.lower() in IMAGE_EXTENSIONS)
             if pictures:
-                st.image(common.thumbnails(pictures[-8:], 72))
+                st.image(common.thumbnails(pictures[-8:], 72), width=72)
     counts = session.class_counts(project)
     ready = sum(1 for n in counts.values() if n > 0) >= 2
     if st.button("Use these classes as the dataset", key="data_use_classes", type="primary",
@@ -188,7 +187,7 @@ def show_grid(found: datasets.Scan) -> None:
         left, right = st.columns([1, 5])
         left.markdown(f"**{common.md(name)}**")
         if paths:
-            right.image(common.thumbnails(paths, 80))
+            right.image(common.thumbnails(paths, 80), width=80)
         else:
             right.caption("no readable picture")
     if len(found.classes) > GRID_CLASSES:

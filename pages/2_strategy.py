@@ -1,1 +1,170 @@
-import streamlit as st; st.write("todo")
+"""Strategy: where this dataset sits in the size x similarity matrix, measured, and the
+strategy that follows (which the user may override)."""
+
+import pandas as pd
+import streamlit as st
+
+from core import advisor, charts, datasets, report, strategies, vgg16, worker
+from core import store as store_mod
+from core.runconfig import RunConfig
+from ui import common
+
+APPLIED = "_strategy_applied_probe"  # the probe whose advice last set the strategy
+
+
+def measure(folder: str, image_size: int, weights: str) -> None:
+    """Button callback: queue a probe unless one for this dataset is already under way."""
+    store = common.get_store()
+    worker.reap(store)
+    if any(report.is_probe(r) and r.dataset == folder for r in common.active_runs(store)):
+        common.flash("info", "A measurement of this dataset is already under way.")
+        return
+    config = RunConfig(dataset=folder, task="probe", image_size=image_size, weights=weights)
+    try:
+        worker.submit(store, config)
+    except ValueError as exc:
+        common.flash("error", f"The measurement cannot start: {exc}")
+
+
+def show_probe(run_id: str) -> None:
+    run = common.get_store().get(run_id)
+    if run.active:
+        fraction, text = report.progress_view(run)
+        st.info(f"Measuring: {text}")
+        if fraction is not None:
+            st.progress(fraction)
+        return
+    if st.session_state.get("_probe_seen_active") == run.id:
+        st.session_state.pop("_probe_seen_active")
+        st.rerun()  # it just finished: redraw the whole page with the advice
+
+
+def show_measurement(run) -> None:
+    probe = run.result.get("probe") or {}
+    st.write("Validation accuracy of a simple linear classifier reading VGG16's features at "
+             "three depths (deeper layers know more ImageNet-specific shapes):")
+    cols = st.columns(len(probe) or 1)
+    for col, (layer, accuracy) in zip(cols, probe.items(), strict=False):
+        col.metric(layer, f"{accuracy:.1%}")
+    st.plotly_chart(charts.probe_accuracies(probe), key="strategy_probe_chart")
+
+
+def apply_advice(run) -> None:
+    """The first time a measurement's advice is seen, it becomes the chosen strategy."""
+    advice = run.result.get("advice") or {}
+    if not advice or st.session_state.get(APPLIED) == run.id:
+        return
+    st.session_state[APPLIED] = run.id
+    st.session_state[common.STRATEGY] = advice["strategy"]
+    if advice.get("layer") in vgg16.FEATURE_LAYERS:
+        st.session_state[common.LAYER] = advice["layer"]
+    if advice.get("unfreeze_blocks"):
+        st.session_state[common.UNFREEZE] = int(advice["unfreeze_blocks"])
+
+
+def size_only_sentence(images_per_class: float) -> str:
+    line = advisor.LARGE_PER_CLASS
+    if advisor.size_of(images_per_class) == "small":
+        return (f"With fewer than {line} pictures per class this dataset is small: a linear "
+                "classifier on VGG16's features is the likely choice. Measuring tells which "
+                "depth of features to use.")
+    return (f"With {line} or more pictures per class this dataset is large: fine-tuning is "
+            "the likely choice. Measuring tells whether to retrain the top block or every "
+            "layer.")
+
+
+def choose_strategy(advice: dict) -> strategies.Strategy:
+    st.subheader("Your choice")
+    st.write("Keep the recommendation or pick another strategy; the Train page uses this "
+             "choice.")
+    keys = list(strategies.STRATEGIES)
+    default = advice.get("strategy") or strategies.DEFAULT_STRATEGY
+    if st.session_state.get(common.STRATEGY) not in keys:
+        st.session_state[common.STRATEGY] = default
+    key = st.selectbox("Strategy", keys, format_func=lambda k: strategies.get(k).title,
+                       **common.kept(common.STRATEGY, default))
+    spec = strategies.get(key)
+    st.write(spec.plain)
+    if key != default and advice:
+        st.caption(f"The measurement recommended {strategies.get(default).title}.")
+    blocks = int(st.session_state.get(common.UNFREEZE, 1))
+    if any(p.unfreeze_blocks == strategies.CONFIGURED for p in spec.phases):
+        blocks = st.slider("VGG16 blocks to retrain in the fine-tuning phase", 1,
+                           len(vgg16.BLOCKS), **common.kept(common.UNFREEZE, 1))
+    layer = st.session_state.get(common.LAYER, vgg16.BOTTLENECK_LAYER)
+    if spec.uses_layer:
+        layer = st.selectbox("Layer the classifier reads", vgg16.FEATURE_LAYERS,
+                             **common.kept(common.LAYER, advice.get("layer")
+                                           or vgg16.BOTTLENECK_LAYER))
+    trainable = spec.trainable_layers(blocks)
+    rows = [{"phase": p.name,
+             "VGG16 layers that train": ", ".join(trainable[p.name]) or "none (frozen)",
+             "optimizer": p.optimizer,
+             "learning rate": "closed form" if p.optimizer == "logistic" else f"{p.learning_rate:g}",
+             "epochs setting": p.epochs_setting.replace("_", " ")}
+            for p in spec.phases]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.plotly_chart(charts.vgg16_layers(spec, blocks, layer), key="strategy_layers_chart")
+    return spec
+
+
+def body() -> None:
+    st.title("Strategy")
+    st.write("Decide how much of VGG16 to reuse: it depends on how many pictures you have and "
+             "how much they look like everyday photos.")
+    common.show_flash()
+    folder = common.need_dataset()
+    if folder is None:
+        return
+    store = common.get_store()
+    common.refresh_runs(store)
+    try:
+        found = common.scan(folder)
+    except datasets.DatasetError as exc:
+        st.error(f"This dataset cannot be read: {exc}")
+        return
+    if not found.ok:
+        st.error("This dataset has problems to fix first (see the Data page): "
+                 + common.md("; ".join(found.errors)))
+        return
+    per_class = found.images_per_class()
+    size = st.number_input("Image size for the measurement (pixels, at least 32)",
+                           min_value=vgg16.MIN_IMAGE_SIZE, max_value=512, step=16,
+                           **common.kept(common.IMAGE_SIZE, common.image_size()))
+    weights = common.weights()
+
+    st.subheader("1. Measure how similar your pictures are to ImageNet")
+    st.write("Measuring fits a quick linear classifier on VGG16's features at three depths "
+             "and sees which depth tells your classes apart best (usually a minute or two).")
+    probe = report.latest_probe(store.list(), folder, int(size), weights)
+    under_way = probe is not None and probe.active
+    st.button("Measure", type="primary", icon=":material/science:", key="strategy_measure",
+              disabled=under_way, on_click=measure, args=(folder, int(size), weights))
+    if probe is not None and probe.active:
+        st.session_state["_probe_seen_active"] = probe.id
+        common.poll(lambda: show_probe(probe.id), active=True)
+    elif probe is not None and probe.status == store_mod.DONE:
+        show_measurement(probe)
+        apply_advice(probe)
+    elif probe is not None and probe.status in (store_mod.FAILED, store_mod.DIVERGED):
+        st.error(f"The measurement failed: {probe.error or 'no reason recorded'}")
+    elif probe is not None:
+        st.warning(f"The last measurement did not finish ({probe.status}): measure again.")
+
+    advice = (probe.result.get("advice") or {}) if probe is not None and \
+        probe.status == store_mod.DONE else {}
+    st.subheader("2. The recommendation")
+    st.plotly_chart(charts.strategy_matrix(per_class, advice.get("similarity")),
+                    key="strategy_matrix_chart")
+    if advice:
+        st.success(f"Recommended: **{strategies.get(advice['strategy']).title}**"
+                   + (f" on {advice['layer']}" if advice.get("layer") else ""))
+        st.write(advice["why"])
+        st.caption(f"Evidence: {advice['evidence']}")
+    else:
+        st.info(size_only_sentence(per_class))
+    choose_strategy(advice)
+    common.go_to("train", "Next: Train with this strategy", icon=":material/model_training:")
+
+
+common.guarded(body)

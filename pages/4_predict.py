@@ -1,1 +1,245 @@
-import streamlit as st; st.write("todo")
+"""Predict: show a finished run's model new pictures (or sounds), see its top guesses and where
+it looked (Grad-CAM); classify a whole zip or folder into a CSV.
+
+The only page that imports TensorFlow in the app process: loading a model needs it. The model
+is loaded once per run (st.cache_resource keyed by run id + model hash)."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import archive, audio, charts, report, session
+from core import store as store_mod
+from core.imaging import IMAGE_EXTENSIONS, UnreadableImage, is_image_file, load_pil_rgb
+from core.store import Run
+from ui import common
+
+TOP_K = 5
+BATCH = 32
+IMAGE_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
+AUDIO_TYPES = sorted(ext.lstrip(".") for ext in audio.AUDIO_EXTENSIONS)
+BATCH_RESULT = "_predict_batch_result"  # (run id, folder) -> rows
+BATCH_FOLDERS = "_predict_batch_folders"  # zip upload file id -> extracted folder or error
+
+
+@st.cache_resource(show_spinner=False, max_entries=3)
+def load_model(home: str, run_id: str, sha256: str):
+    """core.predict.load (refuses files the studio did not write), once per run and model."""
+    from core import predict
+    from core.store import Store
+
+    return predict.load(Store(home), run_id)
+
+
+def models_available(store) -> list[Run]:
+    return [r for r in store.list(statuses=store_mod.WITH_MODEL)
+            if r.model_path and not report.is_probe(r)]
+
+
+def spectrogram_settings(run: Run) -> audio.SpectrogramSettings | None:
+    """The settings a run's spectrogram dataset was made with; None for picture runs."""
+    try:
+        made = audio.spectrogram_report(run.dataset)
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+    try:
+        return audio.SpectrogramSettings(**made.settings)
+    except (TypeError, ValueError):
+        return audio.SpectrogramSettings()
+
+
+def to_image(name: str, data: bytes, sound: audio.SpectrogramSettings | None):
+    """An upload as the picture the model sees (a sound becomes its spectrogram)."""
+    suffix = Path(name).suffix.lower()
+    fd, tmp = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if suffix in audio.AUDIO_EXTENSIONS:
+            if sound is None:
+                raise UnreadableImage("this model was trained on pictures, not sounds")
+            return audio.spectrogram_for_file(tmp, sound)
+        return load_pil_rgb(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def explain_one(loaded, image, name: str, show_cam: bool, index: int) -> None:
+    from core import predict
+
+    top = predict.top_k(loaded, [image], k=TOP_K)[0]
+    best = top[0]
+    st.markdown(f"**{common.md(name)}**: most likely **{common.md(best['class'])}** "
+                f"({best['probability']:.0%} sure).")
+    left, right = st.columns(2)
+    with left:
+        st.image(image, caption="what the model sees" if image.width != image.height
+                 else None, width=320)
+        st.plotly_chart(charts.top_k(top), key=f"predict_topk_{index}")
+    if show_cam:
+        with right:
+            try:
+                heat, looked_for = predict.gradcam(loaded, image)
+                picture = predict.overlay(image, heat, size=max(loaded.image_size, 224))
+            except Exception as exc:  # noqa: BLE001 - Grad-CAM is a bonus, never fatal
+                st.warning(f"The heatmap is not available for this model ({exc}).")
+            else:
+                st.image(picture, width=320,
+                         caption=f"where it looked for '{common.md(loaded.classes[looked_for])}' "
+                                 "(red: mattered most)")
+
+
+def one_picture(loaded, sound) -> None:
+    st.write("Upload a picture" + (" or a sound clip" if sound else "") + ", or take one "
+             "with the webcam: the model says what it thinks and where it looked.")
+    how = st.radio("Picture from", ("Upload", "Webcam"), horizontal=True, key="predict_how")
+    show_cam = st.toggle("Show where the model looked (Grad-CAM)", value=True,
+                         key="predict_gradcam")
+    if how == "Upload":
+        files = st.file_uploader("Pictures" + (" or sounds" if sound else ""),
+                                 type=IMAGE_TYPES + (AUDIO_TYPES if sound else []),
+                                 accept_multiple_files=True, key="predict_files")
+        inputs = [(f.name, f.getvalue()) for f in files or []]
+    else:
+        snapshot = st.camera_input("Snapshot", key="predict_camera")
+        inputs = [("snapshot.jpg", snapshot.getvalue())] if snapshot is not None else []
+    for index, (name, data) in enumerate(inputs[:10]):
+        try:
+            image = to_image(name, data, sound)
+        except (UnreadableImage, audio.UnreadableAudio) as exc:
+            st.error(f"{common.md(name)} cannot be used: {exc}")
+            continue
+        explain_one(loaded, image, name, show_cam, index)
+    if len(inputs) > 10:
+        st.caption("Only the first 10 are shown here; use 'Many pictures' for more.")
+
+
+def batch_files(folder: Path, sound) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(folder).parts)
+        and (is_image_file(p) or (sound is not None and audio.is_audio_file(p))))
+
+
+def predict_folder(loaded, folder: Path, sound) -> list[dict]:
+    from core import predict
+
+    files = batch_files(folder, sound)
+    rows: list[dict] = []
+    bar = st.progress(0.0, text=f"0 of {len(files)} files")
+    for start in range(0, len(files), BATCH):
+        chunk, images = files[start:start + BATCH], []
+        for path in chunk:
+            rel = path.relative_to(folder).as_posix()
+            try:
+                image = (audio.spectrogram_for_file(path, sound) if audio.is_audio_file(path)
+                         else load_pil_rgb(path))
+            except (UnreadableImage, audio.UnreadableAudio) as exc:
+                rows.append(report.error_row(rel, str(exc)))
+                continue
+            images.append((rel, image))
+        if images:
+            for (rel, _), top in zip(images, predict.top_k(loaded, [i for _, i in images],
+                                                           k=min(3, len(loaded.classes))),
+                                     strict=True):
+                rows.append(report.prediction_row(rel, top))
+        done = min(start + BATCH, len(files))
+        bar.progress(done / max(1, len(files)), text=f"{done} of {len(files)} files")
+    return rows
+
+
+def batch_source() -> Path | None:
+    how = st.radio("Pictures from", ("A zip upload", "A folder on the server"),
+                   horizontal=True, key="predict_batch_how")
+    if how == "A folder on the server":
+        path = st.text_input("Folder path", key="predict_batch_folder").strip()
+        if not path:
+            return None
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            st.error(f"There is no folder at {common.md(path)} on the server.")
+            return None
+        return folder
+    upload = st.file_uploader("Zip of pictures", type=["zip"], key="predict_batch_zip")
+    if upload is None:
+        return None
+    extracted = st.session_state.setdefault(BATCH_FOLDERS, {})
+    if upload.file_id not in extracted:
+        store = common.get_store()
+        target = session.unique_child(session.uploads_dir(store.home, common.session_id()),
+                                      "predict-" + Path(upload.name).stem)
+        try:
+            archive.extract_zip(upload, target)
+            extracted[upload.file_id] = ("folder", str(target))
+        except archive.ArchiveError as exc:
+            extracted[upload.file_id] = ("error", f"This zip cannot be used: {exc}")
+    kind, value = extracted[upload.file_id]
+    if kind == "error":
+        st.error(value)
+        return None
+    return Path(value)
+
+
+def many_pictures(loaded, run: Run, sound) -> None:
+    st.write("Classify a whole zip or folder of pictures at once and download the answers as "
+             "a table (CSV).")
+    folder = batch_source()
+    if folder is None:
+        return
+    key = (run.id, str(folder))
+    st.caption(f"{len(batch_files(folder, sound))} file(s) to classify in "
+               f"{common.md(folder.name)}.")
+    if st.button("Classify them all", type="primary", key="predict_batch_go"):
+        st.session_state[BATCH_RESULT] = {key: predict_folder(loaded, folder, sound)}
+    rows = st.session_state.get(BATCH_RESULT, {}).get(key)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        st.download_button("Download the answers (CSV)", report.to_csv(rows),
+                           file_name=f"predictions-{run.id}.csv", mime="text/csv",
+                           icon=":material/download:", key="predict_download",
+                           on_click="ignore")
+
+
+def body() -> None:
+    st.title("Predict")
+    st.write("Show a trained model new pictures and see what it thinks, and where it looked.")
+    store = common.get_store()
+    runs = models_available(store)
+    if not runs:
+        st.info("There is no trained model yet: train one on the Train page first (with the "
+                "sample dataset it takes a few minutes).")
+        common.go_to("train", "Go to the Train page", icon=":material/model_training:")
+        return
+    labels = {r.id: report.run_label(r) for r in runs}
+    preferred = st.session_state.get(common.TRAIN_RUN)
+    default = preferred if preferred in labels else runs[0].id
+    if st.session_state.get("predict_run") not in labels:
+        st.session_state["predict_run"] = default
+    run_id = st.selectbox("Model (a finished run)", list(labels), format_func=labels.__getitem__,
+                          **common.kept("predict_run", default))
+    run = store.get(run_id)
+    if not Path(run.model_path).is_file():
+        st.error("The model file of this run is missing from the server; train again or pick "
+                 "another run.")
+        return
+    with st.spinner("Loading the model (the first time takes a few seconds)..."):
+        from core.predict import ModelRefused
+
+        try:
+            loaded = load_model(str(store.home), run.id, run.model_sha256 or "")
+        except ModelRefused as exc:
+            st.error(f"This model cannot be loaded: {exc}")
+            return
+    sound = spectrogram_settings(run)
+    st.caption(f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
+               f"{loaded.image_size} x {loaded.image_size} pixels.")
+    one, many = st.tabs(["One picture", "Many pictures"])
+    with one:
+        one_picture(loaded, sound)
+    with many:
+        many_pictures(loaded, run, sound)
+
+
+common.guarded(body)

@@ -1,1 +1,160 @@
-import streamlit as st; st.write("todo")
+"""Compare: runs side by side, or every strategy on the same split and seed in one click."""
+
+import uuid
+
+import pandas as pd
+import streamlit as st
+
+from core import charts, datasets, references, report, samples, strategies, vgg16, worker
+from core import store as store_mod
+from core.runconfig import RunConfig
+from core.store import Run
+from ui import common
+
+SEEN_ACTIVE = "_compare_seen_active"
+
+
+def run_every_strategy(folder: str, epochs: int, finetune_epochs: int) -> None:
+    """Button callback: one run per strategy, same split (manifest), seed, image size and
+    weights, sharing a group id; they queue and run one after another."""
+    store = common.get_store()
+    worker.reap(store)
+    if common.active_runs(store):
+        common.flash("warning", "Runs are already under way: wait for them to end first.")
+        return
+    seed = int(st.session_state.get("seed", 0))
+    try:
+        found = common.scan(folder)
+        manifest = datasets.split(found, datasets.DEFAULT_VAL_FRACTION, seed).manifest()
+    except datasets.DatasetError as exc:
+        common.flash("error", f"The dataset cannot be split: {exc}")
+        return
+    group = uuid.uuid4().hex
+    shared = dict(dataset=folder, image_size=common.image_size(), seed=seed,
+                  weights=common.weights(), manifest=manifest, epochs=epochs,
+                  finetune_epochs=finetune_epochs,
+                  unfreeze_blocks=int(st.session_state.get(common.UNFREEZE, 1)),
+                  layer=st.session_state.get(common.LAYER, vgg16.BOTTLENECK_LAYER),
+                  label="compare")
+    configs = [RunConfig(strategy=key, **shared) for key in strategies.STRATEGIES]
+    problems = configs[0].problems()
+    if problems:
+        common.flash("error", "The comparison cannot start: " + "; ".join(problems))
+        return
+    for config in configs:
+        worker.submit(store, config, group_id=group)
+    st.session_state[common.COMPARE_GROUP] = group
+    st.session_state.pop("compare_runs", None)
+
+
+def default_selection(runs: list[Run]) -> list[str]:
+    """This session's comparison group, else the newest group in the store, else the two
+    newest runs."""
+    group = st.session_state.get(common.COMPARE_GROUP)
+    if group is None:
+        group = next((r.group_id for r in runs if r.group_id), None)
+    if group is not None:
+        chosen = [r.id for r in runs if r.group_id == group]
+        if chosen:
+            return chosen
+    return [r.id for r in runs[:2]]
+
+
+def shared_references(runs: list[Run]) -> list:
+    datasets_used = {r.dataset for r in runs}
+    if len(datasets_used) != 1:
+        return []
+    config = runs[0].config
+    return references.references_for(samples.sample_id(runs[0].dataset),
+                                     int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
+                                     str(config.get("weights", "imagenet")))
+
+
+def show_comparison(run_ids: list[str]) -> None:
+    store = common.get_store()
+    worker.reap(store)
+    runs = []
+    for run_id in run_ids:
+        try:
+            runs.append(store.get(run_id))
+        except KeyError:
+            continue
+    if any(r.active for r in runs):
+        waiting = [r for r in runs if r.active]
+        st.info(f"{len(waiting)} run(s) still to finish; the table fills in as they end.")
+        live = [r for r in waiting if r.status in store_mod.LIVE]
+        for run in (live or waiting)[:1]:
+            fraction, text = report.progress_view(run)
+            st.progress(fraction if fraction is not None else 0.0,
+                        text=f"{report.strategy_title(run.strategy)}: {text}")
+    elif st.session_state.pop(SEEN_ACTIVE, None):
+        st.rerun()  # the last one just ended: Start buttons come back
+    series = {f"{report.strategy_title(r.strategy)} ({r.id[-6:]})": store.epoch_history(r.id)
+              for r in runs}
+    st.plotly_chart(charts.compare_curves(series, shared_references(runs)),
+                    key="compare_curves")
+    rows = report.compare_rows(runs)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["train time"] = [report.duration(s) for s in table.pop("train_seconds")]
+    st.dataframe(table, hide_index=True, column_config={
+        "val_accuracy": st.column_config.NumberColumn("validation accuracy", format="%.3f"),
+        "val_loss": st.column_config.NumberColumn("validation loss", format="%.3f"),
+        "best": st.column_config.TextColumn("best"),
+    })
+    best = next((r for r in rows if r["best"]), None)
+    if best is not None:
+        st.success(f"Best so far: {best['strategy']} with {best['val_accuracy']:.1%} of the "
+                   "validation pictures right.")
+    st.download_button("Download the table (CSV)", report.to_csv(rows),
+                       file_name="comparison.csv", mime="text/csv", icon=":material/download:",
+                       key="compare_download", on_click="ignore", disabled=not rows)
+
+
+def body() -> None:
+    st.title("Compare")
+    st.write("See which strategy works best: every strategy trained on exactly the same "
+             "pictures, split and seed, side by side.")
+    common.show_flash()
+    store = common.get_store()
+    common.refresh_runs(store)
+    active = common.active_runs(store)
+    folder = common.current_dataset()
+    st.subheader("Run every strategy")
+    if folder is None:
+        st.caption("Choose a dataset on the Data page to run every strategy on it.")
+    else:
+        st.write(f"Queues one run per strategy ({len(strategies.STRATEGIES)} in all) on the "
+                 "current dataset; they run one after another.")
+        cols = st.columns(2)
+        epochs = cols[0].number_input("Epochs per run (first phase)", 1, 200,
+                                      **common.kept("compare_epochs", 5))
+        finetune = cols[1].number_input("Epochs (fine-tuning phase)", 1, 200,
+                                        **common.kept("compare_finetune_epochs", 5))
+        st.button("Run every strategy", type="primary", icon=":material/compare_arrows:",
+                  key="compare_run_all", disabled=bool(active), on_click=run_every_strategy,
+                  args=(folder, int(epochs), int(finetune)))
+        if active:
+            st.caption("Available again when the current runs end.")
+    st.subheader("Runs side by side")
+    runs = [r for r in store.list(limit=200) if not report.is_probe(r)]
+    if not runs:
+        st.info("No training run yet: start one on the Train page, or click 'Run every "
+                "strategy'.")
+        return
+    labels = {r.id: report.run_name(r) for r in runs}
+    default = [i for i in default_selection(runs) if i in labels]
+    kept = [i for i in st.session_state.get("compare_runs", default) if i in labels]
+    st.session_state["compare_runs"] = kept
+    chosen = st.multiselect("Runs to compare", list(labels), format_func=labels.__getitem__,
+                            **common.kept("compare_runs", default))
+    if not chosen:
+        st.caption("Pick at least one run.")
+        return
+    any_active = any(store.get(i).active for i in chosen)
+    if any_active:
+        st.session_state[SEEN_ACTIVE] = True
+    common.poll(lambda: show_comparison(list(chosen)), active=any_active)
+
+
+common.guarded(body)

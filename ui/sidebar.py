@@ -77,7 +77,12 @@ def _render() -> None:
             shown = store.get(st.session_state[common.TRAIN_RUN])
         except KeyError:
             shown = None
-    if shown is not None:
+    if shown is not None and shown.active:  # the sidebar is not polled: no stale status
+        what = ("similarity measurement" if report.is_probe(shown)
+                else report.strategy_title(shown.strategy))
+        st.caption(f"Run: {common.md(what)} on {common.md(Path(shown.dataset).name)}, in "
+                   "progress (see the Train page)")
+    elif shown is not None:
         st.caption(f"Run: {common.md(report.run_label(shown))}")
     if len(active) > 1:
         st.caption(f"{len(active) - 1} more run(s) waiting")
