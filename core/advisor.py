@@ -105,14 +105,15 @@ def fit_linear(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
                num_classes: int, balanced: bool = False, seed: int = 0) -> LinearFit:
     """Standardise, then multinomial logistic regression (scikit-learn)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, log_loss
+    from sklearn.metrics import accuracy_score
     from sklearn.preprocessing import StandardScaler
+
+    from core.metrics import log_loss
 
     scaler = StandardScaler().fit(x_train)
     classifier = LogisticRegression(max_iter=2000, C=1.0, random_state=seed,
                                     class_weight="balanced" if balanced else None)
     classifier.fit(scaler.transform(x_train), y_train)
-    labels = list(range(num_classes))
 
     def probabilities(x: np.ndarray) -> np.ndarray:
         """Columns for every class, also those absent from the training split."""
@@ -122,17 +123,13 @@ def fit_linear(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
 
     p_train, p_val = probabilities(x_train), probabilities(x_val)
 
-    def loss(y: np.ndarray, p: np.ndarray) -> float:
-        clipped = np.clip(p, 1e-7, 1.0)
-        return float(log_loss(y, clipped / clipped.sum(1, keepdims=True), labels=labels))
-
     coef, intercept = classifier.coef_, classifier.intercept_
     if len(classifier.classes_) != num_classes and num_classes > 2:
         raise ValueError("every class needs training images for the linear strategy")
     return LinearFit(
-        coef, intercept, scaler.mean_, np.where(scaler.scale_ == 0, 1.0, scaler.scale_),
+        coef, intercept, scaler.mean_, scaler.scale_,  # sklearn already maps zero scales to 1
         float(accuracy_score(y_train, p_train.argmax(1))),
-        loss(y_train, p_train),
+        log_loss(y_train, p_train, num_classes),
         float(accuracy_score(y_val, p_val.argmax(1))),
-        loss(y_val, p_val),
+        log_loss(y_val, p_val, num_classes),
         p_val)

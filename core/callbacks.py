@@ -11,9 +11,19 @@ import keras
 from core.store import Store
 
 
+class FitInterrupted(Exception):
+    """Raised from a batch end to leave `fit` at once: no validation pass of a partial epoch,
+    no callback treating a partial epoch as finished. reason: "stopped" or "diverged"."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ReportToStore(keras.callbacks.Callback):
     """After each batch: progress and ETA, a stop check (so Stop acts within one batch) and a
-    divergence check; after each epoch: the epoch's metrics, numbered across phases."""
+    divergence check, both ending `fit` by FitInterrupted; after each epoch: the epoch's
+    metrics, numbered across phases (global epoch = epoch_offset + Keras' epoch index + 1)."""
 
     def __init__(self, store: Store, run_id: str, phase: str, phase_index: int, phases: int,
                  epoch_offset: int, total_epochs: int, steps: int,
@@ -27,6 +37,7 @@ class ReportToStore(keras.callbacks.Callback):
         self.batch_every = batch_every_seconds
         self.stop_requested = False
         self.diverged = False
+        self.epochs_finished = 0
         self._epoch_start = self._last_write = 0.0
         self._epoch = 0
 
@@ -47,11 +58,10 @@ class ReportToStore(keras.callbacks.Callback):
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.diverged = True
-            self.model.stop_training = True
-            return
+            raise FitInterrupted("diverged")
         if self.store.stop_requested(self.run_id):
             self.stop_requested = True
-            self.model.stop_training = True
+            raise FitInterrupted("stopped")
         now = time.time()
         if now - self._last_write >= self.batch_every or step == self.steps:
             self._last_write = now
@@ -63,13 +73,12 @@ class ReportToStore(keras.callbacks.Callback):
             self.store.update(self.run_id, progress=self._progress(step, eta))
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.stop_requested or self.diverged:
-            return  # a partial epoch is not an epoch
         data = {k: float(v) for k, v in (logs or {}).items()}
         data["learning_rate"] = float(keras.ops.convert_to_numpy(
             self.model.optimizer.learning_rate))
         data["seconds"] = time.time() - self._epoch_start
         global_epoch = self.epoch_offset + epoch + 1
-        self.store.add_metric(self.run_id, "epoch", self.phase, global_epoch, self.steps, data)
-        if self.on_epoch_saved is not None:
+        self.epochs_finished += 1
+        if self.on_epoch_saved is not None:  # resume state first: an epoch on the chart is safe
             self.on_epoch_saved(epoch + 1)
+        self.store.add_metric(self.run_id, "epoch", self.phase, global_epoch, self.steps, data)

@@ -262,6 +262,8 @@ def cmd_advise(args) -> int:
     config = RunConfig(dataset=args.dir, val_dir=args.val_dir, strategy="linear", task="probe",
                        image_size=args.image_size, weights=_weights_setting(args.weights),
                        seed=args.seed)
+    if problems := config.problems():
+        raise CliError("; ".join(problems))
     run = worker.submit(store, config, start=False)
     worker.start_worker(store.home, idle_seconds=5.0)
     _follow(store, run.id, quiet=True)
@@ -275,6 +277,10 @@ def cmd_advise(args) -> int:
 def cmd_bench(args) -> int:
     from core import bench
 
+    _weights_setting(args.weights)  # a missing file is bad input, said in one line
+    if args.image_size < vgg16.MIN_IMAGE_SIZE or args.images < 2 or args.batch_size < 1:
+        raise CliError(f"bench needs --image-size >= {vgg16.MIN_IMAGE_SIZE}, --images >= 2 "
+                       "and --batch-size >= 1")
     report = bench.run(image_size=args.image_size, images=args.images,
                        batch_size=args.batch_size, weights=args.weights)
     if not args.json:

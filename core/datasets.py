@@ -24,7 +24,8 @@ from core.imaging import UnreadableImage, image_info, is_image_file
 TRAIN, VALIDATION = "train", "validation"
 VALIDATION_DIR_NAMES = ("validation", "val", "valid", "test")
 IGNORED_NAMES = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"})
-IMBALANCE_RATIO = 3.0  # largest/smallest class above this gets a warning and class weights
+IMBALANCE_RATIO = 3.0  # largest/smallest class at or above this: a warning for the user
+EXTERNAL_VALIDATION_PREFIX = "validation-folder/"  # manifest keys of a separate --val-dir
 DEFAULT_VAL_FRACTION = 0.2
 
 
@@ -156,8 +157,9 @@ def _layout(root: Path, val_dir: Path | None) -> list[tuple[Path, str | None]]:
     return [(root, None)]
 
 
-def _inspect(path: Path, root: Path, label: str, split: str | None) -> Item | tuple[str, str]:
-    rel = path.relative_to(root).as_posix()
+def _inspect(path: Path, root: Path, label: str, split: str | None,
+             prefix: str = "") -> Item | tuple[str, str]:
+    rel = prefix + path.relative_to(root).as_posix()
     try:
         info = image_info(path)
         return Item(path, rel, label, split, sha256_file(path), info.width, info.height, info.mode)
@@ -179,20 +181,22 @@ def scan(root: str | Path, val_dir: str | Path | None = None, workers: int = 8) 
 
     jobs, ignored, classes = [], [], set()
     for folder, split in _layout(root, val_path):
-        base = root if split != VALIDATION or val_path is None else val_path
+        external = split == VALIDATION and val_path is not None
+        # files of a separate validation folder get a prefix: names may repeat train's
+        base, prefix = (val_path, EXTERNAL_VALIDATION_PREFIX) if external else (root, "")
         for class_dir in _class_dirs(folder):
             classes.add(class_dir.name)
             for path in _files_under(class_dir):
                 if is_image_file(path) and not _is_ignored(path.name):
-                    jobs.append((path, base, class_dir.name, split))
+                    jobs.append((path, base, class_dir.name, split, prefix))
                 else:
-                    ignored.append(path.relative_to(base).as_posix())
+                    ignored.append(prefix + path.relative_to(base).as_posix())
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda job: _inspect(*job), jobs))
 
     items = [r for r in results if isinstance(r, Item)]
     unreadable = [r for r in results if not isinstance(r, Item)]
-    layout = "split" if any(split for *_, split in jobs) or val_path else "single"
+    layout = "split" if any(job[3] for job in jobs) or val_path else "single"
     result = Scan(root, layout, sorted(classes), items, unreadable, ignored)
     _check(result)
     return result
@@ -214,9 +218,16 @@ def _check(result: Scan) -> None:
             result.warnings.append(
                 f"class '{name}' has a single image: it is trained on but cannot be validated")
     if result.layout == "split":
-        for split, per_class in result.counts_by_split().items():
+        by_split = result.counts_by_split()
+        for split, per_class in by_split.items():
             if sum(per_class.values()) == 0:
                 result.errors.append(f"the {split} folder has no readable image")
+        for name in result.classes:
+            if counts[name] and by_split[TRAIN][name] == 0:
+                result.errors.append(f"class '{name}' has no training image (only validation)")
+            elif counts[name] and by_split[VALIDATION][name] == 0:
+                result.warnings.append(f"class '{name}' has no validation image: its accuracy "
+                                       "cannot be measured")
     if result.unreadable:
         result.warnings.append(f"{len(result.unreadable)} unreadable file(s) will be skipped")
     ratio = result.imbalance_ratio()

@@ -59,9 +59,8 @@ class FeatureCache:
 
     def save(self, key: CacheKey, output: Output, array: np.ndarray, hashes: list[str]) -> None:
         array_path, index_path = self._paths(key, output)
-        if not index_path.exists():
-            atomic_write_text(index_path, json.dumps(hashes))
         atomic_save_npy(array_path, array)
+        atomic_write_text(index_path, json.dumps(hashes))
 
 
 def image_dataset(paths: Sequence[str], image_size: int, batch_size: int,
@@ -99,21 +98,27 @@ def image_dataset(paths: Sequence[str], image_size: int, batch_size: int,
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-_FORWARDS: dict = {}  # (id(base), outputs) -> compiled forward; models are reused per process
+_FORWARDS: dict = {}  # (id(base), outputs) -> (base, traced forward); cleared after each run
 
 
 def compiled_forward(base, outputs: tuple[Output, ...]):
-    """A traced forward pass for these outputs, built once per base model and output set."""
+    """A traced forward pass for these outputs, built once per base model and output set
+    (a run extracts several times with the same base)."""
     import tensorflow as tf
 
     from core.models import feature_extractor
 
     key = (id(base), outputs)
-    if key not in _FORWARDS or _FORWARDS[key][0] is not base:
+    if key not in _FORWARDS:
         model = feature_extractor(base, list(outputs))
         _FORWARDS[key] = (base, tf.function(lambda x: model(x, training=False),
                                             reduce_retracing=True))
     return _FORWARDS[key][1]
+
+
+def release_models() -> None:
+    """Forget the traced extractors (and the VGG16 they hold): called when a run ends."""
+    _FORWARDS.clear()
 
 
 def run_extractor(forward, paths: Sequence[str], image_size: int, batch_size: int,
@@ -171,7 +176,8 @@ def extract(base, items: Sequence[Item], outputs: Sequence[Output], key: CacheKe
         computed = run_extractor(forward, paths, key.image_size, batch_size, progress,
                                  should_stop, failures)
         for output, array in zip(missing, computed, strict=True):
-            cache.save(key, output, array, hashes)
+            if not failures:  # never cache a black stand-in for a file that failed to decode
+                cache.save(key, output, array, hashes)
             arrays[output] = array
     elif progress is not None:
         progress(len(hashes), len(hashes))

@@ -47,3 +47,11 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
             np.save(handle, array)
 
     write_atomically(path, save)
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Delete temporary files a killed process left below `folder`; returns how many."""
+    stale = [p for p in Path(folder).rglob(".tmp-*") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)

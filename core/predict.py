@@ -15,7 +15,8 @@ from PIL import Image, ImageOps
 
 from core.fileio import sha256_file
 from core.imaging import load_pil_rgb
-from core.store import Run, Store
+from core.metrics import class_probabilities
+from core.store import WITH_MODEL, Run, Store
 
 
 class ModelRefused(ValueError):
@@ -55,7 +56,7 @@ def load(store: Store, model_or_run: str) -> LoadedModel:
     import core.models  # noqa: F401 - registers VGGPreprocess for deserialisation
 
     run = find_run(store, model_or_run)
-    if not run.model_path or not Path(run.model_path).exists():
+    if run.status not in WITH_MODEL or not run.model_path or not Path(run.model_path).exists():
         raise ModelRefused(f"run {run.id} has no saved model (status: {run.status})")
     path = Path(run.model_path)
     if sha256_file(path) != run.model_sha256:
@@ -94,10 +95,7 @@ def prepare(image: Image.Image | str | Path, size: int) -> np.ndarray:
 
 
 def probabilities(loaded: LoadedModel, batch: np.ndarray) -> np.ndarray:
-    raw = np.asarray(loaded.model.predict(batch, verbose=0), dtype=np.float64)
-    if raw.shape[-1] == 1:  # one sigmoid unit: P(second class)
-        raw = np.concatenate([1.0 - raw, raw], axis=1)
-    return raw
+    return class_probabilities(loaded.model.predict(batch, verbose=0))
 
 
 def top_k(loaded: LoadedModel, images: list, k: int = 3) -> list[list[dict]]:

@@ -156,9 +156,10 @@ class Store:
         return _run(row)
 
     def find(self, run_id_prefix: str) -> Run | None:
+        """The run whose id starts with this prefix; None when none or several match."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM runs WHERE id LIKE ? ORDER BY created DESC",
-                              (run_id_prefix + "%",)).fetchall()
+            rows = db.execute("SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2",
+                              (len(run_id_prefix), run_id_prefix)).fetchall()
         return _run(rows[0]) if len(rows) == 1 else None
 
     def list(self, statuses: tuple[str, ...] | None = None, group_id: str | None = None,
@@ -219,11 +220,20 @@ class Store:
 
     def mark_interrupted(self, is_alive) -> list[str]:
         """Runs whose worker process is gone become `interrupted` (resumable)."""
-        gone = [r for r in self.list(statuses=LIVE) if not is_alive(r.worker_pid)]
-        for run in gone:
-            self.finish(run.id, INTERRUPTED,
-                        error="the worker process stopped during this run; it can be resumed")
-        return [r.id for r in gone]
+        marked = []
+        for run in self.list(statuses=LIVE):
+            if is_alive(run.worker_pid):
+                continue
+            now = time.time()
+            with self._connect() as db:  # only if still live: never overwrite a final status
+                changed = db.execute(
+                    "UPDATE runs SET status = ?, error = ?, finished = ?, updated = ? "
+                    f"WHERE id = ? AND status IN ({','.join('?' * len(LIVE))})",
+                    (INTERRUPTED, "the worker process stopped during this run; it can be resumed",
+                     now, now, run.id, *LIVE)).rowcount
+            if changed:
+                marked.append(run.id)
+        return marked
 
     def requeue_for_resume(self, run_id: str) -> Run:
         run = self.get(run_id)
@@ -231,14 +241,6 @@ class Store:
             raise ValueError(f"only interrupted runs can be resumed (this one is {run.status})")
         self.update(run_id, status=QUEUED, resume=1, stop_requested=0, finished=None, error=None)
         return self.get(run_id)
-
-    def delete(self, run_id: str) -> None:
-        run = self.get(run_id)
-        if run.status in LIVE:
-            raise ValueError("stop the run before deleting it")
-        with self._connect() as db:
-            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
-            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     # -- metrics ------------------------------------------------------------------------------
     def add_metric(self, run_id: str, kind: str, phase: str, epoch: int, step: int,

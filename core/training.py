@@ -25,7 +25,8 @@ from core import store as store_mod
 from core.backbone import WeightsError, WeightsSource, resolve_weights
 from core.datasets import TRAIN, VALIDATION, DatasetError, Item, Split
 from core.features import ExtractionStopped
-from core.fileio import atomic_write_text, sha256_file, write_atomically
+from core.fileio import atomic_write_text, remove_stale_temps, sha256_file, write_atomically
+from core.metrics import class_probabilities, log_loss
 from core.runconfig import RunConfig
 from core.store import Store
 
@@ -72,22 +73,45 @@ class Context:
 def execute(store: Store, run_id: str) -> str:
     """Run to completion and record the outcome; returns the final status. Never raises for a
     problem of the run itself: that becomes a failed run with a message."""
-    run = store.get(run_id)
-    config = run.run_config
-    folder = store.run_dir(run_id)
-    folder.mkdir(parents=True, exist_ok=True)
     try:
+        return _execute(store, run_id)
+    finally:
+        _release_memory()
+
+
+def _release_memory() -> None:
+    """A worker runs many runs: drop this run's models and Keras' global graph state."""
+    import gc
+
+    import keras
+
+    features.release_models()
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def _execute(store: Store, run_id: str) -> str:
+    run = store.get(run_id)
+    folder = store.run_dir(run_id)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(folder)  # left by a worker killed mid-write
+        config = run.run_config
         problems = config.problems()
         if problems:
             raise DatasetError("; ".join(problems))
-        ctx = _prepare(store, run_id, config, folder)
+        ctx = _prepare(store, run_id, config, folder, resume=run.resume)
         runner = _run_probe if config.task == "probe" else _run_training
         result, status = runner(ctx, resume=run.resume)
         store.finish(run_id, status, result=result, error=result.get("note"),
                      progress={"stage": "finished", "message": status},
                      **_model_fields(folder))
         return status
-    except (DatasetError, WeightsError, ValueError) as exc:
+    except ExtractionStopped:
+        store.finish(run_id, store_mod.STOPPED, error="stopped before training began",
+                     progress={"stage": "finished", "message": store_mod.STOPPED})
+        return store_mod.STOPPED
+    except (WeightsError, ValueError) as exc:  # DatasetError is a ValueError
         return _fail(store, run_id, str(exc), folder)
     except MemoryError:
         return _fail(store, run_id, "out of memory: lower the batch size or the image size",
@@ -96,7 +120,10 @@ def execute(store: Store, run_id: str) -> str:
         if type(exc).__name__ == "ResourceExhaustedError":
             return _fail(store, run_id, "out of memory: lower the batch size or the image size",
                          folder)
-        (folder / "traceback.txt").write_text(traceback.format_exc())
+        try:
+            (folder / "traceback.txt").write_text(traceback.format_exc())
+        except OSError:
+            log.exception("run %s failed", run_id)
         return _fail(store, run_id, f"{type(exc).__name__}: {exc}", folder)
 
 
@@ -133,13 +160,16 @@ def image_folders(store: Store, run_id: str, config: RunConfig, folder: Path
     return str(train), str(val) if val else None
 
 
-def _prepare(store: Store, run_id: str, config: RunConfig, folder: Path) -> Context:
+def _prepare(store: Store, run_id: str, config: RunConfig, folder: Path,
+             resume: bool = False) -> Context:
     images, val_images = image_folders(store, run_id, config, folder)
     store.update(run_id, progress={"stage": "scanning", "message": "reading the dataset"})
     scan = datasets.scan(images, val_images)
     if not scan.ok:
         raise DatasetError("; ".join(scan.errors))
-    split = (datasets.split_from_manifest(scan, config.manifest) if config.manifest
+    saved = folder / "manifest.json"
+    manifest = json.loads(saved.read_text()) if resume and saved.exists() else config.manifest
+    split = (datasets.split_from_manifest(scan, manifest) if manifest
              else datasets.split(scan, config.val_fraction, config.seed))
     if not split.train or not split.validation:
         raise DatasetError("the split left no training or no validation image")
@@ -159,7 +189,8 @@ def _seed_everything(seed: int) -> None:
 
 
 # -- features ---------------------------------------------------------------------------------
-def _features(ctx: Context, base, outputs: list[features.Output]) -> features.FeatureTable:
+def _features(ctx: Context, base, outputs: list[features.Output],
+              stoppable: bool = True) -> features.FeatureTable:
     total = len({i.sha256 for i in ctx.scan.items})
 
     def report(done: int, of: int) -> None:
@@ -168,7 +199,8 @@ def _features(ctx: Context, base, outputs: list[features.Output]) -> features.Fe
     ctx.progress("extracting", f"VGG16 features for {total} images (cached after this run)")
     failures: list = []
     table = features.extract(base, ctx.scan.items, outputs, ctx.cache_key(), ctx.cache,
-                             ctx.config.batch_size, report, ctx.should_stop, failures)
+                             ctx.config.batch_size, report,
+                             ctx.should_stop if stoppable else None, failures)
     if failures:
         log.warning("%d file(s) failed to decode during extraction", len(failures))
     return table
@@ -215,7 +247,7 @@ def _run_linear(ctx: Context, base) -> tuple[dict, str]:
     fit = advisor.fit_linear(table.rows((layer, "gap"), ctx.split.train), ctx.split.labels(TRAIN),
                              table.rows((layer, "gap"), ctx.split.validation),
                              ctx.split.labels(VALIDATION), ctx.num_classes,
-                             balanced=_is_imbalanced(ctx.split))
+                             balanced=_is_imbalanced(ctx.split), seed=ctx.config.seed)
     ctx.store.add_metric(ctx.run_id, "epoch", "fit", 1, 1, {
         "accuracy": fit.train_accuracy, "loss": fit.train_loss,
         "val_accuracy": fit.val_accuracy, "val_loss": fit.val_loss,
@@ -250,24 +282,33 @@ def _phase_plan(ctx: Context) -> list[tuple[strategies.Phase, int, int]]:
 
 
 class _ResumeState:
-    """After every epoch: the weights so far and where training stands (atomic writes), so a
-    killed worker's run continues from its last finished epoch."""
+    """After every finished epoch (and at the end of each phase): the weights so far and where
+    training stands, so a killed worker's run continues from its last finished epoch. The
+    weights file goes first; state.json (written last) names the epoch they belong to."""
 
     def __init__(self, folder: Path):
         self.folder = folder / "resume"
         self.state_path = self.folder / "state.json"
         self.weights_path = self.folder / "last.weights.h5"
 
-    def save(self, model, phase_index: int, epochs_done: int) -> None:
+    def save(self, model, phase_index: int, epochs_done: int, global_epochs: int) -> None:
         write_atomically(self.weights_path, lambda tmp: model.save_weights(tmp, overwrite=True),
                          suffix=".weights.h5")
         atomic_write_text(self.state_path, json.dumps(
-            {"phase_index": phase_index, "epochs_done": epochs_done}))
+            {"phase_index": phase_index, "epochs_done": epochs_done,
+             "global_epochs": global_epochs}))
 
     def load(self) -> dict | None:
         if self.state_path.exists() and self.weights_path.exists():
             return json.loads(self.state_path.read_text())
         return None
+
+    def restore(self, model, fallback: list) -> None:
+        """The last finished epoch's weights, else `fallback` (weights before training)."""
+        if self.load():
+            model.load_weights(self.weights_path)
+        else:
+            model.set_weights(fallback)
 
 
 def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
@@ -278,42 +319,40 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
         return _run_linear(ctx, base)
 
     head = models.dense_head(ctx.num_classes, ctx.config.seed)
-    bottleneck = _features(ctx, base, [(vgg16.BOTTLENECK_LAYER, "map")])
+    try:
+        bottleneck = _features(ctx, base, [(vgg16.BOTTLENECK_LAYER, "map")])
+    except ExtractionStopped:
+        return {"note": "stopped before training began: no model was saved"}, store_mod.STOPPED
     models.adapt_head(head, bottleneck.rows((vgg16.BOTTLENECK_LAYER, "map"), ctx.split.train))
     inference = models.image_model(base, head)  # the model that is saved, never augmented
+    initial_weights = inference.get_weights()
     plan = _phase_plan(ctx)
     state = _ResumeState(ctx.folder)
-    start_phase, start_epoch = 0, 0
+    start = {"phase_index": 0, "epochs_done": 0, "global_epochs": 0}
     if resume and (saved := state.load()):
         inference.load_weights(state.weights_path)
-        start_phase, start_epoch = saved["phase_index"], saved["epochs_done"]
-        if start_epoch >= plan[start_phase][2]:
-            start_phase, start_epoch = start_phase + 1, 0
+        start = saved
     total_epochs = sum(epochs for *_, epochs in plan)
     started = time.time()
-    outcome, status, epochs_run = None, store_mod.DONE, 0
+    status, done, deepest = store_mod.DONE, start["global_epochs"], 0
     for index, (phase, blocks, epochs) in enumerate(plan):
-        if index < start_phase:
-            epochs_run += epochs
+        if index < start["phase_index"]:
+            deepest = max(deepest, blocks)
             continue
-        first = start_epoch if index == start_phase else 0
-        try:
-            trained, outcome = _train_phase(ctx, base, head, inference, index, phase, blocks,
-                                            epochs, first, epochs_run, total_epochs, state)
-        except ExtractionStopped:
-            outcome = "stopped"
-            trained = 0
-        epochs_run += trained
-        if outcome == "stopped":
-            status = store_mod.STOPPED
+        first = start["epochs_done"] if index == start["phase_index"] else 0
+        deepest = max(deepest, blocks)
+        finished, outcome = _train_phase(ctx, base, head, inference, index, phase, blocks,
+                                         epochs, first, done - first, total_epochs, state)
+        done += finished
+        if outcome is not None:
+            state.restore(inference, initial_weights)  # never keep a partial epoch's weights
+            status = store_mod.STOPPED if outcome == "stopped" else store_mod.DIVERGED
             break
-        if outcome == "diverged":
-            status = store_mod.DIVERGED
-            break
-    if status == store_mod.STOPPED and epochs_run == 0 and not resume:
+        state.save(inference, index + 1, 0, done)  # the phase's best weights, phase complete
+    if status == store_mod.STOPPED and done == 0:
         return {"note": "stopped before any epoch finished: no model was saved"}, status
-    probabilities = _predict_validation(ctx, base, head, inference)
-    extra = {"epochs_run": epochs_run, "train_seconds": time.time() - started}
+    probabilities = _predict_validation(ctx, base, head, inference, deepest)
+    extra = {"epochs_run": done, "train_seconds": time.time() - started}
     if status == store_mod.DIVERGED:
         extra["note"] = ("the loss became NaN: training stopped and the last good weights were "
                          "kept; try a lower learning rate")
@@ -323,17 +362,21 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
 def _train_phase(ctx: Context, base, head, inference, index: int, phase: strategies.Phase,
                  blocks: int, epochs: int, first_epoch: int, epoch_offset: int,
                  total_epochs: int, state: _ResumeState) -> tuple[int, str | None]:
-    """Train one phase; returns (epochs finished, None | "stopped" | "diverged")."""
+    """Train one phase from `first_epoch` (resume); returns (epochs finished in this call,
+    None | "stopped" | "diverged")."""
     import keras
 
     from core import models
-    from core.callbacks import ReportToStore
+    from core.callbacks import FitInterrupted, ReportToStore
 
     cfg = ctx.config
     models.set_trainable(base, blocks)
     cut = None if cfg.augment else vgg16.frozen_cut_layer(blocks)
     if cut is not None:
-        table = _features(ctx, base, [(cut, "map")])
+        try:
+            table = _features(ctx, base, [(cut, "map")])
+        except ExtractionStopped:
+            return 0, "stopped"
         model = models.top_model(base, cut, head)
         x_train = table.rows((cut, "map"), ctx.split.train)
         x_val = table.rows((cut, "map"), ctx.split.validation)
@@ -351,7 +394,7 @@ def _train_phase(ctx: Context, base, head, inference, index: int, phase: strateg
     reporter = ReportToStore(
         ctx.store, ctx.run_id, phase.name, index, len(cfg.strategy_spec.phases),
         epoch_offset, total_epochs, steps,
-        on_epoch_saved=lambda done: state.save(inference, index, first_epoch + done))
+        on_epoch_saved=lambda done: state.save(inference, index, done, epoch_offset + done))
     callbacks = [
         reporter,
         keras.callbacks.TerminateOnNaN(),
@@ -362,34 +405,24 @@ def _train_phase(ctx: Context, base, head, inference, index: int, phase: strateg
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping_patience,
                                       restore_best_weights=True),
     ]
-    start_weights = inference.get_weights()
     ctx.progress("training", f"phase {index + 1}: {phase.name}", phase=phase.name,
                  phase_index=index, epoch=epoch_offset + first_epoch + 1, epochs=total_epochs,
                  step=0, steps=steps)
-    if cut is not None:
-        history = model.fit(x_train, y_train, validation_data=(x_val, y_val),
-                            batch_size=cfg.batch_size, epochs=epochs - first_epoch,
-                            class_weight=_class_weight(ctx.split), shuffle=True,
-                            callbacks=callbacks, verbose=0)
-    else:
-        train_data = features.image_dataset(_paths(ctx.split.train), cfg.image_size,
-                                            cfg.batch_size, y_train, shuffle_seed=cfg.seed)
-        val_data = features.image_dataset(_paths(ctx.split.validation), cfg.image_size,
-                                          cfg.batch_size, y_val)
-        history = model.fit(train_data, validation_data=val_data, epochs=epochs - first_epoch,
-                            class_weight=_class_weight(ctx.split), callbacks=callbacks,
-                            shuffle=False, verbose=0)  # the pipeline shuffles every epoch
-    finished = sum(1 for loss in history.history.get("val_loss", []) if math.isfinite(loss))
-    if reporter.diverged:
-        # keep the last good weights: the last finished epoch's, else the phase's starting ones
-        if finished and state.load():
-            inference.load_weights(state.weights_path)
+    fit = dict(epochs=epochs, initial_epoch=first_epoch, callbacks=callbacks, verbose=0,
+               class_weight=_class_weight(ctx.split))
+    try:
+        if cut is not None:
+            model.fit(x_train, y_train, validation_data=(x_val, y_val),
+                      batch_size=cfg.batch_size, shuffle=True, **fit)
         else:
-            inference.set_weights(start_weights)
-        return finished, "diverged"
-    if reporter.stop_requested:
-        return finished, "stopped"
-    return finished, None
+            train_data = features.image_dataset(_paths(ctx.split.train), cfg.image_size,
+                                                cfg.batch_size, y_train, shuffle_seed=cfg.seed)
+            val_data = features.image_dataset(_paths(ctx.split.validation), cfg.image_size,
+                                              cfg.batch_size, y_val)
+            model.fit(train_data, validation_data=val_data, shuffle=False, **fit)
+    except FitInterrupted as interrupted:
+        return reporter.epochs_finished, interrupted.reason
+    return reporter.epochs_finished, None
 
 
 def _paths(items: list[Item]) -> list[str]:
@@ -401,24 +434,16 @@ def _targets(ctx: Context, split: str) -> np.ndarray:
     return y.astype("float32").reshape(-1, 1) if ctx.num_classes == 2 else y
 
 
-def _probabilities(raw: np.ndarray, num_classes: int) -> np.ndarray:
-    """Model outputs as an (N, classes) probability matrix (a sigmoid unit becomes two)."""
-    raw = np.asarray(raw, dtype=np.float64)
-    if num_classes == 2 and raw.shape[-1] == 1:
-        return np.concatenate([1.0 - raw, raw], axis=1)
-    return raw
-
-
-def _predict_validation(ctx: Context, base, head, inference) -> np.ndarray:
-    """Validation probabilities from the trained weights. The cached features used are those
-    of the last layer that no phase trained (the frozen part is still the pretrained one)."""
+def _predict_validation(ctx: Context, base, head, inference, deepest: int) -> np.ndarray:
+    """Validation probabilities from the trained weights. `deepest` is the most blocks any
+    phase that ran unfroze: the cached features used are those of the last layer below them
+    (still the pretrained one). Scoring always finishes, also after a stop request."""
     from core import models
 
     ctx.progress("evaluating", "scoring the validation images")
-    deepest = max(blocks for _, blocks, _ in _phase_plan(ctx))
     cut = vgg16.frozen_cut_layer(deepest)
     if cut is not None:
-        table = _features(ctx, base, [(cut, "map")])
+        table = _features(ctx, base, [(cut, "map")], stoppable=False)
         top = models.top_model(base, cut, head)
         raw = top.predict(table.rows((cut, "map"), ctx.split.validation),
                           batch_size=ctx.config.batch_size, verbose=0)
@@ -426,28 +451,21 @@ def _predict_validation(ctx: Context, base, head, inference) -> np.ndarray:
         data = features.image_dataset(_paths(ctx.split.validation), ctx.config.image_size,
                                       ctx.config.batch_size)
         raw = inference.predict(data, verbose=0)
-    return _probabilities(raw, ctx.num_classes)
+    return class_probabilities(raw)
 
 
 # -- results and artifacts --------------------------------------------------------------------
 def evaluation(y_true: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:
     """Accuracy, log loss, per-class precision/recall/F1/support and the confusion matrix."""
-    from sklearn.metrics import (
-        accuracy_score,
-        confusion_matrix,
-        log_loss,
-        precision_recall_fscore_support,
-    )
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     labels = list(range(len(classes)))
     predicted = probabilities.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, predicted, labels=labels, zero_division=0)
-    clipped = np.clip(probabilities, 1e-7, 1.0)
     return {
         "val_accuracy": float(accuracy_score(y_true, predicted)),
-        "val_loss": float(log_loss(y_true, clipped / clipped.sum(1, keepdims=True),
-                                   labels=labels)),
+        "val_loss": log_loss(y_true, probabilities, len(classes)),
         "per_class": [{"class": c, "precision": float(p), "recall": float(r), "f1": float(f),
                        "support": int(s)}
                       for c, p, r, f, s in zip(classes, precision, recall, f1, support,

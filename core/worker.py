@@ -8,6 +8,7 @@ started again on the next submission. A run whose worker died is marked interrup
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -63,11 +64,20 @@ def pid_alive(pid: int | None) -> bool:
             return False
 
 
-def reap(store: Store) -> list[str]:
-    """Mark runs whose worker is gone as interrupted; returns their ids."""
-    if not worker_running(store.home):
-        return store.mark_interrupted(lambda pid: False)
-    return store.mark_interrupted(pid_alive)
+def reap(store: Store, start: bool = True) -> list[str]:
+    """Mark runs whose worker is gone as interrupted (returns their ids), and start a worker
+    when queued runs are waiting with none running (e.g. one that exited just as they were
+    queued)."""
+    lock = None if worker_running(store.home) else _try_lock(store.home)
+    if lock is None:  # a worker holds the lock: only runs of dead worker processes are orphans
+        return store.mark_interrupted(pid_alive)
+    try:  # holding the lock, no worker can claim a run while we mark the live ones
+        gone = store.mark_interrupted(lambda pid: False)
+    finally:
+        lock.close()
+    if start and store.list(statuses=(store_mod.QUEUED,), limit=1):
+        start_worker(store.home)
+    return gone
 
 
 def start_worker(home: Path, idle_seconds: float = IDLE_SECONDS) -> subprocess.Popen | None:
@@ -82,22 +92,34 @@ def start_worker(home: Path, idle_seconds: float = IDLE_SECONDS) -> subprocess.P
         start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
 
 
+def absolute_paths(config: RunConfig) -> RunConfig:
+    """The worker runs elsewhere (another working directory): store absolute paths."""
+    def absolute(path: str | None) -> str | None:
+        return str(Path(path).expanduser().resolve()) if path else path
+
+    weights = config.weights if config.weights in ("imagenet", "none") else absolute(
+        config.weights)
+    return dataclasses.replace(config, dataset=absolute(config.dataset),
+                               val_dir=absolute(config.val_dir), weights=weights)
+
+
 def submit(store: Store, config: RunConfig, group_id: str | None = None,
            start: bool = True) -> Run:
     """Queue a run (after checking its settings) and make sure a worker will pick it up."""
     problems = config.problems()
     if problems:
         raise ValueError("; ".join(problems))
+    config = absolute_paths(config)
     run = store.create(config, group_id)
     if start:
-        reap(store)
+        reap(store, start=False)
         start_worker(store.home)
     return run
 
 
 def resume(store: Store, run_id: str) -> Run:
     run = store.requeue_for_resume(run_id)
-    reap(store)
+    reap(store, start=False)
     start_worker(store.home)
     return run
 
@@ -124,7 +146,12 @@ def serve(home: str | os.PathLike | None = None, idle_seconds: float = IDLE_SECO
                 time.sleep(POLL_SECONDS)
                 continue
             log.info("run %s (%s) started", run.id, run.strategy)
-            status = training.execute(store, run.id)
+            try:
+                status = training.execute(store, run.id)
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive any one run
+                log.exception("run %s could not be recorded", run.id)
+                status = store_mod.FAILED
+                store.finish(run.id, status, error=f"{type(exc).__name__}: {exc}")
             log.info("run %s ended: %s", run.id, status)
             executed += 1
             idle_since = time.time()
@@ -133,7 +160,7 @@ def serve(home: str | os.PathLike | None = None, idle_seconds: float = IDLE_SECO
 
 
 def wait(store: Store, run_id: str, timeout: float = 3600.0) -> Run:
-    """Block until the run has finished (used by the CLI and tests)."""
+    """Block until the run has finished."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         reap(store)

@@ -88,3 +88,22 @@ def test_fingerprint_depends_on_content_not_names(tmp_path):
     assert datasets.scan(a).fingerprint() == datasets.scan(b).fingerprint()
     write_colour_dataset(b, ("green",), per_class=1)
     assert datasets.scan(a).fingerprint() != datasets.scan(b).fingerprint()
+
+
+def test_separate_validation_folder_keeps_every_file_in_the_manifest(tmp_path):
+    train = write_colour_dataset(tmp_path / "train", ("red", "blue"), per_class=5)
+    val = write_colour_dataset(tmp_path / "val", ("red", "blue"), per_class=2, seed=9)
+    scan = datasets.scan(train, val)
+    split = datasets.split(scan)
+    assert (len(split.train), len(split.validation)) == (10, 4)
+    assert len(split.manifest()["files"]) == 14  # same names in both folders do not collide
+    rebuilt = datasets.split_from_manifest(scan, split.manifest())
+    assert (len(rebuilt.train), len(rebuilt.validation)) == (10, 4)
+
+
+def test_class_without_training_images_is_blocked(tmp_path):
+    write_colour_dataset(tmp_path / "d" / "train", ("red", "blue"), per_class=3)
+    write_colour_dataset(tmp_path / "d" / "validation", ("red", "green"), per_class=2)
+    scan = datasets.scan(tmp_path / "d")
+    assert any("'green' has no training image" in e for e in scan.errors)
+    assert any("'blue' has no validation image" in w for w in scan.warnings)

@@ -7,6 +7,7 @@ import pytest
 
 from core import backbone, features, models, predict, training, vgg16
 from core.advisor import fit_linear
+from core.metrics import class_probabilities
 
 SIZE = 32
 
@@ -76,7 +77,7 @@ def test_linear_model_reproduces_scikit_learn(base, classes):
     fit = fit_linear(gap[:20], y[:20], gap[20:], y[20:], classes)
     model = models.linear_image_model(base, "block4_pool", fit.coef, fit.intercept, fit.mean,
                                       fit.scale)
-    got = training._probabilities(model.predict(images[20:], verbose=0), classes)
+    got = class_probabilities(model.predict(images[20:], verbose=0))
     np.testing.assert_allclose(got, fit.val_probabilities, atol=1e-4)
 
 

@@ -67,3 +67,13 @@ def test_store_is_shared_between_store_objects(tmp_path):
     run = a.create(_config(tmp_path))
     assert b.get(run.id).config["strategy"] == "head"
     assert b.find(run.id[:15] + run.id[15:]) is not None
+
+
+def test_submit_stores_absolute_paths(tmp_path, monkeypatch):
+    from core import worker
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    store = Store(tmp_path / "home")
+    run = worker.submit(store, RunConfig(dataset="data", weights="none"), start=False)
+    assert run.config["dataset"] == str(tmp_path / "data")

@@ -115,3 +115,67 @@ def test_nan_loss_ends_as_diverged_and_keeps_a_model(binary_dataset, tmp_path, m
     assert loaded.classes == ["blue", "red"]
     image = predict.prepare(binary_dataset / "red" / "red_00.png", 32)[None]
     assert np.isfinite(predict.probabilities(loaded, image)).all()  # good weights were kept
+
+
+def _stop_after(store, monkeypatch, checks: int):
+    """The stop flag turns on at the N-th check (extraction checks once per batch, training
+    once per batch)."""
+    calls = {"n": 0}
+
+    def stop_requested(run_id):
+        calls["n"] += 1
+        return calls["n"] >= checks
+
+    monkeypatch.setattr(store, "stop_requested", stop_requested)
+
+
+def test_stop_during_first_extraction_ends_stopped_not_failed(binary_dataset, tmp_path,
+                                                              monkeypatch):
+    store = Store(tmp_path / "home")
+    _stop_after(store, monkeypatch, 1)
+    run = _run(store, binary_dataset, strategy="finetune")
+    assert run.status == store_mod.STOPPED, run.error
+    assert not (store.run_dir(run.id) / "traceback.txt").exists()
+    assert run.model_path is None
+
+
+def test_stop_in_epoch_two_keeps_epoch_one_and_skips_later_phases(binary_dataset, tmp_path,
+                                                                  monkeypatch):
+    store = Store(tmp_path / "home")
+    # 24 images, batch 8: 3 extraction checks, then 3 training batches per epoch
+    _stop_after(store, monkeypatch, 3 + 3 + 1)
+    run = _run(store, binary_dataset, strategy="finetune", epochs=5, finetune_epochs=3)
+    assert run.status == store_mod.STOPPED, run.error
+    assert run.result["epochs_run"] == 1
+    assert [h["phase"] for h in store.epoch_history(run.id)] == ["head"]
+    assert run.model_path and predict.load(store, run.id).classes == ["blue", "red"]
+
+
+def test_resume_in_phase_two_continues_the_epoch_numbering(three_class_dataset, tmp_path,
+                                                           monkeypatch):
+    store = Store(tmp_path / "home")
+    history = store.epoch_history
+    monkeypatch.setattr(store, "stop_requested", lambda run_id: any(
+        h["phase"] == "finetune" for h in history(run_id)))  # stop after one finetune epoch
+    run = _run(store, three_class_dataset, strategy="finetune", epochs=2, finetune_epochs=3,
+               early_stopping_patience=50)
+    assert run.status == store_mod.STOPPED, run.error
+    assert [h["phase"] for h in store.epoch_history(run.id)] == ["head", "head", "finetune"]
+    monkeypatch.undo()
+    store.finish(run.id, store_mod.INTERRUPTED)  # as if the worker had died there
+    store.requeue_for_resume(run.id)
+    store.claim_next(0)
+    training.execute(store, run.id)
+    resumed = store.get(run.id)
+    assert resumed.status == store_mod.DONE, resumed.error
+    history = store.epoch_history(run.id)
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
+    assert [h["phase"] for h in history] == ["head"] * 2 + ["finetune"] * 3
+    assert resumed.result["epochs_run"] == 5
+
+
+def test_a_run_releases_its_models(binary_dataset, tmp_path):
+    from core import features
+
+    _run(Store(tmp_path / "home"), binary_dataset, strategy="head", epochs=1)
+    assert features._FORWARDS == {}

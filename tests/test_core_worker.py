@@ -1,5 +1,6 @@
 """The worker process: stop within one batch, a killed worker, resume; queued runs in order."""
 
+import json
 import os
 import signal
 import time
@@ -10,7 +11,7 @@ import pytest
 
 from core import store as store_mod
 from core import worker
-from core.callbacks import ReportToStore
+from core.callbacks import FitInterrupted, ReportToStore
 from core.runconfig import RunConfig
 from core.store import Store
 
@@ -21,9 +22,13 @@ class CountBatches(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.batches = 0
+        self.validations = 0
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
+
+    def on_test_begin(self, logs=None):
+        self.validations += 1
 
 
 def test_stop_request_ends_training_after_the_batch_it_is_seen(tmp_path, monkeypatch):
@@ -41,8 +46,12 @@ def test_stop_request_ends_training_after_the_batch_it_is_seen(tmp_path, monkeyp
     reporter = ReportToStore(store, run.id, "head", 0, 1, 0, 5, steps=20)
     counter = CountBatches()
     x, y = np.random.rand(40, 4), np.random.randint(0, 2, (40, 1))
-    model.fit(x, y, batch_size=2, epochs=5, callbacks=[reporter, counter], verbose=0)
+    with pytest.raises(FitInterrupted) as interrupted:
+        model.fit(x, y, batch_size=2, epochs=5, validation_data=(x, y),
+                  callbacks=[counter, reporter], verbose=0)
+    assert interrupted.value.reason == "stopped"
     assert counter.batches == 3  # not one batch more, not the rest of the epoch
+    assert counter.validations == 0  # no validation pass of the partial epoch
     assert reporter.stop_requested
     assert store.epoch_history(run.id) == []  # a partial epoch is not recorded as an epoch
 
@@ -85,7 +94,11 @@ def test_killed_worker_leaves_run_interrupted_then_resumes(binary_dataset, tmp_p
     assert interrupted.status == store_mod.INTERRUPTED
     assert "resumed" in interrupted.error
     folder = store.run_dir(run.id)
-    assert not [p for p in folder.rglob("*") if p.suffix == ".tmp" or ".tmp" in p.name]
+    # killed mid-write or not, every real file is whole: temp names are hidden until replaced
+    state = json.loads((folder / "resume" / "state.json").read_text())
+    assert state["global_epochs"] >= 1
+    assert (folder / "resume" / "last.weights.h5").stat().st_size > 1_000_000
+    assert json.loads((folder / "manifest.json").read_text())["files"]
     done_before = len(store.epoch_history(run.id))
 
     worker.resume(store, run.id)
@@ -94,7 +107,9 @@ def test_killed_worker_leaves_run_interrupted_then_resumes(binary_dataset, tmp_p
     epochs = [h["epoch"] for h in store.epoch_history(run.id)]
     assert epochs[:done_before] == list(range(1, done_before + 1))
     assert epochs[-1] == 3  # the resumed run continued to the planned last epoch
-    assert len(epochs) <= 3 + 1  # at most the interrupted epoch is repeated
+    assert epochs == sorted(set(epochs))  # no epoch is counted twice
+    assert finished.result["epochs_run"] == 3
+    assert not list(folder.rglob(".tmp-*"))  # stale temporaries were swept
 
 
 def test_queued_runs_execute_one_after_another(binary_dataset, tmp_path):
