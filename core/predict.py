@@ -66,14 +66,18 @@ def load(store: Store, model_or_run: str) -> LoadedModel:
     return LoadedModel(run, model, classes)
 
 
-def audio_settings(run: Run):
-    """The spectrogram settings a run trained with (None: the run trained on images)."""
+def audio_settings(run: Run, store: Store | None = None):
+    """The spectrogram settings a run trained with (None: the run trained on pictures)."""
     from core.audio import SpectrogramSettings
 
-    saved = Path(run.model_path or "").parent / "audio.json"
-    if not run.model_path or not saved.exists():
+    folder = store.run_dir(run.id) if store else Path(run.model_path or ".").parent
+    saved = folder / "audio.json"
+    if not saved.exists():
         return None
-    return SpectrogramSettings(**json.loads(saved.read_text()))
+    try:
+        return SpectrogramSettings(**json.loads(saved.read_text()))
+    except (TypeError, ValueError):
+        return None
 
 
 def image_for(loaded: LoadedModel, path: str | Path) -> Image.Image:

@@ -143,11 +143,16 @@ def _model_fields(folder: Path) -> dict:
 def image_folders(store: Store, run_id: str, config: RunConfig, folder: Path
                   ) -> tuple[str, str | None]:
     """The image folders to train on: the dataset itself, or for audio clips their log-mel
-    spectrograms (rendered once, cached), whose settings are saved with the run so that
-    Predict renders an uploaded clip the same way."""
+    spectrograms (rendered once, cached). Either way, a run on spectrograms saves their
+    settings (audio.json) so that Predict renders an uploaded clip exactly the same way."""
     from core import audio
 
     if not audio.is_audio_dataset(config.dataset):
+        try:  # already spectrograms (the Data page converts audio uploads itself)
+            made = audio.spectrogram_report(config.dataset)
+            atomic_write_text(folder / "audio.json", json.dumps(made.settings))
+        except (FileNotFoundError, ValueError, TypeError):
+            pass
         return config.dataset, config.val_dir
     spec = audio.SpectrogramSettings(**(config.audio or {}))
     store.update(run_id, progress={"stage": "spectrograms",

@@ -39,18 +39,6 @@ def models_available(store) -> list[Run]:
             if r.model_path and not report.is_probe(r)]
 
 
-def spectrogram_settings(run: Run) -> audio.SpectrogramSettings | None:
-    """The settings a run's spectrogram dataset was made with; None for picture runs."""
-    try:
-        made = audio.spectrogram_report(run.dataset)
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-    try:
-        return audio.SpectrogramSettings(**made.settings)
-    except (TypeError, ValueError):
-        return audio.SpectrogramSettings()
-
-
 def to_image(name: str, data: bytes, sound: audio.SpectrogramSettings | None):
     """An upload as the picture the model sees (a sound becomes its spectrogram)."""
     suffix = Path(name).suffix.lower()
@@ -225,14 +213,14 @@ def body() -> None:
                  "another run.")
         return
     with st.spinner("Loading the model (the first time takes a few seconds)..."):
-        from core.predict import ModelRefused
+        from core.predict import ModelRefused, audio_settings
 
         try:
             loaded = load_model(str(store.home), run.id, run.model_sha256 or "")
         except ModelRefused as exc:
             st.error(f"This model cannot be loaded: {exc}")
             return
-    sound = spectrogram_settings(run)
+    sound = audio_settings(run, store)
     st.caption(f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
                f"{loaded.image_size} x {loaded.image_size} pixels.")
     one, many = st.tabs(["One picture", "Many pictures"])

@@ -60,3 +60,19 @@ def test_advisor_measures_spectrograms_like_any_images(tones, tmp_path):
     advice = run.result["advice"]
     assert advice["similarity"] in ("similar", "different")  # measured, not assumed for audio
     assert advice["probe"] == run.result["probe"]
+
+
+def test_run_on_a_converted_spectrogram_folder_records_its_settings(tones, tmp_path):
+    from core import audio
+
+    spectrograms = audio.spectrogram_dataset(tones, audio.SpectrogramSettings(**AUDIO),
+                                             tmp_path / "cache")
+    store = Store(tmp_path / "home")
+    config = RunConfig(dataset=str(spectrograms), weights="none", image_size=32,
+                       strategy="linear")
+    run = store.create(config)
+    store.claim_next(0)
+    training.execute(store, run.id)
+    run = store.get(run.id)
+    assert run.status == store_mod.DONE, run.error
+    assert predict.audio_settings(run, store).n_mels == 32
