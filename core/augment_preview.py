@@ -17,12 +17,7 @@ import math
 import numpy as np
 from PIL import Image
 
-ROTATION = 0.1  # fraction of a full turn, either way
-ZOOM = 0.1
-SHIFT = 0.1
-MAX_BAND = 0.15
-NUM_MASKS = 2
-KINDS = ("image", "spectrogram")
+from core.augmentation import KINDS, MAX_BAND, NUM_MASKS, ROTATION, SHIFT, ZOOM  # noqa: F401
 
 
 def _square(image: Image.Image, size: int) -> Image.Image:

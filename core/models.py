@@ -62,15 +62,18 @@ def adapt_head(head: list[layers.Layer], bottleneck_features: np.ndarray) -> Non
 def image_augmentation(kind: str, seed: int = 0) -> keras.Sequential:
     """Random transforms active only in training: image (flip, rotation, zoom, shift) or
     spectrogram (time/frequency masking: rotating a spectrogram would change its meaning)."""
+    from core import augmentation as spec
+
     if kind == "spectrogram":
         from core.spec_augment import TimeFrequencyMask
 
-        return keras.Sequential([TimeFrequencyMask(seed=seed)], name="augment")
+        return keras.Sequential([TimeFrequencyMask(spec.MAX_BAND, spec.MAX_BAND, spec.NUM_MASKS,
+                                                   seed=seed)], name="augment")
     return keras.Sequential([
         layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(0.1, seed=seed),
-        layers.RandomZoom(0.1, seed=seed),
-        layers.RandomTranslation(0.1, 0.1, seed=seed),
+        layers.RandomRotation(spec.ROTATION, seed=seed),
+        layers.RandomZoom(spec.ZOOM, seed=seed),
+        layers.RandomTranslation(spec.SHIFT, spec.SHIFT, seed=seed),
     ], name="augment")
 
 
