@@ -612,3 +612,23 @@ def test_predict_with_a_really_trained_model(store, digits):
                                                        "top_k", "error"}
     assert (table["predicted"] == "digit_3").mean() > 0.5
     assert at.get("download_button")[0].proto.label == "Download the answers (CSV)"
+
+
+def test_two_browser_sessions_do_not_see_each_others_uploads_or_classes(store):
+    """Two sessions at once (two AppTests = two browser tabs of different people)."""
+    first = page("1_data.py", data_source="Upload a zip").run()
+    upload = _zip({"a/x.png": _png((200, 0, 0)), "b/y.png": _png((0, 0, 200))})
+    first.file_uploader(key="data_zip").upload("mine.zip", upload, "application/zip").run()
+    second = page("1_data.py", data_source="Build classes here").run()
+    second.text_input[0].input("theirs")
+    second.form_submit_button[0].click().run()
+    no_exceptions(first)
+    no_exceptions(second)
+    ids = first.session_state[common.SESSION_ID], second.session_state[common.SESSION_ID]
+    assert ids[0] != ids[1]
+    mine = Path(first.session_state[common.DATASET])
+    assert mine.is_relative_to(store.home / "sessions" / ids[0])
+    assert common.DATASET not in second.session_state  # no dataset leaked across sessions
+    assert not (store.home / "sessions" / ids[0] / "classes" / "theirs").exists()
+    assert (store.home / "sessions" / ids[1] / "classes" / "theirs").is_dir()
+    assert "theirs" not in " ".join(e.label for e in first.expander)
