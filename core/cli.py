@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="execute queued runs (started automatically)")
     worker.add_argument("--idle-seconds", type=float, default=120.0)
     worker.add_argument("--once", action="store_true")
+    for command in sub.choices.values():  # `--home` also after the command, as documented
+        command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

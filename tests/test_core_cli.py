@@ -102,3 +102,12 @@ def test_inspect_json_reports_classes_and_unreadable(binary_dataset, tmp_path):
 def test_unknown_strategy_is_rejected_by_the_parser(binary_dataset, tmp_path):
     result = cli("train", str(binary_dataset), "--strategy", "magic", home=tmp_path / "h")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_home_may_follow_the_command(binary_dataset, tmp_path):
+    home = tmp_path / "elsewhere"
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "runs", "--home", str(home)], cwd=ROOT,
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (home / "runs.sqlite3").exists()
