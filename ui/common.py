@@ -116,7 +116,8 @@ def kept(key: str, default) -> dict:
     still there after visiting another page (Streamlit forgets unrendered widgets' keys)."""
     st.session_state.setdefault(key, default)
     widget_key = f"_w_{key}"
-    st.session_state[widget_key] = st.session_state[key]
+    if widget_key not in st.session_state:  # dropped while the widget was not on screen
+        st.session_state[widget_key] = st.session_state[key]  # (never overwrite a fresh click)
     return {"key": widget_key, "on_change": _copy, "args": (widget_key, key)}
 
 

@@ -1,0 +1,423 @@
+"""The whole studio in a real browser, the way a teacher would use it.
+
+The app runs as `streamlit run` in a subprocess against a temporary studio home; Debian's
+Chromium (never a downloaded browser) is driven by Playwright: the built-in sample, a quick
+similarity measurement, a short fine-tuning run whose live chart is watched while it grows,
+a prediction with Grad-CAM, and the comparison page. The test takes the screenshots shown in
+the README, into $STUDIO_SCREENSHOTS (default: a temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.store import Store
+
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="the playwright package is not installed "
+                                      "(pip install playwright; no browser download is needed)")
+expect = sync_api.expect
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 1000}
+START_SECONDS = 60  # the server answering /_stcore/health
+UI = 60_000  # ms: a page or widget appearing after a rerun
+WORK = 180_000  # ms: work done by the worker (TensorFlow start-up included)
+HEAD_EPOCHS, FINETUNE_EPOCHS = 2, 12  # ~1 s per fine-tuning epoch at 32 px on 2 cores
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed "
+                                                "(apt-get install chromium)"),
+]
+
+# Every Plotly chart on the page: its title (tags stripped) and its traces' names and data.
+CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
+    title: String((d.layout && d.layout.title && d.layout.title.text) || '')
+        .replace(/<[^>]*>/g, ''),
+    traces: (d.data || []).map(t => ({name: t.name || '', x: Array.from(t.x || []),
+                                      y: Array.from(t.y || [])}))}))"""
+
+# The live view of the Train page at one instant: is the run active (its Stop button is drawn),
+# its progress text, and how many points the validation accuracy trace has.
+LIVE_JS = """() => {
+    const stop = Array.from(document.querySelectorAll('[data-testid="stButton"] button'))
+        .some(b => /(^|\\s)Stop$/.test(b.innerText.trim()));
+    const bar = document.querySelector('[data-testid="stProgress"]');
+    const chart = Array.from(document.querySelectorAll('.js-plotly-plot')).find(d =>
+        String((d.layout && d.layout.title && d.layout.title.text) || '')
+            .includes('Training curves'));
+    const val = chart ? (chart.data || []).find(t => t.name === 'validation') : null;
+    return {stop: stop, progress: bar ? bar.innerText.trim() : '',
+            points: val ? Array.from(val.x || []).length : -1};
+}"""
+
+
+# -- the server -------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line contains `text` (the worker: `python -m core --home HOME`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def end_process(pid: int) -> None:
+    """SIGTERM the process (its whole group when it leads one), SIGKILL after 10 s."""
+    def send(sig) -> None:
+        try:
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    send(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        try:  # reap it if it is our child
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    send(signal.SIGKILL)
+
+
+def log_tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
+
+
+@pytest.fixture
+def studio(tmp_path):
+    """`streamlit run streamlit_app.py` on a free port with a fresh studio home; at teardown
+    the server and every worker it started for this home are ended."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    env = dict(os.environ, STUDIO_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("VGG16_WEIGHTS", None)
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+             "--server.headless", "true", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the app did not start on port {port}:\n{log_tail(log)}")
+            time.sleep(0.5)
+        yield {"url": url + "/", "home": home, "log": log}
+    finally:
+        end_process(server.pid)
+        server.wait(timeout=30)
+        for text in {str(home), str(home.resolve())}:
+            for pid in processes_mentioning(text):
+                end_process(pid)
+        left = processes_mentioning(str(home.resolve())) + processes_mentioning(str(home))
+        assert not left, f"processes outlived the test: {left}"
+
+
+# -- the browser ------------------------------------------------------------------------------
+def charts(page) -> list[dict]:
+    return page.evaluate(CHARTS_JS)
+
+
+def chart(page, title: str) -> dict | None:
+    return next((c for c in charts(page) if c["title"] == title), None)
+
+
+def wait_for_chart(page, title: str, timeout_ms: int = UI) -> dict:
+    """The chart with this title once Plotly has drawn it (bounded polling)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        found = chart(page, title)
+        if found is not None and found["traces"]:
+            return found
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no chart titled {title!r}; have {[c['title'] for c in charts(page)]}")
+
+
+def poll_live(page, wanted, timeout_ms: int, what: str) -> dict:
+    """The Train page's live state (LIVE_JS) once `wanted(state)` holds; bounded polling, as
+    the chart changes by itself (the page polls the store every second)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    state: dict = {}
+    while time.monotonic() < deadline:
+        state = page.evaluate(LIVE_JS)
+        if wanted(state):
+            return state
+        page.wait_for_timeout(200)
+    raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}; last state: {state}")
+
+
+def nav(page, title: str) -> None:
+    """Open a page from the sidebar (same browser session: its choices are kept)."""
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=UI)
+    settled(page)
+
+
+def settled(page) -> None:
+    """Streamlit has finished the script run (clicks during a run can be lost)."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+           ).to_have_count(1, timeout=UI)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of the selectbox with this label."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    expect(page.get_by_role("combobox", name=label, exact=True)).to_have_value(option,
+                                                                             timeout=UI)
+    settled(page)
+
+
+def type_number(page, label: str, value: int) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    expect(box).to_have_value(str(value), timeout=UI)
+    settled(page)
+
+
+def open_settings(page) -> None:
+    """Unfold the Train page's optional settings (folded again after a page switch)."""
+    expander = page.get_by_test_id("stExpander").filter(has_text="Change the settings")
+    if not expander.get_by_text("Pretrained weights", exact=True).is_visible():
+        expander.get_by_text("Change the settings").click()
+    expect(expander.get_by_text("Pretrained weights", exact=True)).to_be_visible(timeout=UI)
+    settled(page)
+
+
+def click_until(page, target, shown, what: str, attempts: int = 3) -> None:
+    """Click `target` until `shown` is visible: a click that lands while Streamlit redraws
+    the page can be dropped, so it is repeated (at most `attempts` times, and never once the
+    target is disabled, i.e. the click did take)."""
+    for attempt in range(1, attempts + 1):
+        settled(page)
+        if attempt == 1 or (target.is_enabled() and not shown.first.is_visible()):
+            target.click()
+        try:
+            expect(shown).to_be_visible(timeout=15_000)
+        except AssertionError:
+            if attempt == attempts:
+                raise AssertionError(f"{what}: no effect after {attempts} clicks") from None
+        else:
+            settled(page)
+            return
+
+
+def snap(page, folder: Path, name: str) -> Path:
+    """A full-page screenshot. Streamlit scrolls inside its main area, so the viewport is made
+    as tall as that area for the shot, then put back."""
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    page.set_viewport_size({"width": VIEWPORT["width"],
+                            "height": max(VIEWPORT["height"], min(int(height), 8000))})
+    page.wait_for_timeout(400)  # Plotly redraws on resize
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+    return path
+
+
+# -- the test ---------------------------------------------------------------------------------
+def test_a_teacher_trains_watches_the_live_chart_and_predicts(studio, tmp_path):
+    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    home: Path = studio["home"]
+    timings: dict[str, float] = {}
+    began = time.monotonic()
+
+    def lap(name: str) -> None:
+        timings[name] = round(time.monotonic() - began, 1)
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            try:
+                run_the_flow(page, studio["url"], home, shots, lap)
+            except Exception:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                print(f"timings so far: {timings}\nserver log:\n{log_tail(studio['log'])}")
+                raise
+        finally:
+            browser.close()
+    print(f"timings (s since start): {timings}")
+
+
+def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
+    # 1. Start here: one click on the built-in sample opens the Data page.
+    page.goto(url)
+    sample = page.get_by_role("button", name="Use the sample dataset")
+    expect(sample).to_be_visible(timeout=UI)
+    expect(page.get_by_role("heading", name="VGG16 transfer-learning studio")).to_be_visible()
+    settled(page)
+    snap(page, shots, "home.png")
+    sample.click()
+    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible(timeout=UI)
+    lap("sample")
+
+    # 2. Data: 10 classes of 50 pictures, drawn as a bar chart.
+    per_class = wait_for_chart(page, "Images per class")
+    assert per_class["traces"][0]["x"] == [f"digit_{k}" for k in range(10)]
+    assert per_class["traces"][0]["y"] == [50] * 10
+    metrics = page.get_by_test_id("stMetric")
+    expect(metrics.filter(has_text="Classes")).to_contain_text("10")
+    expect(metrics.filter(has_text="Pictures").first).to_contain_text("500")
+    sample_dir = home / "samples" / "digits-50"
+    assert (sample_dir / "digit_3").is_dir()
+    wait_for_chart(page, "Training / validation split per class")
+    settled(page)
+    snap(page, shots, "data.png")
+
+    # 3. Train settings that keep everything short: no pretrained weights, 32 px.
+    nav(page, "Train")
+    open_settings(page)
+    click_until(page, page.get_by_text("None (random start)", exact=True),
+                page.get_by_text("Without pretrained weights VGG16 starts"),
+                "choosing no pretrained weights")
+    type_number(page, "Image size (pixels, at least 32)", 32)
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("No pretrained weights")
+    settled(page)
+
+    # 4. Strategy: measure (a quick linear probe in the worker), see the recommendation.
+    nav(page, "Strategy")
+    size = page.get_by_label("Image size for the measurement (pixels, at least 32)")
+    expect(size).to_have_value("32")
+    click_until(page, page.get_by_role("button", name="Measure"),
+                page.get_by_text(re.compile(r"^(Measuring: |Recommended: )")).first,
+                "queueing the measurement")
+    expect(page.get_by_text("Recommended:")).to_be_visible(timeout=WORK)
+    lap("measured")
+    probe = wait_for_chart(page, "Validation accuracy of a linear classifier at each depth")
+    assert len(probe["traces"][0]["x"]) == 3  # block3, block4 and block5
+    wait_for_chart(page, "Dataset size x similarity to ImageNet")
+    settled(page)
+    snap(page, shots, "strategy.png")
+
+    # 5. Train: fine-tune the top block, a few epochs of ~1 s each.
+    nav(page, "Train")
+    choose(page, "Strategy", "Fine-tune the top blocks")
+    open_settings(page)
+    expect(page.get_by_label("None (random start)")).to_be_checked()
+    expect(page.get_by_label("Image size (pixels, at least 32)")).to_have_value("32")
+    type_number(page, "Epochs (first phase)", HEAD_EPOCHS)
+    type_number(page, "Epochs (fine-tuning phase)", FINETUNE_EPOCHS)
+    click_until(page, page.get_by_role("button", name="Start training"),
+                page.get_by_role("button", name="Stop"), "starting the run")
+    lap("started")
+
+    # 6. While the run goes on, the live chart gains points.
+    first = poll_live(page, lambda s: s["stop"] and s["points"] >= 1, WORK,
+                      "a running run with a first point")
+    lap("first point")
+    assert first["stop"], first  # still running at the first look
+    second = poll_live(page, lambda s: s["points"] > first["points"], WORK,
+                       f"more than {first['points']} point(s)")
+    lap("more points")
+    assert second["points"] > first["points"]
+    assert second["stop"], ("the chart grew only once the run had finished", first, second)
+    assert second["progress"], second  # the progress bar of an active run
+    snap(page, shots, "train.png")
+    try:  # a fuller curve for the screenshot, if the run is still going
+        fuller = poll_live(page, lambda s: s["points"] >= 6 or not s["stop"], WORK, "6 points")
+    except AssertionError:
+        fuller = {}
+    if fuller.get("stop") and fuller["points"] >= 6:
+        snap(page, shots, "train.png")
+
+    # 7. The finished view: final metrics and the confusion matrix.
+    expect(page.get_by_text("Training finished.")).to_be_visible(timeout=WORK)
+    lap("finished")
+    confusion = wait_for_chart(page, "Confusion matrix (validation images)")
+    assert len(confusion["traces"][0]["x"]) == 10
+    expect(page.get_by_test_id("stMetric").filter(has_text="Validation accuracy")).to_contain_text(
+        "%")
+    curves = wait_for_chart(page, "Training curves")
+    validation = [t for t in curves["traces"] if t["name"] == "validation"][0]
+    assert len(validation["x"]) > second["points"] - 1
+    settled(page)
+    snap(page, shots, "train_done.png")
+    runs = Store(home).list()  # what the clicks queued
+    trained = [r for r in runs if r.config.get("task") != "probe"]
+    assert len(trained) == 1, [(r.id, r.config.get("task")) for r in runs]
+    run = trained[0]
+    assert run.status == "done"
+    assert (run.config["strategy"], run.config["image_size"], run.config["weights"],
+            run.config["epochs"], run.config["finetune_epochs"]) == (
+        "finetune", 32, "none", HEAD_EPOCHS, FINETUNE_EPOCHS)
+    expect(page.get_by_text(f"({run.id})").first).to_be_visible()
+
+    # 8. Predict: the finished run's model on one sample picture of a 3.
+    nav(page, "Predict")
+    model = page.get_by_role("combobox", name="Model (a finished run)", exact=True)
+    expect(model).to_have_value(re.compile(
+        rf"^Fine-tune the top blocks on digits-50 — finished.*\({run.id}\)$"), timeout=WORK)
+    expect(page.get_by_text("Classes: digit")).to_be_visible(timeout=WORK)
+    picture = sorted((home / "samples" / "digits-50" / "digit_3").glob("*.png"))[0]
+    uploader = page.get_by_test_id("stFileUploader").filter(
+        has=page.get_by_text("Pictures", exact=True))
+    uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(picture))
+    expect(page.get_by_text(re.compile(rf"{re.escape(picture.name)}.*most likely"))).to_be_visible(
+        timeout=WORK)
+    top = wait_for_chart(page, "Most likely classes")
+    classes = top["traces"][0]["y"]
+    assert len(classes) == 5 and all(c.startswith("digit_") for c in classes), classes
+    assert "digit_3" in classes, classes
+    expect(page.get_by_text("where it looked for")).to_be_visible(timeout=WORK)
+    lap("predicted")
+    settled(page)
+    snap(page, shots, "predict.png")
+
+    # 9. Compare: the finished run is selected, its curve drawn and marked best.
+    nav(page, "Compare")
+    expect(page.get_by_text("Best so far: Fine-tune the top blocks")).to_be_visible(timeout=UI)
+    compared = wait_for_chart(page, "Validation accuracy per epoch")
+    assert len(compared["traces"]) == 1 and run.id[-6:] in compared["traces"][0]["name"]
+    assert len(compared["traces"][0]["x"]) == run.result["epochs_run"]
+    expect(page.get_by_test_id("stMultiSelect")).to_contain_text(run.id)
+    settled(page)
+    snap(page, shots, "compare.png")
+    lap("compared")
