@@ -38,10 +38,9 @@ def find_run(store: Store, model_or_run: str) -> Run:
     """A run id (or unique prefix), or the path of a run's model.keras."""
     candidate = Path(model_or_run).expanduser()
     if candidate.suffix in (".keras", ".h5", ".pkl", ".pickle") or candidate.exists():
-        target = candidate.resolve()
-        for run in store.list():
-            if run.model_path and Path(run.model_path).resolve() == target:
-                return run
+        run = store.with_model(str(candidate.resolve()))
+        if run is not None:
+            return run
         raise ModelRefused(f"{model_or_run} is not a model this studio saved: only models "
                            "of finished runs in the run store can be loaded")
     run = store.find(model_or_run)

@@ -162,6 +162,13 @@ class Store:
                               (len(run_id_prefix), run_id_prefix)).fetchall()
         return _run(rows[0]) if len(rows) == 1 else None
 
+    def with_model(self, model_path: str) -> Run | None:
+        """The run that saved this model file (any age), or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE model_path = ? LIMIT 1",
+                             (model_path,)).fetchone()
+        return _run(row) if row else None
+
     def list(self, statuses: tuple[str, ...] | None = None, group_id: str | None = None,
              limit: int = 500) -> list[Run]:
         query, args = "SELECT * FROM runs WHERE 1=1", []
