@@ -87,15 +87,8 @@ def choose_strategy(advice: dict) -> strategies.Strategy:
     st.write(spec.plain)
     if key != default and advice:
         st.caption(f"The measurement recommended {strategies.get(default).title}.")
-    blocks = int(st.session_state.get(common.UNFREEZE, 1))
-    if any(p.unfreeze_blocks == strategies.CONFIGURED for p in spec.phases):
-        blocks = st.slider("VGG16 blocks to retrain in the fine-tuning phase", 1,
-                           len(vgg16.BLOCKS), **common.kept(common.UNFREEZE, 1))
-    layer = st.session_state.get(common.LAYER, vgg16.BOTTLENECK_LAYER)
-    if spec.uses_layer:
-        layer = st.selectbox("Layer the classifier reads", vgg16.FEATURE_LAYERS,
-                             **common.kept(common.LAYER, advice.get("layer")
-                                           or vgg16.BOTTLENECK_LAYER))
+    blocks, layer = common.strategy_options(
+        spec, advice.get("layer") or vgg16.BOTTLENECK_LAYER)
     trainable = spec.trainable_layers(blocks)
     rows = [{"phase": p.name,
              "VGG16 layers that train": ", ".join(trainable[p.name]) or "none (frozen)",

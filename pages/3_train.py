@@ -110,14 +110,7 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
                                           min_value=vgg16.MIN_IMAGE_SIZE, max_value=512,
                                           step=16,
                                           **common.kept(common.IMAGE_SIZE, common.image_size()))
-        unfreeze = int(st.session_state.get(common.UNFREEZE, 1))
-        if any(p.unfreeze_blocks == strategies.CONFIGURED for p in spec.phases):
-            unfreeze = st.slider("VGG16 blocks to retrain in the fine-tuning phase", 1,
-                                 len(vgg16.BLOCKS), **common.kept(common.UNFREEZE, 1))
-        layer = st.session_state.get(common.LAYER, vgg16.BOTTLENECK_LAYER)
-        if spec.uses_layer:
-            layer = st.selectbox("Layer the classifier reads", vgg16.FEATURE_LAYERS,
-                                 **common.kept(common.LAYER, vgg16.BOTTLENECK_LAYER))
+        unfreeze, layer = common.strategy_options(spec, vgg16.BOTTLENECK_LAYER)
         learning_rates = learning_rate_settings(spec)
         seed = st.number_input("Seed (same seed, same split and start: repeatable runs)", 0,
                                2**31 - 1, **common.kept("seed", 0))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import datasets, samples, session, settings, vgg16, worker
+from core import datasets, samples, session, settings, strategies, vgg16, worker
 from core import store as store_mod
 from core.backbone import WeightsError, resolve_weights
 from core.imaging import UnreadableImage, load_pil_rgb
@@ -119,6 +119,20 @@ def kept(key: str, default) -> dict:
     if widget_key not in st.session_state:  # dropped while the widget was not on screen
         st.session_state[widget_key] = st.session_state[key]  # (never overwrite a fresh click)
     return {"key": widget_key, "on_change": _copy, "args": (widget_key, key)}
+
+
+def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int, str]:
+    """The settings a strategy takes besides epochs, shared by the Strategy and Train pages:
+    VGG16 blocks to retrain (fine-tuning) and the layer a linear classifier reads."""
+    blocks = int(st.session_state.get(UNFREEZE, 1))
+    if any(p.unfreeze_blocks == strategies.CONFIGURED for p in spec.phases):
+        blocks = st.slider("VGG16 blocks to retrain in the fine-tuning phase", 1,
+                           len(vgg16.BLOCKS), **kept(UNFREEZE, 1))
+    layer = st.session_state.get(LAYER, vgg16.BOTTLENECK_LAYER)
+    if spec.uses_layer:
+        layer = st.selectbox("Layer the classifier reads", vgg16.FEATURE_LAYERS,
+                             **kept(LAYER, layer_default))
+    return blocks, layer
 
 
 # -- text -------------------------------------------------------------------------------------
