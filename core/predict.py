@@ -6,14 +6,15 @@ match the SHA-256 recorded when it was saved. Loading always uses Keras' safe mo
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.fileio import sha256_file
 from core.imaging import load_pil_rgb
 from core.metrics import class_probabilities
 from core.store import WITH_MODEL, Run, Store
@@ -58,9 +59,13 @@ def load(store: Store, model_or_run: str) -> LoadedModel:
     if run.status not in WITH_MODEL or not run.model_path or not Path(run.model_path).exists():
         raise ModelRefused(f"run {run.id} has no saved model (status: {run.status})")
     path = Path(run.model_path)
-    if sha256_file(path) != run.model_sha256:
+    data = path.read_bytes()  # hash and load the same bytes: no swap between check and load
+    if hashlib.sha256(data).hexdigest() != run.model_sha256:
         raise ModelRefused(f"{path} changed since the studio saved it; refusing to load it")
-    model = keras.models.load_model(path, safe_mode=True)
+    with tempfile.TemporaryDirectory() as private:
+        copy = Path(private) / "model.keras"
+        copy.write_bytes(data)
+        model = keras.models.load_model(copy, safe_mode=True)
     classes = json.loads((path.parent / "labels.json").read_text())
     return LoadedModel(run, model, classes)
 
