@@ -18,23 +18,52 @@ GRID_CLASSES = 12  # sample grid: at most this many classes ...
 GRID_IMAGES = 6  # ... and images per class
 SAVED_UPLOADS = "_data_saved_uploads"  # file ids of browser uploads already written
 ZIP_OUTCOME = "_data_zip_outcome"  # file id -> (kind, message) of the last zip upload
+PENDING = "_data_pending"  # a download or audio conversion under way in a child process
 
 
 # -- choosing ---------------------------------------------------------------------------------
 def choose(folder: Path, label: str) -> None:
-    """Make a folder the current dataset; audio clips become spectrogram images first."""
+    """Make a folder the current dataset; audio clips become spectrogram images first (in a
+    child process the page polls: the page never waits)."""
     if audio.is_audio_dataset(folder):
-        with st.spinner("Turning the sound clips into spectrogram pictures (once; this can take "
-                        "a minute)..."):
-            try:
-                images = fetch.spectrograms(folder, settings.cache_dir(common.get_store().home))
-            except fetch.FetchError as exc:
-                st.error(f"The sound clips could not be converted: {exc}")
-                return
-        common.set_dataset(images, f"{label} (sounds as spectrograms)",
-                           audio_source=str(Path(folder).resolve()))
+        if PENDING in st.session_state:
+            st.info("Wait for the current conversion or download to finish.")
+            return
+        home = common.get_store().home
+        job = fetch.start_spectrograms(folder, settings.cache_dir(home), home)
+        wait_for(job, "Turning the sound clips into spectrogram pictures (once)",
+                 "The sound clips could not be converted", label=f"{label} (sounds as "
+                 "spectrograms)", audio_source=str(Path(folder).resolve()))
     else:
         common.set_dataset(folder, label)
+
+
+def wait_for(job: fetch.Job, doing: str, failed: str, **done) -> None:
+    st.session_state[PENDING] = {"job": job.to_dict(), "doing": doing, "failed": failed,
+                                 "done": done}
+    st.rerun()  # redraw now: the status shows and the buttons that start jobs are disabled
+
+
+@st.fragment(run_every=1.0)
+def pending() -> None:
+    """Polls the child process; when it ends, the page reruns with the new dataset."""
+    task = st.session_state.get(PENDING)
+    if not task:
+        return
+    state = fetch.poll(task["job"])
+    if state.status == "running":
+        st.info(f"{task['doing']}... {state.seconds:.0f} s so far. This page updates by "
+                "itself; the rest of the studio stays usable.", icon=":material/hourglass:")
+        return
+    st.session_state.pop(PENDING, None)
+    done = task["done"]
+    if state.status == "failed":
+        common.flash("error", f"{task['failed']}: {state.reason}")
+    elif "sample_label" in done:
+        choose(state.folder, done["sample_label"])  # a sample may itself be sounds
+    else:
+        common.set_dataset(state.folder, done["label"], audio_source=done.get("audio_source"))
+    st.rerun()
 
 
 def builtin_sample() -> None:
@@ -52,15 +81,13 @@ def online_sample() -> None:
     chosen = st.selectbox("Sample", list(online), format_func=lambda k: online[k].title,
                           key="data_online_sample")
     st.caption(online[chosen].description + " Downloaded once, then kept on this server.")
-    if st.button("Download and use", key="data_download_sample", icon=":material/download:"):
-        with st.spinner(f"Getting {online[chosen].title} (needs internet the first time)..."):
-            try:
-                folder = fetch.sample(chosen, common.get_store().home)
-            except samples.SampleUnavailable as exc:
-                st.error(f"This sample is not available here: {exc}. The built-in sample "
-                         "works offline.")
-                return
-        choose(folder, f"online sample: {online[chosen].title}")
+    busy = PENDING in st.session_state
+    if st.button("Download and use", key="data_download_sample", icon=":material/download:",
+                 disabled=busy) and not busy:
+        wait_for(fetch.start_sample(chosen, common.get_store().home),
+                 f"Getting {online[chosen].title} (needs internet the first time)",
+                 "This sample is not available here (the built-in sample works offline)",
+                 sample_label=f"online sample: {online[chosen].title}")
 
 
 def server_folder() -> None:
@@ -318,6 +345,7 @@ def body() -> None:
         SOURCES[3]: zip_upload,
         SOURCES[4]: build_classes,
     }[source]()
+    pending()
     folder = common.current_dataset()
     if folder:
         show_dataset(folder)

@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -308,18 +309,31 @@ def test_data_server_folder_that_does_not_exist(store, tmp_path):
     assert "There is no folder" in texts(at.error)
 
 
-def test_data_online_sample_offline_says_so(store, monkeypatch):
+def run_until(at: AppTest, done, seconds: float = 300.0) -> AppTest:
+    """Rerun (as the page's polling fragment would) until done(at) or the time is up."""
+    deadline = time.monotonic() + seconds
+    while not done(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
+def test_data_online_sample_offline_says_so_without_blocking_the_page(store, monkeypatch):
     from core import fetch
-    from core.keras_datasets import SampleUnavailable
 
-    def offline(name, home):
-        raise SampleUnavailable("no internet to download cifar10")
+    def offline_child(name, home):  # what `python -m core sample` does offline: one line
+        return fetch._start("sample", ["-c", "import sys, time; time.sleep(1); print('error: "
+                                       "no internet to download cifar10', file=sys.stderr); "
+                                       "sys.exit(2)"], home, 60)
 
-    monkeypatch.setattr(fetch, "sample", offline)
+    monkeypatch.setattr(fetch, "start_sample", offline_child)
     at = page("1_data.py", data_source="Online sample").run()
     at.selectbox(key="data_online_sample").set_value("cifar10").run()
     at.button(key="data_download_sample").click().run()
     no_exceptions(at)
+    assert "Getting CIFAR-10" in texts(at.info)  # the page returned while the child works
+    assert at.button(key="data_download_sample").disabled  # no second download meanwhile
+    run_until(at, lambda a: a.error, seconds=60)
     assert "not available here" in texts(at.error) and "no internet" in texts(at.error)
 
 
@@ -337,7 +351,11 @@ def test_data_sound_folder_becomes_spectrograms_with_waveforms_and_players(store
                             0.5 * np.sin(2 * np.pi * freq * (1 + 0.05 * k) * t), 16000)
     at = page("1_data.py", data_source="Folder on the server").run()
     at.text_input(key="data_folder_path").input(str(root)).run()
-    at.button(key="data_use_folder").click().run(timeout=300)
+    at.button(key="data_use_folder").click().run()
+    no_exceptions(at)
+    assert "spectrogram pictures" in texts(at.info)  # converting in a child, page not blocked
+    run_until(at, lambda a: common.AUDIO_SOURCE in a.session_state and a.session_state[
+        common.AUDIO_SOURCE])
     no_exceptions(at)
     assert not at.error, texts(at.error)
     assert at.session_state[common.AUDIO_SOURCE] == str(root.resolve())

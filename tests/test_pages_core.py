@@ -327,14 +327,14 @@ def test_quick_device_reads_the_nvidia_driver(tmp_path, monkeypatch):
     assert hostinfo.quick_device(tmp_path) == "GPU: NVIDIA A100 (+1 more)"
 
 
-def test_fetch_sample_failure_is_sample_unavailable(tmp_path):
-    with pytest.raises(fetch.SampleUnavailable, match="unknown sample"):
-        fetch.sample("no_such_sample", tmp_path)
+def test_fetch_sample_failure_comes_back_as_one_line(tmp_path):
+    state = fetch.wait(fetch.start_sample("no_such_sample", tmp_path))
+    assert state.status == "failed" and "unknown sample" in state.reason
 
 
-def test_fetch_spectrograms_bad_input_is_a_fetch_error(tmp_path):
-    with pytest.raises(fetch.FetchError, match="no audio files"):
-        fetch.spectrograms(tmp_path, tmp_path / "cache")
+def test_fetch_spectrograms_bad_input_comes_back_as_one_line(tmp_path):
+    state = fetch.wait(fetch.start_spectrograms(tmp_path, tmp_path / "cache", tmp_path))
+    assert state.status == "failed" and "no audio files" in state.reason
 
 
 def test_sidebar_weights_sentence(tmp_path, monkeypatch):
@@ -360,3 +360,23 @@ def test_markdown_escaping_of_user_text():
     assert common.md("**bold** [x](javascript:alert(1)) :red[hi]") == (
         "\\*\\*bold\\*\\* \\[x\\]\\(javascript\\:alert\\(1\\)\\) \\:red\\[hi\\]")
     assert common.md(Path("a_b")) == "a\\_b"
+
+
+def test_fetch_jobs_report_done_failed_and_timeout_without_blocking(tmp_path):
+    import time
+
+    from core import fetch
+
+    done = fetch._start("sample", ["-c", f"print({str(tmp_path)!r})"], tmp_path, 60)
+    failed = fetch._start("sample", ["-c", "import sys; print('error: no internet', "
+                                     "file=sys.stderr); sys.exit(2)"], tmp_path, 60)
+    slow = fetch._start("sample", ["-c", "import time; time.sleep(60)"], tmp_path, 0.5)
+    started = time.monotonic()
+    assert fetch.poll(slow).status == "running"
+    assert time.monotonic() - started < 1.0  # polling never waits for the child
+    assert fetch.wait(done).folder == tmp_path
+    state = fetch.wait(failed)
+    assert (state.status, state.reason) == ("failed", "no internet")
+    time.sleep(0.6)
+    assert fetch.poll(slow.to_dict()).reason.startswith("gave up after")
+    assert not list((tmp_path / "jobs").iterdir())  # output files are cleaned up
