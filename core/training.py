@@ -288,25 +288,35 @@ def _phase_plan(ctx: Context) -> list[tuple[strategies.Phase, int, int]]:
 
 class _ResumeState:
     """After every finished epoch (and at the end of each phase): the weights so far and where
-    training stands, so a killed worker's run continues from its last finished epoch. The
-    weights file goes first; state.json (written last) names the epoch they belong to."""
+    training stands, so a killed worker's run continues from its last finished epoch. Each
+    save writes a new weights file, then state.json naming it (both atomic): whenever the
+    worker dies, state.json and the weights it names belong together."""
 
     def __init__(self, folder: Path):
         self.folder = folder / "resume"
         self.state_path = self.folder / "state.json"
-        self.weights_path = self.folder / "last.weights.h5"
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / self.load()["weights"]
 
     def save(self, model, phase_index: int, epochs_done: int, global_epochs: int) -> None:
-        write_atomically(self.weights_path, lambda tmp: model.save_weights(tmp, overwrite=True),
+        name = f"phase{phase_index}-epoch{epochs_done}-{global_epochs}.weights.h5"
+        write_atomically(self.folder / name,
+                         lambda tmp: model.save_weights(tmp, overwrite=True),
                          suffix=".weights.h5")
         atomic_write_text(self.state_path, json.dumps(
             {"phase_index": phase_index, "epochs_done": epochs_done,
-             "global_epochs": global_epochs}))
+             "global_epochs": global_epochs, "weights": name}))
+        for old in self.folder.glob("phase*.weights.h5"):  # only the named one is needed now
+            if old.name != name:
+                old.unlink(missing_ok=True)
 
     def load(self) -> dict | None:
-        if self.state_path.exists() and self.weights_path.exists():
-            return json.loads(self.state_path.read_text())
-        return None
+        if not self.state_path.exists():
+            return None
+        state = json.loads(self.state_path.read_text())
+        return state if (self.folder / state.get("weights", "")).is_file() else None
 
     def restore(self, model, fallback: list) -> None:
         """The last finished epoch's weights, else `fallback` (weights before training)."""

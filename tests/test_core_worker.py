@@ -97,7 +97,7 @@ def test_killed_worker_leaves_run_interrupted_then_resumes(binary_dataset, tmp_p
     # killed mid-write or not, every real file is whole: temp names are hidden until replaced
     state = json.loads((folder / "resume" / "state.json").read_text())
     assert state["global_epochs"] >= 1
-    assert (folder / "resume" / "last.weights.h5").stat().st_size > 1_000_000
+    assert (folder / "resume" / state["weights"]).stat().st_size > 1_000_000
     assert json.loads((folder / "manifest.json").read_text())["files"]
     done_before = len(store.epoch_history(run.id))
 
