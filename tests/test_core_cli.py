@@ -111,3 +111,29 @@ def test_home_may_follow_the_command(binary_dataset, tmp_path):
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (home / "runs.sqlite3").exists()
+
+
+def test_bench_with_bad_settings_is_one_line(tmp_path):
+    result = cli("bench", "--image-size", "16", home=tmp_path / "h")
+    assert_one_line_error(result, "--image-size >= 32")
+    assert result.returncode == 2
+    missing = cli("bench", "--weights", str(tmp_path / "no.h5"), home=tmp_path / "h")
+    assert_one_line_error(missing, "weights file not found")
+
+
+def test_advise_with_bad_settings_is_one_line(binary_dataset, tmp_path):
+    result = cli("advise", str(binary_dataset), "--image-size", "16", "--weights", "none",
+                 home=tmp_path / "h")
+    assert_one_line_error(result, "at least 32 px")
+    assert result.returncode == 2
+
+
+def test_stop_and_resume_of_unknown_or_unfit_runs_are_one_line(binary_dataset, tmp_path):
+    from core.runconfig import RunConfig
+    from core.store import Store
+
+    home = tmp_path / "h"
+    assert_one_line_error(cli("stop", "nope", home=home), "no run matches 'nope'")
+    run = Store(home).create(RunConfig(dataset=str(binary_dataset), weights="none"))
+    refused = cli("resume", run.id, home=home)
+    assert_one_line_error(refused, "only interrupted runs can be resumed")

@@ -380,3 +380,13 @@ def test_fetch_jobs_report_done_failed_and_timeout_without_blocking(tmp_path):
     time.sleep(0.6)
     assert fetch.poll(slow.to_dict()).reason.startswith("gave up after")
     assert not list((tmp_path / "jobs").iterdir())  # output files are cleaned up
+
+
+def test_fetch_job_of_a_restarted_app_is_reported_lost(tmp_path):
+    from dataclasses import replace
+
+    job = fetch._start("sample", ["-c", "print('x')"], tmp_path, 60)
+    fetch.wait(job)
+    ghost = replace(job, pid=job.pid + 1_000_000)  # not a child of this process
+    state = fetch.poll(ghost.to_dict())
+    assert state.status == "failed" and "restarted" in state.reason
