@@ -107,7 +107,7 @@ def _execute(store: Store, run_id: str) -> str:
                      progress={"stage": "finished", "message": status},
                      **_model_fields(folder))
         return status
-    except ExtractionStopped:
+    except ExtractionStopped:  # a stop during a first extraction: nothing trained, no model
         store.finish(run_id, store_mod.STOPPED, error="stopped before training began",
                      progress={"stage": "finished", "message": store_mod.STOPPED})
         return store_mod.STOPPED
@@ -220,11 +220,7 @@ def _build_base(ctx: Context):
 
 def _run_probe(ctx: Context, resume: bool = False) -> tuple[dict, str]:
     base = _build_base(ctx)
-    outputs = [(layer, "gap") for layer in vgg16.FEATURE_LAYERS]
-    try:
-        table = _features(ctx, base, outputs)
-    except ExtractionStopped:
-        return {"note": "stopped"}, store_mod.STOPPED
+    table = _features(ctx, base, [(layer, "gap") for layer in vgg16.FEATURE_LAYERS])
     accuracies = {}
     for layer in vgg16.FEATURE_LAYERS:
         fit = advisor.fit_linear(table.rows((layer, "gap"), ctx.split.train),
@@ -243,10 +239,7 @@ def _run_linear(ctx: Context, base) -> tuple[dict, str]:
 
     layer = ctx.config.layer
     start = time.time()
-    try:
-        table = _features(ctx, base, [(layer, "gap")])
-    except ExtractionStopped:
-        return {"note": "stopped"}, store_mod.STOPPED
+    table = _features(ctx, base, [(layer, "gap")])
     ctx.progress("training", f"fitting a logistic regression on {layer} features",
                  phase="fit", phase_index=0, phases=1, epoch=1, epochs=1)
     fit = advisor.fit_linear(table.rows((layer, "gap"), ctx.split.train), ctx.split.labels(TRAIN),
@@ -334,10 +327,7 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
         return _run_linear(ctx, base)
 
     head = models.dense_head(ctx.num_classes, ctx.config.seed)
-    try:
-        bottleneck = _features(ctx, base, [(vgg16.BOTTLENECK_LAYER, "map")])
-    except ExtractionStopped:
-        return {"note": "stopped before training began: no model was saved"}, store_mod.STOPPED
+    bottleneck = _features(ctx, base, [(vgg16.BOTTLENECK_LAYER, "map")])
     models.adapt_head(head, bottleneck.rows((vgg16.BOTTLENECK_LAYER, "map"), ctx.split.train))
     inference = models.image_model(base, head)  # the model that is saved, never augmented
     initial_weights = inference.get_weights()
@@ -351,11 +341,10 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
     started = time.time()
     status, done, deepest = store_mod.DONE, start["global_epochs"], 0
     for index, (phase, blocks, epochs) in enumerate(plan):
+        deepest = max(deepest, blocks)
         if index < start["phase_index"]:
-            deepest = max(deepest, blocks)
             continue
         first = start["epochs_done"] if index == start["phase_index"] else 0
-        deepest = max(deepest, blocks)
         finished, outcome = _train_phase(ctx, base, head, inference, index, phase, blocks,
                                          epochs, first, done - first, total_epochs, state)
         done += finished
