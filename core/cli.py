@@ -23,6 +23,7 @@ from core import strategies, vgg16
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
+CLI_IDLE_SECONDS = 5.0  # a worker started by the CLI exits soon after its run
 
 
 class CliError(Exception):
@@ -165,10 +166,10 @@ def _follow(store, run_id: str, quiet: bool) -> None:
     seq, last_stage = 0, None
     while True:
         try:
-            worker.reap(store)
+            worker.reap(store, start=False)  # the CLI starts its own short-lived worker below
             run = store.get(run_id)
             if run.status == store_mod.QUEUED:
-                worker.start_worker(store.home, idle_seconds=5.0)  # no-op while one runs
+                worker.start_worker(store.home, CLI_IDLE_SECONDS)  # no-op while one runs
             for metric in store.metrics_since(run_id, seq, kind="epoch"):
                 seq = metric.seq
                 if not quiet:
@@ -200,9 +201,7 @@ def cmd_train(args) -> int:
     if not found.ok:
         raise CliError("; ".join(found.errors))
     store = Store(args.home)
-    run = worker.submit(store, config, start=False)
-    worker.reap(store)
-    worker.start_worker(store.home, idle_seconds=5.0)
+    run = worker.submit(store, config, idle_seconds=CLI_IDLE_SECONDS)
     if not args.quiet:
         print(f"run {run.id}: {config.strategy} on {found.root} "
               f"({len(found.items)} images, {len(found.classes)} classes)", flush=True)
@@ -266,8 +265,7 @@ def cmd_advise(args) -> int:
                        seed=args.seed)
     if problems := config.problems():
         raise CliError("; ".join(problems))
-    run = worker.submit(store, config, start=False)
-    worker.start_worker(store.home, idle_seconds=5.0)
+    run = worker.submit(store, config, idle_seconds=CLI_IDLE_SECONDS)
     _follow(store, run.id, quiet=True)
     run = store.get(run.id)
     if run.status != DONE:

@@ -104,8 +104,9 @@ def absolute_paths(config: RunConfig) -> RunConfig:
 
 
 def submit(store: Store, config: RunConfig, group_id: str | None = None,
-           start: bool = True) -> Run:
-    """Queue a run (after checking its settings) and make sure a worker will pick it up."""
+           start: bool = True, idle_seconds: float = IDLE_SECONDS) -> Run:
+    """Queue a run (after checking its settings) and make sure a worker will pick it up (one
+    started here stays warm for idle_seconds after the queue empties)."""
     problems = config.problems()
     if problems:
         raise ValueError("; ".join(problems))
@@ -113,7 +114,7 @@ def submit(store: Store, config: RunConfig, group_id: str | None = None,
     run = store.create(config, group_id)
     if start:
         reap(store, start=False)
-        start_worker(store.home)
+        start_worker(store.home, idle_seconds)
     return run
 
 
