@@ -68,10 +68,7 @@ def session_home() -> Path:
 
 def refresh_runs(store: Store) -> None:
     """Runs whose worker died become interrupted; queued runs get a worker if none is up."""
-    worker.reap(store)
-    if store.list(statuses=(store_mod.QUEUED,), limit=1) and not worker.worker_running(
-            store.home):
-        worker.start_worker(store.home)
+    worker.reap(store)  # does both
 
 
 def active_runs(store: Store) -> list[Run]:
