@@ -235,12 +235,12 @@ def _check(result: Scan) -> None:
         result.warnings.append(
             f"classes are imbalanced ({ratio:.0f}:1): class weights will be applied "
             "and per-class metrics matter more than accuracy")
-    if result.leakage():
+    if leaked := result.leakage():
         result.warnings.append(
-            f"{len(result.leakage())} validation image(s) also appear in train (leakage): "
+            f"{len(leaked)} validation image(s) also appear in train (leakage): "
             "validation accuracy will be optimistic")
-    if result.duplicates():
-        result.warnings.append(f"{len(result.duplicates())} group(s) of identical files")
+    if groups := result.duplicates():
+        result.warnings.append(f"{len(groups)} group(s) of identical files")
 
 
 @dataclass(frozen=True)
