@@ -6,13 +6,15 @@ from ui import sidebar
 
 st.set_page_config(page_title="VGG16 studio", page_icon=":material/neurology:", layout="wide")
 
-page = st.navigation([
-    st.Page("pages/0_home.py", title="Start here", icon=":material/home:", default=True),
-    st.Page("pages/1_data.py", title="Data", icon=":material/photo_library:"),
-    st.Page("pages/2_strategy.py", title="Strategy", icon=":material/alt_route:"),
-    st.Page("pages/3_train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/4_predict.py", title="Predict", icon=":material/online_prediction:"),
-    st.Page("pages/5_compare.py", title="Compare", icon=":material/compare_arrows:"),
-])
+page = st.navigation(
+    [
+        st.Page("pages/0_home.py", title="Start here", icon=":material/home:", default=True),
+        st.Page("pages/1_data.py", title="Data", icon=":material/photo_library:"),
+        st.Page("pages/2_strategy.py", title="Strategy", icon=":material/alt_route:"),
+        st.Page("pages/3_train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/4_predict.py", title="Predict", icon=":material/online_prediction:"),
+        st.Page("pages/5_compare.py", title="Compare", icon=":material/compare_arrows:"),
+    ]
+)
 sidebar.render()
 page.run()

@@ -31,18 +31,42 @@ class Cell:
 
 
 MATRIX: tuple[Cell, ...] = (
-    Cell("small", "similar", "linear", TOP_LAYER, None,
-         "Few images, and VGG16's top features already tell your classes apart: a linear "
-         "classifier on those features is accurate and cannot overfit much."),
-    Cell("large", "similar", "finetune", None, 1,
-         "Plenty of images that resemble everyday photos: fine-tuning the top block adapts "
-         "the features without the risk of overfitting."),
-    Cell("small", "different", "linear", "best-earlier", None,
-         "Few images that look unlike everyday photos: VGG16's top features are too "
-         "specialised, so a linear classifier on earlier, more generic features works best."),
-    Cell("large", "different", "full", None, 5,
-         "Plenty of images that look unlike everyday photos: retrain every layer, starting "
-         "from the pretrained weights rather than from random ones."),
+    Cell(
+        "small",
+        "similar",
+        "linear",
+        TOP_LAYER,
+        None,
+        "Few images, and VGG16's top features already tell your classes apart: a linear "
+        "classifier on those features is accurate and cannot overfit much.",
+    ),
+    Cell(
+        "large",
+        "similar",
+        "finetune",
+        None,
+        1,
+        "Plenty of images that resemble everyday photos: fine-tuning the top block adapts "
+        "the features without the risk of overfitting.",
+    ),
+    Cell(
+        "small",
+        "different",
+        "linear",
+        "best-earlier",
+        None,
+        "Few images that look unlike everyday photos: VGG16's top features are too "
+        "specialised, so a linear classifier on earlier, more generic features works best.",
+    ),
+    Cell(
+        "large",
+        "different",
+        "full",
+        None,
+        5,
+        "Plenty of images that look unlike everyday photos: retrain every layer, starting "
+        "from the pretrained weights rather than from random ones.",
+    ),
 )
 
 
@@ -82,10 +106,21 @@ def advise(images_per_class: float, probe: dict[str, float]) -> Advice:
     if layer == "best-earlier":
         layer = max(EARLIER_LAYERS, key=lambda name: (probe[name], name))
     numbers = ", ".join(f"{name} {acc:.0%}" for name, acc in probe.items())
-    evidence = (f"{images_per_class:.0f} images per class ({size}: the line is "
-                f"{LARGE_PER_CLASS}); linear-probe validation accuracy: {numbers} ({similarity})")
-    return Advice(size, similarity, images_per_class, dict(probe), chosen.strategy, layer,
-                  chosen.unfreeze_blocks, chosen.why, evidence)
+    evidence = (
+        f"{images_per_class:.0f} images per class ({size}: the line is "
+        f"{LARGE_PER_CLASS}); linear-probe validation accuracy: {numbers} ({similarity})"
+    )
+    return Advice(
+        size,
+        similarity,
+        images_per_class,
+        dict(probe),
+        chosen.strategy,
+        layer,
+        chosen.unfreeze_blocks,
+        chosen.why,
+        evidence,
+    )
 
 
 @dataclass
@@ -101,8 +136,15 @@ class LinearFit:
     val_probabilities: np.ndarray
 
 
-def fit_linear(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-               num_classes: int, balanced: bool = False, seed: int = 0) -> LinearFit:
+def fit_linear(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    num_classes: int,
+    balanced: bool = False,
+    seed: int = 0,
+) -> LinearFit:
     """Standardise, then multinomial logistic regression (scikit-learn)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score
@@ -111,8 +153,9 @@ def fit_linear(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     from core.metrics import log_loss
 
     scaler = StandardScaler().fit(x_train)
-    classifier = LogisticRegression(max_iter=2000, C=1.0, random_state=seed,
-                                    class_weight="balanced" if balanced else None)
+    classifier = LogisticRegression(
+        max_iter=2000, C=1.0, random_state=seed, class_weight="balanced" if balanced else None
+    )
     classifier.fit(scaler.transform(x_train), y_train)
 
     def probabilities(x: np.ndarray) -> np.ndarray:
@@ -127,9 +170,13 @@ def fit_linear(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     if len(classifier.classes_) != num_classes and num_classes > 2:
         raise ValueError("every class needs training images for the linear strategy")
     return LinearFit(
-        coef, intercept, scaler.mean_, scaler.scale_,  # sklearn already maps zero scales to 1
+        coef,
+        intercept,
+        scaler.mean_,
+        scaler.scale_,  # sklearn already maps zero scales to 1
         float(accuracy_score(y_train, p_train.argmax(1))),
         log_loss(y_train, p_train, num_classes),
         float(accuracy_score(y_val, p_val.argmax(1))),
         log_loss(y_val, p_val, num_classes),
-        p_val)
+        p_val,
+    )

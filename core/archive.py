@@ -497,9 +497,10 @@ def _stream(
     written = 0
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        with archive.open(entry.info) as source, open(
-            os.open(destination, flags, 0o644), "wb", closefd=True
-        ) as sink:
+        with (
+            archive.open(entry.info) as source,
+            open(os.open(destination, flags, 0o644), "wb", closefd=True) as sink,
+        ):
             while chunk := source.read(_CHUNK):
                 written += len(chunk)
                 total += len(chunk)

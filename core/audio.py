@@ -80,7 +80,8 @@ class SpectrogramSettings:
         if self.sample_rate > 0 and not self.fmin < self.upper_hz <= self.sample_rate / 2:
             problems.append(
                 f"need fmin < fmax <= sample_rate / 2 ({self.sample_rate / 2:g} Hz), "
-                f"got fmin={self.fmin:g}, fmax={self.upper_hz:g}")
+                f"got fmin={self.fmin:g}, fmax={self.upper_hz:g}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -100,9 +101,11 @@ class SpectrogramSettings:
 
     def key(self) -> str:
         """Stable text naming everything that changes the pixels (cache keys)."""
-        return (f"v{RENDER_VERSION}-sr{self.sample_rate}-clip{self.clip_seconds:g}"
-                f"-mel{self.n_mels}-hop{self.hop_length}-fft{self.n_fft}"
-                f"-f{self.fmin:g}-{self.upper_hz:g}-top{self.top_db:g}")
+        return (
+            f"v{RENDER_VERSION}-sr{self.sample_rate}-clip{self.clip_seconds:g}"
+            f"-mel{self.n_mels}-hop{self.hop_length}-fft{self.n_fft}"
+            f"-f{self.fmin:g}-{self.upper_hz:g}-top{self.top_db:g}"
+        )
 
 
 @dataclass
@@ -131,7 +134,7 @@ def fit_length(waveform: np.ndarray, n_samples: int) -> np.ndarray:
     if extra > 0:
         return np.pad(waveform, (extra // 2, extra - extra // 2))
     start = -extra // 2
-    return waveform[start:start + n_samples]
+    return waveform[start : start + n_samples]
 
 
 def read_audio(path: str | Path, sr: int, max_seconds: float | None = None) -> np.ndarray:
@@ -140,8 +143,10 @@ def read_audio(path: str | Path, sr: int, max_seconds: float | None = None) -> n
     Raises UnreadableAudio with the reason for anything that is not decodable audio."""
     path = Path(path)
     if path.suffix.lower() not in AUDIO_EXTENSIONS:
-        raise UnreadableAudio(f"unsupported audio format '{path.suffix or path.name}' "
-                              f"(readable: {', '.join(sorted(AUDIO_EXTENSIONS))})")
+        raise UnreadableAudio(
+            f"unsupported audio format '{path.suffix or path.name}' "
+            f"(readable: {', '.join(sorted(AUDIO_EXTENSIONS))})"
+        )
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -177,9 +182,13 @@ def _mel_matrix(settings: SpectrogramSettings) -> np.ndarray:
     import tensorflow as tf  # deferred: importing this module must stay cheap for the pages
 
     matrix = tf.signal.linear_to_mel_weight_matrix(
-        num_mel_bins=settings.n_mels, num_spectrogram_bins=settings.n_fft // 2 + 1,
-        sample_rate=settings.sample_rate, lower_edge_hertz=float(settings.fmin),
-        upper_edge_hertz=settings.upper_hz, dtype=tf.float32)
+        num_mel_bins=settings.n_mels,
+        num_spectrogram_bins=settings.n_fft // 2 + 1,
+        sample_rate=settings.sample_rate,
+        lower_edge_hertz=float(settings.fmin),
+        upper_edge_hertz=settings.upper_hz,
+        dtype=tf.float32,
+    )
     return matrix.numpy()  # (n_fft // 2 + 1, n_mels)
 
 
@@ -191,9 +200,13 @@ def log_mel(waveform: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
     clip = fit_length(waveform, settings.n_samples)
     half = settings.n_fft // 2
     padded = np.pad(clip, (half, half))
-    spectrum = tf.signal.stft(tf.constant(padded), frame_length=settings.n_fft,
-                              frame_step=settings.hop_length, fft_length=settings.n_fft,
-                              window_fn=tf.signal.hann_window)
+    spectrum = tf.signal.stft(
+        tf.constant(padded),
+        frame_length=settings.n_fft,
+        frame_step=settings.hop_length,
+        fft_length=settings.n_fft,
+        window_fn=tf.signal.hann_window,
+    )
     power = tf.math.square(tf.math.abs(spectrum)).numpy()  # (frames, n_fft // 2 + 1)
     mel = power @ _mel_matrix(settings)  # (frames, n_mels)
     db = 10.0 * np.log10(np.maximum(mel, AMIN))
@@ -221,8 +234,9 @@ def spectrogram_for_file(path: str | Path, settings: SpectrogramSettings) -> Ima
     return to_image(log_mel(waveform, settings), settings.top_db)
 
 
-def waveform_preview(path: str | Path, settings: SpectrogramSettings,
-                     points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+def waveform_preview(
+    path: str | Path, settings: SpectrogramSettings, points: int = 2000
+) -> tuple[np.ndarray, np.ndarray]:
     """(times in s, amplitudes) of the whole file at the settings' rate, reduced to about
     `points` samples for plotting: each bucket keeps its largest-magnitude sample so peaks
     survive."""
@@ -276,9 +290,14 @@ def _targets(root: Path, files: list[Path]) -> dict[Path, str]:
     stems: dict[Path, int] = {}
     for rel in rels.values():
         stems[rel.with_suffix("")] = stems.get(rel.with_suffix(""), 0) + 1
-    return {p: (rel.with_suffix(".png") if stems[rel.with_suffix("")] == 1
-                else rel.with_name(rel.name + ".png")).as_posix()
-            for p, rel in rels.items()}
+    return {
+        p: (
+            rel.with_suffix(".png")
+            if stems[rel.with_suffix("")] == 1
+            else rel.with_name(rel.name + ".png")
+        ).as_posix()
+        for p, rel in rels.items()
+    }
 
 
 def _render(source: Path, target: Path, settings: SpectrogramSettings) -> str | None:
@@ -293,9 +312,14 @@ def _render(source: Path, target: Path, settings: SpectrogramSettings) -> str | 
     return None
 
 
-def spectrogram_dataset(root: str | Path, settings: SpectrogramSettings | None,
-                        cache_root: str | Path, *, workers: int = 4,
-                        progress: Callable[[int, int], None] | None = None) -> Path:
+def spectrogram_dataset(
+    root: str | Path,
+    settings: SpectrogramSettings | None,
+    cache_root: str | Path,
+    *,
+    workers: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Render every clip under root's class folders into
     `cache_root/spectrograms/<key>/<same relative path>.png` and return that folder.
 
@@ -313,7 +337,8 @@ def spectrogram_dataset(root: str | Path, settings: SpectrogramSettings | None,
     files, ignored = _class_files(root)
     if not files:
         raise DatasetError(
-            f"no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) in class folders of {root}")
+            f"no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) in class folders of {root}"
+        )
     digest = hashlib.sha256(settings.key().encode())
     for path in files:
         digest.update(f"\n{path.relative_to(root).as_posix()}\t{sha256_file(path)}".encode())
@@ -337,10 +362,12 @@ def spectrogram_dataset(root: str | Path, settings: SpectrogramSettings | None,
             done += 1
             if progress is not None:
                 progress(done, len(files))
-    report = SpectrogramReport(str(root), asdict(settings), len(files) - len(unreadable),
-                               unreadable, ignored)
-    write_atomically(folder / REPORT_FILE,
-                  lambda tmp: tmp.write_text(json.dumps(asdict(report), indent=1)))
+    report = SpectrogramReport(
+        str(root), asdict(settings), len(files) - len(unreadable), unreadable, ignored
+    )
+    write_atomically(
+        folder / REPORT_FILE, lambda tmp: tmp.write_text(json.dumps(asdict(report), indent=1))
+    )
     return folder
 
 

@@ -42,8 +42,9 @@ def _geometric(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     ox, oy = -centre - tx, -centre - ty
     c = a * ox + b * oy + centre + pad
     f = d * ox + e * oy + centre + pad
-    return padded.transform((size, size), Image.Transform.AFFINE, (a, b, c, d, e, f),
-                            resample=Image.Resampling.BILINEAR)
+    return padded.transform(
+        (size, size), Image.Transform.AFFINE, (a, b, c, d, e, f), resample=Image.Resampling.BILINEAR
+    )
 
 
 def _masked(image: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -53,15 +54,16 @@ def _masked(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     for _ in range(NUM_MASKS):
         band = int(rng.integers(0, int(MAX_BAND * width) + 1))
         start = int(rng.integers(0, width - band + 1))
-        pixels[:, start:start + band] = fill
+        pixels[:, start : start + band] = fill
         band = int(rng.integers(0, int(MAX_BAND * height) + 1))
         start = int(rng.integers(0, height - band + 1))
-        pixels[start:start + band, :] = fill
+        pixels[start : start + band, :] = fill
     return Image.fromarray(np.uint8(np.clip(np.rint(pixels), 0, 255)))
 
 
-def augmented(image: Image.Image, count: int = 4, size: int = 96, kind: str = "image",
-              seed: int = 0) -> list[Image.Image]:
+def augmented(
+    image: Image.Image, count: int = 4, size: int = 96, kind: str = "image", seed: int = 0
+) -> list[Image.Image]:
     """`count` augmented versions of one image, size x size RGB, reproducible per seed."""
     if kind not in KINDS:
         raise ValueError(f"augmentation kind must be one of {', '.join(KINDS)}")

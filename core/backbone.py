@@ -87,8 +87,10 @@ def build_vgg16(image_size: int, weights: WeightsSource, seed: int = 0):
     keras.utils.set_random_seed(seed)  # random weights are reproducible per seed
     try:
         return keras.applications.VGG16(
-            include_top=False, weights=weights.keras_argument(),
-            input_shape=(image_size, image_size, 3))
+            include_top=False,
+            weights=weights.keras_argument(),
+            input_shape=(image_size, image_size, 3),
+        )
     except Exception as exc:  # noqa: BLE001 - rewrapped with what the user should do
         raise _explain(weights, exc) from exc
 
@@ -99,7 +101,9 @@ def _explain(weights: WeightsSource, exc: Exception) -> WeightsError:
             f"could not get the ImageNet weights ({type(exc).__name__}: {exc}). Keras downloads "
             f"{vgg16.IMAGENET_NOTOP_FILE} from {vgg16.IMAGENET_NOTOP_URL} and caches it at "
             f"{keras_cache_location()}. Without internet, copy that file there, or point at a "
-            f"local copy with --weights PATH (or {settings.WEIGHTS_ENV}=PATH).")
+            f"local copy with --weights PATH (or {settings.WEIGHTS_ENV}=PATH)."
+        )
     return WeightsError(
         f"the weights file {weights.path} does not fit VGG16 without its top "
-        f"(include_top=False): {type(exc).__name__}: {exc}")
+        f"(include_top=False): {type(exc).__name__}: {exc}"
+    )

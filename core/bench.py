@@ -71,8 +71,13 @@ def _gpus() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def run(image_size: int = vgg16.DEFAULT_IMAGE_SIZE, images: int = 256, batch_size: int = 32,
-        weights: str = "none", repeats: int = 2) -> dict:
+def run(
+    image_size: int = vgg16.DEFAULT_IMAGE_SIZE,
+    images: int = 256,
+    batch_size: int = 32,
+    weights: str = "none",
+    repeats: int = 2,
+) -> dict:
     import tensorflow as tf
 
     from core import datasets, features, models
@@ -90,17 +95,21 @@ def run(image_size: int = vgg16.DEFAULT_IMAGE_SIZE, images: int = 256, batch_siz
         # (a) raw forward on in-memory tensors vs (b) files -> cached features
         extractor = models.feature_extractor(base, [(vgg16.BOTTLENECK_LAYER, "map")])
         forward = tf.function(lambda x: extractor(x, training=False))
-        tensors = np.random.default_rng(0).uniform(0, 255, (images, image_size, image_size, 3)
-                                                   ).astype("float32")
+        tensors = (
+            np.random.default_rng(0)
+            .uniform(0, 255, (images, image_size, image_size, 3))
+            .astype("float32")
+        )
 
         def raw_forward():
             for start in range(0, images, batch_size):
-                forward(tensors[start:start + batch_size]).numpy()
+                forward(tensors[start : start + batch_size]).numpy()
 
         def ours_extract():
             cache = features.FeatureCache(root / f"cache-{time.perf_counter_ns()}")
-            features.extract(base, scan.items, [(vgg16.BOTTLENECK_LAYER, "map")], key, cache,
-                             batch_size)
+            features.extract(
+                base, scan.items, [(vgg16.BOTTLENECK_LAYER, "map")], key, cache, batch_size
+            )
 
         raw_forward()  # trace once, outside the timing
         raw_s, ours_s = [], []
@@ -118,39 +127,50 @@ def run(image_size: int = vgg16.DEFAULT_IMAGE_SIZE, images: int = 256, batch_siz
         image_data = features.image_dataset(paths, image_size, batch_size, labels, shuffle_seed=0)
         cache = features.FeatureCache(root / "cache-c")
         start = time.perf_counter()
-        table = features.extract(base, scan.items, [("block4_pool", "map")], key, cache,
-                                 batch_size)
+        table = features.extract(base, scan.items, [("block4_pool", "map")], key, cache, batch_size)
         block4_extraction_s = time.perf_counter() - start
         cached = table.rows(("block4_pool", "map"), scan.items)
         top = models.top_model(base, "block4_pool", head)
         top.compile(models.optimizer("sgd", 1e-4, 0.9), "binary_crossentropy")
-        textbook.fit(image_data, epochs=1, verbose=0, shuffle=False)  # warm-up: tracing, first allocations
+        textbook.fit(
+            image_data, epochs=1, verbose=0, shuffle=False
+        )  # warm-up: tracing, first allocations
         top.fit(cached, labels, batch_size=batch_size, epochs=1, verbose=0)
         textbook_s, cached_s = [], []
         for _ in range(repeats):
-            textbook_s.append(_best(lambda: textbook.fit(image_data, epochs=1, verbose=0, shuffle=False), 1))
-            cached_s.append(_best(lambda: top.fit(cached, labels, batch_size=batch_size,
-                                                  epochs=1, verbose=0), 1))
+            textbook_s.append(
+                _best(lambda: textbook.fit(image_data, epochs=1, verbose=0, shuffle=False), 1)
+            )
+            cached_s.append(
+                _best(
+                    lambda: top.fit(cached, labels, batch_size=batch_size, epochs=1, verbose=0), 1
+                )
+            )
 
         # (d) head epoch on cached block5_pool features, 2,000 rows (tiled from ours)
         models.set_trainable(base, 0)
-        bottleneck = features.extract(base, scan.items, [(vgg16.BOTTLENECK_LAYER, "map")], key,
-                                      cache, batch_size).rows((vgg16.BOTTLENECK_LAYER, "map"),
-                                                              scan.items)
+        bottleneck = features.extract(
+            base, scan.items, [(vgg16.BOTTLENECK_LAYER, "map")], key, cache, batch_size
+        ).rows((vgg16.BOTTLENECK_LAYER, "map"), scan.items)
         reps = math.ceil(2000 / images)
         x2000 = np.concatenate([bottleneck] * reps)[:2000]
         y2000 = np.concatenate([labels] * reps)[:2000]
         head_model = models.top_model(base, vgg16.BOTTLENECK_LAYER, models.dense_head(2))
-        head_model.compile(models.optimizer("rmsprop", 1e-3), "binary_crossentropy",
-                           metrics=["accuracy"])
+        head_model.compile(
+            models.optimizer("rmsprop", 1e-3), "binary_crossentropy", metrics=["accuracy"]
+        )
         head_model.fit(x2000, y2000, batch_size=batch_size, epochs=1, verbose=0)
-        head_s = _best(lambda: head_model.fit(x2000, y2000, batch_size=batch_size, epochs=1,
-                                              verbose=0), repeats + 1)
+        head_s = _best(
+            lambda: head_model.fit(x2000, y2000, batch_size=batch_size, epochs=1, verbose=0),
+            repeats + 1,
+        )
 
     report = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
-        "image_size": image_size, "images": images, "batch_size": batch_size,
+        "image_size": image_size,
+        "images": images,
+        "batch_size": batch_size,
         "weights": source.label,
         "raw_forward_images_per_s": round(raw_ips, 2),
         "extraction_images_per_s": round(ours_ips, 2),
@@ -171,15 +191,17 @@ def run(image_size: int = vgg16.DEFAULT_IMAGE_SIZE, images: int = 256, batch_siz
 
 
 def describe(report: dict) -> str:
-    return "\n".join([
-        f"VGG16 benchmark, {report['images']} images at {report['image_size']} px, "
-        f"batch {report['batch_size']} ({report['machine']})",
-        f"(a) raw forward, in-memory tensors: {report['raw_forward_images_per_s']} images/s",
-        f"(b) our extraction from JPEG files to cache: {report['extraction_images_per_s']} "
-        f"images/s = {report['extraction_ratio']:.2f} x (a)  (goal >= 0.90)",
-        f"(c) block5 fine-tuning epoch: textbook {report['textbook_finetune_epoch_s']} s, ours "
-        f"{report['cached_finetune_epoch_s']} s = {report['finetune_speedup']}x faster "
-        f"(goal >= 4x); one-time block4_pool extraction {report['block4_extraction_once_s']} s",
-        f"(d) head epoch on cached features, 2,000 images: "
-        f"{report['head_epoch_seconds_2000']} s (goal < 1 s)",
-    ])
+    return "\n".join(
+        [
+            f"VGG16 benchmark, {report['images']} images at {report['image_size']} px, "
+            f"batch {report['batch_size']} ({report['machine']})",
+            f"(a) raw forward, in-memory tensors: {report['raw_forward_images_per_s']} images/s",
+            f"(b) our extraction from JPEG files to cache: {report['extraction_images_per_s']} "
+            f"images/s = {report['extraction_ratio']:.2f} x (a)  (goal >= 0.90)",
+            f"(c) block5 fine-tuning epoch: textbook {report['textbook_finetune_epoch_s']} s, ours "
+            f"{report['cached_finetune_epoch_s']} s = {report['finetune_speedup']}x faster "
+            f"(goal >= 4x); one-time block4_pool extraction {report['block4_extraction_once_s']} s",
+            f"(d) head epoch on cached features, 2,000 images: "
+            f"{report['head_epoch_seconds_2000']} s (goal < 1 s)",
+        ]
+    )

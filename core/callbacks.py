@@ -25,10 +25,19 @@ class ReportToStore(keras.callbacks.Callback):
     divergence check, both ending `fit` by FitInterrupted; after each epoch: the epoch's
     metrics, numbered across phases (global epoch = epoch_offset + Keras' epoch index + 1)."""
 
-    def __init__(self, store: Store, run_id: str, phase: str, phase_index: int, phases: int,
-                 epoch_offset: int, total_epochs: int, steps: int,
-                 on_epoch_saved: Callable[[int], None] | None = None,
-                 batch_every_seconds: float = 0.5):
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        phase: str,
+        phase_index: int,
+        phases: int,
+        epoch_offset: int,
+        total_epochs: int,
+        steps: int,
+        on_epoch_saved: Callable[[int], None] | None = None,
+        batch_every_seconds: float = 0.5,
+    ):
         super().__init__()
         self.store, self.run_id, self.phase = store, run_id, phase
         self.phase_index, self.phases = phase_index, phases
@@ -42,10 +51,17 @@ class ReportToStore(keras.callbacks.Callback):
         self._epoch = 0
 
     def _progress(self, step: int, eta: float | None) -> dict:
-        return {"stage": "training", "phase": self.phase, "phase_index": self.phase_index,
-                "phases": self.phases, "epoch": self.epoch_offset + self._epoch + 1,
-                "epochs": self.total_epochs, "step": step, "steps": self.steps,
-                "eta_seconds": eta}
+        return {
+            "stage": "training",
+            "phase": self.phase,
+            "phase_index": self.phase_index,
+            "phases": self.phases,
+            "epoch": self.epoch_offset + self._epoch + 1,
+            "epochs": self.total_epochs,
+            "step": step,
+            "steps": self.steps,
+            "eta_seconds": eta,
+        }
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -68,14 +84,16 @@ class ReportToStore(keras.callbacks.Callback):
             elapsed = now - self._epoch_start
             eta = elapsed / step * (self.steps - step)
             data = {k: float(v) for k, v in logs.items()}
-            self.store.add_metric(self.run_id, "batch", self.phase,
-                                  self.epoch_offset + self._epoch + 1, step, data)
+            self.store.add_metric(
+                self.run_id, "batch", self.phase, self.epoch_offset + self._epoch + 1, step, data
+            )
             self.store.update(self.run_id, progress=self._progress(step, eta))
 
     def on_epoch_end(self, epoch, logs=None):
         data = {k: float(v) for k, v in (logs or {}).items()}
-        data["learning_rate"] = float(keras.ops.convert_to_numpy(
-            self.model.optimizer.learning_rate))
+        data["learning_rate"] = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
         data["seconds"] = time.time() - self._epoch_start
         global_epoch = self.epoch_offset + epoch + 1
         self.epochs_finished += 1

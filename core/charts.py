@@ -29,8 +29,12 @@ REFERENCE_COLOUR = "#2ca02c"
 NOT_COMPARABLE_COLOUR = "#9e9e9e"
 MARKER_COLOUR = "#d62728"
 SIMILARITY_Y = {"different": 0.5, "similar": 1.5}
-METRIC_NAMES = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss",
-                "accuracy": "Training accuracy", "loss": "Training loss"}
+METRIC_NAMES = {
+    "val_accuracy": "Validation accuracy",
+    "val_loss": "Validation loss",
+    "accuracy": "Training accuracy",
+    "loss": "Training loss",
+}
 
 
 def _t(text: object) -> str:
@@ -39,8 +43,9 @@ def _t(text: object) -> str:
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360, **extra) -> go.Figure:
-    fig.update_layout(title=dict(text=title), height=height, margin=dict(l=50, r=20, t=60, b=40),
-                      **extra)
+    fig.update_layout(
+        title=dict(text=title), height=height, margin=dict(l=50, r=20, t=60, b=40), **extra
+    )
     return fig
 
 
@@ -50,8 +55,16 @@ def class_counts(counts: Mapping[str, int], ratio: float = IMBALANCE_RATIO) -> g
     names, values = list(counts), [int(v) for v in counts.values()]
     largest = max(values, default=0)
     colours = [MARKER_COLOUR if largest and v * ratio <= largest else TRAIN_COLOUR for v in values]
-    fig = go.Figure(go.Bar(x=[_t(n) for n in names], y=values, marker_color=colours,
-                           text=values, textposition="outside", name="images"))
+    fig = go.Figure(
+        go.Bar(
+            x=[_t(n) for n in names],
+            y=values,
+            marker_color=colours,
+            text=values,
+            textposition="outside",
+            name="images",
+        )
+    )
     return _layout(fig, "Images per class", xaxis_title="class", yaxis_title="images")
 
 
@@ -64,29 +77,57 @@ def image_sizes(sizes: Sequence[tuple[int, int]]) -> go.Figure:
         ys.append(height)
         ns.append(n)
     biggest = max(ns, default=1)
-    fig = go.Figure(go.Scatter(
-        x=xs, y=ys, mode="markers", name="sizes",
-        marker=dict(size=[10 + 30 * math.sqrt(n / biggest) for n in ns], color=TRAIN_COLOUR,
-                    opacity=0.6),
-        customdata=ns, hovertemplate="%{x} x %{y} px: %{customdata} image(s)<extra></extra>"))
-    return _layout(fig, "Image sizes (width x height, pixels)", xaxis_title="width",
-                   yaxis_title="height")
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            name="sizes",
+            marker=dict(
+                size=[10 + 30 * math.sqrt(n / biggest) for n in ns], color=TRAIN_COLOUR, opacity=0.6
+            ),
+            customdata=ns,
+            hovertemplate="%{x} x %{y} px: %{customdata} image(s)<extra></extra>",
+        )
+    )
+    return _layout(
+        fig, "Image sizes (width x height, pixels)", xaxis_title="width", yaxis_title="height"
+    )
 
 
 def split_counts(by_split: Mapping[str, Mapping[str, int]]) -> go.Figure:
     """Images per class on each side of the split (grouped bars)."""
     fig = go.Figure()
-    for (split, per_class), colour in zip(by_split.items(), (TRAIN_COLOUR, VAL_COLOUR),
-                                          strict=False):
-        fig.add_trace(go.Bar(x=[_t(c) for c in per_class], y=list(per_class.values()),
-                             name=split, marker_color=colour))
-    return _layout(fig, "Training / validation split per class", barmode="group",
-                   xaxis_title="class", yaxis_title="images")
+    for (split, per_class), colour in zip(
+        by_split.items(), (TRAIN_COLOUR, VAL_COLOUR), strict=False
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=[_t(c) for c in per_class],
+                y=list(per_class.values()),
+                name=split,
+                marker_color=colour,
+            )
+        )
+    return _layout(
+        fig,
+        "Training / validation split per class",
+        barmode="group",
+        xaxis_title="class",
+        yaxis_title="images",
+    )
 
 
 def waveform(times: Sequence[float], amplitudes: Sequence[float], title: str) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=list(times), y=list(amplitudes), mode="lines",
-                               line=dict(width=1, color=TRAIN_COLOUR), name="waveform"))
+    fig = go.Figure(
+        go.Scatter(
+            x=list(times),
+            y=list(amplitudes),
+            mode="lines",
+            line=dict(width=1, color=TRAIN_COLOUR),
+            name="waveform",
+        )
+    )
     return _layout(fig, _t(title), height=220, xaxis_title="seconds", yaxis_title="amplitude")
 
 
@@ -96,10 +137,21 @@ def spectrogram(pixels: np.ndarray, title: str) -> go.Figure:
     grey = np.asarray(pixels)
     if grey.ndim == 3:
         grey = grey[..., 0]
-    fig = go.Figure(go.Heatmap(z=grey[::-1], colorscale="gray", showscale=False,
-                               hovertemplate="frame %{x}, mel band %{y}: %{z}<extra></extra>"))
-    return _layout(fig, _t(title), height=240, xaxis_title="time (frames)",
-                   yaxis_title="mel band (low to high)")
+    fig = go.Figure(
+        go.Heatmap(
+            z=grey[::-1],
+            colorscale="gray",
+            showscale=False,
+            hovertemplate="frame %{x}, mel band %{y}: %{z}<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        _t(title),
+        height=240,
+        xaxis_title="time (frames)",
+        yaxis_title="mel band (low to high)",
+    )
 
 
 # -- strategy ---------------------------------------------------------------------------------
@@ -119,49 +171,97 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
         x0, x1 = (low, line) if cell.size == "small" else (line, high)
         y0 = 0.0 if cell.similarity == "different" else 1.0
         here = cell.size == size and (similarity is None or cell.similarity == similarity)
-        fig.add_shape(type="rect", x0=x0, x1=x1, y0=y0, y1=y0 + 1, layer="below",
-                      line=dict(color="#444" if here else "#ccc", width=3 if here else 1),
-                      fillcolor="#fff3c4" if here else "#f4f6f8")
+        fig.add_shape(
+            type="rect",
+            x0=x0,
+            x1=x1,
+            y0=y0,
+            y1=y0 + 1,
+            layer="below",
+            line=dict(color="#444" if here else "#ccc", width=3 if here else 1),
+            fillcolor="#fff3c4" if here else "#f4f6f8",
+        )
         layer = cell.layer if cell.layer != "best-earlier" else "an earlier layer"
         detail = f" on {layer}" if layer else f" ({cell.unfreeze_blocks} block(s))"
         fig.add_annotation(
-            x=(x0 + x1) / 2, y=y0 + 0.8, showarrow=False,
+            x=(x0 + x1) / 2,
+            y=y0 + 0.8,
+            showarrow=False,
             text=f"<b>{cell.size}, {cell.similarity}</b><br>"
-                 f"{_t(strategies.get(cell.strategy).title)}{_t(detail)}")
-    fig.add_shape(type="line", x0=line, x1=line, y0=0, y1=2,
-                  line=dict(color="#444", dash="dash"))
-    fig.add_annotation(x=line, y=2.0, yanchor="bottom", showarrow=False,
-                       text=f"{advisor.LARGE_PER_CLASS} images per class")
+            f"{_t(strategies.get(cell.strategy).title)}{_t(detail)}",
+        )
+    fig.add_shape(type="line", x0=line, x1=line, y0=0, y1=2, line=dict(color="#444", dash="dash"))
+    fig.add_annotation(
+        x=line,
+        y=2.0,
+        yanchor="bottom",
+        showarrow=False,
+        text=f"{advisor.LARGE_PER_CLASS} images per class",
+    )
     measured = similarity in SIMILARITY_Y
     y = SIMILARITY_Y[similarity] if measured else 1.0
     label = "this dataset" + ("" if measured else " (similarity not measured yet)")
-    fig.add_trace(go.Scatter(
-        x=[here_x], y=[y], mode="markers+text", name="this dataset",
-        text=[label], textposition="bottom center",
-        marker=dict(size=18, color=MARKER_COLOUR, symbol="star" if measured else "circle-open",
-                    line=dict(width=2, color=MARKER_COLOUR)),
-        hovertemplate=f"{images_per_class:.0f} images per class<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=[here_x],
+            y=[y],
+            mode="markers+text",
+            name="this dataset",
+            text=[label],
+            textposition="bottom center",
+            marker=dict(
+                size=18,
+                color=MARKER_COLOUR,
+                symbol="star" if measured else "circle-open",
+                line=dict(width=2, color=MARKER_COLOUR),
+            ),
+            hovertemplate=f"{images_per_class:.0f} images per class<extra></extra>",
+        )
+    )
     ticks = list(range(int(low), int(high) + 1))
-    fig.update_xaxes(range=[low, high], tickvals=ticks, ticktext=[f"{10 ** t:,}" for t in ticks],
-                     title="images per class (log scale)", showgrid=False, zeroline=False)
-    fig.update_yaxes(range=[0, 2.15], tickvals=[0.5, 1.5], showgrid=False, zeroline=False,
-                     ticktext=["different from ImageNet", "similar to ImageNet"])
+    fig.update_xaxes(
+        range=[low, high],
+        tickvals=ticks,
+        ticktext=[f"{10**t:,}" for t in ticks],
+        title="images per class (log scale)",
+        showgrid=False,
+        zeroline=False,
+    )
+    fig.update_yaxes(
+        range=[0, 2.15],
+        tickvals=[0.5, 1.5],
+        showgrid=False,
+        zeroline=False,
+        ticktext=["different from ImageNet", "similar to ImageNet"],
+    )
     return _layout(fig, "Dataset size x similarity to ImageNet", height=420, showlegend=False)
 
 
 def probe_accuracies(probe: Mapping[str, float]) -> go.Figure:
     """Linear-probe validation accuracy per VGG16 depth."""
     names, values = list(probe), [float(v) for v in probe.values()]
-    fig = go.Figure(go.Bar(x=names, y=values, text=[f"{v:.1%}" for v in values],
-                           textposition="outside", marker_color=TRAIN_COLOUR, name="accuracy"))
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            text=[f"{v:.1%}" for v in values],
+            textposition="outside",
+            marker_color=TRAIN_COLOUR,
+            name="accuracy",
+        )
+    )
     fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
-    return _layout(fig, "Validation accuracy of a linear classifier at each depth",
-                   xaxis_title="VGG16 layer (deeper to the right)",
-                   yaxis_title="validation accuracy")
+    return _layout(
+        fig,
+        "Validation accuracy of a linear classifier at each depth",
+        xaxis_title="VGG16 layer (deeper to the right)",
+        yaxis_title="validation accuracy",
+    )
 
 
-def vgg16_layers(strategy: strategies.Strategy, unfreeze_blocks: int = 1,
-                 layer: str | None = None) -> go.Figure:
+def vgg16_layers(
+    strategy: strategies.Strategy, unfreeze_blocks: int = 1, layer: str | None = None
+) -> go.Figure:
     """VGG16's 13 conv layers in 5 blocks, plus the head, for each phase of a strategy:
     which train, which stay frozen and (a linear probe on an earlier layer) which are unused."""
     convs = [(block.number, name) for block in vgg16.BLOCKS for name in block.conv_layers]
@@ -171,8 +271,10 @@ def vgg16_layers(strategy: strategies.Strategy, unfreeze_blocks: int = 1,
     trainable = strategy.trainable_layers(unfreeze_blocks)
     rows = [f"phase {k + 1}: {p.name}" for k, p in enumerate(strategy.phases)]
     groups: dict[str, tuple[list, list, list]] = {
-        "trains": ([], [], []), "frozen (pretrained, kept as is)": ([], [], []),
-        "not used": ([], [], [])}
+        "trains": ([], [], []),
+        "frozen (pretrained, kept as is)": ([], [], []),
+        "not used": ([], [], []),
+    }
     if not strategy.pretrained:
         groups = {"trains (from random weights)": ([], [], []), **groups}
     for phase, row in zip(strategy.phases, rows, strict=True):
@@ -187,27 +289,60 @@ def vgg16_layers(strategy: strategies.Strategy, unfreeze_blocks: int = 1,
             xs.append(x_of[name])
             ys.append(row)
             texts.append(f"{name}: {key}")
-    colours = {"trains": TRAINS_COLOUR, "trains (from random weights)": TRAINS_COLOUR,
-               "frozen (pretrained, kept as is)": FROZEN_COLOUR, "not used": UNUSED_COLOUR}
+    colours = {
+        "trains": TRAINS_COLOUR,
+        "trains (from random weights)": TRAINS_COLOUR,
+        "frozen (pretrained, kept as is)": FROZEN_COLOUR,
+        "not used": UNUSED_COLOUR,
+    }
     fig = go.Figure()
     for key, (xs, ys, texts) in groups.items():
         if xs:
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=key, text=texts,
-                                     hovertemplate="%{text}<extra></extra>",
-                                     marker=dict(symbol="square", size=24, color=colours[key],
-                                                 line=dict(width=1, color="#555"))))
-    head = ("logistic regression (fitted)" if strategy.head == "logistic"
-            else "dense head (Dense 256, Dropout 0.5, output)")
-    fig.add_trace(go.Scatter(x=[head_x] * len(rows), y=rows, mode="markers", name=f"head: {head}",
-                             text=[head] * len(rows), hovertemplate="%{text}<extra></extra>",
-                             marker=dict(symbol="diamond", size=26, color=HEAD_COLOUR)))
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="markers",
+                    name=key,
+                    text=texts,
+                    hovertemplate="%{text}<extra></extra>",
+                    marker=dict(
+                        symbol="square",
+                        size=24,
+                        color=colours[key],
+                        line=dict(width=1, color="#555"),
+                    ),
+                )
+            )
+    head = (
+        "logistic regression (fitted)"
+        if strategy.head == "logistic"
+        else "dense head (Dense 256, Dropout 0.5, output)"
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[head_x] * len(rows),
+            y=rows,
+            mode="markers",
+            name=f"head: {head}",
+            text=[head] * len(rows),
+            hovertemplate="%{text}<extra></extra>",
+            marker=dict(symbol="diamond", size=26, color=HEAD_COLOUR),
+        )
+    )
     centres = [float(np.mean([x_of[n] for n in b.conv_layers])) for b in vgg16.BLOCKS]
-    fig.update_xaxes(tickvals=[*centres, head_x], ticktext=[*(b.name for b in vgg16.BLOCKS),
-                                                            "head"], showgrid=False)
+    fig.update_xaxes(
+        tickvals=[*centres, head_x],
+        ticktext=[*(b.name for b in vgg16.BLOCKS), "head"],
+        showgrid=False,
+    )
     fig.update_yaxes(autorange="reversed", showgrid=False)
-    return _layout(fig, f"Which VGG16 layers train: {_t(strategy.title)}",
-                   height=150 + 70 * len(rows),
-                   legend=dict(orientation="h", yanchor="top", y=-0.25))
+    return _layout(
+        fig,
+        f"Which VGG16 layers train: {_t(strategy.title)}",
+        height=150 + 70 * len(rows),
+        legend=dict(orientation="h", yanchor="top", y=-0.25),
+    )
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -215,9 +350,15 @@ def _add_references(fig: go.Figure, references: Iterable, **where) -> None:
     for ref in references:
         colour = REFERENCE_COLOUR if ref.comparable else NOT_COMPARABLE_COLOUR
         label = ref.label + ("" if ref.comparable else " (different setting)")
-        fig.add_hline(y=ref.accuracy, line_dash="dash", line_color=colour,
-                      annotation_text=_t(label), annotation_position="bottom left",
-                      annotation_font_color=colour, **where)
+        fig.add_hline(
+            y=ref.accuracy,
+            line_dash="dash",
+            line_color=colour,
+            annotation_text=_t(label),
+            annotation_position="bottom left",
+            annotation_font_color=colour,
+            **where,
+        )
 
 
 def _phase_starts(history: Sequence[Mapping]) -> list[tuple[float, str]]:
@@ -233,22 +374,41 @@ def training_curves(history: Sequence[Mapping], references: Iterable = ()) -> go
     dotted lines; published references as labelled dashed lines on the accuracy side."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
     epochs = [row["epoch"] for row in history]
-    for col, (train_key, val_key) in enumerate((("accuracy", "val_accuracy"),
-                                                ("loss", "val_loss")), start=1):
-        for key, colour, name in ((train_key, TRAIN_COLOUR, "training"),
-                                  (val_key, VAL_COLOUR, "validation")):
+    for col, (train_key, val_key) in enumerate(
+        (("accuracy", "val_accuracy"), ("loss", "val_loss")), start=1
+    ):
+        for key, colour, name in (
+            (train_key, TRAIN_COLOUR, "training"),
+            (val_key, VAL_COLOUR, "validation"),
+        ):
             values = [row.get(key) for row in history]
-            fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name=name,
-                                     legendgroup=name, showlegend=col == 1,
-                                     line=dict(color=colour)), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=values,
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line=dict(color=colour),
+                ),
+                row=1,
+                col=col,
+            )
     for x, phase in _phase_starts(history):
         fig.add_vline(x=x, line_dash="dot", line_color="#777", annotation_text=_t(phase))
     _add_references(fig, references, row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
     if not history:
-        fig.add_annotation(text="the first point appears when the first epoch ends",
-                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        fig.add_annotation(
+            text="the first point appears when the first epoch ends",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
     return _layout(fig, "Training curves", height=380)
 
 
@@ -256,30 +416,46 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]) ->
     """Rows: the true class, columns: the predicted class (first class at the top)."""
     names = [_t(c) for c in classes]
     z = [[int(v) for v in row] for row in matrix]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=names, y=names, colorscale="Blues", text=z, texttemplate="%{text}",
-        hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=z,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+            showscale=False,
+        )
+    )
     fig.update_yaxes(autorange="reversed", title="true class", type="category")
     fig.update_xaxes(title="predicted class", type="category", side="bottom")
     size = max(320, 40 * len(classes) + 140)
     return _layout(fig, "Confusion matrix (validation images)", height=size)
 
 
-def compare_curves(series: Mapping[str, Sequence[Mapping]], references: Iterable = (),
-                   metric: str = "val_accuracy") -> go.Figure:
+def compare_curves(
+    series: Mapping[str, Sequence[Mapping]], references: Iterable = (), metric: str = "val_accuracy"
+) -> go.Figure:
     """One validation curve per run, overlaid."""
     fig = go.Figure()
     for name, history in series.items():
-        fig.add_trace(go.Scatter(x=[row["epoch"] for row in history],
-                                 y=[row.get(metric) for row in history],
-                                 mode="lines+markers", name=_t(name)))
+        fig.add_trace(
+            go.Scatter(
+                x=[row["epoch"] for row in history],
+                y=[row.get(metric) for row in history],
+                mode="lines+markers",
+                name=_t(name),
+            )
+        )
     _add_references(fig, references)
     if metric.endswith("accuracy"):
         fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
     fig.update_xaxes(dtick=1)
     name = METRIC_NAMES.get(metric, metric.replace("_", " "))
-    return _layout(fig, f"{name} per epoch", height=400, xaxis_title="epoch",
-                   yaxis_title=name.lower())
+    return _layout(
+        fig, f"{name} per epoch", height=400, xaxis_title="epoch", yaxis_title=name.lower()
+    )
 
 
 # -- predictions ------------------------------------------------------------------------------
@@ -287,8 +463,17 @@ def top_k(predictions: Sequence[Mapping]) -> go.Figure:
     """Horizontal bars of class probabilities, the most likely at the top."""
     names = [_t(p["class"]) for p in predictions]
     values = [float(p["probability"]) for p in predictions]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", text=[f"{v:.1%}" for v in values],
-                           textposition="auto", marker_color=TRAIN_COLOUR, name="probability"))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            text=[f"{v:.1%}" for v in values],
+            textposition="auto",
+            marker_color=TRAIN_COLOUR,
+            name="probability",
+        )
+    )
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
     fig.update_yaxes(autorange="reversed", type="category")
     return _layout(fig, "Most likely classes", height=120 + 40 * len(names))

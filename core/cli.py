@@ -43,8 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model on a dataset folder")
     train.add_argument("dir")
     train.add_argument("--val-dir")
-    train.add_argument("--strategy", default=strategies.DEFAULT_STRATEGY,
-                       choices=list(strategies.STRATEGIES))
+    train.add_argument(
+        "--strategy", default=strategies.DEFAULT_STRATEGY, choices=list(strategies.STRATEGIES)
+    )
     train.add_argument("--layer", default=vgg16.BOTTLENECK_LAYER, choices=vgg16.FEATURE_LAYERS)
     train.add_argument("--unfreeze-blocks", type=int, default=1)
     train.add_argument("--image-size", type=int, default=vgg16.DEFAULT_IMAGE_SIZE)
@@ -53,8 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--augment", action="store_true")
     train.add_argument("--augment-kind", default="image", choices=("image", "spectrogram"))
-    train.add_argument("--weights", default=None,
-                       help="imagenet | none | PATH (default: $VGG16_WEIGHTS, else imagenet)")
+    train.add_argument(
+        "--weights",
+        default=None,
+        help="imagenet | none | PATH (default: $VGG16_WEIGHTS, else imagenet)",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--val-fraction", type=float, default=0.2)
     train.add_argument("--quiet", action="store_true", help="print only the final JSON line")
@@ -112,8 +116,10 @@ def cmd_inspect(args) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{found.root}: {len(found.items)} images, {len(found.classes)} classes "
-              f"({found.layout} layout)")
+        print(
+            f"{found.root}: {len(found.items)} images, {len(found.classes)} classes "
+            f"({found.layout} layout)"
+        )
         for name, count in found.counts().items():
             print(f"  {name}: {count}")
         for file, reason in found.unreadable:
@@ -141,11 +147,21 @@ def _config_from(args):
 
     weights = _weights_setting(args.weights)
     return RunConfig(
-        dataset=str(args.dir), val_dir=args.val_dir, strategy=args.strategy, layer=args.layer,
-        unfreeze_blocks=args.unfreeze_blocks, image_size=args.image_size, epochs=args.epochs,
-        finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, augment=args.augment,
-        augment_kind=args.augment_kind, weights=weights, seed=args.seed,
-        val_fraction=args.val_fraction)
+        dataset=str(args.dir),
+        val_dir=args.val_dir,
+        strategy=args.strategy,
+        layer=args.layer,
+        unfreeze_blocks=args.unfreeze_blocks,
+        image_size=args.image_size,
+        epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs,
+        batch_size=args.batch_size,
+        augment=args.augment,
+        augment_kind=args.augment_kind,
+        weights=weights,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+    )
 
 
 def _stage_line(progress: dict) -> str | None:
@@ -173,10 +189,16 @@ def _follow(store, run_id: str, quiet: bool) -> None:
             for metric in store.metrics_since(run_id, seq, kind="epoch"):
                 seq = metric.seq
                 if not quiet:
-                    values = " ".join(f"{k} {v:.4f}" for k, v in metric.data.items()
-                                      if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
-                    print(f"epoch {metric.epoch} [{metric.phase}] {values} "
-                          f"({metric.data.get('seconds', 0):.1f}s)", flush=True)
+                    values = " ".join(
+                        f"{k} {v:.4f}"
+                        for k, v in metric.data.items()
+                        if k in ("loss", "accuracy", "val_loss", "val_accuracy")
+                    )
+                    print(
+                        f"epoch {metric.epoch} [{metric.phase}] {values} "
+                        f"({metric.data.get('seconds', 0):.1f}s)",
+                        flush=True,
+                    )
             stage = _stage_line(run.progress)
             if not quiet and stage and stage != last_stage:
                 print(stage, flush=True)
@@ -203,17 +225,25 @@ def cmd_train(args) -> int:
     store = Store(args.home)
     run = worker.submit(store, config, idle_seconds=CLI_IDLE_SECONDS)
     if not args.quiet:
-        print(f"run {run.id}: {config.strategy} on {found.root} "
-              f"({len(found.items)} images, {len(found.classes)} classes)", flush=True)
+        print(
+            f"run {run.id}: {config.strategy} on {found.root} "
+            f"({len(found.items)} images, {len(found.classes)} classes)",
+            flush=True,
+        )
     _follow(store, run.id, args.quiet)
     run = store.get(run.id)
     result = run.result
     line = {
-        "run_id": run.id, "status": run.status, "strategy": run.strategy,
-        "val_accuracy": result.get("val_accuracy"), "val_loss": result.get("val_loss"),
+        "run_id": run.id,
+        "status": run.status,
+        "strategy": run.strategy,
+        "val_accuracy": result.get("val_accuracy"),
+        "val_loss": result.get("val_loss"),
         "epochs_run": result.get("epochs_run"),
         "train_seconds": result.get("train_seconds") or run.seconds,
-        "model_path": run.model_path, "weights": result.get("weights"), "error": run.error,
+        "model_path": run.model_path,
+        "weights": result.get("weights"),
+        "error": run.error,
     }
     if run.status != DONE and run.error:
         print(f"error: {run.error}", file=sys.stderr)
@@ -260,9 +290,15 @@ def cmd_advise(args) -> int:
     if not found.ok:
         raise CliError("; ".join(found.errors))
     store = Store(args.home)
-    config = RunConfig(dataset=args.dir, val_dir=args.val_dir, strategy="linear", task="probe",
-                       image_size=args.image_size, weights=_weights_setting(args.weights),
-                       seed=args.seed)
+    config = RunConfig(
+        dataset=args.dir,
+        val_dir=args.val_dir,
+        strategy="linear",
+        task="probe",
+        image_size=args.image_size,
+        weights=_weights_setting(args.weights),
+        seed=args.seed,
+    )
     if problems := config.problems():
         raise CliError("; ".join(problems))
     run = worker.submit(store, config, idle_seconds=CLI_IDLE_SECONDS)
@@ -279,10 +315,16 @@ def cmd_bench(args) -> int:
 
     _weights_setting(args.weights)  # a missing file is bad input, said in one line
     if args.image_size < vgg16.MIN_IMAGE_SIZE or args.images < 2 or args.batch_size < 1:
-        raise CliError(f"bench needs --image-size >= {vgg16.MIN_IMAGE_SIZE}, --images >= 2 "
-                       "and --batch-size >= 1")
-    report = bench.run(image_size=args.image_size, images=args.images,
-                       batch_size=args.batch_size, weights=args.weights)
+        raise CliError(
+            f"bench needs --image-size >= {vgg16.MIN_IMAGE_SIZE}, --images >= 2 "
+            "and --batch-size >= 1"
+        )
+    report = bench.run(
+        image_size=args.image_size,
+        images=args.images,
+        batch_size=args.batch_size,
+        weights=args.weights,
+    )
     if not args.json:
         print(bench.describe(report), file=sys.stderr)
     print(json.dumps(report))
@@ -352,9 +394,16 @@ def cmd_worker(args) -> int:
 
 
 COMMANDS = {
-    "inspect": cmd_inspect, "train": cmd_train, "predict": cmd_predict, "advise": cmd_advise,
-    "bench": cmd_bench, "sample": cmd_sample, "runs": cmd_runs, "stop": cmd_stop,
-    "resume": cmd_resume, "worker": cmd_worker,
+    "inspect": cmd_inspect,
+    "train": cmd_train,
+    "predict": cmd_predict,
+    "advise": cmd_advise,
+    "bench": cmd_bench,
+    "sample": cmd_sample,
+    "runs": cmd_runs,
+    "stop": cmd_stop,
+    "resume": cmd_resume,
+    "worker": cmd_worker,
 }
 
 

@@ -81,8 +81,11 @@ class Scan:
     def leakage(self) -> list[tuple[str, str]]:
         """(train file, validation file) pairs with identical content."""
         train = {i.sha256: i.rel for i in self.items if i.split == TRAIN}
-        return [(train[i.sha256], i.rel) for i in self.items
-                if i.split == VALIDATION and i.sha256 in train]
+        return [
+            (train[i.sha256], i.rel)
+            for i in self.items
+            if i.split == VALIDATION and i.sha256 in train
+        ]
 
     def sizes(self) -> list[tuple[int, int]]:
         return [(i.width, i.height) for i in self.items]
@@ -128,8 +131,10 @@ def _is_ignored(name: str) -> bool:
 
 
 def _class_dirs(folder: Path) -> list[Path]:
-    return sorted((d for d in folder.iterdir() if d.is_dir() and not _is_ignored(d.name)),
-                  key=lambda d: d.name)
+    return sorted(
+        (d for d in folder.iterdir() if d.is_dir() and not _is_ignored(d.name)),
+        key=lambda d: d.name,
+    )
 
 
 def _files_under(folder: Path) -> list[Path]:
@@ -157,8 +162,9 @@ def _layout(root: Path, val_dir: Path | None) -> list[tuple[Path, str | None]]:
     return [(root, None)]
 
 
-def _inspect(path: Path, root: Path, label: str, split: str | None,
-             prefix: str = "") -> Item | tuple[str, str]:
+def _inspect(
+    path: Path, root: Path, label: str, split: str | None, prefix: str = ""
+) -> Item | tuple[str, str]:
     rel = prefix + path.relative_to(root).as_posix()
     try:
         info = image_info(path)
@@ -210,13 +216,15 @@ def _check(result: Scan) -> None:
     elif len(usable) < 2:
         result.errors.append(
             f"at least two classes with images are needed, found {len(usable)} "
-            f"({', '.join(usable) or 'none'})")
+            f"({', '.join(usable) or 'none'})"
+        )
     for name, n in counts.items():
         if n == 0:
             result.errors.append(f"class '{name}' has no readable image")
         elif n == 1 and result.layout == "single":
             result.warnings.append(
-                f"class '{name}' has a single image: it is trained on but cannot be validated")
+                f"class '{name}' has a single image: it is trained on but cannot be validated"
+            )
     if result.layout == "split":
         by_split = result.counts_by_split()
         for split, per_class in by_split.items():
@@ -226,19 +234,22 @@ def _check(result: Scan) -> None:
             if counts[name] and by_split[TRAIN][name] == 0:
                 result.errors.append(f"class '{name}' has no training image (only validation)")
             elif counts[name] and by_split[VALIDATION][name] == 0:
-                result.warnings.append(f"class '{name}' has no validation image: its accuracy "
-                                       "cannot be measured")
+                result.warnings.append(
+                    f"class '{name}' has no validation image: its accuracy cannot be measured"
+                )
     if result.unreadable:
         result.warnings.append(f"{len(result.unreadable)} unreadable file(s) will be skipped")
     ratio = result.imbalance_ratio()
     if len(usable) >= 2 and ratio >= IMBALANCE_RATIO:
         result.warnings.append(
             f"classes are imbalanced ({ratio:.0f}:1): class weights will be applied "
-            "and per-class metrics matter more than accuracy")
+            "and per-class metrics matter more than accuracy"
+        )
     if leaked := result.leakage():
         result.warnings.append(
             f"{len(leaked)} validation image(s) also appear in train (leakage): "
-            "validation accuracy will be optimistic")
+            "validation accuracy will be optimistic"
+        )
     if groups := result.duplicates():
         result.warnings.append(f"{len(groups)} group(s) of identical files")
 
@@ -255,8 +266,12 @@ class Split:
 
     def manifest(self) -> dict:
         files = {i.rel: TRAIN for i in self.train} | {i.rel: VALIDATION for i in self.validation}
-        return {"classes": self.classes, "seed": self.seed,
-                "val_fraction": self.val_fraction, "files": files}
+        return {
+            "classes": self.classes,
+            "seed": self.seed,
+            "val_fraction": self.val_fraction,
+            "files": files,
+        }
 
     def labels(self, split: str) -> np.ndarray:
         index = {c: k for k, c in enumerate(self.classes)}
@@ -280,8 +295,11 @@ def split(result: Scan, val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 
     for name in result.classes:
         members = sorted((i for i in result.items if i.label == name), key=lambda i: i.rel)
         order = rng.permutation(len(members))
-        n_val = 0 if len(members) < 2 else min(len(members) - 1,
-                                                 max(1, round(len(members) * val_fraction)))
+        n_val = (
+            0
+            if len(members) < 2
+            else min(len(members) - 1, max(1, round(len(members) * val_fraction)))
+        )
         val += [members[k] for k in order[:n_val]]
         train += [members[k] for k in order[n_val:]]
     if not val:

@@ -37,8 +37,9 @@ def detect_gpus() -> list[Gpu]:
     found = []
     for device in tf.config.list_physical_devices("GPU"):
         details = tf.config.experimental.get_device_details(device) or {}
-        found.append(Gpu(details.get("device_name", device.name),
-                         details.get("compute_capability")))
+        found.append(
+            Gpu(details.get("device_name", device.name), details.get("compute_capability"))
+        )
     return found
 
 

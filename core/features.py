@@ -63,9 +63,14 @@ class FeatureCache:
         atomic_write_text(index_path, json.dumps(hashes))
 
 
-def image_dataset(paths: Sequence[str], image_size: int, batch_size: int,
-                  labels: np.ndarray | None = None, failures: list | None = None,
-                  shuffle_seed: int | None = None):
+def image_dataset(
+    paths: Sequence[str],
+    image_size: int,
+    batch_size: int,
+    labels: np.ndarray | None = None,
+    failures: list | None = None,
+    shuffle_seed: int | None = None,
+):
     """tf.data pipeline: parallel robust decode (Pillow, EXIF, colour modes), batch, prefetch.
     A file that fails to decode here (changed since the scan) becomes a black image and is
     listed in `failures`, so one bad file never kills a run."""
@@ -111,8 +116,10 @@ def compiled_forward(base, outputs: tuple[Output, ...]):
     key = (id(base), outputs)
     if key not in _FORWARDS:
         model = feature_extractor(base, list(outputs))
-        _FORWARDS[key] = (base, tf.function(lambda x: model(x, training=False),
-                                            reduce_retracing=True))
+        _FORWARDS[key] = (
+            base,
+            tf.function(lambda x: model(x, training=False), reduce_retracing=True),
+        )
     return _FORWARDS[key][1]
 
 
@@ -121,9 +128,15 @@ def release_models() -> None:
     _FORWARDS.clear()
 
 
-def run_extractor(forward, paths: Sequence[str], image_size: int, batch_size: int,
-                  progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-                  failures: list | None = None) -> list[np.ndarray]:
+def run_extractor(
+    forward,
+    paths: Sequence[str],
+    image_size: int,
+    batch_size: int,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    failures: list | None = None,
+) -> list[np.ndarray]:
     """Forward every image once; returns one array per model output, rows in `paths` order."""
     chunks: list[list[np.ndarray]] = []
     done = 0
@@ -151,9 +164,17 @@ class FeatureTable:
         return np.asarray(self.arrays[output][[index[i.sha256] for i in items]])
 
 
-def extract(base, items: Sequence[Item], outputs: Sequence[Output], key: CacheKey,
-            cache: FeatureCache, batch_size: int = 32, progress: ProgressFn | None = None,
-            should_stop: StopFn | None = None, failures: list | None = None) -> FeatureTable:
+def extract(
+    base,
+    items: Sequence[Item],
+    outputs: Sequence[Output],
+    key: CacheKey,
+    cache: FeatureCache,
+    batch_size: int = 32,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    failures: list | None = None,
+) -> FeatureTable:
     """Features for every distinct image in `items`; only outputs missing from the cache are
     computed, all in a single forward pass."""
     unique: dict[str, Item] = {}
@@ -173,8 +194,9 @@ def extract(base, items: Sequence[Item], outputs: Sequence[Output], key: CacheKe
         cache.misses += len(missing)
         forward = compiled_forward(base, tuple(missing))
         paths = [str(unique[sha].path) for sha in hashes]
-        computed = run_extractor(forward, paths, key.image_size, batch_size, progress,
-                                 should_stop, failures)
+        computed = run_extractor(
+            forward, paths, key.image_size, batch_size, progress, should_stop, failures
+        )
         for output, array in zip(missing, computed, strict=True):
             if not failures:  # never cache a black stand-in for a file that failed to decode
                 cache.save(key, output, array, hashes)

@@ -57,9 +57,15 @@ def _start(kind: str, args: list[str], home: str | os.PathLike, timeout: float) 
     out, err = jobs / f"{name}.out", jobs / f"{name}.err"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(out, "w") as stdout, open(err, "w") as stderr:
-        child = subprocess.Popen([sys.executable, *args], stdout=stdout, stderr=stderr,
-                                 stdin=subprocess.DEVNULL, cwd=str(ROOT), env=env,
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            [sys.executable, *args],
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            cwd=str(ROOT),
+            env=env,
+            start_new_session=True,
+        )
     _CHILDREN[child.pid] = child
     return Job(kind, child.pid, str(out), str(err), time.time(), timeout)
 
@@ -79,8 +85,9 @@ def poll(job: Job | dict) -> JobState:
     seconds = time.time() - job.started
     child = _CHILDREN.get(job.pid)
     if child is None:  # started by another process (the app was restarted): gone means lost
-        return JobState("failed", reason="the app restarted while this was running; try again",
-                        seconds=seconds)
+        return JobState(
+            "failed", reason="the app restarted while this was running; try again", seconds=seconds
+        )
     returncode = child.poll()
     if returncode is None and seconds <= job.timeout:
         return JobState("running", seconds=seconds)
@@ -98,15 +105,21 @@ def poll(job: Job | dict) -> JobState:
 
 def start_sample(name: str, home: str | os.PathLike) -> Job:
     """core.samples.prepare(name) in a child process."""
-    return _start("sample", ["-m", "core", "--home", str(home), "sample", name], home,
-                  SAMPLE_TIMEOUT)
+    return _start(
+        "sample", ["-m", "core", "--home", str(home), "sample", name], home, SAMPLE_TIMEOUT
+    )
 
 
-def start_spectrograms(audio_dir: str | os.PathLike, cache_root: str | os.PathLike,
-                       home: str | os.PathLike) -> Job:
+def start_spectrograms(
+    audio_dir: str | os.PathLike, cache_root: str | os.PathLike, home: str | os.PathLike
+) -> Job:
     """core.audio.spectrogram_dataset(audio_dir, defaults, cache_root) in a child process."""
-    return _start("spectrograms", ["-m", "core.fetch", "spectrograms", str(audio_dir),
-                                   str(cache_root)], home, SPECTROGRAM_TIMEOUT)
+    return _start(
+        "spectrograms",
+        ["-m", "core.fetch", "spectrograms", str(audio_dir), str(cache_root)],
+        home,
+        SPECTROGRAM_TIMEOUT,
+    )
 
 
 def wait(job: Job, interval: float = 0.2) -> JobState:
@@ -117,8 +130,9 @@ def wait(job: Job, interval: float = 0.2) -> JobState:
 
 def _main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[0] != "spectrograms":
-        print("error: usage: python -m core.fetch spectrograms AUDIO_DIR CACHE_ROOT",
-              file=sys.stderr)
+        print(
+            "error: usage: python -m core.fetch spectrograms AUDIO_DIR CACHE_ROOT", file=sys.stderr
+        )
         return 2
     from core import audio
     from core.datasets import DatasetError

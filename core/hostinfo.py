@@ -26,8 +26,11 @@ def nvidia_gpus(proc: Path = NVIDIA_PROC) -> list[str]:
         out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return []
-    return [line.split(":", 1)[1].split("(UUID")[0].strip()
-            for line in out.stdout.splitlines() if line.startswith("GPU ") and ":" in line]
+    return [
+        line.split(":", 1)[1].split("(UUID")[0].strip()
+        for line in out.stdout.splitlines()
+        if line.startswith("GPU ") and ":" in line
+    ]
 
 
 def quick_device(proc: Path = NVIDIA_PROC) -> str:

@@ -72,22 +72,56 @@ KERAS_DATASETS: dict[str, KerasDataset] = {
     d.name: d
     for d in (
         KerasDataset(
-            "cifar10", "CIFAR-10 (60,000 32x32 colour photos, 10 classes)", _load_cifar10,
-            ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-             "truck"),
-            48, "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", 32, False,
+            "cifar10",
+            "CIFAR-10 (60,000 32x32 colour photos, 10 classes)",
+            _load_cifar10,
+            (
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
+            ),
+            48,
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+            32,
+            False,
         ),
         KerasDataset(
-            "mnist", "MNIST (70,000 28x28 handwritten digits)", _load_mnist,
+            "mnist",
+            "MNIST (70,000 28x28 handwritten digits)",
+            _load_mnist,
             tuple(str(d) for d in range(10)),
-            48, "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz", 28, True,
+            48,
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+            28,
+            True,
         ),
         KerasDataset(
-            "fashion_mnist", "Fashion-MNIST (70,000 28x28 clothing images, 10 classes)",
+            "fashion_mnist",
+            "Fashion-MNIST (70,000 28x28 clothing images, 10 classes)",
             _load_fashion_mnist,
-            ("t-shirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
-             "sneaker", "bag", "ankle_boot"),
-            48, "https://storage.googleapis.com/tensorflow/tf-keras-datasets/", 28, True,
+            (
+                "t-shirt_top",
+                "trouser",
+                "pullover",
+                "dress",
+                "coat",
+                "sandal",
+                "shirt",
+                "sneaker",
+                "bag",
+                "ankle_boot",
+            ),
+            48,
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+            28,
+            True,
         ),
     )
 }
@@ -148,19 +182,27 @@ def _load(spec: KerasDataset, loader: Callable[[], Arrays] | None) -> Arrays:
         raise SampleUnavailable(
             f"{spec.title} needs internet to download {spec.name} from {spec.source} once; "
             f"Keras caches it in {KERAS_CACHE_HINT} (or $KERAS_HOME/datasets) afterwards. "
-            f"The download failed: {exc}") from exc
+            f"The download failed: {exc}"
+        ) from exc
 
 
-def write_keras_dataset(name: str, target_root: str | Path, size: int | None = None,
-                        subset: int | None = None, seed: int = 0,
-                        loader: Callable[[], Arrays] | None = None, *,
-                        workers: int = 8,
-                        progress: Callable[[int, int], None] | None = None) -> Path:
+def write_keras_dataset(
+    name: str,
+    target_root: str | Path,
+    size: int | None = None,
+    subset: int | None = None,
+    seed: int = 0,
+    loader: Callable[[], Arrays] | None = None,
+    *,
+    workers: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Write a Keras dataset as train/validation class folders and return the folder.
     A folder whose marker exists is returned as is (the loader is not even called)."""
     if name not in KERAS_DATASETS:
-        raise ValueError(f"unknown Keras dataset {name!r}; choose one of "
-                         f"{', '.join(KERAS_DATASETS)}")
+        raise ValueError(
+            f"unknown Keras dataset {name!r}; choose one of {', '.join(KERAS_DATASETS)}"
+        )
     spec = KERAS_DATASETS[name]
     size = spec.default_size if size is None else int(size)
     vgg16.check_image_size(size)
@@ -177,8 +219,10 @@ def write_keras_dataset(name: str, target_root: str | Path, size: int | None = N
         val_per_class = max(1, math.ceil(subset * len(y_test) / max(1, len(y_train))))
     jobs = []
     counts: dict[str, dict[str, int]] = {}
-    for split, x, y, per_class in ((TRAIN, x_train, y_train, subset),
-                                   (VALIDATION, x_test, y_test, val_per_class)):
+    for split, x, y, per_class in (
+        (TRAIN, x_train, y_train, subset),
+        (VALIDATION, x_test, y_test, val_per_class),
+    ):
         if len(x) != len(y):
             raise ValueError(f"{name} {split}: {len(x)} images but {len(y)} labels")
         picked = stratified_indices(y, per_class, seed)
@@ -204,8 +248,14 @@ def write_keras_dataset(name: str, target_root: str | Path, size: int | None = N
             if progress is not None and (done % 500 == 0 or done == len(jobs)):
                 progress(done, len(jobs))
 
-    marker = {"name": name, "size": size, "subset": subset, "seed": seed, "counts": counts,
-              "source": spec.source}
+    marker = {
+        "name": name,
+        "size": size,
+        "subset": subset,
+        "seed": seed,
+        "counts": counts,
+        "source": spec.source,
+    }
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     with os.fdopen(fd, "w") as handle:
         json.dump(marker, handle, indent=1)

@@ -17,5 +17,8 @@ def log_loss(y_true: np.ndarray, probabilities: np.ndarray, num_classes: int) ->
     from sklearn.metrics import log_loss as sklearn_log_loss
 
     clipped = np.clip(probabilities, 1e-7, 1.0)
-    return float(sklearn_log_loss(y_true, clipped / clipped.sum(1, keepdims=True),
-                                  labels=list(range(num_classes))))
+    return float(
+        sklearn_log_loss(
+            y_true, clipped / clipped.sum(1, keepdims=True), labels=list(range(num_classes))
+        )
+    )

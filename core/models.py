@@ -67,14 +67,19 @@ def image_augmentation(kind: str, seed: int = 0) -> keras.Sequential:
     if kind == "spectrogram":
         from core.spec_augment import TimeFrequencyMask
 
-        return keras.Sequential([TimeFrequencyMask(spec.MAX_BAND, spec.MAX_BAND, spec.NUM_MASKS,
-                                                   seed=seed)], name="augment")
-    return keras.Sequential([
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(spec.ROTATION, seed=seed),
-        layers.RandomZoom(spec.ZOOM, seed=seed),
-        layers.RandomTranslation(spec.SHIFT, spec.SHIFT, seed=seed),
-    ], name="augment")
+        return keras.Sequential(
+            [TimeFrequencyMask(spec.MAX_BAND, spec.MAX_BAND, spec.NUM_MASKS, seed=seed)],
+            name="augment",
+        )
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(spec.ROTATION, seed=seed),
+            layers.RandomZoom(spec.ZOOM, seed=seed),
+            layers.RandomTranslation(spec.SHIFT, spec.SHIFT, seed=seed),
+        ],
+        name="augment",
+    )
 
 
 def _apply(layer_list, x):
@@ -98,8 +103,13 @@ def top_model(base: keras.Model, cut: str, head: list) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"top_after_{cut}")
 
 
-def image_model(base: keras.Model, head: list, augment: keras.Sequential | None = None,
-                upto: str | None = None, name: str = "vgg16_transfer") -> keras.Model:
+def image_model(
+    base: keras.Model,
+    head: list,
+    augment: keras.Sequential | None = None,
+    upto: str | None = None,
+    name: str = "vgg16_transfer",
+) -> keras.Model:
     """Raw RGB image (0..255) -> [augment] -> preprocess_input -> VGG16 layers -> head."""
     size = base.input.shape[1]
     inputs = keras.Input(shape=(size, size, 3), name="image")
@@ -127,8 +137,14 @@ def feature_extractor(base: keras.Model, outputs: list[tuple[str, str]]) -> kera
     return keras.Model(inputs, results, name="feature_extractor")
 
 
-def linear_image_model(base: keras.Model, layer: str, coef: np.ndarray, intercept: np.ndarray,
-                       mean: np.ndarray, scale: np.ndarray) -> keras.Model:
+def linear_image_model(
+    base: keras.Model,
+    layer: str,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    mean: np.ndarray,
+    scale: np.ndarray,
+) -> keras.Model:
     """A fitted scaler + logistic regression on GAP(layer) features, as one Keras model.
 
     The standardisation is folded into the Dense weights: w' = w / scale,
@@ -147,8 +163,11 @@ def linear_image_model(base: keras.Model, layer: str, coef: np.ndarray, intercep
 
 def last_conv_layer(model: keras.Model) -> str:
     """Grad-CAM's layer: block5_conv3 normally, the deepest conv present otherwise."""
-    convs = [layer.name for layer in model.layers if layer.name in vgg16.LAYER_NAMES
-             and "_conv" in layer.name]
+    convs = [
+        layer.name
+        for layer in model.layers
+        if layer.name in vgg16.LAYER_NAMES and "_conv" in layer.name
+    ]
     if vgg16.GRADCAM_LAYER in convs:
         return vgg16.GRADCAM_LAYER
     if not convs:

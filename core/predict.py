@@ -42,8 +42,10 @@ def find_run(store: Store, model_or_run: str) -> Run:
         run = store.with_model(str(candidate.resolve()))
         if run is not None:
             return run
-        raise ModelRefused(f"{model_or_run} is not a model this studio saved: only models "
-                           "of finished runs in the run store can be loaded")
+        raise ModelRefused(
+            f"{model_or_run} is not a model this studio saved: only models "
+            "of finished runs in the run store can be loaded"
+        )
     run = store.find(model_or_run)
     if run is None:
         raise ModelRefused(f"no run matches {model_or_run!r}")
@@ -110,12 +112,15 @@ def top_k(loaded: LoadedModel, images: list, k: int = 3) -> list[list[dict]]:
     batch = np.stack([prepare(image, loaded.image_size) for image in images])
     probs = probabilities(loaded, batch)
     k = min(k, len(loaded.classes))
-    return [[{"class": loaded.classes[j], "probability": float(row[j])}
-             for j in np.argsort(-row)[:k]] for row in probs]
+    return [
+        [{"class": loaded.classes[j], "probability": float(row[j])} for j in np.argsort(-row)[:k]]
+        for row in probs
+    ]
 
 
-def gradcam(loaded: LoadedModel, image, class_index: int | None = None,
-            layer: str | None = None) -> tuple[np.ndarray, int]:
+def gradcam(
+    loaded: LoadedModel, image, class_index: int | None = None, layer: str | None = None
+) -> tuple[np.ndarray, int]:
     """Grad-CAM heatmap (HxW in 0..1, at the conv layer's resolution) for class_index (default:
     the predicted class) at the last VGG16 conv layer (block5_conv3 normally)."""
     import tensorflow as tf
@@ -158,8 +163,9 @@ def _with_activation(model, layer: str):
     return keras.Model(inputs, [activation, x])
 
 
-def overlay(image, heatmap: np.ndarray, size: int | None = None, alpha: float = 0.45
-            ) -> Image.Image:
+def overlay(
+    image, heatmap: np.ndarray, size: int | None = None, alpha: float = 0.45
+) -> Image.Image:
     """The heatmap coloured (blue -> yellow -> red) and blended over the upright image."""
     pil = image if isinstance(image, Image.Image) else load_pil_rgb(image)
     pil = pil.convert("RGB")

@@ -14,12 +14,17 @@ from pathlib import Path
 from core import vgg16
 
 CATS_VS_DOGS_SMALL = "cats_vs_dogs_small"  # the id core.samples gives the 2,000-image subset
-KERAS_BLOG = ("Keras blog, 'Building powerful image classification models using very little "
-              "data' (2016)")
-KERAS_BLOG_URL = ("https://blog.keras.io/"
-                  "building-powerful-image-classification-models-using-very-little-data.html")
-_BLOG_NOTE = ("Measured on 2,000 training / 800 validation images at 150 px with ImageNet "
-              "weights; holds only for that setting.")
+KERAS_BLOG = (
+    "Keras blog, 'Building powerful image classification models using very little data' (2016)"
+)
+KERAS_BLOG_URL = (
+    "https://blog.keras.io/"
+    "building-powerful-image-classification-models-using-very-little-data.html"
+)
+_BLOG_NOTE = (
+    "Measured on 2,000 training / 800 validation images at 150 px with ImageNet "
+    "weights; holds only for that setting."
+)
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,25 @@ class Reference:
 
 
 REFERENCES: list[Reference] = [
-    Reference(CATS_VS_DOGS_SMALL, "head", 0.90,
-              "Bottleneck features + small dense head (Keras blog): ~0.90",
-              KERAS_BLOG, KERAS_BLOG_URL, note=_BLOG_NOTE),
-    Reference(CATS_VS_DOGS_SMALL, "finetune", 0.94,
-              "Fine-tuning block5 with SGD 1e-4 (Keras blog): ~0.94",
-              KERAS_BLOG, KERAS_BLOG_URL, unfreeze_blocks=1, note=_BLOG_NOTE),
+    Reference(
+        CATS_VS_DOGS_SMALL,
+        "head",
+        0.90,
+        "Bottleneck features + small dense head (Keras blog): ~0.90",
+        KERAS_BLOG,
+        KERAS_BLOG_URL,
+        note=_BLOG_NOTE,
+    ),
+    Reference(
+        CATS_VS_DOGS_SMALL,
+        "finetune",
+        0.94,
+        "Fine-tuning block5 with SGD 1e-4 (Keras blog): ~0.94",
+        KERAS_BLOG,
+        KERAS_BLOG_URL,
+        unfreeze_blocks=1,
+        note=_BLOG_NOTE,
+    ),
 ]
 
 
@@ -59,7 +77,10 @@ def references_for(dataset_id: str | None, image_size: int, weights: str) -> lis
         return []
     return [
         dataclasses.replace(
-            ref, comparable=image_size == ref.image_size
-            and (_is_imagenet(weights) if ref.weights == "imagenet" else weights == ref.weights))
-        for ref in REFERENCES if ref.dataset_id == dataset_id
+            ref,
+            comparable=image_size == ref.image_size
+            and (_is_imagenet(weights) if ref.weights == "imagenet" else weights == ref.weights),
+        )
+        for ref in REFERENCES
+        if ref.dataset_id == dataset_id
     ]

@@ -67,8 +67,10 @@ def run_label(run: Run) -> str:
     what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
     accuracy = run.result.get("val_accuracy")
     score = f", {accuracy:.1%} validation accuracy" if isinstance(accuracy, float) else ""
-    return (f"{what} on {Path(run.dataset).name} — {STATUS_WORDS.get(run.status, run.status)}"
-            f"{score} ({run.id})")
+    return (
+        f"{what} on {Path(run.dataset).name} — {STATUS_WORDS.get(run.status, run.status)}"
+        f"{score} ({run.id})"
+    )
 
 
 def progress_view(run: Run) -> tuple[float | None, str]:
@@ -96,9 +98,16 @@ def progress_view(run: Run) -> tuple[float | None, str]:
 
 
 def per_class_rows(result: dict) -> list[dict]:
-    return [{"class": row["class"], "precision": row["precision"], "recall": row["recall"],
-             "f1": row["f1"], "validation images": row["support"]}
-            for row in result.get("per_class", [])]
+    return [
+        {
+            "class": row["class"],
+            "precision": row["precision"],
+            "recall": row["recall"],
+            "f1": row["f1"],
+            "validation images": row["support"],
+        }
+        for row in result.get("per_class", [])
+    ]
 
 
 def train_seconds(run: Run) -> float | None:
@@ -112,21 +121,27 @@ def compare_rows(runs: Iterable[Run]) -> list[dict]:
     for run in runs:
         accuracy = run.result.get("val_accuracy")
         loss = run.result.get("val_loss")
-        rows.append({
-            "strategy": strategy_title(run.strategy),
-            "run": run.id,
-            "status": run.status,
-            "val_accuracy": float(accuracy) if isinstance(accuracy, (int, float)) else None,
-            "val_loss": float(loss) if isinstance(loss, (int, float)) else None,
-            "epochs": run.result.get("epochs_run"),
-            "train_seconds": train_seconds(run),
-            "best": "",
-        })
+        rows.append(
+            {
+                "strategy": strategy_title(run.strategy),
+                "run": run.id,
+                "status": run.status,
+                "val_accuracy": float(accuracy) if isinstance(accuracy, (int, float)) else None,
+                "val_loss": float(loss) if isinstance(loss, (int, float)) else None,
+                "epochs": run.result.get("epochs_run"),
+                "train_seconds": train_seconds(run),
+                "best": "",
+            }
+        )
     scored = [r for r in rows if r["val_accuracy"] is not None]
     if scored:
-        best = max(scored, key=lambda r: (r["val_accuracy"],
-                                          -(r["val_loss"] if r["val_loss"] is not None
-                                            else math.inf)))
+        best = max(
+            scored,
+            key=lambda r: (
+                r["val_accuracy"],
+                -(r["val_loss"] if r["val_loss"] is not None else math.inf),
+            ),
+        )
         best["best"] = BEST_MARK
     return rows
 
@@ -144,18 +159,22 @@ def to_csv(rows: list[dict]) -> str:
 def prediction_row(file: str, top: list[dict]) -> dict:
     """One CSV row of a batch prediction: the file, the best class and the top-k list."""
     best = top[0] if top else {"class": "", "probability": float("nan")}
-    return {"file": file, "predicted": best["class"],
-            "probability": round(best["probability"], 6),
-            "top_k": "; ".join(f"{t['class']} {t['probability']:.3f}" for t in top),
-            "error": ""}
+    return {
+        "file": file,
+        "predicted": best["class"],
+        "probability": round(best["probability"], 6),
+        "top_k": "; ".join(f"{t['class']} {t['probability']:.3f}" for t in top),
+        "error": "",
+    }
 
 
 def error_row(file: str, reason: str) -> dict:
     return {"file": file, "predicted": "", "probability": None, "top_k": "", "error": reason}
 
 
-def latest_probe(runs: Iterable[Run], dataset: str, image_size: int | None = None,
-                 weights: str | None = None) -> Run | None:
+def latest_probe(
+    runs: Iterable[Run], dataset: str, image_size: int | None = None, weights: str | None = None
+) -> Run | None:
     """The newest similarity measurement of a dataset (optionally at an image size and with
     given weights: the advice depends on both)."""
     target = str(Path(dataset).expanduser().resolve())

@@ -55,8 +55,9 @@ class RunConfig:
         """Everything wrong with these settings, as sentences for the user (empty: fine)."""
         out = []
         if self.strategy not in strategies.STRATEGIES:
-            out.append(f"unknown strategy '{self.strategy}' "
-                       f"(choose {', '.join(strategies.STRATEGIES)})")
+            out.append(
+                f"unknown strategy '{self.strategy}' (choose {', '.join(strategies.STRATEGIES)})"
+            )
         if self.image_size < vgg16.MIN_IMAGE_SIZE:
             out.append(f"image size must be at least {vgg16.MIN_IMAGE_SIZE} px (VGG16's minimum)")
         if self.layer not in vgg16.FEATURE_LAYERS:

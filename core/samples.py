@@ -65,8 +65,9 @@ def write_digits(target_root: Path, per_class: int = 50, size: int = 32) -> Path
         class_dir.mkdir(parents=True)
         for k, index in enumerate(np.flatnonzero(digits.target == label)[:per_class]):
             pixels = 255 - np.uint8(digits.images[index] / 16.0 * 255)
-            image = Image.fromarray(pixels, mode="L").resize((size, size),
-                                                            Image.Resampling.BILINEAR)
+            image = Image.fromarray(pixels, mode="L").resize(
+                (size, size), Image.Resampling.BILINEAR
+            )
             image.save(class_dir / f"{label}_{k:03d}.png")
     _mark(tmp, "digits")
     shutil.rmtree(folder, ignore_errors=True)
@@ -83,12 +84,12 @@ def write_cats_vs_dogs(target_root: Path) -> Path:
     if (folder / MARKER).exists():
         return folder
     try:
-        archive = keras.utils.get_file("cats_and_dogs_filtered.zip", CATS_VS_DOGS_URL,
-                                       extract=True)
+        archive = keras.utils.get_file("cats_and_dogs_filtered.zip", CATS_VS_DOGS_URL, extract=True)
     except Exception as exc:  # noqa: BLE001 - any download failure means the same to a user
         raise SampleUnavailable(
             f"the cats-vs-dogs sample needs internet once to download {CATS_VS_DOGS_URL} "
-            f"({type(exc).__name__}); use the built-in digits sample offline") from exc
+            f"({type(exc).__name__}); use the built-in digits sample offline"
+        ) from exc
     extracted = next(Path(archive).parent.glob("**/cats_and_dogs_filtered"), None)
     if extracted is None:
         raise SampleUnavailable("the cats-vs-dogs download did not contain the expected folder")
@@ -110,19 +111,48 @@ def _keras_sample(name: str) -> Callable[[Path], Path]:
 
 
 SAMPLES: dict[str, Sample] = {
-    s.id: s for s in (
-        Sample("digits", "Handwritten digits (built in, offline)",
-               "500 images of the digits 0-9 from scikit-learn, 10 classes.", True, 48,
-               write_digits),
-        Sample("cats_vs_dogs_small", "Cats vs dogs (Keras blog subset, download)",
-               "2,000 training and 1,000 validation photos: the classic 'very little data' "
-               "recipe.", False, 150, write_cats_vs_dogs),
-        Sample("cifar10", "CIFAR-10 (download)", "Small 32 px photos, 10 classes, upscaled to "
-               "48 px; 100 training images per class.", False, 48, _keras_sample("cifar10")),
-        Sample("mnist", "MNIST digits (download)", "28 px handwritten digits, 10 classes.",
-               False, 48, _keras_sample("mnist")),
-        Sample("fashion_mnist", "Fashion-MNIST (download)", "28 px clothing pictures, 10 "
-               "classes.", False, 48, _keras_sample("fashion_mnist")),
+    s.id: s
+    for s in (
+        Sample(
+            "digits",
+            "Handwritten digits (built in, offline)",
+            "500 images of the digits 0-9 from scikit-learn, 10 classes.",
+            True,
+            48,
+            write_digits,
+        ),
+        Sample(
+            "cats_vs_dogs_small",
+            "Cats vs dogs (Keras blog subset, download)",
+            "2,000 training and 1,000 validation photos: the classic 'very little data' recipe.",
+            False,
+            150,
+            write_cats_vs_dogs,
+        ),
+        Sample(
+            "cifar10",
+            "CIFAR-10 (download)",
+            "Small 32 px photos, 10 classes, upscaled to 48 px; 100 training images per class.",
+            False,
+            48,
+            _keras_sample("cifar10"),
+        ),
+        Sample(
+            "mnist",
+            "MNIST digits (download)",
+            "28 px handwritten digits, 10 classes.",
+            False,
+            48,
+            _keras_sample("mnist"),
+        ),
+        Sample(
+            "fashion_mnist",
+            "Fashion-MNIST (download)",
+            "28 px clothing pictures, 10 classes.",
+            False,
+            48,
+            _keras_sample("fashion_mnist"),
+        ),
     )
 }
 

@@ -86,9 +86,11 @@ def class_counts(project: Path) -> dict[str, int]:
     """Images in each class folder of a project (empty dict when there is none yet)."""
     if not project.is_dir():
         return {}
-    return {d.name: sum(1 for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
-            for d in sorted(project.iterdir(), key=lambda p: p.name)
-            if d.is_dir() and not d.name.startswith(".")}
+    return {
+        d.name: sum(1 for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
+        for d in sorted(project.iterdir(), key=lambda p: p.name)
+        if d.is_dir() and not d.name.startswith(".")
+    }
 
 
 def save_image(class_dir: Path, filename: str, data: bytes) -> Path:
@@ -96,8 +98,9 @@ def save_image(class_dir: Path, filename: str, data: bytes) -> Path:
     checking they decode as an image. Raises SessionError (nothing left behind) otherwise."""
     suffix = Path(filename or "").suffix.lower()
     if suffix not in IMAGE_EXTENSIONS:
-        raise SessionError(f"'{filename}' is not an image file "
-                           f"(accepted: {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        raise SessionError(
+            f"'{filename}' is not an image file (accepted: {', '.join(sorted(IMAGE_EXTENSIONS))})"
+        )
     class_dir.mkdir(parents=True, exist_ok=True)
     stem = safe_name(Path(filename).stem, fallback="image")
     fd, tmp = tempfile.mkstemp(dir=class_dir, prefix=".upload-", suffix=suffix)

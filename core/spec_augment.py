@@ -19,14 +19,21 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="studio")
 class TimeFrequencyMask(keras.layers.Layer):
-    def __init__(self, max_time_mask: float = 0.15, max_freq_mask: float = 0.15,
-                 num_masks: int = 2, fill_value: float | None = None, seed: int | None = None,
-                 **kwargs):
+    def __init__(
+        self,
+        max_time_mask: float = 0.15,
+        max_freq_mask: float = 0.15,
+        num_masks: int = 2,
+        fill_value: float | None = None,
+        seed: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         for name, value in (("max_time_mask", max_time_mask), ("max_freq_mask", max_freq_mask)):
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} is a fraction of the image and must be in 0..1, "
-                                 f"got {value}")
+                raise ValueError(
+                    f"{name} is a fraction of the image and must be in 0..1, got {value}"
+                )
         if num_masks < 0:
             raise ValueError(f"num_masks must not be negative, got {num_masks}")
         self.max_time_mask = float(max_time_mask)
@@ -41,13 +48,27 @@ class TimeFrequencyMask(keras.layers.Layer):
         """(batch, length) bool: True inside any of num_masks random bands per image."""
         size = ops.cast(length, self.compute_dtype)
         positions = ops.cast(ops.arange(length), self.compute_dtype)[None, None, :]
-        widths = ops.floor(keras.random.uniform(
-            (batch, self.num_masks), 0.0, 1.0, dtype=self.compute_dtype,
-            seed=self.seed_generator) * (fraction * size + 1.0))
+        widths = ops.floor(
+            keras.random.uniform(
+                (batch, self.num_masks),
+                0.0,
+                1.0,
+                dtype=self.compute_dtype,
+                seed=self.seed_generator,
+            )
+            * (fraction * size + 1.0)
+        )
         widths = ops.minimum(widths, size)
-        starts = ops.floor(keras.random.uniform(
-            (batch, self.num_masks), 0.0, 1.0, dtype=self.compute_dtype,
-            seed=self.seed_generator) * (size - widths + 1.0))
+        starts = ops.floor(
+            keras.random.uniform(
+                (batch, self.num_masks),
+                0.0,
+                1.0,
+                dtype=self.compute_dtype,
+                seed=self.seed_generator,
+            )
+            * (size - widths + 1.0)
+        )
         starts, widths = starts[:, :, None], widths[:, :, None]
         inside = ops.logical_and(positions >= starts, positions < starts + widths)
         return ops.any(inside, axis=1)
@@ -70,6 +91,11 @@ class TimeFrequencyMask(keras.layers.Layer):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "max_time_mask": self.max_time_mask,
-                "max_freq_mask": self.max_freq_mask, "num_masks": self.num_masks,
-                "fill_value": self.fill_value, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "max_time_mask": self.max_time_mask,
+            "max_freq_mask": self.max_freq_mask,
+            "num_masks": self.num_masks,
+            "fill_value": self.fill_value,
+            "seed": self.seed,
+        }

@@ -21,7 +21,13 @@ from core import settings
 from core.runconfig import RunConfig
 
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
-STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED = "stopped", "done", "failed", "interrupted", "diverged"
+STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED = (
+    "stopped",
+    "done",
+    "failed",
+    "interrupted",
+    "diverged",
+)
 ACTIVE = (QUEUED, RUNNING, STOPPING)
 LIVE = (RUNNING, STOPPING)  # a worker process owns the run
 FINISHED = (STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED)
@@ -142,8 +148,16 @@ class Store:
             db.execute(
                 "INSERT INTO runs (id, created, updated, status, strategy, dataset, group_id, "
                 "config) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, now, now, QUEUED, config.strategy, config.dataset, group_id,
-                 json.dumps(config.to_dict())),
+                (
+                    run_id,
+                    now,
+                    now,
+                    QUEUED,
+                    config.strategy,
+                    config.dataset,
+                    group_id,
+                    json.dumps(config.to_dict()),
+                ),
             )
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
         return self.get(run_id)
@@ -158,19 +172,23 @@ class Store:
     def find(self, run_id_prefix: str) -> Run | None:
         """The run whose id starts with this prefix; None when none or several match."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2",
-                              (len(run_id_prefix), run_id_prefix)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2",
+                (len(run_id_prefix), run_id_prefix),
+            ).fetchall()
         return _run(rows[0]) if len(rows) == 1 else None
 
     def with_model(self, model_path: str) -> Run | None:
         """The run that saved this model file (any age), or None."""
         with self._connect() as db:
-            row = db.execute("SELECT * FROM runs WHERE model_path = ? LIMIT 1",
-                             (model_path,)).fetchone()
+            row = db.execute(
+                "SELECT * FROM runs WHERE model_path = ? LIMIT 1", (model_path,)
+            ).fetchone()
         return _run(row) if row else None
 
-    def list(self, statuses: tuple[str, ...] | None = None, group_id: str | None = None,
-             limit: int = 500) -> list[Run]:
+    def list(
+        self, statuses: tuple[str, ...] | None = None, group_id: str | None = None, limit: int = 500
+    ) -> list[Run]:
         query, args = "SELECT * FROM runs WHERE 1=1", []
         if statuses:
             query += f" AND status IN ({','.join('?' * len(statuses))})"
@@ -195,15 +213,18 @@ class Store:
         """Atomically take the oldest queued run for this worker (None when the queue is empty)."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT id FROM runs WHERE status = ? ORDER BY created LIMIT 1",
-                             (QUEUED,)).fetchone()
+            row = db.execute(
+                "SELECT id FROM runs WHERE status = ? ORDER BY created LIMIT 1", (QUEUED,)
+            ).fetchone()
             if row is None:
                 db.execute("COMMIT")
                 return None
             now = time.time()
-            db.execute("UPDATE runs SET status = ?, worker_pid = ?, started = COALESCE(started, ?),"
-                       " updated = ?, error = NULL WHERE id = ?",
-                       (RUNNING, worker_pid, now, now, row["id"]))
+            db.execute(
+                "UPDATE runs SET status = ?, worker_pid = ?, started = COALESCE(started, ?),"
+                " updated = ?, error = NULL WHERE id = ?",
+                (RUNNING, worker_pid, now, now, row["id"]),
+            )
             db.execute("COMMIT")
         return self.get(row["id"])
 
@@ -211,10 +232,15 @@ class Store:
         """Ask a run to stop: a queued run stops at once, a running one within one batch."""
         now = time.time()
         with self._connect() as db:
-            db.execute("UPDATE runs SET status = ?, finished = ?, updated = ? "
-                       "WHERE id = ? AND status = ?", (STOPPED, now, now, run_id, QUEUED))
-            db.execute("UPDATE runs SET stop_requested = 1, status = ?, updated = ? "
-                       "WHERE id = ? AND status = ?", (STOPPING, now, run_id, RUNNING))
+            db.execute(
+                "UPDATE runs SET status = ?, finished = ?, updated = ? WHERE id = ? AND status = ?",
+                (STOPPED, now, now, run_id, QUEUED),
+            )
+            db.execute(
+                "UPDATE runs SET stop_requested = 1, status = ?, updated = ? "
+                "WHERE id = ? AND status = ?",
+                (STOPPING, now, run_id, RUNNING),
+            )
         return self.get(run_id)
 
     def stop_requested(self, run_id: str) -> bool:
@@ -236,8 +262,15 @@ class Store:
                 changed = db.execute(
                     "UPDATE runs SET status = ?, error = ?, finished = ?, updated = ? "
                     f"WHERE id = ? AND status IN ({','.join('?' * len(LIVE))})",
-                    (INTERRUPTED, "the worker process stopped during this run; it can be resumed",
-                     now, now, run.id, *LIVE)).rowcount
+                    (
+                        INTERRUPTED,
+                        "the worker process stopped during this run; it can be resumed",
+                        now,
+                        now,
+                        run.id,
+                        *LIVE,
+                    ),
+                ).rowcount
             if changed:
                 marked.append(run.id)
         return marked
@@ -250,15 +283,22 @@ class Store:
         return self.get(run_id)
 
     # -- metrics ------------------------------------------------------------------------------
-    def add_metric(self, run_id: str, kind: str, phase: str, epoch: int, step: int,
-                   data: dict) -> None:
+    def add_metric(
+        self, run_id: str, kind: str, phase: str, epoch: int, step: int, data: dict
+    ) -> None:
         with self._connect() as db:
-            db.execute("INSERT INTO metrics (run_id, kind, phase, epoch, step, time, data) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (run_id, kind, phase, epoch, step, time.time(), json.dumps(data)))
+            db.execute(
+                "INSERT INTO metrics (run_id, kind, phase, epoch, step, time, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind, phase, epoch, step, time.time(), json.dumps(data)),
+            )
 
-    def metrics_since(self, run_id: str, since_seq: int = 0, kind: str | None = None,
-                      ) -> list[Metric]:
+    def metrics_since(
+        self,
+        run_id: str,
+        since_seq: int = 0,
+        kind: str | None = None,
+    ) -> list[Metric]:
         query = "SELECT * FROM metrics WHERE run_id = ? AND seq > ?"
         args: list = [run_id, since_seq]
         if kind:
@@ -266,8 +306,19 @@ class Store:
             args.append(kind)
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY seq", args).fetchall()
-        return [Metric(r["seq"], r["run_id"], r["kind"], r["phase"], r["epoch"], r["step"],
-                       r["time"], json.loads(r["data"])) for r in rows]
+        return [
+            Metric(
+                r["seq"],
+                r["run_id"],
+                r["kind"],
+                r["phase"],
+                r["epoch"],
+                r["step"],
+                r["time"],
+                json.loads(r["data"]),
+            )
+            for r in rows
+        ]
 
     def epoch_history(self, run_id: str) -> list[dict]:
         """One row per finished epoch: phase, epoch (global, 1-based) and its logged metrics."""
@@ -277,11 +328,22 @@ class Store:
 
 def _run(row: sqlite3.Row) -> Run:
     return Run(
-        id=row["id"], created=row["created"], updated=row["updated"], status=row["status"],
-        strategy=row["strategy"], dataset=row["dataset"], group_id=row["group_id"],
-        config=json.loads(row["config"]), progress=json.loads(row["progress"]),
-        result=json.loads(row["result"]), error=row["error"],
-        stop_requested=bool(row["stop_requested"]), resume=bool(row["resume"]),
-        worker_pid=row["worker_pid"], started=row["started"], finished=row["finished"],
-        model_path=row["model_path"], model_sha256=row["model_sha256"],
+        id=row["id"],
+        created=row["created"],
+        updated=row["updated"],
+        status=row["status"],
+        strategy=row["strategy"],
+        dataset=row["dataset"],
+        group_id=row["group_id"],
+        config=json.loads(row["config"]),
+        progress=json.loads(row["progress"]),
+        result=json.loads(row["result"]),
+        error=row["error"],
+        stop_requested=bool(row["stop_requested"]),
+        resume=bool(row["resume"]),
+        worker_pid=row["worker_pid"],
+        started=row["started"],
+        finished=row["finished"],
+        model_path=row["model_path"],
+        model_sha256=row["model_sha256"],
     )

@@ -49,38 +49,52 @@ STRATEGIES: dict[str, Strategy] = {
     s.key: s
     for s in (
         Strategy(
-            "linear", "Linear probe",
+            "linear",
+            "Linear probe",
             "Reads pretrained VGG16 features from one layer and fits a simple linear classifier "
             "on them: seconds to train, best for small datasets.",
-            pretrained=True, head="logistic", uses_layer=True,
+            pretrained=True,
+            head="logistic",
+            uses_layer=True,
             phases=(Phase("fit", 0, "logistic", 0.0),),
         ),
         Strategy(
-            "head", "Feature extractor + small head",
+            "head",
+            "Feature extractor + small head",
             "Keeps all of VGG16 frozen and trains a small dense network on its last features "
             "(the classic 'bottleneck features' recipe).",
-            pretrained=True, head="dense", phases=(HEAD_PHASE,),
+            pretrained=True,
+            head="dense",
+            phases=(HEAD_PHASE,),
         ),
         Strategy(
-            "finetune", "Fine-tune the top blocks",
+            "finetune",
+            "Fine-tune the top blocks",
             "First trains the small head on frozen features, then gently retrains VGG16's top "
             "block(s) together with it so the features adapt to your images.",
-            pretrained=True, head="dense",
-            phases=(HEAD_PHASE, Phase("finetune", CONFIGURED, "sgd", FINETUNE_LR, 0.9,
-                                      "finetune_epochs")),
+            pretrained=True,
+            head="dense",
+            phases=(
+                HEAD_PHASE,
+                Phase("finetune", CONFIGURED, "sgd", FINETUNE_LR, 0.9, "finetune_epochs"),
+            ),
         ),
         Strategy(
-            "full", "Fine-tune everything",
+            "full",
+            "Fine-tune everything",
             "Warms up the head, then retrains every VGG16 layer at a low learning rate: for "
             "large datasets that look unlike everyday photos.",
-            pretrained=True, head="dense",
+            pretrained=True,
+            head="dense",
             phases=(HEAD_PHASE, Phase("finetune", 5, "sgd", FINETUNE_LR, 0.9, "finetune_epochs")),
         ),
         Strategy(
-            "scratch", "From scratch (baseline)",
+            "scratch",
+            "From scratch (baseline)",
             "The same network trained from random weights: the baseline that shows what "
             "pretraining buys you.",
-            pretrained=False, head="dense",
+            pretrained=False,
+            head="dense",
             phases=(Phase("train", 5, "adam", 1e-4),),
         ),
     )
@@ -93,4 +107,5 @@ def get(key: str) -> Strategy:
         return STRATEGIES[key]
     except KeyError:
         raise ValueError(
-            f"unknown strategy {key!r}; choose one of {', '.join(STRATEGIES)}") from None
+            f"unknown strategy {key!r}; choose one of {', '.join(STRATEGIES)}"
+        ) from None

@@ -65,8 +65,9 @@ class Context:
         return len(self.split.classes)
 
     def cache_key(self) -> features.CacheKey:
-        return features.CacheKey(self.scan.fingerprint(), self.weights.cache_id(self.config.seed),
-                                 self.config.image_size)
+        return features.CacheKey(
+            self.scan.fingerprint(), self.weights.cache_id(self.config.seed), self.config.image_size
+        )
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -103,23 +104,32 @@ def _execute(store: Store, run_id: str) -> str:
         ctx = _prepare(store, run_id, config, folder, resume=run.resume)
         runner = _run_probe if config.task == "probe" else _run_training
         result, status = runner(ctx, resume=run.resume)
-        store.finish(run_id, status, result=result, error=result.get("note"),
-                     progress={"stage": "finished", "message": status},
-                     **_model_fields(folder))
+        store.finish(
+            run_id,
+            status,
+            result=result,
+            error=result.get("note"),
+            progress={"stage": "finished", "message": status},
+            **_model_fields(folder),
+        )
         return status
     except ExtractionStopped:  # a stop during a first extraction: nothing trained, no model
-        store.finish(run_id, store_mod.STOPPED, error="stopped before training began",
-                     progress={"stage": "finished", "message": store_mod.STOPPED})
+        store.finish(
+            run_id,
+            store_mod.STOPPED,
+            error="stopped before training began",
+            progress={"stage": "finished", "message": store_mod.STOPPED},
+        )
         return store_mod.STOPPED
     except (WeightsError, ValueError) as exc:  # DatasetError is a ValueError
         return _fail(store, run_id, str(exc), folder)
     except MemoryError:
-        return _fail(store, run_id, "out of memory: lower the batch size or the image size",
-                     folder)
+        return _fail(store, run_id, "out of memory: lower the batch size or the image size", folder)
     except Exception as exc:  # noqa: BLE001 - a run must end with a status, whatever happened
         if type(exc).__name__ == "ResourceExhaustedError":
-            return _fail(store, run_id, "out of memory: lower the batch size or the image size",
-                         folder)
+            return _fail(
+                store, run_id, "out of memory: lower the batch size or the image size", folder
+            )
         try:
             (folder / "traceback.txt").write_text(traceback.format_exc())
         except OSError:
@@ -128,8 +138,13 @@ def _execute(store: Store, run_id: str) -> str:
 
 
 def _fail(store: Store, run_id: str, message: str, folder: Path) -> str:
-    store.finish(run_id, store_mod.FAILED, error=message,
-                 progress={"stage": "finished", "message": message}, **_model_fields(folder))
+    store.finish(
+        run_id,
+        store_mod.FAILED,
+        error=message,
+        progress={"stage": "finished", "message": message},
+        **_model_fields(folder),
+    )
     return store_mod.FAILED
 
 
@@ -140,8 +155,9 @@ def _model_fields(folder: Path) -> dict:
     return {"model_path": str(model), "model_sha256": sha256_file(model)}
 
 
-def image_folders(store: Store, run_id: str, config: RunConfig, folder: Path
-                  ) -> tuple[str, str | None]:
+def image_folders(
+    store: Store, run_id: str, config: RunConfig, folder: Path
+) -> tuple[str, str | None]:
     """The image folders to train on: the dataset itself, or for audio clips their log-mel
     spectrograms (rendered once, cached). Either way, a run on spectrograms saves their
     settings (audio.json) so that Predict renders an uploaded clip exactly the same way."""
@@ -155,8 +171,10 @@ def image_folders(store: Store, run_id: str, config: RunConfig, folder: Path
             pass
         return config.dataset, config.val_dir
     spec = audio.SpectrogramSettings(**(config.audio or {}))
-    store.update(run_id, progress={"stage": "spectrograms",
-                                   "message": "turning audio clips into spectrograms"})
+    store.update(
+        run_id,
+        progress={"stage": "spectrograms", "message": "turning audio clips into spectrograms"},
+    )
     cache = settings.cache_dir(store.home)
     train = audio.spectrogram_dataset(config.dataset, spec, cache)
     val = audio.spectrogram_dataset(config.val_dir, spec, cache) if config.val_dir else None
@@ -165,8 +183,9 @@ def image_folders(store: Store, run_id: str, config: RunConfig, folder: Path
     return str(train), str(val) if val else None
 
 
-def _prepare(store: Store, run_id: str, config: RunConfig, folder: Path,
-             resume: bool = False) -> Context:
+def _prepare(
+    store: Store, run_id: str, config: RunConfig, folder: Path, resume: bool = False
+) -> Context:
     images, val_images = image_folders(store, run_id, config, folder)
     store.update(run_id, progress={"stage": "scanning", "message": "reading the dataset"})
     scan = datasets.scan(images, val_images)
@@ -174,8 +193,11 @@ def _prepare(store: Store, run_id: str, config: RunConfig, folder: Path,
         raise DatasetError("; ".join(scan.errors))
     saved = folder / "manifest.json"
     manifest = json.loads(saved.read_text()) if resume and saved.exists() else config.manifest
-    split = (datasets.split_from_manifest(scan, manifest) if manifest
-             else datasets.split(scan, config.val_fraction, config.seed))
+    split = (
+        datasets.split_from_manifest(scan, manifest)
+        if manifest
+        else datasets.split(scan, config.val_fraction, config.seed)
+    )
     if not split.train or not split.validation:
         raise DatasetError("the split left no training or no validation image")
     atomic_write_text(folder / "manifest.json", json.dumps(split.manifest(), indent=1))
@@ -194,8 +216,9 @@ def _seed_everything(seed: int) -> None:
 
 
 # -- features ---------------------------------------------------------------------------------
-def _features(ctx: Context, base, outputs: list[features.Output],
-              stoppable: bool = True) -> features.FeatureTable:
+def _features(
+    ctx: Context, base, outputs: list[features.Output], stoppable: bool = True
+) -> features.FeatureTable:
     total = len({i.sha256 for i in ctx.scan.items})
 
     def report(done: int, of: int) -> None:
@@ -203,9 +226,17 @@ def _features(ctx: Context, base, outputs: list[features.Output],
 
     ctx.progress("extracting", f"VGG16 features for {total} images (cached after this run)")
     failures: list = []
-    table = features.extract(base, ctx.scan.items, outputs, ctx.cache_key(), ctx.cache,
-                             ctx.config.batch_size, report,
-                             ctx.should_stop if stoppable else None, failures)
+    table = features.extract(
+        base,
+        ctx.scan.items,
+        outputs,
+        ctx.cache_key(),
+        ctx.cache,
+        ctx.config.batch_size,
+        report,
+        ctx.should_stop if stoppable else None,
+        failures,
+    )
     if failures:
         log.warning("%d file(s) failed to decode during extraction", len(failures))
     return table
@@ -223,15 +254,21 @@ def _run_probe(ctx: Context, resume: bool = False) -> tuple[dict, str]:
     table = _features(ctx, base, [(layer, "gap") for layer in vgg16.FEATURE_LAYERS])
     accuracies = {}
     for layer in vgg16.FEATURE_LAYERS:
-        fit = advisor.fit_linear(table.rows((layer, "gap"), ctx.split.train),
-                                 ctx.split.labels(TRAIN),
-                                 table.rows((layer, "gap"), ctx.split.validation),
-                                 ctx.split.labels(VALIDATION), ctx.num_classes)
+        fit = advisor.fit_linear(
+            table.rows((layer, "gap"), ctx.split.train),
+            ctx.split.labels(TRAIN),
+            table.rows((layer, "gap"), ctx.split.validation),
+            ctx.split.labels(VALIDATION),
+            ctx.num_classes,
+        )
         accuracies[layer] = fit.val_accuracy
     advice = advisor.advise(ctx.scan.images_per_class(), accuracies)
-    return {"probe": accuracies, "advice": advice.to_dict(),
-            "weights": ctx.weights.label, "images_per_class": ctx.scan.images_per_class()
-            }, store_mod.DONE
+    return {
+        "probe": accuracies,
+        "advice": advice.to_dict(),
+        "weights": ctx.weights.label,
+        "images_per_class": ctx.scan.images_per_class(),
+    }, store_mod.DONE
 
 
 def _run_linear(ctx: Context, base) -> tuple[dict, str]:
@@ -240,16 +277,38 @@ def _run_linear(ctx: Context, base) -> tuple[dict, str]:
     layer = ctx.config.layer
     start = time.time()
     table = _features(ctx, base, [(layer, "gap")])
-    ctx.progress("training", f"fitting a logistic regression on {layer} features",
-                 phase="fit", phase_index=0, phases=1, epoch=1, epochs=1)
-    fit = advisor.fit_linear(table.rows((layer, "gap"), ctx.split.train), ctx.split.labels(TRAIN),
-                             table.rows((layer, "gap"), ctx.split.validation),
-                             ctx.split.labels(VALIDATION), ctx.num_classes,
-                             balanced=_is_imbalanced(ctx.split), seed=ctx.config.seed)
-    ctx.store.add_metric(ctx.run_id, "epoch", "fit", 1, 1, {
-        "accuracy": fit.train_accuracy, "loss": fit.train_loss,
-        "val_accuracy": fit.val_accuracy, "val_loss": fit.val_loss,
-        "seconds": time.time() - start})
+    ctx.progress(
+        "training",
+        f"fitting a logistic regression on {layer} features",
+        phase="fit",
+        phase_index=0,
+        phases=1,
+        epoch=1,
+        epochs=1,
+    )
+    fit = advisor.fit_linear(
+        table.rows((layer, "gap"), ctx.split.train),
+        ctx.split.labels(TRAIN),
+        table.rows((layer, "gap"), ctx.split.validation),
+        ctx.split.labels(VALIDATION),
+        ctx.num_classes,
+        balanced=_is_imbalanced(ctx.split),
+        seed=ctx.config.seed,
+    )
+    ctx.store.add_metric(
+        ctx.run_id,
+        "epoch",
+        "fit",
+        1,
+        1,
+        {
+            "accuracy": fit.train_accuracy,
+            "loss": fit.train_loss,
+            "val_accuracy": fit.val_accuracy,
+            "val_loss": fit.val_loss,
+            "seconds": time.time() - start,
+        },
+    )
     model = linear_image_model(base, layer, fit.coef, fit.intercept, fit.mean, fit.scale)
     return _finish(ctx, model, fit.val_probabilities, {"epochs_run": 1}), store_mod.DONE
 
@@ -275,8 +334,10 @@ def _class_weight(split: Split) -> dict[int, float] | None:
 def _phase_plan(ctx: Context) -> list[tuple[strategies.Phase, int, int]]:
     """(phase, unfrozen blocks, epochs) for each phase of the run's strategy."""
     spec = ctx.config.strategy_spec
-    return [(p, p.blocks(ctx.config.unfreeze_blocks), getattr(ctx.config, p.epochs_setting))
-            for p in spec.phases]
+    return [
+        (p, p.blocks(ctx.config.unfreeze_blocks), getattr(ctx.config, p.epochs_setting))
+        for p in spec.phases
+    ]
 
 
 class _ResumeState:
@@ -295,12 +356,22 @@ class _ResumeState:
 
     def save(self, model, phase_index: int, epochs_done: int, global_epochs: int) -> None:
         name = f"phase{phase_index}-epoch{epochs_done}-{global_epochs}.weights.h5"
-        write_atomically(self.folder / name,
-                         lambda tmp: model.save_weights(tmp, overwrite=True),
-                         suffix=".weights.h5")
-        atomic_write_text(self.state_path, json.dumps(
-            {"phase_index": phase_index, "epochs_done": epochs_done,
-             "global_epochs": global_epochs, "weights": name}))
+        write_atomically(
+            self.folder / name,
+            lambda tmp: model.save_weights(tmp, overwrite=True),
+            suffix=".weights.h5",
+        )
+        atomic_write_text(
+            self.state_path,
+            json.dumps(
+                {
+                    "phase_index": phase_index,
+                    "epochs_done": epochs_done,
+                    "global_epochs": global_epochs,
+                    "weights": name,
+                }
+            ),
+        )
         for old in self.folder.glob("phase*.weights.h5"):  # only the named one is needed now
             if old.name != name:
                 old.unlink(missing_ok=True)
@@ -345,8 +416,20 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
         if index < start["phase_index"]:
             continue
         first = start["epochs_done"] if index == start["phase_index"] else 0
-        finished, outcome = _train_phase(ctx, base, head, inference, index, phase, blocks,
-                                         epochs, first, done - first, total_epochs, state)
+        finished, outcome = _train_phase(
+            ctx,
+            base,
+            head,
+            inference,
+            index,
+            phase,
+            blocks,
+            epochs,
+            first,
+            done - first,
+            total_epochs,
+            state,
+        )
         done += finished
         if outcome is not None:
             state.restore(inference, initial_weights)  # never keep a partial epoch's weights
@@ -358,14 +441,27 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
     probabilities = _predict_validation(ctx, base, head, inference, deepest)
     extra = {"epochs_run": done, "train_seconds": time.time() - started}
     if status == store_mod.DIVERGED:
-        extra["note"] = ("the loss became NaN: training stopped and the last good weights were "
-                         "kept; try a lower learning rate")
+        extra["note"] = (
+            "the loss became NaN: training stopped and the last good weights were "
+            "kept; try a lower learning rate"
+        )
     return _finish(ctx, inference, probabilities, extra), status
 
 
-def _train_phase(ctx: Context, base, head, inference, index: int, phase: strategies.Phase,
-                 blocks: int, epochs: int, first_epoch: int, epoch_offset: int,
-                 total_epochs: int, state: _ResumeState) -> tuple[int, str | None]:
+def _train_phase(
+    ctx: Context,
+    base,
+    head,
+    inference,
+    index: int,
+    phase: strategies.Phase,
+    blocks: int,
+    epochs: int,
+    first_epoch: int,
+    epoch_offset: int,
+    total_epochs: int,
+    state: _ResumeState,
+) -> tuple[int, str | None]:
     """Train one phase from `first_epoch` (resume); returns (epochs finished in this call,
     None | "stopped" | "diverged")."""
     import keras
@@ -389,40 +485,77 @@ def _train_phase(ctx: Context, base, head, inference, index: int, phase: strateg
         model = models.image_model(base, head, augment=augment, name=f"train_{phase.name}")
     y_train, y_val = _targets(ctx, TRAIN), _targets(ctx, VALIDATION)
     learning_rate = cfg.learning_rates.get(phase.name, phase.learning_rate)
-    model.compile(optimizer=models.optimizer(phase.optimizer, learning_rate, phase.momentum),
-                  loss=models.loss_for(ctx.num_classes), metrics=["accuracy"],
-                  jit_compile=device.current_plan().jit_compile)
+    model.compile(
+        optimizer=models.optimizer(phase.optimizer, learning_rate, phase.momentum),
+        loss=models.loss_for(ctx.num_classes),
+        metrics=["accuracy"],
+        jit_compile=device.current_plan().jit_compile,
+    )
     steps = math.ceil(len(ctx.split.train) / cfg.batch_size)
     best_path = ctx.folder / "checkpoints" / f"best-{phase.name}.weights.h5"
     best_path.parent.mkdir(parents=True, exist_ok=True)
     reporter = ReportToStore(
-        ctx.store, ctx.run_id, phase.name, index, len(cfg.strategy_spec.phases),
-        epoch_offset, total_epochs, steps,
-        on_epoch_saved=lambda done: state.save(inference, index, done, epoch_offset + done))
+        ctx.store,
+        ctx.run_id,
+        phase.name,
+        index,
+        len(cfg.strategy_spec.phases),
+        epoch_offset,
+        total_epochs,
+        steps,
+        on_epoch_saved=lambda done: state.save(inference, index, done, epoch_offset + done),
+    )
     callbacks = [
         reporter,
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
-                                        save_weights_only=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, min_lr=1e-7,
-                                          patience=cfg.reduce_lr_patience),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping_patience,
-                                      restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, min_lr=1e-7, patience=cfg.reduce_lr_patience
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
+        ),
     ]
-    ctx.progress("training", f"phase {index + 1}: {phase.name}", phase=phase.name,
-                 phase_index=index, epoch=epoch_offset + first_epoch + 1, epochs=total_epochs,
-                 step=0, steps=steps)
-    fit = dict(epochs=epochs, initial_epoch=first_epoch, callbacks=callbacks, verbose=0,
-               class_weight=_class_weight(ctx.split))
+    ctx.progress(
+        "training",
+        f"phase {index + 1}: {phase.name}",
+        phase=phase.name,
+        phase_index=index,
+        epoch=epoch_offset + first_epoch + 1,
+        epochs=total_epochs,
+        step=0,
+        steps=steps,
+    )
+    fit = dict(
+        epochs=epochs,
+        initial_epoch=first_epoch,
+        callbacks=callbacks,
+        verbose=0,
+        class_weight=_class_weight(ctx.split),
+    )
     try:
         if cut is not None:
-            model.fit(x_train, y_train, validation_data=(x_val, y_val),
-                      batch_size=cfg.batch_size, shuffle=True, **fit)
+            model.fit(
+                x_train,
+                y_train,
+                validation_data=(x_val, y_val),
+                batch_size=cfg.batch_size,
+                shuffle=True,
+                **fit,
+            )
         else:
-            train_data = features.image_dataset(_paths(ctx.split.train), cfg.image_size,
-                                                cfg.batch_size, y_train, shuffle_seed=cfg.seed)
-            val_data = features.image_dataset(_paths(ctx.split.validation), cfg.image_size,
-                                              cfg.batch_size, y_val)
+            train_data = features.image_dataset(
+                _paths(ctx.split.train),
+                cfg.image_size,
+                cfg.batch_size,
+                y_train,
+                shuffle_seed=cfg.seed,
+            )
+            val_data = features.image_dataset(
+                _paths(ctx.split.validation), cfg.image_size, cfg.batch_size, y_val
+            )
             model.fit(train_data, validation_data=val_data, shuffle=False, **fit)
     except FitInterrupted as interrupted:
         return reporter.epochs_finished, interrupted.reason
@@ -449,11 +582,15 @@ def _predict_validation(ctx: Context, base, head, inference, deepest: int) -> np
     if cut is not None:
         table = _features(ctx, base, [(cut, "map")], stoppable=False)
         top = models.top_model(base, cut, head)
-        raw = top.predict(table.rows((cut, "map"), ctx.split.validation),
-                          batch_size=ctx.config.batch_size, verbose=0)
+        raw = top.predict(
+            table.rows((cut, "map"), ctx.split.validation),
+            batch_size=ctx.config.batch_size,
+            verbose=0,
+        )
     else:
-        data = features.image_dataset(_paths(ctx.split.validation), ctx.config.image_size,
-                                      ctx.config.batch_size)
+        data = features.image_dataset(
+            _paths(ctx.split.validation), ctx.config.image_size, ctx.config.batch_size
+        )
         raw = inference.predict(data, verbose=0)
     return class_probabilities(raw)
 
@@ -466,28 +603,46 @@ def evaluation(y_true: np.ndarray, probabilities: np.ndarray, classes: list[str]
     labels = list(range(len(classes)))
     predicted = probabilities.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, predicted, labels=labels, zero_division=0)
+        y_true, predicted, labels=labels, zero_division=0
+    )
     return {
         "val_accuracy": float(accuracy_score(y_true, predicted)),
         "val_loss": log_loss(y_true, probabilities, len(classes)),
-        "per_class": [{"class": c, "precision": float(p), "recall": float(r), "f1": float(f),
-                       "support": int(s)}
-                      for c, p, r, f, s in zip(classes, precision, recall, f1, support,
-                                               strict=True)],
+        "per_class": [
+            {
+                "class": c,
+                "precision": float(p),
+                "recall": float(r),
+                "f1": float(f),
+                "support": int(s),
+            }
+            for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+        ],
         "confusion_matrix": confusion_matrix(y_true, predicted, labels=labels).tolist(),
     }
 
 
-def most_wrong(items: list[Item], y_true: np.ndarray, probabilities: np.ndarray,
-               classes: list[str], limit: int = MOST_WRONG) -> list[dict]:
+def most_wrong(
+    items: list[Item],
+    y_true: np.ndarray,
+    probabilities: np.ndarray,
+    classes: list[str],
+    limit: int = MOST_WRONG,
+) -> list[dict]:
     """Misclassified validation images, most confidently wrong first."""
     predicted = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != y_true)
     order = wrong[np.argsort(probabilities[wrong, y_true[wrong]])][:limit]
-    return [{"file": str(items[k].path), "true": classes[y_true[k]],
-             "predicted": classes[predicted[k]],
-             "confidence": float(probabilities[k, predicted[k]]),
-             "true_probability": float(probabilities[k, y_true[k]])} for k in order]
+    return [
+        {
+            "file": str(items[k].path),
+            "true": classes[y_true[k]],
+            "predicted": classes[predicted[k]],
+            "confidence": float(probabilities[k, predicted[k]]),
+            "true_probability": float(probabilities[k, y_true[k]]),
+        }
+        for k in order
+    ]
 
 
 def save_model_atomically(model, path: Path) -> None:
@@ -500,17 +655,19 @@ def _finish(ctx: Context, model, probabilities: np.ndarray, extra: dict) -> dict
     result = evaluation(y_val, probabilities, ctx.split.classes)
     result.update(extra)
     result.setdefault("train_seconds", None)
-    result.update({
-        "strategy": ctx.config.strategy,
-        "classes": ctx.split.classes,
-        "train_images": len(ctx.split.train),
-        "validation_images": len(ctx.split.validation),
-        "weights": ctx.weights.label,
-        "pretrained": ctx.weights.pretrained,
-        "class_weights": _class_weight(ctx.split),
-        "most_wrong": most_wrong(ctx.split.validation, y_val, probabilities, ctx.split.classes),
-        "feature_cache": {"hits": ctx.cache.hits, "misses": ctx.cache.misses},
-    })
+    result.update(
+        {
+            "strategy": ctx.config.strategy,
+            "classes": ctx.split.classes,
+            "train_images": len(ctx.split.train),
+            "validation_images": len(ctx.split.validation),
+            "weights": ctx.weights.label,
+            "pretrained": ctx.weights.pretrained,
+            "class_weights": _class_weight(ctx.split),
+            "most_wrong": most_wrong(ctx.split.validation, y_val, probabilities, ctx.split.classes),
+            "feature_cache": {"hits": ctx.cache.hits, "misses": ctx.cache.misses},
+        }
+    )
     save_model_atomically(model, ctx.folder / "model.keras")
     atomic_write_text(ctx.folder / "result.json", json.dumps(result, indent=1))
     return result

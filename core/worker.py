@@ -86,25 +86,43 @@ def start_worker(home: Path, idle_seconds: float = IDLE_SECONDS) -> subprocess.P
         return None
     logfile = open(home / "worker.log", "ab")  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
-        [sys.executable, "-m", "core", "--home", str(home), "worker",
-         "--idle-seconds", str(idle_seconds)],
-        stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "--home",
+            str(home),
+            "worker",
+            "--idle-seconds",
+            str(idle_seconds),
+        ],
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
 
 
 def absolute_paths(config: RunConfig) -> RunConfig:
     """The worker runs elsewhere (another working directory): store absolute paths."""
+
     def absolute(path: str | None) -> str | None:
         return str(Path(path).expanduser().resolve()) if path else path
 
-    weights = config.weights if config.weights in ("imagenet", "none") else absolute(
-        config.weights)
-    return dataclasses.replace(config, dataset=absolute(config.dataset),
-                               val_dir=absolute(config.val_dir), weights=weights)
+    weights = config.weights if config.weights in ("imagenet", "none") else absolute(config.weights)
+    return dataclasses.replace(
+        config, dataset=absolute(config.dataset), val_dir=absolute(config.val_dir), weights=weights
+    )
 
 
-def submit(store: Store, config: RunConfig, group_id: str | None = None,
-           start: bool = True, idle_seconds: float = IDLE_SECONDS) -> Run:
+def submit(
+    store: Store,
+    config: RunConfig,
+    group_id: str | None = None,
+    start: bool = True,
+    idle_seconds: float = IDLE_SECONDS,
+) -> Run:
     """Queue a run (after checking its settings) and make sure a worker will pick it up (one
     started here stays warm for idle_seconds after the queue empties)."""
     problems = config.problems()
@@ -125,8 +143,9 @@ def resume(store: Store, run_id: str) -> Run:
     return run
 
 
-def serve(home: str | os.PathLike | None = None, idle_seconds: float = IDLE_SECONDS,
-          once: bool = False) -> int:
+def serve(
+    home: str | os.PathLike | None = None, idle_seconds: float = IDLE_SECONDS, once: bool = False
+) -> int:
     """The worker loop (runs in its own process): returns how many runs it executed."""
     store = Store(home)
     lock = _try_lock(store.home)

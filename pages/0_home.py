@@ -19,22 +19,29 @@ def use_sample() -> None:
 
 def body() -> None:
     st.title("VGG16 transfer-learning studio")
-    st.write("Teach a computer to recognise your own pictures by reusing VGG16, a network "
-             "that already learned to see from a million photos.")
+    st.write(
+        "Teach a computer to recognise your own pictures by reusing VGG16, a network "
+        "that already learned to see from a million photos."
+    )
     st.markdown(
         "1. **Data**: choose the pictures, one folder per class.\n"
         "2. **Strategy**: measure how much of VGG16 to reuse (optional, the studio advises).\n"
         "3. **Train**: start training and watch the accuracy grow.\n"
         "4. **Predict**: show the model a new picture and see what it thinks and where it "
         "looked.\n\n"
-        "**Compare** runs every strategy on the same pictures, side by side.")
-    st.write("The quickest way in is the built-in sample: 500 handwritten digits that work "
-             "without internet.")
-    if st.button("Use the sample dataset", type="primary", icon=":material/dataset:",
-                 key="home_use_sample"):
+        "**Compare** runs every strategy on the same pictures, side by side."
+    )
+    st.write(
+        "The quickest way in is the built-in sample: 500 handwritten digits that work "
+        "without internet."
+    )
+    if st.button(
+        "Use the sample dataset", type="primary", icon=":material/dataset:", key="home_use_sample"
+    ):
         use_sample()
-    common.go_to("data", "Or choose your own pictures on the Data page",
-                 icon=":material/photo_library:")
+    common.go_to(
+        "data", "Or choose your own pictures on the Data page", icon=":material/photo_library:"
+    )
 
 
 common.guarded(body)

@@ -11,8 +11,13 @@ from core import archive, audio, charts, datasets, fetch, samples, session, sett
 from core.imaging import IMAGE_EXTENSIONS
 from ui import common
 
-SOURCES = ("Built-in sample", "Online sample", "Folder on the server", "Upload a zip",
-           "Build classes here")
+SOURCES = (
+    "Built-in sample",
+    "Online sample",
+    "Folder on the server",
+    "Upload a zip",
+    "Build classes here",
+)
 IMAGE_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
 GRID_CLASSES = 12  # sample grid: at most this many classes ...
 GRID_IMAGES = 6  # ... and images per class
@@ -31,16 +36,24 @@ def choose(folder: Path, label: str) -> None:
             return
         home = common.get_store().home
         job = fetch.start_spectrograms(folder, settings.cache_dir(home), home)
-        wait_for(job, "Turning the sound clips into spectrogram pictures (once)",
-                 "The sound clips could not be converted", label=f"{label} (sounds as "
-                 "spectrograms)", audio_source=str(Path(folder).resolve()))
+        wait_for(
+            job,
+            "Turning the sound clips into spectrogram pictures (once)",
+            "The sound clips could not be converted",
+            label=f"{label} (sounds as spectrograms)",
+            audio_source=str(Path(folder).resolve()),
+        )
     else:
         common.set_dataset(folder, label)
 
 
 def wait_for(job: fetch.Job, doing: str, failed: str, **done) -> None:
-    st.session_state[PENDING] = {"job": job.to_dict(), "doing": doing, "failed": failed,
-                                 "done": done}
+    st.session_state[PENDING] = {
+        "job": job.to_dict(),
+        "doing": doing,
+        "failed": failed,
+        "done": done,
+    }
     st.rerun()  # redraw now: the status shows and the buttons that start jobs are disabled
 
 
@@ -52,8 +65,11 @@ def pending() -> None:
         return
     state = fetch.poll(task["job"])
     if state.status == "running":
-        st.info(f"{task['doing']}... {state.seconds:.0f} s so far. This page updates by "
-                "itself; the rest of the studio stays usable.", icon=":material/hourglass:")
+        st.info(
+            f"{task['doing']}... {state.seconds:.0f} s so far. This page updates by "
+            "itself; the rest of the studio stays usable.",
+            icon=":material/hourglass:",
+        )
         return
     st.session_state.pop(PENDING, None)
     done = task["done"]
@@ -67,10 +83,13 @@ def pending() -> None:
 
 
 def builtin_sample() -> None:
-    st.write("500 small pictures of handwritten digits, 10 classes: it works offline and "
-             "trains in a few minutes.")
-    if st.button("Use the sample dataset", type="primary", key="data_use_sample",
-                 icon=":material/dataset:"):
+    st.write(
+        "500 small pictures of handwritten digits, 10 classes: it works offline and "
+        "trains in a few minutes."
+    )
+    if st.button(
+        "Use the sample dataset", type="primary", key="data_use_sample", icon=":material/dataset:"
+    ):
         with st.spinner("Writing the sample pictures..."):
             folder = samples.prepare("digits", common.get_store().home)
         choose(folder, "built-in sample: handwritten digits")
@@ -78,23 +97,34 @@ def builtin_sample() -> None:
 
 def online_sample() -> None:
     online = {s.id: s for s in samples.SAMPLES.values() if not s.offline}
-    chosen = st.selectbox("Sample", list(online), format_func=lambda k: online[k].title,
-                          key="data_online_sample")
+    chosen = st.selectbox(
+        "Sample", list(online), format_func=lambda k: online[k].title, key="data_online_sample"
+    )
     st.caption(online[chosen].description + " Downloaded once, then kept on this server.")
     busy = PENDING in st.session_state
-    if st.button("Download and use", key="data_download_sample", icon=":material/download:",
-                 disabled=busy) and not busy:
-        wait_for(fetch.start_sample(chosen, common.get_store().home),
-                 f"Getting {online[chosen].title} (needs internet the first time)",
-                 "This sample is not available here (the built-in sample works offline)",
-                 sample_label=f"online sample: {online[chosen].title}")
+    if (
+        st.button(
+            "Download and use",
+            key="data_download_sample",
+            icon=":material/download:",
+            disabled=busy,
+        )
+        and not busy
+    ):
+        wait_for(
+            fetch.start_sample(chosen, common.get_store().home),
+            f"Getting {online[chosen].title} (needs internet the first time)",
+            "This sample is not available here (the built-in sample works offline)",
+            sample_label=f"online sample: {online[chosen].title}",
+        )
 
 
 def server_folder() -> None:
-    st.write("A folder on the server with one subfolder per class (or train/ and "
-             "validation/ folders that each hold class subfolders).")
-    path = st.text_input("Folder path", key="data_folder_path",
-                         placeholder="/data/my_pictures")
+    st.write(
+        "A folder on the server with one subfolder per class (or train/ and "
+        "validation/ folders that each hold class subfolders)."
+    )
+    path = st.text_input("Folder path", key="data_folder_path", placeholder="/data/my_pictures")
     if st.button("Use this folder", key="data_use_folder", disabled=not path.strip()):
         folder = Path(path.strip()).expanduser()
         if not folder.is_dir():
@@ -111,16 +141,19 @@ def zip_upload() -> None:
     outcomes = st.session_state.setdefault(ZIP_OUTCOME, {})
     if upload.file_id not in outcomes:
         store = common.get_store()
-        target = session.unique_child(session.uploads_dir(store.home, common.session_id()),
-                                      Path(upload.name).stem)
+        target = session.unique_child(
+            session.uploads_dir(store.home, common.session_id()), Path(upload.name).stem
+        )
         try:
             result = archive.extract_zip(upload, target)
         except archive.ArchiveError as exc:
             outcomes[upload.file_id] = ("error", f"This zip cannot be used: {exc}")
         else:
             skipped = f" ({len(result.skipped)} other file(s) skipped)" if result.skipped else ""
-            outcomes[upload.file_id] = ("success",
-                                        f"Extracted {len(result.files)} picture(s){skipped}.")
+            outcomes[upload.file_id] = (
+                "success",
+                f"Extracted {len(result.files)} picture(s){skipped}.",
+            )
             choose(target, f"uploaded zip {Path(upload.name).name}")
     kind, message = outcomes[upload.file_id]
     getattr(st, kind)(common.md(message) if kind == "success" else message)
@@ -140,8 +173,10 @@ def _save_uploads(class_dir: Path, files, name: str | None = None) -> None:
 
 
 def build_classes() -> None:
-    st.write("Make your own classes, like Teachable Machine: name a class, then add pictures "
-             "by dropping files or taking webcam snapshots.")
+    st.write(
+        "Make your own classes, like Teachable Machine: name a class, then add pictures "
+        "by dropping files or taking webcam snapshots."
+    )
     store = common.get_store()
     project = session.classes_dir(store.home, common.session_id())
     with st.form("data_add_class", clear_on_submit=True):
@@ -158,48 +193,66 @@ def build_classes() -> None:
     for name in counts:
         class_dir = project / name
         with st.expander(f"{common.md(name)}: {counts[name]} picture(s)", expanded=True):
-            files = st.file_uploader(f"Pictures of {name}", type=IMAGE_TYPES,
-                                     accept_multiple_files=True, key=f"data_tm_files_{name}")
+            files = st.file_uploader(
+                f"Pictures of {name}",
+                type=IMAGE_TYPES,
+                accept_multiple_files=True,
+                key=f"data_tm_files_{name}",
+            )
             _save_uploads(class_dir, files or [])
             if st.toggle("Use the webcam", key=f"data_tm_cam_on_{name}"):
                 snapshot = st.camera_input(f"Snapshot for {name}", key=f"data_tm_cam_{name}")
                 if snapshot is not None:
                     suffix = Path(snapshot.name or "").suffix or ".jpg"
                     _save_uploads(class_dir, [snapshot], name=f"snapshot{suffix}")
-            pictures = sorted(str(p) for p in class_dir.iterdir() if p.is_file()
-                              and p.suffix.lower() in IMAGE_EXTENSIONS)
+            pictures = sorted(
+                str(p)
+                for p in class_dir.iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            )
             if pictures:
                 st.image(common.thumbnails(pictures[-8:], 72), width=72)
     counts = session.class_counts(project)
     ready = sum(1 for n in counts.values() if n > 0) >= 2
-    if st.button("Use these classes as the dataset", key="data_use_classes", type="primary",
-                 disabled=not ready):
+    if st.button(
+        "Use these classes as the dataset",
+        key="data_use_classes",
+        type="primary",
+        disabled=not ready,
+    ):
         choose(project, "classes built in the browser")
     if not ready:
-        st.caption("Two classes with at least one picture each are needed (more pictures, "
-                   "better results: aim for 20 or more per class).")
+        st.caption(
+            "Two classes with at least one picture each are needed (more pictures, "
+            "better results: aim for 20 or more per class)."
+        )
 
 
 # -- showing ----------------------------------------------------------------------------------
 def show_problems(found: datasets.Scan) -> None:
     duplicates, leakage = found.duplicates(), found.leakage()
     if not (found.unreadable or duplicates or leakage):
-        st.success("Every picture can be read, and there are no duplicates and no picture in "
-                   "both training and validation.")
+        st.success(
+            "Every picture can be read, and there are no duplicates and no picture in "
+            "both training and validation."
+        )
         return
     if found.unreadable:
         with st.expander(f"{len(found.unreadable)} unreadable file(s): they will be skipped"):
-            st.dataframe(pd.DataFrame(found.unreadable, columns=["file", "reason"]),
-                         hide_index=True)
+            st.dataframe(
+                pd.DataFrame(found.unreadable, columns=["file", "reason"]), hide_index=True
+            )
     if duplicates:
         with st.expander(f"{len(duplicates)} group(s) of identical pictures"):
-            st.dataframe(pd.DataFrame({"identical files": [", ".join(g) for g in duplicates]}),
-                         hide_index=True)
+            st.dataframe(
+                pd.DataFrame({"identical files": [", ".join(g) for g in duplicates]}),
+                hide_index=True,
+            )
     if leakage:
-        with st.expander(f"{len(leakage)} picture(s) in both training and validation "
-                         "(leakage)"):
-            st.dataframe(pd.DataFrame(leakage, columns=["training file", "validation file"]),
-                         hide_index=True)
+        with st.expander(f"{len(leakage)} picture(s) in both training and validation (leakage)"):
+            st.dataframe(
+                pd.DataFrame(leakage, columns=["training file", "validation file"]), hide_index=True
+            )
 
 
 def show_grid(found: datasets.Scan) -> None:
@@ -223,8 +276,10 @@ def show_grid(found: datasets.Scan) -> None:
 
 def show_split(found: datasets.Scan) -> None:
     st.subheader("Training and validation pictures")
-    st.write("The model learns from the training pictures and is graded on the validation "
-             "pictures, which it never trains on.")
+    st.write(
+        "The model learns from the training pictures and is graded on the validation "
+        "pictures, which it never trains on."
+    )
     seed = int(st.session_state.get("seed", 0))
     try:
         split = datasets.split(found, datasets.DEFAULT_VAL_FRACTION, seed)
@@ -262,26 +317,34 @@ def _spectrogram_of(clip: Path, audio_root: Path, images: Path) -> Path | None:
 
 def show_audio(audio_root: Path, images: Path) -> None:
     st.subheader("The sounds, and the pictures the network sees")
-    st.write("Each clip becomes a spectrogram: time runs left to right, pitch bottom to top, "
-             "and brightness is loudness.")
+    st.write(
+        "Each clip becomes a spectrogram: time runs left to right, pitch bottom to top, "
+        "and brightness is loudness."
+    )
     settings = audio.SpectrogramSettings()
     for name, clip in list(_first_clips(audio_root).items())[:GRID_CLASSES]:
         st.markdown(f"**{common.md(name)}**: {common.md(clip.name)}")
         left, right = st.columns(2)
         try:
             times, values = audio.waveform_preview(clip, settings)
-            left.plotly_chart(charts.waveform(times, values, f"{name}: waveform"),
-                              key=f"data_wave_{name}")
+            left.plotly_chart(
+                charts.waveform(times, values, f"{name}: waveform"), key=f"data_wave_{name}"
+            )
         except audio.UnreadableAudio as exc:
             left.warning(f"This clip cannot be read: {exc}")
             continue
         picture = _spectrogram_of(clip, audio_root, images)
         if picture is not None:
             pixels = np.asarray(Image.open(picture).convert("L"))
-            right.plotly_chart(charts.spectrogram(pixels, f"{name}: spectrogram"),
-                               key=f"data_spec_{name}")
-        mime = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg",
-                ".mp3": "audio/mpeg"}.get(clip.suffix.lower(), "audio/wav")
+            right.plotly_chart(
+                charts.spectrogram(pixels, f"{name}: spectrogram"), key=f"data_spec_{name}"
+            )
+        mime = {
+            ".wav": "audio/wav",
+            ".flac": "audio/flac",
+            ".ogg": "audio/ogg",
+            ".mp3": "audio/mpeg",
+        }.get(clip.suffix.lower(), "audio/wav")
         st.audio(clip.read_bytes(), format=mime)
 
 
@@ -306,21 +369,27 @@ def show_dataset(folder: str) -> None:
     for warning in found.warnings:
         st.warning(common.md(warning))
     if found.ok:
-        st.success("Ready to train. Next: the Strategy page measures which way of reusing "
-                   "VGG16 suits these pictures, or go straight to Train.")
+        st.success(
+            "Ready to train. Next: the Strategy page measures which way of reusing "
+            "VGG16 suits these pictures, or go straight to Train."
+        )
         nav = st.columns(2)
         with nav[0]:
             common.go_to("strategy", "Next: Strategy", icon=":material/alt_route:")
         with nav[1]:
             common.go_to("train", "Skip to Train", icon=":material/model_training:")
     st.subheader("Pictures per class")
-    st.write("Classes with many fewer pictures than others are drawn in red: the model sees "
-             "them less often.")
+    st.write(
+        "Classes with many fewer pictures than others are drawn in red: the model sees "
+        "them less often."
+    )
     st.plotly_chart(charts.class_counts(counts), key="data_counts_chart")
     show_grid(found)
     st.subheader("Picture sizes")
-    st.write("Every picture is resized to one square size for training; very different sizes "
-             "or shapes get squashed.")
+    st.write(
+        "Every picture is resized to one square size for training; very different sizes "
+        "or shapes get squashed."
+    )
     st.plotly_chart(charts.image_sizes(found.sizes()), key="data_sizes_chart")
     st.subheader("Checks")
     show_problems(found)
@@ -333,11 +402,17 @@ def show_dataset(folder: str) -> None:
 
 def body() -> None:
     st.title("Data")
-    st.write("Choose the pictures the model will learn from: one folder of pictures per class "
-             "(for example cats/ and dogs/).")
+    st.write(
+        "Choose the pictures the model will learn from: one folder of pictures per class "
+        "(for example cats/ and dogs/)."
+    )
     common.show_flash()
-    source = st.radio("Where are your pictures?", SOURCES, horizontal=True,
-                      **common.kept("data_source", SOURCES[0]))
+    source = st.radio(
+        "Where are your pictures?",
+        SOURCES,
+        horizontal=True,
+        **common.kept("data_source", SOURCES[0]),
+    )
     {
         SOURCES[0]: builtin_sample,
         SOURCES[1]: online_sample,

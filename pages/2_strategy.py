@@ -41,8 +41,10 @@ def show_probe(run_id: str) -> None:
 
 def show_measurement(run) -> None:
     probe = run.result.get("probe") or {}
-    st.write("Validation accuracy of a simple linear classifier reading VGG16's features at "
-             "three depths (deeper layers know more ImageNet-specific shapes):")
+    st.write(
+        "Validation accuracy of a simple linear classifier reading VGG16's features at "
+        "three depths (deeper layers know more ImageNet-specific shapes):"
+    )
     cols = st.columns(len(probe) or 1)
     for col, (layer, accuracy) in zip(cols, probe.items(), strict=False):
         col.metric(layer, f"{accuracy:.1%}")
@@ -65,37 +67,47 @@ def apply_advice(run) -> None:
 def size_only_sentence(images_per_class: float) -> str:
     line = advisor.LARGE_PER_CLASS
     if advisor.size_of(images_per_class) == "small":
-        return (f"With fewer than {line} pictures per class this dataset is small: a linear "
-                "classifier on VGG16's features is the likely choice. Measuring tells which "
-                "depth of features to use.")
-    return (f"With {line} or more pictures per class this dataset is large: fine-tuning is "
-            "the likely choice. Measuring tells whether to retrain the top block or every "
-            "layer.")
+        return (
+            f"With fewer than {line} pictures per class this dataset is small: a linear "
+            "classifier on VGG16's features is the likely choice. Measuring tells which "
+            "depth of features to use."
+        )
+    return (
+        f"With {line} or more pictures per class this dataset is large: fine-tuning is "
+        "the likely choice. Measuring tells whether to retrain the top block or every "
+        "layer."
+    )
 
 
 def choose_strategy(advice: dict) -> strategies.Strategy:
     st.subheader("Your choice")
-    st.write("Keep the recommendation or pick another strategy; the Train page uses this "
-             "choice.")
+    st.write("Keep the recommendation or pick another strategy; the Train page uses this choice.")
     keys = list(strategies.STRATEGIES)
     default = advice.get("strategy") or strategies.DEFAULT_STRATEGY
     if st.session_state.get(common.STRATEGY) not in keys:
         st.session_state[common.STRATEGY] = default
-    key = st.selectbox("Strategy", keys, format_func=lambda k: strategies.get(k).title,
-                       **common.kept(common.STRATEGY, default))
+    key = st.selectbox(
+        "Strategy",
+        keys,
+        format_func=lambda k: strategies.get(k).title,
+        **common.kept(common.STRATEGY, default),
+    )
     spec = strategies.get(key)
     st.write(spec.plain)
     if key != default and advice:
         st.caption(f"The measurement recommended {strategies.get(default).title}.")
-    blocks, layer = common.strategy_options(
-        spec, advice.get("layer") or vgg16.BOTTLENECK_LAYER)
+    blocks, layer = common.strategy_options(spec, advice.get("layer") or vgg16.BOTTLENECK_LAYER)
     trainable = spec.trainable_layers(blocks)
-    rows = [{"phase": p.name,
-             "VGG16 layers that train": ", ".join(trainable[p.name]) or "none (frozen)",
-             "optimizer": p.optimizer,
-             "learning rate": "closed form" if p.optimizer == "logistic" else f"{p.learning_rate:g}",
-             "epochs setting": p.epochs_setting.replace("_", " ")}
-            for p in spec.phases]
+    rows = [
+        {
+            "phase": p.name,
+            "VGG16 layers that train": ", ".join(trainable[p.name]) or "none (frozen)",
+            "optimizer": p.optimizer,
+            "learning rate": "closed form" if p.optimizer == "logistic" else f"{p.learning_rate:g}",
+            "epochs setting": p.epochs_setting.replace("_", " "),
+        }
+        for p in spec.phases
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.plotly_chart(charts.vgg16_layers(spec, blocks, layer), key="strategy_layers_chart")
     return spec
@@ -103,8 +115,10 @@ def choose_strategy(advice: dict) -> strategies.Strategy:
 
 def body() -> None:
     st.title("Strategy")
-    st.write("Decide how much of VGG16 to reuse: it depends on how many pictures you have and "
-             "how much they look like everyday photos.")
+    st.write(
+        "Decide how much of VGG16 to reuse: it depends on how many pictures you have and "
+        "how much they look like everyday photos."
+    )
     common.show_flash()
     folder = common.need_dataset()
     if folder is None:
@@ -117,22 +131,37 @@ def body() -> None:
         st.error(f"This dataset cannot be read: {exc}")
         return
     if not found.ok:
-        st.error("This dataset has problems to fix first (see the Data page): "
-                 + common.md("; ".join(found.errors)))
+        st.error(
+            "This dataset has problems to fix first (see the Data page): "
+            + common.md("; ".join(found.errors))
+        )
         return
     per_class = found.images_per_class()
-    size = st.number_input("Image size for the measurement (pixels, at least 32)",
-                           min_value=vgg16.MIN_IMAGE_SIZE, max_value=512, step=16,
-                           **common.kept(common.IMAGE_SIZE, common.image_size()))
+    size = st.number_input(
+        "Image size for the measurement (pixels, at least 32)",
+        min_value=vgg16.MIN_IMAGE_SIZE,
+        max_value=512,
+        step=16,
+        **common.kept(common.IMAGE_SIZE, common.image_size()),
+    )
     weights = common.weights()
 
     st.subheader("1. Measure how similar your pictures are to ImageNet")
-    st.write("Measuring fits a quick linear classifier on VGG16's features at three depths "
-             "and sees which depth tells your classes apart best (usually a minute or two).")
+    st.write(
+        "Measuring fits a quick linear classifier on VGG16's features at three depths "
+        "and sees which depth tells your classes apart best (usually a minute or two)."
+    )
     probe = report.latest_probe(store.list(), folder, int(size), weights)
     under_way = probe is not None and probe.active
-    st.button("Measure", type="primary", icon=":material/science:", key="strategy_measure",
-              disabled=under_way, on_click=measure, args=(folder, int(size), weights))
+    st.button(
+        "Measure",
+        type="primary",
+        icon=":material/science:",
+        key="strategy_measure",
+        disabled=under_way,
+        on_click=measure,
+        args=(folder, int(size), weights),
+    )
     if probe is not None and probe.active:
         st.session_state["_probe_seen_active"] = probe.id
         common.poll(lambda: show_probe(probe.id), active=True)
@@ -144,14 +173,20 @@ def body() -> None:
     elif probe is not None:
         st.warning(f"The last measurement did not finish ({probe.status}): measure again.")
 
-    advice = (probe.result.get("advice") or {}) if probe is not None and \
-        probe.status == store_mod.DONE else {}
+    advice = (
+        (probe.result.get("advice") or {})
+        if probe is not None and probe.status == store_mod.DONE
+        else {}
+    )
     st.subheader("2. The recommendation")
-    st.plotly_chart(charts.strategy_matrix(per_class, advice.get("similarity")),
-                    key="strategy_matrix_chart")
+    st.plotly_chart(
+        charts.strategy_matrix(per_class, advice.get("similarity")), key="strategy_matrix_chart"
+    )
     if advice:
-        st.success(f"Recommended: **{strategies.get(advice['strategy']).title}**"
-                   + (f" on {advice['layer']}" if advice.get("layer") else ""))
+        st.success(
+            f"Recommended: **{strategies.get(advice['strategy']).title}**"
+            + (f" on {advice['layer']}" if advice.get("layer") else "")
+        )
         st.write(advice["why"])
         st.caption(f"Evidence: {advice['evidence']}")
     else:

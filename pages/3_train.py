@@ -32,16 +32,23 @@ SEEN_ACTIVE = "_train_seen_active"
 def weights_setting() -> str:
     """ImageNet, a local file or none; the default comes from $VGG16_WEIGHTS."""
     current = common.weights()
-    default_kind = {"imagenet": WEIGHT_KINDS[0], "none": WEIGHT_KINDS[2]}.get(current,
-                                                                           WEIGHT_KINDS[1])
-    chosen = st.radio("Pretrained weights", WEIGHT_KINDS, horizontal=True,
-                      **common.kept("weights_kind", default_kind))
+    default_kind = {"imagenet": WEIGHT_KINDS[0], "none": WEIGHT_KINDS[2]}.get(
+        current, WEIGHT_KINDS[1]
+    )
+    chosen = st.radio(
+        "Pretrained weights",
+        WEIGHT_KINDS,
+        horizontal=True,
+        **common.kept("weights_kind", default_kind),
+    )
     if chosen == WEIGHT_KINDS[0]:
         spec = "imagenet"
     elif chosen == WEIGHT_KINDS[2]:
         spec = "none"
-        st.warning("Without pretrained weights VGG16 starts from random numbers: expect poor "
-                   "accuracy on small datasets. This is what the 'from scratch' baseline shows.")
+        st.warning(
+            "Without pretrained weights VGG16 starts from random numbers: expect poor "
+            "accuracy on small datasets. This is what the 'from scratch' baseline shows."
+        )
     else:
         spec = st.text_input(
             "Path of the weights file on the server (VGG16 without its top, .h5)",
@@ -65,9 +72,11 @@ def learning_rate_settings(spec: strategies.Strategy) -> dict[str, float]:
         options = sorted({*LEARNING_RATES, phase.learning_rate})
         with col:
             value = st.select_slider(
-                f"Learning rate, phase '{phase.name}'", options=options,
+                f"Learning rate, phase '{phase.name}'",
+                options=options,
                 format_func=lambda v: f"{v:g}",
-                **common.kept(f"lr_{spec.key}_{phase.name}", phase.learning_rate))
+                **common.kept(f"lr_{spec.key}_{phase.name}", phase.learning_rate),
+            )
         if value != phase.learning_rate:
             chosen[phase.name] = float(value)
     return chosen
@@ -91,46 +100,79 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
     keys = list(strategies.STRATEGIES)
     if st.session_state.get(common.STRATEGY) not in keys:
         st.session_state[common.STRATEGY] = strategies.DEFAULT_STRATEGY
-    key = st.selectbox("Strategy", keys, format_func=lambda k: strategies.get(k).title,
-                       **common.kept(common.STRATEGY, strategies.DEFAULT_STRATEGY))
+    key = st.selectbox(
+        "Strategy",
+        keys,
+        format_func=lambda k: strategies.get(k).title,
+        **common.kept(common.STRATEGY, strategies.DEFAULT_STRATEGY),
+    )
     spec = strategies.get(key)
     st.caption(spec.plain + " (The Strategy page measures which one suits your pictures.)")
     is_audio = bool(st.session_state.get(common.AUDIO_SOURCE))
     with st.expander("Change the settings (optional: the defaults work)"):
         cols = st.columns(4)
         epochs = cols[0].number_input(
-            "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""), 1, 500,
-            **common.kept("epochs", 10))
+            "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
+            1,
+            500,
+            **common.kept("epochs", 10),
+        )
         finetune_epochs = 1
         if len(spec.phases) > 1:
-            finetune_epochs = cols[1].number_input("Epochs (fine-tuning phase)", 1, 500,
-                                                   **common.kept("finetune_epochs", 5))
+            finetune_epochs = cols[1].number_input(
+                "Epochs (fine-tuning phase)", 1, 500, **common.kept("finetune_epochs", 5)
+            )
         batch_size = cols[2].selectbox("Batch size", BATCH_SIZES, **common.kept("batch_size", 32))
-        image_size = cols[3].number_input("Image size (pixels, at least 32)",
-                                          min_value=vgg16.MIN_IMAGE_SIZE, max_value=512,
-                                          step=16,
-                                          **common.kept(common.IMAGE_SIZE, common.image_size()))
+        image_size = cols[3].number_input(
+            "Image size (pixels, at least 32)",
+            min_value=vgg16.MIN_IMAGE_SIZE,
+            max_value=512,
+            step=16,
+            **common.kept(common.IMAGE_SIZE, common.image_size()),
+        )
         unfreeze, layer = common.strategy_options(spec, vgg16.BOTTLENECK_LAYER)
         learning_rates = learning_rate_settings(spec)
-        seed = st.number_input("Seed (same seed, same split and start: repeatable runs)", 0,
-                               2**31 - 1, **common.kept("seed", 0))
-        augment = st.checkbox("Augment the training pictures (random flips, turns and zooms; "
-                              "slower, helps small datasets)", **common.kept("augment", False))
+        seed = st.number_input(
+            "Seed (same seed, same split and start: repeatable runs)",
+            0,
+            2**31 - 1,
+            **common.kept("seed", 0),
+        )
+        augment = st.checkbox(
+            "Augment the training pictures (random flips, turns and zooms; "
+            "slower, helps small datasets)",
+            **common.kept("augment", False),
+        )
         kind = "spectrogram" if is_audio else "image"
         if augment:
             kinds = augment_preview.KINDS
-            kind = st.radio("Kind of augmentation", kinds, horizontal=True,
-                            format_func=lambda k: {"image": "pictures (flip, turn, zoom, shift)",
-                                                   "spectrogram": "spectrograms (mask time "
-                                                                  "and pitch bands)"}[k],
-                            **common.kept("augment_kind", kind))
+            kind = st.radio(
+                "Kind of augmentation",
+                kinds,
+                horizontal=True,
+                format_func=lambda k: {
+                    "image": "pictures (flip, turn, zoom, shift)",
+                    "spectrogram": "spectrograms (mask time and pitch bands)",
+                }[k],
+                **common.kept("augment_kind", kind),
+            )
             augmentation_preview(found, kind, int(image_size), int(seed))
         weights = weights_setting()
     return RunConfig(
-        dataset=folder, strategy=key, layer=layer, unfreeze_blocks=int(unfreeze),
-        image_size=int(image_size), epochs=int(epochs), finetune_epochs=int(finetune_epochs),
-        batch_size=int(batch_size), augment=bool(augment), augment_kind=kind,
-        weights=weights, seed=int(seed), learning_rates=learning_rates)
+        dataset=folder,
+        strategy=key,
+        layer=layer,
+        unfreeze_blocks=int(unfreeze),
+        image_size=int(image_size),
+        epochs=int(epochs),
+        finetune_epochs=int(finetune_epochs),
+        batch_size=int(batch_size),
+        augment=bool(augment),
+        augment_kind=kind,
+        weights=weights,
+        seed=int(seed),
+        learning_rates=learning_rates,
+    )
 
 
 def start(config: dict) -> None:
@@ -139,8 +181,7 @@ def start(config: dict) -> None:
     store = common.get_store()
     worker.reap(store)
     if common.active_runs(store):
-        common.flash("warning", "A run is already under way: wait for it to end or stop it "
-                                "first.")
+        common.flash("warning", "A run is already under way: wait for it to end or stop it first.")
         return
     try:
         run = worker.submit(store, RunConfig.from_dict(config))
@@ -172,9 +213,11 @@ def resume(run_id: str) -> None:
 # -- the run ----------------------------------------------------------------------------------
 def run_references(run: Run) -> list:
     config = run.config
-    return references.references_for(samples.sample_id(run.dataset),
-                                     int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
-                                     str(config.get("weights", "imagenet")))
+    return references.references_for(
+        samples.sample_id(run.dataset),
+        int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
+        str(config.get("weights", "imagenet")),
+    )
 
 
 def show_live(run_id: str) -> None:
@@ -193,15 +236,23 @@ def show_live(run_id: str) -> None:
     if run.status == store_mod.STOPPING:
         st.caption("Stopping at the end of the current batch...")
     else:
-        st.button("Stop", icon=":material/stop:", key=f"train_stop_{run.id}", on_click=stop,
-                  args=(run.id,))
+        st.button(
+            "Stop",
+            icon=":material/stop:",
+            key=f"train_stop_{run.id}",
+            on_click=stop,
+            args=(run.id,),
+        )
     if report.is_probe(run):
-        st.caption("This is a similarity measurement from the Strategy page; training can "
-                   "start when it ends.")
+        st.caption(
+            "This is a similarity measurement from the Strategy page; training can "
+            "start when it ends."
+        )
         return
     history = store.epoch_history(run.id)
-    st.plotly_chart(charts.training_curves(history, run_references(run)),
-                    key=f"train_curves_{run.id}")
+    st.plotly_chart(
+        charts.training_curves(history, run_references(run)), key=f"train_curves_{run.id}"
+    )
 
 
 def show_results(run: Run) -> None:
@@ -214,26 +265,44 @@ def show_results(run: Run) -> None:
     cols[2].metric("Epochs", result.get("epochs_run", "-"))
     cols[3].metric("Training time", report.duration(report.train_seconds(run)))
     st.subheader("How well each class is recognised")
-    st.write("Precision: when the model says this class, how often it is right. Recall: of the "
-             "pictures of this class, how many it finds.")
-    st.dataframe(pd.DataFrame(report.per_class_rows(result)), hide_index=True,
-                 column_config={name: st.column_config.NumberColumn(format="%.2f")
-                                for name in ("precision", "recall", "f1")})
+    st.write(
+        "Precision: when the model says this class, how often it is right. Recall: of the "
+        "pictures of this class, how many it finds."
+    )
+    st.dataframe(
+        pd.DataFrame(report.per_class_rows(result)),
+        hide_index=True,
+        column_config={
+            name: st.column_config.NumberColumn(format="%.2f")
+            for name in ("precision", "recall", "f1")
+        },
+    )
     if result.get("confusion_matrix"):
-        st.write("Each row is the true class, each column what the model said: the diagonal "
-                 "holds the correct answers.")
-        st.plotly_chart(charts.confusion_matrix(result["confusion_matrix"], result["classes"]),
-                        key=f"train_confusion_{run.id}")
+        st.write(
+            "Each row is the true class, each column what the model said: the diagonal "
+            "holds the correct answers."
+        )
+        st.plotly_chart(
+            charts.confusion_matrix(result["confusion_matrix"], result["classes"]),
+            key=f"train_confusion_{run.id}",
+        )
     wrong = [w for w in result.get("most_wrong", []) if Path(w["file"]).is_file()]
     if wrong:
         st.subheader("The validation pictures it got most wrong")
         images = common.thumbnails([w["file"] for w in wrong], 112)
         if len(images) == len(wrong):
-            st.image(images, width=112, caption=[
-                f"{common.md(w['true'])} taken for {common.md(w['predicted'])} "
-                f"({w['confidence']:.0%})" for w in wrong])
-    common.go_to("predict", "Next: try the model on new pictures",
-                 icon=":material/online_prediction:")
+            st.image(
+                images,
+                width=112,
+                caption=[
+                    f"{common.md(w['true'])} taken for {common.md(w['predicted'])} "
+                    f"({w['confidence']:.0%})"
+                    for w in wrong
+                ],
+            )
+    common.go_to(
+        "predict", "Next: try the model on new pictures", icon=":material/online_prediction:"
+    )
 
 
 def show_finished(run: Run) -> None:
@@ -251,12 +320,18 @@ def show_finished(run: Run) -> None:
         st.error(f"This run failed: {run.error or 'no reason recorded'}")
     elif run.status == store_mod.INTERRUPTED:
         st.warning(f"This run was interrupted: {run.error or 'the worker stopped'}")
-        st.button("Resume", icon=":material/restart_alt:", key=f"train_resume_{run.id}",
-                  on_click=resume, args=(run.id,))
+        st.button(
+            "Resume",
+            icon=":material/restart_alt:",
+            key=f"train_resume_{run.id}",
+            on_click=resume,
+            args=(run.id,),
+        )
     history = common.get_store().epoch_history(run.id)
     if history:
-        st.plotly_chart(charts.training_curves(history, run_references(run)),
-                        key=f"train_curves_{run.id}")
+        st.plotly_chart(
+            charts.training_curves(history, run_references(run)), key=f"train_curves_{run.id}"
+        )
     show_results(run)
 
 
@@ -277,8 +352,10 @@ def shown_run(store, active: list[Run]) -> Run | None:
 
 def body() -> None:
     st.title("Train")
-    st.write("Start training: the studio reuses VGG16 the way your strategy says and shows "
-             "the accuracy growing after every pass over the pictures (an epoch).")
+    st.write(
+        "Start training: the studio reuses VGG16 the way your strategy says and shows "
+        "the accuracy growing after every pass over the pictures (an epoch)."
+    )
     common.show_flash()
     store = common.get_store()
     common.refresh_runs(store)
@@ -294,20 +371,29 @@ def body() -> None:
             st.error(f"This dataset cannot be read: {exc}")
             found = None
         if found is not None and not found.ok:
-            st.error("Fix the dataset first (see the Data page): "
-                     + common.md("; ".join(found.errors)))
+            st.error(
+                "Fix the dataset first (see the Data page): " + common.md("; ".join(found.errors))
+            )
         elif found is not None:
             if st.session_state.get(common.AUDIO_SOURCE):
-                st.caption(f"Sounds from {common.md(Path(st.session_state[common.AUDIO_SOURCE]).name)}"
-                           " are trained on as spectrogram pictures.")
+                st.caption(
+                    f"Sounds from {common.md(Path(st.session_state[common.AUDIO_SOURCE]).name)}"
+                    " are trained on as spectrogram pictures."
+                )
             config = settings_form(folder, found)
     if config is not None:
         problems = config.problems()
         for problem in problems:
             st.error(common.md(problem))
-        st.button("Start training", type="primary", icon=":material/play_arrow:",
-                  key="train_start", disabled=bool(active) or bool(problems),
-                  on_click=start, args=(config.to_dict(),))
+        st.button(
+            "Start training",
+            type="primary",
+            icon=":material/play_arrow:",
+            key="train_start",
+            disabled=bool(active) or bool(problems),
+            on_click=start,
+            args=(config.to_dict(),),
+        )
         if active:
             st.caption("Start is available again when the current run ends.")
     st.divider()
@@ -324,9 +410,13 @@ def body() -> None:
     if len(earlier) > 1:
         with st.expander("Earlier runs"):
             labels = {r.id: report.run_label(r) for r in earlier}
-            chosen = st.selectbox("Show an earlier run", list(labels),
-                                  format_func=labels.__getitem__, index=None,
-                                  key="train_earlier")
+            chosen = st.selectbox(
+                "Show an earlier run",
+                list(labels),
+                format_func=labels.__getitem__,
+                index=None,
+                key="train_earlier",
+            )
             if chosen and chosen != st.session_state.get(common.TRAIN_RUN):
                 st.session_state[common.TRAIN_RUN] = chosen
                 st.rerun()

@@ -35,8 +35,11 @@ def load_model(home: str, run_id: str, sha256: str):
 
 
 def models_available(store) -> list[Run]:
-    return [r for r in store.list(statuses=store_mod.WITH_MODEL)
-            if r.model_path and not report.is_probe(r)]
+    return [
+        r
+        for r in store.list(statuses=store_mod.WITH_MODEL)
+        if r.model_path and not report.is_probe(r)
+    ]
 
 
 def to_image(name: str, data: bytes, sound: audio.SpectrogramSettings | None):
@@ -60,12 +63,15 @@ def explain_one(loaded, image, name: str, show_cam: bool, index: int) -> None:
 
     top = predict.top_k(loaded, [image], k=TOP_K)[0]
     best = top[0]
-    st.markdown(f"**{common.md(name)}**: most likely **{common.md(best['class'])}** "
-                f"({best['probability']:.0%} sure).")
+    st.markdown(
+        f"**{common.md(name)}**: most likely **{common.md(best['class'])}** "
+        f"({best['probability']:.0%} sure)."
+    )
     left, right = st.columns(2)
     with left:
-        st.image(image, caption="what the model sees" if image.width != image.height
-                 else None, width=320)
+        st.image(
+            image, caption="what the model sees" if image.width != image.height else None, width=320
+        )
         st.plotly_chart(charts.top_k(top), key=f"predict_topk_{index}")
     if show_cam:
         with right:
@@ -75,21 +81,30 @@ def explain_one(loaded, image, name: str, show_cam: bool, index: int) -> None:
             except Exception as exc:  # noqa: BLE001 - Grad-CAM is a bonus, never fatal
                 st.warning(f"The heatmap is not available for this model ({exc}).")
             else:
-                st.image(picture, width=320,
-                         caption=f"where it looked for '{common.md(loaded.classes[looked_for])}' "
-                                 "(red: mattered most)")
+                st.image(
+                    picture,
+                    width=320,
+                    caption=f"where it looked for '{common.md(loaded.classes[looked_for])}' "
+                    "(red: mattered most)",
+                )
 
 
 def one_picture(loaded, sound) -> None:
-    st.write("Upload a picture" + (" or a sound clip" if sound else "") + ", or take one "
-             "with the webcam: the model says what it thinks and where it looked.")
+    st.write(
+        "Upload a picture" + (" or a sound clip" if sound else "") + ", or take one "
+        "with the webcam: the model says what it thinks and where it looked."
+    )
     how = st.radio("Picture from", ("Upload", "Webcam"), horizontal=True, key="predict_how")
-    show_cam = st.toggle("Show where the model looked (Grad-CAM)", value=True,
-                         key="predict_gradcam")
+    show_cam = st.toggle(
+        "Show where the model looked (Grad-CAM)", value=True, key="predict_gradcam"
+    )
     if how == "Upload":
-        files = st.file_uploader("Pictures" + (" or sounds" if sound else ""),
-                                 type=IMAGE_TYPES + (AUDIO_TYPES if sound else []),
-                                 accept_multiple_files=True, key="predict_files")
+        files = st.file_uploader(
+            "Pictures" + (" or sounds" if sound else ""),
+            type=IMAGE_TYPES + (AUDIO_TYPES if sound else []),
+            accept_multiple_files=True,
+            key="predict_files",
+        )
         inputs = [(f.name, f.getvalue()) for f in files or []]
     else:
         snapshot = st.camera_input("Snapshot", key="predict_camera")
@@ -106,9 +121,13 @@ def one_picture(loaded, sound) -> None:
 
 
 def batch_files(folder: Path, sound) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(folder).parts)
-        and (is_image_file(p) or (sound is not None and audio.is_audio_file(p))))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and (is_image_file(p) or (sound is not None and audio.is_audio_file(p)))
+    )
 
 
 def predict_folder(loaded, folder: Path, sound) -> list[dict]:
@@ -118,20 +137,25 @@ def predict_folder(loaded, folder: Path, sound) -> list[dict]:
     rows: list[dict] = []
     bar = st.progress(0.0, text=f"0 of {len(files)} files")
     for start in range(0, len(files), BATCH):
-        chunk, images = files[start:start + BATCH], []
+        chunk, images = files[start : start + BATCH], []
         for path in chunk:
             rel = path.relative_to(folder).as_posix()
             try:
-                image = (audio.spectrogram_for_file(path, sound) if audio.is_audio_file(path)
-                         else load_pil_rgb(path))
+                image = (
+                    audio.spectrogram_for_file(path, sound)
+                    if audio.is_audio_file(path)
+                    else load_pil_rgb(path)
+                )
             except (UnreadableImage, audio.UnreadableAudio) as exc:
                 rows.append(report.error_row(rel, str(exc)))
                 continue
             images.append((rel, image))
         if images:
-            for (rel, _), top in zip(images, predict.top_k(loaded, [i for _, i in images],
-                                                           k=min(3, len(loaded.classes))),
-                                     strict=True):
+            for (rel, _), top in zip(
+                images,
+                predict.top_k(loaded, [i for _, i in images], k=min(3, len(loaded.classes))),
+                strict=True,
+            ):
                 rows.append(report.prediction_row(rel, top))
         done = min(start + BATCH, len(files))
         bar.progress(done / max(1, len(files)), text=f"{done} of {len(files)} files")
@@ -139,8 +163,12 @@ def predict_folder(loaded, folder: Path, sound) -> list[dict]:
 
 
 def batch_source() -> Path | None:
-    how = st.radio("Pictures from", ("A zip upload", "A folder on the server"),
-                   horizontal=True, key="predict_batch_how")
+    how = st.radio(
+        "Pictures from",
+        ("A zip upload", "A folder on the server"),
+        horizontal=True,
+        key="predict_batch_how",
+    )
     if how == "A folder on the server":
         path = st.text_input("Folder path", key="predict_batch_folder").strip()
         if not path:
@@ -156,8 +184,10 @@ def batch_source() -> Path | None:
     extracted = st.session_state.setdefault(BATCH_FOLDERS, {})
     if upload.file_id not in extracted:
         store = common.get_store()
-        target = session.unique_child(session.uploads_dir(store.home, common.session_id()),
-                                      "predict-" + Path(upload.name).stem)
+        target = session.unique_child(
+            session.uploads_dir(store.home, common.session_id()),
+            "predict-" + Path(upload.name).stem,
+        )
         try:
             archive.extract_zip(upload, target)
             extracted[upload.file_id] = ("folder", str(target))
@@ -171,23 +201,31 @@ def batch_source() -> Path | None:
 
 
 def many_pictures(loaded, run: Run, sound) -> None:
-    st.write("Classify a whole zip or folder of pictures at once and download the answers as "
-             "a table (CSV).")
+    st.write(
+        "Classify a whole zip or folder of pictures at once and download the answers as "
+        "a table (CSV)."
+    )
     folder = batch_source()
     if folder is None:
         return
     key = (run.id, str(folder))
-    st.caption(f"{len(batch_files(folder, sound))} file(s) to classify in "
-               f"{common.md(folder.name)}.")
+    st.caption(
+        f"{len(batch_files(folder, sound))} file(s) to classify in {common.md(folder.name)}."
+    )
     if st.button("Classify them all", type="primary", key="predict_batch_go"):
         st.session_state[BATCH_RESULT] = {key: predict_folder(loaded, folder, sound)}
     rows = st.session_state.get(BATCH_RESULT, {}).get(key)
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
-        st.download_button("Download the answers (CSV)", report.to_csv(rows),
-                           file_name=f"predictions-{run.id}.csv", mime="text/csv",
-                           icon=":material/download:", key="predict_download",
-                           on_click="ignore")
+        st.download_button(
+            "Download the answers (CSV)",
+            report.to_csv(rows),
+            file_name=f"predictions-{run.id}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key="predict_download",
+            on_click="ignore",
+        )
 
 
 def body() -> None:
@@ -196,8 +234,10 @@ def body() -> None:
     store = common.get_store()
     runs = models_available(store)
     if not runs:
-        st.info("There is no trained model yet: train one on the Train page first (with the "
-                "sample dataset it takes a few minutes).")
+        st.info(
+            "There is no trained model yet: train one on the Train page first (with the "
+            "sample dataset it takes a few minutes)."
+        )
         common.go_to("train", "Go to the Train page", icon=":material/model_training:")
         return
     labels = {r.id: report.run_label(r) for r in runs}
@@ -205,12 +245,18 @@ def body() -> None:
     default = preferred if preferred in labels else runs[0].id
     if st.session_state.get("predict_run") not in labels:
         st.session_state["predict_run"] = default
-    run_id = st.selectbox("Model (a finished run)", list(labels), format_func=labels.__getitem__,
-                          **common.kept("predict_run", default))
+    run_id = st.selectbox(
+        "Model (a finished run)",
+        list(labels),
+        format_func=labels.__getitem__,
+        **common.kept("predict_run", default),
+    )
     run = store.get(run_id)
     if not Path(run.model_path).is_file():
-        st.error("The model file of this run is missing from the server; train again or pick "
-                 "another run.")
+        st.error(
+            "The model file of this run is missing from the server; train again or pick "
+            "another run."
+        )
         return
     with st.spinner("Loading the model (the first time takes a few seconds)..."):
         from core.predict import ModelRefused, audio_settings
@@ -221,8 +267,10 @@ def body() -> None:
             st.error(f"This model cannot be loaded: {exc}")
             return
     sound = audio_settings(run, store)
-    st.caption(f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
-               f"{loaded.image_size} x {loaded.image_size} pixels.")
+    st.caption(
+        f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
+        f"{loaded.image_size} x {loaded.image_size} pixels."
+    )
     one, many = st.tabs(["One picture", "Many pictures"])
     with one:
         one_picture(loaded, sound)

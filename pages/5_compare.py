@@ -30,12 +30,18 @@ def run_every_strategy(folder: str, epochs: int, finetune_epochs: int) -> None:
         common.flash("error", f"The dataset cannot be split: {exc}")
         return
     group = uuid.uuid4().hex
-    shared = dict(dataset=folder, image_size=common.image_size(), seed=seed,
-                  weights=common.weights(), manifest=manifest, epochs=epochs,
-                  finetune_epochs=finetune_epochs,
-                  unfreeze_blocks=int(st.session_state.get(common.UNFREEZE, 1)),
-                  layer=st.session_state.get(common.LAYER, vgg16.BOTTLENECK_LAYER),
-                  label="compare")
+    shared = dict(
+        dataset=folder,
+        image_size=common.image_size(),
+        seed=seed,
+        weights=common.weights(),
+        manifest=manifest,
+        epochs=epochs,
+        finetune_epochs=finetune_epochs,
+        unfreeze_blocks=int(st.session_state.get(common.UNFREEZE, 1)),
+        layer=st.session_state.get(common.LAYER, vgg16.BOTTLENECK_LAYER),
+        label="compare",
+    )
     configs = [RunConfig(strategy=key, **shared) for key in strategies.STRATEGIES]
     problems = configs[0].problems()
     if problems:
@@ -65,9 +71,11 @@ def shared_references(runs: list[Run]) -> list:
     if len(datasets_used) != 1:
         return []
     config = runs[0].config
-    return references.references_for(samples.sample_id(runs[0].dataset),
-                                     int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
-                                     str(config.get("weights", "imagenet")))
+    return references.references_for(
+        samples.sample_id(runs[0].dataset),
+        int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
+        str(config.get("weights", "imagenet")),
+    )
 
 
 def show_comparison(run_ids: list[str]) -> None:
@@ -85,36 +93,54 @@ def show_comparison(run_ids: list[str]) -> None:
         live = [r for r in waiting if r.status in store_mod.LIVE]
         for run in (live or waiting)[:1]:
             fraction, text = report.progress_view(run)
-            st.progress(fraction if fraction is not None else 0.0,
-                        text=f"{report.strategy_title(run.strategy)}: {text}")
+            st.progress(
+                fraction if fraction is not None else 0.0,
+                text=f"{report.strategy_title(run.strategy)}: {text}",
+            )
     elif st.session_state.pop(SEEN_ACTIVE, None):
         st.rerun()  # the last one just ended: Start buttons come back
-    series = {f"{report.strategy_title(r.strategy)} ({r.id[-6:]})": store.epoch_history(r.id)
-              for r in runs}
-    st.plotly_chart(charts.compare_curves(series, shared_references(runs)),
-                    key="compare_curves")
+    series = {
+        f"{report.strategy_title(r.strategy)} ({r.id[-6:]})": store.epoch_history(r.id)
+        for r in runs
+    }
+    st.plotly_chart(charts.compare_curves(series, shared_references(runs)), key="compare_curves")
     rows = report.compare_rows(runs)
     table = pd.DataFrame(rows)
     if not table.empty:
         table["train time"] = [report.duration(s) for s in table.pop("train_seconds")]
-    st.dataframe(table, hide_index=True, column_config={
-        "val_accuracy": st.column_config.NumberColumn("validation accuracy", format="%.3f"),
-        "val_loss": st.column_config.NumberColumn("validation loss", format="%.3f"),
-        "best": st.column_config.TextColumn("best"),
-    })
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "val_accuracy": st.column_config.NumberColumn("validation accuracy", format="%.3f"),
+            "val_loss": st.column_config.NumberColumn("validation loss", format="%.3f"),
+            "best": st.column_config.TextColumn("best"),
+        },
+    )
     best = next((r for r in rows if r["best"]), None)
     if best is not None:
-        st.success(f"Best so far: {best['strategy']} with {best['val_accuracy']:.1%} of the "
-                   "validation pictures right.")
-    st.download_button("Download the table (CSV)", report.to_csv(rows),
-                       file_name="comparison.csv", mime="text/csv", icon=":material/download:",
-                       key="compare_download", on_click="ignore", disabled=not rows)
+        st.success(
+            f"Best so far: {best['strategy']} with {best['val_accuracy']:.1%} of the "
+            "validation pictures right."
+        )
+    st.download_button(
+        "Download the table (CSV)",
+        report.to_csv(rows),
+        file_name="comparison.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="compare_download",
+        on_click="ignore",
+        disabled=not rows,
+    )
 
 
 def body() -> None:
     st.title("Compare")
-    st.write("See which strategy works best: every strategy trained on exactly the same "
-             "pictures, split and seed, side by side.")
+    st.write(
+        "See which strategy works best: every strategy trained on exactly the same "
+        "pictures, split and seed, side by side."
+    )
     common.show_flash()
     store = common.get_store()
     common.refresh_runs(store)
@@ -124,30 +150,43 @@ def body() -> None:
     if folder is None:
         st.caption("Choose a dataset on the Data page to run every strategy on it.")
     else:
-        st.write(f"Queues one run per strategy ({len(strategies.STRATEGIES)} in all) on the "
-                 "current dataset; they run one after another.")
+        st.write(
+            f"Queues one run per strategy ({len(strategies.STRATEGIES)} in all) on the "
+            "current dataset; they run one after another."
+        )
         cols = st.columns(2)
-        epochs = cols[0].number_input("Epochs per run (first phase)", 1, 200,
-                                      **common.kept("compare_epochs", 5))
-        finetune = cols[1].number_input("Epochs (fine-tuning phase)", 1, 200,
-                                        **common.kept("compare_finetune_epochs", 5))
-        st.button("Run every strategy", type="primary", icon=":material/compare_arrows:",
-                  key="compare_run_all", disabled=bool(active), on_click=run_every_strategy,
-                  args=(folder, int(epochs), int(finetune)))
+        epochs = cols[0].number_input(
+            "Epochs per run (first phase)", 1, 200, **common.kept("compare_epochs", 5)
+        )
+        finetune = cols[1].number_input(
+            "Epochs (fine-tuning phase)", 1, 200, **common.kept("compare_finetune_epochs", 5)
+        )
+        st.button(
+            "Run every strategy",
+            type="primary",
+            icon=":material/compare_arrows:",
+            key="compare_run_all",
+            disabled=bool(active),
+            on_click=run_every_strategy,
+            args=(folder, int(epochs), int(finetune)),
+        )
         if active:
             st.caption("Available again when the current runs end.")
     st.subheader("Runs side by side")
     runs = [r for r in store.list(limit=200) if not report.is_probe(r)]
     if not runs:
-        st.info("No training run yet: start one on the Train page, or click 'Run every "
-                "strategy'.")
+        st.info("No training run yet: start one on the Train page, or click 'Run every strategy'.")
         return
     labels = {r.id: report.run_name(r) for r in runs}
     default = [i for i in default_selection(runs) if i in labels]
     kept = [i for i in st.session_state.get("compare_runs", default) if i in labels]
     st.session_state["compare_runs"] = kept
-    chosen = st.multiselect("Runs to compare", list(labels), format_func=labels.__getitem__,
-                            **common.kept("compare_runs", default))
+    chosen = st.multiselect(
+        "Runs to compare",
+        list(labels),
+        format_func=labels.__getitem__,
+        **common.kept("compare_runs", default),
+    )
     if not chosen:
         st.caption("Pick at least one run.")
         return

@@ -93,8 +93,13 @@ def test_extracts_images_byte_for_byte(place):
     assert result.files == ("cats/a.png", "dogs/b.png")
     assert result.skipped == ()
     assert result.stripped is None
-    assert everything_under(parent) == {"dataset", "dataset/cats", "dataset/cats/a.png",
-                                        "dataset/dogs", "dataset/dogs/b.png"}
+    assert everything_under(parent) == {
+        "dataset",
+        "dataset/cats",
+        "dataset/cats/a.png",
+        "dataset/dogs",
+        "dataset/dogs/b.png",
+    }
     assert (target / "cats/a.png").read_bytes() == GOOD[0][1]
     assert result.total_bytes == sum(len(data) for _, data in GOOD)
 
@@ -244,11 +249,20 @@ def test_header_claiming_too_much_is_refused_before_decompressing(place, monkeyp
 @pytest.mark.parametrize(
     "limits, entries, error",
     [
-        (ArchiveLimits(max_entry_bytes=100_000), [("cats/big.png", os.urandom(150_000))],
-         ArchiveTooLarge),
-        (ArchiveLimits(max_total_bytes=250_000),
-         [("cats/a.png", os.urandom(100_000)), ("cats/b.png", os.urandom(100_000)),
-          ("dogs/c.png", os.urandom(100_000))], ArchiveTooLarge),
+        (
+            ArchiveLimits(max_entry_bytes=100_000),
+            [("cats/big.png", os.urandom(150_000))],
+            ArchiveTooLarge,
+        ),
+        (
+            ArchiveLimits(max_total_bytes=250_000),
+            [
+                ("cats/a.png", os.urandom(100_000)),
+                ("cats/b.png", os.urandom(100_000)),
+                ("dogs/c.png", os.urandom(100_000)),
+            ],
+            ArchiveTooLarge,
+        ),
         (ArchiveLimits(), [("cats/zeros.png", b"\0" * (3 * MiB))], SuspiciousCompression),
     ],
 )
@@ -308,8 +322,7 @@ def test_entry_count_is_refused_before_zipfile_reads_the_directory(place, monkey
     """66,000 entries (a zip64 end record): refused with the default cap from the declared
     count, without letting zipfile build 66,000 ZipInfo objects."""
     zpath, parent, target = place
-    write_zip(zpath, [(f"c/{k}.png", b"") for k in range(66_000)],
-              compression=zipfile.ZIP_STORED)
+    write_zip(zpath, [(f"c/{k}.png", b"") for k in range(66_000)], compression=zipfile.ZIP_STORED)
     monkeypatch.setattr(archive.zipfile, "ZipFile", lambda *a, **k: pytest.fail("parsed"))
     with pytest.raises(TooManyEntries, match="66,000 entries; at most 50,000"):
         extract_zip(zpath, target)
@@ -322,25 +335,28 @@ def test_entry_count_is_refused_before_zipfile_reads_the_directory(place, monkey
 def test_junk_and_nested_archives_are_skipped_and_never_become_classes(place):
     zpath, _, target = place
     inner = make_zip(GOOD)
-    write_zip(zpath, [
-        *GOOD,
-        ("cats/c.jpg", png()),
-        ("__MACOSX/", b""),
-        ("__MACOSX/cats/._a.png", b"\0\5\26\7"),
-        ("cats/._a.png", b"\0\5\26\7"),
-        ("cats/.DS_Store", b"junk"),
-        (".DS_Store", b"junk"),
-        ("Thumbs.db", b"junk"),
-        ("dogs/Thumbs.db", b"junk"),
-        (".git/config", b"[core]"),
-        (".hidden/x.png", png()),
-        ("dogs/inner.zip", inner),
-        ("dogs/more.tar.gz", b"\x1f\x8b"),
-        ("birds.7z", b"7z"),
-        ("notes/readme.txt", b"hello"),
-        ("emptyclass/", b""),
-        ("cats/notes.txt", b"hello"),
-    ])
+    write_zip(
+        zpath,
+        [
+            *GOOD,
+            ("cats/c.jpg", png()),
+            ("__MACOSX/", b""),
+            ("__MACOSX/cats/._a.png", b"\0\5\26\7"),
+            ("cats/._a.png", b"\0\5\26\7"),
+            ("cats/.DS_Store", b"junk"),
+            (".DS_Store", b"junk"),
+            ("Thumbs.db", b"junk"),
+            ("dogs/Thumbs.db", b"junk"),
+            (".git/config", b"[core]"),
+            (".hidden/x.png", png()),
+            ("dogs/inner.zip", inner),
+            ("dogs/more.tar.gz", b"\x1f\x8b"),
+            ("birds.7z", b"7z"),
+            ("notes/readme.txt", b"hello"),
+            ("emptyclass/", b""),
+            ("cats/notes.txt", b"hello"),
+        ],
+    )
     result = extract_zip(zpath, target)
     assert result.files == ("cats/a.png", "cats/c.jpg", "dogs/b.png")
     reasons = {s.name: s.reason for s in result.skipped}
@@ -366,14 +382,17 @@ def test_archive_without_images_is_refused_with_a_summary(place):
 
 def test_single_top_folder_is_stripped(place):
     zpath, _, target = place
-    write_zip(zpath, [
-        ("dataset/", b""),
-        ("dataset/cats/a.png", png()),
-        ("dataset/dogs/b.png", png()),
-        ("dataset/dogs/puppies/c.png", png()),
-        ("__MACOSX/dataset/cats/._a.png", b"x"),  # junk elsewhere does not prevent stripping
-        ("dataset/.DS_Store", b"x"),
-    ])
+    write_zip(
+        zpath,
+        [
+            ("dataset/", b""),
+            ("dataset/cats/a.png", png()),
+            ("dataset/dogs/b.png", png()),
+            ("dataset/dogs/puppies/c.png", png()),
+            ("__MACOSX/dataset/cats/._a.png", b"x"),  # junk elsewhere does not prevent stripping
+            ("dataset/.DS_Store", b"x"),
+        ],
+    )
     result = extract_zip(zpath, target)
     assert result.stripped == "dataset"
     assert result.files == ("cats/a.png", "dogs/b.png", "dogs/puppies/c.png")
@@ -422,8 +441,11 @@ def test_failure_midway_leaves_no_partial_output_and_no_temp_dir(place, tmp_path
 
 def test_failure_keeps_existing_parent_folders(place):
     zpath, parent, target = place
-    zpath.write_bytes(corrupt_last_entry(make_zip([*GOOD, ("c/x.png", os.urandom(500))],
-                                                  compression=zipfile.ZIP_STORED)))
+    zpath.write_bytes(
+        corrupt_last_entry(
+            make_zip([*GOOD, ("c/x.png", os.urandom(500))], compression=zipfile.ZIP_STORED)
+        )
+    )
     with pytest.raises(NotAZip):
         extract_zip(zpath, target)
     assert parent.is_dir() and os.listdir(parent) == []
@@ -536,8 +558,9 @@ def archives(draw):
     return draw(st.lists(entry, min_size=1, max_size=7))
 
 
-SMALL = ArchiveLimits(max_total_bytes=8000, max_entries=7, max_ratio=20, ratio_min_bytes=1500,
-                      max_entry_bytes=2500)
+SMALL = ArchiveLimits(
+    max_total_bytes=8000, max_entries=7, max_ratio=20, ratio_min_bytes=1500, max_entry_bytes=2500
+)
 SANDBOX_DEPTH = 8  # deeper than any run of '..' the names above can hold
 
 
@@ -575,8 +598,9 @@ def test_any_archive_extracts_inside_target_or_raises(entries):
         out = target.relative_to(sandbox).as_posix()
         chain = {"/".join(f"d{k}" for k in range(n)) for n in range(1, SANDBOX_DEPTH + 1)}
         for path in everything_under(sandbox):
-            assert path == "upload.zip" or path in chain or path == out \
-                or path.startswith(out + "/"), path
+            assert (
+                path == "upload.zip" or path in chain or path == out or path.startswith(out + "/")
+            ), path
     assert set(os.listdir("/")) == root_before
 
 

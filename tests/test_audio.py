@@ -39,8 +39,10 @@ def make_dataset(root: Path, per_split: dict[str, int]) -> Path:
         for name, freq in CLASSES.items():
             for k in range(n):
                 # vary pitch and length a little so every clip has distinct content
-                write(root / split / name / f"clip{k}.wav",
-                      tone(freq * (1 + 0.02 * k), 0.5 + 0.1 * k, seed=k))
+                write(
+                    root / split / name / f"clip{k}.wav",
+                    tone(freq * (1 + 0.02 * k), 0.5 + 0.1 * k, seed=k),
+                )
     return root
 
 
@@ -149,8 +151,13 @@ def test_unreadable_files_raise_a_typed_error(tmp_path):
     no_samples = write(tmp_path / "none.wav", np.zeros(0, dtype=np.float32))
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    for path, reason in ((garbage, "decoded"), (empty, "empty"), (no_samples, "no audio"),
-                         (text, "unsupported"), (tmp_path / "missing.wav", "cannot read")):
+    for path, reason in (
+        (garbage, "decoded"),
+        (empty, "empty"),
+        (no_samples, "no audio"),
+        (text, "unsupported"),
+        (tmp_path / "missing.wav", "cannot read"),
+    ):
         with pytest.raises(UnreadableAudio, match=reason):
             audio.read_audio(path, SR)
     assert issubclass(UnreadableAudio, ValueError)
@@ -199,8 +206,10 @@ def test_spectrogram_folder_keeps_the_layout(rendered):
 def test_unreadable_clips_are_reported_and_skipped(rendered):
     _, _, folder = rendered
     report = audio.spectrogram_report(folder)
-    assert sorted(rel for rel, _ in report.unreadable) == ["train/low/empty.wav",
-                                                           "train/mid/broken.wav"]
+    assert sorted(rel for rel, _ in report.unreadable) == [
+        "train/low/empty.wav",
+        "train/mid/broken.wav",
+    ]
     assert all(reason for _, reason in report.unreadable)
     assert report.ignored == ["train/low/notes.txt"]
     assert report.clips == 15
@@ -213,8 +222,10 @@ def test_scan_reads_the_spectrogram_folder(rendered):
     assert result.ok, result.errors
     assert result.layout == "split"
     assert result.classes == sorted(CLASSES)
-    assert result.counts_by_split() == {"train": {c: 3 for c in CLASSES},
-                                        "validation": {c: 2 for c in CLASSES}}
+    assert result.counts_by_split() == {
+        "train": {c: 3 for c in CLASSES},
+        "validation": {c: 2 for c in CLASSES},
+    }
     assert not result.unreadable and not result.ignored
     assert set(result.sizes()) == {(SETTINGS.n_frames, SETTINGS.n_mels)}
     assert set(result.modes()) == {"RGB"}
@@ -231,16 +242,20 @@ def test_second_call_renders_nothing(rendered, monkeypatch):
     assert calls == []
     assert {p: p.stat().st_mtime_ns for p in folder.rglob("*.png")} == before
     assert (folder / audio.REPORT_FILE).stat().st_mtime_ns == report_written  # marker: done
-    other = audio.spectrogram_dataset(root, SpectrogramSettings(clip_seconds=1.0, n_mels=64),
-                                      cache)
+    other = audio.spectrogram_dataset(root, SpectrogramSettings(clip_seconds=1.0, n_mels=64), cache)
     assert other != folder and len(calls) == 15  # new settings, new folder, all re-rendered
 
 
 def test_changed_audio_gets_a_new_folder(tmp_path):
     root = make_dataset(tmp_path / "data", {"": 1})
     seen = []
-    first = audio.spectrogram_dataset(root, SETTINGS, tmp_path / "cache", workers=1,
-                                      progress=lambda done, total: seen.append((done, total)))
+    first = audio.spectrogram_dataset(
+        root,
+        SETTINGS,
+        tmp_path / "cache",
+        workers=1,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen == [(1, 3), (2, 3), (3, 3)]
     write(root / "low" / "clip0.wav", tone(350))
     second = audio.spectrogram_dataset(root, SETTINGS, tmp_path / "cache", workers=1)
@@ -264,8 +279,7 @@ def test_same_stem_different_format_both_kept(tmp_path):
     root = make_dataset(tmp_path / "data", {"": 1})
     write(root / "low" / "clip0.flac", tone(310))
     folder = audio.spectrogram_dataset(root, SETTINGS, tmp_path / "cache")
-    assert sorted(p.name for p in (folder / "low").iterdir()) == ["clip0.flac.png",
-                                                                  "clip0.wav.png"]
+    assert sorted(p.name for p in (folder / "low").iterdir()) == ["clip0.flac.png", "clip0.wav.png"]
 
 
 def test_class_with_no_readable_clip_shows_in_scan(tmp_path):

@@ -24,15 +24,23 @@ import pytest
 
 from core.store import Store
 
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="the playwright package is not installed "
-                                      "(pip install playwright; no browser download is needed)")
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="the playwright package is not installed "
+    "(pip install playwright; no browser download is needed)",
+)
 expect = sync_api.expect
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1400, "height": 1000}
 START_SECONDS = 60  # the server answering /_stcore/health
 UI = 60_000  # ms: a page or widget appearing after a rerun
@@ -41,8 +49,9 @@ HEAD_EPOCHS, FINETUNE_EPOCHS = 2, 12  # ~1 s per fine-tuning epoch at 32 px on 2
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed "
-                                                "(apt-get install chromium)"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
+    ),
 ]
 
 # Every Plotly chart on the page: its title (tags stripped) and its traces' names and data.
@@ -91,6 +100,7 @@ def processes_mentioning(text: str) -> list[int]:
 
 def end_process(pid: int) -> None:
     """SIGTERM the process (its whole group when it leads one), SIGKILL after 10 s."""
+
     def send(sig) -> None:
         try:
             if os.getpgid(pid) == pid:
@@ -128,11 +138,28 @@ def studio(tmp_path):
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-             "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + START_SECONDS
@@ -199,16 +226,16 @@ def nav(page, title: str) -> None:
 
 def settled(page) -> None:
     """Streamlit has finished the script run (clicks during a run can be lost)."""
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-           ).to_have_count(1, timeout=UI)
+    expect(
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    ).to_have_count(1, timeout=UI)
 
 
 def choose(page, label: str, option: str) -> None:
     """Pick an option of the selectbox with this label."""
     page.get_by_role("combobox", name=label, exact=True).click()
     page.get_by_role("option", name=option, exact=True).click()
-    expect(page.get_by_role("combobox", name=label, exact=True)).to_have_value(option,
-                                                                             timeout=UI)
+    expect(page.get_by_role("combobox", name=label, exact=True)).to_have_value(option, timeout=UI)
     settled(page)
 
 
@@ -250,10 +277,13 @@ def click_until(page, target, shown, what: str, attempts: int = 3) -> None:
 def snap(page, folder: Path, name: str) -> Path:
     """A full-page screenshot. Streamlit scrolls inside its main area, so the viewport is made
     as tall as that area for the shot, then put back."""
-    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-                           " return m ? m.scrollHeight : document.body.scrollHeight; }")
-    page.set_viewport_size({"width": VIEWPORT["width"],
-                            "height": max(VIEWPORT["height"], min(int(height), 8000))})
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }"
+    )
+    page.set_viewport_size(
+        {"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 8000))}
+    )
     page.wait_for_timeout(400)  # Plotly redraws on resize
     path = folder / name
     page.screenshot(path=str(path), full_page=True)
@@ -315,9 +345,12 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     # 3. Train settings that keep everything short: no pretrained weights, 32 px.
     nav(page, "Train")
     open_settings(page)
-    click_until(page, page.get_by_text("None (random start)", exact=True),
-                page.get_by_text("Without pretrained weights VGG16 starts"),
-                "choosing no pretrained weights")
+    click_until(
+        page,
+        page.get_by_text("None (random start)", exact=True),
+        page.get_by_text("Without pretrained weights VGG16 starts"),
+        "choosing no pretrained weights",
+    )
     type_number(page, "Image size (pixels, at least 32)", 32)
     expect(page.get_by_test_id("stSidebar")).to_contain_text("No pretrained weights")
     settled(page)
@@ -326,9 +359,12 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     nav(page, "Strategy")
     size = page.get_by_label("Image size for the measurement (pixels, at least 32)")
     expect(size).to_have_value("32")
-    click_until(page, page.get_by_role("button", name="Measure"),
-                page.get_by_text(re.compile(r"^(Measuring: |Recommended: )")).first,
-                "queueing the measurement")
+    click_until(
+        page,
+        page.get_by_role("button", name="Measure"),
+        page.get_by_text(re.compile(r"^(Measuring: |Recommended: )")).first,
+        "queueing the measurement",
+    )
     expect(page.get_by_text("Recommended:")).to_be_visible(timeout=WORK)
     lap("measured")
     probe = wait_for_chart(page, "Validation accuracy of a linear classifier at each depth")
@@ -345,17 +381,23 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     expect(page.get_by_label("Image size (pixels, at least 32)")).to_have_value("32")
     type_number(page, "Epochs (first phase)", HEAD_EPOCHS)
     type_number(page, "Epochs (fine-tuning phase)", FINETUNE_EPOCHS)
-    click_until(page, page.get_by_role("button", name="Start training"),
-                page.get_by_role("button", name="Stop"), "starting the run")
+    click_until(
+        page,
+        page.get_by_role("button", name="Start training"),
+        page.get_by_role("button", name="Stop"),
+        "starting the run",
+    )
     lap("started")
 
     # 6. While the run goes on, the live chart gains points.
-    first = poll_live(page, lambda s: s["stop"] and s["points"] >= 1, WORK,
-                      "a running run with a first point")
+    first = poll_live(
+        page, lambda s: s["stop"] and s["points"] >= 1, WORK, "a running run with a first point"
+    )
     lap("first point")
     assert first["stop"], first  # still running at the first look
-    second = poll_live(page, lambda s: s["points"] > first["points"], WORK,
-                       f"more than {first['points']} point(s)")
+    second = poll_live(
+        page, lambda s: s["points"] > first["points"], WORK, f"more than {first['points']} point(s)"
+    )
     lap("more points")
     assert second["points"] > first["points"]
     assert second["stop"], ("the chart grew only once the run had finished", first, second)
@@ -374,7 +416,8 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     confusion = wait_for_chart(page, "Confusion matrix (validation images)")
     assert len(confusion["traces"][0]["x"]) == 10
     expect(page.get_by_test_id("stMetric").filter(has_text="Validation accuracy")).to_contain_text(
-        "%")
+        "%"
+    )
     curves = wait_for_chart(page, "Training curves")
     validation = [t for t in curves["traces"] if t["name"] == "validation"][0]
     assert len(validation["x"]) > second["points"] - 1
@@ -385,23 +428,31 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     assert len(trained) == 1, [(r.id, r.config.get("task")) for r in runs]
     run = trained[0]
     assert run.status == "done"
-    assert (run.config["strategy"], run.config["image_size"], run.config["weights"],
-            run.config["epochs"], run.config["finetune_epochs"]) == (
-        "finetune", 32, "none", HEAD_EPOCHS, FINETUNE_EPOCHS)
+    assert (
+        run.config["strategy"],
+        run.config["image_size"],
+        run.config["weights"],
+        run.config["epochs"],
+        run.config["finetune_epochs"],
+    ) == ("finetune", 32, "none", HEAD_EPOCHS, FINETUNE_EPOCHS)
     expect(page.get_by_text(f"({run.id})").first).to_be_visible()
 
     # 8. Predict: the finished run's model on one sample picture of a 3.
     nav(page, "Predict")
     model = page.get_by_role("combobox", name="Model (a finished run)", exact=True)
-    expect(model).to_have_value(re.compile(
-        rf"^Fine-tune the top blocks on digits-50 — finished.*\({run.id}\)$"), timeout=WORK)
+    expect(model).to_have_value(
+        re.compile(rf"^Fine-tune the top blocks on digits-50 — finished.*\({run.id}\)$"),
+        timeout=WORK,
+    )
     expect(page.get_by_text("Classes: digit")).to_be_visible(timeout=WORK)
     picture = sorted((home / "samples" / "digits-50" / "digit_3").glob("*.png"))[0]
     uploader = page.get_by_test_id("stFileUploader").filter(
-        has=page.get_by_text("Pictures", exact=True))
+        has=page.get_by_text("Pictures", exact=True)
+    )
     uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(picture))
     expect(page.get_by_text(re.compile(rf"{re.escape(picture.name)}.*most likely"))).to_be_visible(
-        timeout=WORK)
+        timeout=WORK
+    )
     top = wait_for_chart(page, "Most likely classes")
     classes = top["traces"][0]["y"]
     assert len(classes) == 5 and all(c.startswith("digit_") for c in classes), classes

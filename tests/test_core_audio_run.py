@@ -13,8 +13,7 @@ from core.runconfig import RunConfig
 from core.store import Store
 
 pytestmark = pytest.mark.slow
-AUDIO = {"sample_rate": 8000, "clip_seconds": 0.5, "n_mels": 32, "hop_length": 64,
-         "n_fft": 256}
+AUDIO = {"sample_rate": 8000, "clip_seconds": 0.5, "n_mels": 32, "hop_length": 64, "n_fft": 256}
 
 
 @pytest.fixture
@@ -32,8 +31,7 @@ def tones(tmp_path):
 
 
 def _run(store, dataset, **settings):
-    config = RunConfig(dataset=str(dataset), weights="none", image_size=32, audio=AUDIO,
-                       **settings)
+    config = RunConfig(dataset=str(dataset), weights="none", image_size=32, audio=AUDIO, **settings)
     run = store.create(config)
     store.claim_next(0)
     training.execute(store, run.id)
@@ -65,11 +63,11 @@ def test_advisor_measures_spectrograms_like_any_images(tones, tmp_path):
 def test_run_on_a_converted_spectrogram_folder_records_its_settings(tones, tmp_path):
     from core import audio
 
-    spectrograms = audio.spectrogram_dataset(tones, audio.SpectrogramSettings(**AUDIO),
-                                             tmp_path / "cache")
+    spectrograms = audio.spectrogram_dataset(
+        tones, audio.SpectrogramSettings(**AUDIO), tmp_path / "cache"
+    )
     store = Store(tmp_path / "home")
-    config = RunConfig(dataset=str(spectrograms), weights="none", image_size=32,
-                       strategy="linear")
+    config = RunConfig(dataset=str(spectrograms), weights="none", image_size=32, strategy="linear")
     run = store.create(config)
     store.claim_next(0)
     training.execute(store, run.id)

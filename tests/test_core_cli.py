@@ -15,8 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def cli(*args, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("VGG16_WEIGHTS", None)
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def assert_one_line_error(result, *fragments):
@@ -31,12 +37,28 @@ def assert_one_line_error(result, *fragments):
 @pytest.mark.slow
 def test_train_prints_json_last_and_predict_uses_the_run(three_class_dataset, tmp_path):
     home = tmp_path / "home"
-    result = cli("train", str(three_class_dataset), "--strategy", "linear", "--weights", "none",
-                 "--image-size", "32", home=home)
+    result = cli(
+        "train",
+        str(three_class_dataset),
+        "--strategy",
+        "linear",
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        home=home,
+    )
     assert result.returncode == 0, result.stderr
     last = json.loads(result.stdout.strip().splitlines()[-1])
-    for key in ("run_id", "strategy", "val_accuracy", "val_loss", "epochs_run",
-                "train_seconds", "model_path"):
+    for key in (
+        "run_id",
+        "strategy",
+        "val_accuracy",
+        "val_loss",
+        "epochs_run",
+        "train_seconds",
+        "model_path",
+    ):
         assert last[key] is not None, key
     assert last["strategy"] == "linear" and last["weights"] == "no pretrained weights"
     assert Path(last["model_path"]).is_file()
@@ -75,8 +97,9 @@ def test_no_readable_image_is_one_line(tmp_path):
 
 
 def test_missing_weights_file_is_one_line(binary_dataset, tmp_path):
-    result = cli("train", str(binary_dataset), "--weights", str(tmp_path / "no.h5"),
-                 home=tmp_path / "h")
+    result = cli(
+        "train", str(binary_dataset), "--weights", str(tmp_path / "no.h5"), home=tmp_path / "h"
+    )
     assert_one_line_error(result, "weights file not found")
 
 
@@ -84,8 +107,17 @@ def test_missing_weights_file_is_one_line(binary_dataset, tmp_path):
 def test_unusable_weights_file_fails_with_one_line(binary_dataset, tmp_path):
     bad = tmp_path / "bad.weights.h5"
     bad.write_bytes(b"not hdf5")
-    result = cli("train", str(binary_dataset), "--weights", str(bad), "--image-size", "32",
-                 "--strategy", "linear", home=tmp_path / "h")
+    result = cli(
+        "train",
+        str(binary_dataset),
+        "--weights",
+        str(bad),
+        "--image-size",
+        "32",
+        "--strategy",
+        "linear",
+        home=tmp_path / "h",
+    )
     assert_one_line_error(result, "does not fit VGG16")
     assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "failed"
 
@@ -107,8 +139,12 @@ def test_unknown_strategy_is_rejected_by_the_parser(binary_dataset, tmp_path):
 def test_home_may_follow_the_command(binary_dataset, tmp_path):
     home = tmp_path / "elsewhere"
     result = subprocess.run(
-        [sys.executable, "-m", "core", "runs", "--home", str(home)], cwd=ROOT,
-        capture_output=True, text=True, timeout=120)
+        [sys.executable, "-m", "core", "runs", "--home", str(home)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert (home / "runs.sqlite3").exists()
 
@@ -122,8 +158,15 @@ def test_bench_with_bad_settings_is_one_line(tmp_path):
 
 
 def test_advise_with_bad_settings_is_one_line(binary_dataset, tmp_path):
-    result = cli("advise", str(binary_dataset), "--image-size", "16", "--weights", "none",
-                 home=tmp_path / "h")
+    result = cli(
+        "advise",
+        str(binary_dataset),
+        "--image-size",
+        "16",
+        "--weights",
+        "none",
+        home=tmp_path / "h",
+    )
     assert_one_line_error(result, "at least 32 px")
     assert result.returncode == 2
 

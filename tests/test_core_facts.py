@@ -12,13 +12,26 @@ def test_layer_names_follow_vgg16():
     assert len([n for n in vgg16.LAYER_NAMES if "_conv" in n]) == 13
 
 
-@pytest.mark.parametrize("blocks, cut, trainable", [
-    (0, "block5_pool", ()),
-    (1, "block4_pool", ("block5_conv1", "block5_conv2", "block5_conv3")),
-    (2, "block3_pool", ("block4_conv1", "block4_conv2", "block4_conv3",
-                        "block5_conv1", "block5_conv2", "block5_conv3")),
-    (5, None, tuple(n for n in vgg16.LAYER_NAMES if "_conv" in n)),
-])
+@pytest.mark.parametrize(
+    "blocks, cut, trainable",
+    [
+        (0, "block5_pool", ()),
+        (1, "block4_pool", ("block5_conv1", "block5_conv2", "block5_conv3")),
+        (
+            2,
+            "block3_pool",
+            (
+                "block4_conv1",
+                "block4_conv2",
+                "block4_conv3",
+                "block5_conv1",
+                "block5_conv2",
+                "block5_conv3",
+            ),
+        ),
+        (5, None, tuple(n for n in vgg16.LAYER_NAMES if "_conv" in n)),
+    ],
+)
 def test_frozen_cut_and_trainable_layers(blocks, cut, trainable):
     assert vgg16.frozen_cut_layer(blocks) == cut
     assert vgg16.trainable_layers(blocks) == trainable
@@ -51,8 +64,13 @@ def test_scratch_ignores_weights_setting(tmp_path):
 
 
 def test_run_config_problems_are_sentences(tmp_path):
-    config = RunConfig(dataset=str(tmp_path / "missing"), image_size=16, epochs=0,
-                       weights=str(tmp_path / "nope.h5"), strategy="head")
+    config = RunConfig(
+        dataset=str(tmp_path / "missing"),
+        image_size=16,
+        epochs=0,
+        weights=str(tmp_path / "nope.h5"),
+        strategy="head",
+    )
     text = " | ".join(config.problems())
     assert "at least 32 px" in text
     assert "epochs must be at least 1" in text
@@ -61,13 +79,28 @@ def test_run_config_problems_are_sentences(tmp_path):
     assert RunConfig(dataset=str(tmp_path), weights="none").problems() == []
 
 
-@pytest.mark.parametrize("per_class, probe, expected", [
-    (50, {"block3_pool": 0.6, "block4_pool": 0.7, "block5_pool": 0.9}, ("linear", "block5_pool")),
-    (50, {"block3_pool": 0.9, "block4_pool": 0.8, "block5_pool": 0.7}, ("linear", "block3_pool")),
-    (50, {"block3_pool": 0.7, "block4_pool": 0.9, "block5_pool": 0.9}, ("linear", "block4_pool")),
-    (2000, {"block3_pool": 0.6, "block4_pool": 0.7, "block5_pool": 0.9}, ("finetune", None)),
-    (2000, {"block3_pool": 0.9, "block4_pool": 0.7, "block5_pool": 0.8}, ("full", None)),
-])
+@pytest.mark.parametrize(
+    "per_class, probe, expected",
+    [
+        (
+            50,
+            {"block3_pool": 0.6, "block4_pool": 0.7, "block5_pool": 0.9},
+            ("linear", "block5_pool"),
+        ),
+        (
+            50,
+            {"block3_pool": 0.9, "block4_pool": 0.8, "block5_pool": 0.7},
+            ("linear", "block3_pool"),
+        ),
+        (
+            50,
+            {"block3_pool": 0.7, "block4_pool": 0.9, "block5_pool": 0.9},
+            ("linear", "block4_pool"),
+        ),
+        (2000, {"block3_pool": 0.6, "block4_pool": 0.7, "block5_pool": 0.9}, ("finetune", None)),
+        (2000, {"block3_pool": 0.9, "block4_pool": 0.7, "block5_pool": 0.8}, ("full", None)),
+    ],
+)
 def test_advice_follows_the_matrix(per_class, probe, expected):
     advice = advisor.advise(per_class, probe)
     assert (advice.strategy, advice.layer) == expected

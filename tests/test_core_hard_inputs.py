@@ -52,8 +52,10 @@ def test_nothing_ever_loads_with_safe_mode_off():
     assert offenders == []
 
 
-@pytest.mark.parametrize("error", [MemoryError(), type("ResourceExhaustedError",
-                                                       (Exception,), {})("OOM when allocating")])
+@pytest.mark.parametrize(
+    "error",
+    [MemoryError(), type("ResourceExhaustedError", (Exception,), {})("OOM when allocating")],
+)
 def test_out_of_memory_fails_the_run_with_advice(binary_dataset, tmp_path, monkeypatch, error):
     def exhausted(*args, **kwargs):
         raise error

@@ -27,8 +27,9 @@ def test_preprocessing_layer_is_vgg16_preprocess_input(images):
     got = np.asarray(models.VGGPreprocess()(images))
     np.testing.assert_allclose(got, expected, atol=1e-4)
     # caffe mode: BGR order, ImageNet means subtracted (not /255)
-    np.testing.assert_allclose(got[0, 0, 0], images[0, 0, 0, ::-1] - vgg16.CAFFE_BGR_MEAN,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        got[0, 0, 0], images[0, 0, 0, ::-1] - vgg16.CAFFE_BGR_MEAN, atol=1e-3
+    )
 
 
 @pytest.mark.parametrize("blocks", [0, 1, 2])
@@ -47,8 +48,13 @@ def test_set_trainable_unfreezes_exactly_the_named_blocks(base):
     models.set_trainable(base, 1)
     top = models.top_model(base, "block4_pool", head)
     trainable = {w.path.split("/")[0] for w in top.trainable_weights}
-    assert trainable == {"block5_conv1", "block5_conv2", "block5_conv3", "head_dense",
-                         "predictions"}
+    assert trainable == {
+        "block5_conv1",
+        "block5_conv2",
+        "block5_conv3",
+        "head_dense",
+        "predictions",
+    }
     models.set_trainable(base, 0)
     top = models.top_model(base, "block5_pool", head)
     assert {w.path.split("/")[0] for w in top.trainable_weights} == {"head_dense", "predictions"}
@@ -61,8 +67,9 @@ def test_saved_model_predicts_like_the_in_memory_model(base, images, tmp_path):
     path = tmp_path / "model.keras"
     training.save_model_atomically(model, path)
     loaded = keras.models.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(loaded.predict(images, verbose=0),
-                               model.predict(images, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6
+    )
     assert loaded.get_layer("vgg16_preprocess")  # preprocessing travels with the model
     assert not list(tmp_path.glob("*.tmp*"))
 
@@ -75,8 +82,9 @@ def test_linear_model_reproduces_scikit_learn(base, classes):
     images[y == 0, :, :, 0] = 250  # make it learnable
     gap = np.asarray(models.feature_extractor(base, [("block4_pool", "gap")])(images))
     fit = fit_linear(gap[:20], y[:20], gap[20:], y[20:], classes)
-    model = models.linear_image_model(base, "block4_pool", fit.coef, fit.intercept, fit.mean,
-                                      fit.scale)
+    model = models.linear_image_model(
+        base, "block4_pool", fit.coef, fit.intercept, fit.mean, fit.scale
+    )
     got = class_probabilities(model.predict(images[20:], verbose=0))
     np.testing.assert_allclose(got, fit.val_probabilities, atol=1e-4)
 
@@ -101,13 +109,16 @@ def test_feature_cache_is_keyed_and_reused(base, binary_dataset, tmp_path):
     scan = datasets.scan(binary_dataset)
     cache = features.FeatureCache(tmp_path / "cache")
     key = features.CacheKey(scan.fingerprint(), "random-seed0", SIZE)
-    first = features.extract(base, scan.items, [("block5_pool", "map"), ("block3_pool", "gap")],
-                             key, cache, batch_size=8)
+    first = features.extract(
+        base, scan.items, [("block5_pool", "map"), ("block3_pool", "gap")], key, cache, batch_size=8
+    )
     assert (cache.hits, cache.misses) == (0, 2)
     again = features.extract(base, scan.items, [("block5_pool", "map")], key, cache)
     assert (cache.hits, cache.misses) == (1, 2)
-    np.testing.assert_array_equal(first.rows(("block5_pool", "map"), scan.items),
-                                  again.rows(("block5_pool", "map"), scan.items))
+    np.testing.assert_array_equal(
+        first.rows(("block5_pool", "map"), scan.items),
+        again.rows(("block5_pool", "map"), scan.items),
+    )
     assert first.rows(("block3_pool", "gap"), scan.items).shape == (24, 256)
 
 

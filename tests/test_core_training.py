@@ -14,8 +14,13 @@ from core.store import Store
 pytestmark = pytest.mark.slow
 
 FAST = dict(image_size=32, weights="none", batch_size=8, epochs=4, finetune_epochs=2, seed=0)
-EXPECTED_PHASES = {"linear": {"fit"}, "head": {"head"}, "finetune": {"head", "finetune"},
-                   "full": {"head", "finetune"}, "scratch": {"train"}}
+EXPECTED_PHASES = {
+    "linear": {"fit"},
+    "head": {"head"},
+    "finetune": {"head", "finetune"},
+    "full": {"head", "finetune"},
+    "scratch": {"train"},
+}
 
 
 def _run(store: Store, dataset, **settings) -> store_mod.Run:
@@ -26,20 +31,27 @@ def _run(store: Store, dataset, **settings) -> store_mod.Run:
     return store.get(run.id)
 
 
-@pytest.mark.parametrize("strategy, dataset_fixture, epochs", [
-    ("linear", "three_class_dataset", 4),
-    ("head", "binary_dataset", 8),
-    ("head", "three_class_dataset", 8),
-    ("finetune", "three_class_dataset", 8),
-    ("full", "binary_dataset", 8),
-    ("scratch", "binary_dataset", 8),
-])
-def test_each_strategy_learns_an_easy_task(strategy, dataset_fixture, epochs, request,
-                                           tmp_path):
+@pytest.mark.parametrize(
+    "strategy, dataset_fixture, epochs",
+    [
+        ("linear", "three_class_dataset", 4),
+        ("head", "binary_dataset", 8),
+        ("head", "three_class_dataset", 8),
+        ("finetune", "three_class_dataset", 8),
+        ("full", "binary_dataset", 8),
+        ("scratch", "binary_dataset", 8),
+    ],
+)
+def test_each_strategy_learns_an_easy_task(strategy, dataset_fixture, epochs, request, tmp_path):
     dataset = request.getfixturevalue(dataset_fixture)
     store = Store(tmp_path / "home")
-    run = _run(store, dataset, strategy=strategy, epochs=epochs,
-               learning_rates={"train": 3e-4} if strategy == "scratch" else {})
+    run = _run(
+        store,
+        dataset,
+        strategy=strategy,
+        epochs=epochs,
+        learning_rates={"train": 3e-4} if strategy == "scratch" else {},
+    )
     assert run.status == store_mod.DONE, run.error
     classes = len(run.result["classes"])
     assert run.result["val_accuracy"] > 1.0 / classes + 0.15, run.result["val_accuracy"]
@@ -129,8 +141,9 @@ def _stop_after(store, monkeypatch, checks: int):
     monkeypatch.setattr(store, "stop_requested", stop_requested)
 
 
-def test_stop_during_first_extraction_ends_stopped_not_failed(binary_dataset, tmp_path,
-                                                              monkeypatch):
+def test_stop_during_first_extraction_ends_stopped_not_failed(
+    binary_dataset, tmp_path, monkeypatch
+):
     store = Store(tmp_path / "home")
     _stop_after(store, monkeypatch, 1)
     run = _run(store, binary_dataset, strategy="finetune")
@@ -139,8 +152,9 @@ def test_stop_during_first_extraction_ends_stopped_not_failed(binary_dataset, tm
     assert run.model_path is None
 
 
-def test_stop_in_epoch_two_keeps_epoch_one_and_skips_later_phases(binary_dataset, tmp_path,
-                                                                  monkeypatch):
+def test_stop_in_epoch_two_keeps_epoch_one_and_skips_later_phases(
+    binary_dataset, tmp_path, monkeypatch
+):
     store = Store(tmp_path / "home")
     # 24 images, batch 8: 3 extraction checks, then 3 training batches per epoch
     _stop_after(store, monkeypatch, 3 + 3 + 1)
@@ -151,14 +165,24 @@ def test_stop_in_epoch_two_keeps_epoch_one_and_skips_later_phases(binary_dataset
     assert run.model_path and predict.load(store, run.id).classes == ["blue", "red"]
 
 
-def test_resume_in_phase_two_continues_the_epoch_numbering(three_class_dataset, tmp_path,
-                                                           monkeypatch):
+def test_resume_in_phase_two_continues_the_epoch_numbering(
+    three_class_dataset, tmp_path, monkeypatch
+):
     store = Store(tmp_path / "home")
     history = store.epoch_history
-    monkeypatch.setattr(store, "stop_requested", lambda run_id: any(
-        h["phase"] == "finetune" for h in history(run_id)))  # stop after one finetune epoch
-    run = _run(store, three_class_dataset, strategy="finetune", epochs=2, finetune_epochs=3,
-               early_stopping_patience=50)
+    monkeypatch.setattr(
+        store,
+        "stop_requested",
+        lambda run_id: any(h["phase"] == "finetune" for h in history(run_id)),
+    )  # stop after one finetune epoch
+    run = _run(
+        store,
+        three_class_dataset,
+        strategy="finetune",
+        epochs=2,
+        finetune_epochs=3,
+        early_stopping_patience=50,
+    )
     assert run.status == store_mod.STOPPED, run.error
     assert [h["phase"] for h in store.epoch_history(run.id)] == ["head", "head", "finetune"]
     monkeypatch.undo()

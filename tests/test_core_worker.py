@@ -47,8 +47,15 @@ def test_stop_request_ends_training_after_the_batch_it_is_seen(tmp_path, monkeyp
     counter = CountBatches()
     x, y = np.random.rand(40, 4), np.random.randint(0, 2, (40, 1))
     with pytest.raises(FitInterrupted) as interrupted:
-        model.fit(x, y, batch_size=2, epochs=5, validation_data=(x, y),
-                  callbacks=[counter, reporter], verbose=0)
+        model.fit(
+            x,
+            y,
+            batch_size=2,
+            epochs=5,
+            validation_data=(x, y),
+            callbacks=[counter, reporter],
+            verbose=0,
+        )
     assert interrupted.value.reason == "stopped"
     assert counter.batches == 3  # not one batch more, not the rest of the epoch
     assert counter.validations == 0  # no validation pass of the partial epoch
@@ -68,15 +75,26 @@ def _wait_for(predicate, timeout=120.0):
 
 def _slow_config(dataset, epochs=3):
     # the image path (full fine-tuning) runs real batches every epoch
-    return RunConfig(dataset=str(dataset), strategy="scratch", weights="none", image_size=32,
-                     batch_size=2, epochs=epochs, early_stopping_patience=50)
+    return RunConfig(
+        dataset=str(dataset),
+        strategy="scratch",
+        weights="none",
+        image_size=32,
+        batch_size=2,
+        epochs=epochs,
+        early_stopping_patience=50,
+    )
 
 
 def test_stop_from_another_process_ends_the_run(binary_dataset, tmp_path):
     store = Store(tmp_path / "home")
     run = worker.submit(store, _slow_config(binary_dataset, epochs=50))
-    _wait_for(lambda: store.get(run.id).progress.get("step", 0) >= 1
-              and store.get(run.id).progress.get("stage") == "training")
+    _wait_for(
+        lambda: (
+            store.get(run.id).progress.get("step", 0) >= 1
+            and store.get(run.id).progress.get("stage") == "training"
+        )
+    )
     store.request_stop(run.id)
     finished = worker.wait(store, run.id, timeout=120)
     assert finished.status == store_mod.STOPPED
@@ -114,8 +132,9 @@ def test_killed_worker_leaves_run_interrupted_then_resumes(binary_dataset, tmp_p
 
 def test_queued_runs_execute_one_after_another(binary_dataset, tmp_path):
     store = Store(tmp_path / "home")
-    config = RunConfig(dataset=str(binary_dataset), strategy="linear", weights="none",
-                       image_size=32)
+    config = RunConfig(
+        dataset=str(binary_dataset), strategy="linear", weights="none", image_size=32
+    )
     first = worker.submit(store, config, start=False)
     second = worker.submit(store, config, start=False)
     assert worker.serve(store.home, once=True) == 2

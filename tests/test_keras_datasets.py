@@ -30,6 +30,7 @@ def mnist_loader(calls: list | None = None, train=(6,) * 10, test=(2,) * 10):
         if calls is not None:
             calls.append(1)
         return digits(train, 0), digits(test, 1)
+
     return load
 
 
@@ -44,8 +45,12 @@ def test_registry_is_data():
 
 def test_layout_counts_and_scan(tmp_path):
     seen = []
-    folder = write_keras_dataset("mnist", tmp_path, loader=mnist_loader(),
-                                 progress=lambda done, total: seen.append((done, total)))
+    folder = write_keras_dataset(
+        "mnist",
+        tmp_path,
+        loader=mnist_loader(),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert folder == tmp_path / "mnist-48px"
     assert seen[-1] == (80, 80)
     for c in KERAS_DATASETS["mnist"].classes:
@@ -127,14 +132,18 @@ def test_interrupted_write_is_completed(tmp_path):
     assert victim.is_file() and (folder / keras_datasets.MARKER_FILE).is_file()
 
 
-@pytest.mark.parametrize("error", [
-    Exception("URL fetch failure on https://example.invalid: None -- [Errno -3]"),
-    urllib.error.URLError("Temporary failure in name resolution"),
-    OSError("Network is unreachable"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        Exception("URL fetch failure on https://example.invalid: None -- [Errno -3]"),
+        urllib.error.URLError("Temporary failure in name resolution"),
+        OSError("Network is unreachable"),
+    ],
+)
 def test_offline_gives_sample_unavailable(tmp_path, error):
     def offline():
         raise error
+
     with pytest.raises(SampleUnavailable) as caught:
         write_keras_dataset("cifar10", tmp_path, loader=offline)
     message = str(caught.value)

@@ -72,8 +72,10 @@ def chart_titled(at: AppTest, title: str) -> dict:
     for spec in plotly_specs(at):
         if spec["layout"].get("title", {}).get("text") == title:
             return spec
-    raise AssertionError(f"no chart titled {title!r}; have "
-                         f"{[s['layout'].get('title', {}).get('text') for s in plotly_specs(at)]}")
+    raise AssertionError(
+        f"no chart titled {title!r}; have "
+        f"{[s['layout'].get('title', {}).get('text') for s in plotly_specs(at)]}"
+    )
 
 
 def texts(elements) -> str:
@@ -88,40 +90,75 @@ def result_dict(strategy: str, accuracy: float, loss: float, seconds: float) -> 
     """A result as core.training._finish writes it (keys of evaluation() and _finish)."""
     classes = CLASSES[:3]
     return {
-        "val_accuracy": accuracy, "val_loss": loss,
-        "per_class": [{"class": c, "precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 10}
-                      for c in classes],
+        "val_accuracy": accuracy,
+        "val_loss": loss,
+        "per_class": [
+            {"class": c, "precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 10}
+            for c in classes
+        ],
         "confusion_matrix": [[8, 1, 1], [0, 9, 1], [1, 0, 9]],
-        "epochs_run": 3, "train_seconds": seconds, "strategy": strategy, "classes": classes,
-        "train_images": 120, "validation_images": 30, "weights": "ImageNet",
-        "pretrained": True, "class_weights": None, "most_wrong": [],
+        "epochs_run": 3,
+        "train_seconds": seconds,
+        "strategy": strategy,
+        "classes": classes,
+        "train_images": 120,
+        "validation_images": 30,
+        "weights": "ImageNet",
+        "pretrained": True,
+        "class_weights": None,
+        "most_wrong": [],
         "feature_cache": {"hits": 0, "misses": 1},
     }
 
 
-def finished_run(store: Store, dataset: Path, strategy: str = "head", accuracy: float = 0.9,
-                 loss: float = 0.3, seconds: float = 42.0, group_id: str | None = None,
-                 status: str = store_mod.DONE, most_wrong: list | None = None,
-                 error: str | None = None):
-    config = RunConfig(dataset=str(dataset), strategy=strategy, image_size=48, epochs=3,
-                       weights="none")
+def finished_run(
+    store: Store,
+    dataset: Path,
+    strategy: str = "head",
+    accuracy: float = 0.9,
+    loss: float = 0.3,
+    seconds: float = 42.0,
+    group_id: str | None = None,
+    status: str = store_mod.DONE,
+    most_wrong: list | None = None,
+    error: str | None = None,
+):
+    config = RunConfig(
+        dataset=str(dataset), strategy=strategy, image_size=48, epochs=3, weights="none"
+    )
     run = store.create(config, group_id=group_id)
     store.update(run.id, status=store_mod.RUNNING, started=run.created)
     for epoch in (1, 2, 3):
-        store.add_metric(run.id, "epoch", "head", epoch, 4, {
-            "accuracy": 0.5 + 0.1 * epoch, "val_accuracy": accuracy - 0.1 * (3 - epoch),
-            "loss": 1.0 / epoch, "val_loss": loss + 0.1 * (3 - epoch)})
+        store.add_metric(
+            run.id,
+            "epoch",
+            "head",
+            epoch,
+            4,
+            {
+                "accuracy": 0.5 + 0.1 * epoch,
+                "val_accuracy": accuracy - 0.1 * (3 - epoch),
+                "loss": 1.0 / epoch,
+                "val_loss": loss + 0.1 * (3 - epoch),
+            },
+        )
     result = result_dict(strategy, accuracy, loss, seconds)
     if most_wrong is not None:
         result["most_wrong"] = most_wrong
-    store.finish(run.id, status, error=error, result=result,
-                 progress={"stage": "finished", "message": status})
+    store.finish(
+        run.id,
+        status,
+        error=error,
+        result=result,
+        progress={"stage": "finished", "message": status},
+    )
     return store.get(run.id)
 
 
 def queued_run(store: Store, dataset: Path, task: str = "train"):
-    config = RunConfig(dataset=str(dataset), strategy="head", image_size=48, weights="none",
-                       task=task)
+    config = RunConfig(
+        dataset=str(dataset), strategy="head", image_size=48, weights="none", task=task
+    )
     return store.create(config)
 
 
@@ -180,15 +217,26 @@ def test_pages_other_than_predict_never_import_tensorflow(studio):
     """Rendered in a fresh process, with a dataset: TensorFlow and Keras stay unimported."""
     import subprocess
 
-    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW_SCRIPT], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TENSORFLOW_SCRIPT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_every_page_renders_alone_without_a_dataset(store):
-    for name in ("0_home.py", "1_data.py", "2_strategy.py", "3_train.py", "4_predict.py",
-                 "5_compare.py"):
+    for name in (
+        "0_home.py",
+        "1_data.py",
+        "2_strategy.py",
+        "3_train.py",
+        "4_predict.py",
+        "5_compare.py",
+    ):
         at = page(name).run()
         no_exceptions(at)
         assert not at.error, (name, texts(at.error))
@@ -244,9 +292,15 @@ def test_data_zip_with_parent_path_shows_an_error_and_writes_nothing(store, tmp_
 
 def test_data_zip_of_class_folders_becomes_the_dataset_in_the_session_folder(store):
     at = page("1_data.py", data_source="Upload a zip").run()
-    good = _zip({"pets/cats/a.png": _png((200, 0, 0)), "pets/cats/b.png": _png((190, 0, 0)),
-                 "pets/dogs/c.png": _png((0, 0, 200)), "pets/dogs/d.png": _png((0, 0, 190)),
-                 "pets/notes.txt": b"hello"})
+    good = _zip(
+        {
+            "pets/cats/a.png": _png((200, 0, 0)),
+            "pets/cats/b.png": _png((190, 0, 0)),
+            "pets/dogs/c.png": _png((0, 0, 200)),
+            "pets/dogs/d.png": _png((0, 0, 190)),
+            "pets/notes.txt": b"hello",
+        }
+    )
     at.file_uploader(key="data_zip").upload("my <b>pets</b>.zip", good, "application/zip").run()
     no_exceptions(at)
     folder = Path(at.session_state[common.DATASET])
@@ -270,9 +324,11 @@ def test_data_classes_built_in_the_browser(store):
     assert all(project in (project / n).resolve().parents for n in names)
     assert at.button(key="data_use_classes").disabled  # no pictures yet
     at.file_uploader(key="data_tm_files_Cats_script").set_value(
-        [("a.png", _png((200, 0, 0)), "image/png"), ("b.png", _png((190, 10, 0)), "image/png")])
+        [("a.png", _png((200, 0, 0)), "image/png"), ("b.png", _png((190, 10, 0)), "image/png")]
+    )
     at.file_uploader(key="data_tm_files_dogs").set_value(
-        [("c.png", _png((0, 0, 200)), "image/png"), ("bad.png", b"not an image", "image/png")])
+        [("c.png", _png((0, 0, 200)), "image/png"), ("bad.png", b"not an image", "image/png")]
+    )
     at.run()
     no_exceptions(at)
     assert sorted(p.name for p in (project / "Cats_script").iterdir()) == ["a.png", "b.png"]
@@ -322,9 +378,17 @@ def test_data_online_sample_offline_says_so_without_blocking_the_page(store, mon
     from core import fetch
 
     def offline_child(name, home):  # what `python -m core sample` does offline: one line
-        return fetch._start("sample", ["-c", "import sys, time; time.sleep(1); print('error: "
-                                       "no internet to download cifar10', file=sys.stderr); "
-                                       "sys.exit(2)"], home, 60)
+        return fetch._start(
+            "sample",
+            [
+                "-c",
+                "import sys, time; time.sleep(1); print('error: "
+                "no internet to download cifar10', file=sys.stderr); "
+                "sys.exit(2)",
+            ],
+            home,
+            60,
+        )
 
     monkeypatch.setattr(fetch, "start_sample", offline_child)
     at = page("1_data.py", data_source="Online sample").run()
@@ -347,15 +411,18 @@ def test_data_sound_folder_becomes_spectrograms_with_waveforms_and_players(store
         (root / name).mkdir(parents=True)
         for k in range(3):
             t = np.arange(8000) / 16000.0
-            soundfile.write(root / name / f"{k}.wav",
-                            0.5 * np.sin(2 * np.pi * freq * (1 + 0.05 * k) * t), 16000)
+            soundfile.write(
+                root / name / f"{k}.wav", 0.5 * np.sin(2 * np.pi * freq * (1 + 0.05 * k) * t), 16000
+            )
     at = page("1_data.py", data_source="Folder on the server").run()
     at.text_input(key="data_folder_path").input(str(root)).run()
     at.button(key="data_use_folder").click().run()
     no_exceptions(at)
     assert "spectrogram pictures" in texts(at.info)  # converting in a child, page not blocked
-    run_until(at, lambda a: common.AUDIO_SOURCE in a.session_state and a.session_state[
-        common.AUDIO_SOURCE])
+    run_until(
+        at,
+        lambda a: common.AUDIO_SOURCE in a.session_state and a.session_state[common.AUDIO_SOURCE],
+    )
     no_exceptions(at)
     assert not at.error, texts(at.error)
     assert at.session_state[common.AUDIO_SOURCE] == str(root.resolve())
@@ -363,7 +430,8 @@ def test_data_sound_folder_becomes_spectrograms_with_waveforms_and_players(store
     assert images.is_relative_to(store.home / "cache") and (images / "low" / "0.png").is_file()
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert {"low: waveform", "low: spectrogram", "high: waveform", "high: spectrogram"} <= set(
-        titles)
+        titles
+    )
     assert len(at.get("audio")) == 2
     assert chart_titled(at, "Images per class")["data"][0]["y"] == [3, 3]
 
@@ -372,17 +440,26 @@ def test_data_sound_folder_becomes_spectrograms_with_waveforms_and_players(store
 def _probe(store: Store, dataset: Path, probe: dict[str, float]):
     run = queued_run(store, dataset, task="probe")
     advice = advisor.advise(50.0, probe)
-    store.finish(run.id, store_mod.DONE, result={
-        "probe": probe, "advice": advice.to_dict(), "weights": "ImageNet",
-        "images_per_class": 50.0})
+    store.finish(
+        run.id,
+        store_mod.DONE,
+        result={
+            "probe": probe,
+            "advice": advice.to_dict(),
+            "weights": "ImageNet",
+            "images_per_class": 50.0,
+        },
+    )
     return store.get(run.id), advice
 
 
 def test_strategy_with_a_measurement_shows_the_numbers_and_the_advice(store, digits):
     probe = {"block3_pool": 0.91, "block4_pool": 0.84, "block5_pool": 0.62}
     _, advice = _probe(store, digits, probe)
-    at = page("2_strategy.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48,
-                                  common.WEIGHTS: "none"}).run()
+    at = page(
+        "2_strategy.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
     no_exceptions(at)
     assert not at.error, texts(at.error)
     metrics = {m.label: m.value for m in at.metric}
@@ -404,11 +481,14 @@ def test_strategy_with_a_measurement_shows_the_numbers_and_the_advice(store, dig
 
 
 def test_strategy_override_and_measure_button(store, digits):
-    at = page("2_strategy.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48,
-                                  common.WEIGHTS: "none"}).run()
+    at = page(
+        "2_strategy.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
     no_exceptions(at)
     assert "similarity not measured yet" in json.dumps(
-        chart_titled(at, "Dataset size x similarity to ImageNet"))
+        chart_titled(at, "Dataset size x similarity to ImageNet")
+    )
     at.selectbox(key="_w_strategy").set_value("finetune").run()
     assert at.session_state[common.STRATEGY] == "finetune"
     layers = chart_titled(at, "Which VGG16 layers train: Fine-tune the top blocks")
@@ -424,8 +504,9 @@ def test_strategy_override_and_measure_button(store, digits):
 
 # -- Train ------------------------------------------------------------------------------------
 def test_train_with_an_active_run_disables_start_and_the_callback_refuses(store, digits):
-    at = page("3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48,
-                               common.WEIGHTS: "none"}).run()
+    at = page(
+        "3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"}
+    ).run()
     no_exceptions(at)
     start = at.button(key="train_start")
     assert not start.disabled
@@ -443,16 +524,22 @@ def test_train_with_an_active_run_disables_start_and_the_callback_refuses(store,
 
 
 def test_train_start_queues_one_run_with_the_settings(store, digits):
-    at = page("3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48,
-                               common.WEIGHTS: "none", common.STRATEGY: "finetune"}).run()
+    at = page(
+        "3_train.py",
+        **{
+            common.DATASET: str(digits),
+            common.IMAGE_SIZE: 48,
+            common.WEIGHTS: "none",
+            common.STRATEGY: "finetune",
+        },
+    ).run()
     no_exceptions(at)
     at.button(key="train_start").click().run()
     no_exceptions(at)
     runs = store.list()
     assert len(runs) == 1
     config = runs[0].config
-    assert (config["strategy"], config["image_size"], config["weights"]) == ("finetune", 48,
-                                                                             "none")
+    assert (config["strategy"], config["image_size"], config["weights"]) == ("finetune", 48, "none")
     assert config["dataset"] == str(digits)
     assert at.session_state[common.TRAIN_RUN] == runs[0].id
     assert at.button(key="train_start").disabled
@@ -462,8 +549,15 @@ def test_train_start_queues_one_run_with_the_settings(store, digits):
 
 
 def test_train_finished_run_shows_confusion_matrix_table_and_gallery(store, digits):
-    wrong = [{"file": str(next((digits / "digit_3").iterdir())), "true": "digit_3",
-              "predicted": "digit_8", "confidence": 0.93, "true_probability": 0.02}]
+    wrong = [
+        {
+            "file": str(next((digits / "digit_3").iterdir())),
+            "true": "digit_3",
+            "predicted": "digit_8",
+            "confidence": 0.93,
+            "true_probability": 0.02,
+        }
+    ]
     run = finished_run(store, digits, most_wrong=wrong)
     at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
@@ -491,8 +585,14 @@ def test_train_reference_lines_for_a_published_setting(store, tmp_path):
     (folder / samples.MARKER).write_text(json.dumps({"id": "cats_vs_dogs_small"}))
     config = RunConfig(dataset=str(folder), strategy="head", image_size=150, weights="imagenet")
     run = store.create(config)
-    store.add_metric(run.id, "epoch", "head", 1, 1, {"accuracy": 0.7, "val_accuracy": 0.8,
-                                                     "loss": 0.5, "val_loss": 0.4})
+    store.add_metric(
+        run.id,
+        "epoch",
+        "head",
+        1,
+        1,
+        {"accuracy": 0.7, "val_accuracy": 0.8, "loss": 0.5, "val_loss": 0.4},
+    )
     store.finish(run.id, store_mod.DONE, result=result_dict("head", 0.8, 0.4, 10.0))
     at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
@@ -500,10 +600,13 @@ def test_train_reference_lines_for_a_published_setting(store, tmp_path):
     assert any("Keras blog" in text and "0.90" in text for text in annotations)
 
 
-@pytest.mark.parametrize("status,expected", [
-    (store_mod.FAILED, "This run failed: dataset folder not found"),
-    (store_mod.DIVERGED, "Training diverged: the loss became NaN"),
-])
+@pytest.mark.parametrize(
+    "status,expected",
+    [
+        (store_mod.FAILED, "This run failed: dataset folder not found"),
+        (store_mod.DIVERGED, "Training diverged: the loss became NaN"),
+    ],
+)
 def test_train_failed_and_diverged_runs_show_their_error(store, digits, status, expected):
     message = expected.split(": ", 1)[1]
     run = finished_run(store, digits, status=status, error=message)
@@ -513,8 +616,12 @@ def test_train_failed_and_diverged_runs_show_their_error(store, digits, status, 
 
 
 def test_train_interrupted_run_offers_resume(store, digits):
-    run = finished_run(store, digits, status=store_mod.INTERRUPTED,
-                       error="the worker process stopped during this run; it can be resumed")
+    run = finished_run(
+        store,
+        digits,
+        status=store_mod.INTERRUPTED,
+        error="the worker process stopped during this run; it can be resumed",
+    )
     at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     at.button(key=f"train_resume_{run.id}").click().run()
@@ -530,16 +637,31 @@ def test_train_running_run_survives_a_new_session(store, digits, monkeypatch):
     monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
     run = queued_run(store, digits)
     store.claim_next(worker_pid=12345)
-    store.add_metric(run.id, "epoch", "head", 1, 10, {"accuracy": 0.4, "val_accuracy": 0.5,
-                                                      "loss": 1.2, "val_loss": 1.0})
-    store.update(run.id, progress={"stage": "training", "phase": "head", "epoch": 2,
-                                   "epochs": 5, "step": 3, "steps": 10, "eta_seconds": 12.0})
+    store.add_metric(
+        run.id,
+        "epoch",
+        "head",
+        1,
+        10,
+        {"accuracy": 0.4, "val_accuracy": 0.5, "loss": 1.2, "val_loss": 1.0},
+    )
+    store.update(
+        run.id,
+        progress={
+            "stage": "training",
+            "phase": "head",
+            "epoch": 2,
+            "epochs": 5,
+            "step": 3,
+            "steps": 10,
+            "eta_seconds": 12.0,
+        },
+    )
     at = page("3_train.py").run()  # a new session: nothing in session state
     no_exceptions(at)
     bar = at.get("progress")[0].proto
     assert bar.value == 30
-    assert bar.text == ("Epoch 2 of 5 (phase: head), batch 3 of 10, about 12 s left in this "
-                        "epoch.")
+    assert bar.text == ("Epoch 2 of 5 (phase: head), batch 3 of 10, about 12 s left in this epoch.")
     assert at.button(key=f"train_stop_{run.id}")
     curves = chart_titled(at, "Training curves")
     assert [t["x"] for t in curves["data"] if t["name"] == "validation"][0] == [1]
@@ -567,8 +689,10 @@ def test_compare_two_runs_table_marks_the_best(store, digits):
 
 
 def test_compare_run_every_strategy_queues_one_run_each_on_one_split(store, digits):
-    at = page("5_compare.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48,
-                                 common.WEIGHTS: "none"}).run()
+    at = page(
+        "5_compare.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
     at.button(key="compare_run_all").click().run()
     no_exceptions(at)
     runs = store.list()
@@ -577,7 +701,8 @@ def test_compare_run_every_strategy_queues_one_run_each_on_one_split(store, digi
     manifests = {json.dumps(r.config["manifest"], sort_keys=True) for r in runs}
     assert len(manifests) == 1 and len(json.loads(manifests.pop())["files"]) == 500
     assert {(r.config["seed"], r.config["image_size"], r.config["weights"]) for r in runs} == {
-        (0, 48, "none")}
+        (0, 48, "none")
+    }
     assert at.button(key="compare_run_all").disabled
     at.run()
     assert len(store.list()) == len(strategies.STRATEGIES)  # no second group
@@ -593,8 +718,9 @@ def test_predict_without_a_trained_model_guides_to_train(store):
 
 def test_predict_run_whose_model_file_is_gone(store, digits):
     run = finished_run(store, digits)
-    store.update(run.id, model_path=str(store.run_dir(run.id) / "model.keras"),
-                 model_sha256="0" * 64)
+    store.update(
+        run.id, model_path=str(store.run_dir(run.id) / "model.keras"), model_sha256="0" * 64
+    )
     at = page("4_predict.py").run()
     no_exceptions(at)
     assert "model file of this run is missing" in texts(at.error)
@@ -604,8 +730,11 @@ def test_predict_run_whose_model_file_is_gone(store, digits):
 def test_predict_with_a_really_trained_model(store, digits):
     """The one page test that trains (a few seconds: 32 px, random weights, in this process)
     and imports TensorFlow: upload -> top-k chart and Grad-CAM; a folder -> CSV."""
-    run = worker.submit(store, RunConfig(dataset=str(digits), strategy="head", image_size=32,
-                                         epochs=2, weights="none"), start=False)
+    run = worker.submit(
+        store,
+        RunConfig(dataset=str(digits), strategy="head", image_size=32, epochs=2, weights="none"),
+        start=False,
+    )
     assert worker.serve(store.home, once=True) == 1
     assert store.get(run.id).status == store_mod.DONE
     seven = sorted((digits / "digit_7").iterdir())[0].read_bytes()
@@ -626,8 +755,13 @@ def test_predict_with_a_really_trained_model(store, digits):
     at.button(key="predict_batch_go").click().run(timeout=180)
     no_exceptions(at)
     table = at.dataframe[0].value
-    assert len(table) == 50 and set(table.columns) == {"file", "predicted", "probability",
-                                                       "top_k", "error"}
+    assert len(table) == 50 and set(table.columns) == {
+        "file",
+        "predicted",
+        "probability",
+        "top_k",
+        "error",
+    }
     assert (table["predicted"] == "digit_3").mean() > 0.5
     assert at.get("download_button")[0].proto.label == "Download the answers (CSV)"
 

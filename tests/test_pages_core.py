@@ -40,8 +40,11 @@ def test_class_counts_marks_small_classes_red_and_escapes_names():
     fig = spec(charts.class_counts({"cats": 90, "<b>dogs</b>": 10, "owls": 40}))
     bar = fig["data"][0]
     assert bar["x"] == ["cats", "&lt;b&gt;dogs&lt;/b&gt;", "owls"] and bar["y"] == [90, 10, 40]
-    assert bar["marker"]["color"] == [charts.TRAIN_COLOUR, charts.MARKER_COLOUR,
-                                      charts.TRAIN_COLOUR]
+    assert bar["marker"]["color"] == [
+        charts.TRAIN_COLOUR,
+        charts.MARKER_COLOUR,
+        charts.TRAIN_COLOUR,
+    ]
 
 
 def test_image_sizes_one_bubble_per_size():
@@ -52,17 +55,19 @@ def test_image_sizes_one_bubble_per_size():
 
 def test_split_counts_groups_train_and_validation():
     fig = spec(charts.split_counts({"train": {"a": 8, "b": 4}, "validation": {"a": 2, "b": 1}}))
-    assert [(t["name"], t["y"]) for t in fig["data"]] == [("train", [8, 4]),
-                                                          ("validation", [2, 1])]
+    assert [(t["name"], t["y"]) for t in fig["data"]] == [("train", [8, 4]), ("validation", [2, 1])]
     assert fig["layout"]["barmode"] == "group"
 
 
-@pytest.mark.parametrize("per_class,similarity,x,y,symbol", [
-    (50, "similar", np.log10(50), 1.5, "star"),
-    (50, "different", np.log10(50), 0.5, "star"),
-    (5000, "similar", np.log10(5000), 1.5, "star"),
-    (50, None, np.log10(50), 1.0, "circle-open"),
-])
+@pytest.mark.parametrize(
+    "per_class,similarity,x,y,symbol",
+    [
+        (50, "similar", np.log10(50), 1.5, "star"),
+        (50, "different", np.log10(50), 0.5, "star"),
+        (5000, "similar", np.log10(5000), 1.5, "star"),
+        (50, None, np.log10(50), 1.0, "circle-open"),
+    ],
+)
 def test_strategy_matrix_marks_the_dataset(per_class, similarity, x, y, symbol):
     fig = spec(charts.strategy_matrix(per_class, similarity))
     marker = fig["data"][0]
@@ -89,18 +94,34 @@ def test_vgg16_layers_follow_the_strategy_table():
     assert names == list(vgg16.trainable_layers(2))  # blocks 4 and 5
     frozen = by_name["frozen (pretrained, kept as is)"]
     assert len(frozen["x"]) == 13 + 13 - len(names)
-    linear = {t["name"]: t for t in spec(charts.vgg16_layers(strategies.get("linear"), 1,
-                                                             "block3_pool"))["data"]}
+    linear = {
+        t["name"]: t
+        for t in spec(charts.vgg16_layers(strategies.get("linear"), 1, "block3_pool"))["data"]
+    }
     assert len(linear["not used"]["x"]) == 6  # blocks 4 and 5 are not read at all
     scratch = {t["name"] for t in spec(charts.vgg16_layers(strategies.get("scratch")))["data"]}
     assert "trains (from random weights)" in scratch
 
 
 def test_training_curves_points_phases_and_reference_lines():
-    history = [{"phase": "head", "epoch": 1, "accuracy": 0.5, "val_accuracy": 0.6, "loss": 1.0,
-                "val_loss": 0.9},
-               {"phase": "finetune", "epoch": 2, "accuracy": 0.7, "val_accuracy": 0.8,
-                "loss": 0.6, "val_loss": 0.5}]
+    history = [
+        {
+            "phase": "head",
+            "epoch": 1,
+            "accuracy": 0.5,
+            "val_accuracy": 0.6,
+            "loss": 1.0,
+            "val_loss": 0.9,
+        },
+        {
+            "phase": "finetune",
+            "epoch": 2,
+            "accuracy": 0.7,
+            "val_accuracy": 0.8,
+            "loss": 0.6,
+            "val_loss": 0.5,
+        },
+    ]
     refs = references.references_for("cats_vs_dogs_small", 150, "imagenet")
     refs += references.references_for("cats_vs_dogs_small", 64, "imagenet")[:1]
     fig = spec(charts.training_curves(history, refs))
@@ -119,16 +140,22 @@ def test_confusion_matrix_and_top_k():
     fig = spec(charts.confusion_matrix([[3, 1], [0, 4]], ["a", "<i>b</i>"]))
     heat = fig["data"][0]
     assert heat["z"] == [[3, 1], [0, 4]] and heat["y"] == ["a", "&lt;i&gt;b&lt;/i&gt;"]
-    bars = spec(charts.top_k([{"class": "cat", "probability": 0.7},
-                              {"class": "dog", "probability": 0.3}]))["data"][0]
+    bars = spec(
+        charts.top_k([{"class": "cat", "probability": 0.7}, {"class": "dog", "probability": 0.3}])
+    )["data"][0]
     assert bars["y"] == ["cat", "dog"] and bars["x"] == [0.7, 0.3]
     assert bars["text"] == ["70.0%", "30.0%"]
 
 
 def test_compare_curves_one_trace_per_run():
-    fig = spec(charts.compare_curves({"A": [{"epoch": 1, "val_accuracy": 0.5}],
-                                      "B": [{"epoch": 1, "val_accuracy": 0.7},
-                                            {"epoch": 2, "val_accuracy": 0.8}]}))
+    fig = spec(
+        charts.compare_curves(
+            {
+                "A": [{"epoch": 1, "val_accuracy": 0.5}],
+                "B": [{"epoch": 1, "val_accuracy": 0.7}, {"epoch": 2, "val_accuracy": 0.8}],
+            }
+        )
+    )
     assert [(t["name"], t["y"]) for t in fig["data"]] == [("A", [0.5]), ("B", [0.7, 0.8])]
 
 
@@ -141,16 +168,19 @@ def test_waveform_and_spectrogram_figures():
 
 
 # -- session ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("raw,safe", [
-    ("cats", "cats"),
-    ("  Golden  Retriever ", "Golden Retriever"),
-    ("../../etc/passwd", "etc_passwd"),
-    (".hidden", "hidden"),
-    ("a/b\\c", "a_b_c"),
-    ("chat\x00noir", "chatnoir"),
-    ("Ünïcødé 猫", "Ünïcødé 猫"),
-    ("x" * 200, "x" * session.MAX_NAME_LENGTH),
-])
+@pytest.mark.parametrize(
+    "raw,safe",
+    [
+        ("cats", "cats"),
+        ("  Golden  Retriever ", "Golden Retriever"),
+        ("../../etc/passwd", "etc_passwd"),
+        (".hidden", "hidden"),
+        ("a/b\\c", "a_b_c"),
+        ("chat\x00noir", "chatnoir"),
+        ("Ünïcødé 猫", "Ünïcødé 猫"),
+        ("x" * 200, "x" * session.MAX_NAME_LENGTH),
+    ],
+)
 def test_safe_name(raw, safe):
     assert session.safe_name(raw) == safe
 
@@ -210,16 +240,23 @@ def test_folder_signature_changes_when_files_change(tmp_path):
 
 
 # -- report -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("seconds,text", [
-    (None, "-"), (float("nan"), "-"), (4.4, "4 s"), (65, "1 min 05 s"), (3720, "1 h 02 min")])
+@pytest.mark.parametrize(
+    "seconds,text",
+    [(None, "-"), (float("nan"), "-"), (4.4, "4 s"), (65, "1 min 05 s"), (3720, "1 h 02 min")],
+)
 def test_duration(seconds, text):
     assert report.duration(seconds) == text
 
 
 def _run(tmp_path, **fields):
     store = Store(tmp_path / "home")
-    run = store.create(RunConfig(dataset=str(tmp_path), strategy=fields.pop("strategy", "head"),
-                                 task=fields.pop("task", "train")))
+    run = store.create(
+        RunConfig(
+            dataset=str(tmp_path),
+            strategy=fields.pop("strategy", "head"),
+            task=fields.pop("task", "train"),
+        )
+    )
     if fields:
         store.update(run.id, **fields)
     return store, store.get(run.id)
@@ -227,25 +264,58 @@ def _run(tmp_path, **fields):
 
 def test_progress_view_for_each_stage(tmp_path):
     store, run = _run(tmp_path)
-    assert report.progress_view(run) == (None, "Waiting for the runs queued before this one to "
-                                               "finish.")
-    store.update(run.id, status=store_mod.RUNNING, progress={
-        "stage": "extracting", "message": "VGG16 features: 3/12 images", "step": 3, "steps": 12})
+    assert report.progress_view(run) == (
+        None,
+        "Waiting for the runs queued before this one to finish.",
+    )
+    store.update(
+        run.id,
+        status=store_mod.RUNNING,
+        progress={
+            "stage": "extracting",
+            "message": "VGG16 features: 3/12 images",
+            "step": 3,
+            "steps": 12,
+        },
+    )
     assert report.progress_view(store.get(run.id)) == (0.25, "VGG16 features: 3/12 images.")
-    store.update(run.id, progress={"stage": "training", "phase": "head", "epoch": 2,
-                                   "epochs": 4, "step": 5, "steps": 10, "eta_seconds": 75})
+    store.update(
+        run.id,
+        progress={
+            "stage": "training",
+            "phase": "head",
+            "epoch": 2,
+            "epochs": 4,
+            "step": 5,
+            "steps": 10,
+            "eta_seconds": 75,
+        },
+    )
     assert report.progress_view(store.get(run.id)) == (
-        0.5, "Epoch 2 of 4 (phase: head), batch 5 of 10, about 1 min 15 s left in this epoch.")
+        0.5,
+        "Epoch 2 of 4 (phase: head), batch 5 of 10, about 1 min 15 s left in this epoch.",
+    )
 
 
 def test_compare_rows_mark_one_best_and_export_csv(tmp_path):
     store = Store(tmp_path / "home")
     runs = []
-    for strategy, accuracy, loss in (("head", 0.9, 0.4), ("linear", 0.9, 0.3),
-                                     ("scratch", 0.5, 1.2)):
+    for strategy, accuracy, loss in (
+        ("head", 0.9, 0.4),
+        ("linear", 0.9, 0.3),
+        ("scratch", 0.5, 1.2),
+    ):
         run = store.create(RunConfig(dataset=str(tmp_path), strategy=strategy))
-        store.finish(run.id, store_mod.DONE, result={"val_accuracy": accuracy, "val_loss": loss,
-                                                     "train_seconds": 12.5, "epochs_run": 3})
+        store.finish(
+            run.id,
+            store_mod.DONE,
+            result={
+                "val_accuracy": accuracy,
+                "val_loss": loss,
+                "train_seconds": 12.5,
+                "epochs_run": 3,
+            },
+        )
         runs.append(store.get(run.id))
     failed = store.create(RunConfig(dataset=str(tmp_path), strategy="full"))
     store.finish(failed.id, store_mod.FAILED, error="boom")
@@ -268,17 +338,25 @@ def test_run_label_latest_probe_and_per_class(tmp_path):
     assert report.latest_probe([run], str(tmp_path), weights="/other/file.h5") is None
     assert report.latest_probe([run], str(tmp_path / "other")) is None
     assert report.latest([run]) is None and report.latest([run], train_only=False) == run
-    rows = report.per_class_rows({"per_class": [{"class": "a", "precision": 1.0, "recall": 0.5,
-                                                 "f1": 0.66, "support": 4}]})
-    assert rows == [{"class": "a", "precision": 1.0, "recall": 0.5, "f1": 0.66,
-                     "validation images": 4}]
+    rows = report.per_class_rows(
+        {"per_class": [{"class": "a", "precision": 1.0, "recall": 0.5, "f1": 0.66, "support": 4}]}
+    )
+    assert rows == [
+        {"class": "a", "precision": 1.0, "recall": 0.5, "f1": 0.66, "validation images": 4}
+    ]
 
 
 def test_prediction_rows():
-    row = report.prediction_row("x.png", [{"class": "cat", "probability": 0.8},
-                                          {"class": "dog", "probability": 0.2}])
-    assert row == {"file": "x.png", "predicted": "cat", "probability": 0.8,
-                   "top_k": "cat 0.800; dog 0.200", "error": ""}
+    row = report.prediction_row(
+        "x.png", [{"class": "cat", "probability": 0.8}, {"class": "dog", "probability": 0.2}]
+    )
+    assert row == {
+        "file": "x.png",
+        "predicted": "cat",
+        "probability": 0.8,
+        "top_k": "cat 0.800; dog 0.200",
+        "error": "",
+    }
     assert report.error_row("y.png", "broken")["error"] == "broken"
 
 
@@ -303,8 +381,7 @@ def test_augmented_images_are_varied_and_reproducible():
 
 
 def test_spectrogram_augmentation_masks_bands_with_the_mean():
-    versions = augment_preview.augmented(_picture(), count=6, size=40, kind="spectrogram",
-                                         seed=3)
+    versions = augment_preview.augmented(_picture(), count=6, size=40, kind="spectrogram", seed=3)
     base = np.asarray(_picture().resize((40, 40), Image.Resampling.BILINEAR)).astype(int)
     fill = np.rint(base.reshape(-1, 3).mean(axis=0))
     changed = [np.asarray(v).astype(int) for v in versions]
@@ -358,7 +435,8 @@ def test_markdown_escaping_of_user_text():
     from ui import common
 
     assert common.md("**bold** [x](javascript:alert(1)) :red[hi]") == (
-        "\\*\\*bold\\*\\* \\[x\\]\\(javascript\\:alert\\(1\\)\\) \\:red\\[hi\\]")
+        "\\*\\*bold\\*\\* \\[x\\]\\(javascript\\:alert\\(1\\)\\) \\:red\\[hi\\]"
+    )
     assert common.md(Path("a_b")) == "a\\_b"
 
 
@@ -368,8 +446,12 @@ def test_fetch_jobs_report_done_failed_and_timeout_without_blocking(tmp_path):
     from core import fetch
 
     done = fetch._start("sample", ["-c", f"print({str(tmp_path)!r})"], tmp_path, 60)
-    failed = fetch._start("sample", ["-c", "import sys; print('error: no internet', "
-                                     "file=sys.stderr); sys.exit(2)"], tmp_path, 60)
+    failed = fetch._start(
+        "sample",
+        ["-c", "import sys; print('error: no internet', file=sys.stderr); sys.exit(2)"],
+        tmp_path,
+        60,
+    )
     slow = fetch._start("sample", ["-c", "import time; time.sleep(60)"], tmp_path, 0.5)
     started = time.monotonic()
     assert fetch.poll(slow).status == "running"

@@ -28,8 +28,12 @@ def test_only_for_cats_vs_dogs_small():
 
 def test_comparable_only_in_the_published_setting(tmp_path):
     assert all(r.comparable for r in references_for(CATS_VS_DOGS_SMALL, 150, "imagenet"))
-    for size, weights in ((64, "imagenet"), (150, "none"), (224, "imagenet"),
-                          (150, str(tmp_path / "my_weights.h5"))):
+    for size, weights in (
+        (64, "imagenet"),
+        (150, "none"),
+        (224, "imagenet"),
+        (150, str(tmp_path / "my_weights.h5")),
+    ):
         refs = references_for(CATS_VS_DOGS_SMALL, size, weights)
         assert len(refs) == 2 and not any(r.comparable for r in refs), (size, weights)
     local_copy = str(tmp_path / vgg16.IMAGENET_NOTOP_FILE)  # the same ImageNet file, offline

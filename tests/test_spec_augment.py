@@ -45,8 +45,9 @@ def test_training_masks_whole_rows_and_columns_with_the_image_mean():
         assert full_columns[b].sum() <= 2 * int(0.3 * W)
         assert full_rows[b].sum() <= 2 * int(0.3 * H)
         mean = x[b].mean(axis=(0, 1))
-        np.testing.assert_allclose(y[b][changed[b]], np.broadcast_to(mean, (changed[b].sum(), 3)),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            y[b][changed[b]], np.broadcast_to(mean, (changed[b].sum(), 3)), rtol=1e-5
+        )
     # masks differ from one image to the next and from one call to the next
     assert len({masked(x, y)[b].tobytes() for b in range(len(x))}) > 1
     assert not np.array_equal(y, np.asarray(layer(x, training=True)))
@@ -65,8 +66,10 @@ def test_constant_fill_and_zero_masks():
 
 def test_works_in_graph_mode_with_unknown_shapes():
     layer = TimeFrequencyMask(0.3, 0.3, 2, seed=0)
-    fn = tf.function(lambda t: layer(t, training=True),
-                     input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
+    fn = tf.function(
+        lambda t: layer(t, training=True),
+        input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)],
+    )
     x = batch(3)
     y = fn(tf.constant(x)).numpy()
     assert y.shape == x.shape and masked(x, y).any()
@@ -86,7 +89,12 @@ def test_save_and_load_round_trip(tmp_path):
     layer = loaded.get_layer("mask")
     assert isinstance(layer, TimeFrequencyMask)
     assert (layer.max_time_mask, layer.max_freq_mask, layer.num_masks, layer.seed) == (
-        0.2, 0.25, 3, 7)
+        0.2,
+        0.25,
+        3,
+        7,
+    )
     assert layer.get_config()["fill_value"] is None
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )

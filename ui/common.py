@@ -82,9 +82,11 @@ def guarded(body: Callable[[], None]) -> None:
         body()
     except Exception as exc:  # noqa: BLE001 - the user sees a message, the log has the details
         log.exception("page error")
-        st.error(f"Something unexpected went wrong here ({type(exc).__name__}: {exc}). "
-                 "Your data and runs are safe: change a setting or reload the page to try "
-                 "again.")
+        st.error(
+            f"Something unexpected went wrong here ({type(exc).__name__}: {exc}). "
+            "Your data and runs are safe: change a setting or reload the page to try "
+            "again."
+        )
 
 
 def poll(body: Callable[[], None], active: bool) -> None:
@@ -123,12 +125,17 @@ def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int
     VGG16 blocks to retrain (fine-tuning) and the layer a linear classifier reads."""
     blocks = int(st.session_state.get(UNFREEZE, 1))
     if any(p.unfreeze_blocks == strategies.CONFIGURED for p in spec.phases):
-        blocks = st.slider("VGG16 blocks to retrain in the fine-tuning phase", 1,
-                           len(vgg16.BLOCKS), **kept(UNFREEZE, 1))
+        blocks = st.slider(
+            "VGG16 blocks to retrain in the fine-tuning phase",
+            1,
+            len(vgg16.BLOCKS),
+            **kept(UNFREEZE, 1),
+        )
     layer = st.session_state.get(LAYER, vgg16.BOTTLENECK_LAYER)
     if spec.uses_layer:
-        layer = st.selectbox("Layer the classifier reads", vgg16.FEATURE_LAYERS,
-                             **kept(LAYER, layer_default))
+        layer = st.selectbox(
+            "Layer the classifier reads", vgg16.FEATURE_LAYERS, **kept(LAYER, layer_default)
+        )
     return blocks, layer
 
 
@@ -166,8 +173,9 @@ def default_image_size(folder: str) -> int:
 def image_size() -> int:
     if IMAGE_SIZE not in st.session_state:
         folder = current_dataset()
-        st.session_state[IMAGE_SIZE] = (default_image_size(folder) if folder
-                                        else vgg16.DEFAULT_IMAGE_SIZE)
+        st.session_state[IMAGE_SIZE] = (
+            default_image_size(folder) if folder else vgg16.DEFAULT_IMAGE_SIZE
+        )
     return int(st.session_state[IMAGE_SIZE])
 
 
@@ -210,8 +218,10 @@ def need_dataset() -> str | None:
     """The current dataset, or a guiding message and None."""
     folder = current_dataset()
     if folder is None:
-        st.info("First choose the pictures to learn from: open the Data page and click "
-                "'Use the sample dataset' (or pick your own).")
+        st.info(
+            "First choose the pictures to learn from: open the Data page and click "
+            "'Use the sample dataset' (or pick your own)."
+        )
         go_to("data", "Go to the Data page", icon=":material/arrow_forward:")
     return folder
 

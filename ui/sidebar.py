@@ -42,16 +42,20 @@ def weights_status(spec: str) -> tuple[str, str]:
     except WeightsError as exc:
         return "error", f"Weights: {exc}. Choose other weights on the Train page."
     if source.kind == "none":
-        return "warning", ("No pretrained weights: VGG16 starts from random numbers, so "
-                           "accuracy on small datasets will be poor. Set VGG16_WEIGHTS or choose "
-                           "ImageNet on the Train page.")
+        return "warning", (
+            "No pretrained weights: VGG16 starts from random numbers, so "
+            "accuracy on small datasets will be poor. Set VGG16_WEIGHTS or choose "
+            "ImageNet on the Train page."
+        )
     if source.kind == "file":
         return "info", f"Weights: local file {source.path.name}"
     if keras_cache_location().is_file():
         return "info", "Weights: ImageNet (on this machine)"
-    return "warning", ("Weights: ImageNet, not downloaded yet: the first run needs internet to "
-                       f"fetch them, or copy the file to {keras_cache_location()} "
-                       "(or set VGG16_WEIGHTS to a local copy).")
+    return "warning", (
+        "Weights: ImageNet, not downloaded yet: the first run needs internet to "
+        f"fetch them, or copy the file to {keras_cache_location()} "
+        "(or set VGG16_WEIGHTS to a local copy)."
+    )
 
 
 def render() -> None:
@@ -78,10 +82,15 @@ def _render() -> None:
         except KeyError:
             shown = None
     if shown is not None and shown.active:  # the sidebar is not polled: no stale status
-        what = ("similarity measurement" if report.is_probe(shown)
-                else report.strategy_title(shown.strategy))
-        st.caption(f"Run: {common.md(what)} on {common.md(Path(shown.dataset).name)}, in "
-                   "progress (see the Train page)")
+        what = (
+            "similarity measurement"
+            if report.is_probe(shown)
+            else report.strategy_title(shown.strategy)
+        )
+        st.caption(
+            f"Run: {common.md(what)} on {common.md(Path(shown.dataset).name)}, in "
+            "progress (see the Train page)"
+        )
     elif shown is not None:
         st.caption(f"Run: {common.md(report.run_label(shown))}")
     if len(active) > 1:
