@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_colour_dataset
+from synthetic import write_colour_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:

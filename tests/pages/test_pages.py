@@ -22,7 +22,7 @@ from core.runconfig import RunConfig
 from core.store import Store
 from ui import common
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "pages"
 TIMEOUT = 60
 CLASSES = [f"digit_{k}" for k in range(10)]

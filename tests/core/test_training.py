@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_colour_dataset
+from synthetic import write_colour_dataset
 
 from core import predict, training
 from core import store as store_mod

@@ -3,7 +3,7 @@
 import shutil
 
 import pytest
-from conftest import write_colour_dataset
+from synthetic import write_colour_dataset
 
 from core import datasets
 

@@ -31,7 +31,7 @@ sync_api = pytest.importorskip(
 )
 expect = sync_api.expect
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

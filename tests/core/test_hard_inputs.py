@@ -5,14 +5,14 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import write_colour_dataset
+from synthetic import write_colour_dataset
 
 from core import predict, training
 from core import store as store_mod
 from core.runconfig import RunConfig
 from core.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(store, dataset, **settings):

@@ -16,7 +16,7 @@ except ModuleNotFoundError:  # Python 3.10
 import streamlit
 from streamlit import config as st_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ".streamlit" / "config.toml"
 
 EXPECTED = {
