@@ -25,6 +25,7 @@ EXPECTED = {
     "server.enableCORS": True,
     "server.address": "localhost",
     "server.headless": True,
+    "server.fileWatcherType": "none",  # an idle tab must not cost a core (issue 10)
     "browser.gatherUsageStats": False,
     "client.showErrorDetails": "none",
 }
