@@ -15,12 +15,17 @@ from pathlib import Path
 import numpy as np
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
+def hash_file(path: str | Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's content, read in chunks (files may be larger than memory)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    return hash_file(path, "sha256")
 
 
 def write_atomically(path: Path, write: Callable[[Path], None], suffix: str = ".tmp") -> None:

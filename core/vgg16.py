@@ -14,6 +14,8 @@ IMAGENET_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 IMAGENET_NOTOP_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + IMAGENET_NOTOP_FILE
 )
+# The md5 Keras checks after downloading the official notop file (keras.applications.vgg16).
+IMAGENET_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
 # caffe-style preprocessing (what keras.applications.vgg16.preprocess_input does): RGB -> BGR,
 # then subtract the ImageNet channel means. Kept here for documentation and tests only; the
 # model itself calls preprocess_input so there is one implementation.
@@ -55,6 +57,16 @@ LAYER_NAMES: tuple[str, ...] = tuple(name for b in BLOCKS for name in b.layers)
 FEATURE_LAYERS: tuple[str, ...] = ("block3_pool", "block4_pool", "block5_pool")
 BOTTLENECK_LAYER = "block5_pool"
 GRADCAM_LAYER = "block5_conv3"
+
+
+def conv_weight_shapes() -> tuple[tuple[int, ...], ...]:
+    """Shapes of every conv kernel (3x3xinxout) and bias of the notop network, in order."""
+    shapes, channels = [], 3
+    for block in BLOCKS:
+        for _ in block.conv_layers:
+            shapes += [(3, 3, channels, block.filters), (block.filters,)]
+            channels = block.filters
+    return tuple(shapes)
 
 
 def block_of(layer_name: str) -> int:
