@@ -1,0 +1,22 @@
+"""ui.sidebar: the weights sentence."""
+
+from __future__ import annotations
+
+from core import vgg16
+
+
+def test_sidebar_weights_sentence(tmp_path, monkeypatch):
+    from ui import sidebar
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    kind, text = sidebar.weights_status("none")
+    assert kind == "warning" and "No pretrained weights" in text
+    kind, text = sidebar.weights_status("imagenet")
+    assert kind == "warning" and "not downloaded yet" in text
+    cached = tmp_path / "keras" / "models" / vgg16.IMAGENET_NOTOP_FILE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"x")
+    assert sidebar.weights_status("imagenet") == ("info", "Weights: ImageNet (on this machine)")
+    assert sidebar.weights_status(str(cached))[1] == f"Weights: local file {cached.name}"
+    kind, text = sidebar.weights_status(str(tmp_path / "missing.h5"))
+    assert kind == "error" and "not found" in text

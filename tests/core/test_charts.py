@@ -1,0 +1,145 @@
+"""core.charts: every Plotly figure of the app."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core import advisor, charts, references, strategies, vgg16
+
+
+def spec(fig) -> dict:
+    return json.loads(fig.to_json())
+
+
+def test_class_counts_marks_small_classes_red_and_escapes_names():
+    fig = spec(charts.class_counts({"cats": 90, "<b>dogs</b>": 10, "owls": 40}))
+    bar = fig["data"][0]
+    assert bar["x"] == ["cats", "&lt;b&gt;dogs&lt;/b&gt;", "owls"] and bar["y"] == [90, 10, 40]
+    assert bar["marker"]["color"] == [
+        charts.TRAIN_COLOUR,
+        charts.MARKER_COLOUR,
+        charts.TRAIN_COLOUR,
+    ]
+
+
+def test_image_sizes_one_bubble_per_size():
+    fig = spec(charts.image_sizes([(32, 32)] * 3 + [(64, 48)]))
+    points = fig["data"][0]
+    assert points["x"] == [32, 64] and points["y"] == [32, 48] and points["customdata"] == [3, 1]
+
+
+def test_split_counts_groups_train_and_validation():
+    fig = spec(charts.split_counts({"train": {"a": 8, "b": 4}, "validation": {"a": 2, "b": 1}}))
+    assert [(t["name"], t["y"]) for t in fig["data"]] == [("train", [8, 4]), ("validation", [2, 1])]
+    assert fig["layout"]["barmode"] == "group"
+
+
+@pytest.mark.parametrize(
+    "per_class,similarity,x,y,symbol",
+    [
+        (50, "similar", np.log10(50), 1.5, "star"),
+        (50, "different", np.log10(50), 0.5, "star"),
+        (5000, "similar", np.log10(5000), 1.5, "star"),
+        (50, None, np.log10(50), 1.0, "circle-open"),
+    ],
+)
+def test_strategy_matrix_marks_the_dataset(per_class, similarity, x, y, symbol):
+    fig = spec(charts.strategy_matrix(per_class, similarity))
+    marker = fig["data"][0]
+    assert marker["x"] == [pytest.approx(x)] and marker["y"] == [y]
+    assert marker["marker"]["symbol"] == symbol
+    shapes = fig["layout"]["shapes"]
+    line = [s for s in shapes if s["type"] == "line"][0]
+    assert line["x0"] == pytest.approx(np.log10(advisor.LARGE_PER_CLASS))
+    highlighted = [s for s in shapes if s["type"] == "rect" and s["line"]["width"] == 3]
+    assert len(highlighted) == (2 if similarity is None else 1)
+    for rect in highlighted:  # the highlighted cells contain the marker's x
+        assert rect["x0"] <= marker["x"][0] <= rect["x1"]
+    texts = " ".join(a["text"] for a in fig["layout"]["annotations"])
+    for cell in advisor.MATRIX:
+        assert strategies.get(cell.strategy).title in texts
+
+
+def test_vgg16_layers_follow_the_strategy_table():
+    fig = spec(charts.vgg16_layers(strategies.get("finetune"), 2))
+    by_name = {t["name"]: t for t in fig["data"]}
+    trains = by_name["trains"]
+    assert set(trains["y"]) == {"phase 2: finetune"}  # phase 1 trains the head only
+    names = [text.split(":")[0] for text in trains["text"]]
+    assert names == list(vgg16.trainable_layers(2))  # blocks 4 and 5
+    frozen = by_name["frozen (pretrained, kept as is)"]
+    assert len(frozen["x"]) == 13 + 13 - len(names)
+    linear = {
+        t["name"]: t
+        for t in spec(charts.vgg16_layers(strategies.get("linear"), 1, "block3_pool"))["data"]
+    }
+    assert len(linear["not used"]["x"]) == 6  # blocks 4 and 5 are not read at all
+    scratch = {t["name"] for t in spec(charts.vgg16_layers(strategies.get("scratch")))["data"]}
+    assert "trains (from random weights)" in scratch
+
+
+def test_training_curves_points_phases_and_reference_lines():
+    history = [
+        {
+            "phase": "head",
+            "epoch": 1,
+            "accuracy": 0.5,
+            "val_accuracy": 0.6,
+            "loss": 1.0,
+            "val_loss": 0.9,
+        },
+        {
+            "phase": "finetune",
+            "epoch": 2,
+            "accuracy": 0.7,
+            "val_accuracy": 0.8,
+            "loss": 0.6,
+            "val_loss": 0.5,
+        },
+    ]
+    refs = references.references_for("cats_vs_dogs_small", 150, "imagenet")
+    refs += references.references_for("cats_vs_dogs_small", 64, "imagenet")[:1]
+    fig = spec(charts.training_curves(history, refs))
+    val = [t for t in fig["data"] if t["name"] == "validation"]
+    assert [t["y"] for t in val] == [[0.6, 0.8], [0.9, 0.5]]
+    dashed = [s for s in fig["layout"]["shapes"] if s.get("line", {}).get("dash") == "dash"]
+    assert sorted(s["y0"] for s in dashed) == [0.9, 0.9, 0.94]
+    labels = [a["text"] for a in fig["layout"]["annotations"]]
+    assert any("(different setting)" in t for t in labels)
+    assert "finetune" in labels  # the phase change is marked
+    empty = spec(charts.training_curves([]))
+    assert any("first epoch" in a["text"] for a in empty["layout"]["annotations"])
+
+
+def test_confusion_matrix_and_top_k():
+    fig = spec(charts.confusion_matrix([[3, 1], [0, 4]], ["a", "<i>b</i>"]))
+    heat = fig["data"][0]
+    assert heat["z"] == [[3, 1], [0, 4]] and heat["y"] == ["a", "&lt;i&gt;b&lt;/i&gt;"]
+    bars = spec(
+        charts.top_k([{"class": "cat", "probability": 0.7}, {"class": "dog", "probability": 0.3}])
+    )["data"][0]
+    assert bars["y"] == ["cat", "dog"] and bars["x"] == [0.7, 0.3]
+    assert bars["text"] == ["70.0%", "30.0%"]
+
+
+def test_compare_curves_one_trace_per_run():
+    fig = spec(
+        charts.compare_curves(
+            {
+                "A": [{"epoch": 1, "val_accuracy": 0.5}],
+                "B": [{"epoch": 1, "val_accuracy": 0.7}, {"epoch": 2, "val_accuracy": 0.8}],
+            }
+        )
+    )
+    assert [(t["name"], t["y"]) for t in fig["data"]] == [("A", [0.5]), ("B", [0.7, 0.8])]
+
+
+def test_waveform_and_spectrogram_figures():
+    assert spec(charts.waveform([0.0, 0.1], [0.2, -0.3], "x"))["data"][0]["y"] == [0.2, -0.3]
+    pixels = np.zeros((4, 3, 3), dtype=np.uint8)
+    pixels[0] = 255  # the top row of the saved image is the highest band
+    heat = charts.spectrogram(pixels, "clip").data[0]
+    assert np.asarray(heat.z)[-1].tolist() == [255, 255, 255]  # drawn at the top (last row)
