@@ -15,11 +15,14 @@ Bad input exits non-zero with a one-line reason on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 
 from core import strategies, vgg16
+from core.runconfig import RunConfig
+from core.worker import IDLE_SECONDS
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
@@ -28,6 +31,14 @@ CLI_IDLE_SECONDS = 5.0  # a worker started by the CLI exits soon after its run
 
 class CliError(Exception):
     """Bad input: printed as one line, exit code 2."""
+
+
+def run_default(name: str):
+    """RunConfig's default for one setting: flags read it, so a default is written only once."""
+    for field in dataclasses.fields(RunConfig):
+        if field.name == name and field.default is not dataclasses.MISSING:
+            return field.default
+    raise KeyError(f"RunConfig has no plain default for {name!r}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,23 +55,25 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("dir")
     train.add_argument("--val-dir")
     train.add_argument(
-        "--strategy", default=strategies.DEFAULT_STRATEGY, choices=list(strategies.STRATEGIES)
+        "--strategy", default=run_default("strategy"), choices=list(strategies.STRATEGIES)
     )
-    train.add_argument("--layer", default=vgg16.BOTTLENECK_LAYER, choices=vgg16.FEATURE_LAYERS)
-    train.add_argument("--unfreeze-blocks", type=int, default=1)
-    train.add_argument("--image-size", type=int, default=vgg16.DEFAULT_IMAGE_SIZE)
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--finetune-epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--layer", default=run_default("layer"), choices=vgg16.FEATURE_LAYERS)
+    train.add_argument("--unfreeze-blocks", type=int, default=run_default("unfreeze_blocks"))
+    train.add_argument("--image-size", type=int, default=run_default("image_size"))
+    train.add_argument("--epochs", type=int, default=run_default("epochs"))
+    train.add_argument("--finetune-epochs", type=int, default=run_default("finetune_epochs"))
+    train.add_argument("--batch-size", type=int, default=run_default("batch_size"))
     train.add_argument("--augment", action="store_true")
-    train.add_argument("--augment-kind", default="image", choices=("image", "spectrogram"))
+    train.add_argument(
+        "--augment-kind", default=run_default("augment_kind"), choices=("image", "spectrogram")
+    )
     train.add_argument(
         "--weights",
         default=None,
         help="imagenet | none | PATH (default: $VGG16_WEIGHTS, else imagenet)",
     )
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--val-fraction", type=float, default=0.2)
+    train.add_argument("--seed", type=int, default=run_default("seed"))
+    train.add_argument("--val-fraction", type=float, default=run_default("val_fraction"))
     train.add_argument("--quiet", action="store_true", help="print only the final JSON line")
 
     predict = sub.add_parser("predict", help="classify images with a finished run's model")
@@ -72,14 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     advise = sub.add_parser("advise", help="measure which strategy fits a dataset")
     advise.add_argument("dir")
     advise.add_argument("--val-dir")
-    advise.add_argument("--image-size", type=int, default=vgg16.DEFAULT_IMAGE_SIZE)
+    advise.add_argument("--image-size", type=int, default=run_default("image_size"))
     advise.add_argument("--weights", default=None)
-    advise.add_argument("--seed", type=int, default=0)
+    advise.add_argument("--seed", type=int, default=run_default("seed"))
 
     bench = sub.add_parser("bench", help="measure extraction and fine-tuning speed")
-    bench.add_argument("--image-size", type=int, default=vgg16.DEFAULT_IMAGE_SIZE)
+    bench.add_argument("--image-size", type=int, default=run_default("image_size"))
     bench.add_argument("--images", type=int, default=256)
-    bench.add_argument("--batch-size", type=int, default=32)
+    bench.add_argument("--batch-size", type=int, default=run_default("batch_size"))
     bench.add_argument("--weights", default="none")
     bench.add_argument("--json", action="store_true")
 
@@ -92,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("run")
 
     worker = sub.add_parser("worker", help="execute queued runs (started automatically)")
-    worker.add_argument("--idle-seconds", type=float, default=120.0)
+    worker.add_argument("--idle-seconds", type=float, default=IDLE_SECONDS)
     worker.add_argument("--once", action="store_true")
     for command in sub.choices.values():  # `--home` also after the command, as documented
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -143,8 +156,6 @@ def _weights_setting(spec: str | None) -> str:
 
 
 def _config_from(args):
-    from core.runconfig import RunConfig
-
     weights = _weights_setting(args.weights)
     return RunConfig(
         dataset=str(args.dir),
@@ -283,7 +294,6 @@ def cmd_predict(args) -> int:
 
 def cmd_advise(args) -> int:
     from core import worker
-    from core.runconfig import RunConfig
     from core.store import DONE, Store
 
     found = _scan_or_fail(args.dir, args.val_dir)
