@@ -35,6 +35,7 @@ import soundfile
 from PIL import Image
 from scipy.signal import resample_poly
 
+from core import datasets
 from core.datasets import IGNORED_NAMES, DatasetError
 from core.fileio import sha256_file, write_atomically
 from core.imaging import IMAGE_EXTENSIONS
@@ -281,6 +282,32 @@ def is_audio_dataset(root: str | Path) -> bool:
     audio, other = _class_files(root)
     images = sum(1 for rel in other if Path(rel).suffix.lower() in IMAGE_EXTENSIONS)
     return len(audio) > images
+
+
+def clip_shape(path: Path) -> tuple[int, int, str]:
+    """A scan's check of one clip, from its header only (decoding happens when rendering):
+    (frames, channels, "audio"); raises UnreadableAudio with the reason."""
+    try:
+        empty = path.stat().st_size == 0
+        info = None if empty else soundfile.info(str(path))
+    except (RuntimeError, OSError, ValueError, EOFError, TypeError) as exc:
+        raise UnreadableAudio(f"not audio that can be decoded ({exc})") from exc
+    if info is None:
+        raise UnreadableAudio("empty file (0 bytes)")
+    if info.frames <= 0:
+        raise UnreadableAudio("no audio samples in the file")
+    return int(info.frames), int(info.channels), "audio"
+
+
+CLIPS = datasets.Media("audio", "audio clip", is_audio_file, clip_shape)
+
+
+def scan_dataset(root: str | Path, val_dir: str | Path | None = None) -> datasets.Scan:
+    """The one scan of a dataset folder for the CLI and the app: a folder whose class folders
+    hold mostly sound (is_audio_dataset) is scanned as audio clips, any other as images. Runs on
+    an audio folder render its spectrograms first (core.training.image_folders)."""
+    media = CLIPS if is_audio_dataset(root) else datasets.IMAGES
+    return datasets.scan(root, val_dir, media=media)
 
 
 def _targets(root: Path, files: list[Path]) -> dict[Path, str]:

@@ -114,10 +114,11 @@ def _parser() -> argparse.ArgumentParser:
 
 # -- commands ---------------------------------------------------------------------------------
 def _scan_or_fail(folder: str, val_dir: str | None):
-    from core import datasets
+    """The dataset as the app sees it: images, or audio clips (a run renders their spectrograms)."""
+    from core import audio, datasets
 
     try:
-        found = datasets.scan(folder, val_dir)
+        found = audio.scan_dataset(folder, val_dir)
     except datasets.DatasetError as exc:
         raise CliError(str(exc)) from None
     return found
@@ -130,7 +131,7 @@ def cmd_inspect(args) -> int:
         print(json.dumps(summary))
     else:
         print(
-            f"{found.root}: {len(found.items)} images, {len(found.classes)} classes "
+            f"{found.root}: {len(found.items)} {found.media.noun}s, {len(found.classes)} classes "
             f"({found.layout} layout)"
         )
         for name, count in found.counts().items():
@@ -238,7 +239,7 @@ def cmd_train(args) -> int:
     if not args.quiet:
         print(
             f"run {run.id}: {config.strategy} on {found.root} "
-            f"({len(found.items)} images, {len(found.classes)} classes)",
+            f"({len(found.items)} {found.media.noun}s, {len(found.classes)} classes)",
             flush=True,
         )
     _follow(store, run.id, args.quiet)

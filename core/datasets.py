@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,27 @@ DEFAULT_VAL_FRACTION = 0.2
 
 class DatasetError(ValueError):
     """The folder cannot be trained on; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Media:
+    """What one example of a dataset is: which files count, and how one file is checked.
+
+    `inspect` returns (width, height, mode) or raises ValueError whose message says why the file
+    cannot be used. Images are the default; core.audio defines the media of sound clips."""
+
+    kind: str  # "images" | "audio"
+    noun: str  # one example, in messages: "image", "audio clip"
+    accepts: Callable[[Path], bool]  # by name only: is this file an example at all?
+    inspect: Callable[[Path], tuple[int, int, str]]
+
+
+def _image_shape(path: Path) -> tuple[int, int, str]:
+    info = image_info(path)
+    return info.width, info.height, info.mode
+
+
+IMAGES = Media("images", "image", is_image_file, _image_shape)
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,7 @@ class Scan:
     ignored: list[str] = field(default_factory=list)  # non-image / hidden / system files
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # blocking problems
+    media: Media = IMAGES  # what the items are: images, or audio clips (core.audio)
 
     @property
     def ok(self) -> bool:
@@ -111,6 +134,7 @@ class Scan:
     def summary(self) -> dict:
         return {
             "root": str(self.root),
+            "kind": self.media.kind,
             "layout": self.layout,
             "classes": self.classes,
             "counts": self.counts(),
@@ -163,21 +187,27 @@ def _layout(root: Path, val_dir: Path | None) -> list[tuple[Path, str | None]]:
 
 
 def _inspect(
-    path: Path, root: Path, label: str, split: str | None, prefix: str = ""
+    media: Media, path: Path, root: Path, label: str, split: str | None, prefix: str = ""
 ) -> Item | tuple[str, str]:
     rel = prefix + path.relative_to(root).as_posix()
     try:
-        info = image_info(path)
-        return Item(path, rel, label, split, sha256_file(path), info.width, info.height, info.mode)
-    except UnreadableImage as exc:
+        width, height, mode = media.inspect(path)
+        return Item(path, rel, label, split, sha256_file(path), width, height, mode)
+    except (UnreadableImage, ValueError) as exc:  # the media's "cannot be used, because"
         return rel, str(exc)
     except OSError as exc:
         return rel, f"cannot read file ({exc.strerror or exc})"
 
 
-def scan(root: str | Path, val_dir: str | Path | None = None, workers: int = 8) -> Scan:
-    """Scan a dataset folder. Raises DatasetError only when the folder itself is unusable;
-    problems with the data (one class, empty classes) are listed in `errors`."""
+def scan(
+    root: str | Path,
+    val_dir: str | Path | None = None,
+    workers: int = 8,
+    media: Media = IMAGES,
+) -> Scan:
+    """Scan a dataset folder of images (or of another media). Raises DatasetError only when
+    the folder itself is unusable; problems with the data (one class, empty classes) are listed
+    in `errors`. Whether a folder holds images or sound is decided by core.audio.scan_dataset."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
@@ -193,8 +223,8 @@ def scan(root: str | Path, val_dir: str | Path | None = None, workers: int = 8) 
         for class_dir in _class_dirs(folder):
             classes.add(class_dir.name)
             for path in _files_under(class_dir):
-                if is_image_file(path) and not _is_ignored(path.name):
-                    jobs.append((path, base, class_dir.name, split, prefix))
+                if media.accepts(path) and not _is_ignored(path.name):
+                    jobs.append((media, path, base, class_dir.name, split, prefix))
                 else:
                     ignored.append(prefix + path.relative_to(base).as_posix())
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -202,8 +232,8 @@ def scan(root: str | Path, val_dir: str | Path | None = None, workers: int = 8) 
 
     items = [r for r in results if isinstance(r, Item)]
     unreadable = [r for r in results if not isinstance(r, Item)]
-    layout = "split" if any(job[3] for job in jobs) or val_path else "single"
-    result = Scan(root, layout, sorted(classes), items, unreadable, ignored)
+    layout = "split" if any(job[4] for job in jobs) or val_path else "single"
+    result = Scan(root, layout, sorted(classes), items, unreadable, ignored, media=media)
     _check(result)
     return result
 
@@ -211,31 +241,34 @@ def scan(root: str | Path, val_dir: str | Path | None = None, workers: int = 8) 
 def _check(result: Scan) -> None:
     counts = result.counts()
     usable = [c for c, n in counts.items() if n > 0]
+    noun = result.media.noun  # "image", or "audio clip" for sound
     if not result.classes:
-        result.errors.append("no class folders found: put each class's images in its own subfolder")
+        result.errors.append(
+            f"no class folders found: put each class's {noun}s in its own subfolder"
+        )
     elif len(usable) < 2:
         result.errors.append(
-            f"at least two classes with images are needed, found {len(usable)} "
+            f"at least two classes with {noun}s are needed, found {len(usable)} "
             f"({', '.join(usable) or 'none'})"
         )
     for name, n in counts.items():
         if n == 0:
-            result.errors.append(f"class '{name}' has no readable image")
+            result.errors.append(f"class '{name}' has no readable {noun}")
         elif n == 1 and result.layout == "single":
             result.warnings.append(
-                f"class '{name}' has a single image: it is trained on but cannot be validated"
+                f"class '{name}' has a single {noun}: it is trained on but cannot be validated"
             )
     if result.layout == "split":
         by_split = result.counts_by_split()
         for split, per_class in by_split.items():
             if sum(per_class.values()) == 0:
-                result.errors.append(f"the {split} folder has no readable image")
+                result.errors.append(f"the {split} folder has no readable {noun}")
         for name in result.classes:
             if counts[name] and by_split[TRAIN][name] == 0:
-                result.errors.append(f"class '{name}' has no training image (only validation)")
+                result.errors.append(f"class '{name}' has no training {noun} (only validation)")
             elif counts[name] and by_split[VALIDATION][name] == 0:
                 result.warnings.append(
-                    f"class '{name}' has no validation image: its accuracy cannot be measured"
+                    f"class '{name}' has no validation {noun}: its accuracy cannot be measured"
                 )
     if result.unreadable:
         result.warnings.append(f"{len(result.unreadable)} unreadable file(s) will be skipped")

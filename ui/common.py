@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import datasets, samples, session, settings, strategies, vgg16, worker
+from core import audio, datasets, samples, session, settings, strategies, vgg16, worker
 from core import store as store_mod
 from core.backbone import WeightsError, resolve_weights
 from core.imaging import UnreadableImage, load_pil_rgb
@@ -181,11 +181,12 @@ def image_size() -> int:
 
 @st.cache_data(show_spinner="Reading the dataset...", max_entries=32)
 def _scan(signature: tuple[str, int, int]) -> datasets.Scan:
-    return datasets.scan(signature[0])
+    return audio.scan_dataset(signature[0])
 
 
 def scan(folder: str) -> datasets.Scan:
-    """datasets.scan, cached by folder and the newest modification time below it."""
+    """audio.scan_dataset (images, or sound clips), cached by folder and the newest modification
+    time below it."""
     return _scan(session.folder_signature(folder))
 
 

@@ -297,3 +297,23 @@ def test_folder_without_audio_is_refused(tmp_path):
     (tmp_path / "a" / "x.png").write_bytes(b"")
     with pytest.raises(datasets.DatasetError, match="no audio"):
         audio.spectrogram_dataset(tmp_path, SETTINGS, tmp_path / "cache")
+
+
+def test_scan_dataset_decides_between_sound_and_images(tmp_path, binary_dataset):
+    sounds = make_dataset(tmp_path / "sounds", {"train": 2, "validation": 1})
+    (sounds / "train" / "low" / "empty.wav").write_bytes(b"")
+    found = audio.scan_dataset(sounds)
+    assert found.media is audio.CLIPS and found.layout == "split"
+    assert found.counts() == {"high": 3, "low": 3, "mid": 3}
+    assert found.unreadable == [("train/low/empty.wav", "empty file (0 bytes)")]
+    assert found.ok, found.errors
+    images = audio.scan_dataset(binary_dataset)
+    assert images.media is datasets.IMAGES and images.counts() == {"blue": 12, "red": 12}
+
+
+def test_scan_of_a_class_without_readable_clips_names_clips(tmp_path):
+    sounds = make_dataset(tmp_path / "sounds", {"": 2})
+    for clip in (sounds / "mid").iterdir():
+        clip.write_bytes(b"garbage")
+    found = audio.scan_dataset(sounds)
+    assert "class 'mid' has no readable audio clip" in found.errors

@@ -180,3 +180,41 @@ def test_stop_and_resume_of_unknown_or_unfit_runs_are_one_line(binary_dataset, t
     run = Store(home).create(RunConfig(dataset=str(binary_dataset), weights="none"))
     refused = cli("resume", run.id, home=home)
     assert_one_line_error(refused, "only interrupted runs can be resumed")
+
+
+def _tones(root: Path) -> Path:
+    """Two classes of short synthetic tones (low, high), four clips each."""
+    import numpy as np
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    t = np.arange(2000) / 8000
+    for name, band in (("low", (300, 500)), ("high", (2000, 3000))):
+        (root / name).mkdir(parents=True)
+        for k in range(4):
+            wave = np.sin(2 * np.pi * rng.uniform(*band) * t) + rng.normal(0, 0.2, t.size)
+            soundfile.write(root / name / f"{name}_{k}.wav", (0.3 * wave).astype("float32"), 8000)
+    return root
+
+
+@pytest.mark.slow
+def test_train_on_an_audio_folder_renders_spectrograms(tmp_path):
+    tones = _tones(tmp_path / "tones")
+    args = ("--weights", "none", "--image-size", "32", "--epochs", "1", "--batch-size", "4")
+    result = cli("train", str(tones), *args, home=tmp_path / "h")
+    assert result.returncode == 0, result.stderr
+    assert "8 audio clips, 2 classes" in result.stdout
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["status"] == "done" and last["epochs_run"] == 1
+    run_dir = Path(last["model_path"]).parent
+    assert (run_dir / "audio.json").is_file()  # trained on spectrograms, recorded how
+
+
+def test_inspect_counts_audio_clips(tmp_path):
+    tones = _tones(tmp_path / "tones")
+    (tones / "low" / "broken.wav").write_bytes(b"RIFF not really")
+    result = cli("inspect", str(tones), "--json", home=tmp_path / "h")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["kind"] == "audio" and summary["counts"] == {"high": 4, "low": 4}
+    assert [u["file"] for u in summary["unreadable"]] == ["low/broken.wav"]
