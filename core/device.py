@@ -5,7 +5,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+Device = TypeVar("Device")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,22 @@ def plan_acceleration(gpus: list[Gpu]) -> AccelerationPlan:
     return AccelerationPlan(f"GPU: {label}", True, tensor_cores, True)
 
 
+def enable_memory_growth(
+    gpus: Sequence[Device], set_growth: Callable[[Device, bool], None]
+) -> list[Device]:
+    """Memory growth on every GPU (set_growth is tf.config.experimental.set_memory_growth):
+    the process then takes GPU memory as it needs it instead of all of it at the first use, so
+    the app and the worker can share one GPU. It must run before TensorFlow initialises the GPUs;
+    devices already initialised refuse (RuntimeError) and are returned."""
+    refused = []
+    for gpu in gpus:
+        try:
+            set_growth(gpu, True)
+        except RuntimeError:  # already initialised: growth can no longer change
+            refused.append(gpu)
+    return refused
+
+
 def detect_gpus() -> list[Gpu]:
     import tensorflow as tf
 
@@ -49,11 +69,9 @@ def apply(plan: AccelerationPlan) -> None:
     import tensorflow as tf
 
     if plan.memory_growth:
-        for device in tf.config.list_physical_devices("GPU"):
-            try:
-                tf.config.experimental.set_memory_growth(device, True)
-            except RuntimeError:  # already initialised: growth can no longer change
-                pass
+        enable_memory_growth(
+            tf.config.list_physical_devices("GPU"), tf.config.experimental.set_memory_growth
+        )
     if plan.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
 

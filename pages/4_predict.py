@@ -1,8 +1,9 @@
 """Predict: show a finished run's model new pictures (or sounds), see its top guesses and where
 it looked (Grad-CAM); classify a whole zip or folder into a CSV.
 
-The only page that imports TensorFlow in the app process: loading a model needs it. The model
-is loaded once per run (st.cache_resource keyed by run id + model hash)."""
+The only page that uses TensorFlow in the app process: loading a model needs it. It gets it
+only through ui/model_loader.py (memory growth first). The model is loaded once per run
+(st.cache_resource keyed by run id + model hash)."""
 
 import os
 import tempfile
@@ -15,7 +16,7 @@ from core import archive, audio, charts, report, session
 from core import store as store_mod
 from core.imaging import IMAGE_EXTENSIONS, UnreadableImage, is_image_file, load_pil_rgb
 from core.store import Run
-from ui import common
+from ui import common, model_loader
 
 TOP_K = 5
 BATCH = 32
@@ -28,10 +29,9 @@ BATCH_FOLDERS = "_predict_batch_folders"  # zip upload file id -> extracted fold
 @st.cache_resource(show_spinner=False, max_entries=3)
 def load_model(home: str, run_id: str, sha256: str):
     """core.predict.load (refuses files the studio did not write), once per run and model."""
-    from core import predict
     from core.store import Store
 
-    return predict.load(Store(home), run_id)
+    return model_loader.predict().load(Store(home), run_id)
 
 
 def models_available(store) -> list[Run]:
@@ -52,15 +52,14 @@ def to_image(name: str, data: bytes, sound: audio.SpectrogramSettings | None):
         if suffix in audio.AUDIO_EXTENSIONS:
             if sound is None:
                 raise UnreadableImage("this model was trained on pictures, not sounds")
-            return audio.spectrogram_for_file(tmp, sound)
+            return model_loader.spectrogram_for_file(tmp, sound)
         return load_pil_rgb(tmp)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
 def explain_one(loaded, image, name: str, show_cam: bool, index: int) -> None:
-    from core import predict
-
+    predict = model_loader.predict()
     top = predict.top_k(loaded, [image], k=TOP_K)[0]
     best = top[0]
     st.markdown(
@@ -131,8 +130,7 @@ def batch_files(folder: Path, sound) -> list[Path]:
 
 
 def predict_folder(loaded, folder: Path, sound) -> list[dict]:
-    from core import predict
-
+    predict = model_loader.predict()
     files = batch_files(folder, sound)
     rows: list[dict] = []
     bar = st.progress(0.0, text=f"0 of {len(files)} files")
@@ -142,7 +140,7 @@ def predict_folder(loaded, folder: Path, sound) -> list[dict]:
             rel = path.relative_to(folder).as_posix()
             try:
                 image = (
-                    audio.spectrogram_for_file(path, sound)
+                    model_loader.spectrogram_for_file(path, sound)
                     if audio.is_audio_file(path)
                     else load_pil_rgb(path)
                 )
@@ -259,14 +257,14 @@ def body() -> None:
         )
         return
     with st.spinner("Loading the model (the first time takes a few seconds)..."):
-        from core.predict import ModelRefused, audio_settings
+        predict = model_loader.predict()
 
         try:
             loaded = load_model(str(store.home), run.id, run.model_sha256 or "")
-        except ModelRefused as exc:
+        except predict.ModelRefused as exc:
             st.error(f"This model cannot be loaded: {exc}")
             return
-    sound = audio_settings(run, store)
+    sound = predict.audio_settings(run, store)
     st.caption(
         f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
         f"{loaded.image_size} x {loaded.image_size} pixels."

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
 
 from core import hostinfo, report
 from core.backbone import WeightsError, keras_cache_location, resolve_weights
-from ui import common
+from ui import common, model_loader
 
 
 @st.cache_resource(show_spinner=False)
 def _tensorflow_device() -> str:
-    from core import device  # TensorFlow is already imported when this runs (see below)
-
-    return device.describe()
+    return model_loader.device_line()
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,9 +22,9 @@ def _quick_device() -> str:
 
 
 def device_line() -> str:
-    """TensorFlow's own answer once this process has imported it (Predict does); until then a
-    check that needs no TensorFlow, so the app starts fast."""
-    if "tensorflow" in sys.modules:
+    """TensorFlow's own answer once this process has loaded it (Predict does, through
+    ui.model_loader); until then a check that needs no TensorFlow, so the app starts fast."""
+    if model_loader.loaded():
         try:
             return _tensorflow_device()
         except Exception:  # noqa: BLE001 - the quick answer is good enough for a sidebar

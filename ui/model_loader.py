@@ -1,0 +1,67 @@
+"""The only way the app process gets TensorFlow.
+
+The Streamlit process stays TensorFlow-free: start-up is fast and the worker process, which
+trains, has the GPU to itself (tests/app/test_import_rules.py fails if a module-level import
+reaches tensorflow or keras from the app). The exception is the Predict page: showing a model
+new pictures needs the model in this process. It gets TensorFlow from here, on first use, and
+this module makes sure the app never grabs all GPU memory:
+
+- importing this module (the sidebar does, on every page) sets TF_FORCE_GPU_ALLOW_GROWTH, so
+  even a TensorFlow import that bypassed this module would grow GPU memory on demand;
+- `tensorflow()` turns on memory growth on every GPU before TensorFlow is used for anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from core import device
+
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # read when TF initialises the GPUs
+log = logging.getLogger(__name__)
+_ready = False  # memory growth is set in this process: TensorFlow may be used
+
+
+def tensorflow():
+    """The tensorflow module, imported once, with memory growth set on every GPU first."""
+    global _ready
+    import tensorflow as tf
+
+    if not _ready:
+        refused = device.enable_memory_growth(
+            tf.config.list_physical_devices("GPU"), tf.config.experimental.set_memory_growth
+        )
+        if refused:
+            log.warning("GPU memory growth could not be set on %s (already in use)", refused)
+        _ready = True
+    return tf
+
+
+def predict():
+    """core.predict (load a run's model, top-k, Grad-CAM) with TensorFlow prepared."""
+    tensorflow()
+    from core import predict as predict_module
+
+    return predict_module
+
+
+def spectrogram_for_file(path: str | Path, settings):
+    """core.audio.spectrogram_for_file (it renders with tf.signal) with TensorFlow prepared."""
+    tensorflow()
+    from core import audio
+
+    return audio.spectrogram_for_file(path, settings)
+
+
+def loaded() -> bool:
+    """Whether this process has TensorFlow (through this module) already."""
+    return _ready
+
+
+def device_line() -> str:
+    """TensorFlow's own device line; only once loaded() (it never imports TensorFlow first)."""
+    if not _ready:
+        raise RuntimeError("TensorFlow is not loaded in the app process")
+    return device.describe()
