@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: $(STAMP_DEV)
 
 bench: $(STAMP_RUN)
 	$(BIN)/python -m core bench
+
+docs: $(STAMP_RUN)  # README's command-line block, from the parser's --help
+	$(BIN)/python -m core.cli_doc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

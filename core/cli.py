@@ -44,69 +44,157 @@ def run_default(name: str):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.split("\n")[0])
     parser.add_argument("--home", help="studio home folder (default: $STUDIO_HOME or .studio)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     inspect = sub.add_parser("inspect", help="scan a dataset folder")
-    inspect.add_argument("dir")
-    inspect.add_argument("--val-dir")
-    inspect.add_argument("--json", action="store_true")
+    inspect.add_argument("dir", metavar="DIR", help="dataset folder (images or audio clips)")
+    inspect.add_argument("--val-dir", metavar="DIR", help="a separate validation folder")
+    inspect.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    train = sub.add_parser("train", help="train a model on a dataset folder")
-    train.add_argument("dir")
-    train.add_argument("--val-dir")
+    train = sub.add_parser("train", help="train on a dataset folder; the last line is JSON")
+    train.add_argument("dir", metavar="DIR", help="dataset folder (images or audio clips)")
+    train.add_argument("--val-dir", metavar="DIR", help="a separate validation folder")
     train.add_argument(
-        "--strategy", default=run_default("strategy"), choices=list(strategies.STRATEGIES)
+        "--strategy",
+        default=run_default("strategy"),
+        choices=list(strategies.STRATEGIES),
+        help="what trains (default: %(default)s)",
     )
-    train.add_argument("--layer", default=run_default("layer"), choices=vgg16.FEATURE_LAYERS)
-    train.add_argument("--unfreeze-blocks", type=int, default=run_default("unfreeze_blocks"))
-    train.add_argument("--image-size", type=int, default=run_default("image_size"))
-    train.add_argument("--epochs", type=int, default=run_default("epochs"))
-    train.add_argument("--finetune-epochs", type=int, default=run_default("finetune_epochs"))
-    train.add_argument("--batch-size", type=int, default=run_default("batch_size"))
-    train.add_argument("--augment", action="store_true")
     train.add_argument(
-        "--augment-kind", default=run_default("augment_kind"), choices=("image", "spectrogram")
+        "--layer",
+        default=run_default("layer"),
+        choices=vgg16.FEATURE_LAYERS,
+        help="linear only: the features it reads (default: %(default)s)",
+    )
+    train.add_argument(
+        "--unfreeze-blocks",
+        type=int,
+        default=run_default("unfreeze_blocks"),
+        metavar="N",
+        help="finetune only: top VGG16 blocks retrained in phase 2 (default: %(default)s)",
+    )
+    train.add_argument(
+        "--image-size",
+        type=int,
+        default=run_default("image_size"),
+        metavar="PX",
+        help="images are resized to PX x PX (default: %(default)s)",
+    )
+    train.add_argument(
+        "--epochs",
+        type=int,
+        default=run_default("epochs"),
+        metavar="N",
+        help="head phase, or the only phase (default: %(default)s)",
+    )
+    train.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=run_default("finetune_epochs"),
+        metavar="N",
+        help="finetune/full: the second phase (default: %(default)s)",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=int,
+        default=run_default("batch_size"),
+        metavar="N",
+        help="(default: %(default)s)",
+    )
+    train.add_argument("--augment", action="store_true", help="augment the training images")
+    train.add_argument(
+        "--augment-kind",
+        default=run_default("augment_kind"),
+        choices=("image", "spectrogram"),
+        help="flips/rotations, or time/frequency masks (default: %(default)s; audio: spectrogram)",
     )
     train.add_argument(
         "--weights",
         default=None,
+        metavar="SPEC",
         help="imagenet | none | PATH (default: $VGG16_WEIGHTS, else imagenet)",
     )
-    train.add_argument("--seed", type=int, default=run_default("seed"))
-    train.add_argument("--val-fraction", type=float, default=run_default("val_fraction"))
+    train.add_argument(
+        "--seed", type=int, default=run_default("seed"), help="(default: %(default)s)"
+    )
+    train.add_argument(
+        "--val-fraction",
+        type=float,
+        default=run_default("val_fraction"),
+        metavar="F",
+        help="validation share of a single folder (default: %(default)s)",
+    )
     train.add_argument("--quiet", action="store_true", help="print only the final JSON line")
 
-    predict = sub.add_parser("predict", help="classify images with a finished run's model")
-    predict.add_argument("model", help="run id (or prefix) or the run's model.keras path")
-    predict.add_argument("images", nargs="+")
-    predict.add_argument("--top-k", type=int, default=3)
-    predict.add_argument("--json", action="store_true")
+    predict = sub.add_parser("predict", help="classify images (or clips) with a run's model")
+    predict.add_argument(
+        "model", metavar="MODEL", help="run id (or prefix) or the run's model.keras path"
+    )
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="pictures or audio clips")
+    predict.add_argument(
+        "--top-k", type=int, default=3, metavar="K", help="classes shown (default: %(default)s)"
+    )
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
 
-    advise = sub.add_parser("advise", help="measure which strategy fits a dataset")
-    advise.add_argument("dir")
-    advise.add_argument("--val-dir")
-    advise.add_argument("--image-size", type=int, default=run_default("image_size"))
-    advise.add_argument("--weights", default=None)
-    advise.add_argument("--seed", type=int, default=run_default("seed"))
+    advise = sub.add_parser("advise", help="measure which strategy fits a dataset (JSON)")
+    advise.add_argument("dir", metavar="DIR", help="dataset folder (images or audio clips)")
+    advise.add_argument("--val-dir", metavar="DIR", help="a separate validation folder")
+    advise.add_argument(
+        "--image-size",
+        type=int,
+        default=run_default("image_size"),
+        metavar="PX",
+        help="(default: %(default)s)",
+    )
+    advise.add_argument("--weights", default=None, metavar="SPEC", help="as for train")
+    advise.add_argument(
+        "--seed", type=int, default=run_default("seed"), help="(default: %(default)s)"
+    )
 
     bench = sub.add_parser("bench", help="measure extraction and fine-tuning speed")
-    bench.add_argument("--image-size", type=int, default=run_default("image_size"))
-    bench.add_argument("--images", type=int, default=256)
-    bench.add_argument("--batch-size", type=int, default=run_default("batch_size"))
-    bench.add_argument("--weights", default="none")
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument(
+        "--image-size",
+        type=int,
+        default=run_default("image_size"),
+        metavar="PX",
+        help="(default: %(default)s)",
+    )
+    bench.add_argument(
+        "--images",
+        type=int,
+        default=256,
+        metavar="N",
+        help="synthetic images (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--batch-size",
+        type=int,
+        default=run_default("batch_size"),
+        metavar="N",
+        help="(default: %(default)s)",
+    )
+    bench.add_argument(
+        "--weights", default="none", metavar="SPEC", help="as for train (default: %(default)s)"
+    )
+    bench.add_argument("--json", action="store_true", help="only the JSON report")
 
     sample = sub.add_parser("sample", help="write a sample dataset, print its folder")
-    sample.add_argument("name")
+    sample.add_argument("name", metavar="NAME", help="digits (offline), or an online sample id")
 
     sub.add_parser("runs", help="list runs")
     for name in ("stop", "resume"):
         cmd = sub.add_parser(name, help=f"{name} a run")
-        cmd.add_argument("run")
+        cmd.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
 
     worker = sub.add_parser("worker", help="execute queued runs (started automatically)")
-    worker.add_argument("--idle-seconds", type=float, default=IDLE_SECONDS)
-    worker.add_argument("--once", action="store_true")
+    worker.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=IDLE_SECONDS,
+        metavar="S",
+        help="exit after S seconds with nothing queued (default: %(default)s)",
+    )
+    worker.add_argument("--once", action="store_true", help="exit when the queue is empty")
     for command in sub.choices.values():  # `--home` also after the command, as documented
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
