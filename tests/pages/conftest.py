@@ -1,0 +1,41 @@
+"""Fixtures of the page tests: a fresh studio home per test (no worker process is ever
+started) and the built-in digits sample. Helpers live in tests/apptesting.py."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from core import samples, worker
+from core.store import Store
+
+
+@pytest.fixture(autouse=True)
+def studio(tmp_path, monkeypatch) -> Path:
+    """A fresh studio home; no worker process is ever started."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    monkeypatch.delenv("VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)
+    return home
+
+
+@pytest.fixture
+def store(studio) -> Store:
+    return Store(studio)
+
+
+@pytest.fixture(scope="session")
+def digits_source(tmp_path_factory) -> Path:
+    """The built-in sample, written once for the whole session."""
+    return samples.prepare("digits", tmp_path_factory.mktemp("samples-home"))
+
+
+@pytest.fixture
+def digits(studio, digits_source) -> Path:
+    """The built-in sample inside this test's home (as 'Use the sample dataset' makes it)."""
+    target = studio / "samples" / digits_source.name
+    shutil.copytree(digits_source, target)
+    return target

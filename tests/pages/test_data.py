@@ -1,0 +1,234 @@
+"""The Data page (pages/1_data.py): sources, uploads, sounds, and session isolation."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from pathlib import Path
+
+from apptesting import (
+    CLASSES,
+    chart_titled,
+    no_exceptions,
+    page,
+    plotly_specs,
+    texts,
+)
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import samples
+from ui import common
+
+
+def test_data_use_the_sample_shows_ten_classes_and_the_class_chart(store):
+    at = page("1_data.py").run()
+    at.button(key="data_use_sample").click().run()
+    no_exceptions(at)
+    assert not at.error, texts(at.error)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Classes"] == "10" and metrics["Pictures"] == "500"
+    counts = chart_titled(at, "Images per class")
+    assert counts["data"][0]["x"] == CLASSES
+    assert counts["data"][0]["y"] == [50] * 10
+    split = chart_titled(at, "Training / validation split per class")
+    assert [trace["name"] for trace in split["data"]] == ["train", "validation"]
+    assert sum(split["data"][1]["y"]) == 100  # 20 % of 500 validate
+    assert chart_titled(at, "Image sizes (width x height, pixels)")["data"][0]["x"] == [32]
+    assert at.session_state[common.DATASET].endswith("digits-50")
+    assert at.session_state[common.IMAGE_SIZE] == samples.SAMPLES["digits"].image_size
+    assert "no duplicates" in texts(at.success)
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _png(colour=(200, 0, 0)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 40), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_data_zip_with_parent_path_shows_an_error_and_writes_nothing(store, tmp_path):
+    at = page("1_data.py", data_source="Upload a zip").run()
+    assert at.radio[0].value == "Upload a zip"
+    evil = _zip({"cats/a.png": _png(), "../evil.png": _png()})
+    at.file_uploader(key="data_zip").upload("evil.zip", evil, "application/zip").run()
+    no_exceptions(at)
+    assert "cannot be used" in texts(at.error) and ".." in texts(at.error)
+    sessions = store.home / "sessions"
+    assert not sessions.exists() or not [p for p in sessions.rglob("*") if p.is_file()]
+    assert not (store.home / "evil.png").exists() and not (tmp_path / "evil.png").exists()
+    assert common.DATASET not in at.session_state
+
+
+def test_data_zip_of_class_folders_becomes_the_dataset_in_the_session_folder(store):
+    at = page("1_data.py", data_source="Upload a zip").run()
+    good = _zip(
+        {
+            "pets/cats/a.png": _png((200, 0, 0)),
+            "pets/cats/b.png": _png((190, 0, 0)),
+            "pets/dogs/c.png": _png((0, 0, 200)),
+            "pets/dogs/d.png": _png((0, 0, 190)),
+            "pets/notes.txt": b"hello",
+        }
+    )
+    at.file_uploader(key="data_zip").upload("my <b>pets</b>.zip", good, "application/zip").run()
+    no_exceptions(at)
+    folder = Path(at.session_state[common.DATASET])
+    session_id = at.session_state[common.SESSION_ID]
+    assert folder.parent == store.home / "sessions" / session_id / "uploads"
+    assert "<" not in folder.name and sorted(p.name for p in folder.iterdir()) == ["cats", "dogs"]
+    assert "Extracted 4 picture" in texts(at.success)
+    assert chart_titled(at, "Images per class")["data"][0]["x"] == ["cats", "dogs"]
+
+
+def test_data_classes_built_in_the_browser(store):
+    at = page("1_data.py", data_source="Build classes here").run()
+    at.text_input[0].input("../../Cats <script>")
+    at.form_submit_button[0].click().run()
+    at.text_input[0].input("dogs")
+    at.form_submit_button[0].click().run()
+    no_exceptions(at)
+    project = store.home / "sessions" / at.session_state[common.SESSION_ID] / "classes"
+    names = sorted(p.name for p in project.iterdir())
+    assert names == ["Cats_script", "dogs"]
+    assert all(project in (project / n).resolve().parents for n in names)
+    assert at.button(key="data_use_classes").disabled  # no pictures yet
+    at.file_uploader(key="data_tm_files_Cats_script").set_value(
+        [("a.png", _png((200, 0, 0)), "image/png"), ("b.png", _png((190, 10, 0)), "image/png")]
+    )
+    at.file_uploader(key="data_tm_files_dogs").set_value(
+        [("c.png", _png((0, 0, 200)), "image/png"), ("bad.png", b"not an image", "image/png")]
+    )
+    at.run()
+    no_exceptions(at)
+    assert sorted(p.name for p in (project / "Cats_script").iterdir()) == ["a.png", "b.png"]
+    assert sorted(p.name for p in (project / "dogs").iterdir()) == ["c.png"]
+    assert "bad.png" in texts(at.warning)
+    at.run()  # a rerun does not save the same uploads twice
+    assert len(list((project / "dogs").iterdir())) == 1
+    at.button(key="data_use_classes").click().run()
+    no_exceptions(at)
+    assert at.session_state[common.DATASET] == str(project.resolve())
+    assert chart_titled(at, "Images per class")["data"][0]["y"] == [2, 1]
+
+
+def test_data_webcam_snapshot_goes_into_the_class(store):
+    at = page("1_data.py", data_source="Build classes here").run()
+    at.text_input[0].input("me")
+    at.form_submit_button[0].click().run()
+    at.toggle(key="data_tm_cam_on_me").set_value(True).run()
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 80, 40)).save(photo, format="JPEG")
+    at.camera_input(key="data_tm_cam_me").upload("image.jpg", photo.getvalue()).run()
+    no_exceptions(at)
+    at.run()  # the same snapshot is saved once
+    class_dir = store.home / "sessions" / at.session_state[common.SESSION_ID] / "classes" / "me"
+    assert [p.name for p in class_dir.iterdir()] == ["snapshot.jpg"]
+    assert "me: 1 picture" in [e.label for e in at.expander][0]
+
+
+def test_data_server_folder_that_does_not_exist(store, tmp_path):
+    at = page("1_data.py", data_source="Folder on the server").run()
+    at.text_input(key="data_folder_path").input(str(tmp_path / "nowhere")).run()
+    at.button(key="data_use_folder").click().run()
+    no_exceptions(at)
+    assert "There is no folder" in texts(at.error)
+
+
+def run_until(at: AppTest, done, seconds: float = 300.0) -> AppTest:
+    """Rerun (as the page's polling fragment would) until done(at) or the time is up."""
+    deadline = time.monotonic() + seconds
+    while not done(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
+def test_data_online_sample_offline_says_so_without_blocking_the_page(store, monkeypatch):
+    from core import fetch
+
+    def offline_child(name, home):  # what `python -m core sample` does offline: one line
+        return fetch._start(
+            "sample",
+            [
+                "-c",
+                "import sys, time; time.sleep(1); print('error: "
+                "no internet to download cifar10', file=sys.stderr); "
+                "sys.exit(2)",
+            ],
+            home,
+            60,
+        )
+
+    monkeypatch.setattr(fetch, "start_sample", offline_child)
+    at = page("1_data.py", data_source="Online sample").run()
+    at.selectbox(key="data_online_sample").set_value("cifar10").run()
+    at.button(key="data_download_sample").click().run()
+    no_exceptions(at)
+    assert "Getting CIFAR-10" in texts(at.info)  # the page returned while the child works
+    assert at.button(key="data_download_sample").disabled  # no second download meanwhile
+    run_until(at, lambda a: a.error, seconds=60)
+    assert "not available here" in texts(at.error) and "no internet" in texts(at.error)
+
+
+def test_data_sound_folder_becomes_spectrograms_with_waveforms_and_players(store, tmp_path):
+    """Audio is converted in a child process (TensorFlow stays out of the app process)."""
+    import numpy as np
+    import soundfile
+
+    root = tmp_path / "sounds"
+    for name, freq in (("low", 220.0), ("high", 1760.0)):
+        (root / name).mkdir(parents=True)
+        for k in range(3):
+            t = np.arange(8000) / 16000.0
+            soundfile.write(
+                root / name / f"{k}.wav", 0.5 * np.sin(2 * np.pi * freq * (1 + 0.05 * k) * t), 16000
+            )
+    at = page("1_data.py", data_source="Folder on the server").run()
+    at.text_input(key="data_folder_path").input(str(root)).run()
+    at.button(key="data_use_folder").click().run()
+    no_exceptions(at)
+    assert "spectrogram pictures" in texts(at.info)  # converting in a child, page not blocked
+    run_until(
+        at,
+        lambda a: common.AUDIO_SOURCE in a.session_state and a.session_state[common.AUDIO_SOURCE],
+    )
+    no_exceptions(at)
+    assert not at.error, texts(at.error)
+    assert at.session_state[common.AUDIO_SOURCE] == str(root.resolve())
+    images = Path(at.session_state[common.DATASET])
+    assert images.is_relative_to(store.home / "cache") and (images / "low" / "0.png").is_file()
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
+    assert {"low: waveform", "low: spectrogram", "high: waveform", "high: spectrogram"} <= set(
+        titles
+    )
+    assert len(at.get("audio")) == 2
+    assert chart_titled(at, "Images per class")["data"][0]["y"] == [3, 3]
+
+
+def test_two_browser_sessions_do_not_see_each_others_uploads_or_classes(store):
+    """Two sessions at once (two AppTests = two browser tabs of different people)."""
+    first = page("1_data.py", data_source="Upload a zip").run()
+    upload = _zip({"a/x.png": _png((200, 0, 0)), "b/y.png": _png((0, 0, 200))})
+    first.file_uploader(key="data_zip").upload("mine.zip", upload, "application/zip").run()
+    second = page("1_data.py", data_source="Build classes here").run()
+    second.text_input[0].input("theirs")
+    second.form_submit_button[0].click().run()
+    no_exceptions(first)
+    no_exceptions(second)
+    ids = first.session_state[common.SESSION_ID], second.session_state[common.SESSION_ID]
+    assert ids[0] != ids[1]
+    mine = Path(first.session_state[common.DATASET])
+    assert mine.is_relative_to(store.home / "sessions" / ids[0])
+    assert common.DATASET not in second.session_state  # no dataset leaked across sessions
+    assert not (store.home / "sessions" / ids[0] / "classes" / "theirs").exists()
+    assert (store.home / "sessions" / ids[1] / "classes" / "theirs").is_dir()
+    assert "theirs" not in " ".join(e.label for e in first.expander)

@@ -1,0 +1,89 @@
+"""The router (streamlit_app.py) with its sidebar, and what holds for every page."""
+
+from __future__ import annotations
+
+import sys
+
+from apptesting import (
+    ROOT,
+    TIMEOUT,
+    finished_run,
+    no_exceptions,
+    page,
+    texts,
+)
+from streamlit.testing.v1 import AppTest
+
+from ui import common
+
+
+def test_router_renders_home_and_the_sidebar(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no ImageNet file cached
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    no_exceptions(at)
+    assert at.button(key="home_use_sample").label == "Use the sample dataset"
+    sidebar = texts(at.sidebar.caption)
+    assert "Device: CPU" in sidebar or "Device: GPU" in sidebar
+    assert "Dataset: none chosen yet" in sidebar
+    assert "ImageNet, not downloaded yet" in texts(at.sidebar.warning)
+
+
+def test_router_sidebar_warns_loudly_without_pretrained_weights(store, digits, monkeypatch):
+    monkeypatch.setenv("VGG16_WEIGHTS", "none")
+    run = finished_run(store, digits)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.session_state[common.DATASET] = str(digits)
+    at.session_state[common.DATASET_LABEL] = "built-in sample: handwritten digits"
+    at.session_state[common.TRAIN_RUN] = run.id
+    at.run()
+    no_exceptions(at)
+    assert "No pretrained weights" in texts(at.sidebar.warning)
+    sidebar = texts(at.sidebar.caption)
+    assert "Dataset: built\\-in sample\\: handwritten digits" in sidebar
+    assert "Run: Feature extractor" in sidebar and "finished" in sidebar
+
+
+NO_TENSORFLOW_SCRIPT = """
+import os, sys
+from streamlit.testing.v1 import AppTest
+from core import samples, worker
+worker.start_worker = lambda *a, **k: None
+folder = samples.prepare("digits")
+for name in ("streamlit_app.py", "pages/0_home.py", "pages/1_data.py", "pages/2_strategy.py",
+             "pages/3_train.py", "pages/5_compare.py"):
+    at = AppTest.from_file(name, default_timeout=60)
+    at.session_state["dataset"] = str(folder)
+    at.run()
+    assert not at.exception, (name, [e.value for e in at.exception])
+print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+"""
+
+
+def test_pages_other_than_predict_never_import_tensorflow(studio):
+    """Rendered in a fresh process, with a dataset: TensorFlow and Keras stay unimported."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TENSORFLOW_SCRIPT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_page_renders_alone_without_a_dataset(store):
+    for name in (
+        "0_home.py",
+        "1_data.py",
+        "2_strategy.py",
+        "3_train.py",
+        "4_predict.py",
+        "5_compare.py",
+    ):
+        at = page(name).run()
+        no_exceptions(at)
+        assert not at.error, (name, texts(at.error))
+        assert at.title, name

@@ -1,0 +1,84 @@
+"""The Strategy page (pages/2_strategy.py): measurement, advice and override."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from apptesting import (
+    chart_titled,
+    no_exceptions,
+    page,
+    queued_run,
+    texts,
+)
+
+from core import advisor
+from core import store as store_mod
+from core.store import Store
+from ui import common
+
+
+def _probe(store: Store, dataset: Path, probe: dict[str, float]):
+    run = queued_run(store, dataset, task="probe")
+    advice = advisor.advise(50.0, probe)
+    store.finish(
+        run.id,
+        store_mod.DONE,
+        result={
+            "probe": probe,
+            "advice": advice.to_dict(),
+            "weights": "ImageNet",
+            "images_per_class": 50.0,
+        },
+    )
+    return store.get(run.id), advice
+
+
+def test_strategy_with_a_measurement_shows_the_numbers_and_the_advice(store, digits):
+    probe = {"block3_pool": 0.91, "block4_pool": 0.84, "block5_pool": 0.62}
+    _, advice = _probe(store, digits, probe)
+    at = page(
+        "2_strategy.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
+    no_exceptions(at)
+    assert not at.error, texts(at.error)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"block3_pool": "91.0%", "block4_pool": "84.0%", "block5_pool": "62.0%"}
+    assert advice.strategy == "linear" and advice.layer == "block3_pool"
+    assert "Recommended: **Linear probe** on block3_pool" in texts(at.success)
+    assert advice.why in texts(at.markdown)
+    bars = chart_titled(at, "Validation accuracy of a linear classifier at each depth")
+    assert bars["data"][0]["y"] == [0.91, 0.84, 0.62]
+    matrix = chart_titled(at, "Dataset size x similarity to ImageNet")
+    marker = matrix["data"][0]
+    assert marker["y"] == [0.5] and marker["marker"]["symbol"] == "star"  # small, different
+    # the advice became the choice, which the override box shows and the Train page reads
+    assert at.selectbox(key="_w_strategy").value == "linear"
+    assert at.session_state[common.STRATEGY] == "linear"
+    assert at.session_state[common.LAYER] == "block3_pool"
+    layers = chart_titled(at, "Which VGG16 layers train: Linear probe")
+    assert "not used" in [trace["name"] for trace in layers["data"]]
+
+
+def test_strategy_override_and_measure_button(store, digits):
+    at = page(
+        "2_strategy.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
+    no_exceptions(at)
+    assert "similarity not measured yet" in json.dumps(
+        chart_titled(at, "Dataset size x similarity to ImageNet")
+    )
+    at.selectbox(key="_w_strategy").set_value("finetune").run()
+    assert at.session_state[common.STRATEGY] == "finetune"
+    layers = chart_titled(at, "Which VGG16 layers train: Fine-tune the top blocks")
+    assert {t["name"] for t in layers["data"]} >= {"trains", "frozen (pretrained, kept as is)"}
+    at.button(key="strategy_measure").click().run()
+    no_exceptions(at)
+    probes = [r for r in store.list() if r.config["task"] == "probe"]
+    assert len(probes) == 1 and probes[0].config["image_size"] == 48
+    assert probes[0].config["weights"] == "none"
+    assert at.button(key="strategy_measure").disabled  # one measurement at a time
+    assert "Measuring" in texts(at.info)

@@ -1,0 +1,190 @@
+"""The Train page (pages/3_train.py): start, stop, resume, live progress, results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from apptesting import (
+    CLASSES,
+    chart_titled,
+    finished_run,
+    no_exceptions,
+    page,
+    queued_run,
+    result_dict,
+    texts,
+)
+from PIL import Image
+
+from core import samples, worker
+from core import store as store_mod
+from core.runconfig import RunConfig
+from ui import common
+
+
+def test_train_with_an_active_run_disables_start_and_the_callback_refuses(store, digits):
+    at = page(
+        "3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"}
+    ).run()
+    no_exceptions(at)
+    start = at.button(key="train_start")
+    assert not start.disabled
+    # another tab (or a click a moment ago) queued a run after this page was drawn
+    other = queued_run(store, digits)
+    start.click().run()
+    no_exceptions(at)
+    assert [r.id for r in store.list()] == [other.id]  # no second run
+    assert "already under way" in texts(at.warning)
+    assert at.button(key="train_start").disabled  # and now the page knows
+    assert at.get("progress")[0].proto.text.startswith("Waiting for the runs queued")
+    at.run()
+    assert at.button(key="train_start").disabled
+    assert len(store.list()) == 1
+
+
+def test_train_start_queues_one_run_with_the_settings(store, digits):
+    at = page(
+        "3_train.py",
+        **{
+            common.DATASET: str(digits),
+            common.IMAGE_SIZE: 48,
+            common.WEIGHTS: "none",
+            common.STRATEGY: "finetune",
+        },
+    ).run()
+    no_exceptions(at)
+    at.button(key="train_start").click().run()
+    no_exceptions(at)
+    runs = store.list()
+    assert len(runs) == 1
+    config = runs[0].config
+    assert (config["strategy"], config["image_size"], config["weights"]) == ("finetune", 48, "none")
+    assert config["dataset"] == str(digits)
+    assert at.session_state[common.TRAIN_RUN] == runs[0].id
+    assert at.button(key="train_start").disabled
+    assert at.button(key=f"train_stop_{runs[0].id}")
+    at.button(key=f"train_stop_{runs[0].id}").click().run()
+    assert store.get(runs[0].id).status == store_mod.STOPPED  # a queued run stops at once
+
+
+def test_train_finished_run_shows_confusion_matrix_table_and_gallery(store, digits):
+    wrong = [
+        {
+            "file": str(next((digits / "digit_3").iterdir())),
+            "true": "digit_3",
+            "predicted": "digit_8",
+            "confidence": 0.93,
+            "true_probability": 0.02,
+        }
+    ]
+    run = finished_run(store, digits, most_wrong=wrong)
+    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    assert not at.error, texts(at.error)
+    assert "Training finished." in texts(at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Validation accuracy"] == "90.0%"
+    confusion = chart_titled(at, "Confusion matrix (validation images)")
+    assert confusion["data"][0]["z"] == [[8, 1, 1], [0, 9, 1], [1, 0, 9]]
+    table = at.dataframe[0].value
+    assert list(table["class"]) == CLASSES[:3] and list(table["recall"]) == [0.8] * 3
+    curves = chart_titled(at, "Training curves")
+    val = [t for t in curves["data"] if t["name"] == "validation"][0]
+    assert val["x"] == [1, 2, 3]
+    captions = [caption for image in at.image for caption in image.captions]
+    assert "digit\\_3 taken for digit\\_8 (93%)" in captions
+
+
+def test_train_reference_lines_for_a_published_setting(store, tmp_path):
+    folder = tmp_path / "cats_vs_dogs_small"
+    for name in ("cats", "dogs"):
+        (folder / name).mkdir(parents=True)
+        for k in range(2):
+            Image.new("RGB", (40, 40), (k * 50, 0, 0)).save(folder / name / f"{k}.png")
+    (folder / samples.MARKER).write_text(json.dumps({"id": "cats_vs_dogs_small"}))
+    config = RunConfig(dataset=str(folder), strategy="head", image_size=150, weights="imagenet")
+    run = store.create(config)
+    store.add_metric(
+        run.id,
+        "epoch",
+        "head",
+        1,
+        1,
+        {"accuracy": 0.7, "val_accuracy": 0.8, "loss": 0.5, "val_loss": 0.4},
+    )
+    store.finish(run.id, store_mod.DONE, result=result_dict("head", 0.8, 0.4, 10.0))
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    annotations = [a["text"] for a in chart_titled(at, "Training curves")["layout"]["annotations"]]
+    assert any("Keras blog" in text and "0.90" in text for text in annotations)
+
+
+@pytest.mark.parametrize(
+    "status,expected",
+    [
+        (store_mod.FAILED, "This run failed: dataset folder not found"),
+        (store_mod.DIVERGED, "Training diverged: the loss became NaN"),
+    ],
+)
+def test_train_failed_and_diverged_runs_show_their_error(store, digits, status, expected):
+    message = expected.split(": ", 1)[1]
+    run = finished_run(store, digits, status=status, error=message)
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    assert expected in texts(at.error)
+
+
+def test_train_interrupted_run_offers_resume(store, digits):
+    run = finished_run(
+        store,
+        digits,
+        status=store_mod.INTERRUPTED,
+        error="the worker process stopped during this run; it can be resumed",
+    )
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    at.button(key=f"train_resume_{run.id}").click().run()
+    no_exceptions(at)
+    again = store.get(run.id)
+    assert (again.status, again.resume) == (store_mod.QUEUED, True)
+
+
+def test_train_running_run_survives_a_new_session(store, digits, monkeypatch):
+    """A reload or a closed tab is a new session: the page finds the running run in the
+    store and shows its progress, ETA and curve so far."""
+    monkeypatch.setattr(worker, "worker_running", lambda home: True)
+    monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
+    run = queued_run(store, digits)
+    store.claim_next(worker_pid=12345)
+    store.add_metric(
+        run.id,
+        "epoch",
+        "head",
+        1,
+        10,
+        {"accuracy": 0.4, "val_accuracy": 0.5, "loss": 1.2, "val_loss": 1.0},
+    )
+    store.update(
+        run.id,
+        progress={
+            "stage": "training",
+            "phase": "head",
+            "epoch": 2,
+            "epochs": 5,
+            "step": 3,
+            "steps": 10,
+            "eta_seconds": 12.0,
+        },
+    )
+    at = page("3_train.py").run()  # a new session: nothing in session state
+    no_exceptions(at)
+    bar = at.get("progress")[0].proto
+    assert bar.value == 30
+    assert bar.text == ("Epoch 2 of 5 (phase: head), batch 3 of 10, about 12 s left in this epoch.")
+    assert at.button(key=f"train_stop_{run.id}")
+    curves = chart_titled(at, "Training curves")
+    assert [t["x"] for t in curves["data"] if t["name"] == "validation"][0] == [1]
+    at.button(key=f"train_stop_{run.id}").click().run()
+    assert store.get(run.id).status == store_mod.STOPPING
+    assert "Stopping at the end of the current batch" in texts(at.caption)
