@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core import strategies, vgg16
 
@@ -20,7 +21,11 @@ class RunConfig:
     unfreeze_blocks: int = 1  # `finetune` only: top blocks retrained in phase 2
     image_size: int = vgg16.DEFAULT_IMAGE_SIZE
     epochs: int = 10  # head phase (or the only phase)
-    finetune_epochs: int = 10
+    # 5, not 10: a fine-tuning epoch runs all of VGG16 forwards and backwards (no feature cache,
+    # the top blocks change), several times the cost of a head epoch on cached features, and it
+    # starts from a head already trained in phase 1 at a small learning rate; 5 keeps a default
+    # run on the sample within minutes on a CPU (the Train page always offered 5).
+    finetune_epochs: int = 5
     batch_size: int = 32
     augment: bool = False
     augment_kind: str = "image"  # "image" (flip/rotate/zoom/shift) or "spectrogram" (masking)
@@ -42,6 +47,19 @@ class RunConfig:
     def from_dict(cls, data: dict) -> RunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The default of one setting: the single source the CLI's flags and the pages' widgets
+        read theirs from (per-strategy values, like learning rates, live in core.strategies)."""
+        found = {f.name: f for f in dataclasses.fields(cls)}.get(name)
+        if found is None:
+            raise KeyError(f"RunConfig has no setting {name!r}")
+        if found.default is not dataclasses.MISSING:
+            return found.default
+        if found.default_factory is not dataclasses.MISSING:
+            return found.default_factory()
+        raise KeyError(f"RunConfig.{name} has no default: it must always be given")
 
     @property
     def strategy_spec(self) -> strategies.Strategy:

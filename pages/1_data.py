@@ -9,6 +9,7 @@ from PIL import Image
 
 from core import archive, audio, charts, datasets, fetch, samples, session, settings
 from core.imaging import IMAGE_EXTENSIONS
+from core.runconfig import RunConfig
 from ui import common
 
 SOURCES = (
@@ -280,9 +281,9 @@ def show_split(found: datasets.Scan) -> None:
         "The model learns from the training pictures and is graded on the validation "
         "pictures, which it never trains on."
     )
-    seed = int(st.session_state.get("seed", 0))
+    seed = int(common.setting("seed"))
     try:
-        split = datasets.split(found, datasets.DEFAULT_VAL_FRACTION, seed)
+        split = datasets.split(found, RunConfig.default("val_fraction"), seed)
     except datasets.DatasetError as exc:
         st.error(f"This dataset cannot be split yet: {exc}")
         return

@@ -83,7 +83,7 @@ def choose_strategy(advice: dict) -> strategies.Strategy:
     st.subheader("Your choice")
     st.write("Keep the recommendation or pick another strategy; the Train page uses this choice.")
     keys = list(strategies.STRATEGIES)
-    default = advice.get("strategy") or strategies.DEFAULT_STRATEGY
+    default = advice.get("strategy") or RunConfig.default("strategy")
     if st.session_state.get(common.STRATEGY) not in keys:
         st.session_state[common.STRATEGY] = default
     key = st.selectbox(
@@ -96,7 +96,7 @@ def choose_strategy(advice: dict) -> strategies.Strategy:
     st.write(spec.plain)
     if key != default and advice:
         st.caption(f"The measurement recommended {strategies.get(default).title}.")
-    blocks, layer = common.strategy_options(spec, advice.get("layer") or vgg16.BOTTLENECK_LAYER)
+    blocks, layer = common.strategy_options(spec, advice.get("layer") or RunConfig.default("layer"))
     trainable = spec.trainable_layers(blocks)
     rows = [
         {

@@ -98,13 +98,14 @@ def augmentation_preview(found: datasets.Scan, kind: str, size: int, seed: int) 
 def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
     """The settings widgets; returns the RunConfig they describe."""
     keys = list(strategies.STRATEGIES)
+    default = RunConfig.default("strategy")
     if st.session_state.get(common.STRATEGY) not in keys:
-        st.session_state[common.STRATEGY] = strategies.DEFAULT_STRATEGY
+        st.session_state[common.STRATEGY] = default
     key = st.selectbox(
         "Strategy",
         keys,
         format_func=lambda k: strategies.get(k).title,
-        **common.kept(common.STRATEGY, strategies.DEFAULT_STRATEGY),
+        **common.kept(common.STRATEGY, default),
     )
     spec = strategies.get(key)
     st.caption(spec.plain + " (The Strategy page measures which one suits your pictures.)")
@@ -115,14 +116,19 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
             "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
             1,
             500,
-            **common.kept("epochs", 10),
+            **common.kept("epochs", RunConfig.default("epochs")),
         )
-        finetune_epochs = 1
+        finetune_epochs = RunConfig.default("finetune_epochs")
         if len(spec.phases) > 1:
             finetune_epochs = cols[1].number_input(
-                "Epochs (fine-tuning phase)", 1, 500, **common.kept("finetune_epochs", 5)
+                "Epochs (fine-tuning phase)",
+                1,
+                500,
+                **common.kept("finetune_epochs", finetune_epochs),
             )
-        batch_size = cols[2].selectbox("Batch size", BATCH_SIZES, **common.kept("batch_size", 32))
+        batch_size = cols[2].selectbox(
+            "Batch size", BATCH_SIZES, **common.kept("batch_size", RunConfig.default("batch_size"))
+        )
         image_size = cols[3].number_input(
             "Image size (pixels, at least 32)",
             min_value=vgg16.MIN_IMAGE_SIZE,
@@ -130,20 +136,20 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
             step=16,
             **common.kept(common.IMAGE_SIZE, common.image_size()),
         )
-        unfreeze, layer = common.strategy_options(spec, vgg16.BOTTLENECK_LAYER)
+        unfreeze, layer = common.strategy_options(spec, RunConfig.default("layer"))
         learning_rates = learning_rate_settings(spec)
         seed = st.number_input(
             "Seed (same seed, same split and start: repeatable runs)",
             0,
             2**31 - 1,
-            **common.kept("seed", 0),
+            **common.kept("seed", RunConfig.default("seed")),
         )
         augment = st.checkbox(
             "Augment the training pictures (random flips, turns and zooms; "
             "slower, helps small datasets)",
-            **common.kept("augment", False),
+            **common.kept("augment", RunConfig.default("augment")),
         )
-        kind = "spectrogram" if is_audio else "image"
+        kind = "spectrogram" if is_audio else RunConfig.default("augment_kind")
         if augment:
             kinds = augment_preview.KINDS
             kind = st.radio(

@@ -22,10 +22,10 @@ def run_every_strategy(folder: str, epochs: int, finetune_epochs: int) -> None:
     if common.active_runs(store):
         common.flash("warning", "Runs are already under way: wait for them to end first.")
         return
-    seed = int(st.session_state.get("seed", 0))
+    seed = int(common.setting("seed"))
     try:
         found = common.scan(folder)
-        manifest = datasets.split(found, datasets.DEFAULT_VAL_FRACTION, seed).manifest()
+        manifest = datasets.split(found, RunConfig.default("val_fraction"), seed).manifest()
     except datasets.DatasetError as exc:
         common.flash("error", f"The dataset cannot be split: {exc}")
         return
@@ -38,8 +38,8 @@ def run_every_strategy(folder: str, epochs: int, finetune_epochs: int) -> None:
         manifest=manifest,
         epochs=epochs,
         finetune_epochs=finetune_epochs,
-        unfreeze_blocks=int(st.session_state.get(common.UNFREEZE, 1)),
-        layer=st.session_state.get(common.LAYER, vgg16.BOTTLENECK_LAYER),
+        unfreeze_blocks=int(common.setting(common.UNFREEZE)),
+        layer=common.setting(common.LAYER),
         label="compare",
     )
     configs = [RunConfig(strategy=key, **shared) for key in strategies.STRATEGIES]
@@ -156,10 +156,16 @@ def body() -> None:
         )
         cols = st.columns(2)
         epochs = cols[0].number_input(
-            "Epochs per run (first phase)", 1, 200, **common.kept("compare_epochs", 5)
+            "Epochs per run (first phase)",
+            1,
+            200,
+            **common.kept("compare_epochs", RunConfig.default("epochs")),
         )
         finetune = cols[1].number_input(
-            "Epochs (fine-tuning phase)", 1, 200, **common.kept("compare_finetune_epochs", 5)
+            "Epochs (fine-tuning phase)",
+            1,
+            200,
+            **common.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
         )
         st.button(
             "Run every strategy",

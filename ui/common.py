@@ -16,6 +16,7 @@ from core import audio, datasets, samples, session, settings, strategies, vgg16,
 from core import store as store_mod
 from core.backbone import WeightsError, resolve_weights
 from core.imaging import UnreadableImage, load_pil_rgb
+from core.runconfig import RunConfig
 from core.store import Run, Store
 
 log = logging.getLogger("studio.pages")
@@ -120,18 +121,24 @@ def kept(key: str, default) -> dict:
     return {"key": widget_key, "on_change": _copy, "args": (widget_key, key)}
 
 
+def setting(key: str):
+    """A run setting as this session last chose it, else RunConfig's default (the one source
+    of defaults): the session keys of run settings are RunConfig's field names."""
+    return st.session_state.get(key, RunConfig.default(key))
+
+
 def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int, str]:
     """The settings a strategy takes besides epochs, shared by the Strategy and Train pages:
     VGG16 blocks to retrain (fine-tuning) and the layer a linear classifier reads."""
-    blocks = int(st.session_state.get(UNFREEZE, 1))
+    blocks = int(setting(UNFREEZE))
     if any(p.unfreeze_blocks == strategies.CONFIGURED for p in spec.phases):
         blocks = st.slider(
             "VGG16 blocks to retrain in the fine-tuning phase",
             1,
             len(vgg16.BLOCKS),
-            **kept(UNFREEZE, 1),
+            **kept(UNFREEZE, RunConfig.default(UNFREEZE)),
         )
-    layer = st.session_state.get(LAYER, vgg16.BOTTLENECK_LAYER)
+    layer = setting(LAYER)
     if spec.uses_layer:
         layer = st.selectbox(
             "Layer the classifier reads", vgg16.FEATURE_LAYERS, **kept(LAYER, layer_default)
@@ -167,14 +174,14 @@ def set_dataset(folder: str | Path, label: str, audio_source: str | None = None)
 
 def default_image_size(folder: str) -> int:
     sample = samples.SAMPLES.get(samples.sample_id(folder) or "")
-    return sample.image_size if sample else vgg16.DEFAULT_IMAGE_SIZE
+    return sample.image_size if sample else RunConfig.default(IMAGE_SIZE)
 
 
 def image_size() -> int:
     if IMAGE_SIZE not in st.session_state:
         folder = current_dataset()
         st.session_state[IMAGE_SIZE] = (
-            default_image_size(folder) if folder else vgg16.DEFAULT_IMAGE_SIZE
+            default_image_size(folder) if folder else RunConfig.default(IMAGE_SIZE)
         )
     return int(st.session_state[IMAGE_SIZE])
 
@@ -229,10 +236,10 @@ def need_dataset() -> str | None:
 
 # -- weights ----------------------------------------------------------------------------------
 def default_weights() -> str:
-    """$VGG16_WEIGHTS (a file path, 'imagenet' or 'none'), else ImageNet."""
+    """$VGG16_WEIGHTS (a file path, 'imagenet' or 'none'), else RunConfig's (ImageNet)."""
     spec = os.environ.get(settings.WEIGHTS_ENV, "").strip()
     if not spec:
-        return "imagenet"
+        return RunConfig.default(WEIGHTS)
     try:
         source = resolve_weights(spec)
     except WeightsError:

@@ -1,4 +1,7 @@
-"""core.runconfig: the settings of one run and their problems."""
+"""core.runconfig: the settings of one run, their problems, and RunConfig.default (the one
+source of run defaults)."""
+
+import pytest
 
 from core.runconfig import RunConfig
 
@@ -22,3 +25,20 @@ def test_run_config_problems_are_sentences(tmp_path):
     assert "weights file not found" in text
     assert "dataset folder not found" in text
     assert RunConfig(dataset=str(tmp_path), weights="none").problems() == []
+
+
+def test_default_reads_the_field_defaults():
+    assert RunConfig.default("epochs") == RunConfig(dataset="x").epochs
+    assert RunConfig.default("finetune_epochs") == 5
+    assert RunConfig.default("learning_rates") == {}
+
+
+def test_default_returns_a_fresh_mutable_default():
+    RunConfig.default("learning_rates")["head"] = 1.0
+    assert RunConfig.default("learning_rates") == {}
+
+
+@pytest.mark.parametrize("name", ["dataset", "no_such_setting"])
+def test_default_refuses_settings_without_a_default(name):
+    with pytest.raises(KeyError):
+        RunConfig.default(name)
