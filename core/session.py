@@ -14,7 +14,9 @@ import tempfile
 import unicodedata
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
+from core import archive
 from core.imaging import IMAGE_EXTENSIONS, UnreadableImage, image_info
 
 SESSIONS_DIR = "sessions"
@@ -73,6 +75,15 @@ def unique_child(parent: Path, name: str) -> Path:
         n += 1
         candidate = parent / f"{base}-{n}"
     return candidate
+
+
+def extract_upload(
+    home: str | os.PathLike, session_id: str, upload: BinaryIO, stem: str
+) -> tuple[Path, archive.ExtractResult]:
+    """An uploaded zip extracted safely (core.archive) into a new folder of this session's
+    uploads, named after stem; raises archive.ArchiveError and then leaves nothing behind."""
+    target = unique_child(uploads_dir(home, session_id), stem)
+    return target, archive.extract_zip(upload, target)
 
 
 def add_class(project: Path, name: str) -> Path:

@@ -134,29 +134,29 @@ def server_folder() -> None:
         choose(folder, f"folder {folder.name}")
 
 
+def extract(upload) -> tuple[str, str, str | None]:
+    """Extract an uploaded zip: (message kind, sentence, the folder or None)."""
+    home = common.get_store().home
+    try:
+        target, result = session.extract_upload(
+            home, common.session_id(), upload, Path(upload.name).stem
+        )
+    except archive.ArchiveError as exc:
+        return "error", f"This zip cannot be used: {exc}", None
+    skipped = f" ({len(result.skipped)} other file(s) skipped)" if result.skipped else ""
+    return "success", f"Extracted {len(result.files)} picture(s){skipped}.", str(target)
+
+
 def zip_upload() -> None:
     st.write("A zip file holding one folder per class, with the pictures inside.")
     upload = st.file_uploader("Zip of class folders", type=["zip"], key="data_zip")
     if upload is None:
         return
-    outcomes = st.session_state.setdefault(ZIP_OUTCOME, {})
-    if upload.file_id not in outcomes:
-        store = common.get_store()
-        target = session.unique_child(
-            session.uploads_dir(store.home, common.session_id()), Path(upload.name).stem
-        )
-        try:
-            result = archive.extract_zip(upload, target)
-        except archive.ArchiveError as exc:
-            outcomes[upload.file_id] = ("error", f"This zip cannot be used: {exc}")
-        else:
-            skipped = f" ({len(result.skipped)} other file(s) skipped)" if result.skipped else ""
-            outcomes[upload.file_id] = (
-                "success",
-                f"Extracted {len(result.files)} picture(s){skipped}.",
-            )
-            choose(target, f"uploaded zip {Path(upload.name).name}")
-    kind, message = outcomes[upload.file_id]
+    (kind, message, folder), new = common.once_per_upload(
+        ZIP_OUTCOME, upload, lambda: extract(upload)
+    )
+    if new and folder:  # the outcome is kept first: choosing a sound folder reruns the page
+        choose(Path(folder), f"uploaded zip {Path(upload.name).name}")
     getattr(st, kind)(common.md(message) if kind == "success" else message)
 
 

@@ -4,7 +4,7 @@ strategy that follows (which the user may override)."""
 import pandas as pd
 import streamlit as st
 
-from core import advisor, charts, datasets, report, strategies, vgg16, worker
+from core import advisor, charts, datasets, report, runs, strategies, vgg16
 from core import store as store_mod
 from core.runconfig import RunConfig
 from ui import common
@@ -13,17 +13,9 @@ APPLIED = "_strategy_applied_probe"  # the probe whose advice last set the strat
 
 
 def measure(folder: str, image_size: int, weights: str) -> None:
-    """Button callback: queue a probe unless one for this dataset is already under way."""
-    store = common.get_store()
-    worker.reap(store)
-    if any(report.is_probe(r) and r.dataset == folder for r in common.active_runs(store)):
-        common.flash("info", "A measurement of this dataset is already under way.")
-        return
-    config = RunConfig(dataset=folder, task="probe", image_size=image_size, weights=weights)
-    try:
-        worker.submit(store, config)
-    except ValueError as exc:
-        common.flash("error", f"The measurement cannot start: {exc}")
+    """Button callback: queue a probe (core.runs refuses a second one of this dataset)."""
+    probe = runs.start_probe(common.get_store(), folder, image_size, weights)
+    common.flash_refusal(probe, busy_kind="info")
 
 
 def show_probe(run_id: str) -> None:

@@ -11,6 +11,7 @@ from core import (
     datasets,
     references,
     report,
+    runs,
     samples,
     strategies,
     vgg16,
@@ -182,17 +183,9 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
 
 
 def start(config: dict) -> None:
-    """Start button callback: checks the store right before queueing, so a second click, a
-    second tab or a stale page never starts a second run."""
-    store = common.get_store()
-    worker.reap(store)
-    if common.active_runs(store):
-        common.flash("warning", "A run is already under way: wait for it to end or stop it first.")
-        return
-    try:
-        run = worker.submit(store, RunConfig.from_dict(config))
-    except ValueError as exc:
-        common.flash("error", f"Training cannot start: {exc}")
+    """Start button callback (the rule, one run at a time, is core.runs')."""
+    run = runs.start_training(common.get_store(), RunConfig.from_dict(config))
+    if common.flash_refusal(run):
         return
     st.session_state[common.TRAIN_RUN] = run.id
     st.session_state.pop(SEEN_ACTIVE, None)
@@ -203,17 +196,8 @@ def stop(run_id: str) -> None:
 
 
 def resume(run_id: str) -> None:
-    store = common.get_store()
-    worker.reap(store)
-    if common.active_runs(store):
-        common.flash("warning", "Another run is under way: resume this one when it ends.")
-        return
-    try:
-        worker.resume(store, run_id)
-    except ValueError as exc:
-        common.flash("error", str(exc))
-        return
-    st.session_state[common.TRAIN_RUN] = run_id
+    if not common.flash_refusal(runs.resume_training(common.get_store(), run_id)):
+        st.session_state[common.TRAIN_RUN] = run_id
 
 
 # -- the run ----------------------------------------------------------------------------------

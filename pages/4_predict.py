@@ -5,21 +5,18 @@ The only page that uses TensorFlow in the app process: loading a model needs it.
 only through ui/model_loader.py (memory growth first). The model is loaded once per run
 (st.cache_resource keyed by run id + model hash)."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from core import archive, audio, charts, report, session
+from core import archive, audio, charts, predict_batch, report, session
 from core import store as store_mod
-from core.imaging import IMAGE_EXTENSIONS, UnreadableImage, is_image_file, load_pil_rgb
+from core.imaging import IMAGE_EXTENSIONS, UnreadableImage
 from core.store import Run
 from ui import common, model_loader
 
 TOP_K = 5
-BATCH = 32
 IMAGE_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
 AUDIO_TYPES = sorted(ext.lstrip(".") for ext in audio.AUDIO_EXTENSIONS)
 BATCH_RESULT = "_predict_batch_result"  # (run id, folder) -> rows
@@ -40,22 +37,6 @@ def models_available(store) -> list[Run]:
         for r in store.list(statuses=store_mod.WITH_MODEL)
         if r.model_path and not report.is_probe(r)
     ]
-
-
-def to_image(name: str, data: bytes, sound: audio.SpectrogramSettings | None):
-    """An upload as the picture the model sees (a sound becomes its spectrogram)."""
-    suffix = Path(name).suffix.lower()
-    fd, tmp = tempfile.mkstemp(suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if suffix in audio.AUDIO_EXTENSIONS:
-            if sound is None:
-                raise UnreadableImage("this model was trained on pictures, not sounds")
-            return model_loader.spectrogram_for_file(tmp, sound)
-        return load_pil_rgb(tmp)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def explain_one(loaded, image, name: str, show_cam: bool, index: int) -> None:
@@ -110,7 +91,7 @@ def one_picture(loaded, sound) -> None:
         inputs = [("snapshot.jpg", snapshot.getvalue())] if snapshot is not None else []
     for index, (name, data) in enumerate(inputs[:10]):
         try:
-            image = to_image(name, data, sound)
+            image = predict_batch.upload_image(name, data, sound)
         except (UnreadableImage, audio.UnreadableAudio) as exc:
             st.error(f"{common.md(name)} cannot be used: {exc}")
             continue
@@ -119,45 +100,27 @@ def one_picture(loaded, sound) -> None:
         st.caption("Only the first 10 are shown here; use 'Many pictures' for more.")
 
 
-def batch_files(folder: Path, sound) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        and (is_image_file(p) or (sound is not None and audio.is_audio_file(p)))
-    )
-
-
 def predict_folder(loaded, folder: Path, sound) -> list[dict]:
-    predict = model_loader.predict()
-    files = batch_files(folder, sound)
-    rows: list[dict] = []
-    bar = st.progress(0.0, text=f"0 of {len(files)} files")
-    for start in range(0, len(files), BATCH):
-        chunk, images = files[start : start + BATCH], []
-        for path in chunk:
-            rel = path.relative_to(folder).as_posix()
-            try:
-                image = (
-                    model_loader.spectrogram_for_file(path, sound)
-                    if audio.is_audio_file(path)
-                    else load_pil_rgb(path)
-                )
-            except (UnreadableImage, audio.UnreadableAudio) as exc:
-                rows.append(report.error_row(rel, str(exc)))
-                continue
-            images.append((rel, image))
-        if images:
-            for (rel, _), top in zip(
-                images,
-                predict.top_k(loaded, [i for _, i in images], k=min(3, len(loaded.classes))),
-                strict=True,
-            ):
-                rows.append(report.prediction_row(rel, top))
-        done = min(start + BATCH, len(files))
-        bar.progress(done / max(1, len(files)), text=f"{done} of {len(files)} files")
-    return rows
+    """core.predict_batch.predict_folder with a progress bar."""
+    total = len(predict_batch.batch_files(folder, sound))
+    bar = st.progress(0.0, text=f"0 of {total} files")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(1, total), text=f"{done} of {total} files")
+
+    return predict_batch.predict_folder(loaded, folder, sound, on_progress=progress)
+
+
+def extract(upload) -> tuple[str, str]:
+    """("folder", where the zip went) or ("error", why it cannot be used)."""
+    stem = "predict-" + Path(upload.name).stem
+    try:
+        target, _ = session.extract_upload(
+            common.get_store().home, common.session_id(), upload, stem
+        )
+    except archive.ArchiveError as exc:
+        return "error", f"This zip cannot be used: {exc}"
+    return "folder", str(target)
 
 
 def batch_source() -> Path | None:
@@ -179,19 +142,7 @@ def batch_source() -> Path | None:
     upload = st.file_uploader("Zip of pictures", type=["zip"], key="predict_batch_zip")
     if upload is None:
         return None
-    extracted = st.session_state.setdefault(BATCH_FOLDERS, {})
-    if upload.file_id not in extracted:
-        store = common.get_store()
-        target = session.unique_child(
-            session.uploads_dir(store.home, common.session_id()),
-            "predict-" + Path(upload.name).stem,
-        )
-        try:
-            archive.extract_zip(upload, target)
-            extracted[upload.file_id] = ("folder", str(target))
-        except archive.ArchiveError as exc:
-            extracted[upload.file_id] = ("error", f"This zip cannot be used: {exc}")
-    kind, value = extracted[upload.file_id]
+    (kind, value), _ = common.once_per_upload(BATCH_FOLDERS, upload, lambda: extract(upload))
     if kind == "error":
         st.error(value)
         return None
@@ -207,9 +158,8 @@ def many_pictures(loaded, run: Run, sound) -> None:
     if folder is None:
         return
     key = (run.id, str(folder))
-    st.caption(
-        f"{len(batch_files(folder, sound))} file(s) to classify in {common.md(folder.name)}."
-    )
+    count = len(predict_batch.batch_files(folder, sound))
+    st.caption(f"{count} file(s) to classify in {common.md(folder.name)}.")
     if st.button("Classify them all", type="primary", key="predict_batch_go"):
         st.session_state[BATCH_RESULT] = {key: predict_folder(loaded, folder, sound)}
     rows = st.session_state.get(BATCH_RESULT, {}).get(key)

@@ -1,13 +1,12 @@
 """Compare: runs side by side, or every strategy on the same split and seed in one click."""
 
-import uuid
-
 import pandas as pd
 import streamlit as st
 
 from core import charts, datasets, references, report, samples, strategies, vgg16, worker
 from core import store as store_mod
 from core.runconfig import RunConfig
+from core.runs import start_comparison
 from core.store import Run
 from ui import common
 
@@ -15,41 +14,27 @@ SEEN_ACTIVE = "_compare_seen_active"
 
 
 def run_every_strategy(folder: str, epochs: int, finetune_epochs: int) -> None:
-    """Button callback: one run per strategy, same split (manifest), seed, image size and
-    weights, sharing a group id; they queue and run one after another."""
-    store = common.get_store()
-    worker.reap(store)
-    if common.active_runs(store):
-        common.flash("warning", "Runs are already under way: wait for them to end first.")
-        return
-    seed = int(common.setting("seed"))
-    try:
-        found = common.scan(folder)
-        manifest = datasets.split(found, RunConfig.default("val_fraction"), seed).manifest()
-    except datasets.DatasetError as exc:
-        common.flash("error", f"The dataset cannot be split: {exc}")
-        return
-    group = uuid.uuid4().hex
-    shared = dict(
+    """Button callback: one run per strategy on equal terms (core.runs builds them), with this
+    session's seed, image size, weights, blocks and layer."""
+    base = RunConfig(
         dataset=folder,
         image_size=common.image_size(),
-        seed=seed,
+        seed=int(common.setting("seed")),
         weights=common.weights(),
-        manifest=manifest,
         epochs=epochs,
         finetune_epochs=finetune_epochs,
         unfreeze_blocks=int(common.setting(common.UNFREEZE)),
         layer=common.setting(common.LAYER),
-        label="compare",
     )
-    configs = [RunConfig(strategy=key, **shared) for key in strategies.STRATEGIES]
-    problems = configs[0].problems()
-    if problems:
-        common.flash("error", "The comparison cannot start: " + "; ".join(problems))
+    try:
+        found = common.scan(folder)
+    except datasets.DatasetError as exc:
+        common.flash("error", f"The dataset cannot be split: {exc}")
         return
-    for config in configs:
-        worker.submit(store, config, group_id=group)
-    st.session_state[common.COMPARE_GROUP] = group
+    queued = start_comparison(common.get_store(), found, base)
+    if common.flash_refusal(queued):
+        return
+    st.session_state[common.COMPARE_GROUP] = queued[0].group_id
     st.session_state.pop("compare_runs", None)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import audio, datasets, samples, session, settings, strategies, vgg16, worker
+from core import audio, datasets, runs, samples, session, settings, strategies, vgg16, worker
 from core import store as store_mod
 from core.backbone import WeightsError, resolve_weights
 from core.imaging import UnreadableImage, load_pil_rgb
@@ -100,6 +100,15 @@ def flash(kind: str, message: str) -> None:
     st.session_state[FLASH] = (kind, message)
 
 
+def flash_refusal(outcome: object, busy_kind: str = "warning") -> bool:
+    """Flash a core.runs.Refused (busy: a warning, or busy_kind; wrong settings: an error);
+    True when it was one, so the callback stops there."""
+    if not isinstance(outcome, runs.Refused):
+        return False
+    flash(busy_kind if outcome.busy else "error", outcome.reason)
+    return True
+
+
 def show_flash() -> None:
     kind, message = st.session_state.pop(FLASH, (None, None))
     if kind:
@@ -144,6 +153,17 @@ def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int
             "Layer the classifier reads", vgg16.FEATURE_LAYERS, **kept(LAYER, layer_default)
         )
     return blocks, layer
+
+
+def once_per_upload(key: str, upload, work: Callable[[], object]) -> tuple[object, bool]:
+    """(work()'s answer for this upload, whether it was computed just now). Computed once:
+    Streamlit hands the same upload to every rerun, and extracting or saving it again would
+    repeat (or duplicate) it. Kept in st.session_state[key], by upload."""
+    done = st.session_state.setdefault(key, {})
+    new = upload.file_id not in done
+    if new:
+        done[upload.file_id] = work()
+    return done[upload.file_id], new
 
 
 # -- text -------------------------------------------------------------------------------------

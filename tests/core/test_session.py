@@ -1,14 +1,16 @@
-"""core.session: per-browser-session folders and safe names."""
+"""core.session: per-browser-session folders, safe names, and uploaded zips extracted into
+the session (a refused one leaves nothing)."""
 
 from __future__ import annotations
 
 import io
 import time
+import zipfile
 
 import pytest
 from PIL import Image
 
-from core import session
+from core import archive, session
 
 
 @pytest.mark.parametrize(
@@ -80,3 +82,35 @@ def test_folder_signature_changes_when_files_change(tmp_path):
     (tmp_path / "a" / "new.png").write_bytes(b"x")
     after = session.folder_signature(tmp_path)
     assert before[0] == after[0] == str(tmp_path.resolve()) and after != before
+
+
+def zipped(entries: dict[str, bytes]) -> io.BytesIO:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as handle:
+        for name, data in entries.items():
+            handle.writestr(name, data)
+    out.seek(0)
+    return out
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_extract_upload_twice_gives_two_folders_in_the_session(tmp_path):
+    upload, sid = {"cats/a.png": png(), "dogs/b.png": png()}, session.new_session_id()
+    first, result = session.extract_upload(tmp_path, sid, zipped(upload), "pets")
+    second, _ = session.extract_upload(tmp_path, sid, zipped(upload), "pets")
+    uploads = session.uploads_dir(tmp_path, sid)
+    assert first.parent == second.parent == uploads and first != second
+    assert len(result.files) == 2 and (first / "cats" / "a.png").is_file()
+
+
+def test_a_refused_upload_leaves_nothing(tmp_path):
+    sid = session.new_session_id()
+    with pytest.raises(archive.ArchiveError):
+        session.extract_upload(tmp_path, sid, zipped({"../evil.png": png()}), "evil")
+    uploads = session.uploads_dir(tmp_path, sid)
+    assert not [p for p in uploads.rglob("*") if p.is_file()]

@@ -1,0 +1,98 @@
+"""The rules for starting runs, the same for the pages and the CLI: at most one training run (or
+one comparison) under way at a time, one similarity measurement of a dataset at a time, and a
+comparison's runs on equal terms (same split, seed, image size and weights).
+
+Each start function either queues and returns the run(s), or queues nothing and returns a
+`Refused` saying why in a sentence the page shows and the CLI prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+
+from core import datasets, report, strategies, worker
+from core import store as store_mod
+from core.runconfig import RunConfig
+from core.store import Run, Store
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why nothing was queued. busy: another run is under way (wait for it, or stop it);
+    otherwise the settings or the dataset are wrong (change them)."""
+
+    reason: str
+    busy: bool = False
+
+
+def under_way(store: Store) -> list[Run]:
+    """The active runs, after runs of dead workers were marked interrupted (so a crashed
+    worker never blocks new runs)."""
+    worker.reap(store)
+    return store.list(statuses=store_mod.ACTIVE)
+
+
+def start_training(store: Store, config: RunConfig) -> Run | Refused:
+    """Queue a training run unless any run is under way. Checked against the store right
+    before queueing, so a second click, a second tab or a stale page never starts a second
+    run."""
+    if under_way(store):
+        return Refused(
+            "A run is already under way: wait for it to end or stop it first.", busy=True
+        )
+    try:
+        return worker.submit(store, config)
+    except ValueError as exc:
+        return Refused(f"Training cannot start: {exc}")
+
+
+def resume_training(store: Store, run_id: str) -> Run | Refused:
+    """Queue an interrupted run again (from its last finished epoch) unless a run is under
+    way."""
+    if under_way(store):
+        return Refused("Another run is under way: resume this one when it ends.", busy=True)
+    try:
+        return worker.resume(store, run_id)
+    except ValueError as exc:
+        return Refused(str(exc))
+
+
+def start_probe(store: Store, dataset: str, image_size: int, weights: str) -> Run | Refused:
+    """Queue a similarity measurement (the advisor's linear probe) unless one of this dataset
+    is under way. A probe is short, so it may queue behind a training run."""
+    if any(report.is_probe(r) and r.dataset == dataset for r in under_way(store)):
+        return Refused("A measurement of this dataset is already under way.", busy=True)
+    config = RunConfig(dataset=dataset, task="probe", image_size=image_size, weights=weights)
+    try:
+        return worker.submit(store, config)
+    except ValueError as exc:
+        return Refused(f"The measurement cannot start: {exc}")
+
+
+def comparison_configs(found: datasets.Scan, base: RunConfig) -> list[RunConfig]:
+    """One run config per strategy, each with base's settings and one saved split (manifest)
+    drawn with base's seed, so every strategy trains and validates on the same pictures.
+    Raises datasets.DatasetError when the dataset cannot be split."""
+    manifest = datasets.split(found, base.val_fraction, base.seed).manifest()
+    return [
+        dataclasses.replace(base, strategy=key, manifest=manifest, label="compare")
+        for key in strategies.STRATEGIES
+    ]
+
+
+def start_comparison(store: Store, found: datasets.Scan, base: RunConfig) -> list[Run] | Refused:
+    """Queue one run per strategy under a shared group id (they run one after another),
+    unless any run is under way; all or nothing."""
+    if under_way(store):
+        return Refused("Runs are already under way: wait for them to end first.", busy=True)
+    try:
+        configs = comparison_configs(found, base)
+    except datasets.DatasetError as exc:
+        return Refused(f"The dataset cannot be split: {exc}")
+    problems = list(dict.fromkeys(p for config in configs for p in config.problems()))
+    if problems:
+        return Refused("The comparison cannot start: " + "; ".join(problems))
+    group = uuid.uuid4().hex
+    return [worker.submit(store, config, group_id=group) for config in configs]

@@ -1,0 +1,99 @@
+"""core.runs: one run at a time, one measurement of a dataset at a time, comparisons on equal
+terms; refusals are typed and queue nothing. No worker process is started."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core import datasets, runs, strategies, worker
+from core import store as store_mod
+from core.runconfig import RunConfig
+from core.store import Store
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> Store:
+    monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)
+    return Store(tmp_path / "home")
+
+
+def config(dataset, **changes) -> RunConfig:
+    return RunConfig(**{"dataset": str(dataset), "image_size": 32, "weights": "none", **changes})
+
+
+def test_a_second_training_run_is_refused_while_one_is_under_way(store, binary_dataset):
+    first = runs.start_training(store, config(binary_dataset))
+    assert isinstance(first, store_mod.Run) and first.status == store_mod.QUEUED
+    second = runs.start_training(store, config(binary_dataset, strategy="linear"))
+    assert isinstance(second, runs.Refused) and second.busy
+    assert "already under way" in second.reason
+    assert [r.id for r in store.list()] == [first.id]
+
+
+def test_wrong_settings_are_refused_with_the_problem_and_queue_nothing(store, binary_dataset):
+    refused = runs.start_training(store, config(binary_dataset, image_size=8))
+    assert isinstance(refused, runs.Refused) and not refused.busy
+    assert refused.reason.startswith("Training cannot start: image size must be at least 32")
+    assert store.list() == []
+
+
+def test_a_run_of_a_dead_worker_does_not_block_the_next_one(store, binary_dataset):
+    orphan = store.create(config(binary_dataset))
+    store.claim_next(worker_pid=2**22 + 12345)  # no such process
+    started = runs.start_training(store, config(binary_dataset))
+    assert isinstance(started, store_mod.Run)
+    assert store.get(orphan.id).status == store_mod.INTERRUPTED
+
+
+def test_resume_waits_for_the_active_run(store, binary_dataset):
+    orphan = store.create(config(binary_dataset))
+    store.claim_next(worker_pid=2**22 + 12345)
+    other = runs.start_training(store, config(binary_dataset))  # marks the orphan interrupted
+    refused = runs.resume_training(store, orphan.id)
+    assert isinstance(refused, runs.Refused) and refused.busy
+    store.finish(other.id, store_mod.DONE)
+    resumed = runs.resume_training(store, orphan.id)
+    assert isinstance(resumed, store_mod.Run)
+    assert (store.get(orphan.id).status, store.get(orphan.id).resume) == (store_mod.QUEUED, True)
+
+
+def test_one_measurement_per_dataset_at_a_time_even_behind_training(store, binary_dataset):
+    training = runs.start_training(store, config(binary_dataset))
+    dataset = training.dataset  # the absolute path the store keeps
+    probe = runs.start_probe(store, dataset, 32, "none")
+    assert isinstance(probe, store_mod.Run) and probe.config["task"] == "probe"
+    again = runs.start_probe(store, dataset, 32, "none")
+    assert isinstance(again, runs.Refused) and again.busy
+    assert len(store.list()) == 2
+
+
+def test_comparison_configs_share_split_seed_size_and_weights(binary_dataset):
+    found = datasets.scan(binary_dataset)
+    base = config(binary_dataset, seed=7, epochs=2, finetune_epochs=1)
+    configs = runs.comparison_configs(found, base)
+    assert [c.strategy for c in configs] == list(strategies.STRATEGIES)
+    manifests = {json.dumps(c.manifest, sort_keys=True) for c in configs}
+    assert len(manifests) == 1 and len(json.loads(manifests.pop())["files"]) == len(found.items)
+    assert {(c.seed, c.image_size, c.weights, c.epochs, c.label) for c in configs} == {
+        (7, 32, "none", 2, "compare")
+    }
+
+
+def test_start_comparison_queues_one_group_then_refuses_a_second(store, binary_dataset):
+    found = datasets.scan(binary_dataset)
+    queued = runs.start_comparison(store, found, config(binary_dataset))
+    assert len(queued) == len(strategies.STRATEGIES)
+    assert len({r.group_id for r in queued}) == 1 and queued[0].group_id
+    again = runs.start_comparison(store, found, config(binary_dataset))
+    assert isinstance(again, runs.Refused) and again.busy
+    assert len(store.list()) == len(strategies.STRATEGIES)
+
+
+def test_a_comparison_with_wrong_settings_queues_nothing(store, binary_dataset):
+    found = datasets.scan(binary_dataset)
+    refused = runs.start_comparison(store, found, config(binary_dataset, batch_size=0))
+    assert isinstance(refused, runs.Refused) and not refused.busy
+    assert refused.reason == "The comparison cannot start: batch size must be at least 1"
+    assert store.list() == []
