@@ -4,12 +4,13 @@ strategy that follows (which the user may override)."""
 import pandas as pd
 import streamlit as st
 
-from core import advisor, charts, datasets, report, runs, strategies, vgg16
+from core import advisor, charts, report, runs, strategies, vgg16
 from core import store as store_mod
 from core.runconfig import RunConfig
 from ui import common
 
 APPLIED = "_strategy_applied_probe"  # the probe whose advice last set the strategy
+SEEN_ACTIVE = "_probe_seen_active"
 
 
 def measure(folder: str, image_size: int, weights: str) -> None:
@@ -26,9 +27,7 @@ def show_probe(run_id: str) -> None:
         if fraction is not None:
             st.progress(fraction)
         return
-    if st.session_state.get("_probe_seen_active") == run.id:
-        st.session_state.pop("_probe_seen_active")
-        st.rerun()  # it just finished: redraw the whole page with the advice
+    common.rerun_if_ended(SEEN_ACTIVE, run.id)  # it just finished: the page shows the advice
 
 
 def show_measurement(run) -> None:
@@ -89,6 +88,12 @@ def choose_strategy(advice: dict) -> strategies.Strategy:
     if key != default and advice:
         st.caption(f"The measurement recommended {strategies.get(default).title}.")
     blocks, layer = common.strategy_options(spec, advice.get("layer") or RunConfig.default("layer"))
+    show_phases(spec, blocks, layer)
+    return spec
+
+
+def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
+    """What trains in each phase of the chosen strategy, as a table and a diagram."""
     trainable = spec.trainable_layers(blocks)
     rows = [
         {
@@ -102,33 +107,11 @@ def choose_strategy(advice: dict) -> strategies.Strategy:
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.plotly_chart(charts.vgg16_layers(spec, blocks, layer), key="strategy_layers_chart")
-    return spec
 
 
-def body() -> None:
-    st.title("Strategy")
-    st.write(
-        "Decide how much of VGG16 to reuse: it depends on how many pictures you have and "
-        "how much they look like everyday photos."
-    )
-    common.show_flash()
-    folder = common.need_dataset()
-    if folder is None:
-        return
-    store = common.get_store()
-    common.refresh_runs(store)
-    try:
-        found = common.scan(folder)
-    except datasets.DatasetError as exc:
-        st.error(f"This dataset cannot be read: {exc}")
-        return
-    if not found.ok:
-        st.error(
-            "This dataset has problems to fix first (see the Data page): "
-            + common.md("; ".join(found.errors))
-        )
-        return
-    per_class = found.images_per_class()
+def measurement(store, folder: str) -> dict:
+    """Section 1: the Measure button and the latest measurement at this image size and with
+    these weights; returns its advice ({} until one finished)."""
     size = st.number_input(
         "Image size for the measurement (pixels, at least 32)",
         min_value=vgg16.MIN_IMAGE_SIZE,
@@ -137,7 +120,6 @@ def body() -> None:
         **common.kept(common.IMAGE_SIZE, common.image_size()),
     )
     weights = common.weights()
-
     st.subheader("1. Measure how similar your pictures are to ImageNet")
     st.write(
         "Measuring fits a quick linear classifier on VGG16's features at three depths "
@@ -154,22 +136,26 @@ def body() -> None:
         on_click=measure,
         args=(folder, int(size), weights),
     )
-    if probe is not None and probe.active:
-        st.session_state["_probe_seen_active"] = probe.id
+    if probe is None:
+        return {}
+    show_probe_state(probe)
+    return (probe.result.get("advice") or {}) if probe.status == store_mod.DONE else {}
+
+
+def show_probe_state(probe) -> None:
+    if probe.active:
+        common.watch(SEEN_ACTIVE, probe.id)
         common.poll(lambda: show_probe(probe.id), active=True)
-    elif probe is not None and probe.status == store_mod.DONE:
+    elif probe.status == store_mod.DONE:
         show_measurement(probe)
         apply_advice(probe)
-    elif probe is not None and probe.status in (store_mod.FAILED, store_mod.DIVERGED):
+    elif probe.status in (store_mod.FAILED, store_mod.DIVERGED):
         st.error(f"The measurement failed: {probe.error or 'no reason recorded'}")
-    elif probe is not None:
+    else:
         st.warning(f"The last measurement did not finish ({probe.status}): measure again.")
 
-    advice = (
-        (probe.result.get("advice") or {})
-        if probe is not None and probe.status == store_mod.DONE
-        else {}
-    )
+
+def recommendation(per_class: float, advice: dict) -> None:
     st.subheader("2. The recommendation")
     st.plotly_chart(
         charts.strategy_matrix(per_class, advice.get("similarity")), key="strategy_matrix_chart"
@@ -183,6 +169,20 @@ def body() -> None:
         st.caption(f"Evidence: {advice['evidence']}")
     else:
         st.info(size_only_sentence(per_class))
+
+
+def body() -> None:
+    store = common.page_header(
+        "Strategy",
+        "Decide how much of VGG16 to reuse: it depends on how many pictures you have and "
+        "how much they look like everyday photos.",
+    )
+    ready = common.ready_dataset()
+    if ready is None:
+        return
+    folder, found = ready
+    advice = measurement(store, folder)
+    recommendation(found.images_per_class(), advice)
     choose_strategy(advice)
     common.go_to("train", "Next: Train with this strategy", icon=":material/model_training:")
 

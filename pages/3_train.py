@@ -96,8 +96,7 @@ def augmentation_preview(found: datasets.Scan, kind: str, size: int, seed: int) 
     st.image([original, *versions], caption=["original", *(["augmented"] * len(versions))])
 
 
-def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
-    """The settings widgets; returns the RunConfig they describe."""
+def strategy_choice() -> strategies.Strategy:
     keys = list(strategies.STRATEGIES)
     default = RunConfig.default("strategy")
     if st.session_state.get(common.STRATEGY) not in keys:
@@ -110,33 +109,73 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
     )
     spec = strategies.get(key)
     st.caption(spec.plain + " (The Strategy page measures which one suits your pictures.)")
-    is_audio = bool(st.session_state.get(common.AUDIO_SOURCE))
-    with st.expander("Change the settings (optional: the defaults work)"):
-        cols = st.columns(4)
-        epochs = cols[0].number_input(
-            "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
+    return spec
+
+
+def size_settings(spec: strategies.Strategy) -> dict:
+    """Epochs per phase, batch size and image size, in one row."""
+    cols = st.columns(4)
+    epochs = cols[0].number_input(
+        "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
+        1,
+        500,
+        **common.kept("epochs", RunConfig.default("epochs")),
+    )
+    finetune_epochs = RunConfig.default("finetune_epochs")
+    if len(spec.phases) > 1:
+        finetune_epochs = cols[1].number_input(
+            "Epochs (fine-tuning phase)",
             1,
             500,
-            **common.kept("epochs", RunConfig.default("epochs")),
+            **common.kept("finetune_epochs", finetune_epochs),
         )
-        finetune_epochs = RunConfig.default("finetune_epochs")
-        if len(spec.phases) > 1:
-            finetune_epochs = cols[1].number_input(
-                "Epochs (fine-tuning phase)",
-                1,
-                500,
-                **common.kept("finetune_epochs", finetune_epochs),
-            )
-        batch_size = cols[2].selectbox(
-            "Batch size", BATCH_SIZES, **common.kept("batch_size", RunConfig.default("batch_size"))
+    batch_size = cols[2].selectbox(
+        "Batch size", BATCH_SIZES, **common.kept("batch_size", RunConfig.default("batch_size"))
+    )
+    image_size = cols[3].number_input(
+        "Image size (pixels, at least 32)",
+        min_value=vgg16.MIN_IMAGE_SIZE,
+        max_value=512,
+        step=16,
+        **common.kept(common.IMAGE_SIZE, common.image_size()),
+    )
+    return dict(
+        epochs=int(epochs),
+        finetune_epochs=int(finetune_epochs),
+        batch_size=int(batch_size),
+        image_size=int(image_size),
+    )
+
+
+def augmentation_settings(found: datasets.Scan, image_size: int, seed: int) -> dict:
+    """Whether to augment, and how (spectrograms get masking), with a preview."""
+    is_audio = bool(st.session_state.get(common.AUDIO_SOURCE))
+    augment = st.checkbox(
+        "Augment the training pictures (random flips, turns and zooms; "
+        "slower, helps small datasets)",
+        **common.kept("augment", RunConfig.default("augment")),
+    )
+    kind = "spectrogram" if is_audio else RunConfig.default("augment_kind")
+    if augment:
+        kind = st.radio(
+            "Kind of augmentation",
+            augment_preview.KINDS,
+            horizontal=True,
+            format_func=lambda k: {
+                "image": "pictures (flip, turn, zoom, shift)",
+                "spectrogram": "spectrograms (mask time and pitch bands)",
+            }[k],
+            **common.kept("augment_kind", kind),
         )
-        image_size = cols[3].number_input(
-            "Image size (pixels, at least 32)",
-            min_value=vgg16.MIN_IMAGE_SIZE,
-            max_value=512,
-            step=16,
-            **common.kept(common.IMAGE_SIZE, common.image_size()),
-        )
+        augmentation_preview(found, kind, image_size, seed)
+    return dict(augment=bool(augment), augment_kind=kind)
+
+
+def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
+    """The settings widgets; returns the RunConfig they describe."""
+    spec = strategy_choice()
+    with st.expander("Change the settings (optional: the defaults work)"):
+        sizes = size_settings(spec)
         unfreeze, layer = common.strategy_options(spec, RunConfig.default("layer"))
         learning_rates = learning_rate_settings(spec)
         seed = st.number_input(
@@ -145,40 +184,18 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
             2**31 - 1,
             **common.kept("seed", RunConfig.default("seed")),
         )
-        augment = st.checkbox(
-            "Augment the training pictures (random flips, turns and zooms; "
-            "slower, helps small datasets)",
-            **common.kept("augment", RunConfig.default("augment")),
-        )
-        kind = "spectrogram" if is_audio else RunConfig.default("augment_kind")
-        if augment:
-            kinds = augment_preview.KINDS
-            kind = st.radio(
-                "Kind of augmentation",
-                kinds,
-                horizontal=True,
-                format_func=lambda k: {
-                    "image": "pictures (flip, turn, zoom, shift)",
-                    "spectrogram": "spectrograms (mask time and pitch bands)",
-                }[k],
-                **common.kept("augment_kind", kind),
-            )
-            augmentation_preview(found, kind, int(image_size), int(seed))
+        augmentation = augmentation_settings(found, sizes["image_size"], int(seed))
         weights = weights_setting()
     return RunConfig(
         dataset=folder,
-        strategy=key,
+        strategy=spec.key,
         layer=layer,
         unfreeze_blocks=int(unfreeze),
-        image_size=int(image_size),
-        epochs=int(epochs),
-        finetune_epochs=int(finetune_epochs),
-        batch_size=int(batch_size),
-        augment=bool(augment),
-        augment_kind=kind,
         weights=weights,
         seed=int(seed),
         learning_rates=learning_rates,
+        **sizes,
+        **augmentation,
     )
 
 
@@ -216,8 +233,7 @@ def show_live(run_id: str) -> None:
     worker.reap(store)
     run = store.get(run_id)
     if not run.active:
-        if st.session_state.pop(SEEN_ACTIVE, None) == run.id:
-            st.rerun()  # it just ended: redraw the page (results, Start enabled again)
+        common.rerun_if_ended(SEEN_ACTIVE, run.id)  # it just ended: results, Start enabled
         show_finished(run)
         return
     st.markdown(f"**{common.md(report.run_label(run))}**")
@@ -276,6 +292,13 @@ def show_results(run: Run) -> None:
             charts.confusion_matrix(result["confusion_matrix"], result["classes"]),
             key=f"train_confusion_{run.id}",
         )
+    show_most_wrong(result)
+    common.go_to(
+        "predict", "Next: try the model on new pictures", icon=":material/online_prediction:"
+    )
+
+
+def show_most_wrong(result) -> None:
     wrong = [w for w in result.get("most_wrong", []) if Path(w["file"]).is_file()]
     if wrong:
         st.subheader("The validation pictures it got most wrong")
@@ -290,9 +313,6 @@ def show_results(run: Run) -> None:
                     for w in wrong
                 ],
             )
-    common.go_to(
-        "predict", "Next: try the model on new pictures", icon=":material/online_prediction:"
-    )
 
 
 def show_finished(run: Run) -> None:
@@ -340,76 +360,75 @@ def shown_run(store, active: list[Run]) -> Run | None:
     return report.latest(store.list(limit=50))
 
 
-def body() -> None:
-    st.title("Train")
-    st.write(
-        "Start training: the studio reuses VGG16 the way your strategy says and shows "
-        "the accuracy growing after every pass over the pictures (an epoch)."
-    )
-    common.show_flash()
-    store = common.get_store()
-    common.refresh_runs(store)
-    active = common.active_runs(store)
-    folder = common.current_dataset()
-    if folder is None and not active:
-        common.need_dataset()
-    config = None
-    if folder is not None:
-        try:
-            found = common.scan(folder)
-        except datasets.DatasetError as exc:
-            st.error(f"This dataset cannot be read: {exc}")
-            found = None
-        if found is not None and not found.ok:
-            st.error(
-                "Fix the dataset first (see the Data page): " + common.md("; ".join(found.errors))
-            )
-        elif found is not None:
-            if st.session_state.get(common.AUDIO_SOURCE):
-                st.caption(
-                    f"Sounds from {common.md(Path(st.session_state[common.AUDIO_SOURCE]).name)}"
-                    " are trained on as spectrogram pictures."
-                )
-            config = settings_form(folder, found)
-    if config is not None:
-        problems = config.problems()
-        for problem in problems:
-            st.error(common.md(problem))
-        st.button(
-            "Start training",
-            type="primary",
-            icon=":material/play_arrow:",
-            key="train_start",
-            disabled=bool(active) or bool(problems),
-            on_click=start,
-            args=(config.to_dict(),),
+def start_section(folder: str | None, active: list[Run]) -> None:
+    """The settings and the Start button (disabled while any run is active)."""
+    if folder is None:
+        if not active:
+            common.need_dataset()
+        return
+    found = common.usable_scan(folder)
+    if found is None:
+        return
+    if st.session_state.get(common.AUDIO_SOURCE):
+        st.caption(
+            f"Sounds from {common.md(Path(st.session_state[common.AUDIO_SOURCE]).name)}"
+            " are trained on as spectrogram pictures."
         )
-        if active:
-            st.caption("Start is available again when the current run ends.")
+    config = settings_form(folder, found)
+    problems = config.problems()
+    for problem in problems:
+        st.error(common.md(problem))
+    st.button(
+        "Start training",
+        type="primary",
+        icon=":material/play_arrow:",
+        key="train_start",
+        disabled=bool(active) or bool(problems),
+        on_click=start,
+        args=(config.to_dict(),),
+    )
+    if active:
+        st.caption("Start is available again when the current run ends.")
+
+
+def earlier_runs(store) -> None:
+    """A selectbox of this studio's earlier training runs; the chosen one is shown."""
+    earlier = [r for r in store.list(limit=50) if not report.is_probe(r) and not r.active]
+    if len(earlier) < 2:
+        return
+    with st.expander("Earlier runs"):
+        labels = {r.id: report.run_label(r) for r in earlier}
+        chosen = st.selectbox(
+            "Show an earlier run",
+            list(labels),
+            format_func=labels.__getitem__,
+            index=None,
+            key="train_earlier",
+        )
+        if chosen and chosen != st.session_state.get(common.TRAIN_RUN):
+            st.session_state[common.TRAIN_RUN] = chosen
+            st.rerun()
+
+
+def body() -> None:
+    store = common.page_header(
+        "Train",
+        "Start training: the studio reuses VGG16 the way your strategy says and shows "
+        "the accuracy growing after every pass over the pictures (an epoch).",
+    )
+    active = common.active_runs(store)
+    start_section(common.current_dataset(), active)
     st.divider()
     run = shown_run(store, active)
     if run is None:
         st.caption("No run yet: click 'Start training'.")
         return
     if run.active:
-        st.session_state[SEEN_ACTIVE] = run.id
+        common.watch(SEEN_ACTIVE, run.id)
         common.poll(lambda: show_live(run.id), active=True)
     else:
         show_finished(run)
-    earlier = [r for r in store.list(limit=50) if not report.is_probe(r) and not r.active]
-    if len(earlier) > 1:
-        with st.expander("Earlier runs"):
-            labels = {r.id: report.run_label(r) for r in earlier}
-            chosen = st.selectbox(
-                "Show an earlier run",
-                list(labels),
-                format_func=labels.__getitem__,
-                index=None,
-                key="train_earlier",
-            )
-            if chosen and chosen != st.session_state.get(common.TRAIN_RUN):
-                st.session_state[common.TRAIN_RUN] = chosen
-                st.rerun()
+    earlier_runs(store)
 
 
 common.guarded(body)

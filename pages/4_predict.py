@@ -176,10 +176,27 @@ def many_pictures(loaded, run: Run, sound) -> None:
         )
 
 
+def model_of(store, run: Run):
+    """The run's loaded model (cached), or an error saying why there is none and None."""
+    if not Path(run.model_path).is_file():
+        st.error(
+            "The model file of this run is missing from the server; train again or pick "
+            "another run."
+        )
+        return None
+    with st.spinner("Loading the model (the first time takes a few seconds)..."):
+        predict = model_loader.predict()
+        try:
+            return load_model(str(store.home), run.id, run.model_sha256 or "")
+        except predict.ModelRefused as exc:
+            st.error(f"This model cannot be loaded: {exc}")
+            return None
+
+
 def body() -> None:
-    st.title("Predict")
-    st.write("Show a trained model new pictures and see what it thinks, and where it looked.")
-    store = common.get_store()
+    store = common.page_header(
+        "Predict", "Show a trained model new pictures and see what it thinks, and where it looked."
+    )
     runs = models_available(store)
     if not runs:
         st.info(
@@ -188,33 +205,12 @@ def body() -> None:
         )
         common.go_to("train", "Go to the Train page", icon=":material/model_training:")
         return
-    labels = {r.id: report.run_label(r) for r in runs}
     preferred = st.session_state.get(common.TRAIN_RUN)
-    default = preferred if preferred in labels else runs[0].id
-    if st.session_state.get("predict_run") not in labels:
-        st.session_state["predict_run"] = default
-    run_id = st.selectbox(
-        "Model (a finished run)",
-        list(labels),
-        format_func=labels.__getitem__,
-        **common.kept("predict_run", default),
-    )
-    run = store.get(run_id)
-    if not Path(run.model_path).is_file():
-        st.error(
-            "The model file of this run is missing from the server; train again or pick "
-            "another run."
-        )
+    run = store.get(common.pick_run("Model (a finished run)", runs, "predict_run", preferred))
+    loaded = model_of(store, run)
+    if loaded is None:
         return
-    with st.spinner("Loading the model (the first time takes a few seconds)..."):
-        predict = model_loader.predict()
-
-        try:
-            loaded = load_model(str(store.home), run.id, run.model_sha256 or "")
-        except predict.ModelRefused as exc:
-            st.error(f"This model cannot be loaded: {exc}")
-            return
-    sound = predict.audio_settings(run, store)
+    sound = model_loader.predict().audio_settings(run, store)
     st.caption(
         f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
         f"{loaded.image_size} x {loaded.image_size} pixels."

@@ -73,23 +73,30 @@ def show_comparison(run_ids: list[str]) -> None:
         except KeyError:
             continue
     if any(r.active for r in runs):
-        waiting = [r for r in runs if r.active]
-        st.info(f"{len(waiting)} run(s) still to finish; the table fills in as they end.")
-        live = [r for r in waiting if r.status in store_mod.LIVE]
-        for run in (live or waiting)[:1]:
-            fraction, text = report.progress_view(run)
-            st.progress(
-                fraction if fraction is not None else 0.0,
-                text=f"{report.strategy_title(run.strategy)}: {text}",
-            )
-    elif st.session_state.pop(SEEN_ACTIVE, None):
-        st.rerun()  # the last one just ended: Start buttons come back
+        show_waiting([r for r in runs if r.active])
+    else:
+        common.rerun_if_ended(SEEN_ACTIVE, True)  # the last one just ended: Start comes back
     series = {
         f"{report.strategy_title(r.strategy)} ({r.id[-6:]})": store.epoch_history(r.id)
         for r in runs
     }
     st.plotly_chart(charts.compare_curves(series, shared_references(runs)), key="compare_curves")
-    rows = report.compare_rows(runs)
+    show_table(report.compare_rows(runs))
+
+
+def show_waiting(waiting: list[Run]) -> None:
+    """How many runs are left, and the progress of the one training now."""
+    st.info(f"{len(waiting)} run(s) still to finish; the table fills in as they end.")
+    live = [r for r in waiting if r.status in store_mod.LIVE]
+    for run in (live or waiting)[:1]:
+        fraction, text = report.progress_view(run)
+        st.progress(
+            fraction if fraction is not None else 0.0,
+            text=f"{report.strategy_title(run.strategy)}: {text}",
+        )
+
+
+def show_table(rows: list[dict]) -> None:
     table = pd.DataFrame(rows)
     if not table.empty:
         table["train time"] = [report.duration(s) for s in table.pop("train_seconds")]
@@ -120,71 +127,65 @@ def show_comparison(run_ids: list[str]) -> None:
     )
 
 
-def body() -> None:
-    st.title("Compare")
-    st.write(
-        "See which strategy works best: every strategy trained on exactly the same "
-        "pictures, split and seed, side by side."
-    )
-    common.show_flash()
-    store = common.get_store()
-    common.refresh_runs(store)
-    active = common.active_runs(store)
-    folder = common.current_dataset()
+def run_all_section(folder: str | None, active: bool) -> None:
     st.subheader("Run every strategy")
     if folder is None:
         st.caption("Choose a dataset on the Data page to run every strategy on it.")
-    else:
-        st.write(
-            f"Queues one run per strategy ({len(strategies.STRATEGIES)} in all) on the "
-            "current dataset; they run one after another."
-        )
-        cols = st.columns(2)
-        epochs = cols[0].number_input(
-            "Epochs per run (first phase)",
-            1,
-            200,
-            **common.kept("compare_epochs", RunConfig.default("epochs")),
-        )
-        finetune = cols[1].number_input(
-            "Epochs (fine-tuning phase)",
-            1,
-            200,
-            **common.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
-        )
-        st.button(
-            "Run every strategy",
-            type="primary",
-            icon=":material/compare_arrows:",
-            key="compare_run_all",
-            disabled=bool(active),
-            on_click=run_every_strategy,
-            args=(folder, int(epochs), int(finetune)),
-        )
-        if active:
-            st.caption("Available again when the current runs end.")
+        return
+    st.write(
+        f"Queues one run per strategy ({len(strategies.STRATEGIES)} in all) on the "
+        "current dataset; they run one after another."
+    )
+    cols = st.columns(2)
+    epochs = cols[0].number_input(
+        "Epochs per run (first phase)",
+        1,
+        200,
+        **common.kept("compare_epochs", RunConfig.default("epochs")),
+    )
+    finetune = cols[1].number_input(
+        "Epochs (fine-tuning phase)",
+        1,
+        200,
+        **common.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
+    )
+    st.button(
+        "Run every strategy",
+        type="primary",
+        icon=":material/compare_arrows:",
+        key="compare_run_all",
+        disabled=active,
+        on_click=run_every_strategy,
+        args=(folder, int(epochs), int(finetune)),
+    )
+    if active:
+        st.caption("Available again when the current runs end.")
+
+
+def side_by_side(store) -> None:
     st.subheader("Runs side by side")
     runs = [r for r in store.list(limit=200) if not report.is_probe(r)]
     if not runs:
         st.info("No training run yet: start one on the Train page, or click 'Run every strategy'.")
         return
-    labels = {r.id: report.run_name(r) for r in runs}
-    default = [i for i in default_selection(runs) if i in labels]
-    kept = [i for i in st.session_state.get("compare_runs", default) if i in labels]
-    st.session_state["compare_runs"] = kept
-    chosen = st.multiselect(
-        "Runs to compare",
-        list(labels),
-        format_func=labels.__getitem__,
-        **common.kept("compare_runs", default),
-    )
+    chosen = common.pick_runs("Runs to compare", runs, "compare_runs", default_selection(runs))
     if not chosen:
         st.caption("Pick at least one run.")
         return
     any_active = any(store.get(i).active for i in chosen)
     if any_active:
-        st.session_state[SEEN_ACTIVE] = True
+        common.watch(SEEN_ACTIVE, True)
     common.poll(lambda: show_comparison(list(chosen)), active=any_active)
+
+
+def body() -> None:
+    store = common.page_header(
+        "Compare",
+        "See which strategy works best: every strategy trained on exactly the same "
+        "pictures, split and seed, side by side.",
+    )
+    run_all_section(common.current_dataset(), bool(common.active_runs(store)))
+    side_by_side(store)
 
 
 common.guarded(body)

@@ -12,7 +12,18 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import audio, datasets, runs, samples, session, settings, strategies, vgg16, worker
+from core import (
+    audio,
+    datasets,
+    report,
+    runs,
+    samples,
+    session,
+    settings,
+    strategies,
+    vgg16,
+    worker,
+)
 from core import store as store_mod
 from core.backbone import WeightsError, resolve_weights
 from core.imaging import UnreadableImage, load_pil_rgb
@@ -74,6 +85,50 @@ def refresh_runs(store: Store) -> None:
 
 def active_runs(store: Store) -> list[Run]:
     return store.list(statuses=store_mod.ACTIVE)
+
+
+def page_header(title: str, intro: str) -> Store:
+    """Every page's start: its title and one sentence, the message a button callback left
+    (flash), and the store with runs of dead workers marked interrupted."""
+    st.title(title)
+    st.write(intro)
+    show_flash()
+    store = get_store()
+    refresh_runs(store)
+    return store
+
+
+# -- runs on screen ---------------------------------------------------------------------------
+def watch(key: str, token: object) -> None:
+    """Note that the page was drawn while something (a run id) was active; see rerun_if_ended."""
+    st.session_state[key] = token
+
+
+def rerun_if_ended(key: str, token: object) -> None:
+    """From a polling fragment, once `token`'s run is no longer active: if the page was drawn
+    while it was (watch), redraw the whole page (results, Start buttons enabled again)."""
+    if st.session_state.get(key) == token:
+        st.session_state.pop(key)
+        st.rerun()
+
+
+def pick_run(label: str, runs: list[Run], key: str, preferred: str | None = None) -> str:
+    """A selectbox of runs whose choice survives page switches: `preferred` (or the newest)
+    until the user picks another; a choice that left the list falls back to it."""
+    labels = {r.id: report.run_label(r) for r in runs}
+    default = preferred if preferred in labels else runs[0].id
+    if st.session_state.get(key) not in labels:
+        st.session_state[key] = default
+    return st.selectbox(label, list(labels), format_func=labels.__getitem__, **kept(key, default))
+
+
+def pick_runs(label: str, runs: list[Run], key: str, default: list[str]) -> list[str]:
+    """A multiselect of runs (named by report.run_name) whose choice survives page switches;
+    runs that left the list drop out of it."""
+    labels = {r.id: report.run_name(r) for r in runs}
+    default = [i for i in default if i in labels]
+    st.session_state[key] = [i for i in st.session_state.get(key, default) if i in labels]
+    return st.multiselect(label, list(labels), format_func=labels.__getitem__, **kept(key, default))
 
 
 # -- the guard --------------------------------------------------------------------------------
@@ -240,6 +295,27 @@ def go_to(page: str, label: str, icon: str | None = None) -> None:
         st.page_link(PAGES[page], label=label, icon=icon)
     except Exception:  # noqa: BLE001 - StreamlitPageNotFoundError outside st.navigation
         st.caption(label)
+
+
+def usable_scan(folder: str) -> datasets.Scan | None:
+    """The dataset's (cached) scan, or an error saying what to fix and None."""
+    try:
+        found = scan(folder)
+    except datasets.DatasetError as exc:
+        st.error(f"This dataset cannot be read: {exc}")
+        return None
+    if not found.ok:
+        st.error("Fix the dataset first (see the Data page): " + md("; ".join(found.errors)))
+        return None
+    return found
+
+
+def ready_dataset() -> tuple[str, datasets.Scan] | None:
+    """The guard of pages that need a dataset: (folder, scan), or a message saying what to
+    do (choose one, or fix it) and None."""
+    folder = need_dataset()
+    found = usable_scan(folder) if folder is not None else None
+    return None if found is None else (folder, found)
 
 
 def need_dataset() -> str | None:
