@@ -274,6 +274,24 @@ def _class_files(root: Path) -> tuple[list[Path], list[str]]:
     return audio, other
 
 
+def first_clips(root: Path) -> dict[str, Path]:
+    """The first clip of each class folder below root (class name -> clip), for previews."""
+    clips: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and is_audio_file(path) and path.parent != root:
+            clips.setdefault(path.parent.name, path)
+    return clips
+
+
+def spectrogram_of(clip: Path, audio_root: Path, images: Path) -> Path | None:
+    """The spectrogram picture a clip below audio_root became in the images folder, if any."""
+    rel = clip.relative_to(audio_root)
+    for candidate in (images / rel.with_suffix(".png"), images / (rel.as_posix() + ".png")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def is_audio_dataset(root: str | Path) -> bool:
     """True when the files in root's subfolders are mostly audio (more audio than images)."""
     root = Path(root).expanduser()

@@ -306,6 +306,14 @@ class Split:
             "files": files,
         }
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Pictures per class on each side: {TRAIN: {class: n}, VALIDATION: {class: n}}."""
+        counts = {side: {c: 0 for c in self.classes} for side in (TRAIN, VALIDATION)}
+        for side, items in ((TRAIN, self.train), (VALIDATION, self.validation)):
+            for item in items:
+                counts[side][item.label] += 1
+        return counts
+
     def labels(self, split: str) -> np.ndarray:
         index = {c: k for k, c in enumerate(self.classes)}
         items = self.train if split == TRAIN else self.validation

@@ -18,10 +18,10 @@ def use_sample() -> None:
 
 
 def body() -> None:
-    st.title("VGG16 transfer-learning studio")
-    st.write(
+    common.page_header(
+        "VGG16 transfer-learning studio",
         "Teach a computer to recognise your own pictures by reusing VGG16, a network "
-        "that already learned to see from a million photos."
+        "that already learned to see from a million photos.",
     )
     st.markdown(
         "1. **Data**: choose the pictures, one folder per class.\n"

@@ -173,13 +173,7 @@ def _save_uploads(class_dir: Path, files, name: str | None = None) -> None:
             st.warning(str(exc))
 
 
-def build_classes() -> None:
-    st.write(
-        "Make your own classes, like Teachable Machine: name a class, then add pictures "
-        "by dropping files or taking webcam snapshots."
-    )
-    store = common.get_store()
-    project = session.classes_dir(store.home, common.session_id())
+def add_class_form(project: Path) -> None:
     with st.form("data_add_class", clear_on_submit=True):
         name = st.text_input("New class name", placeholder="e.g. cat")
         if st.form_submit_button("Add class", icon=":material/add:"):
@@ -187,32 +181,43 @@ def build_classes() -> None:
                 session.add_class(project, name)
             except session.SessionError as exc:
                 st.error(f"That name cannot be used: {exc}.")
+
+
+def class_pictures(class_dir: Path, name: str) -> None:
+    """Drop files or take webcam snapshots into one class; its latest pictures."""
+    files = st.file_uploader(
+        f"Pictures of {name}",
+        type=IMAGE_TYPES,
+        accept_multiple_files=True,
+        key=f"data_tm_files_{name}",
+    )
+    _save_uploads(class_dir, files or [])
+    if st.toggle("Use the webcam", key=f"data_tm_cam_on_{name}"):
+        snapshot = st.camera_input(f"Snapshot for {name}", key=f"data_tm_cam_{name}")
+        if snapshot is not None:
+            suffix = Path(snapshot.name or "").suffix or ".jpg"
+            _save_uploads(class_dir, [snapshot], name=f"snapshot{suffix}")
+    pictures = sorted(
+        str(p) for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+    if pictures:
+        st.image(common.thumbnails(pictures[-8:], 72), width=72)
+
+
+def build_classes() -> None:
+    st.write(
+        "Make your own classes, like Teachable Machine: name a class, then add pictures "
+        "by dropping files or taking webcam snapshots."
+    )
+    project = session.classes_dir(common.get_store().home, common.session_id())
+    add_class_form(project)
     counts = session.class_counts(project)
     if not counts:
         st.caption("No class yet: add at least two.")
         return
     for name in counts:
-        class_dir = project / name
         with st.expander(f"{common.md(name)}: {counts[name]} picture(s)", expanded=True):
-            files = st.file_uploader(
-                f"Pictures of {name}",
-                type=IMAGE_TYPES,
-                accept_multiple_files=True,
-                key=f"data_tm_files_{name}",
-            )
-            _save_uploads(class_dir, files or [])
-            if st.toggle("Use the webcam", key=f"data_tm_cam_on_{name}"):
-                snapshot = st.camera_input(f"Snapshot for {name}", key=f"data_tm_cam_{name}")
-                if snapshot is not None:
-                    suffix = Path(snapshot.name or "").suffix or ".jpg"
-                    _save_uploads(class_dir, [snapshot], name=f"snapshot{suffix}")
-            pictures = sorted(
-                str(p)
-                for p in class_dir.iterdir()
-                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-            )
-            if pictures:
-                st.image(common.thumbnails(pictures[-8:], 72), width=72)
+            class_pictures(project / name, name)
     counts = session.class_counts(project)
     ready = sum(1 for n in counts.values() if n > 0) >= 2
     if st.button(
@@ -287,33 +292,11 @@ def show_split(found: datasets.Scan) -> None:
     except datasets.DatasetError as exc:
         st.error(f"This dataset cannot be split yet: {exc}")
         return
-    counts = {
-        datasets.TRAIN: {c: 0 for c in split.classes},
-        datasets.VALIDATION: {c: 0 for c in split.classes},
-    }
-    for side, items in ((datasets.TRAIN, split.train), (datasets.VALIDATION, split.validation)):
-        for item in items:
-            counts[side][item.label] += 1
+    counts = split.counts()
     st.plotly_chart(charts.split_counts(counts), key="data_split_chart")
     table = pd.DataFrame(counts)
     table.index.name = "class"
     st.dataframe(table)
-
-
-def _first_clips(root: Path) -> dict[str, Path]:
-    clips: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and audio.is_audio_file(path) and path.parent != root:
-            clips.setdefault(path.parent.name, path)
-    return clips
-
-
-def _spectrogram_of(clip: Path, audio_root: Path, images: Path) -> Path | None:
-    rel = clip.relative_to(audio_root)
-    for candidate in (images / rel.with_suffix(".png"), images / (rel.as_posix() + ".png")):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def show_audio(audio_root: Path, images: Path) -> None:
@@ -323,7 +306,7 @@ def show_audio(audio_root: Path, images: Path) -> None:
         "and brightness is loudness."
     )
     settings = audio.SpectrogramSettings()
-    for name, clip in list(_first_clips(audio_root).items())[:GRID_CLASSES]:
+    for name, clip in list(audio.first_clips(audio_root).items())[:GRID_CLASSES]:
         st.markdown(f"**{common.md(name)}**: {common.md(clip.name)}")
         left, right = st.columns(2)
         try:
@@ -334,7 +317,7 @@ def show_audio(audio_root: Path, images: Path) -> None:
         except audio.UnreadableAudio as exc:
             left.warning(f"This clip cannot be read: {exc}")
             continue
-        picture = _spectrogram_of(clip, audio_root, images)
+        picture = audio.spectrogram_of(clip, audio_root, images)
         if picture is not None:
             pixels = np.asarray(Image.open(picture).convert("L"))
             right.plotly_chart(
@@ -359,7 +342,19 @@ def show_dataset(folder: str) -> None:
     except datasets.DatasetError as exc:
         st.error(f"This folder cannot be used: {exc}")
         return
-    counts = found.counts()
+    show_summary(found)
+    show_pictures(found)
+    st.subheader("Checks")
+    show_problems(found)
+    if found.ok:
+        show_split(found)
+    audio_source = st.session_state.get(common.AUDIO_SOURCE)
+    if audio_source and Path(audio_source).is_dir():
+        show_audio(Path(audio_source), Path(folder))
+
+
+def show_summary(found: datasets.Scan) -> None:
+    """Counts, the scan's errors and warnings, and where to go next when it is ready."""
     cols = st.columns(4)
     cols[0].metric("Classes", len(found.classes))
     cols[1].metric("Pictures", len(found.items))
@@ -379,12 +374,15 @@ def show_dataset(folder: str) -> None:
             common.go_to("strategy", "Next: Strategy", icon=":material/alt_route:")
         with nav[1]:
             common.go_to("train", "Skip to Train", icon=":material/model_training:")
+
+
+def show_pictures(found: datasets.Scan) -> None:
     st.subheader("Pictures per class")
     st.write(
         "Classes with many fewer pictures than others are drawn in red: the model sees "
         "them less often."
     )
-    st.plotly_chart(charts.class_counts(counts), key="data_counts_chart")
+    st.plotly_chart(charts.class_counts(found.counts()), key="data_counts_chart")
     show_grid(found)
     st.subheader("Picture sizes")
     st.write(
@@ -392,22 +390,14 @@ def show_dataset(folder: str) -> None:
         "or shapes get squashed."
     )
     st.plotly_chart(charts.image_sizes(found.sizes()), key="data_sizes_chart")
-    st.subheader("Checks")
-    show_problems(found)
-    if found.ok:
-        show_split(found)
-    audio_source = st.session_state.get(common.AUDIO_SOURCE)
-    if audio_source and Path(audio_source).is_dir():
-        show_audio(Path(audio_source), Path(folder))
 
 
 def body() -> None:
-    st.title("Data")
-    st.write(
+    common.page_header(
+        "Data",
         "Choose the pictures the model will learn from: one folder of pictures per class "
-        "(for example cats/ and dogs/)."
+        "(for example cats/ and dogs/).",
     )
-    common.show_flash()
     source = st.radio(
         "Where are your pictures?",
         SOURCES,

@@ -317,3 +317,18 @@ def test_scan_of_a_class_without_readable_clips_names_clips(tmp_path):
         clip.write_bytes(b"garbage")
     found = audio.scan_dataset(sounds)
     assert "class 'mid' has no readable audio clip" in found.errors
+
+
+def test_first_clips_and_their_spectrograms(tmp_path):
+    root = tmp_path / "sounds"
+    for name in ("high", "low"):
+        for k in (1, 0):
+            write(root / name / f"{k}.wav", tone(440.0))
+    write(root / "loose.wav", tone(440.0))  # not in a class folder
+    clips = audio.first_clips(root)
+    assert clips == {"high": root / "high" / "0.wav", "low": root / "low" / "0.wav"}
+    images = tmp_path / "images"
+    (images / "low").mkdir(parents=True)
+    (images / "low" / "0.png").write_bytes(b"png")
+    assert audio.spectrogram_of(clips["low"], root, images) == images / "low" / "0.png"
+    assert audio.spectrogram_of(clips["high"], root, images) is None

@@ -107,3 +107,12 @@ def test_class_without_training_images_is_blocked(tmp_path):
     scan = datasets.scan(tmp_path / "d")
     assert any("'green' has no training image" in e for e in scan.errors)
     assert any("'blue' has no validation image" in w for w in scan.warnings)
+
+
+def test_split_counts_pictures_per_class_on_each_side(tmp_path):
+    root = write_colour_dataset(tmp_path / "three", ("red", "green", "blue"), per_class=10)
+    split = datasets.split(datasets.scan(root), 0.2, seed=3)
+    counts = split.counts()
+    assert counts[datasets.VALIDATION] == {"blue": 2, "green": 2, "red": 2}
+    assert counts[datasets.TRAIN] == {"blue": 8, "green": 8, "red": 8}
+    assert list(counts[datasets.TRAIN]) == split.classes
