@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+from core import references, samples, strategies, vgg16
 from core import store as store_mod
-from core import strategies
 from core.store import Run
 
 STATUS_WORDS = {
@@ -193,3 +193,17 @@ def latest(runs: Iterable[Run], train_only: bool = True) -> Run | None:
         if not train_only or not is_probe(run):
             return run
     return None
+
+
+def shared_references(runs: list[Run]) -> list:
+    """Published results to draw next to these runs' curves: those of their dataset when they
+    all share one (none for a mixed comparison), judged by the first run's settings."""
+    datasets_used = {r.dataset for r in runs}
+    if len(datasets_used) != 1:
+        return []
+    config = runs[0].config
+    return references.references_for(
+        samples.sample_id(runs[0].dataset),
+        int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
+        str(config.get("weights", "imagenet")),
+    )

@@ -9,10 +9,8 @@ from core import (
     augment_preview,
     charts,
     datasets,
-    references,
     report,
     runs,
-    samples,
     strategies,
     vgg16,
     worker,
@@ -218,15 +216,6 @@ def resume(run_id: str) -> None:
 
 
 # -- the run ----------------------------------------------------------------------------------
-def run_references(run: Run) -> list:
-    config = run.config
-    return references.references_for(
-        samples.sample_id(run.dataset),
-        int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
-        str(config.get("weights", "imagenet")),
-    )
-
-
 def show_live(run_id: str) -> None:
     """Polled every second while the run is active."""
     store = common.get_store()
@@ -257,7 +246,8 @@ def show_live(run_id: str) -> None:
         return
     history = store.epoch_history(run.id)
     st.plotly_chart(
-        charts.training_curves(history, run_references(run)), key=f"train_curves_{run.id}"
+        charts.training_curves(history, report.shared_references([run])),
+        key=f"train_curves_{run.id}",
     )
 
 
@@ -340,7 +330,8 @@ def show_finished(run: Run) -> None:
     history = common.get_store().epoch_history(run.id)
     if history:
         st.plotly_chart(
-            charts.training_curves(history, run_references(run)), key=f"train_curves_{run.id}"
+            charts.training_curves(history, report.shared_references([run])),
+            key=f"train_curves_{run.id}",
         )
     show_results(run)
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts, datasets, references, report, samples, strategies, vgg16, worker
+from core import charts, datasets, report, strategies, worker
 from core import store as store_mod
 from core.runconfig import RunConfig
 from core.runs import start_comparison
@@ -51,18 +51,6 @@ def default_selection(runs: list[Run]) -> list[str]:
     return [r.id for r in runs[:2]]
 
 
-def shared_references(runs: list[Run]) -> list:
-    datasets_used = {r.dataset for r in runs}
-    if len(datasets_used) != 1:
-        return []
-    config = runs[0].config
-    return references.references_for(
-        samples.sample_id(runs[0].dataset),
-        int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
-        str(config.get("weights", "imagenet")),
-    )
-
-
 def show_comparison(run_ids: list[str]) -> None:
     store = common.get_store()
     worker.reap(store)
@@ -80,7 +68,9 @@ def show_comparison(run_ids: list[str]) -> None:
         f"{report.strategy_title(r.strategy)} ({r.id[-6:]})": store.epoch_history(r.id)
         for r in runs
     }
-    st.plotly_chart(charts.compare_curves(series, shared_references(runs)), key="compare_curves")
+    st.plotly_chart(
+        charts.compare_curves(series, report.shared_references(runs)), key="compare_curves"
+    )
     show_table(report.compare_rows(runs))
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from core import report
+from core import references, report, samples
 from core import store as store_mod
 from core.runconfig import RunConfig
 from core.store import Store
@@ -128,3 +130,31 @@ def test_prediction_rows():
         "error": "",
     }
     assert report.error_row("y.png", "broken")["error"] == "broken"
+
+
+def published_dataset(tmp_path):
+    folder = tmp_path / "cats_vs_dogs_small"
+    (folder / "cats").mkdir(parents=True)
+    (folder / samples.MARKER).write_text(json.dumps({"id": references.CATS_VS_DOGS_SMALL}))
+    return folder
+
+
+def test_references_for_one_dataset_judged_by_the_runs_settings(tmp_path):
+    store = Store(tmp_path / "home")
+    folder = published_dataset(tmp_path)
+    same = store.create(RunConfig(dataset=str(folder), image_size=150, weights="imagenet"))
+    other = store.create(RunConfig(dataset=str(folder), image_size=64, weights="imagenet"))
+    published = report.shared_references([same])
+    assert published and all(r.comparable for r in published)
+    assert not any(r.comparable for r in report.shared_references([other]))
+
+
+def test_no_references_for_a_mixed_comparison(tmp_path):
+    store = Store(tmp_path / "home")
+    folder = published_dataset(tmp_path)
+    runs = [
+        store.create(RunConfig(dataset=str(folder), image_size=150)),
+        store.create(RunConfig(dataset=str(tmp_path), image_size=150)),
+    ]
+    assert report.shared_references(runs) == []
+    assert report.shared_references(runs[:1])
