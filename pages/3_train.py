@@ -13,7 +13,6 @@ from core import (
     runs,
     strategies,
     vgg16,
-    worker,
 )
 from core import store as store_mod
 from core.imaging import UnreadableImage, load_pil_rgb
@@ -219,7 +218,7 @@ def resume(run_id: str) -> None:
 def show_live(run_id: str) -> None:
     """Polled every second while the run is active."""
     store = common.get_store()
-    worker.reap(store)
+    common.refresh_runs(store)
     run = store.get(run_id)
     if not run.active:
         common.rerun_if_ended(SEEN_ACTIVE, run.id)  # it just ended: results, Start enabled

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts, datasets, report, strategies, worker
+from core import charts, datasets, report, strategies
 from core import store as store_mod
 from core.runconfig import RunConfig
 from core.runs import start_comparison
@@ -53,7 +53,7 @@ def default_selection(runs: list[Run]) -> list[str]:
 
 def show_comparison(run_ids: list[str]) -> None:
     store = common.get_store()
-    worker.reap(store)
+    common.refresh_runs(store)
     runs = []
     for run_id in run_ids:
         try:
