@@ -14,7 +14,7 @@ from core.runconfig import RunConfig
 from core.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ROOT / "pages"
+PAGES = ROOT / "app_pages"
 TIMEOUT = 60
 CLASSES = [f"digit_{k}" for k in range(10)]
 

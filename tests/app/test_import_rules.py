@@ -1,6 +1,6 @@
 """The app's import rules, checked on the source (ast), not by convention:
 
-- the Streamlit process (streamlit_app.py, pages/, ui/) reaches no tensorflow or keras through
+- the Streamlit process (streamlit_app.py, app_pages/, ui/) reaches no tensorflow or keras through
   module-level imports, followed transitively through the project's own modules (core.*, ui.*).
   Function-local imports and `if TYPE_CHECKING:` blocks do not run at import, so they are not
   followed; the Predict page gets TensorFlow only through ui/model_loader.py, on demand;
@@ -137,7 +137,7 @@ def importers_of(root: Path, package: str, target: str) -> list[str]:
 def _app_entries(root: Path) -> list[Path]:
     return [
         root / "streamlit_app.py",
-        *sorted((root / "pages").glob("*.py")),
+        *sorted((root / "app_pages").glob("*.py")),
         *sorted((root / "ui").glob("*.py")),
     ]
 

@@ -1,4 +1,4 @@
-"""The Compare page (pages/5_compare.py): runs side by side, every strategy at once."""
+"""The Compare page (app_pages/5_compare.py): runs side by side, every strategy at once."""
 
 from __future__ import annotations
 

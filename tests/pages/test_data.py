@@ -1,4 +1,4 @@
-"""The Data page (pages/1_data.py): sources, uploads, sounds, and session isolation."""
+"""The Data page (app_pages/1_data.py): sources, uploads, sounds, and session isolation."""
 
 from __future__ import annotations
 

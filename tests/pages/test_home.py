@@ -1,4 +1,4 @@
-"""The Start here page (pages/0_home.py)."""
+"""The Start here page (app_pages/0_home.py)."""
 
 from __future__ import annotations
 

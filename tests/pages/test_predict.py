@@ -1,4 +1,4 @@
-"""The Predict page (pages/4_predict.py): pick a model, one picture, many pictures."""
+"""The Predict page (app_pages/4_predict.py): pick a model, one picture, many pictures."""
 
 from __future__ import annotations
 

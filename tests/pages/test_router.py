@@ -49,8 +49,8 @@ from streamlit.testing.v1 import AppTest
 from core import samples, worker
 worker.start_worker = lambda *a, **k: None
 folder = samples.prepare("digits")
-for name in ("streamlit_app.py", "pages/0_home.py", "pages/1_data.py", "pages/2_strategy.py",
-             "pages/3_train.py", "pages/5_compare.py"):
+for name in ("streamlit_app.py", "app_pages/0_home.py", "app_pages/1_data.py",
+             "app_pages/2_strategy.py", "app_pages/3_train.py", "app_pages/5_compare.py"):
     at = AppTest.from_file(name, default_timeout=60)
     at.session_state["dataset"] = str(folder)
     at.run()

@@ -1,4 +1,4 @@
-"""The Strategy page (pages/2_strategy.py): measurement, advice and override."""
+"""The Strategy page (app_pages/2_strategy.py): measurement, advice and override."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Train page (pages/3_train.py): start, stop, resume, live progress, results."""
+"""The Train page (app_pages/3_train.py): start, stop, resume, live progress, results."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ def use_sample() -> None:
         folder = samples.prepare("digits", common.get_store().home)
     common.set_dataset(folder, "built-in sample: handwritten digits")
     try:
-        st.switch_page(common.PAGES["data"])
+        st.switch_page(common.PAGES["data"].file)
     except StreamlitAPIException:  # the page runs on its own, outside the app's navigation
         st.success("The sample is ready: open the Data page to look at it.")
 
