@@ -100,7 +100,7 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
             "phase": p.name,
             "VGG16 layers that train": ", ".join(trainable[p.name]) or "none (frozen)",
             "optimizer": p.optimizer,
-            "learning rate": "closed form" if p.optimizer == "logistic" else f"{p.learning_rate:g}",
+            "learning rate": "closed form" if p.closed_form else f"{p.learning_rate:g}",
             "epochs setting": p.epochs_setting.replace("_", " "),
         }
         for p in spec.phases

@@ -18,6 +18,7 @@ from core import store as store_mod
 from core.imaging import UnreadableImage, load_pil_rgb
 from core.runconfig import RunConfig
 from core.store import Run
+from core.weights import IMAGENET, NONE, WeightsSpec
 from ui import common
 
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -30,8 +31,8 @@ SEEN_ACTIVE = "_train_seen_active"
 def weights_setting() -> str:
     """ImageNet, a local file or none; the default comes from $VGG16_WEIGHTS."""
     current = common.weights()
-    default_kind = {"imagenet": WEIGHT_KINDS[0], "none": WEIGHT_KINDS[2]}.get(
-        current, WEIGHT_KINDS[1]
+    default_kind = {IMAGENET: WEIGHT_KINDS[0], NONE: WEIGHT_KINDS[2]}.get(
+        WeightsSpec.parse(current).kind, WEIGHT_KINDS[1]
     )
     chosen = st.radio(
         "Pretrained weights",
@@ -52,7 +53,7 @@ def weights_setting() -> str:
             "Path of the weights file on the server (VGG16 without its top, .h5)",
             **common.kept("weights_path", current if default_kind == WEIGHT_KINDS[1] else ""),
         ).strip()
-        if spec and not Path(spec).expanduser().is_file():
+        if spec and WeightsSpec.parse(spec).problem():
             st.error(f"There is no file at {common.md(spec)} on the server.")
     if spec:
         st.session_state[common.WEIGHTS] = spec
@@ -61,7 +62,7 @@ def weights_setting() -> str:
 
 def learning_rate_settings(spec: strategies.Strategy) -> dict[str, float]:
     chosen = {}
-    phases = [p for p in spec.phases if p.optimizer != "logistic"]
+    phases = [p for p in spec.phases if not p.closed_form]
     if not phases:
         st.caption("This strategy fits its classifier in closed form: no learning rate.")
         return chosen

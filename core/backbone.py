@@ -2,75 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from core import settings, vgg16
+from core.weights import IMAGENET, WeightsError, WeightsSpec
 
-NO_WEIGHTS_LABEL = "no pretrained weights"
-
-
-class WeightsError(RuntimeError):
-    """The weights cannot be had or do not fit VGG16; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class WeightsSource:
-    kind: str  # "imagenet" | "file" | "none"
-    path: Path | None = None
-
-    @property
-    def pretrained(self) -> bool:
-        return self.kind != "none"
-
-    @property
-    def label(self) -> str:
-        if self.kind == "imagenet":
-            return "ImageNet"
-        if self.kind == "file":
-            return f"local file {self.path.name}"
-        return NO_WEIGHTS_LABEL
-
-    def keras_argument(self) -> str | None:
-        return {"imagenet": "imagenet", "file": str(self.path), "none": None}[self.kind]
-
-    def cache_id(self, seed: int) -> str:
-        """Identifies the weights for the feature cache (random weights depend on the seed)."""
-        if self.kind == "file":
-            return "file-" + _file_digest(str(self.path), *_stat_key(self.path))
-        if self.kind == "none":
-            return f"random-seed{seed}"
-        return "imagenet"
-
-
-def _stat_key(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-@lru_cache(maxsize=8)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def resolve_weights(spec: str | None = None) -> WeightsSource:
-    """'imagenet', 'none' or a file path; None means $VGG16_WEIGHTS, else ImageNet."""
-    spec = (spec or os.environ.get(settings.WEIGHTS_ENV) or "imagenet").strip()
-    if spec.lower() == "imagenet":
-        return WeightsSource("imagenet")
-    if spec.lower() in ("none", "random"):
-        return WeightsSource("none")
-    path = Path(spec).expanduser()
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
-    return WeightsSource("file", path.resolve())
+__all__ = ["WeightsError", "build_vgg16", "keras_cache_location"]
 
 
 def keras_cache_location() -> Path:
@@ -79,7 +17,7 @@ def keras_cache_location() -> Path:
     return keras_home / "models" / vgg16.IMAGENET_NOTOP_FILE
 
 
-def build_vgg16(image_size: int, weights: WeightsSource, seed: int = 0):
+def build_vgg16(image_size: int, weights: WeightsSpec, seed: int = 0):
     """keras.applications.VGG16(include_top=False) at image_size, or WeightsError."""
     import keras
 
@@ -95,8 +33,8 @@ def build_vgg16(image_size: int, weights: WeightsSource, seed: int = 0):
         raise _explain(weights, exc) from exc
 
 
-def _explain(weights: WeightsSource, exc: Exception) -> WeightsError:
-    if weights.kind == "imagenet":
+def _explain(weights: WeightsSpec, exc: Exception) -> WeightsError:
+    if weights.kind == IMAGENET:
         return WeightsError(
             f"could not get the ImageNet weights ({type(exc).__name__}: {exc}). Keras downloads "
             f"{vgg16.IMAGENET_NOTOP_FILE} from {vgg16.IMAGENET_NOTOP_URL} and caches it at "

@@ -81,9 +81,10 @@ def run(
     import tensorflow as tf
 
     from core import datasets, features, models
-    from core.backbone import build_vgg16, resolve_weights
+    from core.backbone import build_vgg16
+    from core.weights import WeightsSpec
 
-    source = resolve_weights(weights)
+    source = WeightsSpec.parse(weights).checked()
     base = build_vgg16(image_size, source)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

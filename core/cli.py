@@ -233,15 +233,14 @@ def cmd_inspect(args) -> int:
     return 0 if found.ok else EXIT_BAD_INPUT
 
 
-def _weights_setting(spec: str | None) -> str:
+def _weights_setting(text: str | None) -> str:
     """--weights (or $VGG16_WEIGHTS) as a run setting: 'imagenet', 'none' or an absolute path."""
-    from core.backbone import WeightsError, resolve_weights
+    from core.weights import WeightsSpec
 
-    try:
-        source = resolve_weights(spec)
-    except WeightsError as exc:
-        raise CliError(str(exc)) from None
-    return {"imagenet": "imagenet", "none": "none"}.get(source.kind, str(source.path))
+    spec = WeightsSpec.parse(text)
+    if problem := spec.problem():
+        raise CliError(problem)
+    return spec.setting
 
 
 def _config_from(args):

@@ -32,7 +32,7 @@ class ExtractionStopped(RuntimeError):
 @dataclass(frozen=True)
 class CacheKey:
     images: str  # content fingerprint of the image set
-    weights: str  # WeightsSource.cache_id(seed)
+    weights: str  # WeightsSpec.cache_id(seed)
     image_size: int
 
     def folder(self, root: Path) -> Path:

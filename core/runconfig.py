@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core import strategies, vgg16
-
-WEIGHT_CHOICES = ("imagenet", "none")  # or a path to a local weights file
+from core.weights import NO_WEIGHTS, WeightsSpec
 
 
 @dataclass
@@ -29,7 +28,7 @@ class RunConfig:
     batch_size: int = 32
     augment: bool = False
     augment_kind: str = "image"  # "image" (flip/rotate/zoom/shift) or "spectrogram" (masking)
-    weights: str = "imagenet"
+    weights: str = "imagenet"  # WeightsSpec.setting text; read it as `weights_spec`
     seed: int = 0
     val_fraction: float = 0.2
     learning_rates: dict[str, float] = field(default_factory=dict)  # phase name -> override
@@ -65,9 +64,13 @@ class RunConfig:
     def strategy_spec(self) -> strategies.Strategy:
         return strategies.get(self.strategy)
 
-    def weights_for_run(self) -> str:
+    @property
+    def weights_spec(self) -> WeightsSpec:
+        return WeightsSpec.parse(self.weights)
+
+    def weights_for_run(self) -> WeightsSpec:
         """A strategy that starts from random weights ignores the weights setting."""
-        return self.weights if self.strategy_spec.pretrained else "none"
+        return self.weights_spec if self.strategy_spec.pretrained else NO_WEIGHTS
 
     def problems(self) -> list[str]:
         """Everything wrong with these settings, as sentences for the user (empty: fine)."""
@@ -89,8 +92,8 @@ class RunConfig:
             out.append("validation fraction must be between 0 and 1")
         if any(lr <= 0 for lr in self.learning_rates.values()):
             out.append("learning rates must be positive")
-        if self.weights not in WEIGHT_CHOICES and not Path(self.weights).expanduser().is_file():
-            out.append(f"weights file not found: {self.weights}")
+        if weights_problem := self.weights_spec.problem():
+            out.append(weights_problem)
         if not Path(self.dataset).expanduser().is_dir():
             out.append(f"dataset folder not found: {self.dataset}")
         return out

@@ -22,6 +22,7 @@ class Phase:
     learning_rate: float
     momentum: float = 0.0
     epochs_setting: str = "epochs"  # which run setting gives this phase's epoch count
+    closed_form: bool = False  # fitted in one go (scikit-learn): no learning rate, no epochs
 
     def blocks(self, configured: int) -> int:
         return configured if self.unfreeze_blocks == CONFIGURED else self.unfreeze_blocks
@@ -36,6 +37,11 @@ class Strategy:
     head: str  # "logistic": GAP + logistic regression; "dense": Flatten/Dense(256)/Dropout(0.5)
     phases: tuple[Phase, ...]
     uses_layer: bool = False  # the feature layer (block3/4/5_pool) is a setting
+
+    @property
+    def closed_form(self) -> bool:
+        """Every phase is fitted in closed form: no Keras training loop at all."""
+        return all(p.closed_form for p in self.phases)
 
     def trainable_layers(self, configured_blocks: int) -> dict[str, tuple[str, ...]]:
         """VGG16 conv layers that train, per phase (the head always trains)."""
@@ -56,7 +62,7 @@ STRATEGIES: dict[str, Strategy] = {
             pretrained=True,
             head="logistic",
             uses_layer=True,
-            phases=(Phase("fit", 0, "logistic", 0.0),),
+            phases=(Phase("fit", 0, "logistic", 0.0, closed_form=True),),
         ),
         Strategy(
             "head",

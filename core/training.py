@@ -22,13 +22,13 @@ import numpy as np
 
 from core import advisor, datasets, device, features, settings, strategies, vgg16
 from core import store as store_mod
-from core.backbone import WeightsError, WeightsSource, resolve_weights
 from core.datasets import TRAIN, VALIDATION, DatasetError, Item, Split
 from core.features import ExtractionStopped
 from core.fileio import atomic_write_text, remove_stale_temps, sha256_file, write_atomically
 from core.metrics import class_probabilities, log_loss
 from core.runconfig import RunConfig
 from core.store import Store
+from core.weights import WeightsError, WeightsSpec
 
 log = logging.getLogger(__name__)
 CLASS_WEIGHT_RATIO = 1.5  # largest/smallest class at or above this: balanced class weights
@@ -51,7 +51,7 @@ class Context:
     folder: Path
     split: Split
     scan: datasets.Scan
-    weights: WeightsSource
+    weights: WeightsSpec
     cache: features.FeatureCache
 
     def progress(self, stage: str, message: str, **extra) -> None:
@@ -203,7 +203,7 @@ def _prepare(
     atomic_write_text(folder / "manifest.json", json.dumps(split.manifest(), indent=1))
     atomic_write_text(folder / "config.json", json.dumps(config.to_dict(), indent=1))
     atomic_write_text(folder / "labels.json", json.dumps(split.classes))
-    weights = resolve_weights(config.weights_for_run())
+    weights = config.weights_for_run().checked()
     cache = features.FeatureCache(settings.cache_dir(store.home))
     _seed_everything(config.seed)
     return Context(store, run_id, config, folder, split, scan, weights, cache)
@@ -394,7 +394,7 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[dict, str]:
     from core import models
 
     base = _build_base(ctx)
-    if ctx.config.strategy_spec.head == "logistic":
+    if ctx.config.strategy_spec.closed_form:
         return _run_linear(ctx, base)
 
     head = models.dense_head(ctx.num_classes, ctx.config.seed)

@@ -110,9 +110,11 @@ def absolute_paths(config: RunConfig) -> RunConfig:
     def absolute(path: str | None) -> str | None:
         return str(Path(path).expanduser().resolve()) if path else path
 
-    weights = config.weights if config.weights in ("imagenet", "none") else absolute(config.weights)
     return dataclasses.replace(
-        config, dataset=absolute(config.dataset), val_dir=absolute(config.val_dir), weights=weights
+        config,
+        dataset=absolute(config.dataset),
+        val_dir=absolute(config.val_dir),
+        weights=config.weights_spec.setting,
     )
 
 

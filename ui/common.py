@@ -4,7 +4,6 @@ widgets whose value survives page switches. No Keras here, nothing heavy at impo
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,10 +25,10 @@ from core import (
     worker,
 )
 from core import store as store_mod
-from core.backbone import WeightsError, resolve_weights
 from core.imaging import UnreadableImage, load_pil_rgb
 from core.runconfig import RunConfig
 from core.store import Run, Store
+from core.weights import WeightsSpec
 
 log = logging.getLogger("studio.pages")
 POLL_SECONDS = 1.0
@@ -345,15 +344,9 @@ def need_dataset() -> str | None:
 
 # -- weights ----------------------------------------------------------------------------------
 def default_weights() -> str:
-    """$VGG16_WEIGHTS (a file path, 'imagenet' or 'none'), else RunConfig's (ImageNet)."""
-    spec = os.environ.get(settings.WEIGHTS_ENV, "").strip()
-    if not spec:
-        return RunConfig.default(WEIGHTS)
-    try:
-        source = resolve_weights(spec)
-    except WeightsError:
-        return spec  # shown as an error in the sidebar
-    return {"imagenet": "imagenet", "none": "none"}.get(source.kind, str(source.path))
+    """$VGG16_WEIGHTS (a file path, 'imagenet' or 'none'), else ImageNet; a missing file is
+    kept (the sidebar shows it as an error)."""
+    return WeightsSpec.parse(None).setting
 
 
 def weights() -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from core import hostinfo, report
-from core.backbone import WeightsError, keras_cache_location, resolve_weights
+from core.backbone import keras_cache_location
+from core.weights import WeightsSpec
 from ui import common, model_loader
 
 
@@ -34,10 +35,9 @@ def device_line() -> str:
 
 def weights_status(spec: str) -> tuple[str, str]:
     """(streamlit message kind, sentence) about the pretrained weights runs will use."""
-    try:
-        source = resolve_weights(spec)
-    except WeightsError as exc:
-        return "error", f"Weights: {exc}. Choose other weights on the Train page."
+    source = WeightsSpec.parse(spec)
+    if problem := source.problem():
+        return "error", f"Weights: {problem}. Choose other weights on the Train page."
     if source.kind == "none":
         return "warning", (
             "No pretrained weights: VGG16 starts from random numbers, so "

@@ -8,13 +8,14 @@ import pytest
 from core import backbone, features, models, predict, training, vgg16
 from core.advisor import fit_linear
 from core.metrics import class_probabilities
+from core.weights import WeightsSpec
 
 SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def base():
-    return backbone.build_vgg16(SIZE, backbone.WeightsSource("none"), seed=0)
+    return backbone.build_vgg16(SIZE, WeightsSpec.parse("none"), seed=0)
 
 
 @pytest.fixture
@@ -126,9 +127,9 @@ def test_unusable_weights_file_gives_a_clear_error(tmp_path):
     bad = tmp_path / "weights.h5"
     bad.write_bytes(b"definitely not hdf5")
     with pytest.raises(backbone.WeightsError, match="does not fit VGG16"):
-        backbone.build_vgg16(SIZE, backbone.resolve_weights(str(bad)))
+        backbone.build_vgg16(SIZE, WeightsSpec.parse(str(bad)).checked())
     with pytest.raises(backbone.WeightsError, match="not found"):
-        backbone.resolve_weights(str(tmp_path / "missing.h5"))
+        WeightsSpec.parse(str(tmp_path / "missing.h5")).checked()
 
 
 def test_failed_imagenet_download_names_file_location_and_fix(monkeypatch):
@@ -138,7 +139,7 @@ def test_failed_imagenet_download_names_file_location_and_fix(monkeypatch):
     monkeypatch.setattr(keras.utils, "get_file", offline)
     monkeypatch.setattr("keras.src.applications.vgg16.file_utils.get_file", offline)
     with pytest.raises(backbone.WeightsError) as error:
-        backbone.build_vgg16(SIZE, backbone.WeightsSource("imagenet"))
+        backbone.build_vgg16(SIZE, WeightsSpec.parse("imagenet"))
     message = str(error.value)
     assert vgg16.IMAGENET_NOTOP_FILE in message
     assert str(backbone.keras_cache_location()) in message

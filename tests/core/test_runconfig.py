@@ -4,11 +4,12 @@ source of run defaults)."""
 import pytest
 
 from core.runconfig import RunConfig
+from core.weights import NO_WEIGHTS
 
 
 def test_scratch_ignores_weights_setting(tmp_path):
     config = RunConfig(dataset=str(tmp_path), strategy="scratch", weights="imagenet")
-    assert config.weights_for_run() == "none"
+    assert config.weights_for_run() == NO_WEIGHTS
 
 
 def test_run_config_problems_are_sentences(tmp_path):
