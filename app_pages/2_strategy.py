@@ -31,7 +31,7 @@ def show_probe(run_id: str) -> None:
 
 
 def show_measurement(run) -> None:
-    probe = run.result.get("probe") or {}
+    probe = run.probe_result.probe if run.probe_result else {}
     st.write(
         "Validation accuracy of a simple linear classifier reading VGG16's features at "
         "three depths (deeper layers know more ImageNet-specific shapes):"
@@ -44,15 +44,15 @@ def show_measurement(run) -> None:
 
 def apply_advice(run) -> None:
     """The first time a measurement's advice is seen, it becomes the chosen strategy."""
-    advice = run.result.get("advice") or {}
-    if not advice or st.session_state.get(APPLIED) == run.id:
+    advice = run.probe_result.advice if run.probe_result else None
+    if advice is None or st.session_state.get(APPLIED) == run.id:
         return
     st.session_state[APPLIED] = run.id
-    st.session_state[common.STRATEGY] = advice["strategy"]
-    if advice.get("layer") in vgg16.FEATURE_LAYERS:
-        st.session_state[common.LAYER] = advice["layer"]
-    if advice.get("unfreeze_blocks"):
-        st.session_state[common.UNFREEZE] = int(advice["unfreeze_blocks"])
+    st.session_state[common.STRATEGY] = advice.strategy
+    if advice.layer in vgg16.FEATURE_LAYERS:
+        st.session_state[common.LAYER] = advice.layer
+    if advice.unfreeze_blocks:
+        st.session_state[common.UNFREEZE] = int(advice.unfreeze_blocks)
 
 
 def size_only_sentence(images_per_class: float) -> str:
@@ -70,11 +70,11 @@ def size_only_sentence(images_per_class: float) -> str:
     )
 
 
-def choose_strategy(advice: dict) -> strategies.Strategy:
+def choose_strategy(advice: advisor.Advice | None) -> strategies.Strategy:
     st.subheader("Your choice")
     st.write("Keep the recommendation or pick another strategy; the Train page uses this choice.")
     keys = list(strategies.STRATEGIES)
-    default = advice.get("strategy") or RunConfig.default("strategy")
+    default = advice.strategy if advice else RunConfig.default("strategy")
     if st.session_state.get(common.STRATEGY) not in keys:
         st.session_state[common.STRATEGY] = default
     key = st.selectbox(
@@ -87,7 +87,8 @@ def choose_strategy(advice: dict) -> strategies.Strategy:
     st.write(spec.plain)
     if key != default and advice:
         st.caption(f"The measurement recommended {strategies.get(default).title}.")
-    blocks, layer = common.strategy_options(spec, advice.get("layer") or RunConfig.default("layer"))
+    layer = advice.layer if advice and advice.layer else RunConfig.default("layer")
+    blocks, layer = common.strategy_options(spec, layer)
     show_phases(spec, blocks, layer)
     return spec
 
@@ -109,9 +110,9 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
     st.plotly_chart(charts.vgg16_layers(spec, blocks, layer), key="strategy_layers_chart")
 
 
-def measurement(store, folder: str) -> dict:
+def measurement(store, folder: str) -> advisor.Advice | None:
     """Section 1: the Measure button and the latest measurement at this image size and with
-    these weights; returns its advice ({} until one finished)."""
+    these weights; returns its advice (None until one finished)."""
     size = st.number_input(
         "Image size for the measurement (pixels, at least 32)",
         min_value=vgg16.MIN_IMAGE_SIZE,
@@ -137,9 +138,10 @@ def measurement(store, folder: str) -> dict:
         args=(folder, int(size), weights),
     )
     if probe is None:
-        return {}
+        return None
     show_probe_state(probe)
-    return (probe.result.get("advice") or {}) if probe.status == store_mod.DONE else {}
+    finished = probe.status == store_mod.DONE and probe.probe_result
+    return probe.probe_result.advice if finished else None
 
 
 def show_probe_state(probe) -> None:
@@ -155,18 +157,19 @@ def show_probe_state(probe) -> None:
         st.warning(f"The last measurement did not finish ({probe.status}): measure again.")
 
 
-def recommendation(per_class: float, advice: dict) -> None:
+def recommendation(per_class: float, advice: advisor.Advice | None) -> None:
     st.subheader("2. The recommendation")
     st.plotly_chart(
-        charts.strategy_matrix(per_class, advice.get("similarity")), key="strategy_matrix_chart"
+        charts.strategy_matrix(per_class, advice.similarity if advice else None),
+        key="strategy_matrix_chart",
     )
     if advice:
         st.success(
-            f"Recommended: **{strategies.get(advice['strategy']).title}**"
-            + (f" on {advice['layer']}" if advice.get("layer") else "")
+            f"Recommended: **{strategies.get(advice.strategy).title}**"
+            + (f" on {advice.layer}" if advice.layer else "")
         )
-        st.write(advice["why"])
-        st.caption(f"Evidence: {advice['evidence']}")
+        st.write(advice.why)
+        st.caption(f"Evidence: {advice.evidence}")
     else:
         st.info(size_only_sentence(per_class))
 

@@ -252,13 +252,13 @@ def show_live(run_id: str) -> None:
 
 
 def show_results(run: Run) -> None:
-    result = run.result
-    if "val_accuracy" not in result:
+    result = run.training_result
+    if result is None or not result.scored:
         return
     cols = st.columns(4)
-    cols[0].metric("Validation accuracy", f"{result['val_accuracy']:.1%}")
-    cols[1].metric("Validation loss", f"{result.get('val_loss', float('nan')):.3f}")
-    cols[2].metric("Epochs", result.get("epochs_run", "-"))
+    cols[0].metric("Validation accuracy", f"{result.val_accuracy:.1%}")
+    cols[1].metric("Validation loss", f"{result.val_loss or float('nan'):.3f}")
+    cols[2].metric("Epochs", result.epochs_run or "-")
     cols[3].metric("Training time", report.duration(report.train_seconds(run)))
     st.subheader("How well each class is recognised")
     st.write(
@@ -273,13 +273,13 @@ def show_results(run: Run) -> None:
             for name in ("precision", "recall", "f1")
         },
     )
-    if result.get("confusion_matrix"):
+    if result.confusion_matrix:
         st.write(
             "Each row is the true class, each column what the model said: the diagonal "
             "holds the correct answers."
         )
         st.plotly_chart(
-            charts.confusion_matrix(result["confusion_matrix"], result["classes"]),
+            charts.confusion_matrix(result.confusion_matrix, result.classes),
             key=f"train_confusion_{run.id}",
         )
     show_most_wrong(result)
@@ -289,17 +289,16 @@ def show_results(run: Run) -> None:
 
 
 def show_most_wrong(result) -> None:
-    wrong = [w for w in result.get("most_wrong", []) if Path(w["file"]).is_file()]
+    wrong = [w for w in result.most_wrong if Path(w.file).is_file()]
     if wrong:
         st.subheader("The validation pictures it got most wrong")
-        images = common.thumbnails([w["file"] for w in wrong], 112)
+        images = common.thumbnails([w.file for w in wrong], 112)
         if len(images) == len(wrong):
             st.image(
                 images,
                 width=112,
                 caption=[
-                    f"{common.md(w['true'])} taken for {common.md(w['predicted'])} "
-                    f"({w['confidence']:.0%})"
+                    f"{common.md(w.true)} taken for {common.md(w.predicted)} ({w.confidence:.0%})"
                     for w in wrong
                 ],
             )

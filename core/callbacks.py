@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import keras
 
+from core.results import Progress
 from core.store import Store
 
 
@@ -50,18 +51,18 @@ class ReportToStore(keras.callbacks.Callback):
         self._epoch_start = self._last_write = 0.0
         self._epoch = 0
 
-    def _progress(self, step: int, eta: float | None) -> dict:
-        return {
-            "stage": "training",
-            "phase": self.phase,
-            "phase_index": self.phase_index,
-            "phases": self.phases,
-            "epoch": self.epoch_offset + self._epoch + 1,
-            "epochs": self.total_epochs,
-            "step": step,
-            "steps": self.steps,
-            "eta_seconds": eta,
-        }
+    def _progress(self, step: int, eta: float | None) -> Progress:
+        return Progress(
+            stage="training",
+            phase=self.phase,
+            phase_index=self.phase_index,
+            phases=self.phases,
+            epoch=self.epoch_offset + self._epoch + 1,
+            epochs=self.total_epochs,
+            step=step,
+            steps=self.steps,
+            eta_seconds=eta,
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

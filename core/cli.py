@@ -263,13 +263,13 @@ def _config_from(args):
     )
 
 
-def _stage_line(progress: dict) -> str | None:
+def _stage_line(progress) -> str | None:
     """A progress line worth printing: stage changes, and extraction in steps of 10%."""
-    stage, message = progress.get("stage"), progress.get("message")
+    stage, message = progress.stage, progress.message
     if not message or stage == "training":
         return None  # training prints one line per epoch instead
-    if stage == "extracting" and progress.get("steps"):
-        return f"extracting: VGG16 features, {10 * (10 * progress['step'] // progress['steps'])}%"
+    if stage == "extracting" and progress.steps:
+        return f"extracting: VGG16 features, {10 * (10 * (progress.step or 0) // progress.steps)}%"
     return f"{stage}: {message}"
 
 
@@ -331,23 +331,29 @@ def cmd_train(args) -> int:
         )
     _follow(store, run.id, args.quiet)
     run = store.get(run.id)
-    result = run.result
-    line = {
+    if run.status != DONE and run.error:
+        print(f"error: {run.error}", file=sys.stderr)
+    print(json.dumps(result_line(run)), flush=True)
+    return 0 if run.status == DONE else EXIT_RUN_FAILED
+
+
+def result_line(run) -> dict:
+    """The JSON line `train` ends with (its keys are a stable interface for scripts)."""
+    from core.results import RunResult
+
+    result = run.training_result or RunResult()
+    return {
         "run_id": run.id,
         "status": run.status,
         "strategy": run.strategy,
-        "val_accuracy": result.get("val_accuracy"),
-        "val_loss": result.get("val_loss"),
-        "epochs_run": result.get("epochs_run"),
-        "train_seconds": result.get("train_seconds") or run.seconds,
+        "val_accuracy": result.val_accuracy,
+        "val_loss": result.val_loss,
+        "epochs_run": result.epochs_run,
+        "train_seconds": result.train_seconds or run.seconds,
         "model_path": run.model_path,
-        "weights": result.get("weights"),
+        "weights": result.weights,
         "error": run.error,
     }
-    if run.status != DONE and run.error:
-        print(f"error: {run.error}", file=sys.stderr)
-    print(json.dumps(line), flush=True)
-    return 0 if run.status == DONE else EXIT_RUN_FAILED
 
 
 def cmd_predict(args) -> int:
@@ -404,7 +410,7 @@ def cmd_advise(args) -> int:
     run = store.get(run.id)
     if run.status != DONE:
         raise CliError(run.error or f"the probe ended as {run.status}")
-    print(json.dumps(run.result))
+    print(json.dumps(run.result.to_json() if run.result else {}))
     return 0
 
 
@@ -446,7 +452,7 @@ def cmd_runs(args) -> int:
     store = Store(args.home)
     worker.reap(store)
     for run in store.list():
-        accuracy = run.result.get("val_accuracy")
+        accuracy = run.val_accuracy
         shown = f"{accuracy:.3f}" if isinstance(accuracy, float) else "-"
         print(f"{run.id}  {run.status:<11} {run.strategy:<9} val_acc {shown}  {run.dataset}")
     return 0

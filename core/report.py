@@ -1,6 +1,6 @@
 """Plain data for the pages: progress text, run labels, result tables and CSV.
 
-Everything here takes store records and result dicts and returns strings, numbers and lists
+Everything here takes store records and typed results and returns strings, numbers and lists
 of dicts, so what the pages show is unit-tested without Streamlit.
 """
 
@@ -12,9 +12,11 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from core import references, samples, strategies, vgg16
+from core import references, samples, strategies
 from core import store as store_mod
+from core.results import RunResult
 from core.store import Run
+from core.weights import WeightsSpec
 
 STATUS_WORDS = {
     store_mod.QUEUED: "waiting for its turn",
@@ -44,7 +46,7 @@ def duration(seconds: float | None) -> str:
 
 
 def task(run: Run) -> str:
-    return run.config.get("task", "train")
+    return run.config.task
 
 
 def is_probe(run: Run) -> bool:
@@ -65,7 +67,7 @@ def run_name(run: Run) -> str:
 def run_label(run: Run) -> str:
     """One line naming a run in selectboxes: what, on what, how it ended, when."""
     what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
-    accuracy = run.result.get("val_accuracy")
+    accuracy = run.val_accuracy
     score = f", {accuracy:.1%} validation accuracy" if isinstance(accuracy, float) else ""
     return (
         f"{what} on {Path(run.dataset).name} — {STATUS_WORDS.get(run.status, run.status)}"
@@ -75,60 +77,58 @@ def run_label(run: Run) -> str:
 
 def progress_view(run: Run) -> tuple[float | None, str]:
     """(fraction for a progress bar or None, one sentence) from a run's progress record."""
-    p = run.progress or {}
+    p = run.progress
     if run.status == store_mod.QUEUED:
         return None, "Waiting for the runs queued before this one to finish."
-    stage = p.get("stage")
-    step, steps = p.get("step"), p.get("steps")
+    step, steps = p.step, p.steps
     fraction = None
-    if isinstance(step, (int, float)) and isinstance(steps, (int, float)) and steps > 0:
+    if step is not None and steps:
         fraction = min(1.0, max(0.0, step / steps))
-    if stage == "training" and p.get("epoch") and p.get("epochs"):
-        text = f"Epoch {p['epoch']} of {p['epochs']}"
-        if p.get("phase"):
-            text += f" (phase: {p['phase']})"
+    if p.stage == "training" and p.epoch and p.epochs:
+        text = f"Epoch {p.epoch} of {p.epochs}"
+        if p.phase:
+            text += f" (phase: {p.phase})"
         if fraction is not None:
             text += f", batch {step} of {steps}"
-        eta = p.get("eta_seconds")
-        if isinstance(eta, (int, float)):
-            text += f", about {duration(eta)} left in this epoch"
+        if p.eta_seconds is not None:
+            text += f", about {duration(p.eta_seconds)} left in this epoch"
         return fraction, text + "."
-    message = p.get("message") or STATUS_WORDS.get(run.status, run.status)
+    message = p.message or STATUS_WORDS.get(run.status, run.status)
     return fraction, message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-def per_class_rows(result: dict) -> list[dict]:
+def per_class_rows(result: RunResult) -> list[dict]:
     return [
         {
-            "class": row["class"],
-            "precision": row["precision"],
-            "recall": row["recall"],
-            "f1": row["f1"],
-            "validation images": row["support"],
+            "class": row.name,
+            "precision": row.precision,
+            "recall": row.recall,
+            "f1": row.f1,
+            "validation images": row.support,
         }
-        for row in result.get("per_class", [])
+        for row in result.per_class
     ]
 
 
 def train_seconds(run: Run) -> float | None:
-    value = run.result.get("train_seconds")
-    return float(value) if isinstance(value, (int, float)) else run.seconds
+    result = run.training_result
+    value = result.train_seconds if result else None
+    return float(value) if value is not None else run.seconds
 
 
 def compare_rows(runs: Iterable[Run]) -> list[dict]:
     """One row per run, the best validation accuracy marked (ties: lower loss wins)."""
     rows = []
     for run in runs:
-        accuracy = run.result.get("val_accuracy")
-        loss = run.result.get("val_loss")
+        result = run.training_result or RunResult()
         rows.append(
             {
                 "strategy": strategy_title(run.strategy),
                 "run": run.id,
                 "status": run.status,
-                "val_accuracy": float(accuracy) if isinstance(accuracy, (int, float)) else None,
-                "val_loss": float(loss) if isinstance(loss, (int, float)) else None,
-                "epochs": run.result.get("epochs_run"),
+                "val_accuracy": result.val_accuracy,
+                "val_loss": result.val_loss,
+                "epochs": result.epochs_run,
                 "train_seconds": train_seconds(run),
                 "best": "",
             }
@@ -181,9 +181,9 @@ def latest_probe(
     for run in runs:  # the store lists newest first
         if not is_probe(run) or str(Path(run.dataset).expanduser().resolve()) != target:
             continue
-        if image_size is not None and run.config.get("image_size") != image_size:
+        if image_size is not None and run.config.image_size != image_size:
             continue
-        if weights is None or run.config.get("weights") == weights:
+        if weights is None or run.config.weights_spec == WeightsSpec.parse(weights):
             return run
     return None
 
@@ -204,6 +204,6 @@ def shared_references(runs: list[Run]) -> list:
     config = runs[0].config
     return references.references_for(
         samples.sample_id(runs[0].dataset),
-        int(config.get("image_size", vgg16.DEFAULT_IMAGE_SIZE)),
-        str(config.get("weights", "imagenet")),
+        config.image_size,
+        config.weights_spec,
     )

@@ -2,7 +2,8 @@
 
 Every process (the app, the CLI, the worker) opens its own short-lived connections, so the store
 is safe across processes. The worker writes progress and metrics; the pages and the CLI poll
-`metrics_since(run_id, seq)` and `get(run_id)`.
+`metrics_since(run_id, seq)` and `get(run_id)`. A run's config, progress and result are typed
+values (RunConfig, core.results): this module is the only place they become JSON and back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import settings
+from core.results import ProbeResult, Progress, Result, RunResult, result_from_json
 from core.runconfig import RunConfig
 
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
@@ -78,9 +80,9 @@ class Run:
     strategy: str
     dataset: str
     group_id: str | None
-    config: dict
-    progress: dict
-    result: dict
+    config: RunConfig
+    progress: Progress
+    result: Result | None  # None until the run has one
     error: str | None
     stop_requested: bool
     resume: bool
@@ -91,8 +93,16 @@ class Run:
     model_sha256: str | None
 
     @property
-    def run_config(self) -> RunConfig:
-        return RunConfig.from_dict(self.config)
+    def training_result(self) -> RunResult | None:
+        return self.result if isinstance(self.result, RunResult) else None
+
+    @property
+    def probe_result(self) -> ProbeResult | None:
+        return self.result if isinstance(self.result, ProbeResult) else None
+
+    @property
+    def val_accuracy(self) -> float | None:
+        return self.training_result.val_accuracy if self.training_result else None
 
     @property
     def active(self) -> bool:
@@ -156,7 +166,7 @@ class Store:
                     config.strategy,
                     config.dataset,
                     group_id,
-                    json.dumps(config.to_dict()),
+                    json.dumps(_to_json(config)),
                 ),
             )
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
@@ -201,9 +211,11 @@ class Store:
             return [_run(r) for r in db.execute(query, (*args, limit)).fetchall()]
 
     def update(self, run_id: str, **fields) -> None:
+        """Set columns of a run; progress, result and config are given as their typed values
+        (a dict in their JSON shape is read as that type first: unknown keys are dropped)."""
         for key in ("progress", "result", "config"):
             if key in fields:
-                fields[key] = json.dumps(fields[key])
+                fields[key] = json.dumps(_to_json(_PARSE[key](fields[key])))
         fields["updated"] = time.time()
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self._connect() as db:
@@ -326,6 +338,19 @@ class Store:
         return [{"phase": m.phase, "epoch": m.epoch, "time": m.time, **m.data} for m in rows]
 
 
+_PARSE = {  # JSON -> typed value, per column; a typed value passes through
+    "progress": lambda v: Progress.from_json(v) if isinstance(v, dict) else v,
+    "result": lambda v: result_from_json(v) if isinstance(v, dict) else v,
+    "config": lambda v: RunConfig.from_dict(v) if isinstance(v, dict) else v,
+}
+
+
+def _to_json(value) -> dict:
+    if value is None:
+        return {}
+    return value.to_dict() if isinstance(value, RunConfig) else value.to_json()
+
+
 def _run(row: sqlite3.Row) -> Run:
     return Run(
         id=row["id"],
@@ -335,9 +360,9 @@ def _run(row: sqlite3.Row) -> Run:
         strategy=row["strategy"],
         dataset=row["dataset"],
         group_id=row["group_id"],
-        config=json.loads(row["config"]),
-        progress=json.loads(row["progress"]),
-        result=json.loads(row["result"]),
+        config=RunConfig.from_dict(json.loads(row["config"])),
+        progress=Progress.from_json(json.loads(row["progress"])),
+        result=result_from_json(json.loads(row["result"])),
         error=row["error"],
         stop_requested=bool(row["stop_requested"]),
         resume=bool(row["resume"]),

@@ -429,11 +429,11 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     run = trained[0]
     assert run.status == "done"
     assert (
-        run.config["strategy"],
-        run.config["image_size"],
-        run.config["weights"],
-        run.config["epochs"],
-        run.config["finetune_epochs"],
+        run.config.strategy,
+        run.config.image_size,
+        run.config.weights,
+        run.config.epochs,
+        run.config.finetune_epochs,
     ) == ("finetune", 32, "none", HEAD_EPOCHS, FINETUNE_EPOCHS)
     expect(page.get_by_text(f"({run.id})").first).to_be_visible()
 
@@ -467,7 +467,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     expect(page.get_by_text("Best so far: Fine-tune the top blocks")).to_be_visible(timeout=UI)
     compared = wait_for_chart(page, "Validation accuracy per epoch")
     assert len(compared["traces"]) == 1 and run.id[-6:] in compared["traces"][0]["name"]
-    assert len(compared["traces"][0]["x"]) == run.result["epochs_run"]
+    assert len(compared["traces"][0]["x"]) == run.result.epochs_run
     expect(page.get_by_test_id("stMultiSelect")).to_contain_text(run.id)
     settled(page)
     snap(page, shots, "compare.png")

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from core import backbone, features, models, predict, training, vgg16
+from core import artifacts, backbone, features, models, predict, vgg16
 from core.advisor import fit_linear
 from core.metrics import class_probabilities
 from core.weights import WeightsSpec
@@ -66,7 +66,7 @@ def test_set_trainable_unfreezes_exactly_the_named_blocks(base):
 def test_saved_model_predicts_like_the_in_memory_model(base, images, tmp_path):
     model = models.image_model(base, models.dense_head(4))
     path = tmp_path / "model.keras"
-    training.save_model_atomically(model, path)
+    artifacts.save_model_atomically(model, path)
     loaded = keras.models.load_model(path, safe_mode=True)
     np.testing.assert_allclose(
         loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6

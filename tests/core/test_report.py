@@ -8,6 +8,7 @@ import pytest
 
 from core import references, report, samples
 from core import store as store_mod
+from core.results import PerClass, RunResult
 from core.runconfig import RunConfig
 from core.store import Store
 
@@ -106,13 +107,11 @@ def test_run_label_latest_probe_and_per_class(tmp_path):
     assert report.run_name(run) == f"similarity measurement on {tmp_path.name} ({run.id})"
     assert report.latest_probe([run], str(tmp_path)) == run
     assert report.latest_probe([run], str(tmp_path), image_size=999) is None
-    assert report.latest_probe([run], str(tmp_path), weights=run.config["weights"]) == run
+    assert report.latest_probe([run], str(tmp_path), weights=run.config.weights) == run
     assert report.latest_probe([run], str(tmp_path), weights="/other/file.h5") is None
     assert report.latest_probe([run], str(tmp_path / "other")) is None
     assert report.latest([run]) is None and report.latest([run], train_only=False) == run
-    rows = report.per_class_rows(
-        {"per_class": [{"class": "a", "precision": 1.0, "recall": 0.5, "f1": 0.66, "support": 4}]}
-    )
+    rows = report.per_class_rows(RunResult(per_class=(PerClass("a", 1.0, 0.5, 0.66, 4),)))
     assert rows == [
         {"class": "a", "precision": 1.0, "recall": 0.5, "f1": 0.66, "validation images": 4}
     ]

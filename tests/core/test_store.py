@@ -65,7 +65,7 @@ def test_dead_worker_leaves_run_interrupted_and_resumable(tmp_path):
 def test_store_is_shared_between_store_objects(tmp_path):
     a, b = Store(tmp_path / "home"), Store(tmp_path / "home")
     run = a.create(_config(tmp_path))
-    assert b.get(run.id).config["strategy"] == "head"
+    assert b.get(run.id).config.strategy == "head"
     assert b.find(run.id[:15] + run.id[15:]) is not None
 
 
@@ -76,4 +76,4 @@ def test_submit_stores_absolute_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     store = Store(tmp_path / "home")
     run = worker.submit(store, RunConfig(dataset="data", weights="none"), start=False)
-    assert run.config["dataset"] == str(tmp_path / "data")
+    assert run.config.dataset == str(tmp_path / "data")

@@ -53,25 +53,25 @@ def test_each_strategy_learns_an_easy_task(strategy, dataset_fixture, epochs, re
         learning_rates={"train": 3e-4} if strategy == "scratch" else {},
     )
     assert run.status == store_mod.DONE, run.error
-    classes = len(run.result["classes"])
-    assert run.result["val_accuracy"] > 1.0 / classes + 0.15, run.result["val_accuracy"]
+    classes = len(run.result.classes)
+    assert run.result.val_accuracy > 1.0 / classes + 0.15, run.result.val_accuracy
     history = store.epoch_history(run.id)
     assert {h["phase"] for h in history} == EXPECTED_PHASES[strategy]
     assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
-    matrix = np.array(run.result["confusion_matrix"])
+    matrix = np.array(run.result.confusion_matrix)
     assert matrix.shape == (classes, classes)
-    assert matrix.sum() == run.result["validation_images"]
+    assert matrix.sum() == run.result.validation_images
     saved = json.loads((store.run_dir(run.id) / "manifest.json").read_text())
-    assert len(saved["files"]) == run.result["train_images"] + run.result["validation_images"]
+    assert len(saved["files"]) == run.result.train_images + run.result.validation_images
 
 
 def test_second_run_on_the_same_data_extracts_nothing(binary_dataset, tmp_path):
     store = Store(tmp_path / "home")
     first = _run(store, binary_dataset, strategy="head", epochs=1)
     second = _run(store, binary_dataset, strategy="head", epochs=2, seed=0)
-    assert first.result["feature_cache"]["misses"] >= 1
-    assert second.result["feature_cache"]["misses"] == 0
-    assert second.result["feature_cache"]["hits"] >= 1
+    assert first.result.feature_cache.misses >= 1
+    assert second.result.feature_cache.misses == 0
+    assert second.result.feature_cache.hits >= 1
 
 
 def test_saved_model_reproduces_the_runs_validation_scores(three_class_dataset, tmp_path):
@@ -83,7 +83,7 @@ def test_saved_model_reproduces_the_runs_validation_scores(three_class_dataset, 
     batch = np.stack([predict.prepare(three_class_dataset / f, 32) for f in val_files])
     predicted = predict.probabilities(loaded, batch).argmax(1)
     truth = [manifest["classes"].index(f.split("/")[0]) for f in val_files]
-    assert np.mean(predicted == np.array(truth)) == pytest.approx(run.result["val_accuracy"])
+    assert np.mean(predicted == np.array(truth)) == pytest.approx(run.result.val_accuracy)
 
 
 def test_unreadable_image_is_reported_and_skipped(binary_dataset, tmp_path):
@@ -91,16 +91,16 @@ def test_unreadable_image_is_reported_and_skipped(binary_dataset, tmp_path):
     store = Store(tmp_path / "home")
     run = _run(store, binary_dataset, strategy="linear")
     assert run.status == store_mod.DONE
-    assert run.result["train_images"] + run.result["validation_images"] == 24
+    assert run.result.train_images + run.result.validation_images == 24
 
 
 def test_imbalanced_classes_get_balanced_class_weights(tmp_path):
     root = write_colour_dataset(tmp_path / "d", ("red",), per_class=16)
     write_colour_dataset(root, ("blue",), per_class=4, seed=3)
     run = _run(Store(tmp_path / "home"), root, strategy="head", epochs=2)
-    weights = run.result["class_weights"]
-    assert weights is not None and weights["0"] > weights["1"]  # blue (0) is the rare class
-    assert [c["support"] for c in run.result["per_class"]] == [1, 3]
+    weights = run.result.class_weights
+    assert weights is not None and weights[0] > weights[1]  # blue (0) is the rare class
+    assert [c.support for c in run.result.per_class] == [1, 3]
 
 
 def test_bad_dataset_fails_the_run_with_a_message(tmp_path):
@@ -160,7 +160,7 @@ def test_stop_in_epoch_two_keeps_epoch_one_and_skips_later_phases(
     _stop_after(store, monkeypatch, 3 + 3 + 1)
     run = _run(store, binary_dataset, strategy="finetune", epochs=5, finetune_epochs=3)
     assert run.status == store_mod.STOPPED, run.error
-    assert run.result["epochs_run"] == 1
+    assert run.result.epochs_run == 1
     assert [h["phase"] for h in store.epoch_history(run.id)] == ["head"]
     assert run.model_path and predict.load(store, run.id).classes == ["blue", "red"]
 
@@ -195,7 +195,7 @@ def test_resume_in_phase_two_continues_the_epoch_numbering(
     history = store.epoch_history(run.id)
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
     assert [h["phase"] for h in history] == ["head"] * 2 + ["finetune"] * 3
-    assert resumed.result["epochs_run"] == 5
+    assert resumed.result.epochs_run == 5
 
 
 def test_a_run_releases_its_models(binary_dataset, tmp_path):

@@ -42,7 +42,7 @@ def test_audio_trains_and_predicts_a_clip(tones, tmp_path):
     store = Store(tmp_path / "home")
     run = _run(store, tones, strategy="linear", layer="block3_pool")
     assert run.status == store_mod.DONE, run.error
-    assert run.result["val_accuracy"] >= 0.75
+    assert run.result.val_accuracy >= 0.75
     saved = json.loads((store.run_dir(run.id) / "audio.json").read_text())
     assert saved["n_mels"] == 32
     loaded = predict.load(store, run.id)
@@ -54,10 +54,10 @@ def test_audio_trains_and_predicts_a_clip(tones, tmp_path):
 def test_advisor_measures_spectrograms_like_any_images(tones, tmp_path):
     run = _run(Store(tmp_path / "home"), tones, task="probe")
     assert run.status == store_mod.DONE, run.error
-    assert set(run.result["probe"]) == {"block3_pool", "block4_pool", "block5_pool"}
-    advice = run.result["advice"]
-    assert advice["similarity"] in ("similar", "different")  # measured, not assumed for audio
-    assert advice["probe"] == run.result["probe"]
+    assert set(run.result.probe) == {"block3_pool", "block4_pool", "block5_pool"}
+    advice = run.result.advice
+    assert advice.similarity in ("similar", "different")  # measured, not assumed for audio
+    assert advice.probe == run.result.probe
 
 
 def test_run_on_a_converted_spectrogram_folder_records_its_settings(tones, tmp_path):

@@ -91,8 +91,8 @@ def test_stop_from_another_process_ends_the_run(binary_dataset, tmp_path):
     run = worker.submit(store, _slow_config(binary_dataset, epochs=50))
     _wait_for(
         lambda: (
-            store.get(run.id).progress.get("step", 0) >= 1
-            and store.get(run.id).progress.get("stage") == "training"
+            (store.get(run.id).progress.step or 0) >= 1
+            and store.get(run.id).progress.stage == "training"
         )
     )
     store.request_stop(run.id)
@@ -126,7 +126,7 @@ def test_killed_worker_leaves_run_interrupted_then_resumes(binary_dataset, tmp_p
     assert epochs[:done_before] == list(range(1, done_before + 1))
     assert epochs[-1] == 3  # the resumed run continued to the planned last epoch
     assert epochs == sorted(set(epochs))  # no epoch is counted twice
-    assert finished.result["epochs_run"] == 3
+    assert finished.result.epochs_run == 3
     assert not list(folder.rglob(".tmp-*"))  # stale temporaries were swept
 
 

@@ -43,9 +43,9 @@ def test_compare_run_every_strategy_queues_one_run_each_on_one_split(store, digi
     runs = store.list()
     assert sorted(r.strategy for r in runs) == sorted(strategies.STRATEGIES)
     assert len({r.group_id for r in runs}) == 1 and runs[0].group_id
-    manifests = {json.dumps(r.config["manifest"], sort_keys=True) for r in runs}
+    manifests = {json.dumps(r.config.manifest, sort_keys=True) for r in runs}
     assert len(manifests) == 1 and len(json.loads(manifests.pop())["files"]) == 500
-    assert {(r.config["seed"], r.config["image_size"], r.config["weights"]) for r in runs} == {
+    assert {(r.config.seed, r.config.image_size, r.config.weights) for r in runs} == {
         (0, 48, "none")
     }
     assert at.button(key="compare_run_all").disabled

@@ -55,8 +55,8 @@ def test_a_run_started_with_untouched_widgets_has_runconfig_defaults(colours, st
     at.button(key="train_start").click().run()
     no_exceptions(at)
     (run,) = store.list()
-    expected = RunConfig(dataset=run.config["dataset"], strategy="finetune").to_dict()
-    assert {k: run.config[k] for k in expected} == expected
+    expected = RunConfig(dataset=run.config.dataset, strategy="finetune").to_dict()
+    assert {k: run.config.to_dict()[k] for k in expected} == expected
 
 
 def test_strategy_page_widgets_start_at_runconfig_defaults(colours):

@@ -77,8 +77,8 @@ def test_strategy_override_and_measure_button(store, digits):
     assert {t["name"] for t in layers["data"]} >= {"trains", "frozen (pretrained, kept as is)"}
     at.button(key="strategy_measure").click().run()
     no_exceptions(at)
-    probes = [r for r in store.list() if r.config["task"] == "probe"]
-    assert len(probes) == 1 and probes[0].config["image_size"] == 48
-    assert probes[0].config["weights"] == "none"
+    probes = [r for r in store.list() if r.config.task == "probe"]
+    assert len(probes) == 1 and probes[0].config.image_size == 48
+    assert probes[0].config.weights == "none"
     assert at.button(key="strategy_measure").disabled  # one measurement at a time
     assert "Measuring" in texts(at.info)

@@ -59,8 +59,8 @@ def test_train_start_queues_one_run_with_the_settings(store, digits):
     runs = store.list()
     assert len(runs) == 1
     config = runs[0].config
-    assert (config["strategy"], config["image_size"], config["weights"]) == ("finetune", 48, "none")
-    assert config["dataset"] == str(digits)
+    assert (config.strategy, config.image_size, config.weights) == ("finetune", 48, "none")
+    assert config.dataset == str(digits)
     assert at.session_state[common.TRAIN_RUN] == runs[0].id
     assert at.button(key="train_start").disabled
     assert at.button(key=f"train_stop_{runs[0].id}")

@@ -1,0 +1,51 @@
+"""The end of a training run: its result record, the saved model and result.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from core import balance
+from core.datasets import VALIDATION
+from core.evaluation import evaluation, most_wrong
+from core.fileio import atomic_write_text, write_atomically
+from core.results import CacheUse, RunResult
+from core.run_context import Context
+
+
+def save_model_atomically(model, path: Path) -> None:
+    write_atomically(path, model.save, suffix=".keras")  # Keras wants the .keras suffix
+
+
+def finish(
+    ctx: Context,
+    model,
+    probabilities: np.ndarray,
+    epochs_run: int,
+    train_seconds: float | None = None,
+    note: str | None = None,
+) -> RunResult:
+    """Score the validation images, save the model and result.json; returns the result."""
+    ctx.progress("saving", "saving the model")
+    y_val = ctx.split.labels(VALIDATION)
+    result = dataclasses.replace(
+        evaluation(y_val, probabilities, ctx.split.classes),
+        epochs_run=epochs_run,
+        train_seconds=train_seconds,
+        note=note,
+        strategy=ctx.config.strategy,
+        classes=tuple(ctx.split.classes),
+        train_images=len(ctx.split.train),
+        validation_images=len(ctx.split.validation),
+        weights=ctx.weights.label,
+        pretrained=ctx.weights.pretrained,
+        class_weights=balance.class_weight(ctx.split),
+        most_wrong=most_wrong(ctx.split.validation, y_val, probabilities, ctx.split.classes),
+        feature_cache=CacheUse(ctx.cache.hits, ctx.cache.misses),
+    )
+    save_model_atomically(model, ctx.folder / "model.keras")
+    atomic_write_text(ctx.folder / "result.json", json.dumps(result.to_json(), indent=1))
+    return result

@@ -1,0 +1,257 @@
+"""The phases of a dense-head strategy, one after another: each trains the layers the strategy
+table names, reports into the store, and can be stopped, diverge or be resumed.
+
+Without augmentation, a phase whose lower blocks are frozen trains a "top model" on cached
+outputs of the last frozen layer instead of pushing every image through the frozen blocks
+every epoch: same mathematics (VGG16 has no batch norm and the frozen part is deterministic),
+a fraction of the compute.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core import balance, device, features, strategies, vgg16
+from core import store as store_mod
+from core.datasets import TRAIN, VALIDATION, Item
+from core.extraction import extract
+from core.features import ExtractionStopped
+from core.resume import START, ResumePoint, ResumeState
+from core.run_context import Context
+from core.runconfig import RunConfig
+
+STOPPED, DIVERGED = "stopped", "diverged"  # FitInterrupted reasons
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    index: int
+    phase: strategies.Phase
+    blocks: int  # VGG16 blocks that train with the head
+    epochs: int
+
+
+def plan(config: RunConfig) -> tuple[PhasePlan, ...]:
+    """Each phase of the run's strategy with its unfrozen blocks and epochs."""
+    return tuple(
+        PhasePlan(i, p, p.blocks(config.unfreeze_blocks), getattr(config, p.epochs_setting))
+        for i, p in enumerate(config.strategy_spec.phases)
+    )
+
+
+@dataclass(frozen=True)
+class Network:
+    """The Keras objects a dense-head run trains; `inference` (base + head) is what is saved."""
+
+    base: Any
+    head: Any
+    inference: Any
+
+
+@dataclass(frozen=True)
+class PhaseStart:
+    first_epoch: int  # epochs of this phase already finished (a resumed run)
+    epoch_offset: int  # epochs of the run before this phase
+    total_epochs: int  # of the whole run
+
+
+@dataclass(frozen=True)
+class PhasesOutcome:
+    status: str  # store DONE, STOPPED or DIVERGED
+    epochs_run: int
+    deepest: int  # the most blocks any phase reached so far unfroze
+
+
+def run_phases(ctx: Context, net: Network, resume: bool) -> PhasesOutcome:
+    """Every phase of the plan from the resume point; after a stop or divergence the last
+    finished epoch's weights are restored (never a partial epoch's) and later phases skipped."""
+    plans = plan(ctx.config)
+    state = ResumeState(ctx.folder)
+    initial_weights = net.inference.get_weights()
+    start = state.resume(net.inference) if resume else START
+    total = sum(p.epochs for p in plans)
+    done, deepest = start.global_epochs, 0
+    for p in plans:
+        deepest = max(deepest, p.blocks)
+        if p.index < start.phase_index:
+            continue
+        first = start.epochs_done if p.index == start.phase_index else 0
+        finished, interrupted = train_phase(
+            ctx, net, p, PhaseStart(first, done - first, total), state
+        )
+        done += finished
+        if interrupted is not None:
+            state.restore(net.inference, initial_weights)
+            status = store_mod.STOPPED if interrupted == STOPPED else store_mod.DIVERGED
+            return PhasesOutcome(status, done, deepest)
+        state.save(net.inference, ResumePoint(p.index + 1, 0, done))  # the phase's best weights
+    return PhasesOutcome(store_mod.DONE, done, deepest)
+
+
+def train_phase(
+    ctx: Context, net: Network, p: PhasePlan, start: PhaseStart, state: ResumeState
+) -> tuple[int, str | None]:
+    """Train one phase from start.first_epoch; returns (epochs finished in this call,
+    None | STOPPED | DIVERGED)."""
+    from core import models
+    from core.callbacks import FitInterrupted
+
+    models.set_trainable(net.base, p.blocks)
+    try:
+        trainer = _trainer(ctx, net, p)
+    except ExtractionStopped:
+        return 0, STOPPED
+    _compile(ctx, trainer.model, p.phase)
+    steps = math.ceil(len(ctx.split.train) / ctx.config.batch_size)
+    reporter = _reporter(ctx, net, p, start, steps, state)
+    ctx.progress(
+        "training",
+        f"phase {p.index + 1}: {p.phase.name}",
+        phase=p.phase.name,
+        phase_index=p.index,
+        epoch=start.epoch_offset + start.first_epoch + 1,
+        epochs=start.total_epochs,
+        step=0,
+        steps=steps,
+    )
+    try:
+        trainer.fit(
+            epochs=p.epochs,
+            initial_epoch=start.first_epoch,
+            callbacks=[reporter, *_keras_callbacks(ctx, p.phase)],
+            verbose=0,
+            class_weight=balance.class_weight(ctx.split),
+        )
+    except FitInterrupted as interrupted:
+        return reporter.epochs_finished, interrupted.reason
+    return reporter.epochs_finished, None
+
+
+@dataclass(frozen=True)
+class _Trainer:
+    model: Any
+    fit: Callable[..., Any]  # model.fit bound to this phase's training and validation data
+
+
+def _trainer(ctx: Context, net: Network, p: PhasePlan) -> _Trainer:
+    """On cached features of the last frozen layer when it can, else on the images."""
+    cut = None if ctx.config.augment else vgg16.frozen_cut_layer(p.blocks)
+    if cut is None:
+        return _image_trainer(ctx, net, p.phase)
+    return _cached_trainer(ctx, net, cut)
+
+
+def _cached_trainer(ctx: Context, net: Network, cut: str) -> _Trainer:
+    from core import models
+
+    table = extract(ctx, net.base, [(cut, "map")])
+    model = models.top_model(net.base, cut, net.head)
+    x_train = table.rows((cut, "map"), ctx.split.train)
+    x_val = table.rows((cut, "map"), ctx.split.validation)
+    y_train, y_val = targets(ctx, TRAIN), targets(ctx, VALIDATION)
+
+    def fit(**kwargs):
+        return model.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            batch_size=ctx.config.batch_size,
+            shuffle=True,
+            **kwargs,
+        )
+
+    return _Trainer(model, fit)
+
+
+def _image_trainer(ctx: Context, net: Network, phase: strategies.Phase) -> _Trainer:
+    from core import models
+
+    cfg = ctx.config
+    augment = models.image_augmentation(cfg.augment_kind, cfg.seed) if cfg.augment else None
+    model = models.image_model(net.base, net.head, augment=augment, name=f"train_{phase.name}")
+
+    def fit(**kwargs):
+        train_data = features.image_dataset(
+            paths(ctx.split.train),
+            cfg.image_size,
+            cfg.batch_size,
+            targets(ctx, TRAIN),
+            shuffle_seed=cfg.seed,
+        )
+        val_data = features.image_dataset(
+            paths(ctx.split.validation), cfg.image_size, cfg.batch_size, targets(ctx, VALIDATION)
+        )
+        return model.fit(train_data, validation_data=val_data, shuffle=False, **kwargs)
+
+    return _Trainer(model, fit)
+
+
+def _compile(ctx: Context, model, phase: strategies.Phase) -> None:
+    from core import models
+
+    learning_rate = ctx.config.learning_rates.get(phase.name, phase.learning_rate)
+    model.compile(
+        optimizer=models.optimizer(phase.optimizer, learning_rate, phase.momentum),
+        loss=models.loss_for(ctx.num_classes),
+        metrics=["accuracy"],
+        jit_compile=device.current_plan().jit_compile,
+    )
+
+
+def _reporter(
+    ctx: Context, net: Network, p: PhasePlan, start: PhaseStart, steps: int, state: ResumeState
+):
+    """Progress, stop and divergence checks, epoch metrics; saves resume state per epoch."""
+    from core.callbacks import ReportToStore
+
+    def saved(epochs_done: int) -> None:
+        point = ResumePoint(p.index, epochs_done, start.epoch_offset + epochs_done)
+        state.save(net.inference, point)
+
+    return ReportToStore(
+        ctx.store,
+        ctx.run_id,
+        p.phase.name,
+        p.index,
+        len(ctx.config.strategy_spec.phases),
+        start.epoch_offset,
+        start.total_epochs,
+        steps,
+        on_epoch_saved=saved,
+    )
+
+
+def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list:
+    """NaN guard, best-epoch checkpoint, learning-rate decay and early stopping."""
+    import keras
+
+    cfg = ctx.config
+    best_path = ctx.folder / "checkpoints" / f"best-{phase.name}.weights.h5"
+    best_path.parent.mkdir(parents=True, exist_ok=True)
+    return [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, min_lr=1e-7, patience=cfg.reduce_lr_patience
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
+        ),
+    ]
+
+
+def paths(items: list[Item]) -> list[str]:
+    return [str(i.path) for i in items]
+
+
+def targets(ctx: Context, split: str) -> np.ndarray:
+    """Labels as the loss wants them: a float column for two classes, else integer classes."""
+    y = ctx.split.labels(split)
+    return y.astype("float32").reshape(-1, 1) if ctx.num_classes == 2 else y

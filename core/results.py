@@ -1,0 +1,205 @@
+"""What a run reports, as frozen dataclasses: its progress, its result, the probe's result.
+
+The worker writes them into the store and the pages, the CLI and the reports read them as
+typed values. JSON appears only at the store boundary (`to_json` / `from_json`, called by
+core/store.py and for the run folder's result.json); the JSON keys are those the store has
+always held, and `from_json` reads old or partial rows (a missing key gives the default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.advisor import Advice
+
+
+def _known(cls, data: dict) -> dict:
+    """The entries of `data` that name a field of `cls` (old rows may hold others)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands: a stage and a sentence, and during training the phase, the global
+    epoch and the batch within it."""
+
+    stage: str = ""  # spectrograms, scanning, extracting, training, evaluating, saving, finished
+    message: str = ""
+    phase: str | None = None
+    phase_index: int | None = None
+    phases: int | None = None
+    epoch: int | None = None  # global, 1-based, across phases
+    epochs: int | None = None
+    step: int | None = None
+    steps: int | None = None
+    eta_seconds: float | None = None  # left in this epoch
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, "")}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> Progress:
+        return cls(**_known(cls, data or {}))
+
+
+@dataclass(frozen=True)
+class PerClass:
+    name: str  # "class" in JSON
+    precision: float
+    recall: float
+    f1: float
+    support: int  # validation images of this class
+
+    def to_json(self) -> dict:
+        return {
+            "class": self.name,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "support": self.support,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> PerClass:
+        return cls(
+            data.get("class", ""),
+            data.get("precision", 0.0),
+            data.get("recall", 0.0),
+            data.get("f1", 0.0),
+            data.get("support", 0),
+        )
+
+
+@dataclass(frozen=True)
+class WrongImage:
+    """A misclassified validation image."""
+
+    file: str
+    true: str  # its class
+    predicted: str
+    confidence: float  # probability of the predicted class
+    true_probability: float
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> WrongImage:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class CacheUse:
+    hits: int = 0
+    misses: int = 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A training run's outcome. A run stopped before any epoch has only a `note`."""
+
+    val_accuracy: float | None = None
+    val_loss: float | None = None
+    per_class: tuple[PerClass, ...] = ()
+    confusion_matrix: tuple[tuple[int, ...], ...] = ()  # rows: true class, columns: predicted
+    epochs_run: int | None = None
+    train_seconds: float | None = None
+    strategy: str = ""
+    classes: tuple[str, ...] = ()
+    train_images: int | None = None
+    validation_images: int | None = None
+    weights: str | None = None  # WeightsSpec.label
+    pretrained: bool | None = None
+    class_weights: dict[int, float] | None = None
+    most_wrong: tuple[WrongImage, ...] = ()
+    feature_cache: CacheUse | None = None
+    note: str | None = None  # why the run ended as it did, when not simply done
+
+    @property
+    def scored(self) -> bool:
+        return self.val_accuracy is not None
+
+    def to_json(self) -> dict:
+        out = {
+            "val_accuracy": self.val_accuracy,
+            "val_loss": self.val_loss,
+            "per_class": [row.to_json() for row in self.per_class],
+            "confusion_matrix": [list(row) for row in self.confusion_matrix],
+            "epochs_run": self.epochs_run,
+            "train_seconds": self.train_seconds,
+            "strategy": self.strategy,
+            "classes": list(self.classes),
+            "train_images": self.train_images,
+            "validation_images": self.validation_images,
+            "weights": self.weights,
+            "pretrained": self.pretrained,
+            "class_weights": self.class_weights,
+            "most_wrong": [w.to_json() for w in self.most_wrong],
+            "feature_cache": dataclasses.asdict(self.feature_cache) if self.feature_cache else None,
+        }
+        if self.note is not None:
+            out["note"] = self.note
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> RunResult:
+        known = _known(cls, data)
+        weights = known.get("class_weights")
+        cache = known.get("feature_cache")
+        return dataclasses.replace(
+            cls(**{k: v for k, v in known.items() if k in _PLAIN}),
+            per_class=tuple(PerClass.from_json(r) for r in known.get("per_class") or ()),
+            confusion_matrix=tuple(tuple(r) for r in known.get("confusion_matrix") or ()),
+            classes=tuple(known.get("classes") or ()),
+            class_weights={int(k): float(v) for k, v in weights.items()} if weights else None,
+            most_wrong=tuple(WrongImage.from_json(w) for w in known.get("most_wrong") or ()),
+            feature_cache=CacheUse(**_known(CacheUse, cache)) if cache else None,
+        )
+
+
+_NESTED = {"per_class", "confusion_matrix", "classes", "class_weights", "most_wrong"}
+_PLAIN = {f.name for f in dataclasses.fields(RunResult)} - _NESTED - {"feature_cache"}
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The advisor's measurement: linear-probe validation accuracy per VGG16 layer, and the
+    advice drawn from it and the dataset's size."""
+
+    probe: dict[str, float] = field(default_factory=dict)  # layer -> validation accuracy
+    advice: Advice | None = None
+    weights: str | None = None  # WeightsSpec.label
+    images_per_class: float | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "probe": dict(self.probe),
+            "advice": self.advice.to_dict() if self.advice else None,
+            "weights": self.weights,
+            "images_per_class": self.images_per_class,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> ProbeResult:
+        advice = data.get("advice")
+        return cls(
+            probe=dict(data.get("probe") or {}),
+            advice=Advice(**_known(Advice, advice)) if advice else None,
+            weights=data.get("weights"),
+            images_per_class=data.get("images_per_class"),
+        )
+
+
+Result = RunResult | ProbeResult
+
+
+def result_from_json(data: dict[str, Any] | None) -> Result | None:
+    """A stored result: none yet ('{}'), the probe's (it has "probe") or a training run's."""
+    if not data:
+        return None
+    if "probe" in data:
+        return ProbeResult.from_json(data)
+    return RunResult.from_json(data)
