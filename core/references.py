@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 from core import vgg16
+from core.weights import FILE, IMAGENET, WeightsSpec
 
 CATS_VS_DOGS_SMALL = "cats_vs_dogs_small"  # the id core.samples gives the 2,000-image subset
 KERAS_BLOG = (
@@ -65,21 +65,26 @@ REFERENCES: list[Reference] = [
 ]
 
 
-def _is_imagenet(weights: str) -> bool:
-    """'imagenet', or a local copy of Keras' ImageNet no-top file (same weights)."""
-    return weights == "imagenet" or Path(weights).name == vgg16.IMAGENET_NOTOP_FILE
+def _same_weights(run: WeightsSpec, published: WeightsSpec) -> bool:
+    """Equal specs, or ImageNet and a local copy of Keras' ImageNet no-top file."""
+    if published.kind == IMAGENET and run.kind == FILE:
+        return run.path.name == vgg16.IMAGENET_NOTOP_FILE
+    return run == published
 
 
-def references_for(dataset_id: str | None, image_size: int, weights: str) -> list[Reference]:
+def references_for(
+    dataset_id: str | None, image_size: int, weights: WeightsSpec | str
+) -> list[Reference]:
     """References for a dataset; each flagged comparable only when the run uses the same
-    image size and ImageNet weights as the published setting."""
+    image size and weights as the published setting (`weights`: a run's weights setting)."""
     if not dataset_id:
         return []
+    spec = weights if isinstance(weights, WeightsSpec) else WeightsSpec.parse(weights)
     return [
         dataclasses.replace(
             ref,
             comparable=image_size == ref.image_size
-            and (_is_imagenet(weights) if ref.weights == "imagenet" else weights == ref.weights),
+            and _same_weights(spec, WeightsSpec.parse(ref.weights)),
         )
         for ref in REFERENCES
         if ref.dataset_id == dataset_id
