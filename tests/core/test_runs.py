@@ -63,7 +63,7 @@ def test_one_measurement_per_dataset_at_a_time_even_behind_training(store, binar
     training = runs.start_training(store, config(binary_dataset))
     dataset = training.dataset  # the absolute path the store keeps
     probe = runs.start_probe(store, dataset, 32, "none")
-    assert isinstance(probe, store_mod.Run) and probe.config["task"] == "probe"
+    assert isinstance(probe, store_mod.Run) and probe.config.task == "probe"
     again = runs.start_probe(store, dataset, 32, "none")
     assert isinstance(again, runs.Refused) and again.busy
     assert len(store.list()) == 2
