@@ -424,8 +424,8 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     settled(page)
     snap(page, shots, "train_done.png")
     runs = Store(home).list()  # what the clicks queued
-    trained = [r for r in runs if r.config.get("task") != "probe"]
-    assert len(trained) == 1, [(r.id, r.config.get("task")) for r in runs]
+    trained = [r for r in runs if r.config.task != "probe"]
+    assert len(trained) == 1, [(r.id, r.config.task) for r in runs]
     run = trained[0]
     assert run.status == "done"
     assert (
