@@ -155,12 +155,13 @@ def run_until(at: AppTest, done, seconds: float = 300.0) -> AppTest:
 def test_data_online_sample_offline_says_so_without_blocking_the_page(store, monkeypatch):
     from core import fetch
 
-    def offline_child(name, home):  # what `python -m core sample` does offline: one line
+    def offline_child(name, home):  # `python -m core sample` offline: one line, after a while
+        # (5 s: the page must have returned while the child still works, even on a busy machine)
         return fetch._start(
             "sample",
             [
                 "-c",
-                "import sys, time; time.sleep(1); print('error: "
+                "import sys, time; time.sleep(5); print('error: "
                 "no internet to download cifar10', file=sys.stderr); "
                 "sys.exit(2)",
             ],
