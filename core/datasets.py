@@ -28,6 +28,8 @@ IGNORED_NAMES = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"})
 IMBALANCE_RATIO = 3.0  # largest/smallest class at or above this: a warning for the user
 EXTERNAL_VALIDATION_PREFIX = "validation-folder/"  # manifest keys of a separate --val-dir
 DEFAULT_VAL_FRACTION = 0.2
+LINK_OUTSIDE = "link to a place outside the dataset folder, not followed"
+LINK_REPEATED = "link to a folder already read (a loop or a second way in), not followed"
 
 
 class DatasetError(ValueError):
@@ -78,6 +80,7 @@ class Scan:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # blocking problems
     media: Media = IMAGES  # what the items are: images, or audio clips (core.audio)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel, why): links, formats
 
     @property
     def ok(self) -> bool:
@@ -142,6 +145,7 @@ class Scan:
             "images": len(self.items),
             "unreadable": [{"file": f, "reason": r} for f, r in self.unreadable],
             "ignored": len(self.ignored),
+            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "duplicates": self.duplicates(),
             "leakage": [{"train": t, "validation": v} for t, v in self.leakage()],
             "modes": self.modes(),
@@ -154,20 +158,54 @@ def _is_ignored(name: str) -> bool:
     return name in IGNORED_NAMES or name.startswith(".") or name.startswith("._")
 
 
-def _class_dirs(folder: Path) -> list[Path]:
-    return sorted(
-        (d for d in folder.iterdir() if d.is_dir() and not _is_ignored(d.name)),
-        key=lambda d: d.name,
-    )
+class _Walk:
+    """Walks class folders below one base folder (the dataset root or a separate validation
+    folder). Links are followed only when they resolve inside the base, and every real folder
+    is read once, so `ln -s / DATASET/rootlink` or a link loop never leaves the dataset; what is
+    not followed is listed in `skipped` as (path, why)."""
 
+    def __init__(self, base: Path):
+        self.base_real = Path(os.path.realpath(base))
+        self.skipped: list[tuple[Path, str]] = []
 
-def _files_under(folder: Path) -> list[Path]:
-    """All files below a class folder, skipping hidden/system entries; symlinks not followed."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not _is_ignored(d))
-        found.extend(Path(dirpath) / f for f in sorted(filenames))
-    return found
+    def _inside(self, path: Path) -> bool:
+        real = Path(os.path.realpath(path))
+        return real == self.base_real or self.base_real in real.parents
+
+    def _allowed(self, path: Path) -> bool:
+        """A link resolving outside the base is skipped (and listed); anything else is fine."""
+        if path.is_symlink() and not self._inside(path):
+            self.skipped.append((path, LINK_OUTSIDE))
+            return False
+        return True
+
+    def class_dirs(self, folder: Path) -> list[Path]:
+        return sorted(
+            (
+                d
+                for d in folder.iterdir()
+                if not _is_ignored(d.name) and d.is_dir() and self._allowed(d)
+            ),
+            key=lambda d: d.name,
+        )
+
+    def files_under(self, folder: Path) -> list[Path]:
+        """All files below a class folder, skipping hidden/system entries and unsafe links."""
+        found: list[Path] = []
+        seen: set[str] = set()
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:  # a link loop, or a link to a folder read already
+                self.skipped.append((Path(dirpath), LINK_REPEATED))
+                dirnames[:] = []
+                continue
+            seen.add(real)
+            here = Path(dirpath)
+            dirnames[:] = [
+                d for d in sorted(dirnames) if not _is_ignored(d) and self._allowed(here / d)
+            ]
+            found.extend(here / f for f in sorted(filenames) if self._allowed(here / f))
+        return found
 
 
 def _find_validation_dir(root: Path) -> Path | None:
@@ -215,25 +253,29 @@ def scan(
     if val_path is not None and not val_path.is_dir():
         raise DatasetError(f"validation folder not found: {val_path}")
 
-    jobs, ignored, classes = [], [], set()
+    jobs, ignored, skipped, classes = [], [], [], set()
     for folder, split in _layout(root, val_path):
         external = split == VALIDATION and val_path is not None
         # files of a separate validation folder get a prefix: names may repeat train's
         base, prefix = (val_path, EXTERNAL_VALIDATION_PREFIX) if external else (root, "")
-        for class_dir in _class_dirs(folder):
+        walk = _Walk(base)
+        for class_dir in walk.class_dirs(folder):
             classes.add(class_dir.name)
-            for path in _files_under(class_dir):
+            for path in walk.files_under(class_dir):
                 if media.accepts(path) and not _is_ignored(path.name):
                     jobs.append((media, path, base, class_dir.name, split, prefix))
                 else:
                     ignored.append(prefix + path.relative_to(base).as_posix())
+        skipped += [(prefix + p.relative_to(base).as_posix(), why) for p, why in walk.skipped]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda job: _inspect(*job), jobs))
 
     items = [r for r in results if isinstance(r, Item)]
     unreadable = [r for r in results if not isinstance(r, Item)]
     layout = "split" if any(job[4] for job in jobs) or val_path else "single"
-    result = Scan(root, layout, sorted(classes), items, unreadable, ignored, media=media)
+    result = Scan(
+        root, layout, sorted(classes), items, unreadable, ignored, media=media, skipped=skipped
+    )
     _check(result)
     return result
 
@@ -272,6 +314,10 @@ def _check(result: Scan) -> None:
                 )
     if result.unreadable:
         result.warnings.append(f"{len(result.unreadable)} unreadable file(s) will be skipped")
+    if result.skipped:
+        shown = ", ".join(f"{rel} ({why})" for rel, why in result.skipped[:3])
+        more = f" and {len(result.skipped) - 3} more" if len(result.skipped) > 3 else ""
+        result.warnings.append(f"{len(result.skipped)} item(s) skipped: {shown}{more}")
     ratio = result.imbalance_ratio()
     if len(usable) >= 2 and ratio >= IMBALANCE_RATIO:
         result.warnings.append(

@@ -116,3 +116,23 @@ def test_split_counts_pictures_per_class_on_each_side(tmp_path):
     assert counts[datasets.VALIDATION] == {"blue": 2, "green": 2, "red": 2}
     assert counts[datasets.TRAIN] == {"blue": 8, "green": 8, "red": 8}
     assert list(counts[datasets.TRAIN]) == split.classes
+
+
+def test_links_leading_outside_the_dataset_are_skipped_and_listed(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=3)
+    outside = write_colour_dataset(tmp_path / "elsewhere", ("green",), per_class=2)
+    (root / "rootlink").symlink_to("/")  # a class folder that is the whole filesystem
+    (root / "green").symlink_to(outside / "green")
+    (root / "red" / "stolen.png").symlink_to(outside / "green" / "green_00.png")
+    (root / "red" / "loop").symlink_to(root / "red")  # a loop inside the dataset: harmless
+    (root / "blue" / "more").symlink_to(root / "red")  # inside the dataset: followed
+    scan = datasets.scan(root)
+    assert scan.classes == ["blue", "red"]
+    assert scan.counts() == {"blue": 6, "red": 3}
+    skipped = dict(scan.skipped)
+    assert skipped["rootlink"] == datasets.LINK_OUTSIDE
+    assert skipped["green"] == datasets.LINK_OUTSIDE
+    assert skipped["red/stolen.png"] == datasets.LINK_OUTSIDE
+    assert skipped["red/loop"] == datasets.LINK_REPEATED
+    assert any("skipped" in w and "rootlink" in w for w in scan.warnings)
+    assert scan.summary()["skipped"]
