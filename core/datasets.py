@@ -20,7 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from core.fileio import sha256_file
-from core.imaging import UnreadableImage, image_info, is_image_file
+from core.imaging import (
+    UNSUPPORTED_FORMAT,
+    UnreadableImage,
+    image_info,
+    is_image_file,
+    is_unsupported_image,
+)
 
 TRAIN, VALIDATION = "train", "validation"
 VALIDATION_DIR_NAMES = ("validation", "val", "valid", "test")
@@ -262,10 +268,15 @@ def scan(
         for class_dir in walk.class_dirs(folder):
             classes.add(class_dir.name)
             for path in walk.files_under(class_dir):
-                if media.accepts(path) and not _is_ignored(path.name):
+                rel = prefix + path.relative_to(base).as_posix()
+                if _is_ignored(path.name):
+                    ignored.append(rel)
+                elif media.accepts(path):
                     jobs.append((media, path, base, class_dir.name, split, prefix))
+                elif media is IMAGES and is_unsupported_image(path):
+                    skipped.append((rel, UNSUPPORTED_FORMAT))
                 else:
-                    ignored.append(prefix + path.relative_to(base).as_posix())
+                    ignored.append(rel)
         skipped += [(prefix + p.relative_to(base).as_posix(), why) for p, why in walk.skipped]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda job: _inspect(*job), jobs))

@@ -19,8 +19,41 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import features as pil_features
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+
+def _register_optional_formats() -> frozenset[str]:
+    """Extensions of formats that need a plugin: HEIC/HEIF (iPhone photos) through pillow-heif,
+    AVIF through Pillow itself (11.3+ wheels) or else pillow-avif-plugin. Registration happens
+    once, at import; a missing plugin only means those files are listed as unsupported."""
+    found: set[str] = set()
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        found |= {".heic", ".heif"}
+    except ImportError:
+        pass
+    if pil_features.check("avif"):
+        found.add(".avif")
+    else:
+        try:
+            import pillow_avif  # noqa: F401 - importing registers the AVIF plugin
+
+            found.add(".avif")
+        except ImportError:
+            pass
+    return frozenset(found)
+
+
+BASIC_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = BASIC_EXTENSIONS | _register_optional_formats()
+# Pictures we recognise but cannot decode: listed in a scan as unsupported, never dropped silently.
+KNOWN_IMAGE_EXTENSIONS = frozenset(
+    {".heic", ".heif", ".avif", ".svg", ".svgz", ".psd", ".jxl", ".raw"}
+    | {".cr2", ".cr3", ".nef", ".nrw", ".dng", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw"}
+)
+UNSUPPORTED_FORMAT = "format not supported, convert to JPEG or PNG"
 MAX_PIXELS = 64_000_000  # ~ an 8000x8000 photo; anything larger is refused as a possible bomb
 # Pillow warns beyond this and raises DecompressionBombError beyond 2x this, while reading the
 # header; our own check below refuses anything over MAX_PIXELS before any pixel is decoded.
@@ -46,6 +79,12 @@ def is_image_file(path: str | Path) -> bool:
     """By name only: a known image extension and not a hidden file (no content is read)."""
     path = Path(path)
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def is_unsupported_image(path: str | Path) -> bool:
+    """A picture format we recognise by name but cannot decode (SVG, camera RAW, ...)."""
+    suffix = Path(path).suffix.lower()
+    return suffix in KNOWN_IMAGE_EXTENSIONS and suffix not in IMAGE_EXTENSIONS
 
 
 @contextmanager

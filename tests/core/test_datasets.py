@@ -136,3 +136,20 @@ def test_links_leading_outside_the_dataset_are_skipped_and_listed(tmp_path):
     assert skipped["red/loop"] == datasets.LINK_REPEATED
     assert any("skipped" in w and "rootlink" in w for w in scan.warnings)
     assert scan.summary()["skipped"]
+
+
+def test_heic_photos_are_read_and_unsupported_formats_are_listed(tmp_path):
+    from PIL import Image
+
+    pytest.importorskip("pillow_heif")
+    root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=2)
+    Image.new("RGB", (40, 32), (30, 40, 220)).save(root / "blue" / "phone.heic")
+    (root / "red" / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (root / "red" / "camera.CR2").write_bytes(b"II*\0raw")
+    scan = datasets.scan(root)
+    assert scan.counts() == {"blue": 3, "red": 2}
+    heic = next(i for i in scan.items if i.rel == "blue/phone.heic")
+    assert (heic.width, heic.height) == (40, 32)
+    skipped = dict(scan.skipped)
+    assert skipped["red/logo.svg"] == skipped["red/camera.CR2"] == datasets.UNSUPPORTED_FORMAT
+    assert "convert to JPEG or PNG" in datasets.UNSUPPORTED_FORMAT

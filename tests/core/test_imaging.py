@@ -355,3 +355,15 @@ def test_is_image_file_by_name():
     assert is_image_file("b.webp")
     assert not is_image_file(Path("cats/._a.jpg"))
     assert not is_image_file(Path("notes.txt"))
+
+
+def test_heic_and_avif_decode_to_rgb(tmp_path):
+    pytest.importorskip("pillow_heif")
+    for suffix in (".heic", ".avif"):
+        path = tmp_path / f"photo{suffix}"
+        Image.new("RGB", (40, 32), BLUE).save(path)
+        assert is_image_file(path)
+        pixels = load_rgb(path)
+        assert pixels.shape == (32, 40, 3) and close(pixels.mean(axis=(0, 1)), BLUE, tol=12)
+    assert imaging.is_unsupported_image("drawing.svg") and imaging.is_unsupported_image("a.NEF")
+    assert not imaging.is_unsupported_image("notes.txt")
