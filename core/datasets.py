@@ -119,6 +119,10 @@ class Scan:
             if i.split == VALIDATION and i.sha256 in train
         ]
 
+    def case_duplicates(self) -> list[list[str]]:
+        """Groups of class names that differ only by upper/lower case (Cat / cat)."""
+        return _case_groups(self.classes)
+
     def sizes(self) -> list[tuple[int, int]]:
         return [(i.width, i.height) for i in self.items]
 
@@ -342,6 +346,59 @@ def _check(result: Scan) -> None:
         )
     if groups := result.duplicates():
         result.warnings.append(f"{len(groups)} group(s) of identical files")
+    for group in result.case_duplicates():
+        result.warnings.append(
+            f"class folders {' and '.join(repr(n) for n in group)} differ only by upper/lower "
+            "case: they are trained as separate classes unless you merge them"
+        )
+
+
+def _case_groups(names: list[str]) -> list[list[str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(names):
+        groups[name.casefold()].append(name)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def merge_case_duplicates(root: str | Path, val_dir: str | Path | None = None) -> dict[str, list]:
+    """Merge class folders that differ only by case (Cat / cat) into one: the folder with the
+    most files keeps its name, the others' files move into it (renamed `name-2.jpg` ... on a
+    clash, nothing is overwritten) and the emptied folders are removed. Returns
+    {kept name: [merged names]}. Linked folders are left alone."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    val_path = Path(val_dir).expanduser() if val_dir else None
+    merged: dict[str, list] = {}
+    for folder, _ in _layout(root, val_path):
+        dirs = {d.name: d for d in folder.iterdir() if d.is_dir() and not d.is_symlink()}
+        for group in _case_groups(list(dirs)):
+            keep = max(group, key=lambda n: (_file_count(dirs[n]), -group.index(n)))
+            for name in group:
+                if name != keep:
+                    _move_files(dirs[name], dirs[keep])
+            merged.setdefault(keep, [])
+            merged[keep] += [n for n in group if n != keep and n not in merged[keep]]
+    return merged
+
+
+def _file_count(folder: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(folder))
+
+
+def _move_files(source: Path, target: Path) -> None:
+    for dirpath, _, filenames in os.walk(source):
+        here = Path(dirpath)
+        for name in filenames:
+            destination = target / (here / name).relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            stem, suffix, n = destination.stem, destination.suffix, 1
+            while destination.exists() or destination.is_symlink():
+                n += 1
+                destination = destination.with_name(f"{stem}-{n}{suffix}")
+            os.rename(here / name, destination)
+    for dirpath, _, _ in sorted(os.walk(source), key=lambda w: -len(w[0])):
+        os.rmdir(dirpath)  # only empty folders are left: everything above was moved
 
 
 @dataclass(frozen=True)

@@ -153,3 +153,18 @@ def test_heic_photos_are_read_and_unsupported_formats_are_listed(tmp_path):
     skipped = dict(scan.skipped)
     assert skipped["red/logo.svg"] == skipped["red/camera.CR2"] == datasets.UNSUPPORTED_FORMAT
     assert "convert to JPEG or PNG" in datasets.UNSUPPORTED_FORMAT
+
+
+def test_class_folders_differing_by_case_are_warned_and_can_be_merged(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=3)
+    write_colour_dataset(tmp_path / "upper", ("red",), per_class=2, seed=1)
+    (tmp_path / "upper" / "red").rename(root / "Red")
+    (root / "Red" / "red_00.png").rename(root / "Red" / "red_00.png")  # a clash after merging
+    scan = datasets.scan(root)
+    assert scan.classes == ["Red", "blue", "red"]
+    assert scan.case_duplicates() == [["Red", "red"]]
+    assert any("'Red' and 'red'" in w and "case" in w for w in scan.warnings)
+    assert datasets.merge_case_duplicates(root) == {"red": ["Red"]}
+    merged = datasets.scan(root)
+    assert merged.classes == ["blue", "red"] and merged.counts() == {"blue": 3, "red": 5}
+    assert not merged.case_duplicates() and not (root / "Red").exists()
