@@ -295,6 +295,30 @@ def scan(
     return result
 
 
+SHOWN_NAMES = 5  # a repeated warning names this many, then "and N more"
+
+
+def shown(name: str) -> str:
+    """A class or file name safe to print in a message: quoted, and written as an escaped repr
+    when it holds a newline or another control character."""
+    return f"'{name}'" if name.isprintable() else repr(name)
+
+
+def listing(names: list[str], limit: int = SHOWN_NAMES) -> str:
+    """The first few names, then how many more: 10,000 empty folders make one line."""
+    first = ", ".join(shown(n) for n in names[:limit])
+    return first + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _about_classes(names: list[str], one: str, many: str) -> list[str]:
+    """One message for one class, one summarised message for several, none for none."""
+    if not names:
+        return []
+    if len(names) == 1:
+        return [f"class {shown(names[0])} {one}"]
+    return [f"{len(names)} classes {many}: {listing(names)}"]
+
+
 def _check(result: Scan) -> None:
     counts = result.counts()
     usable = [c for c, n in counts.items() if n > 0]
@@ -306,33 +330,26 @@ def _check(result: Scan) -> None:
     elif len(usable) < 2:
         result.errors.append(
             f"at least two classes with {noun}s are needed, found {len(usable)} "
-            f"({', '.join(usable) or 'none'})"
+            f"({listing(usable) or 'none'})"
         )
-    for name, n in counts.items():
-        if n == 0:
-            result.errors.append(f"class '{name}' has no readable {noun}")
-        elif n == 1 and result.layout == "single":
-            result.warnings.append(
-                f"class '{name}' has a single {noun}: it is trained on but cannot be validated"
-            )
+    empty = [name for name, n in counts.items() if n == 0]
+    result.errors += _about_classes(empty, f"has no readable {noun}", f"have no readable {noun}")
+    if result.layout == "single":
+        single = [name for name, n in counts.items() if n == 1]
+        result.warnings += _about_classes(
+            single,
+            f"has a single {noun}: it is trained on but cannot be validated",
+            f"have a single {noun}: they are trained on but cannot be validated",
+        )
     if result.layout == "split":
-        by_split = result.counts_by_split()
-        for split, per_class in by_split.items():
-            if sum(per_class.values()) == 0:
-                result.errors.append(f"the {split} folder has no readable {noun}")
-        for name in result.classes:
-            if counts[name] and by_split[TRAIN][name] == 0:
-                result.errors.append(f"class '{name}' has no training {noun} (only validation)")
-            elif counts[name] and by_split[VALIDATION][name] == 0:
-                result.warnings.append(
-                    f"class '{name}' has no validation {noun}: its accuracy cannot be measured"
-                )
+        _check_split(result, counts, noun)
     if result.unreadable:
         result.warnings.append(f"{len(result.unreadable)} unreadable file(s) will be skipped")
-    if result.skipped:
-        shown = ", ".join(f"{rel} ({why})" for rel, why in result.skipped[:3])
-        more = f" and {len(result.skipped) - 3} more" if len(result.skipped) > 3 else ""
-        result.warnings.append(f"{len(result.skipped)} item(s) skipped: {shown}{more}")
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for rel, why in result.skipped:
+        reasons[why].append(rel)
+    for why, rels in reasons.items():
+        result.warnings.append(f"{len(rels)} item(s) skipped, {why}: {listing(rels)}")
     ratio = result.imbalance_ratio()
     if len(usable) >= 2 and ratio >= IMBALANCE_RATIO:
         result.warnings.append(
@@ -348,9 +365,27 @@ def _check(result: Scan) -> None:
         result.warnings.append(f"{len(groups)} group(s) of identical files")
     for group in result.case_duplicates():
         result.warnings.append(
-            f"class folders {' and '.join(repr(n) for n in group)} differ only by upper/lower "
+            f"class folders {' and '.join(shown(n) for n in group)} differ only by upper/lower "
             "case: they are trained as separate classes unless you merge them"
         )
+
+
+def _check_split(result: Scan, counts: dict[str, int], noun: str) -> None:
+    by_split = result.counts_by_split()
+    for split, per_class in by_split.items():
+        if sum(per_class.values()) == 0:
+            result.errors.append(f"the {split} folder has no readable {noun}")
+    present = [name for name in result.classes if counts[name]]
+    result.errors += _about_classes(
+        [name for name in present if by_split[TRAIN][name] == 0],
+        f"has no training {noun} (only validation)",
+        f"have no training {noun} (only validation)",
+    )
+    result.warnings += _about_classes(
+        [name for name in present if by_split[TRAIN][name] and by_split[VALIDATION][name] == 0],
+        f"has no validation {noun}: its accuracy cannot be measured",
+        f"have no validation {noun}: their accuracy cannot be measured",
+    )
 
 
 def _case_groups(names: list[str]) -> list[list[str]]:

@@ -168,3 +168,22 @@ def test_class_folders_differing_by_case_are_warned_and_can_be_merged(tmp_path):
     merged = datasets.scan(root)
     assert merged.classes == ["blue", "red"] and merged.counts() == {"blue": 3, "red": 5}
     assert not merged.case_duplicates() and not (root / "Red").exists()
+
+
+def test_repeated_warnings_are_summarised_and_odd_names_escaped(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=3)
+    for k in range(300):
+        (root / f"empty{k:03d}").mkdir()
+    (root / "bad\nname\x1b[31m").mkdir()
+    (root / "zz").mkdir()
+    for k in range(40):
+        (root / "red" / f"link{k}.png").symlink_to("/etc/hostname")
+    scan = datasets.scan(root)
+    messages = scan.errors + scan.warnings
+    assert len(messages) < 10
+    (empty,) = [m for m in scan.errors if "no readable image" in m]
+    assert empty.startswith("302 classes have no readable image: 'bad\\nname\\x1b[31m', ")
+    assert empty.endswith("and 297 more")
+    assert not any("\n" in m or "\x1b" in m for m in messages)
+    (links,) = [w for w in scan.warnings if "skipped" in w]
+    assert links.startswith("40 item(s) skipped") and links.endswith("and 35 more")
