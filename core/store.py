@@ -8,7 +8,9 @@ values (RunConfig, core.results): this module is the only place they become JSON
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -21,6 +23,9 @@ from pathlib import Path
 from core import settings
 from core.results import ProbeResult, Progress, Result, RunResult, result_from_json
 from core.runconfig import RunConfig
+
+log = logging.getLogger(__name__)
+_CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")  # unreadable file: moved aside, recreated
 
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED = (
@@ -128,24 +133,71 @@ class Metric:
 
 
 class Store:
+    """The run store. Every access checks the database file: a deleted one is created again and
+    an unreadable (corrupt) one is moved aside and replaced, so a long-lived Store (the app's
+    cached one, the worker's) keeps working; `notices` says what happened and where."""
+
     def __init__(self, home: str | os.PathLike | None = None):
         self.home = settings.studio_home(home)
         self.path = settings.db_path(self.home)
         self.runs_dir = settings.runs_dir(self.home)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        self.notices: list[str] = []
+        with self._connect():
+            pass
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = self._open()
         try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
             yield db
+        except sqlite3.DatabaseError as exc:
+            if _is_corrupt(exc):  # found mid-query: the next access starts on a fresh file
+                db.close()
+                self._recover(exc)
+            raise
         finally:
             db.close()
+
+    def _open(self) -> sqlite3.Connection:
+        for attempt in (1, 2):
+            if not self.path.exists():
+                _remove_journal(self.path)  # a stale WAL must not replay into a new file
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            try:
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                _ensure_schema(db)
+                return db
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                if attempt == 2 or not _is_corrupt(exc):
+                    raise
+                self._recover(exc)
+        raise AssertionError("unreachable")
+
+    def _recover(self, exc: sqlite3.DatabaseError) -> None:
+        """Move an unreadable database aside (once, even when several processes notice)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".recover.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not self.path.exists() or _readable(self.path):
+                return  # another process has replaced it already
+            aside = self.path.with_name(
+                f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+            )
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                journal = Path(str(self.path) + suffix)
+                if journal.exists():
+                    os.replace(journal, Path(str(aside) + suffix))
+        message = (
+            f"the run database {self.path} could not be read ({exc}); it was moved to {aside} "
+            "and a new, empty database was created (run folders are kept)"
+        )
+        log.warning(message)
+        self.notices.append(message)
 
     # -- runs ---------------------------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:
@@ -349,6 +401,37 @@ def _to_json(value) -> dict:
     if value is None:
         return {}
     return value.to_dict() if isinstance(value, RunConfig) else value.to_json()
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    return getattr(exc, "sqlite_errorname", "") in _CORRUPT or any(
+        text in str(exc) for text in ("file is not a database", "malformed")
+    )
+
+
+def _readable(path: Path) -> bool:
+    """Whether the file is a sound database now (a full check: only run when recovering)."""
+    db = None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        return db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        if db is not None:
+            db.close()
+
+
+def _remove_journal(path: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _ensure_schema(db: sqlite3.Connection) -> None:
+    """Create the tables when the file is new or was deleted (cheap when they exist)."""
+    found = db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'metrics')"
+    ).fetchone()[0]
+    if found < 2:
+        db.executescript(SCHEMA)
 
 
 def _run(row: sqlite3.Row) -> Run:

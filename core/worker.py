@@ -12,6 +12,7 @@ import dataclasses
 import fcntl
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -161,7 +162,12 @@ def serve(
     executed, idle_since = 0, time.time()
     try:
         while True:
-            run = store.claim_next(os.getpid())
+            try:
+                run = store.claim_next(os.getpid())
+            except sqlite3.Error:  # e.g. the database is being replaced: try again shortly
+                log.exception("could not read the queue")
+                time.sleep(POLL_SECONDS)
+                continue
             if run is None:
                 if once or time.time() - idle_since > idle_seconds:
                     return executed

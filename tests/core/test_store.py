@@ -77,3 +77,30 @@ def test_submit_stores_absolute_paths(tmp_path, monkeypatch):
     store = Store(tmp_path / "home")
     run = worker.submit(store, RunConfig(dataset="data", weights="none"), start=False)
     assert run.config.dataset == str(tmp_path / "data")
+
+
+def test_deleted_database_is_created_again_by_a_store_in_use(tmp_path):
+    store = Store(tmp_path / "home")
+    store.create(_config(tmp_path))
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / "home" / f"runs.sqlite3{suffix}").unlink(missing_ok=True)
+    assert store.list() == []
+    run = store.create(_config(tmp_path))
+    assert Store(tmp_path / "home").get(run.id).status == store_mod.QUEUED
+
+
+@pytest.mark.parametrize("when", ["between accesses", "under an open store"])
+def test_corrupt_database_is_moved_aside_and_replaced(tmp_path, when):
+    home = tmp_path / "home"
+    store = Store(home)
+    store.create(_config(tmp_path))
+    if when == "between accesses":
+        for suffix in ("-wal", "-shm"):
+            (home / f"runs.sqlite3{suffix}").unlink(missing_ok=True)
+    (home / "runs.sqlite3").write_bytes(b"this is not a database" * 100)
+    assert store.list() == []  # no exception: the app keeps working
+    run = store.create(_config(tmp_path))
+    assert store.get(run.id).status == store_mod.QUEUED
+    (aside,) = home.glob("runs.sqlite3.corrupt-*[0-9]")
+    assert aside.read_bytes().startswith(b"this is not a database")
+    assert str(aside) in store.notices[0]

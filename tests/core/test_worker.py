@@ -141,3 +141,21 @@ def test_queued_runs_execute_one_after_another(binary_dataset, tmp_path):
     a, b = store.get(first.id), store.get(second.id)
     assert a.status == b.status == store_mod.DONE
     assert a.finished <= b.started  # never two at once
+
+
+def test_worker_outlives_a_database_error(tmp_path, monkeypatch):
+    import sqlite3
+
+    store = Store(tmp_path / "home")
+    calls = []
+
+    def claim_next(self, pid):
+        calls.append(pid)
+        if len(calls) == 1:
+            raise sqlite3.DatabaseError("file is not a database")
+        return None
+
+    monkeypatch.setattr(worker, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(Store, "claim_next", claim_next)
+    assert worker.serve(store.home, once=True) == 0
+    assert len(calls) == 2
