@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import sqlite3
 import time
 import uuid
@@ -59,7 +60,11 @@ CREATE TABLE IF NOT EXISTS runs (
     started REAL,
     finished REAL,
     model_path TEXT,
-    model_sha256 TEXT
+    model_sha256 TEXT,
+    home TEXT,
+    worker_home TEXT,
+    worker_host TEXT,
+    worker_deaths INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS metrics (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,6 +79,13 @@ CREATE TABLE IF NOT EXISTS metrics (
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_id, seq);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created);
 """
+# Columns added after the first release: (name, declaration), added to older databases.
+ADDED_COLUMNS = (
+    ("home", "TEXT"),  # the studio home that queued the run: its files live there
+    ("worker_home", "TEXT"),  # where the worker that owns the run lives (with host and pid)
+    ("worker_host", "TEXT"),
+    ("worker_deaths", "INTEGER NOT NULL DEFAULT 0"),  # workers that died during this run
+)
 
 
 @dataclass
@@ -142,6 +154,7 @@ class Store:
         self.path = settings.db_path(self.home)
         self.runs_dir = settings.runs_dir(self.home)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.host = socket.gethostname()
         self.notices: list[str] = []
         with self._connect():
             pass
@@ -209,7 +222,7 @@ class Store:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO runs (id, created, updated, status, strategy, dataset, group_id, "
-                "config) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "config, home) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     now,
@@ -219,6 +232,7 @@ class Store:
                     config.dataset,
                     group_id,
                     json.dumps(_to_json(config)),
+                    str(self.home),
                 ),
             )
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
@@ -274,20 +288,23 @@ class Store:
             db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
 
     def claim_next(self, worker_pid: int) -> Run | None:
-        """Atomically take the oldest queued run for this worker (None when the queue is empty)."""
+        """Atomically take the oldest run queued in this home for this worker (None when the
+        queue is empty). Homes sharing one database (STUDIO_DB) each run their own runs."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
-                "SELECT id FROM runs WHERE status = ? ORDER BY created LIMIT 1", (QUEUED,)
+                "SELECT id FROM runs WHERE status = ? AND (home = ? OR home IS NULL) "
+                "ORDER BY created LIMIT 1",
+                (QUEUED, str(self.home)),
             ).fetchone()
             if row is None:
                 db.execute("COMMIT")
                 return None
             now = time.time()
             db.execute(
-                "UPDATE runs SET status = ?, worker_pid = ?, started = COALESCE(started, ?),"
-                " updated = ?, error = NULL WHERE id = ?",
-                (RUNNING, worker_pid, now, now, row["id"]),
+                "UPDATE runs SET status = ?, worker_pid = ?, worker_home = ?, worker_host = ?,"
+                " started = COALESCE(started, ?), updated = ?, error = NULL WHERE id = ?",
+                (RUNNING, worker_pid, str(self.home), self.host, now, now, row["id"]),
             )
             db.execute("COMMIT")
         return self.get(row["id"])
@@ -315,11 +332,18 @@ class Store:
     def finish(self, run_id: str, status: str, error: str | None = None, **fields) -> None:
         self.update(run_id, status=status, error=error, finished=time.time(), **fields)
 
-    def mark_interrupted(self, is_alive) -> list[str]:
-        """Runs whose worker process is gone become `interrupted` (resumable)."""
+    def mark_interrupted(self, is_alive, other_home_alive=lambda pid: True) -> list[str]:
+        """Runs whose worker process is gone become `interrupted` (resumable). A worker is
+        known by home + host + pid: `is_alive(pid)` judges this home's workers (the caller may
+        hold this home's worker lock), `other_home_alive(pid)` those of another home on this
+        host; a worker on another host is never judged from here."""
         marked = []
         for run in self.list(statuses=LIVE):
-            if is_alive(run.worker_pid):
+            home, host = self._worker_place(run.id)
+            if host not in (None, self.host):
+                continue
+            ours = home in (None, str(self.home))
+            if (is_alive if ours else other_home_alive)(run.worker_pid):
                 continue
             now = time.time()
             with self._connect() as db:  # only if still live: never overwrite a final status
@@ -338,6 +362,14 @@ class Store:
             if changed:
                 marked.append(run.id)
         return marked
+
+    def _worker_place(self, run_id: str) -> tuple[str | None, str | None]:
+        """(home, host) of the worker that claimed the run."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT worker_home, worker_host FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+        return (row["worker_home"], row["worker_host"]) if row else (None, None)
 
     def requeue_for_resume(self, run_id: str) -> Run:
         run = self.get(run_id)
@@ -426,12 +458,24 @@ def _remove_journal(path: Path) -> None:
 
 
 def _ensure_schema(db: sqlite3.Connection) -> None:
-    """Create the tables when the file is new or was deleted (cheap when they exist)."""
-    found = db.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'metrics')"
-    ).fetchone()[0]
-    if found < 2:
+    """Create the tables when the file is new or was deleted, and add columns an older
+    database lacks (one cheap query when everything is there)."""
+    tables = {
+        row[0]
+        for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'metrics')"
+        )
+    }
+    if len(tables) < 2:
         db.executescript(SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for name, declaration in ADDED_COLUMNS:
+        if name not in columns:
+            try:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError as exc:  # another process added it just now
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def _run(row: sqlite3.Row) -> Run:

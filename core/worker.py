@@ -71,9 +71,9 @@ def reap(store: Store, start: bool = True) -> list[str]:
     queued)."""
     lock = None if worker_running(store.home) else _try_lock(store.home)
     if lock is None:  # a worker holds the lock: only runs of dead worker processes are orphans
-        return store.mark_interrupted(pid_alive)
-    try:  # holding the lock, no worker can claim a run while we mark the live ones
-        gone = store.mark_interrupted(lambda pid: False)
+        return store.mark_interrupted(pid_alive, other_home_alive=pid_alive)
+    try:  # holding the lock, no worker of this home can claim a run while we mark live ones
+        gone = store.mark_interrupted(lambda pid: False, other_home_alive=pid_alive)
     finally:
         lock.close()
     if start and store.list(statuses=(store_mod.QUEUED,), limit=1):
@@ -158,7 +158,8 @@ def serve(
     from core import device, training
 
     device.apply(device.current_plan())
-    store.mark_interrupted(lambda pid: False)  # we hold the lock: no run is live elsewhere
+    # we hold this home's lock: none of its runs is live elsewhere (other homes' may be)
+    store.mark_interrupted(lambda pid: False, other_home_alive=pid_alive)
     executed, idle_since = 0, time.time()
     try:
         while True:

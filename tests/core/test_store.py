@@ -104,3 +104,40 @@ def test_corrupt_database_is_moved_aside_and_replaced(tmp_path, when):
     (aside,) = home.glob("runs.sqlite3.corrupt-*[0-9]")
     assert aside.read_bytes().startswith(b"this is not a database")
     assert str(aside) in store.notices[0]
+
+
+def test_homes_sharing_one_database_never_judge_each_others_workers(tmp_path, monkeypatch):
+    import os
+
+    from core import worker
+
+    monkeypatch.setenv("STUDIO_DB", str(tmp_path / "shared.sqlite3"))
+    a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
+    run = a.create(_config(tmp_path))
+    assert b.claim_next(worker_pid=1) is None  # b's worker runs b's runs only
+    assert a.claim_next(worker_pid=os.getpid()).id == run.id  # a live worker of home a
+    assert worker.reap(b, start=False) == []  # b holds its own lock: a's run is not b's
+    assert b.get(run.id).status == store_mod.RUNNING
+    with b._connect() as db:  # a worker on another machine is never judged from here
+        db.execute("UPDATE runs SET worker_host = 'elsewhere', worker_pid = 999999999")
+    assert worker.reap(a, start=False) == [] and a.get(run.id).status == store_mod.RUNNING
+    with b._connect() as db:  # a dead worker of another home on this host is noticed
+        db.execute("UPDATE runs SET worker_host = ?", (a.host,))
+    assert worker.reap(b, start=False) == [run.id]
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    (tmp_path / "home").mkdir()
+    added = "".join(f"    {name} {decl},\n" for name, decl in store_mod.ADDED_COLUMNS)
+    schema = store_mod.SCHEMA.replace(
+        "model_sha256 TEXT,\n" + added.rstrip(",\n"), "model_sha256 TEXT"
+    )
+    assert "worker_host" not in schema
+    old = sqlite3.connect(tmp_path / "home" / "runs.sqlite3")
+    old.executescript(schema)
+    old.close()
+    store = Store(tmp_path / "home")
+    run = store.create(_config(tmp_path))
+    assert store.claim_next(1).id == run.id
