@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from core import settings
 from core import store as store_mod
+from core.fileio import remove_stale_temps
 from core.runconfig import RunConfig
 from core.store import Run, Store
 
@@ -160,6 +162,7 @@ def serve(
     device.apply(device.current_plan())
     # we hold this home's lock: none of its runs is live elsewhere (other homes' may be)
     store.mark_interrupted(lambda pid: False, other_home_alive=pid_alive)
+    _remove_leftovers(store.home)
     executed, idle_since = 0, time.time()
     try:
         while True:
@@ -186,6 +189,18 @@ def serve(
             idle_since = time.time()
     finally:
         lock.close()
+
+
+def _remove_leftovers(home: Path) -> None:
+    """Half-written files (`.tmp-*.keras`, weights, cache arrays) a killed worker left in any
+    run folder or the feature cache. Only called holding the lock: no writer is alive."""
+    removed = sum(
+        remove_stale_temps(folder)
+        for folder in (settings.runs_dir(home), settings.cache_dir(home))
+        if folder.is_dir()
+    )
+    if removed:
+        log.info("removed %d temporary file(s) left by a stopped worker", removed)
 
 
 def wait(store: Store, run_id: str, timeout: float = 3600.0) -> Run:

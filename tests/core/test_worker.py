@@ -159,3 +159,19 @@ def test_worker_outlives_a_database_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Store, "claim_next", claim_next)
     assert worker.serve(store.home, once=True) == 0
     assert len(calls) == 2
+
+
+def test_worker_start_removes_temporary_files_of_every_run(tmp_path):
+    store = Store(tmp_path / "home")
+    leftovers = [
+        store.runs_dir / "r1" / ".tmp-abc.keras",
+        store.runs_dir / "r2" / "resume" / ".tmp-def.weights.h5",
+        store.home / "cache" / "k" / ".tmp-ghi.tmp",
+    ]
+    kept = store.runs_dir / "r1" / "model.keras"
+    for path in [*leftovers, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    assert worker.serve(store.home, once=True) == 0
+    assert not any(path.exists() for path in leftovers)
+    assert kept.exists()
