@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import stat
 import tempfile
+import time
 import unicodedata
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from core import archive
+from core import archive, settings
 from core.imaging import IMAGE_EXTENSIONS, UnreadableImage, image_info
 
 SESSIONS_DIR = "sessions"
 UPLOADS_DIR = "uploads"
 CLASSES_DIR = "classes"
 MAX_NAME_LENGTH = 64
+UNUSED_SECONDS = 24 * 3600  # a session folder untouched this long, used by no run, is removed
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _UNSAFE = re.compile(r"[^\w\- ]+")  # \w is Unicode-aware: letters and digits of any script
 _SPACES = re.compile(r"[\s_]+")
@@ -30,6 +35,10 @@ _SPACES = re.compile(r"[\s_]+")
 
 class SessionError(ValueError):
     """A name or file that cannot be used; the message says why, for the user."""
+
+
+class UploadsFull(SessionError, archive.ArchiveTooLarge):
+    """The home's upload quota is used up (an ArchiveError too: a zip upload is refused)."""
 
 
 def new_session_id() -> str:
@@ -82,8 +91,19 @@ def extract_upload(
 ) -> tuple[Path, archive.ExtractResult]:
     """An uploaded zip extracted safely (core.archive) into a new folder of this session's
     uploads, named after stem; raises archive.ArchiveError and then leaves nothing behind."""
+    check_upload_room(home, _stream_size(upload))
     target = unique_child(uploads_dir(home, session_id), stem)
     return target, archive.extract_zip(upload, target)
+
+
+def _stream_size(upload: BinaryIO) -> int:
+    try:
+        here = upload.tell()
+        size = upload.seek(0, os.SEEK_END)
+        upload.seek(here)
+        return max(size - here, 0)
+    except (AttributeError, OSError, ValueError):
+        return 0  # not seekable: the quota is checked again by the next upload
 
 
 def add_class(project: Path, name: str) -> Path:
@@ -145,3 +165,77 @@ def folder_signature(root: str | os.PathLike) -> tuple[str, int, int]:
             continue
         count += 1
     return str(root), newest, count
+
+
+def _tree_bytes_and_newest(folder: Path) -> tuple[int, float]:
+    """(bytes of all files, newest modification time of any file or folder); links are not
+    followed and count as nothing."""
+    total, newest = 0, 0.0
+    for dirpath, _, filenames in os.walk(folder, followlinks=False):
+        try:
+            newest = max(newest, os.lstat(dirpath).st_mtime)
+        except OSError:
+            continue
+        for name in filenames:
+            try:
+                info = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+            newest = max(newest, info.st_mtime)
+    return total, newest
+
+
+def uploads_bytes(home: str | os.PathLike) -> int:
+    """What all browser sessions of this home hold on disk (uploads and built classes)."""
+    folder = Path(home) / SESSIONS_DIR
+    return _tree_bytes_and_newest(folder)[0] if folder.is_dir() else 0
+
+
+def check_upload_room(home: str | os.PathLike, incoming_bytes: int) -> None:
+    """Raise SessionError when an upload of `incoming_bytes` would go over the home's upload
+    quota (settings.upload_quota_bytes); the message says how full it is and what to do."""
+    quota = settings.upload_quota_bytes()
+    used = uploads_bytes(home)
+    if used + max(incoming_bytes, 0) > quota:
+        raise UploadsFull(
+            f"uploads are full: this studio holds {used / 1e9:.2f} GB of uploads and this file "
+            f"needs {incoming_bytes / 1e9:.2f} GB more, over the {quota / 1e9:.2f} GB limit. "
+            f"Uploads unused for a day are removed automatically; to allow more, set "
+            f"{settings.UPLOAD_QUOTA_ENV} (in GB) and restart the studio."
+        )
+
+
+def remove_unused_sessions(
+    home: str | os.PathLike,
+    used_datasets: Iterable[str | None],
+    now: float | None = None,
+    max_age: float = UNUSED_SECONDS,
+) -> list[Path]:
+    """Delete session folders nothing changed for `max_age` seconds whose files no run uses
+    (no run's dataset or validation folder lies inside); returns the removed folders."""
+    root = Path(home) / SESSIONS_DIR
+    if not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    used = [Path(p).expanduser().resolve() for p in used_datasets if p]
+    removed = []
+    for folder in sorted(root.iterdir()):
+        if not _SESSION_ID.match(folder.name) or folder.is_symlink() or not folder.is_dir():
+            continue
+        real = folder.resolve()
+        if any(path == real or real in path.parents for path in used):
+            continue
+        if now - _tree_bytes_and_newest(folder)[1] < max_age:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def remove_unused_uploads(store) -> list[Path]:
+    """remove_unused_sessions for a run store's home, keeping every folder any run uses."""
+    runs = store.list(limit=1_000_000_000)
+    return remove_unused_sessions(
+        store.home, [p for run in runs for p in (run.dataset, run.config.get("val_dir"))]
+    )

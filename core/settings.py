@@ -12,6 +12,8 @@ from pathlib import Path
 HOME_ENV = "STUDIO_HOME"
 WEIGHTS_ENV = "VGG16_WEIGHTS"
 DB_ENV = "STUDIO_DB"
+UPLOAD_QUOTA_ENV = "STUDIO_UPLOAD_QUOTA_GB"
+DEFAULT_UPLOAD_QUOTA_GB = 5.0  # all browser sessions' uploads together, per home
 
 
 def studio_home(home: str | os.PathLike | None = None) -> Path:
@@ -34,3 +36,15 @@ def cache_dir(home: Path) -> Path:
 
 def samples_dir(home: Path) -> Path:
     return home / "samples"
+
+
+def upload_quota_bytes() -> int:
+    """The most bytes all session uploads of one home may hold (STUDIO_UPLOAD_QUOTA_GB)."""
+    raw = os.environ.get(UPLOAD_QUOTA_ENV, "").strip()
+    try:
+        gigabytes = float(raw) if raw else DEFAULT_UPLOAD_QUOTA_GB
+    except ValueError as exc:
+        raise ValueError(
+            f"{UPLOAD_QUOTA_ENV}={raw!r} is not a number of gigabytes (for example 5 or 0.5)"
+        ) from exc
+    return int(max(gigabytes, 0.0) * 1e9)

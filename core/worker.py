@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from core import settings
+from core import session, settings
 from core import store as store_mod
 from core.fileio import remove_stale_temps
 from core.runconfig import RunConfig
@@ -163,6 +163,7 @@ def serve(
     # we hold this home's lock: none of its runs is live elsewhere (other homes' may be)
     store.mark_interrupted(lambda pid: False, other_home_alive=pid_alive)
     _remove_leftovers(store.home)
+    _remove_unused_uploads(store)
     executed, idle_since = 0, time.time()
     try:
         while True:
@@ -201,6 +202,14 @@ def _remove_leftovers(home: Path) -> None:
     )
     if removed:
         log.info("removed %d temporary file(s) left by a stopped worker", removed)
+
+
+def _remove_unused_uploads(store: Store) -> None:
+    try:
+        for folder in session.remove_unused_uploads(store):
+            log.info("removed unused upload folder %s", folder)
+    except OSError:  # tidying up must never keep the worker from running runs
+        log.exception("could not tidy the upload folders")
 
 
 def wait(store: Store, run_id: str, timeout: float = 3600.0) -> Run:

@@ -4,13 +4,16 @@ the session (a refused one leaves nothing)."""
 from __future__ import annotations
 
 import io
+import os
 import time
 import zipfile
 
 import pytest
 from PIL import Image
 
-from core import archive, session
+from core import archive, session, settings, worker
+from core.runconfig import RunConfig
+from core.store import Store
 
 
 @pytest.mark.parametrize(
@@ -114,3 +117,57 @@ def test_a_refused_upload_leaves_nothing(tmp_path):
         session.extract_upload(tmp_path, sid, zipped({"../evil.png": png()}), "evil")
     uploads = session.uploads_dir(tmp_path, sid)
     assert not [p for p in uploads.rglob("*") if p.is_file()]
+
+
+# -- housekeeping: unused uploads, quota --------------------------------------------------------
+DAY = 24 * 3600
+
+
+def _session_with_file(home, size=1000, age=0.0):
+    folder = session.uploads_dir(home, session.new_session_id()) / "dataset" / "cat"
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"x" * size)
+    stamp = time.time() - age
+    for dirpath, _, files in os.walk(session.session_dir(home, folder.parts[-4])):
+        for path in [dirpath, *(os.path.join(dirpath, f) for f in files)]:
+            os.utime(path, (stamp, stamp))
+    return folder.parent
+
+
+def test_unused_old_upload_folders_are_removed_used_and_recent_ones_kept(tmp_path):
+    store = Store(tmp_path / "home")
+    used = _session_with_file(store.home, age=3 * DAY)
+    unused = _session_with_file(store.home, age=3 * DAY)
+    recent = _session_with_file(store.home, age=60)
+    (store.home / session.SESSIONS_DIR / "not-a-session").mkdir()
+    worker.submit(store, RunConfig(dataset=str(used), weights="none"), start=False)
+    removed = session.remove_unused_uploads(store)
+    assert removed == [unused.parents[1]]
+    assert used.exists() and recent.exists() and not unused.exists()
+    assert (store.home / session.SESSIONS_DIR / "not-a-session").exists()
+
+
+def test_worker_start_removes_unused_uploads(tmp_path):
+    home = tmp_path / "home"
+    unused = _session_with_file(home, age=3 * DAY)
+    assert worker.serve(home, once=True) == 0
+    assert not unused.exists()
+
+
+def test_upload_quota_refuses_new_uploads_when_full(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv(settings.UPLOAD_QUOTA_ENV, "0.000003")  # 3,000 bytes
+    session.check_upload_room(home, 2000)  # empty: fits
+    _session_with_file(home, size=2500)
+    assert session.uploads_bytes(home) == 2500
+    with pytest.raises(session.SessionError, match="uploads are full.*STUDIO_UPLOAD_QUOTA_GB"):
+        session.check_upload_room(home, 1000)
+    sid = session.new_session_id()  # the Data page's zip upload is refused as an ArchiveError
+    with pytest.raises(archive.ArchiveError, match="uploads are full"):
+        session.extract_upload(home, sid, zipped({"cats/a.png": png() * 40}), "pets")
+    assert not session.uploads_dir(home, sid).exists()
+    monkeypatch.setenv(settings.UPLOAD_QUOTA_ENV, "lots")
+    with pytest.raises(ValueError, match="not a number of gigabytes"):
+        settings.upload_quota_bytes()
+    monkeypatch.delenv(settings.UPLOAD_QUOTA_ENV)
+    assert settings.upload_quota_bytes() == settings.DEFAULT_UPLOAD_QUOTA_GB * 1e9
