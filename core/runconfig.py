@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core import strategies, vgg16
 from core.weights import NO_WEIGHTS, WeightsSpec
+
+# Upper bounds: beyond them a run cannot fit a desktop's memory, and a huge value used to crash
+# the worker (a segfault, not an error) before any check could say why.
+MAX_IMAGE_SIZE = 512
+MAX_BATCH_SIZE = 1024
+MAX_EPOCHS = 1000
+_BOUNDED = (
+    ("image_size", "image size", vgg16.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, " px"),
+    ("batch_size", "batch size", 1, MAX_BATCH_SIZE, ""),
+    ("epochs", "epochs", 1, MAX_EPOCHS, ""),
+    ("finetune_epochs", "finetune epochs", 1, MAX_EPOCHS, ""),
+    ("unfreeze_blocks", "blocks to unfreeze", 1, len(vgg16.BLOCKS), ""),
+    ("seed", "seed", 0, 2**32 - 1, ""),
+)
 
 
 @dataclass
@@ -79,21 +94,34 @@ class RunConfig:
             out.append(
                 f"unknown strategy '{self.strategy}' (choose {', '.join(strategies.STRATEGIES)})"
             )
-        if self.image_size < vgg16.MIN_IMAGE_SIZE:
-            out.append(f"image size must be at least {vgg16.MIN_IMAGE_SIZE} px (VGG16's minimum)")
+        out += _bound_problems(self)
         if self.layer not in vgg16.FEATURE_LAYERS:
             out.append(f"layer must be one of {', '.join(vgg16.FEATURE_LAYERS)}")
-        if not 1 <= self.unfreeze_blocks <= len(vgg16.BLOCKS):
-            out.append(f"blocks to unfreeze must be 1..{len(vgg16.BLOCKS)}")
-        for name in ("epochs", "finetune_epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                out.append(f"{name.replace('_', ' ')} must be at least 1")
-        if not 0.0 < self.val_fraction < 1.0:
+        if not _is_number(self.val_fraction) or not 0.0 < self.val_fraction < 1.0:
             out.append("validation fraction must be between 0 and 1")
-        if any(lr <= 0 for lr in self.learning_rates.values()):
-            out.append("learning rates must be positive")
+        if any(not _is_number(lr) or not 0 < lr < math.inf for lr in self.learning_rates.values()):
+            out.append("learning rates must be positive numbers")
         if weights_problem := self.weights_spec.problem():
             out.append(weights_problem)
         if not Path(self.dataset).expanduser().is_dir():
             out.append(f"dataset folder not found: {self.dataset}")
         return out
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+def _bound_problems(config: RunConfig) -> list[str]:
+    """Whole numbers within their bounds (JSON or a typo may bring a string or 1e9)."""
+    out = []
+    for name, shown, low, high, unit in _BOUNDED:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            out.append(f"{shown} must be a whole number, got {value!r}")
+        elif value < low:
+            why = " (VGG16's minimum)" if name == "image_size" else ""
+            out.append(f"{shown} must be at least {low}{unit}{why}")
+        elif value > high:
+            out.append(f"{shown} must be at most {high}{unit}, got {value}{unit}")
+    return out

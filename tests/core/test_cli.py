@@ -96,6 +96,23 @@ def test_no_readable_image_is_one_line(tmp_path):
     assert_one_line_error(result, "no readable image")
 
 
+def test_huge_batch_size_is_refused_with_run_configs_message(binary_dataset, tmp_path):
+    from core.runconfig import RunConfig
+
+    settings = RunConfig(dataset=str(binary_dataset), weights="none", batch_size=10**9)
+    (expected,) = settings.problems()  # the UI shows this same sentence
+    result = cli(
+        "train",
+        str(binary_dataset),
+        "--weights",
+        "none",
+        "--batch-size",
+        "1000000000",
+        home=tmp_path / "h",
+    )
+    assert_one_line_error(result, expected)
+
+
 def test_missing_weights_file_is_one_line(binary_dataset, tmp_path):
     result = cli(
         "train", str(binary_dataset), "--weights", str(tmp_path / "no.h5"), home=tmp_path / "h"

@@ -43,3 +43,19 @@ def test_default_returns_a_fresh_mutable_default():
 def test_default_refuses_settings_without_a_default(name):
     with pytest.raises(KeyError):
         RunConfig.default(name)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"image_size": 100_000}, "image size must be at most 512 px, got 100000 px"),
+        ({"batch_size": 10**9}, "batch size must be at most 1024"),
+        ({"epochs": 10**7}, "epochs must be at most 1000"),
+        ({"batch_size": "64"}, "batch size must be a whole number, got '64'"),
+        ({"image_size": 150.5}, "image size must be a whole number"),
+        ({"learning_rates": {"head": float("nan")}}, "learning rates must be positive numbers"),
+    ],
+)
+def test_run_config_refuses_values_beyond_its_bounds(tmp_path, settings, message):
+    config = RunConfig(dataset=str(tmp_path), weights="none", **settings)
+    assert message in " | ".join(config.problems())
