@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from core import session, settings
+from core import budget, session, settings
 from core import store as store_mod
 from core.fileio import remove_stale_temps
 from core.runconfig import RunConfig
@@ -128,11 +128,14 @@ def submit(
     start: bool = True,
     idle_seconds: float = IDLE_SECONDS,
 ) -> Run:
-    """Queue a run (after checking its settings) and make sure a worker will pick it up (one
-    started here stays warm for idle_seconds after the queue empties)."""
+    """Queue a run (after checking its settings, and that it fits this machine's free memory
+    and disk) and make sure a worker will pick it up (one started here stays warm for
+    idle_seconds after the queue empties)."""
     problems = config.problems()
     if problems:
         raise ValueError("; ".join(problems))
+    if problem := budget.run_problem(config, store.home):
+        raise ValueError(problem)
     config = absolute_paths(config)
     run = store.create(config, group_id)
     if start:
