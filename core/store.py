@@ -21,12 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import settings
+from core import budget, settings
 from core.results import ProbeResult, Progress, Result, RunResult, result_from_json
 from core.runconfig import RunConfig
 
 log = logging.getLogger(__name__)
 _CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")  # unreadable file: moved aside, recreated
+MAX_WORKER_DEATHS = 2  # a run that killed its worker this often fails instead of resuming
 
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED = (
@@ -348,10 +349,17 @@ class Store:
             now = time.time()
             with self._connect() as db:  # only if still live: never overwrite a final status
                 changed = db.execute(
-                    "UPDATE runs SET status = ?, error = ?, finished = ?, updated = ? "
+                    "UPDATE runs SET worker_deaths = worker_deaths + 1, "
+                    "status = CASE WHEN worker_deaths + 1 >= ? THEN ? ELSE ? END, "
+                    "error = CASE WHEN worker_deaths + 1 >= ? THEN ? ELSE ? END, "
+                    "finished = ?, updated = ? "
                     f"WHERE id = ? AND status IN ({','.join('?' * len(LIVE))})",
                     (
+                        MAX_WORKER_DEATHS,
+                        FAILED,
                         INTERRUPTED,
+                        MAX_WORKER_DEATHS,
+                        _died_again_message(run),
                         "the worker process stopped during this run; it can be resumed",
                         now,
                         now,
@@ -362,6 +370,12 @@ class Store:
             if changed:
                 marked.append(run.id)
         return marked
+
+    def worker_deaths(self, run_id: str) -> int:
+        """How many worker processes died while executing this run."""
+        with self._connect() as db:
+            row = db.execute("SELECT worker_deaths FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return int(row["worker_deaths"]) if row else 0
 
     def _worker_place(self, run_id: str) -> tuple[str | None, str | None]:
         """(home, host) of the worker that claimed the run."""
@@ -433,6 +447,22 @@ def _to_json(value) -> dict:
     if value is None:
         return {}
     return value.to_dict() if isinstance(value, RunConfig) else value.to_json()
+
+
+def _died_again_message(run: Run) -> str:
+    """Why a run that killed its worker again is failed, not resumable: the stage it was in,
+    and the usual cause (a worker dies without a Python error when memory runs out)."""
+    stage = run.progress.message or run.progress.stage or "starting"
+    try:
+        hint = budget.out_of_memory_advice(run.config).removeprefix("out of memory: ")
+    except (TypeError, ValueError, KeyError):
+        hint = "lower the batch size or the image size"
+    return (
+        f"the worker process died {MAX_WORKER_DEATHS} times during this run (last while: "
+        f"{stage}), so it is not resumed again; this usually means it ran out of memory: {hint}"
+    )
+
+
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     return getattr(exc, "sqlite_errorname", "") in _CORRUPT or any(
         text in str(exc) for text in ("file is not a database", "malformed")

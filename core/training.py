@@ -7,12 +7,13 @@ modules: run_context (prepare), extraction, linear_fits, phases, resume, evaluat
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 import traceback
 from pathlib import Path
 
-from core import features, vgg16
+from core import budget, features, settings, vgg16
 from core import store as store_mod
 from core.artifacts import finish
 from core.datasets import DatasetError
@@ -24,11 +25,11 @@ from core.linear_fits import run_linear, run_probe
 from core.phases import Network, run_phases
 from core.results import Progress, Result, RunResult
 from core.run_context import Context, prepare
+from core.runconfig import RunConfig
 from core.store import Store
 from core.weights import WeightsError
 
 log = logging.getLogger(__name__)
-OUT_OF_MEMORY = "out of memory: lower the batch size or the image size"
 STOPPED_EARLY = "stopped before any epoch finished: no model was saved"
 DIVERGED_NOTE = (
     "the loss became NaN: training stopped and the last good weights were kept; "
@@ -81,16 +82,51 @@ def _execute(store: Store, run_id: str) -> str:
         return store_mod.STOPPED
     except (WeightsError, ValueError) as exc:  # DatasetError is a ValueError
         return _fail(store, run_id, str(exc), folder)
-    except MemoryError:
-        return _fail(store, run_id, OUT_OF_MEMORY, folder)
     except Exception as exc:  # noqa: BLE001 - a run must end with a status, whatever happened
-        if type(exc).__name__ == "ResourceExhaustedError":
-            return _fail(store, run_id, OUT_OF_MEMORY, folder)
+        if (message := resource_failure(exc, run.config, store.home)) is not None:
+            remove_partial_files(store.home)
+            return _fail(store, run_id, message, folder)
         try:
             (folder / "traceback.txt").write_text(traceback.format_exc())
         except OSError:
             log.exception("run %s failed", run_id)
         return _fail(store, run_id, f"{type(exc).__name__}: {exc}", folder)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and those it was raised from or while handling (Keras wraps errors)."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def resource_failure(exc: BaseException, config: RunConfig, home: Path) -> str | None:
+    """'out of memory: lower the batch size to N or the image size to M' or 'disk full (needs
+    about X MB in PATH)' when the error (or its cause) is one of those, else None."""
+    for cause in _causes(exc):
+        text = str(cause)
+        if (
+            isinstance(cause, MemoryError)
+            or type(cause).__name__ == "ResourceExhaustedError"
+            or "OOM when allocating" in text
+        ):
+            return budget.out_of_memory_advice(config)
+        if (isinstance(cause, OSError) and cause.errno == errno.ENOSPC) or (
+            "No space left on device" in text
+        ):
+            images = budget.count_files(config.dataset, config.val_dir)
+            return budget.disk_full_message(config, images, home)
+    return None
+
+
+def remove_partial_files(home: Path) -> None:
+    """After a full disk: temporary files of interrupted writes (finished files, such as the
+    previous checkpoint, stay)."""
+    for folder in (settings.runs_dir(home), settings.cache_dir(home)):
+        if folder.is_dir():
+            remove_stale_temps(folder)
 
 
 def _record(

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(store, dataset, **settings):
-    config = RunConfig(dataset=str(dataset), weights="none", image_size=32, **settings)
+    settings.setdefault("image_size", 32)
+    config = RunConfig(dataset=str(dataset), weights="none", **settings)
     run = store.create(config)
     store.claim_next(0)
     training.execute(store, run.id)
@@ -61,9 +62,9 @@ def test_out_of_memory_fails_the_run_with_advice(binary_dataset, tmp_path, monke
         raise error
 
     monkeypatch.setattr(training, "_run_training", exhausted)
-    run = _run(Store(tmp_path / "home"), binary_dataset, strategy="head")
+    run = _run(Store(tmp_path / "home"), binary_dataset, strategy="head", image_size=64)
     assert run.status == store_mod.FAILED
-    assert "lower the batch size" in run.error
+    assert run.error == "out of memory: lower the batch size to 16 or the image size to 40"
 
 
 @pytest.mark.slow

@@ -141,3 +141,21 @@ def test_an_older_database_gains_the_new_columns(tmp_path):
     store = Store(tmp_path / "home")
     run = store.create(_config(tmp_path))
     assert store.claim_next(1).id == run.id
+
+
+def test_a_run_that_killed_its_worker_twice_fails_and_is_not_resumed(tmp_path):
+    store = Store(tmp_path / "home")
+    run = store.create(_config(tmp_path))
+    store.claim_next(worker_pid=424242)
+    store.update(run.id, progress={"stage": "extracting", "message": "VGG16 features: 3/9"})
+    assert store.mark_interrupted(lambda pid: False) == [run.id]
+    assert store.get(run.id).status == store_mod.INTERRUPTED
+    store.requeue_for_resume(run.id)
+    store.claim_next(worker_pid=424243)
+    assert store.mark_interrupted(lambda pid: False) == [run.id]
+    failed = store.get(run.id)
+    assert failed.status == store_mod.FAILED and store.worker_deaths(run.id) == 2
+    assert "died 2 times" in failed.error and "VGG16 features: 3/9" in failed.error
+    assert "lower the batch size to 16" in failed.error
+    with pytest.raises(ValueError, match="only interrupted runs"):
+        store.requeue_for_resume(run.id)
