@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import keras
 
 from core.results import Progress
+from core.fileio import write_atomically
 from core.store import Store
 
 
@@ -101,3 +103,24 @@ class ReportToStore(keras.callbacks.Callback):
         if self.on_epoch_saved is not None:  # resume state first: an epoch on the chart is safe
             self.on_epoch_saved(epoch + 1)
         self.store.add_metric(self.run_id, "epoch", self.phase, global_epoch, self.steps, data)
+
+
+class SaveBestWeights(keras.callbacks.Callback):
+    """Keras' ModelCheckpoint(save_best_only=True, save_weights_only=True), written to a
+    temporary file and moved into place: a failed write (a full disk) leaves the previous best
+    checkpoint as it was instead of half a file."""
+
+    def __init__(self, path: Path, monitor: str = "val_loss"):
+        super().__init__()
+        self.path, self.monitor, self.best = Path(path), monitor, math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not float(value) < self.best:
+            return
+        write_atomically(
+            self.path,
+            lambda tmp: self.model.save_weights(tmp, overwrite=True),
+            suffix=".weights.h5",
+        )
+        self.best = float(value)

@@ -207,7 +207,7 @@ def _reporter(
     ctx: Context, net: Network, p: PhasePlan, start: PhaseStart, steps: int, state: ResumeState
 ):
     """Progress, stop and divergence checks, epoch metrics; saves resume state per epoch."""
-    from core.callbacks import ReportToStore
+    from core.callbacks import ReportToStore, SaveBestWeights
 
     def saved(epochs_done: int) -> None:
         point = ResumePoint(p.index, epochs_done, start.epoch_offset + epochs_done)
@@ -235,9 +235,7 @@ def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list:
     best_path.parent.mkdir(parents=True, exist_ok=True)
     return [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ModelCheckpoint(
-            str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True
-        ),
+        SaveBestWeights(best_path, monitor="val_loss"),
         keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=0.5, min_lr=1e-7, patience=cfg.reduce_lr_patience
         ),

@@ -1,5 +1,6 @@
 """Hard inputs for the engine: foreign models, out-of-memory, awkward class names."""
 
+import errno
 import json
 import re
 from pathlib import Path
@@ -79,3 +80,62 @@ def test_unicode_and_html_class_names_survive_training(tmp_path):
     labels = json.loads((store.run_dir(run.id) / "labels.json").read_text())
     assert labels == sorted(["<img src=x onerror=alert(1)> 日本語 & ünïcödé", "x" * 200])
     assert predict.load(store, run.id).classes == labels
+
+
+def _disk_full_on_call(n, real):
+    """A write_atomically whose n-th call writes half a file, then finds the disk full."""
+    calls = {"n": 0}
+
+    def write(path, writer, suffix=".tmp"):
+        calls["n"] += 1
+        if calls["n"] != n:
+            return real(path, writer, suffix)
+
+        def half_then_full(tmp):
+            tmp.write_bytes(b"half a file")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        return real(path, half_then_full, suffix)
+
+    return write
+
+
+def test_best_checkpoint_survives_a_full_disk(tmp_path, monkeypatch):
+    import keras
+
+    from core import callbacks, fileio
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    best = tmp_path / "best.weights.h5"
+    saver = callbacks.SaveBestWeights(best)
+    saver.set_model(model)
+    saver.on_epoch_end(0, {"val_loss": 1.0})
+    before = best.read_bytes()
+    monkeypatch.setattr(
+        callbacks, "write_atomically", _disk_full_on_call(1, fileio.write_atomically)
+    )
+    with pytest.raises(OSError):
+        saver.on_epoch_end(1, {"val_loss": 0.5})
+    assert best.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["best.weights.h5"]
+
+
+@pytest.mark.slow
+def test_disk_full_during_training_fails_the_run_and_keeps_the_last_checkpoint(
+    binary_dataset, tmp_path, monkeypatch
+):
+    from core import fileio
+
+    store = Store(tmp_path / "home")
+    # calls: epoch 1's resume weights, then epoch 2's: the disk fills up during the second
+    monkeypatch.setattr(
+        training, "write_atomically", _disk_full_on_call(2, fileio.write_atomically)
+    )
+    run = _run(store, binary_dataset, strategy="head", epochs=3, batch_size=8)
+    assert run.status == store_mod.FAILED
+    assert run.error.startswith("disk full (needs about ")
+    assert run.error.endswith(f" MB in {store.home})")
+    folder = store.run_dir(run.id)
+    assert not [p for p in store.home.rglob(".tmp-*")]  # no partial file left anywhere
+    state = json.loads((folder / "resume" / "state.json").read_text())
+    assert state["epochs_done"] == 1 and (folder / "resume" / state["weights"]).is_file()
