@@ -9,8 +9,8 @@ from pathlib import Path
 
 import keras
 
-from core.results import Progress
 from core.fileio import write_atomically
+from core.results import Progress
 from core.store import Store
 
 

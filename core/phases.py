@@ -207,7 +207,7 @@ def _reporter(
     ctx: Context, net: Network, p: PhasePlan, start: PhaseStart, steps: int, state: ResumeState
 ):
     """Progress, stop and divergence checks, epoch metrics; saves resume state per epoch."""
-    from core.callbacks import ReportToStore, SaveBestWeights
+    from core.callbacks import ReportToStore
 
     def saved(epochs_done: int) -> None:
         point = ResumePoint(p.index, epochs_done, start.epoch_offset + epochs_done)
@@ -229,6 +229,8 @@ def _reporter(
 def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list:
     """NaN guard, best-epoch checkpoint, learning-rate decay and early stopping."""
     import keras
+
+    from core.callbacks import SaveBestWeights
 
     cfg = ctx.config
     best_path = ctx.folder / "checkpoints" / f"best-{phase.name}.weights.h5"
