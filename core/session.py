@@ -237,5 +237,5 @@ def remove_unused_uploads(store) -> list[Path]:
     """remove_unused_sessions for a run store's home, keeping every folder any run uses."""
     runs = store.list(limit=1_000_000_000)
     return remove_unused_sessions(
-        store.home, [p for run in runs for p in (run.dataset, run.config.get("val_dir"))]
+        store.home, [p for run in runs for p in (run.dataset, run.config.val_dir)]
     )

@@ -124,13 +124,11 @@ def test_best_checkpoint_survives_a_full_disk(tmp_path, monkeypatch):
 def test_disk_full_during_training_fails_the_run_and_keeps_the_last_checkpoint(
     binary_dataset, tmp_path, monkeypatch
 ):
-    from core import fileio
+    from core import fileio, resume
 
     store = Store(tmp_path / "home")
     # calls: epoch 1's resume weights, then epoch 2's: the disk fills up during the second
-    monkeypatch.setattr(
-        training, "write_atomically", _disk_full_on_call(2, fileio.write_atomically)
-    )
+    monkeypatch.setattr(resume, "write_atomically", _disk_full_on_call(2, fileio.write_atomically))
     run = _run(store, binary_dataset, strategy="head", epochs=3, batch_size=8)
     assert run.status == store_mod.FAILED
     assert run.error.startswith("disk full (needs about ")
