@@ -58,21 +58,26 @@ def strategy_title(key: str) -> str:
     return spec.title if spec else key
 
 
+def run_title(run: Run) -> str:
+    """What tells runs apart, for a person: what ran, with which weights (pretrained or not,
+    and which file), at which image size, on which dataset. 'Linear probe · ImageNet · 48 px
+    · digits'."""
+    config = run.config
+    what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
+    weights = config.weights_spec if is_probe(run) else config.weights_for_run()
+    return " · ".join((what, weights.label, f"{config.image_size} px", Path(run.dataset).name))
+
+
 def run_name(run: Run) -> str:
     """What a run is, without its status (for labels drawn outside the polled parts)."""
-    what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
-    return f"{what} on {Path(run.dataset).name} ({run.id})"
+    return f"{run_title(run)} ({run.id})"
 
 
 def run_label(run: Run) -> str:
-    """One line naming a run in selectboxes: what, on what, how it ended, when."""
-    what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
+    """One line naming a run in selectboxes: what, how, on what, how it ended, when."""
     accuracy = run.val_accuracy
     score = f", {accuracy:.1%} validation accuracy" if isinstance(accuracy, float) else ""
-    return (
-        f"{what} on {Path(run.dataset).name} — {STATUS_WORDS.get(run.status, run.status)}"
-        f"{score} ({run.id})"
-    )
+    return f"{run_title(run)} — {STATUS_WORDS.get(run.status, run.status)}{score} ({run.id})"
 
 
 def progress_view(run: Run) -> tuple[float | None, str]:
@@ -186,6 +191,58 @@ def latest_probe(
         if weights is None or run.config.weights_spec == WeightsSpec.parse(weights):
             return run
     return None
+
+
+def latest_advice(
+    runs: Iterable[Run], dataset: str, image_size: int | None = None, weights: str | None = None
+) -> Run | None:
+    """The newest finished measurement of a dataset that gave advice: one at this image size
+    and with these weights when there is one, else the newest at any."""
+    finished = [
+        r for r in runs if r.status == store_mod.DONE and r.probe_result and r.probe_result.advice
+    ]
+    return latest_probe(finished, dataset, image_size, weights) or latest_probe(finished, dataset)
+
+
+# Errors a run can end with, in plain words: (a piece of the recorded error, what happened and
+# what to do). The recorded error itself becomes the technical detail.
+_FAILURE_WORDS: tuple[tuple[str, str], ...] = (
+    (
+        "could not get the ImageNet weights",
+        "The pretrained ImageNet weights could not be downloaded (is there no internet?). On "
+        "the Train page, upload the weights file, or continue without pretrained weights.",
+    ),
+    (
+        "does not fit VGG16",
+        "The weights file does not fit VGG16. Choose the official VGG16 weights file (without "
+        "the top) or another choice of weights on the Train page.",
+    ),
+    (
+        "out of memory",
+        "The computer ran out of memory. Lower the batch size or the image size, then start again.",
+    ),
+)
+_TECHNICAL = ("Error:", "Exception:", "Traceback", "_pool", "_conv", "\n")
+
+
+def failure_words(error: str | None) -> tuple[str, str | None]:
+    """(what happened and what to do, in plain words; the technical detail, or None) for the
+    error a run ended with."""
+    if not error:
+        return (
+            "No reason was recorded. Start the run again; if it fails again, restart the app.",
+            None,
+        )
+    for piece, plain in _FAILURE_WORDS:
+        if piece in error:
+            return plain, error
+    if any(mark in error for mark in _TECHNICAL) or "Error" in error.split(":")[0]:
+        return (
+            "Something unexpected stopped the run. Your pictures and earlier runs are safe: "
+            "start again, or try a smaller image size or batch size.",
+            error,
+        )
+    return error, None  # already plain: the core's own sentences
 
 
 def latest(runs: Iterable[Run], train_only: bool = True) -> Run | None:

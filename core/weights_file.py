@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from core import settings, vgg16
 from core.backbone import keras_cache_location
 from core.fileio import hash_file, write_atomically
+from core.weights import FILE, IMAGENET, WeightsSpec
 
 WEIGHTS_SUFFIXES = (".h5", ".hdf5")
 
@@ -149,3 +152,50 @@ def install_upload(home: Path, file_name: str, data: bytes) -> tuple[WeightsFile
 def _safe_name(file_name: str) -> str:
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(file_name).stem)
     return (stem.strip("._") or "vgg16-weights")[:80] + ".h5"
+
+
+# -- before a run starts -----------------------------------------------------------------------
+NO_INTERNET_FOR_IMAGENET = (
+    "The ImageNet weights are not on this machine, and they cannot be downloaded without "
+    "internet: upload the weights file, or continue without pretrained weights."
+)
+
+
+def checked(path: str | Path) -> WeightsFileCheck:
+    """`check(path)`, remembered while the file's size and modification time stay the same (a
+    page asks on every rerun; hashing 58 MB each time would slow it down)."""
+    stat = Path(path).stat()
+    return _checked(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _checked(path: str, size: int, mtime_ns: int) -> WeightsFileCheck:
+    return check(path)
+
+
+def download_reachable(timeout: float = 3.0) -> bool:
+    """Whether the server Keras downloads the ImageNet weights from answers (one connection,
+    no download). Pages should remember the answer for a while: this is a network call."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(vgg16.IMAGENET_NOTOP_URL).hostname or ""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def start_problems(
+    spec: WeightsSpec, machine: WeightsOnMachine, reachable: Callable[[], bool]
+) -> list[str]:
+    """What would make a run with these weights fail, known before it starts: a file that does
+    not fit VGG16, or ImageNet weights that are not cached and cannot be downloaded.
+    `reachable` is only asked in that last case (it may be a network call)."""
+    if spec.kind == FILE and spec.path is not None and spec.path.is_file():
+        verdict = checked(spec.path)
+        return [] if verdict.usable else [verdict.message]
+    if spec.kind == IMAGENET and not machine.imagenet_cached and not reachable():
+        return [NO_INTERNET_FOR_IMAGENET]
+    return []

@@ -1,0 +1,80 @@
+"""Plain explanations of the words of machine learning the studio uses, written for a teacher.
+
+Data, in one place: the pages show them as tooltips (help=) where a word first appears, so no
+page repeats or rewords them. Keys are lower-case; `explain` finds a term in any case.
+"""
+
+from __future__ import annotations
+
+TERMS: dict[str, str] = {
+    "pretrained weights": (
+        "What VGG16 learned from 1.2 million ImageNet photos. Starting from them, a few "
+        "hundred pictures are enough; starting from random numbers, they are not."
+    ),
+    "imagenet": (
+        "A large collection of everyday photos (animals, objects, scenes) in 1,000 classes; "
+        "VGG16 was trained on it."
+    ),
+    "image size": (
+        "Every picture is resized to a square of this many pixels before VGG16 sees it. "
+        "Larger keeps more detail but is slower (four times the pixels for twice the size)."
+    ),
+    "epoch": "One pass over all the training pictures. More epochs: more practice, more time.",
+    "batch size": (
+        "How many pictures the model looks at before it adjusts itself. Smaller uses less "
+        "memory; larger is often faster."
+    ),
+    "learning rate": (
+        "How big each adjustment is. Too large and learning jumps around; too small and it "
+        "barely moves."
+    ),
+    "augmentation": (
+        "Showing slightly changed copies of the training pictures (flipped, turned, zoomed) so "
+        "the model learns the subject, not the exact picture. Helps small datasets; slower."
+    ),
+    "seed": (
+        "A number that fixes every random choice (which pictures validate, the starting "
+        "point): the same seed repeats a run exactly."
+    ),
+    "fine-tune": (
+        "Let some of VGG16's own layers keep learning on your pictures, gently, after a new "
+        "classifier has been trained on top of them."
+    ),
+    "bottleneck": (
+        "VGG16's output just before its own classifier: a summary of each picture. The "
+        "studio computes it once and trains a small classifier on it."
+    ),
+    "block": (
+        "VGG16 has five blocks of layers. Early blocks see edges and colours, later blocks "
+        "see shapes and object parts (block5 the most ImageNet-specific)."
+    ),
+    "layer": (
+        "Where the classifier reads VGG16: block3_pool (generic textures), block4_pool (parts) "
+        "or block5_pool (ImageNet-like shapes), the output of block 3, 4 or 5."
+    ),
+    "logistic regression": (
+        "A simple classifier that weighs the features linearly. It is fitted in one go, in "
+        "seconds, and is hard to overfit."
+    ),
+    "linear probe": (
+        "A quick test: a simple classifier (logistic regression) on VGG16's features shows how "
+        "well those features already tell your classes apart."
+    ),
+    "validation accuracy": (
+        "The share of the validation pictures (kept aside, never trained on) the model gets "
+        "right: how well it does on pictures it has not seen."
+    ),
+    "validation loss": (
+        "How wrong the model is on the validation pictures, counting how confident it was "
+        "(lower is better). Called val_loss in the charts."
+    ),
+    "from scratch": (
+        "VGG16 trained from random numbers, without pretrained weights: the baseline that "
+        "shows how much the pretrained weights help."
+    ),
+}
+
+
+def explain(term: str) -> str:
+    """The plain explanation of `term` (KeyError for an unknown term: a typo in a page)."""
+    return TERMS[term.lower()]
