@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
+from collections.abc import Sequence
 
-from core import features
+from core import features, speed
+from core.datasets import Item
 from core.run_context import Context
 
 log = logging.getLogger(__name__)
@@ -18,22 +22,36 @@ def build_base(ctx: Context):
 
 
 def extract(
-    ctx: Context, base, outputs: list[features.Output], stoppable: bool = True
+    ctx: Context,
+    base,
+    outputs: list[features.Output],
+    stoppable: bool = True,
+    items: Sequence[Item] | None = None,
 ) -> features.FeatureTable:
-    """Features of every image of the run's dataset at `outputs` (cached by content). A stop
-    request ends a stoppable extraction with ExtractionStopped."""
-    total = len({i.sha256 for i in ctx.scan.items})
+    """Features at `outputs` of every image of the run's dataset, or of `items` (a sample of
+    it), cached by content. A stop request ends a stoppable extraction with ExtractionStopped.
+    A computed (not cached) extraction records the machine's speed for later estimates."""
+    items = ctx.scan.items if items is None else items
+    total = len({i.sha256 for i in items})
+    key = ctx.cache_key()
+    if items is not ctx.scan.items:  # a sample is cached under its own content
+        sample = dataclasses.replace(ctx.scan, items=list(items)).fingerprint()
+        key = dataclasses.replace(key, images=sample)
 
     def report(done: int, of: int) -> None:
-        ctx.progress("extracting", f"VGG16 features: {done}/{of} images", step=done, steps=of)
+        elapsed = time.perf_counter() - started
+        left = elapsed / done * (of - done) if 0 < done < of else None
+        left = f", {speed.describe_seconds(left)} left" if left is not None else ""
+        ctx.progress("extracting", f"VGG16 features: {done}/{of} images{left}", step=done, steps=of)
 
     ctx.progress("extracting", f"VGG16 features for {total} images (cached after this run)")
+    misses, started = ctx.cache.misses, time.perf_counter()
     failures: list = []
     table = features.extract(
         base,
-        ctx.scan.items,
+        items,
         outputs,
-        ctx.cache_key(),
+        key,
         ctx.cache,
         ctx.config.batch_size,
         report,
@@ -42,4 +60,7 @@ def extract(
     )
     if failures:
         log.warning("%d file(s) failed to decode during extraction", len(failures))
+    elif ctx.cache.misses > misses:  # computed, not loaded: feeds the time estimates
+        took = time.perf_counter() - started
+        speed.record(ctx.store.home, total, took, key.image_size, "float32", ctx.config.task)
     return table

@@ -8,28 +8,43 @@ import time
 from core import advisor, balance, vgg16
 from core import store as store_mod
 from core.artifacts import finish
-from core.datasets import TRAIN, VALIDATION
+from core.datasets import TRAIN, VALIDATION, Split
 from core.extraction import extract
 from core.results import ProbeResult, RunResult
 from core.run_context import Context
 
 
-def _fit(ctx: Context, table, layer: str, **options) -> advisor.LinearFit:
+def _fit(ctx: Context, table, layer: str, split: Split | None = None, **options):
+    split = split or ctx.split
     return advisor.fit_linear(
-        table.rows((layer, "gap"), ctx.split.train),
-        ctx.split.labels(TRAIN),
-        table.rows((layer, "gap"), ctx.split.validation),
-        ctx.split.labels(VALIDATION),
+        table.rows((layer, "gap"), split.train),
+        split.labels(TRAIN),
+        table.rows((layer, "gap"), split.validation),
+        split.labels(VALIDATION),
         ctx.num_classes,
         **options,
     )
 
 
 def run_probe(ctx: Context, base) -> tuple[ProbeResult, str]:
-    table = extract(ctx, base, [(layer, "gap") for layer in vgg16.FEATURE_LAYERS])
-    accuracies = {layer: _fit(ctx, table, layer).val_accuracy for layer in vgg16.FEATURE_LAYERS}
+    """The measurement, on a stratified sample of at most probe_max_per_class pictures per
+    class (the advice still counts the whole dataset's size)."""
+    sample = advisor.probe_sample(ctx.split, ctx.config.probe_max_per_class, ctx.config.seed)
+    items = [*sample.train, *sample.validation]
+    table = extract(ctx, base, [(layer, "gap") for layer in vgg16.FEATURE_LAYERS], items=items)
+    ctx.progress("training", f"fitting a simple classifier at {len(vgg16.FEATURE_LAYERS)} depths")
+    accuracies = {
+        layer: _fit(ctx, table, layer, sample).val_accuracy for layer in vgg16.FEATURE_LAYERS
+    }
     advice = advisor.advise(ctx.scan.images_per_class(), accuracies)
-    result = ProbeResult(accuracies, advice, ctx.weights.label, ctx.scan.images_per_class())
+    result = ProbeResult(
+        accuracies,
+        advice,
+        ctx.weights.label,
+        ctx.scan.images_per_class(),
+        images_used=len(items),
+        images_total=len(ctx.scan.items),
+    )
     return result, store_mod.DONE
 
 

@@ -173,6 +173,8 @@ class ProbeResult:
     advice: Advice | None = None
     weights: str | None = None  # WeightsSpec.label
     images_per_class: float | None = None
+    images_used: int | None = None  # the pictures measured on (a capped, stratified sample)
+    images_total: int | None = None  # the dataset's pictures
 
     def to_json(self) -> dict:
         return {
@@ -180,6 +182,8 @@ class ProbeResult:
             "advice": self.advice.to_dict() if self.advice else None,
             "weights": self.weights,
             "images_per_class": self.images_per_class,
+            "images_used": self.images_used,
+            "images_total": self.images_total,
         }
 
     @classmethod
@@ -190,6 +194,8 @@ class ProbeResult:
             advice=Advice(**_known(Advice, advice)) if advice else None,
             weights=data.get("weights"),
             images_per_class=data.get("images_per_class"),
+            images_used=data.get("images_used"),
+            images_total=data.get("images_total"),
         )
 
 

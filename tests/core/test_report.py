@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core import references, report, samples
+from core import advisor, references, report, samples
 from core import store as store_mod
 from core.results import PerClass, RunResult
 from core.runconfig import RunConfig
@@ -104,7 +104,7 @@ def test_compare_rows_mark_one_best_and_export_csv(tmp_path):
 def test_run_label_latest_probe_and_per_class(tmp_path):
     store, run = _run(tmp_path, task="probe")
     assert report.is_probe(run) and "similarity measurement" in report.run_label(run)
-    assert report.run_name(run) == f"similarity measurement on {tmp_path.name} ({run.id})"
+    assert report.run_name(run).startswith("similarity measurement · ImageNet · 150 px · ")
     assert report.latest_probe([run], str(tmp_path)) == run
     assert report.latest_probe([run], str(tmp_path), image_size=999) is None
     assert report.latest_probe([run], str(tmp_path), weights=run.config.weights) == run
@@ -157,3 +157,56 @@ def test_no_references_for_a_mixed_comparison(tmp_path):
     ]
     assert report.shared_references(runs) == []
     assert report.shared_references(runs[:1])
+
+
+def test_run_names_tell_runs_apart(tmp_path):
+    store = Store(tmp_path / "home")
+    weights = tmp_path / "my_vgg.h5"
+    weights.write_bytes(b"x")
+    made = [
+        RunConfig(dataset=str(tmp_path), strategy="linear", image_size=48, weights="imagenet"),
+        RunConfig(dataset=str(tmp_path), strategy="linear", image_size=150, weights=str(weights)),
+        RunConfig(dataset=str(tmp_path), strategy="scratch", image_size=48, weights="imagenet"),
+    ]
+    names = [report.run_name(store.create(c)) for c in made]
+    assert names[0].startswith(f"Linear probe · ImageNet · 48 px · {tmp_path.name} (")
+    assert "local file my_vgg.h5 · 150 px" in names[1]
+    assert "no pretrained weights · 48 px" in names[2]  # scratch ignores the weights setting
+    assert len(set(names)) == 3
+
+
+def test_latest_advice_prefers_matching_settings_and_skips_unfinished(tmp_path):
+    store = Store(tmp_path / "home")
+    probe = {"block3_pool": 0.6, "block4_pool": 0.7, "block5_pool": 0.9}
+
+    def measured(size, status=store_mod.DONE):
+        run = store.create(
+            RunConfig(dataset=str(tmp_path), task="probe", image_size=size, weights="none")
+        )
+        result = {"probe": probe, "advice": advisor.advise(20, probe).to_dict()}
+        store.finish(run.id, status, result=result if status == store_mod.DONE else None)
+        return run
+
+    at_48, at_64 = measured(48), measured(64)
+    measured(64, store_mod.FAILED)  # the newest, but it gave no advice
+    runs = store.list()
+    assert report.latest_advice(runs, str(tmp_path), 48, "none").id == at_48.id
+    assert report.latest_advice(runs, str(tmp_path), 96, "none").id == at_64.id  # any size
+    assert report.latest_advice(runs, str(tmp_path / "other")) is None
+
+
+@pytest.mark.parametrize(
+    "error, plain, detailed",
+    [
+        ("could not get the ImageNet weights (URLError: x)", "upload the weights file", True),
+        ("ValueError: block4_pool shape mismatch", "Something unexpected", True),
+        ("out of memory: lower the batch size or the image size", "ran out of memory", True),
+        ("dataset folder not found: /x", "dataset folder not found: /x", False),
+        (None, "No reason was recorded", False),
+    ],
+)
+def test_failure_words_are_plain_with_the_detail_apart(error, plain, detailed):
+    words, detail = report.failure_words(error)
+    assert plain in words
+    assert "Error" not in words and "block4_pool" not in words
+    assert (detail == error) if detailed else detail is None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import h5py
 import numpy as np
 import pytest
 
 from core import vgg16, weights_file
 from core.fileio import hash_file
+from core.weights import WeightsSpec
 
 
 def write_h5(path, shapes, legacy: bool = True):
@@ -102,3 +105,24 @@ def test_detection_prefers_what_works_offline(tmp_path, monkeypatch):
     assert weights_file.on_this_machine(home).env_file == uploaded
     monkeypatch.setenv("VGG16_WEIGHTS", str(tmp_path / "missing.h5"))
     assert weights_file.on_this_machine(home).env_file is None
+
+
+def test_problems_known_before_a_run_starts(tmp_path):
+    nothing = weights_file.on_this_machine(tmp_path / "home")
+    offline, online = (lambda: False), (lambda: True)
+    imagenet = WeightsSpec.parse("imagenet")
+    assert weights_file.start_problems(imagenet, nothing, offline) == [
+        weights_file.NO_INTERNET_FOR_IMAGENET
+    ]
+    assert weights_file.start_problems(imagenet, nothing, online) == []
+    cached = dataclasses.replace(nothing, imagenet_cached=True)
+    asked = []
+    assert weights_file.start_problems(imagenet, cached, lambda: asked.append(1)) == []
+    assert asked == []  # no network question when the file is on the machine
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    (problem,) = weights_file.start_problems(WeightsSpec.parse(str(junk)), nothing, offline)
+    assert "not a Keras weights file" in problem
+    good = write_h5(tmp_path / "good.h5", vgg16.conv_weight_shapes())
+    assert weights_file.start_problems(WeightsSpec.parse(str(good)), nothing, offline) == []
+    assert weights_file.start_problems(WeightsSpec.parse("none"), nothing, offline) == []
