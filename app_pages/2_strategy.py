@@ -4,12 +4,12 @@ strategy that follows (which the user may override)."""
 import pandas as pd
 import streamlit as st
 
-from core import advisor, charts, report, runs, strategies, vgg16
+from core import advisor, charts, datasets, glossary, report, runs, speed, strategies
 from core import store as store_mod
 from core.runconfig import RunConfig
+from core.weights import WeightsSpec
 from ui import common
 
-APPLIED = "_strategy_applied_probe"  # the probe whose advice last set the strategy
 SEEN_ACTIVE = "_probe_seen_active"
 
 
@@ -31,28 +31,21 @@ def show_probe(run_id: str) -> None:
 
 
 def show_measurement(run) -> None:
-    probe = run.probe_result.probe if run.probe_result else {}
+    result = run.probe_result
+    probe = result.probe if result else {}
     st.write(
         "Validation accuracy of a simple linear classifier reading VGG16's features at "
         "three depths (deeper layers know more ImageNet-specific shapes):"
     )
     cols = st.columns(len(probe) or 1)
     for col, (layer, accuracy) in zip(cols, probe.items(), strict=False):
-        col.metric(layer, f"{accuracy:.1%}")
+        col.metric(layer, f"{accuracy:.1%}", help=glossary.explain("layer"))
+    if result and result.images_used:
+        st.caption(
+            f"Measured on {result.images_used} of the {result.images_total} pictures "
+            f"(at most {run.config.probe_max_per_class} per class, chosen at random)."
+        )
     st.plotly_chart(charts.probe_accuracies(probe), key="strategy_probe_chart")
-
-
-def apply_advice(run) -> None:
-    """The first time a measurement's advice is seen, it becomes the chosen strategy."""
-    advice = run.probe_result.advice if run.probe_result else None
-    if advice is None or st.session_state.get(APPLIED) == run.id:
-        return
-    st.session_state[APPLIED] = run.id
-    st.session_state[common.STRATEGY] = advice.strategy
-    if advice.layer in vgg16.FEATURE_LAYERS:
-        st.session_state[common.LAYER] = advice.layer
-    if advice.unfreeze_blocks:
-        st.session_state[common.UNFREEZE] = int(advice.unfreeze_blocks)
 
 
 def size_only_sentence(images_per_class: float) -> str:
@@ -106,27 +99,36 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
         }
         for p in spec.phases
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        column_config={
+            "learning rate": st.column_config.Column(help=glossary.explain("learning rate")),
+            "epochs setting": st.column_config.Column(help=glossary.explain("epoch")),
+        },
+    )
     st.plotly_chart(charts.vgg16_layers(spec, blocks, layer), key="strategy_layers_chart")
 
 
-def measurement(store, folder: str) -> advisor.Advice | None:
-    """Section 1: the Measure button and the latest measurement at this image size and with
-    these weights; returns its advice (None until one finished)."""
-    size = st.number_input(
-        "Image size for the measurement (pixels, at least 32)",
-        min_value=vgg16.MIN_IMAGE_SIZE,
-        max_value=512,
-        step=16,
-        **common.kept(common.IMAGE_SIZE, common.image_size()),
-    )
+def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | None:
+    """Section 1: the Measure button, how long it will take, and the latest measurement at
+    this image size and with these weights; returns its advice (None until one finished)."""
+    size = common.image_size_input()
     weights = common.weights()
     st.subheader("1. Measure how similar your pictures are to ImageNet")
     st.write(
         "Measuring fits a quick linear classifier on VGG16's features at three depths "
-        "and sees which depth tells your classes apart best (usually a minute or two)."
+        "and sees which depth tells your classes apart best."
     )
-    probe = report.latest_probe(store.list(), folder, int(size), weights)
+    if not WeightsSpec.parse(weights).pretrained:
+        st.warning(
+            "There are no pretrained weights to measure with: the measurement would read "
+            "random features and its advice would mean little. Get the weights on the Train "
+            "page first."
+        )
+        common.go_to("train", "Go to the Train page", icon=":material/arrow_forward:")
+    st.caption(estimate(store, found, size))
+    probe = report.latest_probe(store.list(), folder, size, weights)
     under_way = probe is not None and probe.active
     st.button(
         "Measure",
@@ -134,8 +136,9 @@ def measurement(store, folder: str) -> advisor.Advice | None:
         icon=":material/science:",
         key="strategy_measure",
         disabled=under_way,
+        help=glossary.explain("linear probe"),
         on_click=measure,
-        args=(folder, int(size), weights),
+        args=(folder, size, weights),
     )
     if probe is None:
         return None
@@ -144,15 +147,28 @@ def measurement(store, folder: str) -> advisor.Advice | None:
     return probe.probe_result.advice if finished else None
 
 
+def estimate(store, found: datasets.Scan, size: int) -> str:
+    """How many pictures the measurement uses and how long it should take on this machine."""
+    cap = RunConfig.default("probe_max_per_class")
+    images = advisor.probe_images(found.counts(), cap)
+    measured = speed.measured(store.home)
+    return (
+        f"It uses {images} of your {len(found.items)} pictures (at most {cap} per class). "
+        f"Expected time: {speed.describe_estimate(images, size, measured)}; plus about half "
+        "a minute to start, and much less when measured before (features are kept)."
+    )
+
+
 def show_probe_state(probe) -> None:
     if probe.active:
         common.watch(SEEN_ACTIVE, probe.id)
         common.poll(lambda: show_probe(probe.id), active=True)
     elif probe.status == store_mod.DONE:
         show_measurement(probe)
-        apply_advice(probe)
+        common.apply_advice(probe)
     elif probe.status in (store_mod.FAILED, store_mod.DIVERGED):
-        st.error(f"The measurement failed: {probe.error or 'no reason recorded'}")
+        plain, detail = report.failure_words(probe.error)
+        common.problem(f"The measurement failed. {plain}", detail)
     else:
         st.warning(f"The last measurement did not finish ({probe.status}): measure again.")
 
@@ -184,7 +200,7 @@ def body() -> None:
     if ready is None:
         return
     folder, found = ready
-    advice = measurement(store, folder)
+    advice = measurement(store, folder, found)
     recommendation(found.images_per_class(), advice)
     choose_strategy(advice)
     common.go_to("train", "Next: Train with this strategy", icon=":material/model_training:")

@@ -6,13 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from core import (
+    advisor,
     augment_preview,
     charts,
     datasets,
+    glossary,
     report,
     runs,
     strategies,
     vgg16,
+    weights_file,
 )
 from core import store as store_mod
 from core.imaging import UnreadableImage, load_pil_rgb
@@ -25,6 +28,76 @@ LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 BATCH_SIZES = (8, 16, 32, 64, 128)
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
 SEEN_ACTIVE = "_train_seen_active"
+WITHOUT_PRETRAINED = "_train_without_pretrained"  # chose to go on without pretrained weights
+NO_PRETRAINED_COST = (
+    "Without pretrained weights VGG16 starts from random numbers and must learn everything "
+    "from your pictures: on a few hundred pictures expect much lower accuracy, often little "
+    "better than guessing. That is what the 'from scratch' baseline on the Compare page shows."
+)
+
+
+# -- pretrained weights -----------------------------------------------------------------------
+def use_weights(setting: str) -> None:
+    """Make `setting` the weights runs use, and let the weights widgets show it."""
+    st.session_state[common.WEIGHTS] = setting
+    common.forget_kept("weights_kind", "weights_path")
+
+
+def continue_without() -> None:
+    """Button callback: go on without pretrained weights."""
+    st.session_state[WITHOUT_PRETRAINED] = True
+    use_weights("none")
+
+
+def install(upload) -> None:
+    """Check an uploaded weights file; keep it (and use it) only if VGG16 can load it."""
+    home = common.get_store().home
+    (verdict, saved), new = common.once_per_upload(
+        "_train_weights_uploads",
+        upload,
+        lambda: weights_file.install_upload(home, upload.name, upload.getvalue()),
+    )
+    if saved is None:
+        common.problem(
+            f"{verdict.message} Nothing was saved. Upload {vgg16.IMAGENET_NOTOP_FILE}"
+            ", or continue without pretrained weights.",
+            f"file {upload.name}, {upload.size:,} bytes, md5 {verdict.md5 or '-'}",
+        )
+    elif new:
+        use_weights("imagenet" if verdict.official else str(saved))
+        common.flash("success", f"{verdict.message} Runs now start from these weights.")
+        st.rerun()
+
+
+def weights_notice() -> None:
+    """When this machine has no pretrained weights: say so, in plain words, with the two ways
+    on (upload the file, or go on without), before anything else on the page."""
+    if common.weights_here().any_pretrained:
+        return
+    if st.session_state.get(WITHOUT_PRETRAINED):
+        st.info(NO_PRETRAINED_COST + " To change that, upload the weights file:")
+    else:
+        st.warning(
+            "**There are no pretrained VGG16 weights on this machine.** They are what makes a "
+            "few hundred pictures enough. Upload the weights file (58 MB, for example from a "
+            "USB stick), or continue without them."
+        )
+    upload_col, without_col = st.columns(2)
+    upload = upload_col.file_uploader(
+        f"Upload the VGG16 weights file ({vgg16.IMAGENET_NOTOP_FILE})",
+        type=[suffix.lstrip(".") for suffix in weights_file.WEIGHTS_SUFFIXES],
+        key="train_weights_upload",
+        help=glossary.explain("pretrained weights"),
+    )
+    if upload is not None:
+        install(upload)
+    if not st.session_state.get(WITHOUT_PRETRAINED):
+        without_col.button(
+            "Continue without pretrained weights",
+            key="train_without_pretrained",
+            on_click=continue_without,
+        )
+        without_col.caption(NO_PRETRAINED_COST)
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -38,23 +111,19 @@ def weights_setting() -> str:
         "Pretrained weights",
         WEIGHT_KINDS,
         horizontal=True,
+        help=glossary.explain("pretrained weights"),
         **common.kept("weights_kind", default_kind),
     )
     if chosen == WEIGHT_KINDS[0]:
         spec = "imagenet"
     elif chosen == WEIGHT_KINDS[2]:
         spec = "none"
-        st.warning(
-            "Without pretrained weights VGG16 starts from random numbers: expect poor "
-            "accuracy on small datasets. This is what the 'from scratch' baseline shows."
-        )
+        st.warning(NO_PRETRAINED_COST)
     else:
         spec = st.text_input(
             "Path of the weights file on the server (VGG16 without its top, .h5)",
             **common.kept("weights_path", current if default_kind == WEIGHT_KINDS[1] else ""),
         ).strip()
-        if spec and WeightsSpec.parse(spec).problem():
-            st.error(f"There is no file at {common.md(spec)} on the server.")
     if spec:
         st.session_state[common.WEIGHTS] = spec
     return spec
@@ -74,6 +143,7 @@ def learning_rate_settings(spec: strategies.Strategy) -> dict[str, float]:
                 f"Learning rate, phase '{phase.name}'",
                 options=options,
                 format_func=lambda v: f"{v:g}",
+                help=glossary.explain("learning rate"),
                 **common.kept(f"lr_{spec.key}_{phase.name}", phase.learning_rate),
             )
         if value != phase.learning_rate:
@@ -94,11 +164,13 @@ def augmentation_preview(found: datasets.Scan, kind: str, size: int, seed: int) 
     st.image([original, *versions], caption=["original", *(["augmented"] * len(versions))])
 
 
-def strategy_choice() -> strategies.Strategy:
+def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
+    """The strategy, defaulting to the measurement's advice when there is one (and saying so);
+    another choice keeps the advice in sight."""
     keys = list(strategies.STRATEGIES)
-    default = RunConfig.default("strategy")
+    default = advice.strategy if advice else RunConfig.default("strategy")
     if st.session_state.get(common.STRATEGY) not in keys:
-        st.session_state[common.STRATEGY] = default
+        common.set_kept(common.STRATEGY, default)
     key = st.selectbox(
         "Strategy",
         keys,
@@ -106,17 +178,37 @@ def strategy_choice() -> strategies.Strategy:
         **common.kept(common.STRATEGY, default),
     )
     spec = strategies.get(key)
-    st.caption(spec.plain + " (The Strategy page measures which one suits your pictures.)")
+    if advice is None:
+        st.caption(spec.plain + " (The Strategy page measures which one suits your pictures.)")
+    elif key == advice.strategy:
+        st.success(f"Recommended by the measurement: **{spec.title}**. {spec.plain}")
+    else:
+        st.info(
+            f"The measurement recommended **{strategies.get(advice.strategy).title}** for "
+            f"these pictures ({advice.why}) You chose {spec.title}: {spec.plain}"
+        )
     return spec
 
 
+def measured_advice(folder: str) -> advisor.Advice | None:
+    """The advice of the latest finished measurement of this dataset; the first time it is
+    seen it becomes the chosen strategy (as on the Strategy page)."""
+    store = common.get_store()
+    run = report.latest_advice(store.list(), folder, common.image_size(), common.weights())
+    if run is None:
+        return None
+    common.apply_advice(run)
+    return run.probe_result.advice
+
+
 def size_settings(spec: strategies.Strategy) -> dict:
-    """Epochs per phase, batch size and image size, in one row."""
-    cols = st.columns(4)
+    """Epochs per phase and batch size, in one row."""
+    cols = st.columns(3)
     epochs = cols[0].number_input(
         "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
         1,
         500,
+        help=glossary.explain("epoch"),
         **common.kept("epochs", RunConfig.default("epochs")),
     )
     finetune_epochs = RunConfig.default("finetune_epochs")
@@ -125,23 +217,19 @@ def size_settings(spec: strategies.Strategy) -> dict:
             "Epochs (fine-tuning phase)",
             1,
             500,
+            help=glossary.explain("fine-tune"),
             **common.kept("finetune_epochs", finetune_epochs),
         )
     batch_size = cols[2].selectbox(
-        "Batch size", BATCH_SIZES, **common.kept("batch_size", RunConfig.default("batch_size"))
-    )
-    image_size = cols[3].number_input(
-        "Image size (pixels, at least 32)",
-        min_value=vgg16.MIN_IMAGE_SIZE,
-        max_value=512,
-        step=16,
-        **common.kept(common.IMAGE_SIZE, common.image_size()),
+        "Batch size",
+        BATCH_SIZES,
+        help=glossary.explain("batch size"),
+        **common.kept("batch_size", RunConfig.default("batch_size")),
     )
     return dict(
         epochs=int(epochs),
         finetune_epochs=int(finetune_epochs),
         batch_size=int(batch_size),
-        image_size=int(image_size),
     )
 
 
@@ -151,6 +239,7 @@ def augmentation_settings(found: datasets.Scan, image_size: int, seed: int) -> d
     augment = st.checkbox(
         "Augment the training pictures (random flips, turns and zooms; "
         "slower, helps small datasets)",
+        help=glossary.explain("augmentation"),
         **common.kept("augment", RunConfig.default("augment")),
     )
     kind = "spectrogram" if is_audio else RunConfig.default("augment_kind")
@@ -171,7 +260,8 @@ def augmentation_settings(found: datasets.Scan, image_size: int, seed: int) -> d
 
 def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
     """The settings widgets; returns the RunConfig they describe."""
-    spec = strategy_choice()
+    spec = strategy_choice(measured_advice(folder))
+    image_size = common.image_size_input()
     with st.expander("Change the settings (optional: the defaults work)"):
         sizes = size_settings(spec)
         unfreeze, layer = common.strategy_options(spec, RunConfig.default("layer"))
@@ -180,9 +270,10 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
             "Seed (same seed, same split and start: repeatable runs)",
             0,
             2**31 - 1,
+            help=glossary.explain("seed"),
             **common.kept("seed", RunConfig.default("seed")),
         )
-        augmentation = augmentation_settings(found, sizes["image_size"], int(seed))
+        augmentation = augmentation_settings(found, image_size, int(seed))
         weights = weights_setting()
     return RunConfig(
         dataset=folder,
@@ -192,8 +283,18 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
         weights=weights,
         seed=int(seed),
         learning_rates=learning_rates,
+        image_size=image_size,
         **sizes,
         **augmentation,
+    )
+
+
+def start_problems(config: RunConfig) -> list[str]:
+    """Everything that would stop this run, known before Start: the settings' own problems and
+    the weights' (a file that does not fit VGG16, ImageNet with no way to get it)."""
+    weights = config.weights_for_run()
+    return config.problems() + weights_file.start_problems(
+        weights, common.weights_here(), common.imagenet_downloadable
     )
 
 
@@ -256,9 +357,17 @@ def show_results(run: Run) -> None:
     if result is None or not result.scored:
         return
     cols = st.columns(4)
-    cols[0].metric("Validation accuracy", f"{result.val_accuracy:.1%}")
-    cols[1].metric("Validation loss", f"{result.val_loss or float('nan'):.3f}")
-    cols[2].metric("Epochs", result.epochs_run or "-")
+    cols[0].metric(
+        "Validation accuracy",
+        f"{result.val_accuracy:.1%}",
+        help=glossary.explain("validation accuracy"),
+    )
+    cols[1].metric(
+        "Validation loss",
+        f"{result.val_loss or float('nan'):.3f}",
+        help=glossary.explain("validation loss"),
+    )
+    cols[2].metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"))
     cols[3].metric("Training time", report.duration(report.train_seconds(run)))
     st.subheader("How well each class is recognised")
     st.write(
@@ -316,7 +425,8 @@ def show_finished(run: Run) -> None:
     elif run.status == store_mod.DIVERGED:
         st.error(f"Training diverged: {run.error or 'the loss became NaN'}")
     elif run.status == store_mod.FAILED:
-        st.error(f"This run failed: {run.error or 'no reason recorded'}")
+        plain, detail = report.failure_words(run.error)
+        common.problem(f"This run failed: {plain}", detail)
     elif run.status == store_mod.INTERRUPTED:
         st.warning(f"This run was interrupted: {run.error or 'the worker stopped'}")
         st.button(
@@ -364,10 +474,14 @@ def start_section(folder: str | None, active: list[Run]) -> None:
             f"Sounds from {common.md(Path(st.session_state[common.AUDIO_SOURCE]).name)}"
             " are trained on as spectrogram pictures."
         )
+    weights_notice()
     config = settings_form(folder, found)
-    problems = config.problems()
+    problems = start_problems(config)
     for problem in problems:
-        st.error(common.md(problem))
+        common.problem(common.md(problem[:1].upper() + problem[1:]))
+    if not problems and config.weights_for_run().kind == IMAGENET:
+        if not common.weights_here().imagenet_cached:
+            st.caption("The ImageNet weights (58 MB) are downloaded once, when the run starts.")
     st.button(
         "Start training",
         type="primary",

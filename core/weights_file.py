@@ -71,6 +71,15 @@ def on_this_machine(home: Path) -> WeightsOnMachine:
     )
 
 
+def default_setting(home: Path) -> str:
+    """The weights setting a session starts with: $VGG16_WEIGHTS when it is set (a deliberate
+    choice, kept even when its file is missing, so the pages say so), else what works here
+    offline (best_choice). No network call."""
+    if os.environ.get(settings.WEIGHTS_ENV, "").strip():
+        return WeightsSpec.parse(None).setting
+    return on_this_machine(home).best_choice()
+
+
 def _array_shapes(path: Path) -> list[tuple[int, ...]]:
     import h5py
 

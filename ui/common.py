@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import streamlit as st
 from core import (
     audio,
     datasets,
+    glossary,
     report,
     runs,
     samples,
@@ -22,13 +24,13 @@ from core import (
     settings,
     strategies,
     vgg16,
+    weights_file,
     worker,
 )
 from core import store as store_mod
 from core.imaging import UnreadableImage, load_pil_rgb
 from core.runconfig import RunConfig
 from core.store import Run, Store
-from core.weights import WeightsSpec
 
 log = logging.getLogger("studio.pages")
 POLL_SECONDS = 1.0
@@ -46,6 +48,7 @@ LAYER = "layer"
 TRAIN_RUN = "train_run_id"
 COMPARE_GROUP = "compare_group"
 FLASH = "_flash"
+APPLIED_ADVICE = "_applied_advice"  # the measurement whose advice last set the strategy
 
 
 @dataclass(frozen=True)
@@ -150,11 +153,20 @@ def guarded(body: Callable[[], None]) -> None:
         body()
     except Exception as exc:  # noqa: BLE001 - the user sees a message, the log has the details
         log.exception("page error")
-        st.error(
-            f"Something unexpected went wrong here ({type(exc).__name__}: {exc}). "
-            "Your data and runs are safe: change a setting or reload the page to try "
-            "again."
+        problem(
+            "Something unexpected went wrong on this page. Your data and runs are safe: "
+            "change a setting or reload the page to try again.",
+            f"{type(exc).__name__}: {exc}",
         )
+
+
+def problem(plain: str, detail: str | None = None) -> None:
+    """An error as a person needs it: what happened and what to do next, in plain words; the
+    technical detail (exception text, layer names) folded away under "Technical detail"."""
+    st.error(plain)
+    if detail:
+        with st.expander("Technical detail"):
+            st.code(detail, language=None)
 
 
 def poll(body: Callable[[], None], active: bool) -> None:
@@ -197,6 +209,20 @@ def kept(key: str, default) -> dict:
     return {"key": widget_key, "on_change": _copy, "args": (widget_key, key)}
 
 
+def set_kept(key: str, value) -> None:
+    """Set a kept() setting from code (advice, a new dataset): the value and its widget's
+    copy, so the widget shows it too. Call before the widget is drawn in this run."""
+    st.session_state[key] = value
+    st.session_state[f"_w_{key}"] = value
+
+
+def forget_kept(*keys: str) -> None:
+    """Drop kept() settings, so their widgets start again from their defaults."""
+    for key in keys:
+        st.session_state.pop(key, None)
+        st.session_state.pop(f"_w_{key}", None)
+
+
 def setting(key: str):
     """A run setting as this session last chose it, else RunConfig's default (the one source
     of defaults): the session keys of run settings are RunConfig's field names."""
@@ -212,14 +238,47 @@ def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int
             "VGG16 blocks to retrain in the fine-tuning phase",
             1,
             len(vgg16.BLOCKS),
+            help=glossary.explain("fine-tune") + " " + glossary.explain("block"),
             **kept(UNFREEZE, RunConfig.default(UNFREEZE)),
         )
     layer = setting(LAYER)
     if spec.uses_layer:
         layer = st.selectbox(
-            "Layer the classifier reads", vgg16.FEATURE_LAYERS, **kept(LAYER, layer_default)
+            "Layer the classifier reads",
+            vgg16.FEATURE_LAYERS,
+            help=glossary.explain("layer"),
+            **kept(LAYER, layer_default),
         )
     return blocks, layer
+
+
+def apply_advice(run: Run) -> None:
+    """The first time a measurement's advice is seen (on the Strategy or the Train page), it
+    becomes the chosen strategy; after that the person's own choice stands."""
+    advice = run.probe_result.advice if run.probe_result else None
+    if advice is None or st.session_state.get(APPLIED_ADVICE) == run.id:
+        return
+    st.session_state[APPLIED_ADVICE] = run.id
+    set_kept(STRATEGY, advice.strategy)
+    if advice.layer in vgg16.FEATURE_LAYERS:
+        set_kept(LAYER, advice.layer)
+    if advice.unfreeze_blocks:
+        set_kept(UNFREEZE, int(advice.unfreeze_blocks))
+
+
+def image_size_input() -> int:
+    """The image size: one setting, one session key, the same widget on every page that shows
+    it (a new dataset sets it to its own default, see set_dataset)."""
+    return int(
+        st.number_input(
+            "Image size (pixels)",
+            min_value=vgg16.MIN_IMAGE_SIZE,
+            max_value=512,
+            step=16,
+            help=glossary.explain("image size"),
+            **kept(IMAGE_SIZE, image_size()),
+        )
+    )
 
 
 def once_per_upload(key: str, upload, work: Callable[[], object]) -> tuple[object, bool]:
@@ -251,12 +310,12 @@ def current_dataset() -> str | None:
 def set_dataset(folder: str | Path, label: str, audio_source: str | None = None) -> None:
     folder = str(Path(folder).expanduser().resolve())
     if st.session_state.get(DATASET) != folder:
-        for key in (STRATEGY, UNFREEZE, LAYER):
-            st.session_state.pop(key, None)
+        forget_kept(STRATEGY, UNFREEZE, LAYER)
+        st.session_state.pop(APPLIED_ADVICE, None)  # this dataset's own advice applies anew
     st.session_state[DATASET] = folder
     st.session_state[DATASET_LABEL] = label
     st.session_state[AUDIO_SOURCE] = audio_source
-    st.session_state[IMAGE_SIZE] = default_image_size(folder)
+    set_kept(IMAGE_SIZE, default_image_size(folder))
 
 
 def default_image_size(folder: str) -> int:
@@ -343,13 +402,33 @@ def need_dataset() -> str | None:
 
 
 # -- weights ----------------------------------------------------------------------------------
+def weights_here() -> weights_file.WeightsOnMachine:
+    """The pretrained weights on this machine (a few stat calls, no network)."""
+    return weights_file.on_this_machine(get_store().home)
+
+
 def default_weights() -> str:
-    """$VGG16_WEIGHTS (a file path, 'imagenet' or 'none'), else ImageNet; a missing file is
-    kept (the sidebar shows it as an error)."""
-    return WeightsSpec.parse(None).setting
+    """The weights a first run uses: $VGG16_WEIGHTS when set, else ones that work here offline
+    (ImageNet's cached file, then an uploaded file, else none)."""
+    return weights_file.default_setting(get_store().home)
 
 
 def weights() -> str:
     if WEIGHTS not in st.session_state:
         st.session_state[WEIGHTS] = default_weights()
     return st.session_state[WEIGHTS]
+
+
+REACHABLE = "_imagenet_reachable"  # (time asked, answer)
+REACHABLE_SECONDS = 600
+
+
+def imagenet_downloadable() -> bool:
+    """Whether the ImageNet weights could be downloaded now. A network call, so it is asked
+    only when ImageNet is chosen and not on the machine, and the answer is kept for ten
+    minutes in this session."""
+    asked, answer = st.session_state.get(REACHABLE, (0.0, False))
+    if time.time() - asked > REACHABLE_SECONDS:
+        answer = weights_file.download_reachable()
+        st.session_state[REACHABLE] = (time.time(), answer)
+    return answer

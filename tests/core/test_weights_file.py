@@ -126,3 +126,18 @@ def test_problems_known_before_a_run_starts(tmp_path):
     good = write_h5(tmp_path / "good.h5", vgg16.conv_weight_shapes())
     assert weights_file.start_problems(WeightsSpec.parse(str(good)), nothing, offline) == []
     assert weights_file.start_problems(WeightsSpec.parse("none"), nothing, offline) == []
+
+
+def test_a_session_starts_with_what_works_unless_the_environment_says_otherwise(
+    tmp_path, monkeypatch
+):
+    home = tmp_path / "home"
+    assert weights_file.default_setting(home) == "none"  # nothing here: not ImageNet
+    cache = weights_file.keras_cache_location()
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"x")
+    assert weights_file.default_setting(home) == "imagenet"
+    monkeypatch.setenv("VGG16_WEIGHTS", "none")
+    assert weights_file.default_setting(home) == "none"
+    monkeypatch.setenv("VGG16_WEIGHTS", str(tmp_path / "missing.h5"))
+    assert weights_file.default_setting(home) == str(tmp_path / "missing.h5")  # said, not hidden

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core import samples, worker
+from core import samples, weights_file, worker
 from core.store import Store
 
 
@@ -18,6 +18,8 @@ def studio(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("STUDIO_HOME", str(home))
     monkeypatch.delenv("VGG16_WEIGHTS", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no ImageNet file cached
+    monkeypatch.setattr(weights_file, "download_reachable", lambda timeout=3.0: False)  # offline
     monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)
     return home
 

@@ -10,7 +10,7 @@ import pytest
 from apptesting import no_exceptions, page
 from synthetic import write_colour_dataset
 
-from core import strategies
+from core import strategies, weights_file
 from core.runconfig import RunConfig
 from ui import common
 
@@ -36,8 +36,8 @@ def test_train_widgets_start_at_runconfig_defaults(colours):
     assert at.number_input(key="_w_seed").value == RunConfig.default("seed")
     assert at.checkbox(key="_w_augment").value == RunConfig.default("augment")
     assert at.slider(key="_w_unfreeze_blocks").value == RunConfig.default("unfreeze_blocks")
-    weights_kind = {"imagenet": "ImageNet", "none": "None (random start)"}
-    assert at.radio(key="_w_weights_kind").value == weights_kind[RunConfig.default("weights")]
+    # weights: not RunConfig's "imagenet" but what works on this machine (nothing here)
+    assert at.radio(key="_w_weights_kind").value == "None (random start)"
     for phase in strategies.get("finetune").phases:
         slider = at.select_slider(key=f"_w_lr_finetune_{phase.name}")
         assert slider.value == phase.learning_rate  # the strategy table's value
@@ -55,8 +55,19 @@ def test_a_run_started_with_untouched_widgets_has_runconfig_defaults(colours, st
     at.button(key="train_start").click().run()
     no_exceptions(at)
     (run,) = store.list()
-    expected = RunConfig(dataset=run.config.dataset, strategy="finetune").to_dict()
+    expected = RunConfig(
+        dataset=run.config.dataset, strategy="finetune", weights=common.default_weights()
+    ).to_dict()
     assert {k: run.config.to_dict()[k] for k in expected} == expected
+
+
+def test_train_weights_default_to_imagenet_once_its_file_is_on_the_machine(colours):
+    cached = weights_file.keras_cache_location()
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"x")  # stat only: the page never reads it
+    at = train_page(colours)
+    assert at.radio(key="_w_weights_kind").value == "ImageNet"
+    assert not at.warning  # no "no pretrained weights" notice
 
 
 def test_strategy_page_widgets_start_at_runconfig_defaults(colours):
