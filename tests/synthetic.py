@@ -25,3 +25,18 @@ def write_colour_dataset(
             pixels[y : y + 8, x : x + 8] = 255
             Image.fromarray(np.uint8(np.clip(pixels, 0, 255))).save(folder / f"{name}_{k:02d}.png")
     return root
+
+
+def write_vgg16_shaped_h5(path: Path) -> Path:
+    """An HDF5 file with an array of every shape VGG16's conv layers hold (never written:
+    a few KB on disk). It fits VGG16 but is not the official ImageNet file."""
+    import h5py
+
+    from core import vgg16
+
+    with h5py.File(path, "w") as handle:
+        for k, shape in enumerate(vgg16.conv_weight_shapes()):
+            handle.require_group(f"layer{k // 2}").create_dataset(
+                str(k % 2), shape=shape, dtype="float32"
+            )
+    return path

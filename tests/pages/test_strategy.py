@@ -13,10 +13,14 @@ from apptesting import (
     texts,
 )
 
-from core import advisor
+from core import advisor, speed
 from core import store as store_mod
 from core.store import Store
 from ui import common
+
+
+def _result(run) -> dict:
+    return run.probe_result.to_json()
 
 
 def _probe(store: Store, dataset: Path, probe: dict[str, float]):
@@ -82,3 +86,49 @@ def test_strategy_override_and_measure_button(store, digits):
     assert probes[0].config.weights == "none"
     assert at.button(key="strategy_measure").disabled  # one measurement at a time
     assert "Measuring" in texts(at.info)
+
+
+def test_strategy_says_how_long_a_measurement_takes_before_it_starts(store, digits):
+    state = {common.DATASET: str(digits), common.WEIGHTS: "none"}
+    at = page("2_strategy.py", **state).run()
+    no_exceptions(at)
+    shown = texts(at.caption)
+    assert "It uses 500 of your 500 pictures (at most 60 per class)" in shown
+    assert "a cautious guess" in shown  # nothing measured on this machine yet
+    speed.record(store.home, 400, 20.0, 48, "float32", "probe")  # 20 images/s at 48 px
+    at = page("2_strategy.py", **state).run()
+    assert "about 25 s, from 20 images/s measured at 48 px" in texts(at.caption)
+
+
+def test_strategy_measurement_says_how_many_pictures_it_used(store, digits):
+    run, _ = _probe(store, digits, {"block3_pool": 0.9, "block4_pool": 0.8, "block5_pool": 0.7})
+    store.update(run.id, result={**_result(run), "images_used": 120, "images_total": 500})
+    at = page(
+        "2_strategy.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
+    no_exceptions(at)
+    assert "Measured on 120 of the 500 pictures (at most 60 per class" in texts(at.caption)
+
+
+def test_strategy_without_pretrained_weights_warns_that_the_measurement_means_little(digits):
+    at = page("2_strategy.py", **{common.DATASET: str(digits)}).run()
+    no_exceptions(at)
+    assert at.session_state[common.WEIGHTS] == "none"  # nothing on this machine
+    assert "advice would mean little" in texts(at.warning)
+
+
+def test_a_failed_measurement_says_what_to_do_and_folds_the_detail(store, digits):
+    run = queued_run(store, digits, task="probe")
+    error = "could not get the ImageNet weights (URLError: <urlopen error [Errno -3]>)"
+    store.finish(run.id, store_mod.FAILED, error=error)
+    at = page(
+        "2_strategy.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
+    no_exceptions(at)
+    shown = texts(at.error)
+    assert "The measurement failed" in shown and "upload the weights file" in shown
+    assert "URLError" not in shown
+    (detail,) = [e for e in at.expander if e.label == "Technical detail"]
+    assert "URLError" in texts(detail.get("code"))

@@ -16,8 +16,9 @@ from apptesting import (
     texts,
 )
 from PIL import Image
+from synthetic import write_vgg16_shaped_h5
 
-from core import samples, worker
+from core import advisor, samples, worker
 from core import store as store_mod
 from core.runconfig import RunConfig
 from ui import common
@@ -188,3 +189,129 @@ def test_train_running_run_survives_a_new_session(store, digits, monkeypatch):
     at.button(key=f"train_stop_{run.id}").click().run()
     assert store.get(run.id).status == store_mod.STOPPING
     assert "Stopping at the end of the current batch" in texts(at.caption)
+
+
+# -- a first run, offline ---------------------------------------------------------------------
+def _first_visit(digits):
+    """A new session on the Train page with the sample chosen and nothing else."""
+    at = page("3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48}).run()
+    no_exceptions(at)
+    return at
+
+
+def _outside_expanders(at, kind: str, key: str) -> bool:
+    inside = [e for exp in at.expander for e in exp.get(kind) if getattr(e, "key", None) == key]
+    return not inside and any(getattr(e, "key", None) == key for e in at.get(kind))
+
+
+def test_train_without_pretrained_weights_says_so_with_both_ways_on(store, digits):
+    at = _first_visit(digits)
+    assert "There are no pretrained VGG16 weights on this machine" in texts(at.warning)
+    assert _outside_expanders(at, "file_uploader", "train_weights_upload")
+    assert _outside_expanders(at, "button", "train_without_pretrained")
+    assert at.session_state[common.WEIGHTS] == "none"  # the default is what works here
+    assert not at.button(key="train_start").disabled  # and it can start at once
+    at.button(key="train_without_pretrained").click().run()
+    no_exceptions(at)
+    assert "from scratch" in texts(at.info) and "much lower accuracy" in texts(at.info)
+    # chosen: the button gives way, the upload stays possible
+    assert not [b for b in at.button if b.key == "train_without_pretrained"]
+    assert at.file_uploader(key="train_weights_upload")
+    at.button(key="train_start").click().run()
+    (run,) = store.list()
+    assert run.config.weights == "none"
+
+
+def test_train_upload_of_a_bad_weights_file_says_why_and_saves_nothing(store, digits, studio):
+    at = _first_visit(digits)
+    at.file_uploader(key="train_weights_upload").upload(
+        "vgg16.h5", b"PK\x03\x04 this is a zip", "application/octet-stream"
+    ).run()
+    no_exceptions(at)
+    message = texts(at.error)
+    assert "not a Keras weights file" in message and "Nothing was saved" in message
+    assert "Technical detail" in [e.label for e in at.expander]
+    assert not list((studio / "weights").glob("*.h5"))
+    assert at.session_state[common.WEIGHTS] == "none"
+
+
+def test_train_upload_of_a_fitting_file_is_kept_and_used(store, digits, studio, tmp_path):
+    data = write_vgg16_shaped_h5(tmp_path / "mine.h5").read_bytes()
+    at = _first_visit(digits)
+    at.file_uploader(key="train_weights_upload").upload("my vgg.h5", data, "application/x-hdf5")
+    at.run()
+    no_exceptions(at)
+    saved = studio / "weights" / "my_vgg.h5"
+    assert saved.is_file()
+    assert "not the official ImageNet file" in texts(at.success)
+    assert at.session_state[common.WEIGHTS] == str(saved)
+    assert "no pretrained VGG16 weights" not in texts(at.warning)  # the notice is gone
+    assert at.radio(key="_w_weights_kind").value == "A local weights file"
+    at.button(key="train_start").click().run()
+    assert store.list()[0].config.weights == str(saved)
+
+
+def test_train_imagenet_without_file_or_internet_is_refused_before_start(store, digits):
+    at = page(
+        "3_train.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "imagenet"},
+    ).run()
+    no_exceptions(at)
+    assert "cannot be downloaded without internet" in texts(at.error)
+    assert at.button(key="train_start").disabled
+
+
+def test_train_defaults_to_the_measured_advice_and_says_so(store, digits):
+    probe = {"block3_pool": 0.91, "block4_pool": 0.84, "block5_pool": 0.62}
+    measured = queued_run(store, digits, task="probe")
+    store.finish(
+        measured.id,
+        store_mod.DONE,
+        result={"probe": probe, "advice": advisor.advise(50.0, probe).to_dict()},
+    )
+    at = _first_visit(digits)
+    assert at.selectbox(key="_w_strategy").value == "linear"
+    assert at.selectbox(key="_w_layer").value == "block3_pool"
+    assert "Recommended by the measurement: **Linear probe**" in texts(at.success)
+    at.selectbox(key="_w_strategy").set_value("finetune").run()
+    no_exceptions(at)
+    assert "The measurement recommended **Linear probe**" in texts(at.info)
+    at.run()  # the person's choice stands on later reruns
+    assert at.selectbox(key="_w_strategy").value == "finetune"
+
+
+def test_train_run_label_names_strategy_weights_size_and_dataset(store, digits):
+    run = finished_run(store, digits)
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    label = f"Feature extractor + small head · no pretrained weights · 48 px · {digits.name}"
+    assert any(m.value.startswith(f"**{common.md(label)}") for m in at.markdown)
+
+
+def test_train_image_size_is_visible_and_the_same_setting_as_strategy(store, digits):
+    strategy = page("2_strategy.py", **{common.DATASET: str(digits)}).run()
+    assert strategy.number_input(key="_w_image_size").value == 48  # the sample's own size
+    strategy.number_input(key="_w_image_size").set_value(64).run()
+    assert strategy.session_state[common.IMAGE_SIZE] == 64
+    at = page(
+        "3_train.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: strategy.session_state["image_size"]},
+    ).run()
+    assert _outside_expanders(at, "number_input", "_w_image_size")
+    assert at.number_input(key="_w_image_size").value == 64
+    assert at.number_input(key="_w_image_size").label == (
+        strategy.number_input(key="_w_image_size").label
+    )
+    at.button(key="train_start").click().run()
+    assert store.list()[0].config.image_size == 64
+
+
+def test_a_failed_run_says_what_to_do_and_folds_the_technical_detail(store, digits):
+    error = "ValueError: Input 0 of layer block4_pool is incompatible with the layer"
+    run = finished_run(store, digits, status=store_mod.FAILED, error=error)
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    shown = texts(at.error)
+    assert "Something unexpected stopped the run" in shown and "block4_pool" not in shown
+    (detail,) = [e for e in at.expander if e.label == "Technical detail"]
+    assert error in texts(detail.get("code"))
