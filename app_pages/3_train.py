@@ -118,7 +118,8 @@ def weights_setting() -> str:
         spec = "imagenet"
     elif chosen == WEIGHT_KINDS[2]:
         spec = "none"
-        st.warning(NO_PRETRAINED_COST)
+        if common.weights_here().any_pretrained:  # else the notice above already says it
+            st.warning(NO_PRETRAINED_COST)
     else:
         spec = st.text_input(
             "Path of the weights file on the server (VGG16 without its top, .h5)",

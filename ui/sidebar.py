@@ -41,8 +41,8 @@ def weights_status(spec: str) -> tuple[str, str]:
     if source.kind == "none":
         return "warning", (
             "No pretrained weights: VGG16 starts from random numbers, so "
-            "accuracy on small datasets will be poor. Set VGG16_WEIGHTS or choose "
-            "ImageNet on the Train page."
+            "accuracy on small datasets will be poor. Upload the weights file on the Train "
+            "page to change that."
         )
     if source.kind == "file":
         return "info", f"Weights: local file {source.path.name}"
@@ -50,8 +50,7 @@ def weights_status(spec: str) -> tuple[str, str]:
         return "info", "Weights: ImageNet (on this machine)"
     return "warning", (
         "Weights: ImageNet, not downloaded yet: the first run needs internet to "
-        f"fetch them, or copy the file to {keras_cache_location()} "
-        "(or set VGG16_WEIGHTS to a local copy)."
+        "fetch them. Without internet, upload the weights file on the Train page."
     )
 
 

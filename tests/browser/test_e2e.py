@@ -351,13 +351,13 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
         page.get_by_text("Without pretrained weights VGG16 starts"),
         "choosing no pretrained weights",
     )
-    type_number(page, "Image size (pixels, at least 32)", 32)
+    type_number(page, "Image size (pixels)", 32)
     expect(page.get_by_test_id("stSidebar")).to_contain_text("No pretrained weights")
     settled(page)
 
     # 4. Strategy: measure (a quick linear probe in the worker), see the recommendation.
     nav(page, "Strategy")
-    size = page.get_by_label("Image size for the measurement (pixels, at least 32)")
+    size = page.get_by_label("Image size (pixels)")
     expect(size).to_have_value("32")
     click_until(
         page,
@@ -378,7 +378,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     choose(page, "Strategy", "Fine-tune the top blocks")
     open_settings(page)
     expect(page.get_by_label("None (random start)")).to_be_checked()
-    expect(page.get_by_label("Image size (pixels, at least 32)")).to_have_value("32")
+    expect(page.get_by_label("Image size (pixels)")).to_have_value("32")
     type_number(page, "Epochs (first phase)", HEAD_EPOCHS)
     type_number(page, "Epochs (fine-tuning phase)", FINETUNE_EPOCHS)
     click_until(
