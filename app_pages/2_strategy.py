@@ -74,6 +74,7 @@ def choose_strategy(advice: advisor.Advice | None) -> strategies.Strategy:
         "Strategy",
         keys,
         format_func=lambda k: strategies.get(k).title,
+        help=" ".join(glossary.explain(t) for t in ("strategy", "bottleneck", "fine-tune")),
         **common.kept(common.STRATEGY, default),
     )
     spec = strategies.get(key)
@@ -103,6 +104,7 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
         pd.DataFrame(rows),
         hide_index=True,
         column_config={
+            "optimizer": st.column_config.Column(help=glossary.explain("logistic regression")),
             "learning rate": st.column_config.Column(help=glossary.explain("learning rate")),
             "epochs setting": st.column_config.Column(help=glossary.explain("epoch")),
         },

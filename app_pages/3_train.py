@@ -176,6 +176,7 @@ def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
         "Strategy",
         keys,
         format_func=lambda k: strategies.get(k).title,
+        help=" ".join(glossary.explain(t) for t in ("strategy", "bottleneck", "fine-tune")),
         **common.kept(common.STRATEGY, default),
     )
     spec = strategies.get(key)

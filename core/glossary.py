@@ -56,6 +56,10 @@ TERMS: dict[str, str] = {
         "A simple classifier that weighs the features linearly. It is fitted in one go, in "
         "seconds, and is hard to overfit."
     ),
+    "strategy": (
+        "How much of VGG16 to reuse as it is and how much to retrain on your pictures. The "
+        "Strategy page measures which one suits them."
+    ),
     "linear probe": (
         "A quick test: a simple classifier (logistic regression) on VGG16's features shows how "
         "well those features already tell your classes apart."

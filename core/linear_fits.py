@@ -56,7 +56,7 @@ def run_linear(ctx: Context, base) -> tuple[RunResult, str]:
     table = extract(ctx, base, [(layer, "gap")])
     ctx.progress(
         "training",
-        f"fitting a logistic regression on {layer} features",
+        f"fitting a simple classifier (logistic regression) on {layer} features",
         phase="fit",
         phase_index=0,
         phases=1,
