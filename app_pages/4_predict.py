@@ -91,7 +91,7 @@ def one_picture(loaded, sound) -> None:
         inputs = [("snapshot.jpg", snapshot.getvalue())] if snapshot is not None else []
     for index, (name, data) in enumerate(inputs[:10]):
         try:
-            image = predict_batch.upload_image(name, data, sound)
+            image = predict_batch.upload_image(name, data, sound, loaded.image_size)
         except (UnreadableImage, audio.UnreadableAudio) as exc:
             st.error(f"{common.md(name)} cannot be used: {exc}")
             continue

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.datasets import Item
 from core.fileio import atomic_save_npy, atomic_write_text
-from core.imaging import UnreadableImage, load_rgb
+from core.imaging import DECODER, UnreadableImage, load_rgb
 
 Output = tuple[str, str]  # (layer name, "map" | "gap")
 ProgressFn = Callable[[int, int], None]  # (images done, images total)
@@ -36,7 +36,9 @@ class CacheKey:
     image_size: int
 
     def folder(self, root: Path) -> Path:
-        return root / "features" / self.images / self.weights / f"{self.image_size}px"
+        # the decoder is part of the key: features of differently decoded pixels never mix
+        size = f"{self.image_size}px-{DECODER}"
+        return root / "features" / self.images / self.weights / size
 
 
 class FeatureCache:

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.imaging import load_pil_rgb
+from core.imaging import load_pil_rgb, load_rgb, squash
 from core.metrics import class_probabilities
 from core.store import WITH_MODEL, Run, Store
+
+SHOWN_SIZE = 224  # pictures are decoded at least this large for showing (the Grad-CAM overlay)
 
 
 class ModelRefused(ValueError):
@@ -86,6 +88,14 @@ def audio_settings(run: Run, store: Store | None = None):
         return None
 
 
+def decode_box(image_size: int) -> tuple[int, int]:
+    """The smallest upright size a file is decoded at for a model of this input size (a JPEG
+    decodes faster at a reduced DCT scale): its input size, and enough for a sharp Grad-CAM
+    overlay."""
+    side = max(image_size, SHOWN_SIZE)
+    return side, side
+
+
 def image_for(loaded: LoadedModel, path: str | Path) -> Image.Image:
     """What the model sees for a file: the image itself, or an audio clip's spectrogram
     rendered with the run's own settings."""
@@ -94,14 +104,15 @@ def image_for(loaded: LoadedModel, path: str | Path) -> Image.Image:
     settings = audio_settings(loaded.run) if loaded.run is not None else None
     if settings is not None and is_audio_file(Path(path)):
         return spectrogram_for_file(path, settings)
-    return load_pil_rgb(path)
+    return load_pil_rgb(path, decode_box(loaded.image_size))
 
 
 def prepare(image: Image.Image | str | Path, size: int) -> np.ndarray:
-    """Decode (EXIF, colour modes) and squash to size x size, as training did."""
-    pil = image if isinstance(image, Image.Image) else load_pil_rgb(image)
-    pil = pil.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(pil, dtype=np.float32)
+    """Decode (EXIF, colour modes) and squash to size x size, as training did (a file is
+    decoded at reduced size, as in training)."""
+    if not isinstance(image, Image.Image):
+        return load_rgb(image, size).astype(np.float32)
+    return np.asarray(squash(image.convert("RGB"), size), dtype=np.float32)
 
 
 def probabilities(loaded: LoadedModel, batch: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from PIL import Image
 
 from core import audio, report
 from core.imaging import UnreadableImage, is_image_file, load_pil_rgb
+from core.predict import decode_box
 
 BATCH = 32  # pictures per call of the model
 TOP_K = 3  # classes listed in a CSV row
@@ -22,9 +23,15 @@ TOP_K = 3  # classes listed in a CSV row
 Progress = Callable[[int, int], None]  # (files done, files in all)
 
 
-def upload_image(name: str, data: bytes, sound: audio.SpectrogramSettings | None) -> Image.Image:
-    """An upload as the picture the model sees (a sound becomes its spectrogram). Raises
-    UnreadableImage or audio.UnreadableAudio, with the reason."""
+def upload_image(
+    name: str,
+    data: bytes,
+    sound: audio.SpectrogramSettings | None,
+    model_size: int | None = None,
+) -> Image.Image:
+    """An upload as the picture the model sees (a sound becomes its spectrogram), decoded at
+    reduced size when the file allows and `model_size` (the model's input size) is given.
+    Raises UnreadableImage or audio.UnreadableAudio, with the reason."""
     suffix = Path(name).suffix.lower()
     fd, tmp = tempfile.mkstemp(suffix=suffix)
     try:
@@ -34,7 +41,7 @@ def upload_image(name: str, data: bytes, sound: audio.SpectrogramSettings | None
             if sound is None:
                 raise UnreadableImage("this model was trained on pictures, not sounds")
             return audio.spectrogram_for_file(tmp, sound)
-        return load_pil_rgb(tmp)
+        return load_pil_rgb(tmp, None if model_size is None else decode_box(model_size))
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -66,7 +73,7 @@ def predict_folder(loaded, folder: Path, sound, on_progress: Progress | None = N
                 image = (
                     audio.spectrogram_for_file(path, sound)
                     if audio.is_audio_file(path)
-                    else load_pil_rgb(path)
+                    else load_pil_rgb(path, decode_box(loaded.image_size))
                 )
             except (UnreadableImage, audio.UnreadableAudio) as exc:
                 rows.append(report.error_row(rel, str(exc)))

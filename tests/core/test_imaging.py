@@ -367,3 +367,57 @@ def test_heic_and_avif_decode_to_rgb(tmp_path):
         assert pixels.shape == (32, 40, 3) and close(pixels.mean(axis=(0, 1)), BLUE, tol=12)
     assert imaging.is_unsupported_image("drawing.svg") and imaging.is_unsupported_image("a.NEF")
     assert not imaging.is_unsupported_image("notes.txt")
+# -- decoding at reduced size ---------------------------------------------------------------
+def photo_like(size=(4032, 3024), seed: int = 0) -> np.ndarray:
+    """A camera-sized picture: smooth gradients (what photos mostly are) plus sensor noise,
+    brighter to the right so that a wrong rotation shows."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
+    channels = [60 + 120 * xx / size[0] + 40 * np.sin(yy / 300 + c) for c in range(3)]
+    pixels = np.stack(channels, -1) + rng.normal(0, 12, (size[1], size[0], 3))
+    return np.uint8(np.clip(pixels, 0, 255))
+
+
+def with_orientation(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def test_a_12_mp_jpeg_is_decoded_at_reduced_size_like_a_full_decode(tmp_path):
+    path = tmp_path / "camera.jpg"
+    Image.fromarray(photo_like()).save(path, quality=90, exif=with_orientation(6))
+    drafted = load_pil_rgb(path, (150, 150))
+    assert drafted.size == (378, 504)  # 1/8 DCT scale, upright (EXIF 6 = rotated 90 degrees)
+    full = load_pil_rgb(path)
+    assert full.size == (3024, 4032)
+    reference = np.asarray(full.resize((150, 150), Image.Resampling.BILINEAR), dtype=float)
+    fast = load_rgb(path, 150).astype(float)
+    assert np.abs(fast - reference).mean() < 1.0  # grey levels, out of 255
+    assert fast[-10:].mean() > fast[:10].mean() + 50  # turned clockwise: bright right -> bottom
+
+
+def test_draft_sizes_are_asked_in_the_stored_orientation(tmp_path):
+    """Stored 800x600 with EXIF 6 is upright 600x800. Asking the decoder for "350 wide" in
+    upright terms is "350 high" in stored terms: 1/2 scale would give 300 wide, too narrow."""
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(photo_like((800, 600))).save(path, exif=with_orientation(6))
+    image = load_pil_rgb(path, (350, 200))
+    assert image.width >= 350 and image.height >= 200
+    assert load_pil_rgb(path, (100, 100)).size == (150, 200)  # 1/4 scale, upright
+
+
+def test_other_formats_shrink_close_to_a_plain_resample(tmp_path):
+    path = tmp_path / "big.png"
+    Image.fromarray(photo_like((1200, 900))).save(path)
+    reference = Image.open(path).convert("RGB").resize((48, 48), Image.Resampling.BILINEAR)
+    fast = load_rgb(path, 48).astype(float)
+    assert np.abs(fast - np.asarray(reference, dtype=float)).mean() < 1.0
+
+
+def test_a_multi_picture_jpeg_decodes_its_first_picture_at_reduced_size(tmp_path):
+    path = tmp_path / "phone.mpo"  # phones save MPO: a JPEG with more pictures after it
+    first = Image.fromarray(photo_like((800, 600)))
+    first.save(path, format="MPO", save_all=True, append_images=[first.resize((80, 60))])
+    assert load_pil_rgb(path, (100, 100)).size == (200, 150)
+    assert load_rgb(path, 48).shape == (48, 48, 3)
