@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +73,14 @@ class Item:
     width: int
     height: int
     mode: str
+
+
+def fingerprint(items: Iterable[Item]) -> str:
+    """Content hash of a set of images (duplicates and order ignored): the caches' key."""
+    digest = hashlib.sha256()
+    for sha in sorted({i.sha256 for i in items}):
+        digest.update(sha.encode())
+    return digest.hexdigest()[:32]
 
 
 @dataclass
@@ -139,10 +147,7 @@ class Scan:
 
     def fingerprint(self) -> str:
         """Content hash of the images (not of names or labels): the feature cache key."""
-        digest = hashlib.sha256()
-        for sha in sorted({i.sha256 for i in self.items}):
-            digest.update(sha.encode())
-        return digest.hexdigest()[:32]
+        return fingerprint(self.items)
 
     def summary(self) -> dict:
         return {

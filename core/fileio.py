@@ -60,3 +60,33 @@ def remove_stale_temps(folder: Path) -> int:
     for path in stale:
         path.unlink(missing_ok=True)
     return len(stale)
+
+
+class NpyWriter:
+    """A .npy file preallocated at its final shape in a hidden temporary file next to `path`
+    and filled through a memory map: only the pages being written are in memory, whatever the
+    array's size. `commit()` moves it into place; `discard()` deletes the file (on POSIX the
+    array stays readable until released, so a caller can still use what it wrote)."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        os.close(fd)
+        self.path, self.tmp = path, Path(tmp)
+        try:
+            self.array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+
+    def commit(self) -> np.ndarray:
+        """Flush, move into place, and return the file memory-mapped read-only."""
+        self.array.flush()
+        os.replace(self.tmp, self.path)
+        return np.load(self.path, mmap_mode="r")
+
+    def discard(self) -> None:
+        try:
+            self.tmp.unlink(missing_ok=True)
+        except OSError:  # Windows cannot delete a mapped file: remove_stale_temps will
+            pass
