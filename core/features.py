@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.datasets import Item
-from core.fileio import atomic_save_npy, atomic_write_text
+from core.fileio import NpyWriter, atomic_write_text
 from core.imaging import DECODER, UnreadableImage, load_rgb
 
 Output = tuple[str, str]  # (layer name, "map" | "gap")
@@ -42,16 +42,23 @@ class CacheKey:
 
 
 class FeatureCache:
-    """Arrays per (layer, mode), rows in the order of a saved list of image hashes."""
+    """Arrays per (layer, mode), rows in the order of a saved list of image hashes.
 
-    def __init__(self, root: Path):
+    `dtype` is the storage type: float32 (default) or float16, which halves the disk space and
+    the reads (features are widened back to float32 batch by batch)."""
+
+    def __init__(self, root: Path, dtype: str = "float32"):
         self.root = Path(root)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float16):
+            raise ValueError(f"feature cache dtype must be float32 or float16, not {dtype}")
         self.hits = 0
         self.misses = 0
 
     def _paths(self, key: CacheKey, output: Output) -> tuple[Path, Path]:
         folder = key.folder(self.root)
-        return folder / f"{output[0]}-{output[1]}.npy", folder / "images.json"
+        suffix = "" if self.dtype == np.float32 else f"-{self.dtype.name}"
+        return folder / f"{output[0]}-{output[1]}{suffix}.npy", folder / "images.json"
 
     def load(self, key: CacheKey, output: Output) -> tuple[np.ndarray, list[str]] | None:
         array_path, index_path = self._paths(key, output)
@@ -59,10 +66,12 @@ class FeatureCache:
             return None
         return np.load(array_path, mmap_mode="r"), json.loads(index_path.read_text())
 
-    def save(self, key: CacheKey, output: Output, array: np.ndarray, hashes: list[str]) -> None:
-        array_path, index_path = self._paths(key, output)
-        atomic_save_npy(array_path, array)
-        atomic_write_text(index_path, json.dumps(hashes))
+    def writer(self, key: CacheKey, output: Output, shape: tuple[int, ...]) -> NpyWriter:
+        """A preallocated memory-mapped array for `output`, filled batch by batch."""
+        return NpyWriter(self._paths(key, output)[0], shape, self.dtype)
+
+    def save_index(self, key: CacheKey, hashes: list[str]) -> None:
+        atomic_write_text(self._paths(key, ("", ""))[1], json.dumps(hashes))
 
 
 def image_dataset(
@@ -130,6 +139,13 @@ def release_models() -> None:
     _FORWARDS.clear()
 
 
+Allocate = Callable[[list[tuple[int, ...]]], list[np.ndarray]]  # row shapes -> arrays
+
+
+def _in_memory(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    return [np.empty(shape, np.float32) for shape in shapes]
+
+
 def run_extractor(
     forward,
     paths: Sequence[str],
@@ -138,32 +154,60 @@ def run_extractor(
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     failures: list | None = None,
+    allocate: Allocate | None = None,
 ) -> list[np.ndarray]:
-    """Forward every image once; returns one array per model output, rows in `paths` order."""
-    chunks: list[list[np.ndarray]] = []
+    """Forward every image once; returns one array per model output, rows in `paths` order.
+    Each batch is written straight into arrays from `allocate` (called once, with every
+    output's full shape, at the first batch; default: in memory): memory-mapped arrays keep
+    peak memory flat however many images there are."""
+    arrays: list[np.ndarray] | None = None
     done = 0
     for batch in image_dataset(paths, image_size, batch_size, failures=failures):
         if should_stop is not None and should_stop():
             raise ExtractionStopped("stopped during feature extraction")
         outputs = forward(batch)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        chunks.append([np.asarray(o, dtype=np.float32) for o in outputs])
-        done += int(batch.shape[0])
+        outputs = [np.asarray(o) for o in outputs]
+        if arrays is None:
+            arrays = (allocate or _in_memory)([(len(paths), *o.shape[1:]) for o in outputs])
+        rows = int(batch.shape[0])
+        for array, output in zip(arrays, outputs, strict=True):
+            array[done : done + rows] = output
+        done += rows
         if progress is not None:
             progress(done, len(paths))
-    return [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
+    return arrays or []
 
 
 @dataclass
 class FeatureTable:
-    """Cached features aligned to image hashes; `rows(items)` gives them in any item order."""
+    """Cached features aligned to image hashes; `rows(items)` gives them in any item order
+    (in memory), `batches(...)` reads them batch by batch from the memory-mapped cache."""
 
     hashes: list[str]
     arrays: dict[Output, np.ndarray]
 
-    def rows(self, output: Output, items: Sequence[Item]) -> np.ndarray:
+    def positions(self, items: Sequence[Item]) -> np.ndarray:
         index = {sha: k for k, sha in enumerate(self.hashes)}
-        return np.asarray(self.arrays[output][[index[i.sha256] for i in items]])
+        return np.array([index[i.sha256] for i in items], dtype=np.int64)
+
+    def rows(self, output: Output, items: Sequence[Item]) -> np.ndarray:
+        return np.asarray(self.arrays[output][self.positions(items)], dtype=np.float32)
+
+    def batches(
+        self,
+        output: Output,
+        items: Sequence[Item],
+        batch_size: int,
+        labels: np.ndarray | None = None,
+        shuffle_seed: int | None = None,
+    ):
+        """Keras batches of `items`' rows (and `labels`) for fit/predict, never all in memory."""
+        from core.batches import ArrayRows
+
+        return ArrayRows(
+            self.arrays[output], self.positions(items), batch_size, labels, shuffle_seed
+        )
 
 
 def extract(
@@ -194,15 +238,67 @@ def extract(
             missing.append(output)
     if missing:
         cache.misses += len(missing)
-        forward = compiled_forward(base, tuple(missing))
-        paths = [str(unique[sha].path) for sha in hashes]
-        computed = run_extractor(
-            forward, paths, key.image_size, batch_size, progress, should_stop, failures
+        arrays.update(
+            _extract_to_cache(
+                base,
+                missing,
+                [unique[sha] for sha in hashes],
+                key,
+                cache,
+                batch_size,
+                progress,
+                should_stop,
+                failures,
+            )
         )
-        for output, array in zip(missing, computed, strict=True):
-            if not failures:  # never cache a black stand-in for a file that failed to decode
-                cache.save(key, output, array, hashes)
-            arrays[output] = array
     elif progress is not None:
         progress(len(hashes), len(hashes))
     return FeatureTable(hashes, arrays)
+
+
+def _extract_to_cache(
+    base,
+    outputs: list[Output],
+    items: list[Item],
+    key: CacheKey,
+    cache: FeatureCache,
+    batch_size: int,
+    progress: ProgressFn | None,
+    should_stop: StopFn | None,
+    failures: list | None,
+) -> dict[Output, np.ndarray]:
+    """One forward pass for `outputs`, each batch written into the cache's preallocated
+    memory-mapped files. A file that failed to decode leaves its black stand-in out of the
+    cache: the arrays are returned but their files deleted."""
+    writers: list[NpyWriter] = []
+
+    def allocate(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+        writers.extend(cache.writer(key, o, s) for o, s in zip(outputs, shapes, strict=True))
+        return [w.array for w in writers]
+
+    own: list = []
+    try:
+        run_extractor(
+            compiled_forward(base, tuple(outputs)),
+            [str(item.path) for item in items],
+            key.image_size,
+            batch_size,
+            progress,
+            should_stop,
+            own,
+            allocate,
+        )
+    except BaseException:
+        for writer in writers:
+            writer.discard()
+        raise
+    if failures is not None:
+        failures.extend(own)
+    if own:  # never cache a black stand-in for a file that failed to decode
+        for writer in writers:
+            writer.array.flush()
+            writer.discard()
+        return {o: w.array for o, w in zip(outputs, writers, strict=True)}
+    committed = {o: w.commit() for o, w in zip(outputs, writers, strict=True)}
+    cache.save_index(key, [item.sha256 for item in items])
+    return committed

@@ -1,0 +1,99 @@
+"""Feature extraction streams each batch into a preallocated memory-mapped file (nothing is
+concatenated in memory), training reads rows batch by batch, and the cache may store float16."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import backbone, datasets, features
+
+SIZE = 32
+OUTPUT = ("block3_pool", "map")
+
+
+@pytest.fixture(scope="module")
+def base():
+    return backbone.build_vgg16(SIZE, backbone.WeightsSource("none"), seed=0)
+
+
+@pytest.fixture
+def scan(binary_dataset):
+    return datasets.scan(binary_dataset)
+
+
+def key_for(scan) -> features.CacheKey:
+    return features.CacheKey(scan.fingerprint(), "random-seed0", SIZE)
+
+
+def test_batches_are_written_into_preallocated_arrays(binary_dataset, scan):
+    import tensorflow as tf
+
+    paths = [str(i.path) for i in scan.items]
+    shapes_asked = []
+
+    def allocate(shapes):
+        shapes_asked.append(shapes)
+        return [np.full(shape, -1.0, np.float32) for shape in shapes]
+
+    def forward(batch):
+        pixels = tf.cast(batch, tf.float32)
+        return [tf.reduce_mean(pixels, axis=[1, 2]), tf.reduce_max(pixels, axis=[1, 2, 3])]
+
+    means, peaks = features.run_extractor(forward, paths, SIZE, 5, allocate=allocate)
+    assert shapes_asked == [[(24, 3), (24,)]]  # once, at full size, before any row is written
+    from core.imaging import load_rgb
+
+    expected = np.stack([load_rgb(p, SIZE).mean(axis=(0, 1)) for p in paths])
+    np.testing.assert_allclose(means, expected, rtol=1e-5)
+    assert peaks.min() >= 0
+
+
+def test_extraction_writes_a_memory_mapped_cache_and_leaves_no_temporary_file(base, scan, tmp_path):
+    cache = features.FeatureCache(tmp_path / "cache")
+    table = features.extract(base, scan.items, [OUTPUT], key_for(scan), cache, batch_size=5)
+    array = table.arrays[OUTPUT]
+    assert isinstance(array, np.memmap) and array.shape == (24, 4, 4, 256)
+    assert not list((tmp_path / "cache").rglob(".tmp-*"))
+    again = features.extract(base, scan.items, [OUTPUT], key_for(scan), cache)
+    assert cache.hits == 1
+    np.testing.assert_array_equal(again.rows(OUTPUT, scan.items), table.rows(OUTPUT, scan.items))
+
+
+def test_float16_cache_is_half_the_size_and_close(base, scan, tmp_path):
+    wide = features.FeatureCache(tmp_path / "cache")
+    half = features.FeatureCache(tmp_path / "cache", dtype="float16")
+    full = features.extract(base, scan.items, [OUTPUT], key_for(scan), wide)
+    small = features.extract(base, scan.items, [OUTPUT], key_for(scan), half)
+    assert half.misses == 1  # its own file, not the float32 one
+    assert small.arrays[OUTPUT].dtype == np.float16
+    assert small.arrays[OUTPUT].nbytes * 2 == full.arrays[OUTPUT].nbytes
+    rows = small.rows(OUTPUT, scan.items)
+    assert rows.dtype == np.float32
+    np.testing.assert_allclose(rows, full.rows(OUTPUT, scan.items), rtol=2e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="float32 or float16"):
+        features.FeatureCache(tmp_path, dtype="int8")
+
+
+def test_a_failed_file_is_not_cached(base, scan, tmp_path):
+    scan.items[0].path.write_bytes(b"changed since the scan")
+    cache = features.FeatureCache(tmp_path / "cache")
+    failures: list = []
+    table = features.extract(base, scan.items, [OUTPUT], key_for(scan), cache, failures=failures)
+    assert len(failures) == 1 and table.arrays[OUTPUT].shape[0] == 24
+    assert cache.load(key_for(scan), OUTPUT) is None
+    assert not list((tmp_path / "cache").rglob("*.npy"))
+
+
+def test_training_batches_read_rows_by_index_in_item_order(base, scan, tmp_path):
+    cache = features.FeatureCache(tmp_path / "cache")
+    table = features.extract(base, scan.items, [OUTPUT], key_for(scan), cache)
+    items = scan.items[::-1][:10]
+    labels = np.arange(10)
+    batches = table.batches(OUTPUT, items, 4, labels)
+    x = np.concatenate([batches[k][0] for k in range(len(batches))])
+    np.testing.assert_array_equal(x, table.rows(OUTPUT, items))
+    shuffled = table.batches(OUTPUT, items, 4, labels, shuffle_seed=1)
+    for k in range(len(shuffled)):
+        xs, ys = shuffled[k]
+        np.testing.assert_array_equal(xs, table.rows(OUTPUT, [items[j] for j in ys]))
