@@ -75,16 +75,15 @@ def decoded(
     own: list = []
     writer = NpyWriter(array_path, shape, np.uint8)
     try:
-        _decode_all([unique[sha].path for sha in hashes], writer.array, own, progress, workers)
+        paths = [unique[sha].path for sha in hashes]
+        _decode_all(paths, image_size, writer, own, progress, workers)
     except BaseException:
         writer.discard()
         raise
     if failures is not None:
         failures.extend(own)
     if own:  # black stand-ins are never cached
-        writer.array.flush()
-        writer.discard()
-        return DecodedImages(hashes, writer.array)
+        return DecodedImages(hashes, writer.abandon())
     array = writer.commit()
     atomic_write_text(index_path, json.dumps(hashes))
     return DecodedImages(hashes, array)
@@ -92,26 +91,29 @@ def decoded(
 
 def _decode_all(
     paths: list[Path],
-    out: np.ndarray,
+    image_size: int,
+    writer: NpyWriter,
     failures: list,
     progress: ProgressFn | None,
     workers: int | None,
 ) -> None:
-    """Decode into `out` row by row, CHUNK images per task on a thread pool (Pillow releases
-    the GIL while decoding and resizing, and threads share the memory map)."""
+    """Decode every path into its row of `writer`, CHUNK images per task on a thread pool
+    (Pillow releases the GIL while decoding and resizing)."""
     lock = threading.Lock()
     done = [0]
+    black = np.zeros((1, image_size, image_size, 3), np.uint8)
 
     def decode_chunk(start: int) -> None:
-        for row in range(start, min(start + CHUNK, len(paths))):
+        stop = min(start + CHUNK, len(paths))
+        for row in range(start, stop):
             try:
-                out[row] = load_rgb(paths[row], out.shape[1])
+                writer.write(row, load_rgb(paths[row], image_size)[None])
             except (UnreadableImage, OSError) as exc:
-                out[row] = 0
+                writer.write(row, black)
                 with lock:
                     failures.append((str(paths[row]), str(exc)))
         with lock:
-            done[0] += min(CHUNK, len(paths) - start)
+            done[0] += stop - start
             if progress is not None:
                 progress(done[0], len(paths))
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class FeatureCache:
         return np.load(array_path, mmap_mode="r"), json.loads(index_path.read_text())
 
     def writer(self, key: CacheKey, output: Output, shape: tuple[int, ...]) -> NpyWriter:
-        """A preallocated memory-mapped array for `output`, filled batch by batch."""
+        """A preallocated file for `output`, filled batch by batch."""
         return NpyWriter(self._paths(key, output)[0], shape, self.dtype)
 
     def save_index(self, key: CacheKey, hashes: list[str]) -> None:
@@ -139,11 +140,25 @@ def release_models() -> None:
     _FORWARDS.clear()
 
 
-Allocate = Callable[[list[tuple[int, ...]]], list[np.ndarray]]  # row shapes -> arrays
+class RowWriter(Protocol):
+    def write(self, first_row: int, rows: np.ndarray) -> None: ...
 
 
-def _in_memory(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-    return [np.empty(shape, np.float32) for shape in shapes]
+Allocate = Callable[[list[tuple[int, ...]]], Sequence[RowWriter]]  # full shapes -> writers
+
+
+class MemoryRows:
+    """The default destination of extracted rows: a float32 array in memory."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.array = np.empty(shape, np.float32)
+
+    def write(self, first_row: int, rows: np.ndarray) -> None:
+        self.array[first_row : first_row + len(rows)] = rows
+
+
+def in_memory(shapes: list[tuple[int, ...]]) -> list[MemoryRows]:
+    return [MemoryRows(shape) for shape in shapes]
 
 
 def run_extractor(
@@ -154,13 +169,13 @@ def run_extractor(
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     failures: list | None = None,
-    allocate: Allocate | None = None,
-) -> list[np.ndarray]:
-    """Forward every image once; returns one array per model output, rows in `paths` order.
-    Each batch is written straight into arrays from `allocate` (called once, with every
-    output's full shape, at the first batch; default: in memory): memory-mapped arrays keep
-    peak memory flat however many images there are."""
-    arrays: list[np.ndarray] | None = None
+    allocate: Allocate = in_memory,
+) -> Sequence[RowWriter]:
+    """Forward every image once, rows in `paths` order. Each batch is written straight into
+    the writers from `allocate` (called once, with every output's full shape, at the first
+    batch), which are returned: one per model output. With writers to disk (the cache's),
+    peak memory stays flat however many images there are."""
+    writers: Sequence[RowWriter] | None = None
     done = 0
     for batch in image_dataset(paths, image_size, batch_size, failures=failures):
         if should_stop is not None and should_stop():
@@ -168,15 +183,14 @@ def run_extractor(
         outputs = forward(batch)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         outputs = [np.asarray(o) for o in outputs]
-        if arrays is None:
-            arrays = (allocate or _in_memory)([(len(paths), *o.shape[1:]) for o in outputs])
-        rows = int(batch.shape[0])
-        for array, output in zip(arrays, outputs, strict=True):
-            array[done : done + rows] = output
-        done += rows
+        if writers is None:
+            writers = allocate([(len(paths), *o.shape[1:]) for o in outputs])
+        for writer, output in zip(writers, outputs, strict=True):
+            writer.write(done, output)
+        done += int(batch.shape[0])
         if progress is not None:
             progress(done, len(paths))
-    return arrays or []
+    return writers or []
 
 
 @dataclass
@@ -268,13 +282,13 @@ def _extract_to_cache(
     failures: list | None,
 ) -> dict[Output, np.ndarray]:
     """One forward pass for `outputs`, each batch written into the cache's preallocated
-    memory-mapped files. A file that failed to decode leaves its black stand-in out of the
+    files. A file that failed to decode leaves its black stand-in out of the
     cache: the arrays are returned but their files deleted."""
     writers: list[NpyWriter] = []
 
-    def allocate(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    def allocate(shapes: list[tuple[int, ...]]) -> list[NpyWriter]:
         writers.extend(cache.writer(key, o, s) for o, s in zip(outputs, shapes, strict=True))
-        return [w.array for w in writers]
+        return writers
 
     own: list = []
     try:
@@ -295,10 +309,7 @@ def _extract_to_cache(
     if failures is not None:
         failures.extend(own)
     if own:  # never cache a black stand-in for a file that failed to decode
-        for writer in writers:
-            writer.array.flush()
-            writer.discard()
-        return {o: w.array for o, w in zip(outputs, writers, strict=True)}
+        return {o: w.abandon() for o, w in zip(outputs, writers, strict=True)}
     committed = {o: w.commit() for o, w in zip(outputs, writers, strict=True)}
     cache.save_index(key, [item.sha256 for item in items])
     return committed

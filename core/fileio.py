@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,29 +64,55 @@ def remove_stale_temps(folder: Path) -> int:
 
 
 class NpyWriter:
-    """A .npy file preallocated at its final shape in a hidden temporary file next to `path`
-    and filled through a memory map: only the pages being written are in memory, whatever the
-    array's size. `commit()` moves it into place; `discard()` deletes the file (on POSIX the
-    array stays readable until released, so a caller can still use what it wrote)."""
+    """A .npy file preallocated at its final shape in a hidden temporary file next to `path`,
+    filled by `write(first_row, rows)` from any thread, and moved into place by `commit()`.
+
+    Rows go through ordinary file writes, not a writable memory map: written pages of a map
+    stay in the process's resident memory until it ends, file writes only in the kernel's page
+    cache, so peak memory stays flat however large the array is."""
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
         os.close(fd)
         self.path, self.tmp = path, Path(tmp)
+        self.dtype, self.shape = np.dtype(dtype), tuple(shape)
+        self._row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+        self._lock = threading.Lock()
         try:
-            self.array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            with open(tmp, "wb") as handle:  # header, then a sparse file of the full size
+                np.lib.format.write_array_header_1_0(
+                    handle, {"descr": self.dtype.str, "fortran_order": False, "shape": self.shape}
+                )
+                self._offset = handle.tell()
+                handle.truncate(self._offset + self._row_bytes * self.shape[0])
+            self._handle = open(tmp, "r+b")  # noqa: SIM115 - closed by commit/abandon/discard
         except BaseException:
             self.tmp.unlink(missing_ok=True)
             raise
 
+    def write(self, first_row: int, rows: np.ndarray) -> None:
+        data = np.ascontiguousarray(rows, dtype=self.dtype)
+        with self._lock:
+            self._handle.seek(self._offset + first_row * self._row_bytes)
+            self._handle.write(memoryview(data).cast("B"))
+
     def commit(self) -> np.ndarray:
-        """Flush, move into place, and return the file memory-mapped read-only."""
-        self.array.flush()
+        """Move the file into place and return it memory-mapped read-only."""
+        self._handle.close()
         os.replace(self.tmp, self.path)
         return np.load(self.path, mmap_mode="r")
 
+    def abandon(self) -> np.ndarray:
+        """What was written, memory-mapped read-only, with the file itself deleted (on POSIX
+        the map keeps the data readable until released): used, never kept."""
+        self._handle.close()
+        array = np.load(self.tmp, mmap_mode="r")
+        self.discard()
+        return array
+
     def discard(self) -> None:
+        self._handle.close()
         try:
             self.tmp.unlink(missing_ok=True)
         except OSError:  # Windows cannot delete a mapped file: remove_stale_temps will

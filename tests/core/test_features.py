@@ -34,13 +34,15 @@ def test_batches_are_written_into_preallocated_arrays(binary_dataset, scan):
 
     def allocate(shapes):
         shapes_asked.append(shapes)
-        return [np.full(shape, -1.0, np.float32) for shape in shapes]
+        return features.in_memory(shapes)
 
     def forward(batch):
         pixels = tf.cast(batch, tf.float32)
         return [tf.reduce_mean(pixels, axis=[1, 2]), tf.reduce_max(pixels, axis=[1, 2, 3])]
 
-    means, peaks = features.run_extractor(forward, paths, SIZE, 5, allocate=allocate)
+    means, peaks = (
+        w.array for w in features.run_extractor(forward, paths, SIZE, 5, allocate=allocate)
+    )
     assert shapes_asked == [[(24, 3), (24,)]]  # once, at full size, before any row is written
     from core.imaging import load_rgb
 
