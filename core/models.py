@@ -54,9 +54,25 @@ def dense_head(num_classes: int, seed: int = 0) -> list[layers.Layer]:
     ]
 
 
-def adapt_head(head: list[layers.Layer], bottleneck_features: np.ndarray) -> None:
-    """Fit the head's standardisation to block5_pool features of the training images."""
-    head[0].adapt(np.asarray(bottleneck_features, dtype="float32"))
+def adapt_head(
+    head: list[layers.Layer], bottleneck_features: np.ndarray | keras.utils.PyDataset
+) -> None:
+    """Fit the head's standardisation to block5_pool features of the training images: an
+    array, or batches (a PyDataset yielding arrays) read one at a time, so that the training
+    set never has to be in memory at once."""
+    if not isinstance(bottleneck_features, keras.utils.PyDataset):
+        head[0].adapt(np.asarray(bottleneck_features, dtype="float32"))
+        return
+    import tensorflow as tf
+
+    batches = bottleneck_features
+    shape = (None, *np.shape(batches[0])[1:])
+    head[0].adapt(
+        tf.data.Dataset.from_generator(
+            lambda: (batches[k] for k in range(len(batches))),
+            output_signature=tf.TensorSpec(shape, tf.float32),
+        )
+    )
 
 
 def image_augmentation(kind: str, seed: int = 0) -> keras.Sequential:

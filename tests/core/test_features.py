@@ -99,3 +99,16 @@ def test_training_batches_read_rows_by_index_in_item_order(base, scan, tmp_path)
     for k in range(len(shuffled)):
         xs, ys = shuffled[k]
         np.testing.assert_array_equal(xs, table.rows(OUTPUT, [items[j] for j in ys]))
+
+
+def test_the_head_adapts_to_batches_as_to_the_whole_array(base, scan, tmp_path):
+    from core import models
+
+    output = ("block5_pool", "map")
+    cache = features.FeatureCache(tmp_path / "cache")
+    table = features.extract(base, scan.items, [output], key_for(scan), cache)
+    whole, batched = models.dense_head(2), models.dense_head(2)
+    models.adapt_head(whole, table.rows(output, scan.items))
+    models.adapt_head(batched, table.batches(output, scan.items, 5))
+    x = table.rows(output, scan.items[:3]) * 3 + 1
+    np.testing.assert_allclose(np.asarray(batched[0](x)), np.asarray(whole[0](x)), rtol=1e-4)
