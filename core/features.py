@@ -2,8 +2,11 @@
 
 VGG16 runs once over a dataset's images; each requested output (a layer, as its full feature
 map or global-average-pooled) is saved under a key made of the images' content, the weights,
-the image size and the layer. Retraining on the same data re-extracts nothing. Images are
-decoded by a tf.data pipeline with parallel decode and prefetch, so decoding overlaps compute.
+the image size, the decoder and the layer. Retraining on the same data re-extracts nothing.
+Images are decoded (JPEGs at reduced size) by a tf.data pipeline with parallel decode and
+prefetch, so decoding overlaps compute. Each batch of features is written straight into a
+preallocated .npy file (float32, or float16 to halve it), so peak memory does not grow with
+the dataset; training reads rows back batch by batch from the memory-mapped file.
 """
 
 from __future__ import annotations
