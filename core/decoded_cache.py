@@ -66,9 +66,7 @@ def decoded(
         try:
             array = np.load(array_path, mmap_mode="r")
             if array.shape == shape and json.loads(index_path.read_text()) == hashes:
-                if progress is not None:
-                    progress(len(hashes), len(hashes))
-                return DecodedImages(hashes, array)
+                return DecodedImages(hashes, array)  # no progress: nothing to wait for
         except (OSError, ValueError):  # damaged cache file: decode again
             pass
     index_path.unlink(missing_ok=True)  # the index only ever names a complete array
@@ -130,6 +128,7 @@ def image_batches(
     shuffle_seed: int | None = None,
     dataset: Sequence[Item] | None = None,
     failures: list | None = None,
+    progress: ProgressFn | None = None,
 ):
     """Keras batches (raw 0..255 RGB, float32) of `items`' images for fit/predict, read from
     the decoded-image cache of `dataset` (default: `items`; pass the whole dataset so training
@@ -137,5 +136,7 @@ def image_batches(
     otherwise in `items` order."""
     from core.batches import ArrayRows
 
-    images = decoded(dataset if dataset is not None else items, image_size, root, failures)
+    images = decoded(
+        dataset if dataset is not None else items, image_size, root, failures, progress
+    )
     return ArrayRows(images.array, images.rows(items), batch_size, labels, shuffle_seed)

@@ -44,8 +44,11 @@ def expected_grey(item: datasets.Item) -> int:
 
 def test_images_are_decoded_once_and_read_from_disk_afterwards(tmp_path, counted_decodes):
     items = grey_dataset(tmp_path / "data")
-    first = decoded_cache.decoded(items, SIZE, tmp_path / "cache", workers=2)
-    assert len(counted_decodes) == len(items)
+    seen = []
+    first = decoded_cache.decoded(
+        items, SIZE, tmp_path / "cache", progress=lambda *a: seen.append(a), workers=2
+    )
+    assert len(counted_decodes) == len(items) and seen[-1] == (len(items), len(items))
     assert first.array.shape == (len(items), SIZE, SIZE, 3) and first.array.dtype == np.uint8
     for item, row in zip(items, first.rows(items), strict=True):
         np.testing.assert_array_equal(first.array[row], imaging.load_rgb(item.path, SIZE))

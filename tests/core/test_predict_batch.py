@@ -64,3 +64,12 @@ def test_upload_image_reads_pictures_and_refuses_sounds_for_a_picture_model():
         predict_batch.upload_image("clip.wav", b"RIFF", None)
     with pytest.raises(UnreadableImage):
         predict_batch.upload_image("b.png", b"nope", None)
+
+
+def test_a_big_jpeg_upload_is_decoded_at_reduced_size_for_the_model():
+    data = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (200, 20, 30)).save(data, format="JPEG")
+    image = predict_batch.upload_image("photo.jpg", data.getvalue(), None, model_size=32)
+    assert image.size == (400, 300)  # 1/4 DCT scale: still >= 224 for the Grad-CAM overlay
+    full = predict_batch.upload_image("photo.jpg", data.getvalue(), None)
+    assert full.size == (1600, 1200)
