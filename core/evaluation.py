@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import features, vgg16
+from core import vgg16
 from core.datasets import Item
-from core.extraction import extract
+from core.extraction import extract, image_batches
 from core.metrics import class_probabilities, log_loss
 from core.results import PerClass, RunResult, WrongImage
 from core.run_context import Context
@@ -71,16 +71,8 @@ def predict_validation(ctx: Context, base, head, inference, deepest: int) -> np.
     if cut is not None:
         table = extract(ctx, base, [(cut, "map")], stoppable=False)
         top = models.top_model(base, cut, head)
-        raw = top.predict(
-            table.rows((cut, "map"), ctx.split.validation),
-            batch_size=ctx.config.batch_size,
-            verbose=0,
-        )
+        batches = table.batches((cut, "map"), ctx.split.validation, ctx.config.batch_size)
+        raw = top.predict(batches, verbose=0)
     else:
-        data = features.image_dataset(
-            [str(i.path) for i in ctx.split.validation],
-            ctx.config.image_size,
-            ctx.config.batch_size,
-        )
-        raw = inference.predict(data, verbose=0)
+        raw = inference.predict(image_batches(ctx, ctx.split.validation), verbose=0)
     return class_probabilities(raw)

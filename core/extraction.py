@@ -1,4 +1,5 @@
-"""A run's VGG16 base and its feature extraction, reported as progress and stoppable."""
+"""A run's VGG16 base, its feature extraction (reported as progress and stoppable) and its
+images, decoded once into the decoded-image cache."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import logging
 import time
 from collections.abc import Sequence
 
-from core import features, speed
+import numpy as np
+
+from core import decoded_cache, features, speed
 from core.datasets import Item
 from core.run_context import Context
 
@@ -64,3 +67,28 @@ def extract(
         took = time.perf_counter() - started
         speed.record(ctx.store.home, total, took, key.image_size, "float32", ctx.config.task)
     return table
+
+
+def image_batches(
+    ctx: Context,
+    items: list[Item],
+    labels: np.ndarray | None = None,
+    shuffle_seed: int | None = None,
+):
+    """`items`' images as Keras batches, from the decoded-image cache of the whole dataset
+    (decoded once, on the first call; training and validation share one file)."""
+    cfg = ctx.config
+
+    def report(done: int, of: int) -> None:
+        ctx.progress("decoding", f"decoding images once: {done}/{of}", step=done, steps=of)
+
+    return decoded_cache.image_batches(
+        items,
+        cfg.image_size,
+        cfg.batch_size,
+        ctx.cache.root,
+        labels,
+        shuffle_seed,
+        dataset=ctx.scan.items,
+        progress=report,
+    )

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from core import balance, device, features, strategies, vgg16
+from core import balance, device, strategies, vgg16
 from core import store as store_mod
-from core.datasets import TRAIN, VALIDATION, Item
-from core.extraction import extract
+from core.datasets import TRAIN, VALIDATION
+from core.extraction import extract, image_batches
 from core.features import ExtractionStopped
 from core.resume import START, ResumePoint, ResumeState
 from core.run_context import Context
@@ -151,19 +151,15 @@ def _cached_trainer(ctx: Context, net: Network, cut: str) -> _Trainer:
 
     table = extract(ctx, net.base, [(cut, "map")])
     model = models.top_model(net.base, cut, net.head)
-    x_train = table.rows((cut, "map"), ctx.split.train)
-    x_val = table.rows((cut, "map"), ctx.split.validation)
-    y_train, y_val = targets(ctx, TRAIN), targets(ctx, VALIDATION)
+    output, batch_size = (cut, "map"), ctx.config.batch_size
+    # read batch by batch from the memory-mapped cache: a split's features never all in memory
+    train_data = table.batches(
+        output, ctx.split.train, batch_size, targets(ctx, TRAIN), ctx.config.seed
+    )
+    val_data = table.batches(output, ctx.split.validation, batch_size, targets(ctx, VALIDATION))
 
     def fit(**kwargs):
-        return model.fit(
-            x_train,
-            y_train,
-            validation_data=(x_val, y_val),
-            batch_size=ctx.config.batch_size,
-            shuffle=True,
-            **kwargs,
-        )
+        return model.fit(train_data, validation_data=val_data, shuffle=False, **kwargs)
 
     return _Trainer(model, fit)
 
@@ -175,17 +171,9 @@ def _image_trainer(ctx: Context, net: Network, phase: strategies.Phase) -> _Trai
     augment = models.image_augmentation(cfg.augment_kind, cfg.seed) if cfg.augment else None
     model = models.image_model(net.base, net.head, augment=augment, name=f"train_{phase.name}")
 
-    def fit(**kwargs):
-        train_data = features.image_dataset(
-            paths(ctx.split.train),
-            cfg.image_size,
-            cfg.batch_size,
-            targets(ctx, TRAIN),
-            shuffle_seed=cfg.seed,
-        )
-        val_data = features.image_dataset(
-            paths(ctx.split.validation), cfg.image_size, cfg.batch_size, targets(ctx, VALIDATION)
-        )
+    def fit(**kwargs):  # images decoded once; augmentation runs on tensors, inside the model
+        train_data = image_batches(ctx, ctx.split.train, targets(ctx, TRAIN), cfg.seed)
+        val_data = image_batches(ctx, ctx.split.validation, targets(ctx, VALIDATION))
         return model.fit(train_data, validation_data=val_data, shuffle=False, **kwargs)
 
     return _Trainer(model, fit)
@@ -245,10 +233,6 @@ def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list:
             monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
         ),
     ]
-
-
-def paths(items: list[Item]) -> list[str]:
-    return [str(i.path) for i in items]
 
 
 def targets(ctx: Context, split: str) -> np.ndarray:

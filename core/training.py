@@ -195,5 +195,6 @@ def _dense_network(ctx: Context, base) -> Network:
 
     head = models.dense_head(ctx.num_classes, ctx.config.seed)
     bottleneck = extract(ctx, base, [(vgg16.BOTTLENECK_LAYER, "map")])
-    models.adapt_head(head, bottleneck.rows((vgg16.BOTTLENECK_LAYER, "map"), ctx.split.train))
+    output = (vgg16.BOTTLENECK_LAYER, "map")
+    models.adapt_head(head, bottleneck.batches(output, ctx.split.train, ctx.config.batch_size))
     return Network(base, head, models.image_model(base, head))
