@@ -328,9 +328,10 @@ def extraction_peak_rss(folder: str, image_size: int, batch_size: int) -> int:
     import resource
 
     from core import datasets, features
-    from core.backbone import build_vgg16, resolve_weights
+    from core.backbone import build_vgg16
+    from core.weights import WeightsSpec
 
-    source = resolve_weights("none")
+    source = WeightsSpec.parse("none").checked()
     base = build_vgg16(image_size, source)
     scan = datasets.scan(folder)
     key = features.CacheKey(scan.fingerprint(), source.cache_id(0), image_size)
