@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core import backbone, datasets, features
+from core.weights import WeightsSpec
 
 SIZE = 32
 OUTPUT = ("block3_pool", "map")
@@ -14,7 +15,7 @@ OUTPUT = ("block3_pool", "map")
 
 @pytest.fixture(scope="module")
 def base():
-    return backbone.build_vgg16(SIZE, backbone.WeightsSource("none"), seed=0)
+    return backbone.build_vgg16(SIZE, WeightsSpec.parse("none").checked(), seed=0)
 
 
 @pytest.fixture

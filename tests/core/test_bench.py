@@ -1,0 +1,53 @@
+"""The data-path parts of `python -m core bench`, run on tiny pictures (the real bench uses
+12 MP photos): each measurement runs and gives sensible numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import bench
+from core.backbone import build_vgg16
+from core.weights import WeightsSpec
+
+pytestmark = pytest.mark.slow
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def model():
+    source = WeightsSpec.parse("none").checked()
+    return build_vgg16(SIZE, source), source
+
+
+def test_photo_extraction_and_augmented_epochs_are_measured(model, tmp_path):
+    base, source = model
+    photos = bench.write_photos(tmp_path / "photos", 4, size=(96, 64))
+    bench.shrink_copies(photos, tmp_path / "photos", tmp_path / "small", SIZE)
+    photos_s, small_s = bench._photo_extraction_ratio(base, source, tmp_path, SIZE, 2, 1)
+    assert photos_s > 0 and small_s > 0
+    textbook_s, ours_s, decode_s = bench._augmented_epochs(base, tmp_path, SIZE, 2, 1)
+    assert textbook_s > 0 and ours_s > 0 and decode_s > 0
+    assert all(layer.trainable is False for layer in base.layers[1:])  # left as found
+
+
+def test_extraction_peak_memory_is_reported(tmp_path):
+    bench.write_jpegs_small(tmp_path / "few", 4, SIZE)
+    assert bench.extraction_peak_rss(str(tmp_path / "few"), SIZE, 2) > 0
+
+
+def test_datapath_goals_and_description():
+    report = {
+        "photos": 12,
+        "photo_extraction_s": 3.0,
+        "small_extraction_s": 2.5,
+        "photo_extraction_ratio": 1.2,
+        "textbook_augmented_epoch_s": 9.0,
+        "augmented_epoch_s": 4.0,
+        "photo_decode_once_s": 1.0,
+        "augmented_epoch_speedup": 2.25,
+        "rss_images": [200, 2000],
+        "peak_rss_growth": 1.02,
+    }
+    assert all(bench.datapath_goals_met(report).values())
+    assert not bench.datapath_goals_met({**report, "peak_rss_growth": 1.3})["peak_rss_growth"]
+    assert "2000 over 200 images" in "\n".join(bench.describe_datapath(report))
