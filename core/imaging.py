@@ -101,6 +101,8 @@ def is_unsupported_image(path: str | Path) -> bool:
     """A picture format we recognise by name but cannot decode (SVG, camera RAW, ...)."""
     suffix = Path(path).suffix.lower()
     return suffix in KNOWN_IMAGE_EXTENSIONS and suffix not in IMAGE_EXTENSIONS
+
+
 def _stored_size(image: Image.Image, upright: tuple[int, int]) -> tuple[int, int]:
     """An upright (width, height) in the file's stored orientation: EXIF orientations 5-8
     rotate by 90 degrees, so the stored picture is the transposed size."""

@@ -367,6 +367,8 @@ def test_heic_and_avif_decode_to_rgb(tmp_path):
         assert pixels.shape == (32, 40, 3) and close(pixels.mean(axis=(0, 1)), BLUE, tol=12)
     assert imaging.is_unsupported_image("drawing.svg") and imaging.is_unsupported_image("a.NEF")
     assert not imaging.is_unsupported_image("notes.txt")
+
+
 # -- decoding at reduced size ---------------------------------------------------------------
 def photo_like(size=(4032, 3024), seed: int = 0) -> np.ndarray:
     """A camera-sized picture: smooth gradients (what photos mostly are) plus sensor noise,
