@@ -66,20 +66,10 @@ def size_only_sentence(images_per_class: float) -> str:
 def choose_strategy(advice: advisor.Advice | None) -> strategies.Strategy:
     st.subheader("Your choice")
     st.write("Keep the recommendation or pick another strategy; the Train page uses this choice.")
-    keys = list(strategies.STRATEGIES)
     default = advice.strategy if advice else RunConfig.default("strategy")
-    if st.session_state.get(common.STRATEGY) not in keys:
-        st.session_state[common.STRATEGY] = default
-    key = st.selectbox(
-        "Strategy",
-        keys,
-        format_func=lambda k: strategies.get(k).title,
-        help=" ".join(glossary.explain(t) for t in ("strategy", "bottleneck", "fine-tune")),
-        **common.kept(common.STRATEGY, default),
-    )
-    spec = strategies.get(key)
+    spec = common.strategy_select(default)
     st.write(spec.plain)
-    if key != default and advice:
+    if spec.key != default and advice:
         st.caption(f"The measurement recommended {strategies.get(default).title}.")
     layer = advice.layer if advice and advice.layer else RunConfig.default("layer")
     blocks, layer = common.strategy_options(spec, layer)

@@ -168,21 +168,10 @@ def augmentation_preview(found: datasets.Scan, kind: str, size: int, seed: int) 
 def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
     """The strategy, defaulting to the measurement's advice when there is one (and saying so);
     another choice keeps the advice in sight."""
-    keys = list(strategies.STRATEGIES)
-    default = advice.strategy if advice else RunConfig.default("strategy")
-    if st.session_state.get(common.STRATEGY) not in keys:
-        common.set_kept(common.STRATEGY, default)
-    key = st.selectbox(
-        "Strategy",
-        keys,
-        format_func=lambda k: strategies.get(k).title,
-        help=" ".join(glossary.explain(t) for t in ("strategy", "bottleneck", "fine-tune")),
-        **common.kept(common.STRATEGY, default),
-    )
-    spec = strategies.get(key)
+    spec = common.strategy_select(advice.strategy if advice else RunConfig.default("strategy"))
     if advice is None:
         st.caption(spec.plain + " (The Strategy page measures which one suits your pictures.)")
-    elif key == advice.strategy:
+    elif spec.key == advice.strategy:
         st.success(f"Recommended by the measurement: **{spec.title}**. {spec.plain}")
     else:
         st.info(

@@ -229,6 +229,22 @@ def setting(key: str):
     return st.session_state.get(key, RunConfig.default(key))
 
 
+def strategy_select(default: str) -> strategies.Strategy:
+    """The Strategy dropdown shared by the Strategy and Train pages (one session value):
+    `default` is the measured advice when there is one, else RunConfig's."""
+    keys = list(strategies.STRATEGIES)
+    if st.session_state.get(STRATEGY) not in keys:
+        set_kept(STRATEGY, default)
+    key = st.selectbox(
+        "Strategy",
+        keys,
+        format_func=lambda k: strategies.get(k).title,
+        help=" ".join(glossary.explain(t) for t in ("strategy", "bottleneck", "fine-tune")),
+        **kept(STRATEGY, default),
+    )
+    return strategies.get(key)
+
+
 def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int, str]:
     """The settings a strategy takes besides epochs, shared by the Strategy and Train pages:
     VGG16 blocks to retrain (fine-tuning) and the layer a linear classifier reads."""
