@@ -1,14 +1,40 @@
-"""Which device trains, and how to make the most of it.
+"""Which device trains, in which precision, and how to make the most of it.
 
-`plan_acceleration` is pure selection logic (unit-tested without a GPU); `apply` performs it.
+`plan_acceleration` is pure selection logic, unit-tested with fake device descriptions (no GPU
+needed); `apply` performs the process-wide part once, `run_precision` the per-run part.
+
+Precision (the compute dtype; variables and the output layer stay float32 either way):
+- GPU with compute capability >= 8.0 (Ampere, Hopper, ...): bfloat16, which has float32's range
+  so it needs no loss scaling, and runs on tensor cores.
+- GPU with compute capability 7.x (Volta, Turing): float16 on tensor cores, with loss scaling
+  (Keras wraps the optimizer in a LossScaleOptimizer when the policy is mixed_float16).
+- CPU with AMX or AVX512-BF16 (and TensorFlow's oneDNN kernels on): bfloat16.
+- Anything else: float32 (bfloat16 without those instructions is emulated and slower).
+On a multi-GPU host the weakest card decides. XLA (jit_compile) stays on for GPUs only: it
+fuses the GPU's elementwise work, while on CPU it only delays the first epoch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+from core import vgg16
+from core.hostinfo import CpuFeatures, cpu_features
+
+PRECISIONS = ("auto", "bfloat16", "float32")  # RunConfig.precision choices
+# compute dtype -> Keras dtype policy
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+BYTES_PER_NUMBER = {"float32": 4, "bfloat16": 2, "float16": 2}
+# Training keeps every activation and its gradient, plus convolution workspace: ~3x the
+# activations. Only this share of the card is planned for (CUDA context, fragmentation).
+TRAINING_MEMORY_FACTOR = 3
+USABLE_MEMORY_SHARE = 0.6
+MODEL_MEMORY_MB = 250  # VGG16 conv weights (59 MB) with gradients and two optimizer slots
+BATCH_LIMITS = (8, 256)
 Device = TypeVar("Device")
 
 
@@ -16,23 +42,90 @@ Device = TypeVar("Device")
 class Gpu:
     name: str
     compute_capability: tuple[int, int] | None = None
+    memory_mb: int | None = None
 
 
 @dataclass(frozen=True)
 class AccelerationPlan:
     device: str  # what the sidebar shows
-    memory_growth: bool  # allocate GPU memory as needed, so the app and worker can share it
-    mixed_precision: bool  # float16 compute: only on GPUs with tensor cores (CC >= 7.0)
+    memory_growth: bool  # allocate GPU memory as needed, so several processes can share it
+    precision: str  # what "auto" means here: "float32" | "bfloat16" | "float16"
     jit_compile: bool  # XLA: helps convolutions on GPU; slows the first epoch on CPU
+    batch_size: int  # default batch at the default image size, from device memory
+    why: str  # one sentence: which path, and why (the benchmark prints it)
+
+    @property
+    def mixed_precision(self) -> bool:
+        return self.precision != "float32"
+
+    @property
+    def loss_scaling(self) -> bool:
+        """float16's narrow range needs the loss scaled; bfloat16 and float32 do not."""
+        return self.precision == "float16"
 
 
-def plan_acceleration(gpus: list[Gpu]) -> AccelerationPlan:
+def gpu_precision(compute_capability: tuple[int, int] | None) -> str:
+    if compute_capability is None:
+        return "float32"
+    if tuple(compute_capability) >= (8, 0):
+        return "bfloat16"
+    if tuple(compute_capability) >= (7, 0):
+        return "float16"
+    return "float32"
+
+
+def suggested_batch_size(
+    memory_mb: int | None, image_size: int = vgg16.DEFAULT_IMAGE_SIZE, precision: str = "float32"
+) -> int:
+    """The largest power of two whose training activations fit the card's memory (clamped
+    to 8..256); without a memory figure (a CPU) the RunConfig default."""
+    if memory_mb is None:
+        from core.runconfig import RunConfig
+
+        return next(f.default for f in dataclasses.fields(RunConfig) if f.name == "batch_size")
+    per_image = (
+        vgg16.activations_per_image(image_size)
+        * BYTES_PER_NUMBER[precision]
+        * TRAINING_MEMORY_FACTOR
+    )
+    budget = memory_mb * USABLE_MEMORY_SHARE * 2**20 - MODEL_MEMORY_MB * 2**20
+    fits = max(1, int(budget // per_image))
+    batch = 2 ** (fits.bit_length() - 1)
+    return max(BATCH_LIMITS[0], min(BATCH_LIMITS[1], batch))
+
+
+def plan_acceleration(gpus: list[Gpu], cpu: CpuFeatures | None = None) -> AccelerationPlan:
     if not gpus:
-        return AccelerationPlan("CPU", False, False, False)
-    first = gpus[0]
-    tensor_cores = first.compute_capability is not None and first.compute_capability >= (7, 0)
-    label = first.name + (f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else "")
-    return AccelerationPlan(f"GPU: {label}", True, tensor_cores, True)
+        batch = suggested_batch_size(None)
+        if cpu is not None and cpu.bf16:
+            why = f"CPU with {cpu.bf16_label}: bfloat16 compute (float32 heads), no XLA"
+            return AccelerationPlan("CPU (bfloat16)", False, "bfloat16", False, batch, why)
+        why = "CPU without bfloat16 instructions (or oneDNN off): float32, no XLA"
+        return AccelerationPlan("CPU", False, "float32", False, batch, why)
+    capabilities = [g.compute_capability for g in gpus]
+    weakest = None if None in capabilities else min(capabilities)
+    precision = gpu_precision(weakest)
+    memories = [g.memory_mb for g in gpus if g.memory_mb]
+    memory = min(memories) if memories else None
+    batch = suggested_batch_size(memory, vgg16.DEFAULT_IMAGE_SIZE, precision)
+    label = gpus[0].name + (f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else "")
+    cc = "unknown" if weakest is None else f"{weakest[0]}.{weakest[1]}"
+    why = (
+        f"GPU, compute capability {cc}: {precision}"
+        + (" with loss scaling" if precision == "float16" else "")
+        + f", XLA, batch {batch} from "
+        + (f"{memory} MiB" if memory else "the default (memory unknown)")
+    )
+    return AccelerationPlan(f"GPU: {label}", True, precision, True, batch, why)
+
+
+def resolve_precision(requested: str, plan: AccelerationPlan) -> str:
+    """A run's precision setting ("auto" | "bfloat16" | "float32") -> the compute dtype."""
+    if requested == "auto":
+        return plan.precision
+    if requested in ("bfloat16", "float32"):
+        return requested
+    raise ValueError(f"unknown precision {requested!r}; choose {', '.join(PRECISIONS)}")
 
 
 def enable_memory_growth(
@@ -54,26 +147,64 @@ def enable_memory_growth(
 def detect_gpus() -> list[Gpu]:
     import tensorflow as tf
 
+    from core.hostinfo import nvidia_memory_mb
+
+    devices = tf.config.list_physical_devices("GPU")
+    memory = nvidia_memory_mb() if devices else []
     found = []
-    for device in tf.config.list_physical_devices("GPU"):
+    for index, device in enumerate(devices):
         details = tf.config.experimental.get_device_details(device) or {}
         found.append(
-            Gpu(details.get("device_name", device.name), details.get("compute_capability"))
+            Gpu(
+                details.get("device_name", device.name),
+                details.get("compute_capability"),
+                memory[index] if index < len(memory) else None,
+            )
         )
     return found
 
 
 def apply(plan: AccelerationPlan) -> None:
-    """Call once per process, before any model is built."""
-    import keras
+    """The process-wide part: call once per process, before any model is built."""
     import tensorflow as tf
 
     if plan.memory_growth:
         enable_memory_growth(
             tf.config.list_physical_devices("GPU"), tf.config.experimental.set_memory_growth
         )
-    if plan.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+
+
+@contextmanager
+def run_precision(requested: str, plan: AccelerationPlan | None = None) -> Iterator[str]:
+    """One run's Keras dtype policy, put back to float32 afterwards so the next run starts
+    clean. Yields the compute dtype in use."""
+    import keras
+
+    precision = resolve_precision(requested, plan or current_plan())
+    keras.mixed_precision.set_global_policy(POLICIES[precision])
+    try:
+        yield precision
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def active_precision() -> str:
+    """The compute dtype of the Keras policy now in force (part of feature cache keys)."""
+    import keras
+
+    return keras.mixed_precision.global_policy().compute_dtype
+
+
+def keep_off_gpu() -> None:
+    """For processes that only predict (the Streamlit app): hide the GPUs from TensorFlow so
+    this process never takes GPU memory the worker needs. No-op once TensorFlow has already
+    initialised its devices."""
+    import tensorflow as tf
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:
+        pass
 
 
 _CURRENT: AccelerationPlan | None = None
@@ -83,10 +214,10 @@ def current_plan() -> AccelerationPlan:
     """This process's plan (detected once)."""
     global _CURRENT
     if _CURRENT is None:
-        _CURRENT = plan_acceleration(detect_gpus())
+        _CURRENT = plan_acceleration(detect_gpus(), cpu_features())
     return _CURRENT
 
 
 def describe() -> str:
-    """Device line for the sidebar, cheap enough to call from a page (no TF import if cached)."""
-    return plan_acceleration(detect_gpus()).device
+    """Device line for the sidebar (the app has already imported TensorFlow when it asks)."""
+    return plan_acceleration(detect_gpus(), cpu_features()).device

@@ -3,11 +3,58 @@ the sidebar). `core.device.describe()` is the authoritative answer; this is the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 NVIDIA_PROC = Path("/proc/driver/nvidia/gpus")
+CPUINFO = Path("/proc/cpuinfo")
+# CPU flags (Linux names) of the instructions oneDNN uses for fast bfloat16 matrix maths:
+# AMX tiles (Sapphire Rapids and later) and AVX512-BF16 (Cooper Lake, Zen 4 and later).
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"  # "0" turns TensorFlow's oneDNN kernels off
+
+
+@dataclass(frozen=True)
+class CpuFeatures:
+    model: str
+    amx_bf16: bool
+    avx512_bf16: bool
+    onednn: bool  # TensorFlow's oneDNN kernels enabled (the default on x86 Linux)
+
+    @property
+    def bf16(self) -> bool:
+        """bfloat16 runs natively (fast) here; without these it is emulated and slower."""
+        return self.onednn and (self.amx_bf16 or self.avx512_bf16)
+
+    @property
+    def bf16_label(self) -> str:
+        flags = (self.amx_bf16, self.avx512_bf16)
+        found = [name for name, has in zip(BF16_FLAGS, flags, strict=True) if has]
+        return "+".join(found) if found else "no bf16 instructions"
+
+
+def cpu_features(cpuinfo: Path = CPUINFO, environ: dict | None = None) -> CpuFeatures:
+    """What /proc/cpuinfo says about bfloat16 support (all False when it cannot be read)."""
+    environ = os.environ if environ is None else environ
+    model, flags = "", set()
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return CpuFeatures(
+        model,
+        "amx_bf16" in flags,
+        "avx512_bf16" in flags,
+        environ.get(ONEDNN_ENV, "1").strip() not in ("0", "false", "False"),
+    )
 
 
 def nvidia_gpus(proc: Path = NVIDIA_PROC) -> list[str]:
@@ -31,6 +78,23 @@ def nvidia_gpus(proc: Path = NVIDIA_PROC) -> list[str]:
         for line in out.stdout.splitlines()
         if line.startswith("GPU ") and ":" in line
     ]
+
+
+def nvidia_memory_mb() -> list[int]:
+    """Total memory of each NVIDIA GPU in MiB, from nvidia-smi (empty without it): sizes the
+    default batch without TensorFlow touching the card."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [int(line) for line in out.stdout.split() if line.strip().isdigit()]
 
 
 def quick_device(proc: Path = NVIDIA_PROC) -> str:

@@ -149,7 +149,9 @@ def feature_extractor(base: keras.Model, outputs: list[tuple[str, str]]) -> kera
     results = []
     for layer, mode in outputs:
         tensor = found[layer]
-        results.append(layers.GlobalAveragePooling2D()(tensor) if mode == "gap" else tensor)
+        # float32 average: a bfloat16 mean of 100+ numbers would lose the probe's precision
+        pool = layers.GlobalAveragePooling2D(dtype="float32")
+        results.append(pool(tensor) if mode == "gap" else tensor)
     return keras.Model(inputs, results, name="feature_extractor")
 
 
@@ -171,7 +173,7 @@ def linear_image_model(
     kernel = (coef / scale).T.astype("float32")  # (features, units)
     bias = (intercept - (coef * mean / scale).sum(axis=1)).astype("float32")
     dense = layers.Dense(units, activation=activation, name="predictions", dtype="float32")
-    head = [layers.GlobalAveragePooling2D(name="gap"), dense]
+    head = [layers.GlobalAveragePooling2D(name="gap", dtype="float32"), dense]
     model = image_model(base, head, upto=layer, name=f"vgg16_linear_{layer}")
     dense.set_weights([kernel, bias])
     return model

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core import strategies, vgg16
+from core.device import PRECISIONS
 from core.weights import NO_WEIGHTS, WeightsSpec
 
 # Upper bounds: beyond them a run cannot fit a desktop's memory, and a huge value used to crash
@@ -57,6 +58,9 @@ class RunConfig:
     # depths reliably and keeps a 5-class measurement to ~300 pictures: about half a minute of
     # feature extraction on 2 CPU cores at 150 px.
     probe_max_per_class: int = 60
+    # compute dtype: "auto" = bfloat16 where the CPU/GPU runs it natively (float16 on 7.x GPUs),
+    # else float32; "float32" always works. Heads and losses stay float32 either way.
+    precision: str = "auto"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -105,6 +109,8 @@ class RunConfig:
             out.append("a measurement needs at least 2 pictures per class (1 to validate)")
         if not _is_number(self.val_fraction) or not 0.0 < self.val_fraction < 1.0:
             out.append("validation fraction must be between 0 and 1")
+        if self.precision not in PRECISIONS:
+            out.append(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if any(not _is_number(lr) or not 0 < lr < math.inf for lr in self.learning_rates.values()):
             out.append("learning rates must be positive numbers")
         if weights_problem := self.weights_spec.problem():

@@ -109,3 +109,14 @@ def trainable_layers(unfreeze_blocks: int) -> tuple[str, ...]:
 def check_image_size(image_size: int) -> None:
     if image_size < MIN_IMAGE_SIZE:
         raise ValueError(f"image size {image_size} is below VGG16's minimum of {MIN_IMAGE_SIZE} px")
+
+
+def activations_per_image(image_size: int) -> int:
+    """Numbers in every conv and pool output for one square image: what training keeps in
+    memory per image (with their gradients), so what limits the batch size on a GPU."""
+    total, size = 0, image_size
+    for block in BLOCKS:
+        total += block.convs * size * size * block.filters
+        size //= 2
+        total += size * size * block.filters
+    return total

@@ -162,7 +162,8 @@ def serve(
         return 0
     from core import device, training
 
-    device.apply(device.current_plan())
+    plan = device.current_plan()
+    device.apply(plan)
     # we hold this home's lock: none of its runs is live elsewhere (other homes' may be)
     store.mark_interrupted(lambda pid: False, other_home_alive=pid_alive)
     _remove_leftovers(store.home)
@@ -183,7 +184,8 @@ def serve(
                 continue
             log.info("run %s (%s) started", run.id, run.strategy)
             try:
-                status = training.execute(store, run.id)
+                with device.run_precision(run.config.precision, plan):  # float32 after
+                    status = training.execute(store, run.id)
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any one run
                 log.exception("run %s could not be recorded", run.id)
                 status = store_mod.FAILED

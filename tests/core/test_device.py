@@ -1,18 +1,204 @@
-"""core.device: the acceleration plan (pure selection logic)."""
+"""Device selection from fake device descriptions (no GPU needed), CPU bf16 detection from
+fake /proc/cpuinfo files, the per-run precision policy and the default batch size."""
 
-from core import device
+from __future__ import annotations
+
+import pytest
+
+from core import device, hostinfo, vgg16
+from core.device import Gpu, plan_acceleration
+from core.hostinfo import CpuFeatures
+
+NO_BF16 = CpuFeatures("AMD EPYC", False, False, True)
+AVX512_BF16 = CpuFeatures("Xeon Cooper Lake", False, True, True)
+AMX = CpuFeatures("Xeon Sapphire Rapids", True, True, True)
 
 
-def test_acceleration_plan_selection():
-    assert device.plan_acceleration([]) == device.AccelerationPlan("CPU", False, False, False)
-    modern = device.plan_acceleration([device.Gpu("NVIDIA A100", (8, 0))])
-    assert modern.memory_growth and modern.mixed_precision and modern.jit_compile
-    assert modern.device == "GPU: NVIDIA A100"
-    old = device.plan_acceleration([device.Gpu("Tesla K80", (3, 7)), device.Gpu("K80", (3, 7))])
-    assert old.memory_growth and not old.mixed_precision
-    assert old.device == "GPU: Tesla K80 (+1 more)"
-    unknown = device.plan_acceleration([device.Gpu("GPU", None)])
-    assert not unknown.mixed_precision
+def cpuinfo(tmp_path, flags: str):
+    path = tmp_path / "cpuinfo"
+    path.write_text(
+        "processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu sse2 avx2 " + flags + "\n\n"
+        "processor\t: 1\nmodel name\t: Test CPU\nflags\t\t: fpu\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("flags", "amx", "avx512"),
+    [
+        ("avx512f amx_tile amx_bf16 amx_int8 avx512_bf16", True, True),
+        ("avx512f avx512_bf16", False, True),
+        ("avx512f avx512_vnni", False, False),
+        ("", False, False),
+    ],
+)
+def test_cpu_features_read_bf16_flags(tmp_path, flags, amx, avx512):
+    found = hostinfo.cpu_features(cpuinfo(tmp_path, flags), environ={})
+    assert (found.model, found.amx_bf16, found.avx512_bf16) == ("Test CPU", amx, avx512)
+    assert found.bf16 == (amx or avx512)
+
+
+def test_onednn_off_means_no_fast_bf16(tmp_path):
+    path = cpuinfo(tmp_path, "amx_bf16 avx512_bf16")
+    assert not hostinfo.cpu_features(path, environ={"TF_ENABLE_ONEDNN_OPTS": "0"}).bf16
+    assert hostinfo.cpu_features(path, environ={"TF_ENABLE_ONEDNN_OPTS": "1"}).bf16
+
+
+def test_unreadable_cpuinfo_means_float32(tmp_path):
+    found = hostinfo.cpu_features(tmp_path / "missing", environ={})
+    assert not found.bf16
+    assert plan_acceleration([], found).precision == "float32"
+
+
+@pytest.mark.parametrize(
+    ("cpu", "precision"), [(None, "float32"), (NO_BF16, "float32"), (AVX512_BF16, "bfloat16")]
+)
+def test_cpu_plans(cpu, precision):
+    plan = plan_acceleration([], cpu)
+    assert plan.precision == precision and plan.mixed_precision == (precision != "float32")
+    assert not plan.memory_growth and not plan.jit_compile and not plan.loss_scaling
+    assert plan.batch_size == 32  # the RunConfig default: a CPU has no memory-bound batch
+    assert plan.device.startswith("CPU")
+
+
+def test_amx_cpu_plan_names_the_instructions():
+    plan = plan_acceleration([], AMX)
+    assert plan.precision == "bfloat16" and plan.device == "CPU (bfloat16)"
+    assert "amx_bf16" in plan.why
+
+
+@pytest.mark.parametrize(
+    ("capability", "precision", "loss_scaling"),
+    [
+        ((9, 0), "bfloat16", False),  # Hopper
+        ((8, 6), "bfloat16", False),  # Ampere consumer
+        ((8, 0), "bfloat16", False),  # A100
+        ((7, 5), "float16", True),  # Turing
+        ((7, 0), "float16", True),  # Volta
+        ((6, 1), "float32", False),  # Pascal: no tensor cores
+        (None, "float32", False),  # unknown
+    ],
+)
+def test_gpu_precision_by_compute_capability(capability, precision, loss_scaling):
+    plan = plan_acceleration([Gpu("card", capability, 16384)], NO_BF16)
+    assert (plan.precision, plan.loss_scaling) == (precision, loss_scaling)
+    assert plan.memory_growth and plan.jit_compile
+    assert precision in plan.why
+    assert ("loss scaling" in plan.why) == loss_scaling
+
+
+def test_a_gpu_host_ignores_the_cpu_bf16():
+    assert plan_acceleration([Gpu("P100", (6, 0))], AMX).precision == "float32"
+
+
+def test_the_weakest_card_decides_and_names_the_rest():
+    plan = plan_acceleration([Gpu("A100", (8, 0), 81920), Gpu("V100", (7, 0), 16384)])
+    assert plan.precision == "float16" and plan.device == "GPU: A100 (+1 more)"
+    assert plan.batch_size == device.suggested_batch_size(
+        16384, vgg16.DEFAULT_IMAGE_SIZE, "float16"
+    )
+
+
+def test_batch_size_grows_with_memory_and_shrinks_with_pixels_and_bytes():
+    size = vgg16.DEFAULT_IMAGE_SIZE
+    small, large = (device.suggested_batch_size(m, size, "float32") for m in (4096, 24576))
+    assert small < large
+    assert device.suggested_batch_size(16384, 224, "float32") < device.suggested_batch_size(
+        16384, 112, "float32"
+    )
+    assert device.suggested_batch_size(16384, 224, "bfloat16") == 2 * (
+        device.suggested_batch_size(16384, 224, "float32")
+    )
+    for memory in (512, 2048, 8192, 16384, 40960, 81920):
+        batch = device.suggested_batch_size(memory, size, "float32")
+        assert 8 <= batch <= 256 and batch & (batch - 1) == 0  # a power of two
+
+
+def test_batch_size_fits_the_memory_it_was_given():
+    batch = device.suggested_batch_size(16384, 224, "float32")
+    need = batch * vgg16.activations_per_image(224) * 4 * device.TRAINING_MEMORY_FACTOR
+    assert need <= 16384 * 2**20 * device.USABLE_MEMORY_SHARE
+    assert batch == 32  # a 16 GB card trains VGG16 at 224 px in float32 with batch 32
+
+
+def test_batch_size_without_memory_is_the_runconfig_default():
+    from core.runconfig import RunConfig
+
+    assert device.suggested_batch_size(None) == RunConfig(dataset=".").batch_size
+
+
+def test_activations_per_image_counts_every_conv_and_pool_output():
+    # 224 px: the textbook ~15 million numbers per image
+    assert vgg16.activations_per_image(224) == 15_077_888
+    assert vgg16.activations_per_image(112) * 4 == pytest.approx(
+        vgg16.activations_per_image(224), rel=0.01
+    )
+
+
+def test_resolve_precision():
+    cpu, bf16_cpu = plan_acceleration([], NO_BF16), plan_acceleration([], AMX)
+    volta = plan_acceleration([Gpu("V100", (7, 0))])
+    assert device.resolve_precision("auto", cpu) == "float32"
+    assert device.resolve_precision("auto", bf16_cpu) == "bfloat16"
+    assert device.resolve_precision("auto", volta) == "float16"
+    assert device.resolve_precision("float32", bf16_cpu) == "float32"  # always available
+    assert device.resolve_precision("bfloat16", cpu) == "bfloat16"  # asked for: honoured
+    with pytest.raises(ValueError, match="auto, bfloat16, float32"):
+        device.resolve_precision("float8", cpu)
+
+
+def test_run_precision_sets_the_policy_for_one_run_and_resets_it():
+    import keras
+
+    plan = plan_acceleration([], AMX)
+    with device.run_precision("auto", plan) as precision:
+        assert precision == "bfloat16"
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        assert device.active_precision() == "bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(RuntimeError), device.run_precision("bfloat16", plan):
+        raise RuntimeError("a run that crashed")
+    assert device.active_precision() == "float32"  # reset even after a failure
+
+
+def test_float16_plans_get_a_loss_scaled_optimizer():
+    """Keras wraps the optimizer when the policy is mixed_float16: the plan's loss_scaling
+    holds true without code of ours."""
+    import keras
+
+    plan = plan_acceleration([Gpu("T4", (7, 5))])
+    with device.run_precision("auto", plan):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, dtype="float32")])
+        model.compile(optimizer="sgd", loss="mse")
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    assert not isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def test_worker_applies_each_runs_precision(monkeypatch, tmp_path):
+    """serve() wraps every run in its own precision and is back to float32 between runs."""
+    from core import store as store_mod
+    from core import training, worker
+    from core.runconfig import RunConfig
+    from core.store import Store
+
+    seen = []
+
+    def fake_execute(store, run_id):
+        seen.append((store.get(run_id).run_config.precision, device.active_precision()))
+        return store_mod.DONE
+
+    monkeypatch.setattr(training, "execute", fake_execute)
+    monkeypatch.setattr(device, "current_plan", lambda: plan_acceleration([], AMX))
+    store = Store(tmp_path / "home")
+    data = tmp_path / "data"
+    data.mkdir()
+    for precision in ("bfloat16", "float32", "auto"):
+        worker.submit(store, RunConfig(dataset=str(data), precision=precision), start=False)
+    assert worker.serve(store.home, once=True) == 3
+    assert sorted(seen) == [("auto", "bfloat16"), ("bfloat16", "bfloat16"), ("float32", "float32")]
+    assert device.active_precision() == "float32"
 
 
 def test_memory_growth_is_set_on_every_gpu_and_refusals_are_returned():
