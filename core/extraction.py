@@ -65,7 +65,7 @@ def extract(
         log.warning("%d file(s) failed to decode during extraction", len(failures))
     elif ctx.cache.misses > misses:  # computed, not loaded: feeds the time estimates
         took = time.perf_counter() - started
-        speed.record(ctx.store.home, total, took, key.image_size, "float32", ctx.config.task)
+        speed.record(ctx.store.home, total, took, key.image_size, key.precision, ctx.config.task)
     return table
 
 

@@ -38,10 +38,13 @@ class CacheKey:
     images: str  # content fingerprint of the image set
     weights: str  # WeightsSpec.cache_id(seed)
     image_size: int
+    precision: str = "float32"  # compute dtype: bfloat16 features differ from float32 ones
 
     def folder(self, root: Path) -> Path:
-        # the decoder is part of the key: features of differently decoded pixels never mix
-        size = f"{self.image_size}px-{DECODER}"
+        # the decoder is part of the key: features of differently decoded pixels never mix;
+        # so is the compute precision (float32 keeps the plain name)
+        precision = "" if self.precision == "float32" else f"-{self.precision}"
+        size = f"{self.image_size}px-{DECODER}{precision}"
         return root / "features" / self.images / self.weights / size
 
 

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import datasets, features, settings
+from core import datasets, device, features, settings
 from core.datasets import DatasetError, Split
 from core.fileio import atomic_write_text
 from core.results import Progress
@@ -41,7 +41,10 @@ class Context:
 
     def cache_key(self) -> features.CacheKey:
         return features.CacheKey(
-            self.scan.fingerprint(), self.weights.cache_id(self.config.seed), self.config.image_size
+            self.scan.fingerprint(),
+            self.weights.cache_id(self.config.seed),
+            self.config.image_size,
+            device.active_precision(),  # bfloat16 features differ from float32 ones
         )
 
 
