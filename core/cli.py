@@ -5,7 +5,7 @@
     predict MODEL_OR_RUN IMAGE... [--top-k 3] [--json]
     advise DIR                 the measured strategy advice (linear probe), as JSON
     bench [--image-size N] [--images N] [--json]
-    sample NAME                write a sample dataset and print its folder
+    sample NAME [--per-class N] write a sample dataset and print its folder
     runs / stop RUN / resume RUN
     worker                     the worker loop (started for you by train and by the app)
 
@@ -180,6 +180,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="write a sample dataset, print its folder")
     sample.add_argument("name", metavar="NAME", help="digits (offline), or an online sample id")
+    sample.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Keras samples: at most N training images per class (default: all)",
+    )
 
     sub.add_parser("runs", help="list runs")
     for name in ("stop", "resume"):
@@ -439,7 +446,7 @@ def cmd_sample(args) -> int:
     from core import samples
 
     try:
-        print(samples.prepare(args.name, args.home))
+        print(samples.prepare(args.name, args.home, args.per_class))
     except (samples.SampleUnavailable, ValueError) as exc:
         raise CliError(str(exc)) from None
     return 0

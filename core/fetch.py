@@ -103,10 +103,11 @@ def poll(job: Job | dict) -> JobState:
     return JobState(state.status, state.folder, state.reason, seconds)
 
 
-def start_sample(name: str, home: str | os.PathLike) -> Job:
-    """core.samples.prepare(name) in a child process."""
+def start_sample(name: str, home: str | os.PathLike, per_class: int | None = None) -> Job:
+    """core.samples.prepare(name, per_class=...) in a child process (None: every image)."""
+    cap = [] if per_class is None else ["--per-class", str(per_class)]
     return _start(
-        "sample", ["-m", "core", "--home", str(home), "sample", name], home, SAMPLE_TIMEOUT
+        "sample", ["-m", "core", "--home", str(home), "sample", name, *cap], home, SAMPLE_TIMEOUT
     )
 
 

@@ -6,8 +6,10 @@ turns the arrays into the layout `core.datasets` reads:
 original test split becoming `validation`. Images are resized with Pillow (bilinear) because
 VGG16 needs at least 32 px and 28 px digits are below that; grayscale becomes 3 equal channels.
 
-`subset=N` keeps a seeded, stratified sample: at most N training images per class, and for
+By default every image is written (the full datasets: 60,000 or 70,000 images). `subset=N`
+keeps a seeded, stratified sample instead: at most N training images per class, and for
 validation the same share of the test set (N * test size / train size per class, at least 1).
+`planned_images` and `extraction_estimate` say how much work a choice is before starting.
 A folder is complete when its marker file exists (written last); then nothing is redone.
 """
 
@@ -66,6 +68,8 @@ class KerasDataset:
     source: str  # where Keras downloads it from on first use
     native_size: int
     grayscale: bool
+    train_images: int  # full size, known before any download (for estimates)
+    test_images: int
 
 
 KERAS_DATASETS: dict[str, KerasDataset] = {
@@ -91,6 +95,8 @@ KERAS_DATASETS: dict[str, KerasDataset] = {
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
             32,
             False,
+            50_000,
+            10_000,
         ),
         KerasDataset(
             "mnist",
@@ -101,6 +107,8 @@ KERAS_DATASETS: dict[str, KerasDataset] = {
             "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
             28,
             True,
+            60_000,
+            10_000,
         ),
         KerasDataset(
             "fashion_mnist",
@@ -122,6 +130,8 @@ KERAS_DATASETS: dict[str, KerasDataset] = {
             "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
             28,
             True,
+            60_000,
+            10_000,
         ),
     )
 }
@@ -132,6 +142,33 @@ def folder_name(name: str, size: int, subset: int | None = None, seed: int = 0) 
     if subset is not None:
         out += f"-subset{subset}" + (f"-seed{seed}" if seed else "")
     return out
+
+
+def validation_per_class(subset: int, train_images: int, test_images: int) -> int:
+    """The validation cap that keeps the original test share: N * test / train, at least 1."""
+    return max(1, math.ceil(subset * test_images / max(1, train_images)))
+
+
+def planned_images(name: str, subset: int | None = None) -> int:
+    """How many images `write_keras_dataset(name, subset=...)` writes (train + validation),
+    known before downloading anything: the figure behind the time estimate. Exact for the
+    full datasets; with a cap, exact unless a class has fewer images than the cap."""
+    spec = KERAS_DATASETS[name]
+    if subset is None:
+        return spec.train_images + spec.test_images
+    classes = len(spec.classes)
+    val_cap = validation_per_class(subset, spec.train_images, spec.test_images)
+    return min(spec.train_images, subset * classes) + min(spec.test_images, val_cap * classes)
+
+
+def extraction_estimate(name: str, size: int | None, subset: int | None, speed) -> str:
+    """A sentence for the page before starting: VGG16 time for this dataset at this size, from
+    a `core.speed.Speed` (measured here, or the cautious default)."""
+    from core import speed as speed_mod
+
+    spec = KERAS_DATASETS[name]
+    size = spec.default_size if size is None else int(size)
+    return speed_mod.describe_estimate(planned_images(name, subset), size, speed)
 
 
 def stratified_indices(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
@@ -216,7 +253,7 @@ def write_keras_dataset(
     y_train, y_test = np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1)
     val_per_class = None
     if subset is not None:
-        val_per_class = max(1, math.ceil(subset * len(y_test) / max(1, len(y_train))))
+        val_per_class = validation_per_class(subset, len(y_train), len(y_test))
     jobs = []
     counts: dict[str, dict[str, int]] = {}
     for split, x, y, per_class in (

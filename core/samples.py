@@ -31,7 +31,8 @@ class Sample:
     description: str
     offline: bool
     image_size: int  # a sensible default image size for this sample
-    write: Callable[[Path], Path]
+    write: Callable[[Path, int | None], Path]  # (target root, images per class cap)
+    capped: bool = False  # takes an images-per-class cap (None: every image)
 
 
 def _mark(folder: Path, sample_id: str, **extra) -> None:
@@ -98,11 +99,11 @@ def write_cats_vs_dogs(target_root: Path) -> Path:
     return folder
 
 
-def _keras_sample(name: str) -> Callable[[Path], Path]:
-    def write(target_root: Path) -> Path:
+def _keras_sample(name: str) -> Callable[[Path, int | None], Path]:
+    def write(target_root: Path, per_class: int | None) -> Path:
         from core.keras_datasets import write_keras_dataset
 
-        folder = write_keras_dataset(name, target_root, subset=100)
+        folder = write_keras_dataset(name, target_root, subset=per_class)
         if not (folder / MARKER).exists():
             _mark(folder, name)
         return folder
@@ -119,7 +120,7 @@ SAMPLES: dict[str, Sample] = {
             "500 images of the digits 0-9 from scikit-learn, 10 classes.",
             True,
             48,
-            write_digits,
+            lambda root, _cap: write_digits(root),
         ),
         Sample(
             "cats_vs_dogs_small",
@@ -127,40 +128,52 @@ SAMPLES: dict[str, Sample] = {
             "2,000 training and 1,000 validation photos: the classic 'very little data' recipe.",
             False,
             150,
-            write_cats_vs_dogs,
+            lambda root, _cap: write_cats_vs_dogs(root),
         ),
         Sample(
             "cifar10",
             "CIFAR-10 (download)",
-            "Small 32 px photos, 10 classes, upscaled to 48 px; 100 training images per class.",
+            "Small 32 px photos, 10 classes, upscaled to 48 px: 50,000 training and 10,000 "
+            "validation images, or a per-class sample of them.",
             False,
             48,
             _keras_sample("cifar10"),
+            True,
         ),
         Sample(
             "mnist",
             "MNIST digits (download)",
-            "28 px handwritten digits, 10 classes.",
+            "28 px handwritten digits, 10 classes: 60,000 training and 10,000 validation "
+            "images, or a per-class sample of them.",
             False,
             48,
             _keras_sample("mnist"),
+            True,
         ),
         Sample(
             "fashion_mnist",
             "Fashion-MNIST (download)",
-            "28 px clothing pictures, 10 classes.",
+            "28 px clothing pictures, 10 classes: 60,000 training and 10,000 validation "
+            "images, or a per-class sample of them.",
             False,
             48,
             _keras_sample("fashion_mnist"),
+            True,
         ),
     )
 }
 
 
-def prepare(sample: str, home: Path | None = None) -> Path:
-    """Write (once) and return the folder of a sample dataset."""
+def prepare(sample: str, home: Path | None = None, per_class: int | None = None) -> Path:
+    """Write (once) and return the folder of a sample dataset; `per_class` caps the training
+    images per class of the Keras samples (None: all of them)."""
     if sample not in SAMPLES:
         raise ValueError(f"unknown sample {sample!r}; choose one of {', '.join(SAMPLES)}")
+    spec = SAMPLES[sample]
+    if per_class is not None and not spec.capped:
+        raise ValueError(f"the {sample} sample has a fixed size: leave the per-class cap out")
+    if per_class is not None and per_class < 1:
+        raise ValueError(f"the cap must be at least 1 image per class, got {per_class}")
     root = settings.samples_dir(settings.studio_home(home))
     root.mkdir(parents=True, exist_ok=True)
-    return SAMPLES[sample].write(root)
+    return spec.write(root, per_class)

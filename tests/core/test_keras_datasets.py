@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.error
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core import datasets, keras_datasets
+from core import datasets, keras_datasets, speed
 from core.imaging import load_rgb
 from core.keras_datasets import KERAS_DATASETS, SampleUnavailable, write_keras_dataset
 
@@ -160,3 +163,81 @@ def test_bad_arguments(tmp_path):
         write_keras_dataset("mnist", tmp_path, size=28, loader=mnist_loader())
     with pytest.raises(ValueError, match="subset"):
         write_keras_dataset("mnist", tmp_path, subset=0, loader=mnist_loader())
+
+
+def test_planned_images_full_size_and_capped():
+    assert keras_datasets.planned_images("cifar10") == 60_000
+    assert keras_datasets.planned_images("mnist") == 70_000
+    assert keras_datasets.planned_images("fashion_mnist") == 70_000
+    # 100 per class: 1,000 training images and the test share (100 * 10k / 50k = 20 per class)
+    assert keras_datasets.planned_images("cifar10", 100) == 1_000 + 200
+    assert keras_datasets.planned_images("cifar10", 10**6) == 60_000  # a cap above the data
+
+
+def test_planned_images_match_what_is_written(tmp_path, monkeypatch):
+    spec = KERAS_DATASETS["mnist"]
+    small = dataclasses.replace(spec, train_images=60, test_images=20)
+    monkeypatch.setitem(KERAS_DATASETS, "mnist", small)
+    for subset in (None, 3):
+        folder = write_keras_dataset(
+            "mnist", tmp_path, size=32, subset=subset, loader=mnist_loader()
+        )
+        written = len(list(folder.glob("*/*/*.png")))
+        assert written == keras_datasets.planned_images("mnist", subset)
+
+
+def test_extraction_estimate_uses_the_measured_speed(tmp_path):
+    guess = keras_datasets.extraction_estimate("cifar10", None, None, speed.measured(tmp_path))
+    assert "60,000 images at 48 px" in guess and "cautious guess" in guess
+    # 100 images/s measured at 96 px: 48 px is 4x fewer pixels, 400 images/s, 150 s
+    speed.record(tmp_path, 1000, 10.0, 96, "float32", "bench")
+    measured = speed.measured(tmp_path)
+    assert speed.estimate_extraction_seconds(60_000, 48, measured) == pytest.approx(150)
+    text = keras_datasets.extraction_estimate("cifar10", 48, None, measured)
+    assert "about 3 min" in text and "100 images/s measured at 96 px" in text
+
+
+def test_full_size_is_the_default_and_reaches_the_advisors_large_quadrant(tmp_path):
+    """Written with no cap, a full-size-shaped dataset (1,000 training images per class here;
+    two classes keep the test fast) lands in the advisor's "large" row; capped, in "small"."""
+    from core import advisor
+
+    per_class = advisor.LARGE_PER_CLASS
+    loader = mnist_loader(train=(per_class,) * 2, test=(5,) * 2)
+    folder = write_keras_dataset("mnist", tmp_path, size=32, loader=loader)
+    assert folder.name == "mnist-32px"
+    scan = datasets.scan(folder)
+    assert scan.ok, scan.errors
+    train_counts = Counter(i.label for i in scan.items if i.split == datasets.TRAIN)
+    assert train_counts == {"0": per_class, "1": per_class}
+    assert advisor.size_of(scan.images_per_class()) == "large"
+    probe = {"block3_pool": 0.6, "block4_pool": 0.7, "block5_pool": 0.9}
+    advice = advisor.advise(scan.images_per_class(), probe)
+    assert (advice.size, advice.strategy) == ("large", "finetune")
+    capped = write_keras_dataset("mnist", tmp_path, size=32, subset=100, loader=loader)
+    assert advisor.size_of(datasets.scan(capped).images_per_class()) == "small"
+
+
+def test_keras_samples_are_full_size_unless_capped(tmp_path, monkeypatch):
+    from core import samples
+
+    asked = []
+
+    def spy(name, root, size=None, subset=None, **kwargs):
+        asked.append((name, subset))
+        (Path(root) / name).mkdir()
+        return Path(root) / name
+
+    monkeypatch.setattr(keras_datasets, "write_keras_dataset", spy)
+    samples.prepare("cifar10", tmp_path)
+    samples.prepare("fashion_mnist", tmp_path, per_class=250)
+    assert asked == [("cifar10", None), ("fashion_mnist", 250)]
+
+
+def test_sample_caps_are_checked(tmp_path):
+    from core import samples
+
+    with pytest.raises(ValueError, match="fixed size"):
+        samples.prepare("digits", tmp_path, per_class=10)
+    with pytest.raises(ValueError, match="at least 1"):
+        samples.prepare("mnist", tmp_path, per_class=0)
