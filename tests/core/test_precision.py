@@ -1,0 +1,114 @@
+"""bfloat16 compute: the setting, separate feature caches, float32 heads, and features that
+classify as well as float32 ones (on CPUs that run bfloat16 natively)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core import advisor, datasets, device, features, hostinfo, samples, vgg16
+from core.backbone import build_vgg16, resolve_weights
+from core.runconfig import RunConfig
+
+SIZE = 32
+NO_NATIVE_BF16 = (
+    "this CPU has neither AMX nor AVX512-BF16 (or TF_ENABLE_ONEDNN_OPTS=0): bfloat16 would be "
+    "emulated, slowly, and 'auto' keeps float32 here, so the comparison is not run"
+)
+
+
+def test_precision_setting(tmp_path):
+    config = RunConfig(dataset=str(tmp_path))
+    assert config.precision == "auto" and config.problems() == []
+    for choice in ("bfloat16", "float32"):
+        assert RunConfig(dataset=str(tmp_path), precision=choice).problems() == []
+    problems = RunConfig(dataset=str(tmp_path), precision="float16").problems()
+    assert problems == ["precision must be one of auto, bfloat16, float32, not 'float16'"]
+    again = RunConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again.precision == "auto"
+    old = {k: v for k, v in config.to_dict().items() if k != "precision"}  # saved before it
+    assert RunConfig.from_dict(old).precision == "auto"
+
+
+def test_cache_keys_keep_precisions_apart(tmp_path):
+    f32 = features.CacheKey("images", "random-seed0", 150)
+    bf16 = features.CacheKey("images", "random-seed0", 150, "bfloat16")
+    assert f32.folder(tmp_path) == tmp_path / "features" / "images" / "random-seed0" / "150px"
+    assert bf16.folder(tmp_path) != f32.folder(tmp_path)
+    assert bf16.folder(tmp_path).name == "150px-bfloat16"
+
+
+def test_heads_and_probe_features_stay_float32_under_bfloat16():
+    import keras
+
+    from core import models
+
+    plan = device.plan_acceleration([], hostinfo.CpuFeatures("x", True, True, True))
+    with device.run_precision("auto", plan):
+        base = build_vgg16(SIZE, resolve_weights("none"))
+        top = models.top_model(base, vgg16.BOTTLENECK_LAYER, models.dense_head(3))
+        extractor = models.feature_extractor(base, [("block3_pool", "gap")])
+        x = np.zeros((2, *top.input.shape[1:]), "float32")
+        assert base.get_layer("block5_conv3").compute_dtype == "bfloat16"
+        assert top.get_layer("predictions").compute_dtype == "float32"
+        assert keras.ops.convert_to_numpy(top(x)).dtype == np.float32
+        assert extractor.outputs[0].dtype == "float32"  # symbolic: no slow bf16 convolution
+    assert device.active_precision() == "float32"
+
+
+def _probe_accuracies(scan, split, precision: str, weights) -> tuple[dict, dict]:
+    """Per layer: (validation accuracy, validation predictions) of the advisor's linear probe
+    on GAP features computed in `precision` (same weights for both precisions)."""
+    import keras
+
+    keras.mixed_precision.set_global_policy(device.POLICIES[precision])
+    try:
+        base = build_vgg16(SIZE, resolve_weights("none"))
+        base.set_weights(weights)
+        outputs = [(layer, "gap") for layer in vgg16.FEATURE_LAYERS]
+        key = features.CacheKey(scan.fingerprint(), "random-seed0", SIZE, precision)
+        cache = features.FeatureCache(split["root"])
+        table = features.extract(base, scan.items, outputs, key, cache, batch_size=32)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+        features.release_models()
+    accuracy, predicted = {}, {}
+    for output in outputs:
+        fit = advisor.fit_linear(
+            table.rows(output, split["train"]),
+            split["y_train"],
+            table.rows(output, split["val"]),
+            split["y_val"],
+            len(scan.classes),
+        )
+        accuracy[output[0]] = fit.val_accuracy
+        predicted[output[0]] = fit.val_probabilities.argmax(1)
+    return accuracy, predicted
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hostinfo.cpu_features().bf16, reason=NO_NATIVE_BF16)
+def test_bfloat16_features_classify_like_float32_ones(tmp_path):
+    """300 real handwritten digits (scikit-learn's, 32 px), random VGG16 weights: the linear
+    probe's accuracy on bfloat16 features matches float32's within 4 points on every layer,
+    and the two agree on most individual predictions."""
+    folder = samples.write_digits(tmp_path, per_class=30, size=SIZE)
+    scan = datasets.scan(folder)
+    parts = datasets.split(scan, 0.3, seed=0)
+    index = {name: k for k, name in enumerate(parts.classes)}
+    split = {
+        "root": tmp_path / "cache",
+        "train": parts.train,
+        "val": parts.validation,
+        "y_train": np.array([index[i.label] for i in parts.train]),
+        "y_val": np.array([index[i.label] for i in parts.validation]),
+    }
+    weights = build_vgg16(SIZE, resolve_weights("none"), seed=0).get_weights()
+    f32, f32_pred = _probe_accuracies(scan, split, "float32", weights)
+    bf16, bf16_pred = _probe_accuracies(scan, split, "bfloat16", weights)
+    assert max(f32.values()) > 0.5, f32  # the features carry the digits: chance is 0.1
+    for layer in vgg16.FEATURE_LAYERS:
+        assert abs(bf16[layer] - f32[layer]) <= 0.04, (layer, f32, bf16)
+        assert (bf16_pred[layer] == f32_pred[layer]).mean() >= 0.85, layer
