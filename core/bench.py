@@ -10,6 +10,11 @@ augmented block5 epoch reading the decoded-image cache against the textbook one 
 JPEG each epoch (goal >= 2x); (g) peak resident memory of extraction over 10x the images, each
 in a fresh child process (goal < 1.1). Each timing is the best of `repeats`, and the pairs are
 interleaved so machine noise hits both sides alike.
+
+(b), (c) and (d) run in the precision the worker would use here (`core.device`'s plan, or
+`precision`); (a) is measured in float32 and in that precision (on a CPU also in bfloat16, to
+report `cpu_bf16_speedup`), and (b) is compared with the fastest of them. The extraction speed
+is recorded in the studio home (core.speed) when `home` is given, for time estimates.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core import vgg16
+from core import device, vgg16
 
 GOALS = {"extraction_ratio": 0.90, "finetune_speedup": 4.0, "head_epoch_seconds_2000": 1.0}
 
@@ -75,15 +80,70 @@ def _gpus() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def raw_precisions(plan: device.AccelerationPlan, chosen: str) -> list[str]:
+    """Which precisions (a) measures: float32, the one in use, and bfloat16 on any CPU (the
+    side-by-side that says whether this CPU gains from it)."""
+    wanted = ["float32", chosen] + (["bfloat16"] if not plan.device.startswith("GPU") else [])
+    return list(dict.fromkeys(wanted))
+
+
+def _raw_forward(base, precision: str, tensors: np.ndarray, batch_size: int):
+    """(a): VGG16 up to block5_pool on in-memory tensors, in `precision`, weights of `base`."""
+    import tensorflow as tf
+
+    from core import models
+    from core.backbone import build_vgg16, resolve_weights
+
+    with device.dtype_policy(precision):
+        copy = build_vgg16(base.input.shape[1], resolve_weights("none"))
+        copy.set_weights(base.get_weights())
+        extractor = models.feature_extractor(copy, [(vgg16.BOTTLENECK_LAYER, "map")])
+    forward = tf.function(lambda x: extractor(x, training=False))
+
+    def raw_forward():
+        for start in range(0, len(tensors), batch_size):
+            forward(tensors[start : start + batch_size]).numpy()
+
+    raw_forward()  # trace once, outside the timing
+    return raw_forward
+
+
 def run(
     image_size: int = vgg16.DEFAULT_IMAGE_SIZE,
     images: int = 256,
     batch_size: int = 32,
     weights: str = "none",
     repeats: int = 2,
+    precision: str = "auto",
+    home: str | os.PathLike | None = None,
 ) -> dict:
-    import tensorflow as tf
+    plan = device.current_plan()
+    device.apply(plan)
+    with device.run_precision(precision, plan) as chosen:
+        report = _run(plan, chosen, image_size, images, batch_size, weights, repeats)
+    if home is not None:
+        from core import speed
 
+        speed.record(
+            home,
+            images,
+            images / report["extraction_images_per_s"],
+            image_size,
+            chosen,
+            "bench",
+        )
+    return report
+
+
+def _run(
+    plan: device.AccelerationPlan,
+    chosen: str,
+    image_size: int,
+    images: int,
+    batch_size: int,
+    weights: str,
+    repeats: int,
+) -> dict:
     from core import datasets, features, models
     from core.backbone import build_vgg16
     from core.weights import WeightsSpec
@@ -95,20 +155,17 @@ def run(
         write_jpegs(root / "data", images)
         scan = datasets.scan(root / "data")
         labels = np.array([i.label == "a" for i in scan.items], dtype="float32").reshape(-1, 1)
-        key = features.CacheKey(scan.fingerprint(), source.cache_id(0), image_size)
+        key = features.CacheKey(scan.fingerprint(), source.cache_id(0), image_size, chosen)
 
-        # (a) raw forward on in-memory tensors vs (b) files -> cached features
-        extractor = models.feature_extractor(base, [(vgg16.BOTTLENECK_LAYER, "map")])
-        forward = tf.function(lambda x: extractor(x, training=False))
+        # (a) raw forward on in-memory tensors, per precision, vs (b) files -> cached features
         tensors = (
             np.random.default_rng(0)
             .uniform(0, 255, (images, image_size, image_size, 3))
             .astype("float32")
         )
-
-        def raw_forward():
-            for start in range(0, images, batch_size):
-                forward(tensors[start : start + batch_size]).numpy()
+        forwards = {
+            p: _raw_forward(base, p, tensors, batch_size) for p in raw_precisions(plan, chosen)
+        }
 
         def ours_extract():
             cache = features.FeatureCache(root / f"cache-{time.perf_counter_ns()}")
@@ -116,12 +173,15 @@ def run(
                 base, scan.items, [(vgg16.BOTTLENECK_LAYER, "map")], key, cache, batch_size
             )
 
-        raw_forward()  # trace once, outside the timing
-        raw_s, ours_s = [], []
+        raw_s: dict[str, list[float]] = {p: [] for p in forwards}
+        ours_s = []
         for _ in range(repeats):
-            raw_s.append(_best(raw_forward, 1))
+            for p, forward in forwards.items():
+                raw_s[p].append(_best(forward, 1))
             ours_s.append(_best(ours_extract, 1))
-        raw_ips, ours_ips = images / min(raw_s), images / min(ours_s)
+        raw_ips = {p: images / min(times) for p, times in raw_s.items()}
+        fastest = max(raw_ips, key=raw_ips.get)
+        ours_ips = images / min(ours_s)
 
         # (c) block5 fine-tuning epoch: textbook (whole model, images every epoch) vs cached
         head = models.dense_head(2)
@@ -174,13 +234,20 @@ def run(
     report = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
+        "path": plan.why,
+        "precision": chosen,
         "image_size": image_size,
         "images": images,
         "batch_size": batch_size,
         "weights": source.label,
-        "raw_forward_images_per_s": round(raw_ips, 2),
+        "raw_forward_images_per_s": round(raw_ips[chosen], 2),
+        "raw_forward_images_per_s_by_precision": {p: round(v, 2) for p, v in raw_ips.items()},
+        "fastest_raw_forward": fastest,
+        "cpu_bf16_speedup": (
+            round(raw_ips["bfloat16"] / raw_ips["float32"], 2) if "bfloat16" in raw_ips else None
+        ),
         "extraction_images_per_s": round(ours_ips, 2),
-        "extraction_ratio": round(ours_ips / raw_ips, 3),
+        "extraction_ratio": round(ours_ips / raw_ips[fastest], 3),
         "textbook_finetune_epoch_s": round(min(textbook_s), 3),
         "cached_finetune_epoch_s": round(min(cached_s), 3),
         "finetune_speedup": round(min(textbook_s) / min(cached_s), 2),
@@ -199,13 +266,20 @@ def run(
 
 
 def describe(report: dict) -> str:
+    by_precision = ", ".join(
+        f"{p} {v}" for p, v in report["raw_forward_images_per_s_by_precision"].items()
+    )
+    speedup = report["cpu_bf16_speedup"]
     return "\n".join(
         [
             f"VGG16 benchmark, {report['images']} images at {report['image_size']} px, "
             f"batch {report['batch_size']} ({report['machine']})",
-            f"(a) raw forward, in-memory tensors: {report['raw_forward_images_per_s']} images/s",
+            f"path: {report['path']}; this benchmark ran in {report['precision']}",
+            f"(a) raw forward, in-memory tensors, images/s: {by_precision}"
+            + (f"; bfloat16 / float32 = {speedup}x" if speedup is not None else ""),
             f"(b) our extraction from JPEG files to cache: {report['extraction_images_per_s']} "
-            f"images/s = {report['extraction_ratio']:.2f} x (a)  (goal >= 0.90)",
+            f"images/s = {report['extraction_ratio']:.2f} x the fastest (a), "
+            f"{report['fastest_raw_forward']}  (goal >= 0.90)",
             f"(c) block5 fine-tuning epoch: textbook {report['textbook_finetune_epoch_s']} s, ours "
             f"{report['cached_finetune_epoch_s']} s = {report['finetune_speedup']}x faster "
             f"(goal >= 4x); one-time block4_pool extraction {report['block4_extraction_once_s']} s",

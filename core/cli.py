@@ -4,7 +4,7 @@
     train DIR [options]        progress on stdout; the LAST line is one JSON object
     predict MODEL_OR_RUN IMAGE... [--top-k 3] [--json]
     advise DIR                 the measured strategy advice (linear probe), as JSON
-    bench [--image-size N] [--images N] [--json]
+    bench [--image-size N] [--images N] [--precision P] [--json]
     sample NAME [--per-class N] write a sample dataset and print its folder
     runs / stop RUN / resume RUN
     worker                     the worker loop (started for you by train and by the app)
@@ -20,7 +20,8 @@ import json
 import sys
 import time
 
-from core import strategies, vgg16
+from core import settings, strategies, vgg16
+from core.device import PRECISIONS
 from core.runconfig import RunConfig
 from core.worker import IDLE_SECONDS
 
@@ -124,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="F",
         help="validation share of a single folder (default: %(default)s)",
     )
+    train.add_argument(
+        "--precision",
+        default=run_default("precision"),
+        choices=PRECISIONS,
+        help="auto: bfloat16 where the CPU/GPU runs it natively, else float32 "
+        "(default: %(default)s)",
+    )
     train.add_argument("--quiet", action="store_true", help="print only the final JSON line")
 
     predict = sub.add_parser("predict", help="classify images (or clips) with a run's model")
@@ -175,6 +183,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--weights", default="none", metavar="SPEC", help="as for train (default: %(default)s)"
+    )
+    bench.add_argument(
+        "--precision",
+        default=run_default("precision"),
+        choices=PRECISIONS,
+        help="auto: what the worker would use here (default: %(default)s)",
     )
     bench.add_argument("--json", action="store_true", help="only the JSON report")
 
@@ -267,6 +281,7 @@ def _config_from(args):
         weights=weights,
         seed=args.seed,
         val_fraction=args.val_fraction,
+        precision=args.precision,
     )
 
 
@@ -435,6 +450,8 @@ def cmd_bench(args) -> int:
         images=args.images,
         batch_size=args.batch_size,
         weights=args.weights,
+        precision=args.precision,
+        home=settings.studio_home(args.home),
     )
     if not args.json:
         print(bench.describe(report), file=sys.stderr)

@@ -175,17 +175,25 @@ def apply(plan: AccelerationPlan) -> None:
 
 
 @contextmanager
-def run_precision(requested: str, plan: AccelerationPlan | None = None) -> Iterator[str]:
-    """One run's Keras dtype policy, put back to float32 afterwards so the next run starts
-    clean. Yields the compute dtype in use."""
+def dtype_policy(precision: str) -> Iterator[str]:
+    """Models built inside compute in `precision` ("float32" | "bfloat16" | "float16"); the
+    previous Keras policy is back afterwards, also after an error."""
     import keras
 
-    precision = resolve_precision(requested, plan or current_plan())
+    before = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(POLICIES[precision])
     try:
         yield precision
     finally:
-        keras.mixed_precision.set_global_policy("float32")
+        keras.mixed_precision.set_global_policy(before)
+
+
+@contextmanager
+def run_precision(requested: str, plan: AccelerationPlan | None = None) -> Iterator[str]:
+    """One run's precision setting applied (the worker starts in float32, so every run starts
+    clean and the next one too). Yields the compute dtype in use."""
+    with dtype_policy(resolve_precision(requested, plan or current_plan())) as precision:
+        yield precision
 
 
 def active_precision() -> str:

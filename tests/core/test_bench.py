@@ -1,12 +1,14 @@
-"""The data-path parts of `python -m core bench`, run on tiny pictures (the real bench uses
-12 MP photos): each measurement runs and gives sensible numbers."""
+"""`python -m core bench`: its choices and report, and its data-path parts run on tiny pictures
+(the real bench uses 12 MP photos): each measurement runs and gives sensible numbers."""
 
 from __future__ import annotations
 
 import pytest
 
-from core import bench
+from core import bench, device
 from core.backbone import build_vgg16
+from core.device import Gpu
+from core.hostinfo import CpuFeatures
 from core.weights import WeightsSpec
 
 pytestmark = pytest.mark.slow
@@ -51,3 +53,41 @@ def test_datapath_goals_and_description():
     assert all(bench.datapath_goals_met(report).values())
     assert not bench.datapath_goals_met({**report, "peak_rss_growth": 1.3})["peak_rss_growth"]
     assert "2000 over 200 images" in "\n".join(bench.describe_datapath(report))
+
+
+def test_raw_forward_precisions():
+    cpu = device.plan_acceleration([], CpuFeatures("x", False, False, True))
+    amx = device.plan_acceleration([], CpuFeatures("x", True, True, True))
+    ampere = device.plan_acceleration([Gpu("A100", (8, 0))])
+    volta = device.plan_acceleration([Gpu("V100", (7, 0))])
+    assert bench.raw_precisions(cpu, "float32") == ["float32", "bfloat16"]  # side by side
+    assert bench.raw_precisions(amx, "bfloat16") == ["float32", "bfloat16"]
+    assert bench.raw_precisions(ampere, "bfloat16") == ["float32", "bfloat16"]
+    assert bench.raw_precisions(volta, "float16") == ["float32", "float16"]
+
+
+def test_describe_names_the_path_and_the_bf16_speedup():
+    report = {
+        "images": 256,
+        "image_size": 150,
+        "batch_size": 32,
+        "machine": "Xeon, 2 cores, no GPU",
+        "path": "CPU with amx_bf16+avx512_bf16: bfloat16 compute (float32 heads), no XLA",
+        "precision": "bfloat16",
+        "raw_forward_images_per_s_by_precision": {"float32": 16.0, "bfloat16": 54.0},
+        "fastest_raw_forward": "bfloat16",
+        "cpu_bf16_speedup": 3.38,
+        "extraction_images_per_s": 50.0,
+        "extraction_ratio": 0.926,
+        "textbook_finetune_epoch_s": 20.0,
+        "cached_finetune_epoch_s": 2.0,
+        "finetune_speedup": 10.0,
+        "block4_extraction_once_s": 5.0,
+        "head_epoch_seconds_2000": 0.5,
+    }
+    text = bench.describe(report)
+    assert "path: CPU with amx_bf16" in text and "ran in bfloat16" in text
+    assert "float32 16.0, bfloat16 54.0; bfloat16 / float32 = 3.38x" in text
+    assert "0.93 x the fastest (a), bfloat16" in text
+    gpu = {**report, "cpu_bf16_speedup": None}
+    assert "bfloat16 / float32" not in bench.describe(gpu)
