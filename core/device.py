@@ -147,10 +147,10 @@ def enable_memory_growth(
 def detect_gpus() -> list[Gpu]:
     import tensorflow as tf
 
-    from core.hostinfo import nvidia_memory_mb
+    from core.hostinfo import nvidia_smi_gpus
 
     devices = tf.config.list_physical_devices("GPU")
-    memory = nvidia_memory_mb() if devices else []
+    memory = [g.memory_mb for g in nvidia_smi_gpus()] if devices else []
     found = []
     for index, device in enumerate(devices):
         details = tf.config.experimental.get_device_details(device) or {}
@@ -224,6 +224,16 @@ def current_plan() -> AccelerationPlan:
     if _CURRENT is None:
         _CURRENT = plan_acceleration(detect_gpus(), cpu_features())
     return _CURRENT
+
+
+def quick_plan() -> AccelerationPlan:
+    """The plan from nvidia-smi and /proc/cpuinfo, without TensorFlow: what a page may show
+    (device, precision "auto" means, default batch size) in the app, which never imports it.
+    The worker's `current_plan` asks TensorFlow itself."""
+    from core.hostinfo import nvidia_smi_gpus
+
+    gpus = [Gpu(g.name, g.compute_capability, g.memory_mb) for g in nvidia_smi_gpus()]
+    return plan_acceleration(gpus, cpu_features())
 
 
 def describe() -> str:

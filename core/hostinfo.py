@@ -80,21 +80,52 @@ def nvidia_gpus(proc: Path = NVIDIA_PROC) -> list[str]:
     ]
 
 
-def nvidia_memory_mb() -> list[int]:
-    """Total memory of each NVIDIA GPU in MiB, from nvidia-smi (empty without it): sizes the
-    default batch without TensorFlow touching the card."""
+@dataclass(frozen=True)
+class NvidiaGpu:
+    name: str
+    memory_mb: int | None
+    compute_capability: tuple[int, int] | None
+
+
+SMI_FIELDS = "name,memory.total,compute_cap"  # compute_cap needs driver >= 510
+
+
+def parse_nvidia_smi(csv_text: str) -> list[NvidiaGpu]:
+    """`nvidia-smi --query-gpu=name,memory.total[,compute_cap] --format=csv,noheader,nounits`
+    output -> one NvidiaGpu per line ("[N/A]" or a missing column: None)."""
+    found = []
+    for line in csv_text.splitlines():
+        parts = [part.strip() for part in line.split(",")]
+        if not parts[0]:
+            continue
+        memory = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        capability = None
+        if len(parts) > 2:
+            major, _, minor = parts[2].partition(".")
+            if major.isdigit() and minor.isdigit():
+                capability = (int(major), int(minor))
+        found.append(NvidiaGpu(parts[0], memory, capability))
+    return found
+
+
+def nvidia_smi_gpus() -> list[NvidiaGpu]:
+    """Name, memory and compute capability of each NVIDIA GPU from nvidia-smi (empty without
+    it): enough to plan precision and batch size without TensorFlow touching the card."""
     if shutil.which("nvidia-smi") is None:
         return []
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [int(line) for line in out.stdout.split() if line.strip().isdigit()]
+    for fields in (SMI_FIELDS, SMI_FIELDS.rsplit(",", 1)[0]):  # older drivers: no compute_cap
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return []
+        if out.returncode == 0:
+            return parse_nvidia_smi(out.stdout)
+    return []
 
 
 def quick_device(proc: Path = NVIDIA_PROC) -> str:

@@ -3,6 +3,8 @@ fake /proc/cpuinfo files, the per-run precision policy and the default batch siz
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core import device, hostinfo, vgg16
@@ -213,3 +215,38 @@ def test_memory_growth_is_set_on_every_gpu_and_refusals_are_returned():
     assert calls == [("GPU:0", True), ("GPU:2", True)]
     assert refused == ["GPU:1"]
     assert device.enable_memory_growth([], set_growth) == []  # CPU only: nothing to do
+
+
+def test_nvidia_smi_output_is_parsed():
+    text = "NVIDIA A100-SXM4-80GB, 81920, 8.0\nTesla V100-PCIE-16GB, 16384, 7.0\n\n"
+    gpus = hostinfo.parse_nvidia_smi(text)
+    assert gpus == [
+        hostinfo.NvidiaGpu("NVIDIA A100-SXM4-80GB", 81920, (8, 0)),
+        hostinfo.NvidiaGpu("Tesla V100-PCIE-16GB", 16384, (7, 0)),
+    ]
+    old_driver = hostinfo.parse_nvidia_smi("Tesla K80, [N/A]\n")
+    assert old_driver == [hostinfo.NvidiaGpu("Tesla K80", None, None)]
+
+
+def test_quick_plan_needs_no_tensorflow(monkeypatch):
+    smi = [hostinfo.NvidiaGpu("NVIDIA L4", 23034, (8, 9))]
+    monkeypatch.setattr(hostinfo, "nvidia_smi_gpus", lambda: smi)
+    plan = device.quick_plan()
+    assert (plan.device, plan.precision) == ("GPU: NVIDIA L4", "bfloat16")
+    assert plan.batch_size == device.suggested_batch_size(
+        23034, vgg16.DEFAULT_IMAGE_SIZE, "bfloat16"
+    )
+    monkeypatch.setattr(hostinfo, "nvidia_smi_gpus", lambda: [])
+    assert device.quick_plan().device.startswith("CPU")
+
+
+def test_planning_in_the_app_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from core import device, runconfig; device.quick_plan(); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    root = Path(device.__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
