@@ -58,9 +58,6 @@ def load(store: Store, model_or_run: str) -> LoadedModel:
     import keras
 
     import core.models  # noqa: F401 - registers VGGPreprocess for deserialisation
-    from core import device
-
-    device.keep_off_gpu()  # predicting a few images: leave the GPU's memory to the worker
 
     run = find_run(store, model_or_run)
     if run.status not in WITH_MODEL or not run.model_path or not Path(run.model_path).exists():
