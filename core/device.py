@@ -203,16 +203,15 @@ def active_precision() -> str:
     return keras.mixed_precision.global_policy().compute_dtype
 
 
-def keep_off_gpu() -> None:
-    """For processes that only predict (the Streamlit app): hide the GPUs from TensorFlow so
-    this process never takes GPU memory the worker needs. No-op once TensorFlow has already
-    initialised its devices."""
-    import tensorflow as tf
-
+def hide_gpus(set_visible_devices: Callable[[list, str], None]) -> bool:
+    """For the app process (it only predicts a few pictures, on the CPU): hide the GPUs from
+    TensorFlow (set_visible_devices is tf.config.set_visible_devices) so this process never
+    takes GPU memory the worker needs. False when TensorFlow had already initialised them."""
     try:
-        tf.config.set_visible_devices([], "GPU")
+        set_visible_devices([], "GPU")
     except RuntimeError:
-        pass
+        return False
+    return True
 
 
 _CURRENT: AccelerationPlan | None = None

@@ -8,7 +8,9 @@ this module makes sure the app never grabs all GPU memory:
 
 - importing this module (the sidebar does, on every page) sets TF_FORCE_GPU_ALLOW_GROWTH, so
   even a TensorFlow import that bypassed this module would grow GPU memory on demand;
-- `tensorflow()` turns on memory growth on every GPU before TensorFlow is used for anything.
+- `tensorflow()` turns on memory growth on every GPU before TensorFlow is used for anything,
+  then hides the GPUs from this process altogether: predicting a few pictures runs on the CPU
+  and the app takes no GPU memory at all (growth stays as the fallback if hiding is refused).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def tensorflow():
         )
         if refused:
             log.warning("GPU memory growth could not be set on %s (already in use)", refused)
+        if not device.hide_gpus(tf.config.set_visible_devices):
+            log.warning("the GPUs could not be hidden from the app (TensorFlow already uses them)")
         _ready = True
     return tf
 

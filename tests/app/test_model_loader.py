@@ -24,6 +24,7 @@ class FakeTensorFlow(types.ModuleType):
         self.log: list[tuple] = []
         self.config = types.SimpleNamespace(
             list_physical_devices=lambda kind: self.log.append(("list", kind)) or list(gpus),
+            set_visible_devices=lambda devices, kind: self.log.append(("visible", devices, kind)),
             experimental=types.SimpleNamespace(
                 set_memory_growth=lambda gpu, on: self.log.append(("growth", gpu, on))
             ),
@@ -43,10 +44,15 @@ def test_memory_growth_is_set_before_tensorflow_is_handed_out(fake_tf):
     with pytest.raises(RuntimeError, match="not loaded"):
         model_loader.device_line()  # never the first to touch TensorFlow
     assert model_loader.tensorflow() is fake_tf
-    assert fake_tf.log == [("list", "GPU"), ("growth", "GPU:0", True), ("growth", "GPU:1", True)]
+    assert fake_tf.log == [
+        ("list", "GPU"),
+        ("growth", "GPU:0", True),
+        ("growth", "GPU:1", True),
+        ("visible", [], "GPU"),  # then no GPU at all: the app never takes GPU memory
+    ]
     assert model_loader.loaded()
     model_loader.tensorflow()
-    assert len(fake_tf.log) == 3  # once per process
+    assert len(fake_tf.log) == 4  # once per process
 
 
 def test_predict_goes_through_the_loader(fake_tf):

@@ -250,3 +250,14 @@ def test_planning_in_the_app_imports_no_tensorflow():
     )
     root = Path(device.__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_hiding_the_gpus_reports_a_refusal():
+    calls = []
+    assert device.hide_gpus(lambda devices, kind: calls.append((devices, kind)))
+    assert calls == [([], "GPU")]
+
+    def initialised(devices, kind):
+        raise RuntimeError("Visible devices cannot be modified after being initialized")
+
+    assert not device.hide_gpus(initialised)
