@@ -42,10 +42,11 @@ def parsed_defaults(*argv: str) -> dict:
                 "augment_kind",
                 "seed",
                 "val_fraction",
+                "precision",
             },
         ),
         (("advise", "DIR"), {"val_dir", "image_size", "seed"}),
-        (("bench",), {"image_size", "batch_size"}),
+        (("bench",), {"image_size", "batch_size", "precision"}),
     ],
 )
 def test_flag_defaults_are_runconfig_defaults(argv, expected):
