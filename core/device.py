@@ -16,7 +16,6 @@ fuses the GPU's elementwise work, while on CPU it only delays the first epoch.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,7 +81,7 @@ def suggested_batch_size(
     if memory_mb is None:
         from core.runconfig import RunConfig
 
-        return next(f.default for f in dataclasses.fields(RunConfig) if f.name == "batch_size")
+        return RunConfig.default("batch_size")
     per_image = (
         vgg16.activations_per_image(image_size)
         * BYTES_PER_NUMBER[precision]
