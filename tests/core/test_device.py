@@ -188,7 +188,7 @@ def test_worker_applies_each_runs_precision(monkeypatch, tmp_path):
     seen = []
 
     def fake_execute(store, run_id):
-        seen.append((store.get(run_id).run_config.precision, device.active_precision()))
+        seen.append((store.get(run_id).config.precision, device.active_precision()))
         return store_mod.DONE
 
     monkeypatch.setattr(training, "execute", fake_execute)
