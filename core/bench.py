@@ -92,10 +92,11 @@ def _raw_forward(base, precision: str, tensors: np.ndarray, batch_size: int):
     import tensorflow as tf
 
     from core import models
-    from core.backbone import build_vgg16, resolve_weights
+    from core.backbone import build_vgg16
+    from core.weights import NO_WEIGHTS
 
     with device.dtype_policy(precision):
-        copy = build_vgg16(base.input.shape[1], resolve_weights("none"))
+        copy = build_vgg16(base.input.shape[1], NO_WEIGHTS)
         copy.set_weights(base.get_weights())
         extractor = models.feature_extractor(copy, [(vgg16.BOTTLENECK_LAYER, "map")])
     forward = tf.function(lambda x: extractor(x, training=False))

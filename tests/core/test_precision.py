@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from core import advisor, datasets, device, features, hostinfo, samples, vgg16
-from core.backbone import build_vgg16, resolve_weights
+from core.backbone import build_vgg16
 from core.runconfig import RunConfig
+from core.weights import NO_WEIGHTS
 
 SIZE = 32
 NO_NATIVE_BF16 = (
@@ -47,7 +48,7 @@ def test_heads_and_probe_features_stay_float32_under_bfloat16():
 
     plan = device.plan_acceleration([], hostinfo.CpuFeatures("x", True, True, True))
     with device.run_precision("auto", plan):
-        base = build_vgg16(SIZE, resolve_weights("none"))
+        base = build_vgg16(SIZE, NO_WEIGHTS)
         top = models.top_model(base, vgg16.BOTTLENECK_LAYER, models.dense_head(3))
         extractor = models.feature_extractor(base, [("block3_pool", "gap")])
         x = np.zeros((2, *top.input.shape[1:]), "float32")
@@ -65,7 +66,7 @@ def _probe_accuracies(scan, split, precision: str, weights) -> tuple[dict, dict]
 
     keras.mixed_precision.set_global_policy(device.POLICIES[precision])
     try:
-        base = build_vgg16(SIZE, resolve_weights("none"))
+        base = build_vgg16(SIZE, NO_WEIGHTS)
         base.set_weights(weights)
         outputs = [(layer, "gap") for layer in vgg16.FEATURE_LAYERS]
         key = features.CacheKey(scan.fingerprint(), "random-seed0", SIZE, precision)
@@ -105,7 +106,7 @@ def test_bfloat16_features_classify_like_float32_ones(tmp_path):
         "y_train": np.array([index[i.label] for i in parts.train]),
         "y_val": np.array([index[i.label] for i in parts.validation]),
     }
-    weights = build_vgg16(SIZE, resolve_weights("none"), seed=0).get_weights()
+    weights = build_vgg16(SIZE, NO_WEIGHTS, seed=0).get_weights()
     f32, f32_pred = _probe_accuracies(scan, split, "float32", weights)
     bf16, bf16_pred = _probe_accuracies(scan, split, "bfloat16", weights)
     assert max(f32.values()) > 0.5, f32  # the features carry the digits: chance is 0.1
