@@ -36,9 +36,10 @@ def test_precision_setting(tmp_path):
 def test_cache_keys_keep_precisions_apart(tmp_path):
     f32 = features.CacheKey("images", "random-seed0", 150)
     bf16 = features.CacheKey("images", "random-seed0", 150, "bfloat16")
-    assert f32.folder(tmp_path) == tmp_path / "features" / "images" / "random-seed0" / "150px"
+    plain = f"150px-{features.DECODER}"  # float32 keeps the name it had before precisions
+    assert f32.folder(tmp_path) == tmp_path / "features" / "images" / "random-seed0" / plain
     assert bf16.folder(tmp_path) != f32.folder(tmp_path)
-    assert bf16.folder(tmp_path).name == "150px-bfloat16"
+    assert bf16.folder(tmp_path).name == f"{plain}-bfloat16"
 
 
 def test_heads_and_probe_features_stay_float32_under_bfloat16():
