@@ -2,8 +2,9 @@
 
 The conv base's layers are shared by every model built here: training a "top model" on cached
 features of a frozen layer updates the same weights the full image model uses, so nothing is
-copied between them. The saved model always starts with VGG16's own preprocess_input, so a
-prediction can never skip it.
+copied between them. The saved model always starts with VGG16's preprocess_input, so a
+prediction can never skip it; it is built from Keras' own layers only, so plain Keras (or
+TensorFlow, TFLite, ONNX) loads the model without this project's code.
 """
 
 from __future__ import annotations
@@ -14,14 +15,33 @@ from keras import layers
 
 from core import vgg16
 
+PREPROCESS_LAYER = "vgg16_preprocess"
+
 
 @keras.saving.register_keras_serializable(package="studio")
 class VGGPreprocess(layers.Layer):
-    """keras.applications.vgg16.preprocess_input (caffe: RGB->BGR, ImageNet mean subtracted),
-    as a layer, so it is saved inside the model. Takes raw 0..255 RGB."""
+    """The former preprocessing layer: kept registered so that models saved by older runs
+    still load in the studio. New models use `vgg16_preprocessing()`; `portable()` converts."""
 
     def call(self, inputs):
         return keras.applications.vgg16.preprocess_input(keras.ops.cast(inputs, "float32"))
+
+
+def vgg16_preprocessing(name: str = PREPROCESS_LAYER) -> layers.Conv2D:
+    """keras.applications.vgg16.preprocess_input (caffe: RGB->BGR, ImageNet means subtracted)
+    as a fixed, non-trainable 1x1 convolution: a built-in layer, so any Keras loads it.
+
+    The kernel is a channel permutation (weights exactly 0 or 1) and the bias the negated BGR
+    means, so each output is x * 1 + y * 0 + z * 0 - mean: bit-identical to preprocess_input.
+    float32 even under mixed precision: the means need the precision."""
+    permutation = np.zeros((1, 1, 3, 3), dtype="float32")
+    for out_channel in range(3):
+        permutation[0, 0, 2 - out_channel, out_channel] = 1.0  # BGR out from RGB in
+    bias = -np.asarray(vgg16.CAFFE_BGR_MEAN, dtype="float32")
+    layer = layers.Conv2D(3, 1, name=name, trainable=False, dtype="float32")
+    layer.build((None, None, None, 3))
+    layer.set_weights([permutation, bias])  # saved with the model like any weights
+    return layer
 
 
 def output_units(num_classes: int) -> tuple[int, str]:
@@ -130,7 +150,7 @@ def image_model(
     size = base.input.shape[1]
     inputs = keras.Input(shape=(size, size, 3), name="image")
     x = augment(inputs) if augment is not None else inputs
-    x = VGGPreprocess(name="vgg16_preprocess")(x)
+    x = vgg16_preprocessing()(x)
     outputs = _apply(head, _apply(base_layers_after(base, None, upto), x))
     return keras.Model(inputs, outputs, name=name)
 
@@ -141,7 +161,7 @@ def feature_extractor(base: keras.Model, outputs: list[tuple[str, str]]) -> kera
     deepest = max((layer for layer, _ in outputs), key=vgg16.LAYER_NAMES.index)
     size = base.input.shape[1]
     inputs = keras.Input(shape=(size, size, 3), name="image")
-    x = VGGPreprocess(name="vgg16_preprocess")(inputs)
+    x = vgg16_preprocessing()(inputs)
     found = {}
     for layer in base_layers_after(base, None, deepest):
         x = layer(x)
@@ -177,6 +197,19 @@ def linear_image_model(
     model = image_model(base, head, upto=layer, name=f"vgg16_linear_{layer}")
     dense.set_weights([kernel, bias])
     return model
+
+
+def portable(model: keras.Model) -> keras.Model:
+    """The same model without this project's custom layers: an older run's VGGPreprocess is
+    replaced by the built-in `vgg16_preprocessing()`, other layers (and weights) are reused.
+    A model that is already portable comes back unchanged."""
+    if not any(isinstance(layer, VGGPreprocess) for layer in model.layers):
+        return model
+    inputs = keras.Input(shape=tuple(model.input_shape[1:]), name="image")
+    x = inputs
+    for layer in model.layers[1:]:  # our models are plain chains (see predict._with_activation)
+        x = vgg16_preprocessing()(x) if isinstance(layer, VGGPreprocess) else layer(x)
+    return keras.Model(inputs, x, name=model.name)
 
 
 def last_conv_layer(model: keras.Model) -> str:

@@ -17,8 +17,9 @@ IMAGENET_NOTOP_URL = (
 # The md5 Keras checks after downloading the official notop file (keras.applications.vgg16).
 IMAGENET_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
 # caffe-style preprocessing (what keras.applications.vgg16.preprocess_input does): RGB -> BGR,
-# then subtract the ImageNet channel means. Kept here for documentation and tests only; the
-# model itself calls preprocess_input so there is one implementation.
+# then subtract the ImageNet channel means. core.models builds the model's preprocessing from
+# these (built-in layers only, so the saved model loads anywhere); a test holds it equal to
+# preprocess_input.
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
 

@@ -1,6 +1,8 @@
 """Models: preprocessing inside the model, the cached-feature fast path's equivalence, saving,
 the linear model's folded scaler, trainable layers by name, and weights errors."""
 
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -23,14 +25,45 @@ def images():
     return np.random.default_rng(0).integers(0, 256, (6, SIZE, SIZE, 3)).astype("float32")
 
 
-def test_preprocessing_layer_is_vgg16_preprocess_input(images):
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_preprocessing_layer_is_vgg16_preprocess_input(images, dtype):
+    batch = images.astype(dtype)
     expected = keras.applications.vgg16.preprocess_input(images.copy())
-    got = np.asarray(models.VGGPreprocess()(images))
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+    got = np.asarray(models.vgg16_preprocessing()(keras.ops.cast(batch, "float32")))
+    np.testing.assert_array_equal(got, expected)  # bit-identical, not merely close
     # caffe mode: BGR order, ImageNet means subtracted (not /255)
     np.testing.assert_allclose(
         got[0, 0, 0], images[0, 0, 0, ::-1] - vgg16.CAFFE_BGR_MEAN, atol=1e-3
     )
+    assert not models.vgg16_preprocessing().trainable_weights  # training never moves it
+
+
+def test_saved_models_use_built_in_layers_only(base, tmp_path):
+    model = models.image_model(base, models.dense_head(3))
+    path = tmp_path / "model.keras"
+    training.save_model_atomically(model, path)
+    with zipfile.ZipFile(path) as saved:
+        config = saved.read("config.json").decode()
+    assert "studio>" not in config and "VGGPreprocess" not in config
+
+
+def test_an_older_runs_model_loads_and_converts_to_a_portable_one(base, images, tmp_path):
+    """Runs saved before the built-in preprocessing carry the custom VGGPreprocess layer."""
+    head = models.dense_head(3)
+    inputs = keras.Input(shape=(SIZE, SIZE, 3), name="image")
+    x = models.VGGPreprocess(name=models.PREPROCESS_LAYER)(inputs)
+    for layer in [*models.base_layers_after(base, None), *head]:
+        x = layer(x)
+    old = keras.Model(inputs, x)
+    path = tmp_path / "old.keras"
+    training.save_model_atomically(old, path)
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    converted = models.portable(reloaded)
+    assert not any(isinstance(layer, models.VGGPreprocess) for layer in converted.layers)
+    np.testing.assert_allclose(
+        converted.predict(images, verbose=0), old.predict(images, verbose=0), atol=1e-6
+    )
+    assert models.portable(converted) is converted
 
 
 @pytest.mark.parametrize("blocks", [0, 1, 2])
