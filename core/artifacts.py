@@ -14,6 +14,7 @@ from core.evaluation import evaluation, most_wrong
 from core.fileio import atomic_write_text, write_atomically
 from core.results import CacheUse, RunResult
 from core.run_context import Context
+from core.runfiles import library_versions
 
 
 def save_model_atomically(model, path: Path) -> None:
@@ -48,4 +49,5 @@ def finish(
     )
     save_model_atomically(model, ctx.folder / "model.keras")
     atomic_write_text(ctx.folder / "result.json", json.dumps(result.to_json(), indent=1))
+    atomic_write_text(ctx.folder / "versions.json", json.dumps(library_versions(), indent=1))
     return result

@@ -24,6 +24,7 @@ from core.features import ExtractionStopped
 from core.resume import START, ResumePoint, ResumeState
 from core.run_context import Context
 from core.runconfig import RunConfig
+from core.runfiles import tensorboard_dir
 
 STOPPED, DIVERGED = "stopped", "diverged"  # FitInterrupted reasons
 
@@ -215,7 +216,7 @@ def _reporter(
 
 
 def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list:
-    """NaN guard, best-epoch checkpoint, learning-rate decay and early stopping."""
+    """NaN guard, best-epoch checkpoint, learning-rate decay, early stopping, TensorBoard."""
     import keras
 
     from core.callbacks import SaveBestWeights
@@ -232,6 +233,7 @@ def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list:
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
         ),
+        keras.callbacks.TensorBoard(tensorboard_dir(ctx.folder) / phase.name, write_graph=False),
     ]
 
 
