@@ -503,8 +503,11 @@ def split(result: Scan, val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 
 
 
 def split_from_manifest(result: Scan, manifest: dict) -> Split:
-    """Rebuild a saved split (same files, same sides) so runs can be compared on equal terms."""
-    files = manifest["files"]
-    train = [i for i in result.items if files.get(i.rel) == TRAIN]
-    val = [i for i in result.items if files.get(i.rel) == VALIDATION]
+    """Rebuild a saved split (same files, same sides) so runs can be compared on equal terms.
+    The manifest's order is kept (it is the split's order): seeded shuffling then draws the
+    same batches, so a resumed or reproduced run trains like the run that saved it."""
+    found = {item.rel: item for item in result.items}
+    files = [(found[rel], side) for rel, side in manifest["files"].items() if rel in found]
+    train = [item for item, side in files if side == TRAIN]
+    val = [item for item, side in files if side == VALIDATION]
     return Split(list(manifest["classes"]), train, val, manifest["seed"], manifest["val_fraction"])

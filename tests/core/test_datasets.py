@@ -61,6 +61,15 @@ def test_split_is_stratified_seeded_and_keeps_each_class_on_both_sides(tmp_path)
     assert sorted(i.rel for i in rebuilt.validation) == sorted(i.rel for i in first.validation)
 
 
+def test_a_rebuilt_split_keeps_the_order_seeded_shuffling_depends_on(tmp_path):
+    scan = datasets.scan(write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=10))
+    first = datasets.split(scan, 0.3, seed=3)
+    rebuilt = datasets.split_from_manifest(scan, first.manifest())
+    assert [i.rel for i in rebuilt.train] == [i.rel for i in first.train]
+    assert [i.rel for i in rebuilt.validation] == [i.rel for i in first.validation]
+    assert [i.rel for i in first.train] != sorted(i.rel for i in first.train)  # not trivially
+
+
 def test_single_image_class_is_warned_and_trains_only(tmp_path):
     root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=5)
     for extra in list((root / "blue").iterdir())[1:]:
