@@ -38,7 +38,17 @@ def vgg16_preprocessing(name: str = PREPROCESS_LAYER) -> layers.Conv2D:
     for out_channel in range(3):
         permutation[0, 0, 2 - out_channel, out_channel] = 1.0  # BGR out from RGB in
     bias = -np.asarray(vgg16.CAFFE_BGR_MEAN, dtype="float32")
-    layer = layers.Conv2D(3, 1, name=name, trainable=False, dtype="float32")
+    layer = layers.Conv2D(
+        3,
+        1,
+        name=name,
+        trainable=False,
+        dtype="float32",
+        # constant initial values: a random draw here would shift every later seeded draw
+        # (the head's weights) depending on whether features came from the cache
+        kernel_initializer="zeros",
+        bias_initializer="zeros",
+    )
     layer.build((None, None, None, 3))
     layer.set_weights([permutation, bias])  # saved with the model like any weights
     return layer

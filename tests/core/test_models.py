@@ -38,6 +38,21 @@ def test_preprocessing_layer_is_vgg16_preprocess_input(images, dtype):
     assert not models.vgg16_preprocessing().trainable_weights  # training never moves it
 
 
+def test_preprocessing_draws_no_random_numbers():
+    """Seeded runs stay equal whether or not features came from the cache (which decides
+    whether an extractor, with its preprocessing, was built before the head)."""
+
+    def head_kernel(build_preprocessing: bool) -> np.ndarray:
+        keras.utils.set_random_seed(0)
+        if build_preprocessing:
+            models.vgg16_preprocessing()
+        dense = keras.layers.Dense(4)
+        dense.build((None, 4))
+        return np.asarray(dense.kernel)
+
+    np.testing.assert_array_equal(head_kernel(True), head_kernel(False))
+
+
 def test_saved_models_use_built_in_layers_only(base, tmp_path):
     model = models.image_model(base, models.dense_head(3))
     path = tmp_path / "model.keras"
