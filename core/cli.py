@@ -7,6 +7,9 @@
     bench [--image-size N] [--images N] [--precision P] [--json]
     sample NAME [--per-class N] write a sample dataset and print its folder
     runs / stop RUN / resume RUN
+    export RUN --format keras|savedmodel|tflite|tflite-int8|onnx [--out PATH]
+    bundle RUN [--out PATH]    one zip: model, labels, config, manifest, versions, report
+    reproduce BUNDLE_OR_RUN    train the same config on the same files, compare the result
     worker                     the worker loop (started for you by train and by the app)
 
 Bad input exits non-zero with a one-line reason on stderr, never a traceback.
@@ -216,6 +219,8 @@ def _parser() -> argparse.ArgumentParser:
         help="exit after S seconds with nothing queued (default: %(default)s)",
     )
     worker.add_argument("--once", action="store_true", help="exit when the queue is empty")
+
+    _take_away_parsers(sub)
     for command in sub.choices.values():  # `--home` also after the command, as documented
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -521,6 +526,92 @@ def cmd_worker(args) -> int:
     return 0
 
 
+# -- take the model away: export, bundle, reproduce -------------------------------------------
+def _take_away_parsers(sub) -> None:
+    from core.export import FORMATS
+
+    export = sub.add_parser("export", help="write a run's model for use outside the studio")
+    export.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    export.add_argument("--format", required=True, choices=list(FORMATS), help="the file format")
+    export.add_argument(
+        "--out", metavar="PATH", help="where to write it (default: the run's export/ folder)"
+    )
+
+    bundle = sub.add_parser("bundle", help="one zip with everything to reuse or reproduce a run")
+    bundle.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    bundle.add_argument("--out", metavar="PATH", help="the zip (default: in the run's folder)")
+
+    reproduce = sub.add_parser("reproduce", help="train a bundle's config again, compare")
+    reproduce.add_argument("source", metavar="BUNDLE_OR_RUN", help="a bundle zip, or a run id")
+    reproduce.add_argument(
+        "--dataset", metavar="DIR", help="where the same files are now, if they moved"
+    )
+    reproduce.add_argument(
+        "--val-dir", metavar="DIR", help="the separate validation folder, if it moved"
+    )
+    reproduce.add_argument("--quiet", action="store_true", help="print only the final JSON line")
+
+
+def cmd_export(args) -> int:
+    from core import export
+    from core.store import Store
+
+    try:
+        made = export.export(Store(args.home), args.run, args.format, args.out)
+    except export.ExportRefused as exc:
+        raise CliError(str(exc)) from None
+    check = made.check
+    print(
+        f"{made.format}: {made.path} ({made.size_bytes / 1e6:.1f} MB), checked on "
+        f"{check.images} validation images: largest probability difference "
+        f"{check.max_difference:.2g} (tolerance {check.tolerance:g})",
+        file=sys.stderr,
+    )
+    if made.quantisation is not None:
+        print(made.quantisation.describe(), file=sys.stderr)
+    print(json.dumps(dataclasses.asdict(made), default=str))
+    return 0
+
+
+def cmd_bundle(args) -> int:
+    from core import bundle
+    from core.store import Store
+
+    try:
+        made = bundle.write(Store(args.home), args.run, args.out)
+    except bundle.BundleRefused as exc:
+        raise CliError(str(exc)) from None
+    print(f"{made.path}: {len(made.files)} files, {made.size_bytes / 1e6:.1f} MB", file=sys.stderr)
+    print(
+        json.dumps({"path": str(made.path), "files": made.files, "fingerprint": made.fingerprint})
+    )
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from core import reproduce, worker
+    from core.store import DONE, Store
+
+    store = Store(args.home)
+    try:
+        plan = reproduce.plan(store, args.source, args.dataset, args.val_dir)
+    except (reproduce.ReproduceRefused, ValueError) as exc:  # BundleRefused is a ValueError
+        raise CliError(str(exc)) from None
+    for line in plan.warnings:
+        print(f"warning: {line}", file=sys.stderr, flush=True)
+    run = worker.submit(store, plan.config, idle_seconds=CLI_IDLE_SECONDS)
+    if not args.quiet:
+        print(f"run {run.id}: training {args.source} again", flush=True)
+    _follow(store, run.id, args.quiet)
+    run = store.get(run.id)
+    if run.status != DONE:
+        raise CliError(run.error or f"the new run ended as {run.status}")
+    outcome = reproduce.compare(plan, run.id, run.result)
+    print(outcome.describe(), file=sys.stderr)
+    print(json.dumps(dataclasses.asdict(outcome)), flush=True)
+    return 0 if outcome.matches else EXIT_RUN_FAILED
+
+
 COMMANDS = {
     "inspect": cmd_inspect,
     "train": cmd_train,
@@ -532,6 +623,9 @@ COMMANDS = {
     "stop": cmd_stop,
     "resume": cmd_resume,
     "worker": cmd_worker,
+    "export": cmd_export,
+    "bundle": cmd_bundle,
+    "reproduce": cmd_reproduce,
 }
 
 

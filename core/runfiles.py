@@ -99,7 +99,7 @@ def hashed_manifest(split: datasets.Split) -> dict:
         "classes": split.classes,
         "seed": split.seed,
         "val_fraction": split.val_fraction,
-        "files": dict(sorted(files.items())),
+        "files": files,  # in the split's order, which seeded shuffling depends on
     }
 
 
