@@ -171,13 +171,30 @@ class Exporter:
         staging = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=target.parent))
         try:
             written = staging / FORMATS[fmt].filename
-            self._write(fmt, written)
-            check = _compare(fmt, self.expected, predictions(fmt, written, self.check_batch))
+            got = self._write_and_load_back(fmt, written)
+            check = _compare(fmt, self.expected, got)
             quantisation = self.quantisation_report(written) if fmt == "tflite-int8" else None
             _replace(written, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return Exported(fmt, target, _size(target), check, quantisation)
+
+    def _write_and_load_back(self, fmt: str, path: Path) -> np.ndarray:
+        """The export's probabilities on the check images; a converter or runtime error
+        becomes a refusal that names the step."""
+        try:
+            self._write(fmt, path)
+        except Exception as exc:  # noqa: BLE001 - converters raise anything; said in one line
+            raise ExportRefused(
+                f"the {fmt} conversion failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        try:
+            return predictions(fmt, path, self.check_batch)
+        except Exception as exc:  # noqa: BLE001 - as above, for the runtime
+            raise ExportRefused(
+                f"the {fmt} export was written but {FORMATS[fmt].runtime} cannot run it: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
 
     def _write(self, fmt: str, path: Path) -> None:
         if fmt == "keras":

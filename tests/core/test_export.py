@@ -141,6 +141,19 @@ def test_an_export_that_disagrees_is_refused_and_not_kept(run, tmp_path, monkeyp
     assert not target.exists() and not list(tmp_path.iterdir())
 
 
+def test_a_failing_converter_is_a_refusal_that_names_the_step(run, tmp_path, monkeypatch):
+    store, finished = run
+
+    def broken(self, fmt, path):
+        path.write_bytes(b"half a file")
+        raise RuntimeError("unsupported op")
+
+    monkeypatch.setattr(export.Exporter, "_write", broken)
+    with pytest.raises(export.ExportRefused, match="keras conversion failed.*unsupported op"):
+        export.export(store, finished.id, "keras", tmp_path / "model.keras")
+    assert not list(tmp_path.iterdir())
+
+
 def test_cli_exports_and_prints_one_json_line(run, tmp_path, capsys):
     store, finished = run
     target = tmp_path / "out.keras"
