@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,7 @@ def write(store: Store, run_ref: str, out: str | Path | None = None) -> Bundle:
     }
     if (folder / AUDIO).is_file():
         texts[AUDIO] = (folder / AUDIO).read_text()
-    target = Path(out) if out else default_path(store, run.id)
+    target = Path(out).expanduser().resolve() if out else default_path(store, run.id)
     with tempfile.TemporaryDirectory(prefix="studio-bundle-") as scratch:
         model = Path(scratch) / MODEL
         try:
@@ -160,7 +161,9 @@ def write(store: Store, run_ref: str, out: str | Path | None = None) -> Bundle:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 archive.write(model, MODEL)
                 for name, text in texts.items():
-                    archive.writestr(name, text)
+                    member = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+                    member.external_attr = 0o644 << 16  # readable once unzipped (default 0600)
+                    archive.writestr(member, text, compress_type=zipfile.ZIP_DEFLATED)
                 for path in events:
                     archive.write(path, path.relative_to(folder).as_posix())
 

@@ -166,7 +166,9 @@ class Exporter:
             raise ExportRefused(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
         if reason := missing_runtime(fmt):
             raise ExportRefused(reason)
-        target = Path(out) if out else default_path(self.store, self.run.id, fmt)
+        target = (
+            Path(out).expanduser().resolve() if out else default_path(self.store, self.run.id, fmt)
+        )
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=target.parent))
         try:
