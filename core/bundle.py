@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core import export, html_report, runfiles
 from core.fileio import write_atomically
-from core.store import Store
+from core.store import Run, Store
 
 MODEL = "model.keras"
 LABELS = "labels.txt"
@@ -88,13 +88,18 @@ def recorded_versions(folder: Path) -> dict[str, str]:
         return {**runfiles.library_versions(), "recorded": "when bundled, not when trained"}
 
 
+def result_json(run: Run) -> dict:
+    """The run's result as result.json holds it (empty for a run without one)."""
+    return run.training_result.to_json() if run.training_result else {}
+
+
 def report_input(store: Store, exporter: export.Exporter) -> html_report.ReportInput:
     run = exporter.run
     manifest = runfiles.hashed_manifest(exporter.split)
     return html_report.ReportInput(
         run_id=run.id,
-        config=run.run_config,
-        result=run.result,
+        config=run.config,
+        result=result_json(run),
         history=store.epoch_history(run.id),
         manifest=manifest,
         fingerprint=runfiles.dataset_fingerprint(manifest),
@@ -124,13 +129,13 @@ def write(store: Store, run_ref: str, out: str | Path | None = None) -> Bundle:
     gone = sorted(set(saved_manifest["files"]) - set(data.manifest["files"]))
     texts = {
         LABELS: "\n".join(exporter.split.classes) + "\n",
-        CONFIG: json.dumps(run.config, indent=1),
+        CONFIG: json.dumps(run.config.to_dict(), indent=1),
         MANIFEST: json.dumps(data.manifest, indent=1),
         DATASET: json.dumps(
             {
                 "fingerprint": data.fingerprint,
-                "dataset": run.run_config.dataset,
-                "val_dir": run.run_config.val_dir,
+                "dataset": run.config.dataset,
+                "val_dir": run.config.val_dir,
                 "classes": exporter.split.classes,
                 "train_images": len(exporter.split.train),
                 "validation_images": len(exporter.split.validation),
@@ -139,7 +144,7 @@ def write(store: Store, run_ref: str, out: str | Path | None = None) -> Bundle:
             indent=1,
         ),
         VERSIONS: json.dumps(data.versions, indent=1),
-        METRICS: json.dumps(run.result, indent=1),
+        METRICS: json.dumps(result_json(run), indent=1),
         HISTORY: json.dumps(list(data.history), indent=1),
         REPORT: html_report.render(data),
         EXAMPLE: PREDICT_EXAMPLE,

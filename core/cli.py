@@ -606,7 +606,7 @@ def cmd_reproduce(args) -> int:
     run = store.get(run.id)
     if run.status != DONE:
         raise CliError(run.error or f"the new run ended as {run.status}")
-    outcome = reproduce.compare(plan, run.id, run.result)
+    outcome = reproduce.compare(plan, run.id, run.training_result)
     print(outcome.describe(), file=sys.stderr)
     print(json.dumps(dataclasses.asdict(outcome)), flush=True)
     return 0 if outcome.matches else EXIT_RUN_FAILED

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import bundle, runfiles
+from core.results import RunResult
 from core.runconfig import RunConfig
 from core.store import Store
 
@@ -83,7 +84,7 @@ def read_recorded(store: Store, bundle_or_run: str) -> Recorded:
             saved = runfiles.read_json(folder, bundle.MANIFEST)
         except runfiles.RunFilesMissing as exc:
             raise ReproduceRefused(str(exc)) from None
-        config, metrics = run.config, run.result
+        config, metrics = run.config.to_dict(), bundle.result_json(run)
         versions = bundle.recorded_versions(folder)
         files = {rel: {"split": side, "sha256": None} for rel, side in saved["files"].items()}
         manifest = {**saved, "files": files}
@@ -142,11 +143,12 @@ def _check_files(config: RunConfig, manifest: dict, home: Path) -> list[str]:
     return []
 
 
-def compare(prepared: Plan, run_id: str, result: dict) -> Outcome:
-    """The new run's result next to the recorded one."""
+def compare(prepared: Plan, run_id: str, result: RunResult | None) -> Outcome:
+    """The new run's result next to the recorded one (no result: does not match)."""
     recorded = prepared.recorded
-    accuracy = float(result.get("val_accuracy", float("nan")))
-    loss = float(result.get("val_loss", float("nan")))
+    nan = float("nan")
+    accuracy = nan if result is None or result.val_accuracy is None else result.val_accuracy
+    loss = nan if result is None or result.val_loss is None else result.val_loss
     matches = (
         abs(accuracy - recorded.val_accuracy) <= ACCURACY_TOLERANCE
         and abs(loss - recorded.val_loss) <= LOSS_TOLERANCE

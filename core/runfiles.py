@@ -81,7 +81,7 @@ def rebuild_split(config: RunConfig, manifest: dict, home: Path) -> datasets.Spl
 def run_split(store: Store, run: Run) -> datasets.Split:
     """The split a finished run used, rebuilt from its saved manifest."""
     folder = store.run_dir(run.id)
-    split = rebuild_split(run.run_config, read_json(folder, "manifest.json"), store.home)
+    split = rebuild_split(run.config, read_json(folder, "manifest.json"), store.home)
     if not split.validation:
         raise RunFilesMissing(f"none of run {run.id}'s validation images can be found any more")
     return split

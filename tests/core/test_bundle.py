@@ -51,8 +51,8 @@ def test_bundle_holds_everything_to_reuse_and_reproduce_the_run(run, made):
         metrics = json.loads(archive.read("metrics.json"))
     assert {"model.keras", "report.html", "predict.py", "history.json"} <= names
     assert any(name.startswith("tensorboard/head/") for name in names)
-    assert labels == finished.result["classes"]  # output order
-    assert config["seed"] == 0 and metrics["val_accuracy"] == finished.result["val_accuracy"]
+    assert labels == list(finished.result.classes)  # output order
+    assert config["seed"] == 0 and metrics["val_accuracy"] == finished.result.val_accuracy
     assert {"python", "tensorflow", "keras", "numpy", "pillow", "studio"} <= set(versions)
     assert versions["studio"] == runfiles.studio_version() != "unknown"
     root = store.run_dir(finished.id)
@@ -123,7 +123,7 @@ def test_reproduce_trains_the_same_split_again_and_matches(run, made):
     again = train(store, plan.config)
     outcome = reproduce.compare(plan, again.id, again.result)
     assert outcome.matches, outcome.describe()
-    assert again.result["validation_images"] == finished.result["validation_images"]
+    assert again.result.validation_images == finished.result.validation_images
 
 
 def test_reproduce_warns_when_versions_differ(run, made, monkeypatch):

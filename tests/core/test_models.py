@@ -56,7 +56,7 @@ def test_preprocessing_draws_no_random_numbers():
 def test_saved_models_use_built_in_layers_only(base, tmp_path):
     model = models.image_model(base, models.dense_head(3))
     path = tmp_path / "model.keras"
-    training.save_model_atomically(model, path)
+    artifacts.save_model_atomically(model, path)
     with zipfile.ZipFile(path) as saved:
         config = saved.read("config.json").decode()
     assert "studio>" not in config and "VGGPreprocess" not in config
@@ -71,7 +71,7 @@ def test_an_older_runs_model_loads_and_converts_to_a_portable_one(base, images, 
         x = layer(x)
     old = keras.Model(inputs, x)
     path = tmp_path / "old.keras"
-    training.save_model_atomically(old, path)
+    artifacts.save_model_atomically(old, path)
     reloaded = keras.models.load_model(path, safe_mode=True)
     converted = models.portable(reloaded)
     assert not any(isinstance(layer, models.VGGPreprocess) for layer in converted.layers)
