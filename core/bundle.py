@@ -145,7 +145,7 @@ def write(store: Store, run_ref: str, out: str | Path | None = None) -> Bundle:
         ),
         VERSIONS: json.dumps(data.versions, indent=1),
         METRICS: json.dumps(result_json(run), indent=1),
-        HISTORY: json.dumps(list(data.history), indent=1),
+        HISTORY: json.dumps([row.to_json() for row in data.history], indent=1),
         REPORT: html_report.render(data),
         EXAMPLE: PREDICT_EXAMPLE,
     }

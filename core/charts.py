@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from core import advisor, strategies, vgg16
 from core.datasets import IMBALANCE_RATIO
+from core.results import EpochRecord
 
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#ff7f0e"
@@ -361,19 +362,19 @@ def _add_references(fig: go.Figure, references: Iterable, **where) -> None:
         )
 
 
-def _phase_starts(history: Sequence[Mapping]) -> list[tuple[float, str]]:
+def _phase_starts(history: Sequence[EpochRecord]) -> list[tuple[float, str]]:
     starts = []
     for before, row in zip(history, history[1:], strict=False):
-        if row.get("phase") != before.get("phase"):
-            starts.append((row["epoch"] - 0.5, str(row.get("phase"))))
+        if row.phase != before.phase:
+            starts.append((row.epoch - 0.5, row.phase))
     return starts
 
 
-def training_curves(history: Sequence[Mapping], references: Iterable = ()) -> go.Figure:
+def training_curves(history: Sequence[EpochRecord], references: Iterable = ()) -> go.Figure:
     """Train and validation accuracy (left) and loss (right) per epoch; phase changes as
     dotted lines; published references as labelled dashed lines on the accuracy side."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
-    epochs = [row["epoch"] for row in history]
+    epochs = [row.epoch for row in history]
     for col, (train_key, val_key) in enumerate(
         (("accuracy", "val_accuracy"), ("loss", "val_loss")), start=1
     ):
@@ -381,7 +382,7 @@ def training_curves(history: Sequence[Mapping], references: Iterable = ()) -> go
             (train_key, TRAIN_COLOUR, "training"),
             (val_key, VAL_COLOUR, "validation"),
         ):
-            values = [row.get(key) for row in history]
+            values = [row.value(key) for row in history]
             fig.add_trace(
                 go.Scatter(
                     x=epochs,
@@ -435,15 +436,17 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]) ->
 
 
 def compare_curves(
-    series: Mapping[str, Sequence[Mapping]], references: Iterable = (), metric: str = "val_accuracy"
+    series: Mapping[str, Sequence[EpochRecord]],
+    references: Iterable = (),
+    metric: str = "val_accuracy",
 ) -> go.Figure:
     """One validation curve per run, overlaid."""
     fig = go.Figure()
     for name, history in series.items():
         fig.add_trace(
             go.Scatter(
-                x=[row["epoch"] for row in history],
-                y=[row.get(metric) for row in history],
+                x=[row.epoch for row in history],
+                y=[row.value(metric) for row in history],
                 mode="lines+markers",
                 name=_t(name),
             )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core import charts, strategies
 from core.imaging import UnreadableImage, load_pil_rgb
+from core.results import EpochRecord
 from core.runconfig import RunConfig
 
 WRONG_SHOWN = 6
@@ -39,7 +40,7 @@ class ReportInput:
     run_id: str
     config: RunConfig
     result: Mapping
-    history: Sequence[Mapping]
+    history: Sequence[EpochRecord]
     manifest: Mapping  # runfiles.hashed_manifest
     fingerprint: str
     versions: Mapping[str, str]

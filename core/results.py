@@ -209,3 +209,31 @@ def result_from_json(data: dict[str, Any] | None) -> Result | None:
     if "probe" in data:
         return ProbeResult.from_json(data)
     return RunResult.from_json(data)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One finished epoch as the store keeps it: its phase, global epoch number (1-based,
+    counted across phases) and the metrics logged for it (None: not logged by this phase)."""
+
+    phase: str
+    epoch: int
+    time: float = 0.0
+    loss: float | None = None
+    accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    learning_rate: float | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def from_metric(cls, phase: str, epoch: int, time: float, data: dict) -> EpochRecord:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(phase, epoch, time, **{k: v for k, v in data.items() if k in known})
+
+    def value(self, metric: str) -> float | None:
+        """A metric by name (the charts draw several by one loop)."""
+        return getattr(self, metric)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import budget, settings
-from core.results import ProbeResult, Progress, Result, RunResult, result_from_json
+from core.results import (
+    EpochRecord,
+    ProbeResult,
+    Progress,
+    Result,
+    RunResult,
+    result_from_json,
+)
 from core.runconfig import RunConfig
 
 log = logging.getLogger(__name__)
@@ -430,10 +437,10 @@ class Store:
             for r in rows
         ]
 
-    def epoch_history(self, run_id: str) -> list[dict]:
-        """One row per finished epoch: phase, epoch (global, 1-based) and its logged metrics."""
+    def epoch_history(self, run_id: str) -> list[EpochRecord]:
+        """One record per finished epoch: phase, epoch (global, 1-based) and its metrics."""
         rows = self.metrics_since(run_id, 0, kind="epoch")
-        return [{"phase": m.phase, "epoch": m.epoch, "time": m.time, **m.data} for m in rows]
+        return [EpochRecord.from_metric(m.phase, m.epoch, m.time, m.data) for m in rows]
 
 
 _PARSE = {  # JSON -> typed value, per column; a typed value passes through

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core import advisor, charts, references, strategies, vgg16
+from core.results import EpochRecord
 
 
 def spec(fig) -> dict:
@@ -83,22 +84,8 @@ def test_vgg16_layers_follow_the_strategy_table():
 
 def test_training_curves_points_phases_and_reference_lines():
     history = [
-        {
-            "phase": "head",
-            "epoch": 1,
-            "accuracy": 0.5,
-            "val_accuracy": 0.6,
-            "loss": 1.0,
-            "val_loss": 0.9,
-        },
-        {
-            "phase": "finetune",
-            "epoch": 2,
-            "accuracy": 0.7,
-            "val_accuracy": 0.8,
-            "loss": 0.6,
-            "val_loss": 0.5,
-        },
+        EpochRecord("head", 1, accuracy=0.5, val_accuracy=0.6, loss=1.0, val_loss=0.9),
+        EpochRecord("finetune", 2, accuracy=0.7, val_accuracy=0.8, loss=0.6, val_loss=0.5),
     ]
     refs = references.references_for("cats_vs_dogs_small", 150, "imagenet")
     refs += references.references_for("cats_vs_dogs_small", 64, "imagenet")[:1]
@@ -129,8 +116,11 @@ def test_compare_curves_one_trace_per_run():
     fig = spec(
         charts.compare_curves(
             {
-                "A": [{"epoch": 1, "val_accuracy": 0.5}],
-                "B": [{"epoch": 1, "val_accuracy": 0.7}, {"epoch": 2, "val_accuracy": 0.8}],
+                "A": [EpochRecord("head", 1, val_accuracy=0.5)],
+                "B": [
+                    EpochRecord("head", 1, val_accuracy=0.7),
+                    EpochRecord("head", 2, val_accuracy=0.8),
+                ],
             }
         )
     )

@@ -135,3 +135,12 @@ def test_the_cli_json_line_keeps_its_keys(tmp_path):
     store.finish(run.id, store_mod.FAILED, error="boom", result=None)
     failed = cli.result_line(store.get(run.id))
     assert failed["val_accuracy"] is None and failed["error"] == "boom"
+
+
+def test_epoch_records_keep_known_metrics_and_ignore_others():
+    from core.results import EpochRecord
+
+    row = EpochRecord.from_metric("head", 3, 1.5, {"loss": 0.4, "val_accuracy": 0.9, "new": 1})
+    assert (row.phase, row.epoch, row.loss, row.val_accuracy) == ("head", 3, 0.4, 0.9)
+    assert row.value("val_accuracy") == 0.9 and row.accuracy is None
+    assert EpochRecord(**row.to_json()) == row  # the bundle's history.json round-trips

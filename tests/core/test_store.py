@@ -47,7 +47,7 @@ def test_metrics_since_returns_only_new_rows(tmp_path):
     store.add_metric(run.id, "epoch", "head", 2, 3, {"val_accuracy": 0.7})
     newer = store.metrics_since(run.id, rows[-1].seq)
     assert [(m.kind, m.epoch) for m in newer] == [("batch", 2), ("epoch", 2)]
-    assert [h["val_accuracy"] for h in store.epoch_history(run.id)] == [0.5, 0.7]
+    assert [h.val_accuracy for h in store.epoch_history(run.id)] == [0.5, 0.7]
 
 
 def test_dead_worker_leaves_run_interrupted_and_resumable(tmp_path):

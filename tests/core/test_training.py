@@ -56,8 +56,8 @@ def test_each_strategy_learns_an_easy_task(strategy, dataset_fixture, epochs, re
     classes = len(run.result.classes)
     assert run.result.val_accuracy > 1.0 / classes + 0.15, run.result.val_accuracy
     history = store.epoch_history(run.id)
-    assert {h["phase"] for h in history} == EXPECTED_PHASES[strategy]
-    assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+    assert {h.phase for h in history} == EXPECTED_PHASES[strategy]
+    assert [h.epoch for h in history] == list(range(1, len(history) + 1))
     matrix = np.array(run.result.confusion_matrix)
     assert matrix.shape == (classes, classes)
     assert matrix.sum() == run.result.validation_images
@@ -161,7 +161,7 @@ def test_stop_in_epoch_two_keeps_epoch_one_and_skips_later_phases(
     run = _run(store, binary_dataset, strategy="finetune", epochs=5, finetune_epochs=3)
     assert run.status == store_mod.STOPPED, run.error
     assert run.result.epochs_run == 1
-    assert [h["phase"] for h in store.epoch_history(run.id)] == ["head"]
+    assert [h.phase for h in store.epoch_history(run.id)] == ["head"]
     assert run.model_path and predict.load(store, run.id).classes == ["blue", "red"]
 
 
@@ -173,7 +173,7 @@ def test_resume_in_phase_two_continues_the_epoch_numbering(
     monkeypatch.setattr(
         store,
         "stop_requested",
-        lambda run_id: any(h["phase"] == "finetune" for h in history(run_id)),
+        lambda run_id: any(h.phase == "finetune" for h in history(run_id)),
     )  # stop after one finetune epoch
     run = _run(
         store,
@@ -184,7 +184,7 @@ def test_resume_in_phase_two_continues_the_epoch_numbering(
         early_stopping_patience=50,
     )
     assert run.status == store_mod.STOPPED, run.error
-    assert [h["phase"] for h in store.epoch_history(run.id)] == ["head", "head", "finetune"]
+    assert [h.phase for h in store.epoch_history(run.id)] == ["head", "head", "finetune"]
     monkeypatch.undo()
     store.finish(run.id, store_mod.INTERRUPTED)  # as if the worker had died there
     store.requeue_for_resume(run.id)
@@ -193,8 +193,8 @@ def test_resume_in_phase_two_continues_the_epoch_numbering(
     resumed = store.get(run.id)
     assert resumed.status == store_mod.DONE, resumed.error
     history = store.epoch_history(run.id)
-    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
-    assert [h["phase"] for h in history] == ["head"] * 2 + ["finetune"] * 3
+    assert [h.epoch for h in history] == [1, 2, 3, 4, 5]
+    assert [h.phase for h in history] == ["head"] * 2 + ["finetune"] * 3
     assert resumed.result.epochs_run == 5
 
 

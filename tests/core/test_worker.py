@@ -122,7 +122,7 @@ def test_killed_worker_leaves_run_interrupted_then_resumes(binary_dataset, tmp_p
     worker.resume(store, run.id)
     finished = worker.wait(store, run.id, timeout=180)
     assert finished.status == store_mod.DONE, finished.error
-    epochs = [h["epoch"] for h in store.epoch_history(run.id)]
+    epochs = [h.epoch for h in store.epoch_history(run.id)]
     assert epochs[:done_before] == list(range(1, done_before + 1))
     assert epochs[-1] == 3  # the resumed run continued to the planned last epoch
     assert epochs == sorted(set(epochs))  # no epoch is counted twice
