@@ -47,3 +47,68 @@ def test_fetch_job_of_a_restarted_app_is_reported_lost(tmp_path):
     ghost = replace(job, pid=job.pid + 1_000_000)  # not a child of this process
     state = fetch.poll(ghost.to_dict())
     assert state.status == "failed" and "restarted" in state.reason
+
+
+def _export_child(tmp_path, made, lines: list[str], code: int = 0):
+    """A stand-in for `python -m core export`: human lines on stderr, the JSON line last."""
+    script = (
+        "import json, sys\n"
+        f"for line in {lines!r}: print(line, file=sys.stderr)\n"
+        f"print(json.dumps({{'path': {str(made)!r}, 'format': 'x'}}))\n"
+        f"sys.exit({code})\n"
+    )
+    return fetch._start(fetch.EXPORT_KIND, ["-c", script], tmp_path, 60)
+
+
+def test_fetch_export_job_gives_the_file_and_the_summary_lines(tmp_path):
+    made = tmp_path / "model_int8.tflite"
+    made.write_bytes(b"tflite")
+    lines = ["tflite-int8: ... checked on 8 validation images", "int8 1.0 MB vs float 4.0 MB"]
+    state = fetch.wait(_export_child(tmp_path, made, lines))
+    assert state.status == "done"
+    assert state.prepared == fetch.Prepared(made, tuple(lines))
+
+
+def test_fetch_export_job_of_a_folder_gives_it_zipped(tmp_path):
+    import zipfile
+
+    folder = tmp_path / "export" / "saved_model"
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"graph")
+    (folder / "variables" / "variables.index").write_bytes(b"index")
+    state = fetch.wait(_export_child(tmp_path, folder, ["savedmodel: checked"]))
+    assert state.prepared.path == tmp_path / "export" / "saved_model.zip"
+    with zipfile.ZipFile(state.prepared.path) as archive:
+        assert set(archive.namelist()) >= {
+            "saved_model/saved_model.pb",
+            "saved_model/variables/variables.index",
+        }
+
+
+def test_fetch_export_job_that_fails_gives_the_reason_and_the_technical_text(tmp_path):
+    job = fetch._start(
+        fetch.EXPORT_KIND,
+        [
+            "-c",
+            "import sys; print('converter said: Traceback-ish detail', file=sys.stderr); "
+            "print('error: the onnx conversion failed: ValueError: bad op', file=sys.stderr); "
+            "sys.exit(1)",
+        ],
+        tmp_path,
+        60,
+    )
+    state = fetch.wait(job)
+    assert state.status == "failed" and state.prepared is None
+    assert state.reason == "the onnx conversion failed: ValueError: bad op"
+    assert "Traceback-ish detail" in state.detail
+
+
+def test_fetch_start_export_runs_the_cli_and_refuses_unknown_choices(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown take-away"):
+        fetch.start_export(tmp_path, "run", "pdf")
+    assert list(fetch.take_away_choices())[-2:] == ["bundle", "report"]
+    for what in ("keras", "bundle", "report"):  # the real commands, on a run that is not there
+        state = fetch.wait(fetch.start_export(tmp_path, "nosuchrun", what))
+        assert state.status == "failed" and "nosuchrun" in state.reason, (what, state)
