@@ -22,7 +22,7 @@ from core.imaging import UnreadableImage, load_pil_rgb
 from core.runconfig import RunConfig
 from core.store import Run
 from core.weights import IMAGENET, NONE, WeightsSpec
-from ui import common
+from ui import common, take_away
 
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 BATCH_SIZES = (8, 16, 32, 64, 128)
@@ -383,6 +383,7 @@ def show_results(run: Run) -> None:
             key=f"train_confusion_{run.id}",
         )
     show_most_wrong(result)
+    take_away.section(run, "train")
     common.go_to(
         "predict", "Next: try the model on new pictures", icon=":material/online_prediction:"
     )

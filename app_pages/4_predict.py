@@ -14,7 +14,7 @@ from core import archive, audio, charts, predict_batch, report, session
 from core import store as store_mod
 from core.imaging import IMAGE_EXTENSIONS, UnreadableImage
 from core.store import Run
-from ui import common, model_loader
+from ui import common, model_loader, take_away
 
 TOP_K = 5
 IMAGE_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
@@ -207,16 +207,18 @@ def body() -> None:
         return
     preferred = st.session_state.get(common.TRAIN_RUN)
     run = store.get(common.pick_run("Model (a finished run)", runs, "predict_run", preferred))
-    loaded = model_of(store, run)
-    if loaded is None:
-        return
-    sound = model_loader.predict().audio_settings(run, store)
-    st.caption(
-        f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
-        f"{loaded.image_size} x {loaded.image_size} pixels."
-    )
-    one, many = st.tabs(["One picture", "Many pictures"])
+    one, many, download = st.tabs(["One picture", "Many pictures", "Download this model"])
+    with download:  # made by a child process: needs no model loaded here
+        take_away.section(run, "predict")
     with one:
+        loaded = model_of(store, run)
+        if loaded is None:
+            return
+        sound = model_loader.predict().audio_settings(run, store)
+        st.caption(
+            f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
+            f"{loaded.image_size} x {loaded.image_size} pixels."
+        )
         one_picture(loaded, sound)
     with many:
         many_pictures(loaded, run, sound)

@@ -72,3 +72,108 @@ def test_predict_with_a_really_trained_model(store, digits):
     }
     assert (table["predicted"] == "digit_3").mean() > 0.5
     assert at.get("download_button")[0].proto.label == "Download the answers (CSV)"
+
+
+# -- Download this model (children stand in for `python -m core export`: no TensorFlow here) --
+def run_with_model(store, digits):
+    """A finished run whose model file is not there: the Download tab needs no model loaded
+    (and the page test never imports TensorFlow)."""
+    run = finished_run(store, digits)
+    model = store.run_dir(run.id) / "model.keras"
+    store.update(run.id, model_path=str(model), model_sha256="0" * 64)
+    return store.get(run.id)
+
+
+def run_until(at, done, seconds: float = 60.0):
+    """Rerun (as the section's polling fragment would) until done(at) or the time is up."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not done(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
+def fake_export(monkeypatch, script: str) -> list[tuple]:
+    """fetch.start_export replaced by a child running `script` (after 3 s: the page must have
+    returned while the child still works); returns the calls it got."""
+    from core import fetch
+
+    calls = []
+
+    def start(home, run_id, what):
+        calls.append((run_id, what))
+        return fetch._start(
+            fetch.EXPORT_KIND, ["-c", "import time; time.sleep(3)\n" + script], home, 60
+        )
+
+    monkeypatch.setattr(fetch, "start_export", start)
+    return calls
+
+
+def test_predict_download_prepares_in_a_child_then_offers_the_file(store, digits, monkeypatch):
+    run = run_with_model(store, digits)
+    made = store.run_dir(run.id) / "export" / "model_int8.tflite"
+    made.parent.mkdir(parents=True)
+    made.write_bytes(b"int8 model")
+    calls = fake_export(
+        monkeypatch,
+        "import json, sys\n"
+        "print('tflite-int8: checked on 8 validation images', file=sys.stderr)\n"
+        "print('int8 0.1 MB vs float 0.4 MB; 1.0 vs 2.0 ms per image; accuracy 90.0% vs "
+        "91.0% on 30 validation images', file=sys.stderr)\n"
+        f"print(json.dumps({{'path': {str(made)!r}}}))\n",
+    )
+    at = page("4_predict.py").run()
+    at.selectbox(key="take_away_predict_format").set_value("tflite-int8").run()
+    at.button(key="take_away_predict_prepare").click().run()
+    no_exceptions(at)
+    assert calls == [(run.id, "tflite-int8")]
+    assert "Preparing TFLite, int8" in texts(at.info)  # the page returned, the child works
+    assert at.button(key="take_away_predict_prepare").disabled  # no second job meanwhile
+    run_until(at, lambda a: a.get("download_button"))
+    no_exceptions(at)
+    assert calls == [(run.id, "tflite-int8")]  # polling never starts another
+    button = at.get("download_button")[0].proto
+    assert button.label.replace("\\", "") == f"Download {run.id}-model_int8.tflite"
+    assert "accuracy 90.0% vs 91.0%" in texts(at.caption).replace("\\", "")
+    assert "tensorboard --logdir" in texts(at.code)
+
+
+def test_predict_download_that_fails_says_why_with_the_detail_folded(store, digits, monkeypatch):
+    run_with_model(store, digits)
+    fake_export(
+        monkeypatch,
+        "import sys\n"
+        "print('converter log: op XYZ unsupported', file=sys.stderr)\n"
+        "print('error: the onnx export disagrees with the studio model: not kept', "
+        "file=sys.stderr)\n"
+        "sys.exit(2)\n",
+    )
+    at = page("4_predict.py").run()
+    at.selectbox(key="take_away_predict_format").set_value("keras").run()
+    at.button(key="take_away_predict_prepare").click().run()
+    run_until(at, lambda a: "could not be prepared" in texts(a.error))
+    no_exceptions(at)
+    error = texts(at.error).replace("\\", "")
+    assert "disagrees with the studio model" in error and "try another format" in error
+    assert not at.get("download_button")
+    assert "op XYZ unsupported" in texts(at.code)  # under "Technical detail"
+
+
+def test_predict_download_format_without_its_runtime_is_disabled(store, digits, monkeypatch):
+    from core import fetch
+
+    run_with_model(store, digits)
+    monkeypatch.setattr(
+        fetch,
+        "missing_runtime",
+        lambda what: "onnx export needs tf2onnx: pip install tf2onnx" if what == "onnx" else None,
+    )
+    at = page("4_predict.py").run()
+    assert not at.button(key="take_away_predict_prepare").disabled
+    at.selectbox(key="take_away_predict_format").set_value("onnx").run()
+    no_exceptions(at)
+    assert at.button(key="take_away_predict_prepare").disabled
+    assert "pip install tf2onnx" in texts(at.caption)
