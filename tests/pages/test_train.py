@@ -95,6 +95,18 @@ def test_train_finished_run_shows_confusion_matrix_table_and_gallery(store, digi
     assert val["x"] == [1, 2, 3]
     captions = [caption for image in at.image for caption in image.captions]
     assert "digit\\_3 taken for digit\\_8 (93%)" in captions
+    assert "Download this model" not in texts(at.subheader)  # no model recorded: none to take
+
+
+def test_train_finished_run_with_a_model_offers_the_download_section(store, digits):
+    run = finished_run(store, digits)
+    store.update(run.id, model_path=str(store.run_dir(run.id) / "model.keras"))
+    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    assert "Download this model" in texts(at.subheader)
+    assert at.selectbox(key="take_away_train_format").value == "keras"
+    assert not at.button(key="take_away_train_prepare").disabled
+    assert "tensorboard --logdir" in texts(at.code)
 
 
 def test_train_reference_lines_for_a_published_setting(store, tmp_path):
