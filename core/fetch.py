@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,6 +32,11 @@ EXPORT_TIMEOUT = 3600.0  # int8 calibration and scoring on a slow CPU takes a wh
 EXPORT_KIND = "export"
 REPORT_NAME = "{run_id}-report.html"
 # what a run can be taken away as, besides core.export.FORMATS (same order as shown)
+# what TensorFlow's C++ logging (absl/glog: "I0000 00:00:... file.cc:31] ...") and Python's
+# warnings add to a child's stderr: not the CLI's summary
+_LOG_NOISE = re.compile(
+    r"^([IWEF]\d{4} |WARNING: All log messages before absl|warning:|\s)|\.py:\d+: "
+)
 TAKE_AWAY_EXTRAS = {
     "bundle": "Reproducible bundle (.zip: model, labels, config, manifest, report)",
     "report": "HTML report (one page, opens in any browser)",
@@ -115,7 +121,7 @@ def _prepared(json_line: str, errors: list[str]) -> JobState:
         )
     if path.is_dir():  # a SavedModel is a folder: one download is one file
         path = _zipped(path)
-    summary = tuple(line for line in errors if not line.startswith("warning:"))
+    summary = tuple(line for line in errors if not _LOG_NOISE.search(line))
     return JobState("done", folder=path.parent, prepared=Prepared(path, summary))
 
 

@@ -64,7 +64,14 @@ def test_fetch_export_job_gives_the_file_and_the_summary_lines(tmp_path):
     made = tmp_path / "model_int8.tflite"
     made.write_bytes(b"tflite")
     lines = ["tflite-int8: ... checked on 8 validation images", "int8 1.0 MB vs float 4.0 MB"]
-    state = fetch.wait(_export_child(tmp_path, made, lines))
+    noise = [  # TensorFlow's C++ logging and Python's warnings, as a real export prints them
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1795947066.840086   25505 cudart_stub.cc:31] Could not find cuda drivers",
+        "E0000 00:00:1795947078.111805   25505 cuda_platform.cc:52] failed call to cuInit",
+        "/x/lib/python3.12/site-packages/keras/src/ops.py:12: UserWarning: something",
+        "  warnings.warn(",
+    ]
+    state = fetch.wait(_export_child(tmp_path, made, [noise[0], lines[0], *noise[1:], lines[1]]))
     assert state.status == "done"
     assert state.prepared == fetch.Prepared(made, tuple(lines))
 
