@@ -35,7 +35,7 @@ REPORT_NAME = "{run_id}-report.html"
 # what TensorFlow's C++ logging (absl/glog: "I0000 00:00:... file.cc:31] ...") and Python's
 # warnings add to a child's stderr: not the CLI's summary
 _LOG_NOISE = re.compile(
-    r"^([IWEF]\d{4} |WARNING: All log messages before absl|warning:|\s)|\.py:\d+: "
+    r"^([IWEF]\d{4} |WARNING: All log messages before absl|INFO: |warning:|\s)|\.py:\d+: "
 )
 TAKE_AWAY_EXTRAS = {
     "bundle": "Reproducible bundle (.zip: model, labels, config, manifest, report)",
@@ -119,10 +119,17 @@ def _prepared(json_line: str, errors: list[str]) -> JobState:
         return JobState(
             "failed", reason="the export ended without saying where its file is", detail=str(exc)
         )
+    summary = _summary(errors, str(path))
     if path.is_dir():  # a SavedModel is a folder: one download is one file
         path = _zipped(path)
-    summary = tuple(line for line in errors if not _LOG_NOISE.search(line))
     return JobState("done", folder=path.parent, prepared=Prepared(path, summary))
+
+
+def _summary(errors: list[str], path: str) -> tuple[str, ...]:
+    """The CLI's own lines: it prints them last, starting with the one that names the file
+    (before it, the converters' own chatter); log lines are dropped either way."""
+    start = next((k for k, line in enumerate(errors) if path in line), 0)
+    return tuple(line for line in errors[start:] if not _LOG_NOISE.search(line))
 
 
 def _zipped(folder: Path) -> Path:

@@ -63,8 +63,10 @@ def _export_child(tmp_path, made, lines: list[str], code: int = 0):
 def test_fetch_export_job_gives_the_file_and_the_summary_lines(tmp_path):
     made = tmp_path / "model_int8.tflite"
     made.write_bytes(b"tflite")
-    lines = ["tflite-int8: ... checked on 8 validation images", "int8 1.0 MB vs float 4.0 MB"]
+    lines = [f"tflite-int8: {made} (0.1 MB), checked on 8", "int8 1.0 MB vs float 4.0 MB"]
     noise = [  # TensorFlow's C++ logging and Python's warnings, as a real export prints them
+        "fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32",
+        "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
         "I0000 00:00:1795947066.840086   25505 cudart_stub.cc:31] Could not find cuda drivers",
         "E0000 00:00:1795947078.111805   25505 cuda_platform.cc:52] failed call to cuInit",
