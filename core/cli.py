@@ -338,7 +338,7 @@ def _follow(store, run_id: str, quiet: bool) -> None:
 
 
 def cmd_train(args) -> int:
-    from core import worker
+    from core import runs
     from core.store import DONE, Store
 
     config = _config_from(args)
@@ -349,7 +349,9 @@ def cmd_train(args) -> int:
     if not found.ok:
         raise CliError("; ".join(found.errors))
     store = Store(args.home)
-    run = worker.submit(store, config, idle_seconds=CLI_IDLE_SECONDS)
+    run = _queued(
+        runs.start_training(store, config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS)
+    )
     if not args.quiet:
         print(
             f"run {run.id}: {config.strategy} on {found.root} "
@@ -413,8 +415,18 @@ def cmd_predict(args) -> int:
     return EXIT_BAD_INPUT if failed else 0
 
 
+def _queued(outcome):
+    """The run core.runs queued, or its refusal (another run under way, a setting) as the
+    CLI's one-line error: the command line obeys the same rules as the pages."""
+    from core import runs
+
+    if isinstance(outcome, runs.Refused):
+        raise CliError(outcome.reason)
+    return outcome
+
+
 def cmd_advise(args) -> int:
-    from core import worker
+    from core import runs
     from core.store import DONE, Store
 
     found = _scan_or_fail(args.dir, args.val_dir)
@@ -432,7 +444,9 @@ def cmd_advise(args) -> int:
     )
     if problems := config.problems():
         raise CliError("; ".join(problems))
-    run = worker.submit(store, config, idle_seconds=CLI_IDLE_SECONDS)
+    run = _queued(
+        runs.queue_probe(store, config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS)
+    )
     _follow(store, run.id, quiet=True)
     run = store.get(run.id)
     if run.status != DONE:

@@ -17,6 +17,8 @@ from core import store as store_mod
 from core.runconfig import RunConfig
 from core.store import Run, Store
 
+CLI_OWNER = "cli"  # the owner of runs started from the command line
+
 
 @dataclass(frozen=True)
 class Refused:
@@ -34,39 +36,60 @@ def under_way(store: Store) -> list[Run]:
     return store.list(statuses=store_mod.ACTIVE)
 
 
-def start_training(store: Store, config: RunConfig) -> Run | Refused:
+def start_training(
+    store: Store,
+    config: RunConfig,
+    owner: str | None = None,
+    idle_seconds: float = worker.IDLE_SECONDS,
+) -> Run | Refused:
     """Queue a training run unless any run is under way. Checked against the store right
-    before queueing, so a second click, a second tab or a stale page never starts a second
-    run."""
+    before queueing, so a second click, a second tab, a stale page or the command line never
+    starts a second run. owner: who asks (a browser session id, or CLI_OWNER)."""
     if under_way(store):
         return Refused(
             "A run is already under way: wait for it to end or stop it first.", busy=True
         )
     try:
-        return worker.submit(store, config)
+        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds)
     except ValueError as exc:
         return Refused(f"Training cannot start: {exc}")
 
 
-def resume_training(store: Store, run_id: str) -> Run | Refused:
+def resume_training(store: Store, run_id: str, owner: str | None = None) -> Run | Refused:
     """Queue an interrupted run again (from its last finished epoch) unless a run is under
-    way."""
+    way; the one who resumes it owns it from now on."""
     if under_way(store):
         return Refused("Another run is under way: resume this one when it ends.", busy=True)
     try:
-        return worker.resume(store, run_id)
+        run = worker.resume(store, run_id)
     except ValueError as exc:
         return Refused(str(exc))
+    if owner is not None:
+        store.update(run_id, owner=owner)
+    return store.get(run.id)
 
 
-def start_probe(store: Store, dataset: str, image_size: int, weights: str) -> Run | Refused:
-    """Queue a similarity measurement (the advisor's linear probe) unless one of this dataset
-    is under way. A probe is short, so it may queue behind a training run."""
+def start_probe(
+    store: Store, dataset: str, image_size: int, weights: str, owner: str | None = None
+) -> Run | Refused:
+    """Queue a similarity measurement (the advisor's linear probe) of a dataset."""
+    config = RunConfig(dataset=dataset, task="probe", image_size=image_size, weights=weights)
+    return queue_probe(store, config, owner)
+
+
+def queue_probe(
+    store: Store,
+    config: RunConfig,
+    owner: str | None = None,
+    idle_seconds: float = worker.IDLE_SECONDS,
+) -> Run | Refused:
+    """Queue a probe run unless one of the same dataset is under way. A probe is short, so it
+    may queue behind a training run."""
+    dataset = worker.absolute_paths(config).dataset
     if any(report.is_probe(r) and r.dataset == dataset for r in under_way(store)):
         return Refused("A measurement of this dataset is already under way.", busy=True)
-    config = RunConfig(dataset=dataset, task="probe", image_size=image_size, weights=weights)
     try:
-        return worker.submit(store, config)
+        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds)
     except ValueError as exc:
         return Refused(f"The measurement cannot start: {exc}")
 
@@ -82,7 +105,9 @@ def comparison_configs(found: datasets.Scan, base: RunConfig) -> list[RunConfig]
     ]
 
 
-def start_comparison(store: Store, found: datasets.Scan, base: RunConfig) -> list[Run] | Refused:
+def start_comparison(
+    store: Store, found: datasets.Scan, base: RunConfig, owner: str | None = None
+) -> list[Run] | Refused:
     """Queue one run per strategy under a shared group id (they run one after another),
     unless any run is under way; all or nothing."""
     if under_way(store):
@@ -95,4 +120,4 @@ def start_comparison(store: Store, found: datasets.Scan, base: RunConfig) -> lis
     if problems:
         return Refused("The comparison cannot start: " + "; ".join(problems))
     group = uuid.uuid4().hex
-    return [worker.submit(store, config, group_id=group) for config in configs]
+    return [worker.submit(store, config, group_id=group, owner=owner) for config in configs]

@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS runs (
     home TEXT,
     worker_home TEXT,
     worker_host TEXT,
-    worker_deaths INTEGER NOT NULL DEFAULT 0
+    worker_deaths INTEGER NOT NULL DEFAULT 0,
+    owner TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,6 +94,7 @@ ADDED_COLUMNS = (
     ("worker_home", "TEXT"),  # where the worker that owns the run lives (with host and pid)
     ("worker_host", "TEXT"),
     ("worker_deaths", "INTEGER NOT NULL DEFAULT 0"),  # workers that died during this run
+    ("owner", "TEXT"),  # who queued it: a browser session id or "cli"; NULL: unknown (older)
 )
 
 
@@ -116,6 +118,7 @@ class Run:
     finished: float | None
     model_path: str | None
     model_sha256: str | None
+    owner: str | None = None  # who queued the run (see ADDED_COLUMNS); None: not known
 
     @property
     def training_result(self) -> RunResult | None:
@@ -224,13 +227,15 @@ class Store:
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 
-    def create(self, config: RunConfig, group_id: str | None = None) -> Run:
+    def create(
+        self, config: RunConfig, group_id: str | None = None, owner: str | None = None
+    ) -> Run:
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         now = time.time()
         with self._connect() as db:
             db.execute(
                 "INSERT INTO runs (id, created, updated, status, strategy, dataset, group_id, "
-                "config, home) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "config, home, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     now,
@@ -241,6 +246,7 @@ class Store:
                     group_id,
                     json.dumps(_to_json(config)),
                     str(self.home),
+                    owner,
                 ),
             )
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
@@ -535,4 +541,5 @@ def _run(row: sqlite3.Row) -> Run:
         finished=row["finished"],
         model_path=row["model_path"],
         model_sha256=row["model_sha256"],
+        owner=row["owner"],
     )

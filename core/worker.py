@@ -127,17 +127,18 @@ def submit(
     group_id: str | None = None,
     start: bool = True,
     idle_seconds: float = IDLE_SECONDS,
+    owner: str | None = None,
 ) -> Run:
     """Queue a run (after checking its settings, and that it fits this machine's free memory
     and disk) and make sure a worker will pick it up (one started here stays warm for
-    idle_seconds after the queue empties)."""
+    idle_seconds after the queue empties). owner: who queued it (a session id, "cli")."""
     problems = config.problems()
     if problems:
         raise ValueError("; ".join(problems))
     if problem := budget.run_problem(config, store.home):
         raise ValueError(problem)
     config = absolute_paths(config)
-    run = store.create(config, group_id)
+    run = store.create(config, group_id, owner)
     if start:
         reap(store, start=False)
         start_worker(store.home, idle_seconds)

@@ -97,3 +97,25 @@ def test_a_comparison_with_wrong_settings_queues_nothing(store, binary_dataset):
     assert isinstance(refused, runs.Refused) and not refused.busy
     assert refused.reason == "The comparison cannot start: batch size must be at least 1"
     assert store.list() == []
+
+
+def test_runs_remember_the_session_that_started_them(store, binary_dataset):
+    started = runs.start_training(store, config(binary_dataset), owner="tab-1")
+    assert store.get(started.id).owner == "tab-1"
+    probe = runs.start_probe(store, str(binary_dataset), 32, "none", owner="tab-2")
+    assert store.get(probe.id).owner == "tab-2"
+
+
+def test_the_command_line_obeys_the_one_run_rule(store, binary_dataset, capsys, monkeypatch):
+    from core import cli
+
+    monkeypatch.setattr(cli, "_follow", lambda *args, **kwargs: None)
+    first = runs.start_training(store, config(binary_dataset), owner="tab-1")
+    home = str(store.home)
+    common = ["--home", home, "--weights", "none", "--image-size", "32"]
+    assert cli.main(["train", str(binary_dataset), *common]) == cli.EXIT_BAD_INPUT
+    assert "already under way" in capsys.readouterr().err
+    assert [r.id for r in store.list()] == [first.id]
+    store.finish(first.id, store_mod.DONE)
+    cli.main(["train", str(binary_dataset), *common, "--quiet"])
+    assert store.list()[0].owner == runs.CLI_OWNER

@@ -137,10 +137,18 @@ def test_an_older_database_gains_the_new_columns(tmp_path):
     assert "worker_host" not in schema
     old = sqlite3.connect(tmp_path / "home" / "runs.sqlite3")
     old.executescript(schema)
+    old.execute(
+        "INSERT INTO runs (id, created, updated, status, strategy, dataset, config) "
+        "VALUES ('old', 1, 1, 'done', 'head', 'data', ?)",
+        ('{"dataset": "data"}',),
+    )
+    old.commit()
     old.close()
     store = Store(tmp_path / "home")
-    run = store.create(_config(tmp_path))
+    assert store.get("old").owner is None  # a run from before owners were kept: unknown
+    run = store.create(_config(tmp_path), owner="tab-1")
     assert store.claim_next(1).id == run.id
+    assert store.get(run.id).owner == "tab-1"
 
 
 def test_a_run_that_killed_its_worker_twice_fails_and_is_not_resumed(tmp_path):
