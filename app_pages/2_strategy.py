@@ -15,7 +15,9 @@ SEEN_ACTIVE = "_probe_seen_active"
 
 def measure(folder: str, image_size: int, weights: str) -> None:
     """Button callback: queue a probe (core.runs refuses a second one of this dataset)."""
-    probe = runs.start_probe(common.get_store(), folder, image_size, weights)
+    probe = runs.start_probe(
+        common.get_store(), folder, image_size, weights, owner=common.session_id()
+    )
     common.flash_refusal(probe, busy_kind="info")
 
 

@@ -291,19 +291,18 @@ def start_problems(config: RunConfig) -> list[str]:
 
 def start(config: dict) -> None:
     """Start button callback (the rule, one run at a time, is core.runs')."""
-    run = runs.start_training(common.get_store(), RunConfig.from_dict(config))
+    run = runs.start_training(
+        common.get_store(), RunConfig.from_dict(config), owner=common.session_id()
+    )
     if common.flash_refusal(run):
         return
     st.session_state[common.TRAIN_RUN] = run.id
     st.session_state.pop(SEEN_ACTIVE, None)
 
 
-def stop(run_id: str) -> None:
-    common.get_store().request_stop(run_id)
-
-
 def resume(run_id: str) -> None:
-    if not common.flash_refusal(runs.resume_training(common.get_store(), run_id)):
+    resumed = runs.resume_training(common.get_store(), run_id, owner=common.session_id())
+    if not common.flash_refusal(resumed):
         st.session_state[common.TRAIN_RUN] = run_id
 
 
@@ -323,13 +322,7 @@ def show_live(run_id: str) -> None:
     if run.status == store_mod.STOPPING:
         st.caption("Stopping at the end of the current batch...")
     else:
-        st.button(
-            "Stop",
-            icon=":material/stop:",
-            key=f"train_stop_{run.id}",
-            on_click=stop,
-            args=(run.id,),
-        )
+        common.stop_button(run, key=f"train_stop_{run.id}")
     if report.is_probe(run):
         st.caption(
             "This is a similarity measurement from the Strategy page; training can "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -78,6 +79,19 @@ def run_label(run: Run) -> str:
     accuracy = run.val_accuracy
     score = f", {accuracy:.1%} validation accuracy" if isinstance(accuracy, float) else ""
     return f"{run_title(run)} — {STATUS_WORDS.get(run.status, run.status)}{score} ({run.id})"
+
+
+def owner_words(run: Run, me: str) -> str | None:
+    """Who started a run, as seen from the browser session `me` (None: `me` did), with the
+    time it was queued: "started in another browser tab at 09:41"."""
+    if run.owner == me:
+        return None
+    at = time.strftime("%H:%M", time.localtime(run.created))
+    if run.owner == store_mod.CLI_OWNER:
+        return f"started from the command line at {at}"
+    if run.owner is None:
+        return f"started at {at} (where is not recorded: an older run)"
+    return f"started in another browser tab (or before this page was reloaded) at {at}"
 
 
 def progress_view(run: Run) -> tuple[float | None, str]:

@@ -17,7 +17,7 @@ from core import store as store_mod
 from core.runconfig import RunConfig
 from core.store import Run, Store
 
-CLI_OWNER = "cli"  # the owner of runs started from the command line
+CLI_OWNER = store_mod.CLI_OWNER
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED = (
     "diverged",
 )
 ACTIVE = (QUEUED, RUNNING, STOPPING)
+CLI_OWNER = "cli"  # the owner of runs queued from the command line (others: a session id)
 LIVE = (RUNNING, STOPPING)  # a worker process owns the run
 FINISHED = (STOPPED, DONE, FAILED, INTERRUPTED, DIVERGED)
 WITH_MODEL = (DONE, STOPPED, DIVERGED)  # these may have a usable model

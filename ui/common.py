@@ -146,6 +146,39 @@ def pick_runs(label: str, runs: list[Run], key: str, default: list[str]) -> list
     return st.multiselect(label, list(labels), format_func=labels.__getitem__, **kept(key, default))
 
 
+# -- stopping a run ----------------------------------------------------------------------------
+STOP_PENDING = "_stop_pending"  # the run another session started that Stop was clicked for
+
+
+def stop_button(run: Run, key: str) -> None:
+    """Stop for an active run: one click for a run this session started; a run started
+    elsewhere (another tab, the command line, before a reload) says whose it is and asks for
+    a second click, so nobody stops someone else's run by accident."""
+    whose = report.owner_words(run, session_id())
+    if whose is None:
+        st.button("Stop", icon=":material/stop:", key=key, on_click=_stop, args=(run.id,))
+        return
+    st.caption(f"This run was {whose}.")
+    if st.session_state.get(STOP_PENDING) != run.id:
+        st.button(
+            "Stop someone else's run",
+            icon=":material/stop:",
+            key=key,
+            on_click=st.session_state.__setitem__,
+            args=(STOP_PENDING, run.id),
+        )
+        return
+    st.warning(f"This run was {whose}. Stop it anyway? Whoever started it loses the rest of it.")
+    yes, no = st.columns(2)
+    yes.button("Yes, stop it", key=f"{key}_confirm", on_click=_stop, args=(run.id,))
+    no.button("Cancel", key=f"{key}_cancel", on_click=st.session_state.pop, args=(STOP_PENDING,))
+
+
+def _stop(run_id: str) -> None:
+    st.session_state.pop(STOP_PENDING, None)
+    get_store().request_stop(run_id)
+
+
 # -- the guard --------------------------------------------------------------------------------
 def guarded(body: Callable[[], None]) -> None:
     """Run a page body; an unexpected exception becomes a message, never a traceback."""

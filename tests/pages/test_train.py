@@ -198,9 +198,52 @@ def test_train_running_run_survives_a_new_session(store, digits, monkeypatch):
     assert at.button(key=f"train_stop_{run.id}")
     curves = chart_titled(at, "Training curves")
     assert [t["x"] for t in curves["data"] if t["name"] == "validation"][0] == [1]
-    at.button(key=f"train_stop_{run.id}").click().run()
+    at.button(key=f"train_stop_{run.id}").click().run()  # a run of another session: confirm
+    assert store.get(run.id).status == store_mod.RUNNING
+    at.button(key=f"train_stop_{run.id}_confirm").click().run()
     assert store.get(run.id).status == store_mod.STOPPING
     assert "Stopping at the end of the current batch" in texts(at.caption)
+
+
+def test_stopping_another_sessions_run_names_it_and_asks_again(store, digits, monkeypatch):
+    monkeypatch.setattr(worker, "worker_running", lambda home: True)
+    monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
+    run = queued_run(store, digits)
+    store.update(run.id, owner="another-tab")
+    store.claim_next(worker_pid=12345)
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    assert "started in another browser tab" in texts(at.caption)
+    stop = at.button(key=f"train_stop_{run.id}")
+    assert stop.label == "Stop someone else's run"
+    stop.click().run()
+    no_exceptions(at)
+    assert store.get(run.id).status == store_mod.RUNNING  # one click stops nothing
+    assert "Stop it anyway?" in texts(at.warning)
+    at.button(key=f"train_stop_{run.id}_cancel").click().run()
+    assert store.get(run.id).status == store_mod.RUNNING
+    assert at.button(key=f"train_stop_{run.id}").label == "Stop someone else's run"
+    at.button(key=f"train_stop_{run.id}").click().run()
+    at.button(key=f"train_stop_{run.id}_confirm").click().run()
+    assert store.get(run.id).status == store_mod.STOPPING
+
+
+def test_a_second_start_from_another_tab_is_refused(store, digits):
+    tabs = [
+        page(
+            "3_train.py",
+            **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        ).run()
+        for _ in range(2)
+    ]
+    for at in tabs:
+        at.button(key="train_start").click()
+    for at in tabs:
+        at.run()
+        no_exceptions(at)
+    assert len(store.list()) == 1
+    assert store.list()[0].owner == tabs[0].session_state[common.SESSION_ID]
+    assert "already under way" in texts(tabs[1].warning)
 
 
 # -- a first run, offline ---------------------------------------------------------------------
