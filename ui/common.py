@@ -109,8 +109,21 @@ def page_header(title: str, intro: str) -> Store:
     st.write(intro)
     show_flash()
     store = get_store()
+    show_store_notices(store)
     refresh_runs(store)
     return store
+
+
+NOTICES_SEEN = "_store_notices_seen"  # how many of the store's notices this session saw
+
+
+def show_store_notices(store: Store) -> None:
+    """What happened to the run database (moved aside as unreadable and replaced: where the old
+    file went), shown once in each session as a warning; the store keeps the list."""
+    seen = st.session_state.get(NOTICES_SEEN, 0)
+    for notice in store.notices[seen:]:
+        st.warning(md(notice[:1].upper() + notice[1:]), icon=":material/database:")
+    st.session_state[NOTICES_SEEN] = len(store.notices)
 
 
 # -- runs on screen ---------------------------------------------------------------------------

@@ -233,3 +233,15 @@ def test_two_browser_sessions_do_not_see_each_others_uploads_or_classes(store):
     assert not (store.home / "sessions" / ids[0] / "classes" / "theirs").exists()
     assert (store.home / "sessions" / ids[1] / "classes" / "theirs").is_dir()
     assert "theirs" not in " ".join(e.label for e in first.expander)
+
+
+def test_a_replaced_run_database_is_announced_once_with_where_the_old_file_went(studio):
+    studio.mkdir(parents=True, exist_ok=True)
+    (studio / "runs.sqlite3").write_bytes(b"not a database at all" * 100)
+    at = page("1_data.py").run()
+    no_exceptions(at)
+    (aside,) = studio.glob("runs.sqlite3.corrupt-*[0-9]")
+    shown = texts(at.warning)
+    assert "could not be read" in shown and common.md(str(aside)) in shown
+    at.run()
+    assert "could not be read" not in texts(at.warning)  # once
