@@ -75,7 +75,7 @@ def pending() -> None:
     st.session_state.pop(PENDING, None)
     done = task["done"]
     if state.status == "failed":
-        common.flash("error", f"{task['failed']}: {state.reason}")
+        common.flash("error", f"{task['failed']}: {common.md(state.reason)}")
     elif "sample_label" in done:
         choose(state.folder, done["sample_label"])  # a sample may itself be sounds
     else:
@@ -142,7 +142,7 @@ def extract(upload) -> tuple[str, str, str | None]:
             home, common.session_id(), upload, Path(upload.name).stem
         )
     except archive.ArchiveError as exc:
-        return "error", f"This zip cannot be used: {exc}", None
+        return "error", f"This zip cannot be used: {common.md(exc)}", None
     skipped = f" ({len(result.skipped)} other file(s) skipped)" if result.skipped else ""
     return "success", f"Extracted {len(result.files)} picture(s){skipped}.", str(target)
 
@@ -157,7 +157,7 @@ def zip_upload() -> None:
     )
     if new and folder:  # the outcome is kept first: choosing a sound folder reruns the page
         choose(Path(folder), f"uploaded zip {Path(upload.name).name}")
-    getattr(st, kind)(common.md(message) if kind == "success" else message)
+    getattr(st, kind)(message)  # names in it are escaped where it is made (extract)
 
 
 def _save_uploads(class_dir: Path, files, name: str | None = None) -> None:
@@ -170,7 +170,7 @@ def _save_uploads(class_dir: Path, files, name: str | None = None) -> None:
         try:
             session.save_image(class_dir, name or file.name, file.getvalue())
         except session.SessionError as exc:
-            st.warning(str(exc))
+            st.warning(common.md(exc))
 
 
 def add_class_form(project: Path) -> None:
@@ -180,20 +180,20 @@ def add_class_form(project: Path) -> None:
             try:
                 session.add_class(project, name)
             except session.SessionError as exc:
-                st.error(f"That name cannot be used: {exc}.")
+                st.error(f"That name cannot be used: {common.md(exc)}.")
 
 
 def class_pictures(class_dir: Path, name: str) -> None:
     """Drop files or take webcam snapshots into one class; its latest pictures."""
     files = st.file_uploader(
-        f"Pictures of {name}",
+        f"Pictures of {common.md(name)}",
         type=IMAGE_TYPES,
         accept_multiple_files=True,
         key=f"data_tm_files_{name}",
     )
     _save_uploads(class_dir, files or [])
     if st.toggle("Use the webcam", key=f"data_tm_cam_on_{name}"):
-        snapshot = st.camera_input(f"Snapshot for {name}", key=f"data_tm_cam_{name}")
+        snapshot = st.camera_input(f"Snapshot for {common.md(name)}", key=f"data_tm_cam_{name}")
         if snapshot is not None:
             suffix = Path(snapshot.name or "").suffix or ".jpg"
             _save_uploads(class_dir, [snapshot], name=f"snapshot{suffix}")
@@ -290,7 +290,7 @@ def show_split(found: datasets.Scan) -> None:
     try:
         split = datasets.split(found, RunConfig.default("val_fraction"), seed)
     except datasets.DatasetError as exc:
-        st.error(f"This dataset cannot be split yet: {exc}")
+        st.error(f"This dataset cannot be split yet: {common.md(exc)}")
         return
     counts = split.counts()
     st.plotly_chart(charts.split_counts(counts), key="data_split_chart")
@@ -315,7 +315,7 @@ def show_audio(audio_root: Path, images: Path) -> None:
                 charts.waveform(times, values, f"{name}: waveform"), key=f"data_wave_{name}"
             )
         except audio.UnreadableAudio as exc:
-            left.warning(f"This clip cannot be read: {exc}")
+            left.warning(f"This clip cannot be read: {common.md(exc)}")
             continue
         picture = audio.spectrogram_of(clip, audio_root, images)
         if picture is not None:
@@ -340,7 +340,7 @@ def show_dataset(folder: str) -> None:
     try:
         found = common.scan(folder)
     except datasets.DatasetError as exc:
-        st.error(f"This folder cannot be used: {exc}")
+        st.error(f"This folder cannot be used: {common.md(exc)}")
         return
     show_summary(found)
     show_pictures(found)

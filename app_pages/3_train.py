@@ -406,14 +406,14 @@ def show_finished(run: Run) -> None:
     if run.status == store_mod.DONE:
         st.success("Training finished.")
     elif run.status == store_mod.STOPPED:
-        st.info("This run was stopped" + (f": {run.error}" if run.error else "."))
+        st.info("This run was stopped" + (f": {common.md(run.error)}" if run.error else "."))
     elif run.status == store_mod.DIVERGED:
-        st.error(f"Training diverged: {run.error or 'the loss became NaN'}")
+        st.error(f"Training diverged: {common.md(run.error or 'the loss became NaN')}")
     elif run.status == store_mod.FAILED:
         plain, detail = report.failure_words(run.error)
-        common.problem(f"This run failed: {plain}", detail)
+        common.problem(f"This run failed: {common.md(plain)}", detail)
     elif run.status == store_mod.INTERRUPTED:
-        st.warning(f"This run was interrupted: {run.error or 'the worker stopped'}")
+        st.warning(f"This run was interrupted: {common.md(run.error or 'the worker stopped')}")
         st.button(
             "Resume",
             icon=":material/restart_alt:",

@@ -59,7 +59,7 @@ def explain_one(loaded, image, name: str, show_cam: bool, index: int) -> None:
                 heat, looked_for = predict.gradcam(loaded, image)
                 picture = predict.overlay(image, heat, size=max(loaded.image_size, 224))
             except Exception as exc:  # noqa: BLE001 - Grad-CAM is a bonus, never fatal
-                st.warning(f"The heatmap is not available for this model ({exc}).")
+                st.warning(f"The heatmap is not available for this model ({common.md(exc)}).")
             else:
                 st.image(
                     picture,
@@ -93,7 +93,7 @@ def one_picture(loaded, sound) -> None:
         try:
             image = predict_batch.upload_image(name, data, sound, loaded.image_size)
         except (UnreadableImage, audio.UnreadableAudio) as exc:
-            st.error(f"{common.md(name)} cannot be used: {exc}")
+            st.error(f"{common.md(name)} cannot be used: {common.md(exc)}")
             continue
         explain_one(loaded, image, name, show_cam, index)
     if len(inputs) > 10:
@@ -144,7 +144,7 @@ def batch_source() -> Path | None:
         return None
     (kind, value), _ = common.once_per_upload(BATCH_FOLDERS, upload, lambda: extract(upload))
     if kind == "error":
-        st.error(value)
+        st.error(common.md(value))
         return None
     return Path(value)
 
@@ -189,7 +189,7 @@ def model_of(store, run: Run):
         try:
             return load_model(str(store.home), run.id, run.model_sha256 or "")
         except predict.ModelRefused as exc:
-            st.error(f"This model cannot be loaded: {exc}")
+            st.error(f"This model cannot be loaded: {common.md(exc)}")
             return None
 
 

@@ -122,3 +122,40 @@ def queued_run(store: Store, dataset: Path, task: str = "train"):
         dataset=str(dataset), strategy="head", image_size=48, weights="none", task=task
     )
     return store.create(config)
+
+
+HOSTILE_NAMES = ("**x**", "[click](javascript:alert(1))")  # user text that looks like markup
+
+
+def _elements(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _elements(child)
+
+
+def rendered_markdown(at: AppTest) -> list[str]:
+    """Every text the page hands Streamlit as Markdown: message and caption bodies, widget
+    and expander labels, image captions (not chart specs, tables or select options, which
+    are shown as plain text)."""
+    texts = []
+    for element in _elements(at._tree):
+        proto = getattr(element, "proto", None)
+        if proto is None:
+            continue
+        fields = proto.DESCRIPTOR.fields_by_name
+        texts += [getattr(proto, name) for name in ("body", "label") if name in fields]
+        if "expandable" in fields:
+            texts.append(proto.expandable.label)
+        if "imgs" in fields:
+            texts += [image.caption for image in proto.imgs]
+    return [t for t in texts if t]
+
+
+def assert_shown_escaped(at: AppTest, *names: str) -> None:
+    """Each hostile name appears escaped (as ui.common.md makes it) and never as raw markup."""
+    from ui.common import md
+
+    shown = "\n".join(rendered_markdown(at))
+    assert "](javascript:" not in shown and "**x**" not in shown, shown
+    for name in names:
+        assert md(name) in shown, (name, shown)

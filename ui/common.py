@@ -230,7 +230,7 @@ def flash_refusal(outcome: object, busy_kind: str = "warning") -> bool:
     True when it was one, so the callback stops there."""
     if not isinstance(outcome, runs.Refused):
         return False
-    flash(busy_kind if outcome.busy else "error", outcome.reason)
+    flash(busy_kind if outcome.busy else "error", md(outcome.reason))  # may hold paths
     return True
 
 
@@ -435,7 +435,7 @@ def usable_scan(folder: str) -> datasets.Scan | None:
     try:
         found = scan(folder)
     except datasets.DatasetError as exc:
-        st.error(f"This dataset cannot be read: {exc}")
+        st.error(f"This dataset cannot be read: {md(exc)}")
         return None
     if not found.ok:
         st.error("Fix the dataset first (see the Data page): " + md("; ".join(found.errors)))

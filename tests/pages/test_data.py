@@ -9,6 +9,8 @@ from pathlib import Path
 
 from apptesting import (
     CLASSES,
+    HOSTILE_NAMES,
+    assert_shown_escaped,
     chart_titled,
     no_exceptions,
     page,
@@ -61,7 +63,7 @@ def test_data_zip_with_parent_path_shows_an_error_and_writes_nothing(store, tmp_
     evil = _zip({"cats/a.png": _png(), "../evil.png": _png()})
     at.file_uploader(key="data_zip").upload("evil.zip", evil, "application/zip").run()
     no_exceptions(at)
-    assert "cannot be used" in texts(at.error) and ".." in texts(at.error)
+    assert "cannot be used" in texts(at.error) and common.md("..") in texts(at.error)
     sessions = store.home / "sessions"
     assert not sessions.exists() or not [p for p in sessions.rglob("*") if p.is_file()]
     assert not (store.home / "evil.png").exists() and not (tmp_path / "evil.png").exists()
@@ -111,7 +113,7 @@ def test_data_classes_built_in_the_browser(store):
     no_exceptions(at)
     assert sorted(p.name for p in (project / "Cats_script").iterdir()) == ["a.png", "b.png"]
     assert sorted(p.name for p in (project / "dogs").iterdir()) == ["c.png"]
-    assert "bad.png" in texts(at.warning)
+    assert common.md("bad.png") in texts(at.warning)
     at.run()  # a rerun does not save the same uploads twice
     assert len(list((project / "dogs").iterdir())) == 1
     at.button(key="data_use_classes").click().run()
@@ -245,3 +247,30 @@ def test_a_replaced_run_database_is_announced_once_with_where_the_old_file_went(
     assert "could not be read" in shown and common.md(str(aside)) in shown
     at.run()
     assert "could not be read" not in texts(at.warning)  # once
+
+
+def _hostile_dataset(root: Path) -> Path:
+    for k, name in enumerate(HOSTILE_NAMES):
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            (root / name / f"{i}.png").write_bytes(_png((60 * k, 10 * i, 0)))
+    return root
+
+
+def test_class_names_that_look_like_markup_are_shown_escaped(store, tmp_path):
+    folder = _hostile_dataset(tmp_path / "hostile")
+    at = page("1_data.py", data_source="Folder on the server").run()
+    at.text_input(key="data_folder_path").input(str(folder)).run()
+    at.button(key="data_use_folder").click().run()
+    no_exceptions(at)
+    assert at.session_state[common.DATASET] == str(folder.resolve())
+    assert_shown_escaped(at, *HOSTILE_NAMES)
+
+
+def test_a_zip_member_name_that_looks_like_markup_is_shown_escaped(store):
+    at = page("1_data.py", data_source="Upload a zip").run()
+    evil = _zip({f"{name}/a.png": _png() for name in HOSTILE_NAMES})
+    at.file_uploader(key="data_zip").upload("evil.zip", evil, "application/zip").run()
+    no_exceptions(at)
+    assert "cannot be used" in texts(at.error)
+    assert_shown_escaped(at, HOSTILE_NAMES[1])  # refused for its ':', and named

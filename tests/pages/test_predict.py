@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from apptesting import (
+    HOSTILE_NAMES,
+    assert_shown_escaped,
     chart_titled,
     finished_run,
     no_exceptions,
@@ -14,7 +16,7 @@ from apptesting import (
 from core import store as store_mod
 from core import worker
 from core.runconfig import RunConfig
-from ui import common
+from ui import common, model_loader
 
 
 def test_predict_without_a_trained_model_guides_to_train(store):
@@ -177,3 +179,31 @@ def test_predict_download_format_without_its_runtime_is_disabled(store, digits, 
     no_exceptions(at)
     assert at.button(key="take_away_predict_prepare").disabled
     assert "pip install tf2onnx" in texts(at.caption)
+
+
+def test_batch_zip_and_class_names_that_look_like_markup_are_shown_escaped(
+    store, digits, tmp_path, monkeypatch
+):
+    """A model (faked: no TensorFlow here) whose classes and an uploaded zip's member names
+    look like Markdown: shown escaped, never as links or bold text."""
+    import io
+    import types
+    import zipfile
+
+    run = finished_run(store, digits)
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"x")
+    store.update(run.id, model_path=str(model))
+    loaded = types.SimpleNamespace(classes=list(HOSTILE_NAMES), image_size=32)
+    fake = types.SimpleNamespace(load=lambda store, run_id: loaded, audio_settings=lambda *a: None)
+    monkeypatch.setattr(model_loader, "predict", lambda: fake)
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr(f"{HOSTILE_NAMES[1]}/a.png", b"not read")
+    at = page("4_predict.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    at.file_uploader(key="predict_batch_zip").upload("evil.zip", evil.getvalue(), "application/zip")
+    at.run()
+    no_exceptions(at)
+    assert "cannot be used" in texts(at.error)
+    assert_shown_escaped(at, *HOSTILE_NAMES)

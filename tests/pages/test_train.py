@@ -7,6 +7,8 @@ import json
 import pytest
 from apptesting import (
     CLASSES,
+    HOSTILE_NAMES,
+    assert_shown_escaped,
     chart_titled,
     finished_run,
     no_exceptions,
@@ -370,3 +372,14 @@ def test_a_failed_run_says_what_to_do_and_folds_the_technical_detail(store, digi
     assert "Something unexpected stopped the run" in shown and "block4_pool" not in shown
     (detail,) = [e for e in at.expander if e.label == "Technical detail"]
     assert error in texts(detail.get("code"))
+
+
+@pytest.mark.parametrize(
+    "status", [store_mod.STOPPED, store_mod.DIVERGED, store_mod.INTERRUPTED, store_mod.FAILED]
+)
+def test_a_run_error_naming_user_files_is_shown_escaped(store, digits, status):
+    hostile = HOSTILE_NAMES[1]
+    run = finished_run(store, digits, status=status, error=f"cannot open /data/{hostile}/a.png")
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    assert_shown_escaped(at, hostile)
