@@ -25,6 +25,7 @@ GRID_IMAGES = 6  # ... and images per class
 SAVED_UPLOADS = "_data_saved_uploads"  # file ids of browser uploads already written
 ZIP_OUTCOME = "_data_zip_outcome"  # file id -> (kind, message) of the last zip upload
 PENDING = "_data_pending"  # a download or audio conversion under way in a child process
+MERGE_ASKED = "_data_merge_asked"  # the folder whose case-duplicate merge awaits a second click
 
 
 # -- choosing ---------------------------------------------------------------------------------
@@ -237,7 +238,8 @@ def build_classes() -> None:
 # -- showing ----------------------------------------------------------------------------------
 def show_problems(found: datasets.Scan) -> None:
     duplicates, leakage = found.duplicates(), found.leakage()
-    if not (found.unreadable or duplicates or leakage):
+    show_skipped(found)
+    if not (found.unreadable or duplicates or leakage or found.skipped):
         st.success(
             "Every picture can be read, and there are no duplicates and no picture in "
             "both training and validation."
@@ -259,6 +261,54 @@ def show_problems(found: datasets.Scan) -> None:
             st.dataframe(
                 pd.DataFrame(leakage, columns=["training file", "validation file"]), hide_index=True
             )
+
+
+def show_skipped(found: datasets.Scan) -> None:
+    """Links, unsupported formats and the like the scan left out: one folded table, however
+    many there are (the warnings above say how many of each)."""
+    if found.skipped:
+        with st.expander(f"{len(found.skipped)} item(s) left out of the dataset, and why"):
+            table = pd.DataFrame(found.skipped, columns=["file", "reason"])
+            st.dataframe(table, hide_index=True)
+
+
+def offer_case_merge(found: datasets.Scan, folder: str) -> None:
+    """Class folders differing only by case (Cat / cat) train as separate classes: offer to
+    merge them (datasets.merge_case_duplicates: files move, none is overwritten), after a
+    second click, since it moves the person's own files."""
+    groups = found.case_duplicates()
+    if not groups:
+        return
+    names = "; ".join(" and ".join(group) for group in groups)
+    if st.session_state.get(MERGE_ASKED) != folder:
+        st.button(
+            f"Merge {common.md(names)}",
+            key="data_merge_case",
+            icon=":material/merge:",
+            on_click=st.session_state.__setitem__,
+            args=(MERGE_ASKED, folder),
+        )
+        return
+    st.warning(
+        f"This moves the files of {common.md(names)} into one folder each, inside "
+        f"{common.md(folder)} (no file is overwritten; a clashing name gets a number). Go on?"
+    )
+    yes, no = st.columns(2)
+    yes.button("Yes, merge them", key="data_merge_case_yes", on_click=merge_cases, args=(folder,))
+    no.button(
+        "Cancel", key="data_merge_case_no", on_click=st.session_state.pop, args=(MERGE_ASKED,)
+    )
+
+
+def merge_cases(folder: str) -> None:
+    st.session_state.pop(MERGE_ASKED, None)
+    try:
+        merged = datasets.merge_case_duplicates(folder)
+    except (datasets.DatasetError, OSError) as exc:
+        common.flash("error", f"The folders could not be merged: {common.md(exc)}")
+        return
+    into = "; ".join(f"{', '.join(old)} into {keep}" for keep, old in merged.items())
+    common.flash("success", f"Merged {common.md(into)}.")
 
 
 def show_grid(found: datasets.Scan) -> None:
@@ -343,6 +393,7 @@ def show_dataset(folder: str) -> None:
         st.error(f"This folder cannot be used: {common.md(exc)}")
         return
     show_summary(found)
+    offer_case_merge(found, folder)
     show_pictures(found)
     st.subheader("Checks")
     show_problems(found)

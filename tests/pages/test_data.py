@@ -274,3 +274,46 @@ def test_a_zip_member_name_that_looks_like_markup_is_shown_escaped(store):
     no_exceptions(at)
     assert "cannot be used" in texts(at.error)
     assert_shown_escaped(at, HOSTILE_NAMES[1])  # refused for its ':', and named
+
+
+def _use_folder(folder: Path) -> AppTest:
+    at = page("1_data.py", data_source="Folder on the server").run()
+    at.text_input(key="data_folder_path").input(str(folder)).run()
+    at.button(key="data_use_folder").click().run()
+    no_exceptions(at)
+    return at
+
+
+def test_case_duplicate_classes_are_merged_after_a_second_click(store, tmp_path):
+    root = tmp_path / "pets"
+    for name, count in (("Cat", 3), ("cat", 2), ("dog", 4)):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            (root / name / f"{i}.png").write_bytes(_png((40 * i, 90, 0)))
+    at = _use_folder(root)
+    assert "differ only by" in texts(at.warning)
+    merge = at.button(key="data_merge_case")
+    assert merge.label == "Merge Cat and cat"
+    merge.click().run()
+    no_exceptions(at)
+    assert (root / "cat").is_dir()  # one click moves nothing
+    assert "no file is overwritten" in texts(at.warning)
+    at.button(key="data_merge_case_yes").click().run()
+    no_exceptions(at)
+    assert not (root / "cat").exists() and len(list((root / "Cat").iterdir())) == 5
+    assert "Merged cat into Cat" in texts(at.success)
+    assert not [b for b in at.button if b.key == "data_merge_case"]
+
+
+def test_skipped_files_are_one_folded_table_not_one_alert_each(store, tmp_path):
+    root = tmp_path / "shapes"
+    for name in ("round", "square"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            (root / name / f"{i}.png").write_bytes(_png((80 * i, 0, 0)))
+        for i in range(30):
+            (root / name / f"v{i}.svg").write_text("<svg/>")
+    at = _use_folder(root)
+    assert len(at.warning) <= 3, texts(at.warning)
+    (table,) = [e.dataframe[0] for e in at.expander if "left out" in e.label]
+    assert len(table.value) == 60 and set(table.value["file"]).issuperset({"round/v0.svg"})
