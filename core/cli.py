@@ -603,7 +603,7 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from core import reproduce, worker
+    from core import reproduce, runs
     from core.store import DONE, Store
 
     store = Store(args.home)
@@ -613,7 +613,9 @@ def cmd_reproduce(args) -> int:
         raise CliError(str(exc)) from None
     for line in plan.warnings:
         print(f"warning: {line}", file=sys.stderr, flush=True)
-    run = worker.submit(store, plan.config, idle_seconds=CLI_IDLE_SECONDS)
+    run = _queued(
+        runs.start_training(store, plan.config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS)
+    )
     if not args.quiet:
         print(f"run {run.id}: training {args.source} again", flush=True)
     _follow(store, run.id, args.quiet)
