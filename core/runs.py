@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core import datasets, report, strategies, worker
@@ -94,26 +95,40 @@ def queue_probe(
         return Refused(f"The measurement cannot start: {exc}")
 
 
-def comparison_configs(found: datasets.Scan, base: RunConfig) -> list[RunConfig]:
-    """One run config per strategy, each with base's settings and one saved split (manifest)
-    drawn with base's seed, so every strategy trains and validates on the same pictures.
-    Raises datasets.DatasetError when the dataset cannot be split."""
+def comparison_configs(
+    found: datasets.Scan, base: RunConfig, keys: Sequence[str] | None = None
+) -> list[RunConfig]:
+    """One run config per strategy (`keys`, in the strategy table's order; default: all),
+    each with base's settings and one saved split (manifest) drawn with base's seed, so every
+    strategy trains and validates on the same pictures. Raises datasets.DatasetError when the
+    dataset cannot be split."""
+    chosen = set(strategies.STRATEGIES if keys is None else keys)
     manifest = datasets.split(found, base.val_fraction, base.seed).manifest()
     return [
         dataclasses.replace(base, strategy=key, manifest=manifest, label="compare")
         for key in strategies.STRATEGIES
+        if key in chosen
     ]
 
 
 def start_comparison(
-    store: Store, found: datasets.Scan, base: RunConfig, owner: str | None = None
+    store: Store,
+    found: datasets.Scan,
+    base: RunConfig,
+    keys: Sequence[str] | None = None,
+    owner: str | None = None,
 ) -> list[Run] | Refused:
-    """Queue one run per strategy under a shared group id (they run one after another),
-    unless any run is under way; all or nothing."""
+    """Queue one run per chosen strategy (default: every one) under a shared group id (they
+    run one after another), unless any run is under way; all or nothing."""
     if under_way(store):
         return Refused("Runs are already under way: wait for them to end first.", busy=True)
+    unknown = [k for k in keys or () if k not in strategies.STRATEGIES]
+    if unknown:
+        return Refused(f"Unknown strategies: {', '.join(unknown)}.")
+    if keys is not None and not keys:
+        return Refused("Choose at least one strategy to compare.")
     try:
-        configs = comparison_configs(found, base)
+        configs = comparison_configs(found, base, keys)
     except datasets.DatasetError as exc:
         return Refused(f"The dataset cannot be split: {exc}")
     problems = list(dict.fromkeys(p for config in configs for p in config.problems()))
@@ -121,3 +136,10 @@ def start_comparison(
         return Refused("The comparison cannot start: " + "; ".join(problems))
     group = uuid.uuid4().hex
     return [worker.submit(store, config, group_id=group, owner=owner) for config in configs]
+
+
+def stop_comparison(store: Store, group_id: str) -> list[Run]:
+    """Stop a whole comparison: its queued runs end now (the worker never starts them), its
+    running one within one batch; finished runs keep their results. Returns the group's
+    runs."""
+    return store.request_stop_group(group_id)

@@ -339,6 +339,26 @@ class Store:
             )
         return self.get(run_id)
 
+    def request_stop_group(self, group_id: str) -> list[Run]:
+        """Stop every run of a group at once: queued ones stop now, a running one within one
+        batch. One transaction, so the worker cannot claim a queued run of the group between
+        the two updates; returns the group's runs afterwards."""
+        now = time.time()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "UPDATE runs SET status = ?, finished = ?, updated = ? "
+                "WHERE group_id = ? AND status = ?",
+                (STOPPED, now, now, group_id, QUEUED),
+            )
+            db.execute(
+                "UPDATE runs SET stop_requested = 1, status = ?, updated = ? "
+                "WHERE group_id = ? AND status = ?",
+                (STOPPING, now, group_id, RUNNING),
+            )
+            db.execute("COMMIT")
+        return self.list(group_id=group_id)
+
     def stop_requested(self, run_id: str) -> bool:
         with self._connect() as db:
             row = db.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()

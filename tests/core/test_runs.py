@@ -4,6 +4,7 @@ terms; refusals are typed and queue nothing. No worker process is started."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -119,3 +120,41 @@ def test_the_command_line_obeys_the_one_run_rule(store, binary_dataset, capsys, 
     store.finish(first.id, store_mod.DONE)
     cli.main(["train", str(binary_dataset), *common, "--quiet"])
     assert store.list()[0].owner == runs.CLI_OWNER
+
+
+def test_a_comparison_of_chosen_strategies_queues_only_those_in_table_order(store, binary_dataset):
+    found = datasets.scan(binary_dataset)
+    queued = runs.start_comparison(store, found, config(binary_dataset), ["finetune", "linear"])
+    assert [r.strategy for r in queued] == ["linear", "finetune"]
+    assert sorted(r.strategy for r in store.list()) == ["finetune", "linear"]
+
+
+def test_a_comparison_of_no_or_unknown_strategies_is_refused(store, binary_dataset):
+    found = datasets.scan(binary_dataset)
+    empty = runs.start_comparison(store, found, config(binary_dataset), [])
+    assert isinstance(empty, runs.Refused) and "at least one strategy" in empty.reason
+    unknown = runs.start_comparison(store, found, config(binary_dataset), ["head", "magic"])
+    assert isinstance(unknown, runs.Refused) and "magic" in unknown.reason
+    assert store.list() == []
+
+
+def test_stop_comparison_stops_the_running_and_the_queued_runs_of_its_group_only(
+    store, binary_dataset
+):
+    earlier = store.create(config(binary_dataset), group_id="old")
+    store.finish(earlier.id, store_mod.DONE)
+    outsider = store.create(config(binary_dataset))  # not in the group: left alone
+    group = [
+        store.create(config(binary_dataset, strategy=key), group_id="g")
+        for key in ("head", "linear", "full")
+    ]
+    store.finish(group[0].id, store_mod.DONE)
+    store.update(group[1].id, status=store_mod.RUNNING, worker_pid=os.getpid())
+    after = {r.id: r for r in runs.stop_comparison(store, "g")}
+    assert set(after) == {r.id for r in group}
+    assert after[group[0].id].status == store_mod.DONE  # finished: keeps its result
+    assert after[group[1].id].status == store_mod.STOPPING and after[group[1].id].stop_requested
+    assert after[group[2].id].status == store_mod.STOPPED  # queued: never starts
+    assert store.get(outsider.id).status == store_mod.QUEUED
+    assert store.get(earlier.id).status == store_mod.DONE
+    assert store.claim_next(worker_pid=os.getpid()).id == outsider.id
