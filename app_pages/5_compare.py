@@ -6,16 +6,17 @@ import streamlit as st
 from core import charts, datasets, report, strategies
 from core import store as store_mod
 from core.runconfig import RunConfig
-from core.runs import start_comparison
+from core.runs import start_comparison, stop_comparison
 from core.store import Run
 from ui import common
 
 SEEN_ACTIVE = "_compare_seen_active"
+RUNS_KEY = "compare_runs"  # the runs picked for the overlay
 
 
-def run_every_strategy(folder: str, epochs: int, finetune_epochs: int) -> None:
-    """Button callback: one run per strategy on equal terms (core.runs builds them), with this
-    session's seed, image size, weights, blocks and layer."""
+def run_every_strategy(folder: str, epochs: int, finetune_epochs: int, keys: list[str]) -> None:
+    """Button callback: one run per chosen strategy on equal terms (core.runs builds them),
+    with this session's seed, image size, weights, blocks and layer."""
     base = RunConfig(
         dataset=folder,
         image_size=common.image_size(),
@@ -31,11 +32,17 @@ def run_every_strategy(folder: str, epochs: int, finetune_epochs: int) -> None:
     except datasets.DatasetError as exc:
         common.flash("error", f"The dataset cannot be split: {exc}")
         return
-    queued = start_comparison(common.get_store(), found, base)
+    queued = start_comparison(common.get_store(), found, base, keys)
     if common.flash_refusal(queued):
         return
     st.session_state[common.COMPARE_GROUP] = queued[0].group_id
-    st.session_state.pop("compare_runs", None)
+    # the new runs replace whatever was picked before, so the page follows them live
+    common.set_kept(RUNS_KEY, [r.id for r in queued])
+
+
+def stop_group(group_id: str) -> None:
+    """Stop button callback: the whole comparison (core.runs.stop_comparison)."""
+    stop_comparison(common.get_store(), group_id)
 
 
 def default_selection(runs: list[Run]) -> list[str]:
@@ -75,7 +82,8 @@ def show_comparison(run_ids: list[str]) -> None:
 
 
 def show_waiting(waiting: list[Run]) -> None:
-    """How many runs are left, and the progress of the one training now."""
+    """How many runs are left, the progress of the one training now, and Stop for each
+    comparison still going."""
     st.info(f"{len(waiting)} run(s) still to finish; the table fills in as they end.")
     live = [r for r in waiting if r.status in store_mod.LIVE]
     for run in (live or waiting)[:1]:
@@ -83,6 +91,19 @@ def show_waiting(waiting: list[Run]) -> None:
         st.progress(
             fraction if fraction is not None else 0.0,
             text=f"{report.strategy_title(run.strategy)}: {text}",
+        )
+    groups = list(dict.fromkeys(r.group_id for r in waiting if r.group_id))
+    for group in groups:
+        if all(r.status == store_mod.STOPPING for r in waiting if r.group_id == group):
+            st.caption("Stopping the comparison at the end of the current batch...")
+            continue
+        st.button(
+            "Stop the comparison",
+            icon=":material/stop:",
+            key=f"compare_stop_{group}",
+            on_click=stop_group,
+            args=(group,),
+            help="Stops the run training now (within one batch) and every run still waiting.",
         )
 
 
@@ -123,10 +144,16 @@ def run_all_section(folder: str | None, active: bool) -> None:
         st.caption("Choose a dataset on the Data page to run every strategy on it.")
         return
     st.write(
-        f"Queues one run per strategy ({len(strategies.STRATEGIES)} in all) on the "
-        "current dataset; they run one after another."
+        "Queues one run per chosen strategy (all of them unless you remove some) on the "
+        "current dataset, on the same split and seed; they run one after another."
     )
-    cols = st.columns(2)
+    keys = st.multiselect(
+        "Strategies to compare",
+        list(strategies.STRATEGIES),
+        format_func=report.strategy_title,
+        **common.kept("compare_strategies", list(strategies.STRATEGIES)),
+    )
+    cols = st.columns(2, gap="medium")
     epochs = cols[0].number_input(
         "Epochs per run (first phase)",
         1,
@@ -139,17 +166,20 @@ def run_all_section(folder: str | None, active: bool) -> None:
         200,
         **common.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
     )
+    every = len(keys) == len(strategies.STRATEGIES)
     st.button(
-        "Run every strategy",
+        "Run every strategy" if every else f"Run {len(keys)} strategies",
         type="primary",
         icon=":material/compare_arrows:",
         key="compare_run_all",
-        disabled=active,
+        disabled=active or not keys,
         on_click=run_every_strategy,
-        args=(folder, int(epochs), int(finetune)),
+        args=(folder, int(epochs), int(finetune), list(keys)),
     )
     if active:
         st.caption("Available again when the current runs end.")
+    elif not keys:
+        st.caption("Choose at least one strategy.")
 
 
 def side_by_side(store) -> None:
@@ -158,7 +188,7 @@ def side_by_side(store) -> None:
     if not runs:
         st.info("No training run yet: start one on the Train page, or click 'Run every strategy'.")
         return
-    chosen = common.pick_runs("Runs to compare", runs, "compare_runs", default_selection(runs))
+    chosen = common.pick_runs("Runs to compare", runs, RUNS_KEY, default_selection(runs))
     if not chosen:
         st.caption("Pick at least one run.")
         return

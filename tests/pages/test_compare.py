@@ -22,7 +22,7 @@ def test_compare_two_runs_table_marks_the_best(store, digits):
     at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
     no_exceptions(at)
     assert not at.error, texts(at.error)
-    assert sorted(at.multiselect[0].value) == sorted([first.id, second.id])
+    assert sorted(at.multiselect(key="_w_compare_runs").value) == sorted([first.id, second.id])
     table = at.dataframe[0].value
     best = table[table["best"] != ""]
     assert list(best["run"]) == [second.id] and list(best["strategy"]) == ["Linear probe"]
@@ -51,3 +51,28 @@ def test_compare_run_every_strategy_queues_one_run_each_on_one_split(store, digi
     assert at.button(key="compare_run_all").disabled
     at.run()
     assert len(store.list()) == len(strategies.STRATEGIES)  # no second group
+
+
+def test_run_every_strategy_follows_the_new_runs_live_and_stop_ends_them_all(store, digits):
+    old = finished_run(store, digits, "head", accuracy=0.8, loss=0.5)
+    at = page(
+        "5_compare.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
+    assert at.multiselect(key="_w_compare_runs").value == [old.id]
+    at.multiselect(key="_w_compare_strategies").set_value(["linear", "head"]).run()
+    assert at.button(key="compare_run_all").label == "Run 2 strategies"
+    at.button(key="compare_run_all").click().run()
+    no_exceptions(at)
+    queued = [r for r in store.list() if r.id != old.id]
+    assert sorted(r.strategy for r in queued) == ["head", "linear"]
+    # the overlay switched from the old run to the new ones (it used to keep the old choice,
+    # so nothing on the page was active and it never refreshed)
+    assert sorted(at.multiselect(key="_w_compare_runs").value) == sorted(r.id for r in queued)
+    assert "2 run(s) still to finish" in texts(at.info)
+    group = queued[0].group_id
+    at.button(key=f"compare_stop_{group}").click().run()
+    no_exceptions(at)
+    assert {r.status for r in store.list(group_id=group)} == {"stopped"}
+    assert store.get(old.id).status == "done"
+    assert not at.button(key="compare_run_all").disabled
