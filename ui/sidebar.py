@@ -7,9 +7,14 @@ from pathlib import Path
 import streamlit as st
 
 from core import hostinfo, report
+from core import store as store_mod
 from core.backbone import keras_cache_location
+from core.store import Run
 from core.weights import WeightsSpec
 from ui import common, model_loader
+
+IDLE_POLL_SECONDS = 5.0  # the sidebar's run status when nothing runs
+POLLED_ACTIVE = "_sidebar_polled_active"  # whether a run was active when the page was drawn
 
 
 @st.cache_resource(show_spinner=False)
@@ -69,25 +74,47 @@ def _render() -> None:
         st.caption(f"Dataset: {common.md(label)}")
     else:
         st.caption("Dataset: none chosen yet")
+    active = bool(common.active_runs(common.get_store()))
+    st.session_state[POLLED_ACTIVE] = active
+    # Polled on its own, so the status is true on every page without redrawing the page: every
+    # second while a run goes, every few seconds otherwise (a run started in another tab or
+    # from the command line shows up too).
+    st.fragment(
+        lambda: common.guarded(run_status),
+        run_every=common.POLL_SECONDS if active else IDLE_POLL_SECONDS,
+    )()
+
+
+def run_status() -> None:
+    """Which run, which phase, how far; or this session's last run."""
     store = common.get_store()
     active = common.active_runs(store)
-    shown = active[0] if active else None
-    if shown is None and st.session_state.get(common.TRAIN_RUN):
+    if active:
+        common.refresh_runs(store)  # a dead worker's run is not shown as running
+        active = common.active_runs(store)
+    if bool(active) != st.session_state.get(POLLED_ACTIVE):
+        # a run started or ended since the page was drawn: redraw it all (Start buttons,
+        # results), which also sets this fragment's polling pace again
+        st.rerun(scope="app")
+    if active:
+        live = [r for r in active if r.status in store_mod.LIVE]
+        show_active((live or active)[0], waiting=len(active) - 1)
+        return
+    last = st.session_state.get(common.TRAIN_RUN)
+    if last:
         try:
-            shown = store.get(st.session_state[common.TRAIN_RUN])
+            st.caption(f"Run: {common.md(report.run_label(store.get(last)))}")
         except KeyError:
-            shown = None
-    if shown is not None and shown.active:  # the sidebar is not polled: no stale status
-        what = (
-            "similarity measurement"
-            if report.is_probe(shown)
-            else report.strategy_title(shown.strategy)
-        )
-        st.caption(
-            f"Run: {common.md(what)} on {common.md(Path(shown.dataset).name)}, in "
-            "progress (see the Train page)"
-        )
-    elif shown is not None:
-        st.caption(f"Run: {common.md(report.run_label(shown))}")
-    if len(active) > 1:
-        st.caption(f"{len(active) - 1} more run(s) waiting")
+            pass
+
+
+def show_active(run: Run, waiting: int) -> None:
+    what = "similarity measurement" if report.is_probe(run) else report.strategy_title(run.strategy)
+    fraction, text = report.progress_view(run)
+    where = "Compare" if run.group_id else ("Strategy" if report.is_probe(run) else "Train")
+    st.caption(
+        f"Run: {common.md(what)} on {common.md(Path(run.dataset).name)} (see the {where} page)"
+    )
+    st.progress(fraction if fraction is not None else 0.0, text=common.md(text))
+    if waiting:
+        st.caption(f"{waiting} more run(s) waiting")

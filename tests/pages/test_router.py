@@ -43,6 +43,21 @@ def test_router_sidebar_warns_loudly_without_pretrained_weights(store, digits, m
     assert "Run: Feature extractor" in sidebar and "finished" in sidebar
 
 
+def test_router_sidebar_shows_the_active_run_and_how_far_it_is(store, digits):
+    from apptesting import queued_run
+
+    queued_run(store, digits)
+    queued_run(store, digits)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    no_exceptions(at)
+    sidebar = texts(at.sidebar.caption)
+    assert "Run: Feature extractor \\+ small head on digits\\-50 (see the Train page)" in sidebar
+    assert "1 more run(s) waiting" in sidebar
+    assert [p.proto.text for p in at.sidebar.get("progress")] == [
+        "Waiting for the runs queued before this one to finish\\."
+    ]
+
+
 NO_TENSORFLOW_SCRIPT = """
 import os, sys
 from streamlit.testing.v1 import AppTest
