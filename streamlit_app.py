@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import sidebar
-from ui.common import PAGES
+from ui.common import PAGES, remember_workspace, restore_workspace
 
 st.set_page_config(page_title="VGG16 studio", page_icon=":material/neurology:", layout="wide")
 
@@ -13,5 +13,8 @@ page = st.navigation(
         for key, spec in PAGES.items()
     ]
 )
+restore_workspace()  # a reload or a new tab comes back to the last dataset and settings
+remember_workspace()
 sidebar.render()
 page.run()
+remember_workspace()  # settings the page itself set (not only those of widget callbacks)

@@ -26,6 +26,7 @@ from core import (
     vgg16,
     weights_file,
     worker,
+    workspace,
 )
 from core import store as store_mod
 from core.imaging import UnreadableImage, load_pil_rgb
@@ -494,3 +495,57 @@ def imagenet_downloadable() -> bool:
         answer = weights_file.download_reachable()
         st.session_state[REACHABLE] = (time.time(), answer)
     return answer
+
+
+# -- the workspace: what a reload or a second tab comes back to -------------------------------
+WORKSPACE_SEEN = "_workspace_seen"  # the workspace as this session last read or wrote it
+
+
+def current_workspace() -> workspace.Workspace:
+    """This session's dataset, run settings (session keys named as RunConfig fields) and
+    last results, as core.workspace keeps them."""
+    state = st.session_state
+    return workspace.Workspace(
+        dataset=state.get(DATASET),
+        dataset_label=state.get(DATASET_LABEL) or "",
+        audio_source=state.get(AUDIO_SOURCE),
+        settings=workspace.valid_settings(
+            {name: state[name] for name in workspace.SETTINGS if name in state}
+        ),
+        train_run=state.get(TRAIN_RUN),
+        compare_group=state.get(COMPARE_GROUP),
+    )
+
+
+def restore_workspace() -> None:
+    """Once per session (a new tab, a reload): the studio home's saved workspace fills the
+    session state, where this session has not set a value already."""
+    if WORKSPACE_SEEN in st.session_state:
+        return
+    saved = workspace.load(get_store().home)
+    if saved is not None:
+        values = {
+            DATASET: saved.dataset,
+            DATASET_LABEL: saved.dataset_label,
+            AUDIO_SOURCE: saved.audio_source,
+            TRAIN_RUN: saved.train_run,
+            COMPARE_GROUP: saved.compare_group,
+            **saved.settings,
+        }
+        for key, value in values.items():
+            if value is not None and key not in st.session_state:
+                st.session_state[key] = value
+    st.session_state[WORKSPACE_SEEN] = saved or workspace.Workspace()
+
+
+def remember_workspace() -> None:
+    """Save the workspace when this session changed it (not on every rerun: a tab that only
+    looks never overwrites what another tab chose)."""
+    now = current_workspace()
+    if st.session_state.get(WORKSPACE_SEEN) == now:
+        return
+    try:
+        workspace.save(now, get_store().home)
+    except OSError as exc:  # a full or read-only disk costs the reload memory, nothing else
+        log.warning("workspace not saved: %s", exc)
+    st.session_state[WORKSPACE_SEEN] = now

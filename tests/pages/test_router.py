@@ -58,6 +58,32 @@ def test_router_sidebar_shows_the_active_run_and_how_far_it_is(store, digits):
     ]
 
 
+def test_a_new_session_comes_back_to_the_dataset_settings_and_run_of_the_last_one(store, digits):
+    run = finished_run(store, digits)
+    first = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    first.session_state[common.DATASET] = str(digits)
+    first.session_state[common.DATASET_LABEL] = "built-in sample"
+    first.session_state[common.IMAGE_SIZE] = 32
+    first.session_state[common.WEIGHTS] = "none"
+    first.session_state[common.TRAIN_RUN] = run.id
+    first.run()
+    no_exceptions(first)
+    # a reload is a new session: nothing in its session state
+    again = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    no_exceptions(again)
+    assert "Dataset: built\\-in sample" in texts(again.sidebar.caption)
+    assert "No pretrained weights" in texts(again.sidebar.warning)
+    assert again.session_state[common.IMAGE_SIZE] == 32
+    assert again.session_state[common.TRAIN_RUN] == run.id
+
+
+def test_a_damaged_workspace_file_starts_an_empty_app(store):
+    (store.home / "workspace.json").write_text("{half a file")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    no_exceptions(at)
+    assert "Dataset: none chosen yet" in texts(at.sidebar.caption)
+
+
 NO_TENSORFLOW_SCRIPT = """
 import os, sys
 from streamlit.testing.v1 import AppTest
