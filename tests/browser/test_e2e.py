@@ -3,8 +3,14 @@
 The app runs as `streamlit run` in a subprocess against a temporary studio home; Debian's
 Chromium (never a downloaded browser) is driven by Playwright: the built-in sample, a quick
 similarity measurement, a short fine-tuning run whose live chart is watched while it grows,
-a prediction with Grad-CAM, and the comparison page. The test takes the screenshots shown in
-the README, into $STUDIO_SCREENSHOTS (default: a temporary folder).
+a prediction with Grad-CAM, a comparison of two strategies watched live and stopped, a reload
+that comes back to the same dataset and results, and a second tab opened on a deep link. The
+test takes the screenshots shown in the README, into $STUDIO_SCREENSHOTS (default: a temporary
+folder), and every page at 1280 and 800 px wide into its narrow/ folder.
+
+A second test opens a deep link as the very first request of a fresh server (the studio's
+navigation, not Streamlit's automatic one) and measures the server's CPU time with that one
+idle tab open.
 """
 
 from __future__ import annotations
@@ -46,6 +52,12 @@ START_SECONDS = 60  # the server answering /_stcore/health
 UI = 60_000  # ms: a page or widget appearing after a rerun
 WORK = 180_000  # ms: work done by the worker (TensorFlow start-up included)
 HEAD_EPOCHS, FINETUNE_EPOCHS = 2, 12  # ~1 s per fine-tuning epoch at 32 px on 2 cores
+# the comparison: two strategies, long enough to be stopped while the second one trains
+COMPARED = ("Feature extractor + small head", "Fine-tune the top blocks")
+COMPARE_EPOCHS, COMPARE_FINETUNE_EPOCHS = 6, 40
+PAGE_TITLES = ("Start here", "Data", "Strategy", "Train", "Predict", "Compare")
+WIDTHS = (1280, 800)  # the narrow screenshots
+IDLE_SECONDS, IDLE_CPU_BOUND = 20, 0.20  # one idle tab: under a fifth of one core
 
 pytestmark = [
     pytest.mark.browser,
@@ -173,7 +185,7 @@ def studio(tmp_path):
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the app did not start on port {port}:\n{log_tail(log)}")
             time.sleep(0.5)
-        yield {"url": url + "/", "home": home, "log": log}
+        yield {"url": url + "/", "home": home, "log": log, "pid": server.pid}
     finally:
         end_process(server.pid)
         server.wait(timeout=30)
@@ -274,7 +286,25 @@ def click_until(page, target, shown, what: str, attempts: int = 3) -> None:
             return
 
 
-def snap(page, folder: Path, name: str) -> Path:
+def go_on_without_pretrained_weights(page) -> None:
+    """This machine has no ImageNet file: take the Train page's way on without pretrained
+    weights (its notice's button where there is one), then make sure the setting says so."""
+    without = page.get_by_role("button", name="Continue without pretrained weights")
+    if without.count() and without.first.is_visible():
+        click_until(page, without.first, page.get_by_text("random", exact=False), "going on")
+    open_settings(page)
+    radio = page.get_by_label("None (random start)")
+    if not radio.is_checked():
+        click_until(
+            page,
+            page.get_by_text("None (random start)", exact=True),
+            page.get_by_text("Without pretrained weights VGG16 starts"),
+            "choosing no pretrained weights",
+        )
+    expect(radio).to_be_checked()
+
+
+def snap(page, folder: Path, name: str, width: int = VIEWPORT["width"]) -> Path:
     """A full-page screenshot. Streamlit scrolls inside its main area, so the viewport is made
     as tall as that area for the shot, then put back."""
     height = page.evaluate(
@@ -282,7 +312,7 @@ def snap(page, folder: Path, name: str) -> Path:
         " return m ? m.scrollHeight : document.body.scrollHeight; }"
     )
     page.set_viewport_size(
-        {"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 8000))}
+        {"width": width, "height": max(VIEWPORT["height"], min(int(height), 8000))}
     )
     page.wait_for_timeout(400)  # Plotly redraws on resize
     path = folder / name
@@ -344,13 +374,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
 
     # 3. Train settings that keep everything short: no pretrained weights, 32 px.
     nav(page, "Train")
-    open_settings(page)
-    click_until(
-        page,
-        page.get_by_text("None (random start)", exact=True),
-        page.get_by_text("Without pretrained weights VGG16 starts"),
-        "choosing no pretrained weights",
-    )
+    go_on_without_pretrained_weights(page)
     type_number(page, "Image size (pixels)", 32)
     expect(page.get_by_test_id("stSidebar")).to_contain_text("No pretrained weights")
     settled(page)
@@ -472,3 +496,157 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     settled(page)
     snap(page, shots, "compare.png")
     lap("compared")
+
+    # 10. Compare two chosen strategies: both curves grow live, then Stop ends the comparison.
+    compare_two_strategies(page, home, shots, lap)
+
+    # 11. A reload (a new Streamlit session) comes back to the dataset, settings and results.
+    page.reload()
+    expect(page.get_by_role("heading", name="Compare", exact=True)).to_be_visible(timeout=UI)
+    settled(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar).to_contain_text("Dataset: built-in sample", timeout=UI)
+    expect(sidebar).to_contain_text("No pretrained weights")
+    reloaded = wait_for_chart(page, "Validation accuracy per epoch")
+    assert len(reloaded["traces"]) == 2, reloaded["traces"]
+    expect(page.get_by_text("Best so far:")).to_be_visible(timeout=UI)
+    snap(page, shots, "compare_after_reload.png")
+    nav(page, "Train")
+    open_settings(page)
+    expect(page.get_by_label("Image size (pixels)")).to_have_value("32")
+    expect(page.get_by_label("None (random start)")).to_be_checked()
+    lap("reloaded")
+
+    # 12. A second tab opened on a deep link: the same dataset, the studio's own navigation.
+    second = page.context.new_page()
+    second.set_viewport_size(VIEWPORT)
+    second.goto(url + "predict")
+    expect(second.get_by_role("heading", name="Predict", exact=True)).to_be_visible(timeout=UI)
+    studio_navigation(second)
+    expect(second.get_by_test_id("stSidebar")).to_contain_text(
+        "Dataset: built-in sample", timeout=UI
+    )
+    settled(second)
+    second.close()
+
+    # 13. Every page at two widths, for the eye (docs/screenshots/narrow/).
+    every_page_at_each_width(page, shots / "narrow")
+    lap("narrow")
+
+
+def studio_navigation(page) -> None:
+    """The sidebar lists the studio's six pages by their titles (not Streamlit's automatic
+    navigation named after files)."""
+    items = page.get_by_test_id("stSidebarNavItems")
+    expect(items.get_by_role("link")).to_have_count(len(PAGE_TITLES), timeout=UI)
+    for title in PAGE_TITLES:
+        expect(items.get_by_role("link", name=title, exact=True)).to_be_visible()
+
+
+# The Compare chart's traces at one instant: name -> number of points.
+COMPARE_JS = """() => {
+    const chart = Array.from(document.querySelectorAll('.js-plotly-plot')).find(d =>
+        String((d.layout && d.layout.title && d.layout.title.text) || '')
+            .includes('Validation accuracy per epoch'));
+    const out = {};
+    for (const t of (chart ? chart.data || [] : []))
+        out[t.name || ''] = Array.from(t.x || []).length;
+    return out;
+}"""
+
+
+def compare_two_strategies(page, home: Path, shots: Path, lap) -> None:
+    picker = page.get_by_role("combobox", name="Strategies to compare", exact=True)
+    box = page.get_by_test_id("stMultiSelect").filter(has=picker)
+    for title in ("Linear probe", "Fine-tune everything", "From scratch (baseline)"):
+        box.get_by_role("button", name=f"Remove {title}").click()
+        settled(page)
+    for title in COMPARED:
+        expect(box).to_contain_text(title)
+    type_number(page, "Epochs per run (first phase)", COMPARE_EPOCHS)
+    type_number(page, "Epochs (fine-tuning phase)", COMPARE_FINETUNE_EPOCHS)
+    stop = page.get_by_role("button", name="Stop the comparison")
+    click_until(
+        page, page.get_by_role("button", name="Run 2 strategies"), stop, "starting the comparison"
+    )
+    lap("comparison started")
+    seen: dict[str, list[int]] = {}  # trace -> the point counts seen, in order
+    deadline = time.monotonic() + WORK / 1000 * 2
+    sidebar_seen = False
+    while time.monotonic() < deadline:
+        counts = page.evaluate(COMPARE_JS)
+        for name, count in counts.items():
+            if not seen.get(name) or seen[name][-1] != count:
+                seen.setdefault(name, []).append(count)
+        finetune = [n for n in counts if n.startswith("Fine-tune the top blocks")]
+        if not sidebar_seen and finetune:
+            sidebar_seen = (
+                "Run: Fine-tune the top blocks" in page.get_by_test_id("stSidebar").inner_text()
+            )
+        if finetune and counts[finetune[0]] >= COMPARE_EPOCHS + 2 and sidebar_seen:
+            break
+        page.wait_for_timeout(300)
+    print(f"comparison curves, point counts as seen: {seen}")
+    assert len(seen) == 2, seen
+    for name, counts in seen.items():  # each curve grew while the page was watched
+        assert len(counts) >= 2 and counts[-1] > counts[0], (name, seen)
+    assert sidebar_seen, "the sidebar never showed the comparison's run training"
+    expect(stop).to_be_visible()  # still going: the second run was watched while it trained
+    expect(page.get_by_test_id("stSidebar").get_by_test_id("stProgress")).to_be_visible()
+    snap(page, shots, "compare_live.png")
+    stop.click()
+    expect(page.get_by_text("Best so far:")).to_be_visible(timeout=WORK)
+    expect(stop).to_have_count(0, timeout=UI)
+    lap("comparison stopped")
+    group = Store(home).list(limit=1)[0].group_id
+    statuses = {r.strategy: r.status for r in Store(home).list(group_id=group)}
+    assert statuses == {"head": "done", "finetune": "stopped"}, statuses
+    expect(page.get_by_role("button", name="Run 2 strategies")).to_be_enabled(timeout=UI)
+    settled(page)
+    snap(page, shots, "compare.png")
+
+
+def every_page_at_each_width(page, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    slugs = dict(
+        zip(PAGE_TITLES, ("home", "data", "strategy", "train", "predict", "compare"), strict=True)
+    )
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": VIEWPORT["height"]})
+        for title, slug in slugs.items():
+            link = page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=title)
+            link.click()
+            heading = "VGG16 transfer-learning studio" if slug == "home" else title
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=UI)
+            settled(page)
+            page.wait_for_timeout(500)
+            snap(page, folder, f"{slug}-{width}.png", width=width)
+    page.set_viewport_size(VIEWPORT)
+
+
+# -- a fresh server: a deep link first, then an idle tab -------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads together (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of stat(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_deep_link_on_a_fresh_server_then_an_idle_tab_costs_little_cpu(studio):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(studio["url"] + "train")  # the first request this server sees
+            expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=UI)
+            studio_navigation(page)
+            settled(page)
+            page.wait_for_timeout(3000)  # start-up work done
+            before, began = cpu_seconds(studio["pid"]), time.monotonic()
+            page.wait_for_timeout(IDLE_SECONDS * 1000)
+            used = (cpu_seconds(studio["pid"]) - before) / (time.monotonic() - began)
+            print(f"idle server with one tab: {used:.1%} of one core")
+            assert used < IDLE_CPU_BOUND, f"the idle server used {used:.0%} of a core"
+            expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+        finally:
+            browser.close()
