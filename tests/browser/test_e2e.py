@@ -494,7 +494,9 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     compared = wait_for_chart(page, "Validation accuracy per epoch")
     assert len(compared["traces"]) == 1 and run.id[-6:] in compared["traces"][0]["name"]
     assert len(compared["traces"][0]["x"]) == run.result.epochs_run
-    expect(page.get_by_test_id("stMultiSelect")).to_contain_text(run.id)
+    expect(page.get_by_test_id("stMultiSelect").filter(has_text="Runs to compare")).to_contain_text(
+        run.id
+    )
     settled(page)
     snap(page, shots, "compare.png")
     lap("compared")
