@@ -523,8 +523,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     lap("reloaded")
 
     # 12. A second tab opened on a deep link: the same dataset, the studio's own navigation.
-    second = page.context.new_page()
-    second.set_viewport_size(VIEWPORT)
+    second = page.context.browser.new_page(viewport=VIEWPORT)  # a new session, as a new tab
     second.goto(url + "predict")
     expect(second.get_by_role("heading", name="Predict", exact=True)).to_be_visible(timeout=UI)
     studio_navigation(second)
