@@ -294,7 +294,10 @@ def go_on_without_pretrained_weights(page) -> None:
     weights (its notice's button where there is one), then make sure the setting says so."""
     without = page.get_by_role("button", name="Continue without pretrained weights")
     if without.count() and without.first.is_visible():
-        click_until(page, without.first, page.get_by_text("random", exact=False), "going on")
+        settled(page)
+        without.first.click()  # the button goes away once the choice is made
+        expect(without).to_have_count(0, timeout=UI)
+        settled(page)
     open_settings(page)
     radio = page.get_by_label("None (random start)")
     if not radio.is_checked():
