@@ -37,14 +37,6 @@ class CliError(Exception):
     """Bad input: printed as one line, exit code 2."""
 
 
-def run_default(name: str):
-    """RunConfig's default for one setting: flags read it, so a default is written only once."""
-    for field in dataclasses.fields(RunConfig):
-        if field.name == name and field.default is not dataclasses.MISSING:
-            return field.default
-    raise KeyError(f"RunConfig has no plain default for {name!r}")
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.split("\n")[0])
     parser.add_argument("--home", help="studio home folder (default: $STUDIO_HOME or .studio)")
@@ -60,55 +52,55 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--val-dir", metavar="DIR", help="a separate validation folder")
     train.add_argument(
         "--strategy",
-        default=run_default("strategy"),
+        default=RunConfig.default("strategy"),
         choices=list(strategies.STRATEGIES),
         help="what trains (default: %(default)s)",
     )
     train.add_argument(
         "--layer",
-        default=run_default("layer"),
+        default=RunConfig.default("layer"),
         choices=vgg16.FEATURE_LAYERS,
         help="linear only: the features it reads (default: %(default)s)",
     )
     train.add_argument(
         "--unfreeze-blocks",
         type=int,
-        default=run_default("unfreeze_blocks"),
+        default=RunConfig.default("unfreeze_blocks"),
         metavar="N",
         help="finetune only: top VGG16 blocks retrained in phase 2 (default: %(default)s)",
     )
     train.add_argument(
         "--image-size",
         type=int,
-        default=run_default("image_size"),
+        default=RunConfig.default("image_size"),
         metavar="PX",
         help="images are resized to PX x PX (default: %(default)s)",
     )
     train.add_argument(
         "--epochs",
         type=int,
-        default=run_default("epochs"),
+        default=RunConfig.default("epochs"),
         metavar="N",
         help="head phase, or the only phase (default: %(default)s)",
     )
     train.add_argument(
         "--finetune-epochs",
         type=int,
-        default=run_default("finetune_epochs"),
+        default=RunConfig.default("finetune_epochs"),
         metavar="N",
         help="finetune/full: the second phase (default: %(default)s)",
     )
     train.add_argument(
         "--batch-size",
         type=int,
-        default=run_default("batch_size"),
+        default=RunConfig.default("batch_size"),
         metavar="N",
         help="(default: %(default)s)",
     )
     train.add_argument("--augment", action="store_true", help="augment the training images")
     train.add_argument(
         "--augment-kind",
-        default=run_default("augment_kind"),
+        default=RunConfig.default("augment_kind"),
         choices=("image", "spectrogram"),
         help="flips/rotations, or time/frequency masks (default: %(default)s; audio: spectrogram)",
     )
@@ -119,18 +111,18 @@ def _parser() -> argparse.ArgumentParser:
         help="imagenet | none | PATH (default: $VGG16_WEIGHTS, else imagenet)",
     )
     train.add_argument(
-        "--seed", type=int, default=run_default("seed"), help="(default: %(default)s)"
+        "--seed", type=int, default=RunConfig.default("seed"), help="(default: %(default)s)"
     )
     train.add_argument(
         "--val-fraction",
         type=float,
-        default=run_default("val_fraction"),
+        default=RunConfig.default("val_fraction"),
         metavar="F",
         help="validation share of a single folder (default: %(default)s)",
     )
     train.add_argument(
         "--precision",
-        default=run_default("precision"),
+        default=RunConfig.default("precision"),
         choices=PRECISIONS,
         help="auto: bfloat16 where the CPU/GPU runs it natively, else float32 "
         "(default: %(default)s)",
@@ -153,20 +145,20 @@ def _parser() -> argparse.ArgumentParser:
     advise.add_argument(
         "--image-size",
         type=int,
-        default=run_default("image_size"),
+        default=RunConfig.default("image_size"),
         metavar="PX",
         help="(default: %(default)s)",
     )
     advise.add_argument("--weights", default=None, metavar="SPEC", help="as for train")
     advise.add_argument(
-        "--seed", type=int, default=run_default("seed"), help="(default: %(default)s)"
+        "--seed", type=int, default=RunConfig.default("seed"), help="(default: %(default)s)"
     )
 
     bench = sub.add_parser("bench", help="measure extraction and fine-tuning speed")
     bench.add_argument(
         "--image-size",
         type=int,
-        default=run_default("image_size"),
+        default=RunConfig.default("image_size"),
         metavar="PX",
         help="(default: %(default)s)",
     )
@@ -180,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--batch-size",
         type=int,
-        default=run_default("batch_size"),
+        default=RunConfig.default("batch_size"),
         metavar="N",
         help="(default: %(default)s)",
     )
@@ -189,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--precision",
-        default=run_default("precision"),
+        default=RunConfig.default("precision"),
         choices=PRECISIONS,
         help="auto: what the worker would use here (default: %(default)s)",
     )

@@ -66,10 +66,10 @@ def test_worker_idle_seconds_is_the_worker_constant():
     assert parsed_defaults("worker")["idle_seconds"] == worker.IDLE_SECONDS
 
 
-def test_run_default_refuses_a_setting_without_a_plain_default():
-    assert cli.run_default("epochs") == RUN_DEFAULTS["epochs"]
+def test_runconfig_default_refuses_a_required_setting():
+    assert RunConfig.default("epochs") == RUN_DEFAULTS["epochs"]
     with pytest.raises(KeyError):
-        cli.run_default("dataset")  # required: no default to share
+        RunConfig.default("dataset")  # required: no default to share
 
 
 def test_flags_follow_a_changed_runconfig(monkeypatch):
