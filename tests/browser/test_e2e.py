@@ -254,12 +254,20 @@ def choose(page, label: str, option: str) -> None:
     settled(page)
 
 
-def type_number(page, label: str, value: int) -> None:
+def type_number(page, label: str, value: int, attempts: int = 3) -> None:
+    """Type a number and make sure the server took it: an Enter that lands while Streamlit
+    redraws the page can be dropped, and the next rerun then puts the old value back."""
     box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
+    for _ in range(attempts):
+        settled(page)
+        box.fill(str(value))
+        box.press("Enter")
+        settled(page)
+        page.wait_for_timeout(500)  # a rerun the Enter started may still repaint the box
+        settled(page)
+        if box.input_value() == str(value):
+            return
     expect(box).to_have_value(str(value), timeout=UI)
-    settled(page)
 
 
 def open_settings(page) -> None:
@@ -387,7 +395,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
 
     # 4. Strategy: measure (a quick linear probe in the worker), see the recommendation.
     nav(page, "Strategy")
-    size = page.get_by_label("Image size (pixels)")
+    size = page.get_by_label("Image size (pixels)", exact=True)
     expect(size).to_have_value("32")
     click_until(
         page,
@@ -408,7 +416,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     choose(page, "Strategy", "Fine-tune the top blocks")
     open_settings(page)
     expect(page.get_by_label("None (random start)")).to_be_checked()
-    expect(page.get_by_label("Image size (pixels)")).to_have_value("32")
+    expect(page.get_by_label("Image size (pixels)", exact=True)).to_have_value("32")
     type_number(page, "Epochs (first phase)", HEAD_EPOCHS)
     type_number(page, "Epochs (fine-tuning phase)", FINETUNE_EPOCHS)
     click_until(
@@ -521,7 +529,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     snap(page, shots, "compare_after_reload.png")
     nav(page, "Train")
     open_settings(page)
-    expect(page.get_by_label("Image size (pixels)")).to_have_value("32")
+    expect(page.get_by_label("Image size (pixels)", exact=True)).to_have_value("32")
     expect(page.get_by_label("None (random start)")).to_be_checked()
     lap("reloaded")
 

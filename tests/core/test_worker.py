@@ -175,3 +175,70 @@ def test_worker_start_removes_temporary_files_of_every_run(tmp_path):
     assert worker.serve(store.home, once=True) == 0
     assert not any(path.exists() for path in leftovers)
     assert kept.exists()
+
+
+# -- fault injection: kill -9 at each stage of a fine-tune ---------------------------------------
+def _files_of(folder):
+    """Every file of a run folder with its content hash: what must never change once done."""
+    from core.fileio import sha256_file
+
+    return {str(p.relative_to(folder)): sha256_file(p) for p in folder.rglob("*") if p.is_file()}
+
+
+def _killed_during(store, run_id, stage_reached) -> str:
+    """SIGKILL the run's worker as soon as `stage_reached(run)` holds; returns the stage the
+    run was in when it died (read from the store right before the kill)."""
+    run = _wait_for(lambda: (r := store.get(run_id)).worker_pid and stage_reached(store, r) and r)
+    os.kill(run.worker_pid, signal.SIGKILL)
+    _wait_for(lambda: not worker.worker_running(store.home), timeout=30)
+    return run.progress.stage
+
+
+STAGES = {
+    "extraction": lambda store, run: run.progress.stage == "extracting",
+    "phase 1 (head)": lambda store, run: any(
+        h.phase == "head" for h in store.epoch_history(run.id)
+    ),
+    "phase 2 (fine-tuning)": lambda store, run: any(
+        h.phase == "finetune" for h in store.epoch_history(run.id)
+    ),
+}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_kill_9_at_each_stage_resumes_or_fails_with_a_cause_and_spares_finished_runs(
+    stage, tmp_path
+):
+    from synthetic import write_colour_dataset
+
+    store = Store(tmp_path / "home")
+    data = write_colour_dataset(tmp_path / "data", per_class=60, size=32)
+    done = worker.submit(
+        store, RunConfig(dataset=str(data), strategy="linear", weights="none", image_size=32)
+    )
+    assert worker.wait(store, done.id, timeout=180).status == store_mod.DONE
+    before = _files_of(store.run_dir(done.id))
+    config = RunConfig(
+        dataset=str(data),
+        strategy="finetune",
+        weights="none",
+        image_size=32,
+        batch_size=2,
+        epochs=2,
+        finetune_epochs=2,
+        early_stopping_patience=50,
+        seed=int(stage[:2].encode().hex(), 16) % 1000,  # a fresh feature cache per stage
+    )
+    run = worker.submit(store, config)
+    died_in = _killed_during(store, run.id, STAGES[stage])
+    assert died_in in {"extracting", "training", "evaluating"}, died_in
+    assert worker.reap(store) == [run.id]
+    assert store.get(run.id).status == store_mod.INTERRUPTED
+    worker.resume(store, run.id)
+    finished = worker.wait(store, run.id, timeout=300)
+    assert finished.status in (store_mod.DONE, store_mod.FAILED), finished.status
+    if finished.status == store_mod.FAILED:
+        assert finished.error  # a stated cause, never a silent failure
+    else:
+        assert [h.epoch for h in store.epoch_history(run.id)][-1] == 4
+    assert _files_of(store.run_dir(done.id)) == before  # the finished run is untouched
