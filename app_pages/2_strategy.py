@@ -107,7 +107,7 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
 def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | None:
     """Section 1: the Measure button, how long it will take, and the latest measurement at
     this image size and with these weights; returns its advice (None until one finished)."""
-    size = common.image_size_input()
+    size = common.image_size_input("strategy")
     weights = common.weights()
     st.subheader("1. Measure how similar your pictures are to ImageNet")
     st.write(

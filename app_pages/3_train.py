@@ -252,7 +252,7 @@ def augmentation_settings(found: datasets.Scan, image_size: int, seed: int) -> d
 def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
     """The settings widgets; returns the RunConfig they describe."""
     spec = strategy_choice(measured_advice(folder))
-    image_size = common.image_size_input()
+    image_size = common.image_size_input("train")
     with st.expander("Change the settings (optional: the defaults work)"):
         sizes = size_settings(spec)
         unfreeze, layer = common.strategy_options(spec, RunConfig.default("layer"))

@@ -246,13 +246,24 @@ def _copy(widget_key: str, key: str) -> None:
     st.session_state[key] = st.session_state[widget_key]
 
 
-def kept(key: str, default) -> dict:
+def _widget_keys(key: str) -> list[str]:
+    """Every widget copy of a kept() setting in this session (one per page that scopes it)."""
+    return [k for k in st.session_state if k == f"_w_{key}" or str(k).startswith(f"_w_{key}@")]
+
+
+def kept(key: str, default, scope: str = "") -> dict:
     """Keyword arguments for a widget whose value lives in st.session_state[key], so it is
     still there after visiting another page (Streamlit forgets unrendered widgets' keys)."""
     st.session_state.setdefault(key, default)
-    widget_key = f"_w_{key}"
-    if widget_key not in st.session_state:  # dropped while the widget was not on screen
-        st.session_state[widget_key] = st.session_state[key]  # (never overwrite a fresh click)
+    # A setting drawn on several pages gets one widget per page (scope): Streamlit kept one
+    # shared widget's old value across pages and showed it instead of the setting.
+    widget_key = f"_w_{key}@{scope}" if scope else f"_w_{key}"
+    # The setting is the truth. A fresh click has already been copied into it by on_change
+    # (callbacks run before the script), so a widget value that differs here is stale: dropped
+    # while the widget was off screen, or left over from another page's copy of the widget
+    # (seen: the image size typed on Train came back as the dataset's default on Strategy).
+    if st.session_state.get(widget_key) != st.session_state[key]:
+        st.session_state[widget_key] = st.session_state[key]
     return {"key": widget_key, "on_change": _copy, "args": (widget_key, key)}
 
 
@@ -260,14 +271,16 @@ def set_kept(key: str, value) -> None:
     """Set a kept() setting from code (advice, a new dataset): the value and its widget's
     copy, so the widget shows it too. Call before the widget is drawn in this run."""
     st.session_state[key] = value
-    st.session_state[f"_w_{key}"] = value
+    for widget_key in _widget_keys(key) or [f"_w_{key}"]:
+        st.session_state[widget_key] = value
 
 
 def forget_kept(*keys: str) -> None:
     """Drop kept() settings, so their widgets start again from their defaults."""
     for key in keys:
         st.session_state.pop(key, None)
-        st.session_state.pop(f"_w_{key}", None)
+        for widget_key in _widget_keys(key):
+            st.session_state.pop(widget_key, None)
 
 
 def setting(key: str):
@@ -329,7 +342,7 @@ def apply_advice(run: Run) -> None:
         set_kept(UNFREEZE, int(advice.unfreeze_blocks))
 
 
-def image_size_input() -> int:
+def image_size_input(page: str) -> int:
     """The image size: one setting, one session key, the same widget on every page that shows
     it (a new dataset sets it to its own default, see set_dataset)."""
     return int(
@@ -339,7 +352,7 @@ def image_size_input() -> int:
             max_value=512,
             step=16,
             help=glossary.explain("image size"),
-            **kept(IMAGE_SIZE, image_size()),
+            **kept(IMAGE_SIZE, image_size(), scope=page),
         )
     )
 

@@ -32,7 +32,7 @@ def test_train_widgets_start_at_runconfig_defaults(colours):
     assert at.number_input(key="_w_epochs").value == RunConfig.default("epochs")
     assert at.number_input(key="_w_finetune_epochs").value == RunConfig.default("finetune_epochs")
     assert at.selectbox(key="_w_batch_size").value == RunConfig.default("batch_size")
-    assert at.number_input(key="_w_image_size").value == RunConfig.default("image_size")
+    assert at.number_input(key="_w_image_size@train").value == RunConfig.default("image_size")
     assert at.number_input(key="_w_seed").value == RunConfig.default("seed")
     assert at.checkbox(key="_w_augment").value == RunConfig.default("augment")
     assert at.slider(key="_w_unfreeze_blocks").value == RunConfig.default("unfreeze_blocks")
@@ -73,7 +73,7 @@ def test_train_weights_default_to_imagenet_once_its_file_is_on_the_machine(colou
 def test_strategy_page_widgets_start_at_runconfig_defaults(colours):
     at = page("2_strategy.py", **{common.DATASET: str(colours)}).run()
     no_exceptions(at)
-    assert at.number_input(key="_w_image_size").value == RunConfig.default("image_size")
+    assert at.number_input(key="_w_image_size@strategy").value == RunConfig.default("image_size")
     assert at.selectbox(key="_w_strategy").value == RunConfig.default("strategy")
     at.selectbox(key="_w_strategy").set_value("finetune").run()
     assert at.slider(key="_w_unfreeze_blocks").value == RunConfig.default("unfreeze_blocks")

@@ -129,3 +129,18 @@ def test_every_page_renders_alone_without_a_dataset(store):
         no_exceptions(at)
         assert not at.error, (name, texts(at.error))
         assert at.title, name
+
+
+def test_image_size_typed_on_train_is_the_one_strategy_shows(store, tmp_path, monkeypatch):
+    """One setting across pages: navigating must not bring back an older widget value (seen in
+    the browser: 32 typed on Train came back as the sample's 48 on Strategy)."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    at.button(key="home_use_sample").click().run()
+    at.switch_page("app_pages/3_train.py").run()
+    at.number_input(key="_w_image_size@train").set_value(32).run()
+    at.switch_page("app_pages/2_strategy.py").run()
+    no_exceptions(at)
+    assert at.number_input(key="_w_image_size@strategy").value == 32
+    at.switch_page("app_pages/3_train.py").run()
+    assert at.number_input(key="_w_image_size@train").value == 32

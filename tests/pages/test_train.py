@@ -347,17 +347,17 @@ def test_train_run_label_names_strategy_weights_size_and_dataset(store, digits):
 
 def test_train_image_size_is_visible_and_the_same_setting_as_strategy(store, digits):
     strategy = page("2_strategy.py", **{common.DATASET: str(digits)}).run()
-    assert strategy.number_input(key="_w_image_size").value == 48  # the sample's own size
-    strategy.number_input(key="_w_image_size").set_value(64).run()
+    assert strategy.number_input(key="_w_image_size@strategy").value == 48  # the sample's own size
+    strategy.number_input(key="_w_image_size@strategy").set_value(64).run()
     assert strategy.session_state[common.IMAGE_SIZE] == 64
     at = page(
         "3_train.py",
         **{common.DATASET: str(digits), common.IMAGE_SIZE: strategy.session_state["image_size"]},
     ).run()
-    assert _outside_expanders(at, "number_input", "_w_image_size")
-    assert at.number_input(key="_w_image_size").value == 64
-    assert at.number_input(key="_w_image_size").label == (
-        strategy.number_input(key="_w_image_size").label
+    assert _outside_expanders(at, "number_input", "_w_image_size@train")
+    assert at.number_input(key="_w_image_size@train").value == 64
+    assert at.number_input(key="_w_image_size@train").label == (
+        strategy.number_input(key="_w_image_size@strategy").label
     )
     at.button(key="train_start").click().run()
     assert store.list()[0].config.image_size == 64
