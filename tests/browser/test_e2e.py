@@ -479,7 +479,11 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     nav(page, "Predict")
     model = page.get_by_role("combobox", name="Model (a finished run)", exact=True)
     expect(model).to_have_value(
-        re.compile(rf"^Fine-tune the top blocks on digits-50 — finished.*\({run.id}\)$"),
+        # the run's name says what tells runs apart: strategy, weights, image size, dataset
+        re.compile(
+            rf"^Fine-tune the top blocks · no pretrained weights · 32 px · digits-50 — "
+            rf"finished.*\({run.id}\)$"
+        ),
         timeout=WORK,
     )
     expect(page.get_by_text("Classes: digit")).to_be_visible(timeout=WORK)
