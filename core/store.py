@@ -326,38 +326,33 @@ class Store:
 
     def request_stop(self, run_id: str) -> Run:
         """Ask a run to stop: a queued run stops at once, a running one within one batch."""
-        now = time.time()
-        with self._connect() as db:
-            db.execute(
-                "UPDATE runs SET status = ?, finished = ?, updated = ? WHERE id = ? AND status = ?",
-                (STOPPED, now, now, run_id, QUEUED),
-            )
-            db.execute(
-                "UPDATE runs SET stop_requested = 1, status = ?, updated = ? "
-                "WHERE id = ? AND status = ?",
-                (STOPPING, now, run_id, RUNNING),
-            )
+        self._stop_where("id", run_id)
         return self.get(run_id)
 
     def request_stop_group(self, group_id: str) -> list[Run]:
-        """Stop every run of a group at once: queued ones stop now, a running one within one
-        batch. One transaction, so the worker cannot claim a queued run of the group between
-        the two updates; returns the group's runs afterwards."""
+        """Stop every run of a group at once (queued ones now, a running one within one batch);
+        returns the group's runs afterwards."""
+        self._stop_where("group_id", group_id)
+        return self.list(group_id=group_id)
+
+    def _stop_where(self, column: str, value: str) -> None:
+        """Queued runs matching column = value stop now, running ones are asked to stop. One
+        transaction, so the worker cannot claim a queued run between the two updates."""
+        assert column in ("id", "group_id")  # a column name, never user text
         now = time.time()
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             db.execute(
-                "UPDATE runs SET status = ?, finished = ?, updated = ? "
-                "WHERE group_id = ? AND status = ?",
-                (STOPPED, now, now, group_id, QUEUED),
+                f"UPDATE runs SET status = ?, finished = ?, updated = ? "
+                f"WHERE {column} = ? AND status = ?",
+                (STOPPED, now, now, value, QUEUED),
             )
             db.execute(
-                "UPDATE runs SET stop_requested = 1, status = ?, updated = ? "
-                "WHERE group_id = ? AND status = ?",
-                (STOPPING, now, group_id, RUNNING),
+                f"UPDATE runs SET stop_requested = 1, status = ?, updated = ? "
+                f"WHERE {column} = ? AND status = ?",
+                (STOPPING, now, value, RUNNING),
             )
             db.execute("COMMIT")
-        return self.list(group_id=group_id)
 
     def stop_requested(self, run_id: str) -> bool:
         with self._connect() as db:
