@@ -103,6 +103,8 @@ class RunResult:
 
     val_accuracy: float | None = None
     val_loss: float | None = None
+    test_accuracy: float | None = None
+    test_loss: float | None = None
     per_class: tuple[PerClass, ...] = ()
     confusion_matrix: tuple[tuple[int, ...], ...] = ()  # rows: true class, columns: predicted
     epochs_run: int | None = None
@@ -126,6 +128,8 @@ class RunResult:
         out = {
             "val_accuracy": self.val_accuracy,
             "val_loss": self.val_loss,
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
             "per_class": [row.to_json() for row in self.per_class],
             "confusion_matrix": [list(row) for row in self.confusion_matrix],
             "epochs_run": self.epochs_run,
