@@ -13,10 +13,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core import advisor, strategies, vgg16
+from core.comparison import Band, Summary
 from core.datasets import IMBALANCE_RATIO
 from core.results import EpochRecord
 
@@ -29,6 +31,7 @@ HEAD_COLOUR = "#2a9d8f"
 REFERENCE_COLOUR = "#2ca02c"
 NOT_COMPARABLE_COLOUR = "#9e9e9e"
 MARKER_COLOUR = "#d62728"
+SERIES_COLOURS = tuple(plotly.colors.qualitative.Plotly)  # hex, one per strategy
 SIMILARITY_Y = {"different": 0.5, "similar": 1.5}
 METRIC_NAMES = {
     "val_accuracy": "Validation accuracy",
@@ -458,6 +461,84 @@ def compare_curves(
     name = METRIC_NAMES.get(metric, metric.replace("_", " "))
     return _layout(
         fig, f"{name} per epoch", height=400, xaxis_title="epoch", yaxis_title=name.lower()
+    )
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    red, green, blue = (int(hex_colour[k : k + 2], 16) for k in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def seed_bands(
+    bands: Mapping[str, Band], names: Mapping[str, str] | None = None, metric: str = "val_accuracy"
+) -> go.Figure:
+    """Per strategy its mean curve over seeds, shaded from the lowest to the highest seed at
+    each epoch (an epoch only some runs reached is shaded over those)."""
+    fig = go.Figure()
+    for k, (key, found) in enumerate(bands.items()):
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        name = _t((names or {}).get(key, key))
+        epochs = list(found.epochs)
+        fig.add_trace(
+            go.Scatter(
+                x=epochs + epochs[::-1],
+                y=list(found.high) + list(found.low)[::-1],
+                fill="toself",
+                fillcolor=_rgba(colour, 0.18),
+                line=dict(width=0),
+                hoverinfo="skip",
+                name=f"{name}: lowest to highest seed",
+                legendgroup=key,
+                showlegend=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=list(found.mean),
+                customdata=list(found.runs),
+                mode="lines+markers",
+                line=dict(color=colour),
+                name=name,
+                legendgroup=key,
+                hovertemplate="epoch %{x}: mean %{y:.3f} over %{customdata} run(s)<extra></extra>",
+            )
+        )
+    if metric.endswith("accuracy"):
+        fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    fig.update_xaxes(dtick=1)
+    shown = METRIC_NAMES.get(metric, metric.replace("_", " "))
+    return _layout(
+        fig,
+        f"{shown} per epoch: mean over seeds, shaded from the lowest to the highest seed",
+        height=420,
+        xaxis_title="epoch",
+        yaxis_title=shown.lower(),
+    )
+
+
+def seed_accuracy_bars(summary: Summary, names: Mapping[str, str] | None = None) -> go.Figure:
+    """Mean accuracy per strategy (best first) with error bars of one sample std across its
+    seeds (none with a single seed); the bar's text says over how many seeds."""
+    rows = [s for s in summary.strategies if s.accuracy.mean is not None]
+    fig = go.Figure(
+        go.Bar(
+            x=[_t((names or {}).get(s.strategy, s.strategy)) for s in rows],
+            y=[s.accuracy.mean for s in rows],
+            error_y=dict(type="data", array=[s.accuracy.std or 0.0 for s in rows], visible=True),
+            text=[f"{s.accuracy.mean:.1%} (n={s.seeds})" for s in rows],
+            textposition="inside",
+            marker_color=TRAIN_COLOUR,
+            name=summary.score_name,
+        )
+    )
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    name = summary.score_name[:1].upper() + summary.score_name[1:]
+    return _layout(
+        fig,
+        f"{name} per strategy: mean, error bars ± 1 std across seeds",
+        xaxis_title="strategy",
+        yaxis_title=summary.score_name,
     )
 
 

@@ -95,20 +95,39 @@ def queue_probe(
         return Refused(f"The measurement cannot start: {exc}")
 
 
+DEFAULT_SEEDS = 1  # runs per strategy in a comparison (1: one run each, as before repeats)
+MAX_SEEDS = 20
+
+
 def comparison_configs(
-    found: datasets.Scan, base: RunConfig, keys: Sequence[str] | None = None
+    found: datasets.Scan,
+    base: RunConfig,
+    keys: Sequence[str] | None = None,
+    seeds: int = DEFAULT_SEEDS,
+    repeat_splits: bool = False,
 ) -> list[RunConfig]:
-    """One run config per strategy (`keys`, in the strategy table's order; default: all),
-    each with base's settings and one saved split (manifest) drawn with base's seed, so every
-    strategy trains and validates on the same pictures. Raises datasets.DatasetError when the
-    dataset cannot be split."""
+    """Configs for every chosen strategy (`keys`, in the strategy table's order; default: all),
+    `seeds` times: repeat k trains with seed base.seed + k. Every run has base's settings and a
+    saved split (manifest), so the strategies train and validate on the same pictures. The
+    split is drawn once with base's seed (only training varies between repeats), or with
+    `repeat_splits` once per repeat with that repeat's seed (a folder's own train/validation
+    layout cannot vary). Ordered repeat by repeat, so a comparison stopped midway holds as
+    many finished seeds of each strategy. Raises datasets.DatasetError when the dataset cannot
+    be split."""
     chosen = set(strategies.STRATEGIES if keys is None else keys)
-    manifest = datasets.split(found, base.val_fraction, base.seed).manifest()
-    return [
-        dataclasses.replace(base, strategy=key, manifest=manifest, label="compare")
-        for key in strategies.STRATEGIES
-        if key in chosen
-    ]
+    ordered = [key for key in strategies.STRATEGIES if key in chosen]
+    shared = datasets.split(found, base.val_fraction, base.seed).manifest()
+    configs = []
+    for repeat in range(seeds):
+        seed = base.seed + repeat
+        manifest = (
+            datasets.split(found, base.val_fraction, seed).manifest() if repeat_splits else shared
+        )
+        configs += [
+            dataclasses.replace(base, strategy=key, seed=seed, manifest=manifest, label="compare")
+            for key in ordered
+        ]
+    return configs
 
 
 def start_comparison(
@@ -117,9 +136,12 @@ def start_comparison(
     base: RunConfig,
     keys: Sequence[str] | None = None,
     owner: str | None = None,
+    seeds: int = DEFAULT_SEEDS,
+    repeat_splits: bool = False,
+    idle_seconds: float = worker.IDLE_SECONDS,
 ) -> list[Run] | Refused:
-    """Queue one run per chosen strategy (default: every one) under a shared group id (they
-    run one after another), unless any run is under way; all or nothing."""
+    """Queue `seeds` runs of each chosen strategy (default: every one) under a shared group id
+    (they run one after another), unless any run is under way; all or nothing."""
     if under_way(store):
         return Refused("Runs are already under way: wait for them to end first.", busy=True)
     unknown = [k for k in keys or () if k not in strategies.STRATEGIES]
@@ -127,15 +149,22 @@ def start_comparison(
         return Refused(f"Unknown strategies: {', '.join(unknown)}.")
     if keys is not None and not keys:
         return Refused("Choose at least one strategy to compare.")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        return Refused(f"Seeds per strategy must be a whole number from 1 to {MAX_SEEDS}.")
+    if base.seed + seeds - 1 > 2**32 - 1:
+        return Refused("The seed is too large to add repeats to: choose a smaller seed.")
     try:
-        configs = comparison_configs(found, base, keys)
+        configs = comparison_configs(found, base, keys, seeds, repeat_splits)
     except datasets.DatasetError as exc:
         return Refused(f"The dataset cannot be split: {exc}")
     problems = list(dict.fromkeys(p for config in configs for p in config.problems()))
     if problems:
         return Refused("The comparison cannot start: " + "; ".join(problems))
     group = uuid.uuid4().hex
-    return [worker.submit(store, config, group_id=group, owner=owner) for config in configs]
+    return [
+        worker.submit(store, config, group_id=group, owner=owner, idle_seconds=idle_seconds)
+        for config in configs
+    ]
 
 
 def stop_comparison(store: Store, group_id: str) -> list[Run]:

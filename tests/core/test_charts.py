@@ -133,3 +133,30 @@ def test_waveform_and_spectrogram_figures():
     pixels[0] = 255  # the top row of the saved image is the highest band
     heat = charts.spectrogram(pixels, "clip").data[0]
     assert np.asarray(heat.z)[-1].tolist() == [255, 255, 255]  # drawn at the top (last row)
+
+
+def test_seed_bands_draw_a_shaded_range_and_a_mean_line_per_strategy():
+    from core.comparison import Band
+
+    bands = {"head": Band((1, 2), (0.5, 0.7), (0.4, 0.6), (0.6, 0.8), (3, 2))}
+    fig = charts.seed_bands(bands, {"head": "<b>Head</b>"})
+    shade, mean = fig.data
+    assert shade.fill == "toself" and list(shade.y) == [0.6, 0.8, 0.6, 0.4]
+    assert list(mean.y) == [0.5, 0.7] and mean.name == "&lt;b&gt;Head&lt;/b&gt;"
+    assert "lowest to the highest seed" in fig.layout.title.text
+
+
+def test_seed_accuracy_bars_carry_the_std_as_error_bars():
+    from core import comparison
+
+    summary = comparison.summarize(
+        [
+            comparison.Repeat("head", 0, 0.8, 0.5, comparison.TEST),
+            comparison.Repeat("head", 1, 0.9, 0.4, comparison.TEST),
+            comparison.Repeat("linear", 0, 0.7, 0.6, comparison.TEST),
+        ]
+    )
+    (bars,) = charts.seed_accuracy_bars(summary).data
+    assert list(bars.x) == ["head", "linear"]
+    assert list(bars.error_y.array) == pytest.approx([0.0707107, 0.0])
+    assert bars.text[0] == "85.0% (n=2)"

@@ -158,3 +158,48 @@ def test_stop_comparison_stops_the_running_and_the_queued_runs_of_its_group_only
     assert store.get(outsider.id).status == store_mod.QUEUED
     assert store.get(earlier.id).status == store_mod.DONE
     assert store.claim_next(worker_pid=os.getpid()).id == outsider.id
+
+
+def test_repeated_comparison_varies_training_seeds_on_one_split(binary_dataset):
+    found = datasets.scan(binary_dataset)
+    base = config(binary_dataset, seed=7)
+    configs = runs.comparison_configs(found, base, ["head", "linear"], seeds=3)
+    # repeat by repeat, so a comparison stopped midway has as many seeds of each strategy
+    assert [(c.strategy, c.seed) for c in configs] == [
+        ("linear", 7),
+        ("head", 7),
+        ("linear", 8),
+        ("head", 8),
+        ("linear", 9),
+        ("head", 9),
+    ]
+    manifests = {json.dumps(c.manifest, sort_keys=True) for c in configs}
+    assert len(manifests) == 1 and json.loads(manifests.pop())["seed"] == 7
+
+
+def test_repeated_splits_draw_one_split_per_repeat_shared_by_its_strategies(binary_dataset):
+    found = datasets.scan(binary_dataset)
+    configs = runs.comparison_configs(
+        found, config(binary_dataset), ["head", "linear"], seeds=3, repeat_splits=True
+    )
+    by_seed: dict[int, set[str]] = {}
+    for c in configs:
+        assert c.manifest["seed"] == c.seed
+        by_seed.setdefault(c.seed, set()).add(json.dumps(c.manifest["files"], sort_keys=True))
+    assert all(len(files) == 1 for files in by_seed.values())  # paired within a repeat
+    assert len(set().union(*by_seed.values())) > 1  # the splits differ between repeats
+
+
+def test_start_comparison_queues_seeds_times_strategies_in_one_group(store, binary_dataset):
+    found = datasets.scan(binary_dataset)
+    queued = runs.start_comparison(store, found, config(binary_dataset), ["linear"], seeds=2)
+    assert [(r.strategy, r.config.seed) for r in queued] == [("linear", 0), ("linear", 1)]
+    assert len({r.group_id for r in queued}) == 1
+
+
+@pytest.mark.parametrize("seeds", [0, runs.MAX_SEEDS + 1, True, 2.5])
+def test_a_comparison_with_a_bad_number_of_seeds_queues_nothing(store, binary_dataset, seeds):
+    found = datasets.scan(binary_dataset)
+    refused = runs.start_comparison(store, found, config(binary_dataset), seeds=seeds)
+    assert isinstance(refused, runs.Refused) and "Seeds per strategy" in refused.reason
+    assert store.list() == []
