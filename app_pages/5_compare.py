@@ -1,12 +1,13 @@
-"""Compare: runs side by side, or every strategy on the same split and seed in one click."""
+"""Compare: runs side by side, or every strategy on the same split in one click, each over
+several seeds when asked (mean curves with their spread, a paired test in plain words)."""
 
 import pandas as pd
 import streamlit as st
 
-from core import charts, datasets, report, strategies
+from core import charts, comparison, datasets, report, strategies
 from core import store as store_mod
 from core.runconfig import RunConfig
-from core.runs import start_comparison, stop_comparison
+from core.runs import DEFAULT_SEEDS, MAX_SEEDS, start_comparison, stop_comparison
 from core.store import Run
 from ui import common
 
@@ -14,9 +15,16 @@ SEEN_ACTIVE = "_compare_seen_active"
 RUNS_KEY = "compare_runs"  # the runs picked for the overlay
 
 
-def run_every_strategy(folder: str, epochs: int, finetune_epochs: int, keys: list[str]) -> None:
-    """Button callback: one run per chosen strategy on equal terms (core.runs builds them),
-    with this session's seed, image size, weights, blocks and layer."""
+def run_every_strategy(
+    folder: str,
+    epochs: int,
+    finetune_epochs: int,
+    keys: list[str],
+    seeds: int = DEFAULT_SEEDS,
+    repeat_splits: bool = False,
+) -> None:
+    """Button callback: `seeds` runs per chosen strategy on equal terms (core.runs builds
+    them), with this session's seed, image size, weights, blocks and layer."""
     base = RunConfig(
         dataset=folder,
         image_size=common.image_size(),
@@ -32,7 +40,9 @@ def run_every_strategy(folder: str, epochs: int, finetune_epochs: int, keys: lis
     except datasets.DatasetError as exc:
         common.flash("error", f"The dataset cannot be split: {exc}")
         return
-    queued = start_comparison(common.get_store(), found, base, keys)
+    queued = start_comparison(
+        common.get_store(), found, base, keys, seeds=seeds, repeat_splits=repeat_splits
+    )
     if common.flash_refusal(queued):
         return
     st.session_state[common.COMPARE_GROUP] = queued[0].group_id
@@ -71,6 +81,9 @@ def show_comparison(run_ids: list[str]) -> None:
         show_waiting([r for r in runs if r.active])
     else:
         common.rerun_if_ended(SEEN_ACTIVE, True)  # the last one just ended: Start comes back
+    if comparison.is_repeated(runs):
+        show_repeats(store, runs)
+        return
     series = {
         f"{report.strategy_title(r.strategy)} ({r.id[-6:]})": store.epoch_history(r.id)
         for r in runs
@@ -79,6 +92,35 @@ def show_comparison(run_ids: list[str]) -> None:
         charts.compare_curves(series, report.shared_references(runs)), key="compare_curves"
     )
     show_table(report.compare_rows(runs))
+
+
+def show_repeats(store: store_mod.Store, runs: list[Run]) -> None:
+    """A comparison over several seeds: per strategy its mean curve with the seeds' range,
+    its mean score with error bars, the verdict in words and mean ± std in a table."""
+    summary = comparison.summary_of(store, runs)
+    names = {
+        s.strategy: f"{report.strategy_title(s.strategy)} ({s.strategy})"
+        for s in summary.strategies
+    }
+    st.plotly_chart(charts.seed_bands(comparison.bands(store, runs), names), key="compare_bands")
+    st.plotly_chart(charts.seed_accuracy_bars(summary, names), key="compare_bars")
+    verdict = summary.verdict
+    (st.success if verdict.significant else st.info)(verdict.statement)
+    table = pd.DataFrame(comparison.table_rows(summary))
+    if not table.empty:
+        table["strategy"] = table["strategy"].map(names)
+    st.dataframe(table, hide_index=True)
+    splits = (
+        "each seed drew its own split, shared by every strategy of that seed"
+        if comparison.splits_vary(runs)
+        else "seeds vary only training: every run used the same split"
+    )
+    st.caption(
+        "Mean ± standard deviation (sample, n − 1) over the seeds that finished (the 'seeds' "
+        f"column states n); {splits}. The test pairs each strategy's runs by seed."
+    )
+    with st.expander("Every run of the comparison"):
+        show_table(report.compare_rows(runs))
 
 
 def show_waiting(waiting: list[Run]) -> None:
@@ -166,20 +208,44 @@ def run_all_section(folder: str | None, active: bool) -> None:
         200,
         **common.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
     )
+    seeds, repeat_splits = seed_settings()
     every = len(keys) == len(strategies.STRATEGIES)
+    label = "Run every strategy" if every else f"Run {len(keys)} strategies"
     st.button(
-        "Run every strategy" if every else f"Run {len(keys)} strategies",
+        label + (f" × {seeds} seeds" if seeds > 1 else ""),
         type="primary",
         icon=":material/compare_arrows:",
         key="compare_run_all",
         disabled=active or not keys,
         on_click=run_every_strategy,
-        args=(folder, int(epochs), int(finetune), list(keys)),
+        args=(folder, int(epochs), int(finetune), list(keys), seeds, repeat_splits),
     )
     if active:
         st.caption("Available again when the current runs end.")
     elif not keys:
         st.caption("Choose at least one strategy.")
+
+
+def seed_settings() -> tuple[int, bool]:
+    """How many seeds per strategy, and whether each seed draws its own split."""
+    cols = st.columns(2, gap="medium", vertical_alignment="bottom")
+    seeds = cols[0].number_input(
+        "Seeds per strategy",
+        1,
+        MAX_SEEDS,
+        help="Runs each strategy this many times with different training seeds, to see how "
+        "much of a difference is luck. 3 or more let the page say whether the best strategy "
+        "really beats the runner-up.",
+        **common.kept("compare_seeds", DEFAULT_SEEDS),
+    )
+    repeat_splits = cols[1].checkbox(
+        "A new split for each seed",
+        help="Off: every run uses the same training/validation split, so only training varies. "
+        "On: each seed also draws its own split (shared by the strategies of that seed).",
+        disabled=seeds < 2,
+        **common.kept("compare_repeat_splits", False),
+    )
+    return int(seeds), bool(repeat_splits) and seeds > 1
 
 
 def side_by_side(store) -> None:

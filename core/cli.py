@@ -2,6 +2,7 @@
 
     inspect DIR [--json]
     train DIR [options]        progress on stdout; the LAST line is one JSON object
+    compare DIR [--strategies A,B] [--seeds N] [--json]   mean ± std over seeds, a paired test
     predict MODEL_OR_RUN IMAGE... [--top-k 3] [--json]
     advise DIR                 the measured strategy advice (linear probe), as JSON
     bench [--image-size N] [--images N] [--precision P] [--json]
@@ -48,86 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     train = sub.add_parser("train", help="train on a dataset folder; the last line is JSON")
-    train.add_argument("dir", metavar="DIR", help="dataset folder (images or audio clips)")
-    train.add_argument("--val-dir", metavar="DIR", help="a separate validation folder")
-    train.add_argument(
-        "--strategy",
-        default=RunConfig.default("strategy"),
-        choices=list(strategies.STRATEGIES),
-        help="what trains (default: %(default)s)",
-    )
-    train.add_argument(
-        "--layer",
-        default=RunConfig.default("layer"),
-        choices=vgg16.FEATURE_LAYERS,
-        help="linear only: the features it reads (default: %(default)s)",
-    )
-    train.add_argument(
-        "--unfreeze-blocks",
-        type=int,
-        default=RunConfig.default("unfreeze_blocks"),
-        metavar="N",
-        help="finetune only: top VGG16 blocks retrained in phase 2 (default: %(default)s)",
-    )
-    train.add_argument(
-        "--image-size",
-        type=int,
-        default=RunConfig.default("image_size"),
-        metavar="PX",
-        help="images are resized to PX x PX (default: %(default)s)",
-    )
-    train.add_argument(
-        "--epochs",
-        type=int,
-        default=RunConfig.default("epochs"),
-        metavar="N",
-        help="head phase, or the only phase (default: %(default)s)",
-    )
-    train.add_argument(
-        "--finetune-epochs",
-        type=int,
-        default=RunConfig.default("finetune_epochs"),
-        metavar="N",
-        help="finetune/full: the second phase (default: %(default)s)",
-    )
-    train.add_argument(
-        "--batch-size",
-        type=int,
-        default=RunConfig.default("batch_size"),
-        metavar="N",
-        help="(default: %(default)s)",
-    )
-    train.add_argument("--augment", action="store_true", help="augment the training images")
-    train.add_argument(
-        "--augment-kind",
-        default=RunConfig.default("augment_kind"),
-        choices=("image", "spectrogram"),
-        help="flips/rotations, or time/frequency masks (default: %(default)s; audio: spectrogram)",
-    )
-    train.add_argument(
-        "--weights",
-        default=None,
-        metavar="SPEC",
-        help="imagenet | none | PATH (default: $VGG16_WEIGHTS, else imagenet)",
-    )
-    train.add_argument(
-        "--seed", type=int, default=RunConfig.default("seed"), help="(default: %(default)s)"
-    )
-    train.add_argument(
-        "--val-fraction",
-        type=float,
-        default=RunConfig.default("val_fraction"),
-        metavar="F",
-        help="validation share of a single folder (default: %(default)s)",
-    )
-    train.add_argument(
-        "--precision",
-        default=RunConfig.default("precision"),
-        choices=PRECISIONS,
-        help="auto: bfloat16 where the CPU/GPU runs it natively, else float32 "
-        "(default: %(default)s)",
-    )
+    _run_settings(train, single_strategy=True)
     train.add_argument("--quiet", action="store_true", help="print only the final JSON line")
+
+    _compare_parser(sub)
 
     predict = sub.add_parser("predict", help="classify images (or clips) with a run's model")
     predict.add_argument(
@@ -218,6 +143,119 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_settings(parser: argparse.ArgumentParser, single_strategy: bool) -> None:
+    """The dataset and the run settings `train` and `compare` share (defaults: RunConfig)."""
+    parser.add_argument("dir", metavar="DIR", help="dataset folder (images or audio clips)")
+    parser.add_argument("--val-dir", metavar="DIR", help="a separate validation folder")
+    if single_strategy:
+        parser.add_argument(
+            "--strategy",
+            default=RunConfig.default("strategy"),
+            choices=list(strategies.STRATEGIES),
+            help="what trains (default: %(default)s)",
+        )
+    parser.add_argument(
+        "--layer",
+        default=RunConfig.default("layer"),
+        choices=vgg16.FEATURE_LAYERS,
+        help="linear only: the features it reads (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--unfreeze-blocks",
+        type=int,
+        default=RunConfig.default("unfreeze_blocks"),
+        metavar="N",
+        help="finetune only: top VGG16 blocks retrained in phase 2 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=RunConfig.default("image_size"),
+        metavar="PX",
+        help="images are resized to PX x PX (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=RunConfig.default("epochs"),
+        metavar="N",
+        help="head phase, or the only phase (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=RunConfig.default("finetune_epochs"),
+        metavar="N",
+        help="finetune/full: the second phase (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=RunConfig.default("batch_size"),
+        metavar="N",
+        help="(default: %(default)s)",
+    )
+    parser.add_argument("--augment", action="store_true", help="augment the training images")
+    parser.add_argument(
+        "--augment-kind",
+        default=RunConfig.default("augment_kind"),
+        choices=("image", "spectrogram"),
+        help="flips/rotations, or time/frequency masks (default: %(default)s; audio: spectrogram)",
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        metavar="SPEC",
+        help="imagenet | none | PATH (default: $VGG16_WEIGHTS, else imagenet)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=RunConfig.default("seed"), help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=RunConfig.default("val_fraction"),
+        metavar="F",
+        help="validation share of a single folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--precision",
+        default=RunConfig.default("precision"),
+        choices=PRECISIONS,
+        help="auto: bfloat16 where the CPU/GPU runs it natively, else float32 "
+        "(default: %(default)s)",
+    )
+
+
+def _compare_parser(sub) -> None:
+    from core import runs
+
+    compare = sub.add_parser(
+        "compare", help="train several strategies, each over several seeds, on one split"
+    )
+    _run_settings(compare, single_strategy=False)
+    compare.add_argument(
+        "--strategies",
+        default=",".join(strategies.STRATEGIES),
+        metavar="A,B,...",
+        help="comma-separated strategies (default: %(default)s)",
+    )
+    compare.add_argument(
+        "--seeds",
+        type=int,
+        default=runs.DEFAULT_SEEDS,
+        metavar="N",
+        help="runs per strategy, with training seeds SEED, SEED+1, ... (default: %(default)s)",
+    )
+    compare.add_argument(
+        "--repeat-splits",
+        action="store_true",
+        help="draw a new split for each seed too (default: one split for every run)",
+    )
+    compare.add_argument("--json", action="store_true", help="end with the summary as JSON")
+    compare.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
 # -- commands ---------------------------------------------------------------------------------
 def _scan_or_fail(folder: str, val_dir: str | None):
     """The dataset as the app sees it: images, or audio clips (a run renders their spectrograms)."""
@@ -266,7 +304,7 @@ def _config_from(args):
     return RunConfig(
         dataset=str(args.dir),
         val_dir=args.val_dir,
-        strategy=args.strategy,
+        strategy=getattr(args, "strategy", RunConfig.default("strategy")),  # compare: several
         layer=args.layer,
         unfreeze_blocks=args.unfreeze_blocks,
         image_size=args.image_size,
@@ -292,8 +330,9 @@ def _stage_line(progress) -> str | None:
     return f"{stage}: {message}"
 
 
-def _follow(store, run_id: str, quiet: bool) -> None:
-    """Print progress until the run finishes; Ctrl-C asks the run to stop."""
+def _follow(store, run_id: str, quiet: bool, on_interrupt=None) -> None:
+    """Print progress until the run finishes; Ctrl-C asks the run to stop (or calls
+    on_interrupt: a comparison stops as a whole)."""
     from core import store as store_mod
     from core import worker
 
@@ -326,7 +365,7 @@ def _follow(store, run_id: str, quiet: bool) -> None:
             time.sleep(0.5)
         except KeyboardInterrupt:
             print("stopping (within one batch)...", file=sys.stderr, flush=True)
-            store.request_stop(run_id)
+            (on_interrupt or store.request_stop)(run_id)
 
 
 def cmd_train(args) -> int:
@@ -356,6 +395,73 @@ def cmd_train(args) -> int:
         print(f"error: {run.error}", file=sys.stderr)
     print(json.dumps(result_line(run)), flush=True)
     return 0 if run.status == DONE else EXIT_RUN_FAILED
+
+
+def _strategy_keys(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in strategies.STRATEGIES]
+    if unknown or not keys:
+        raise CliError(
+            f"unknown strategies: {', '.join(unknown) or '(none given)'}; choose from "
+            f"{', '.join(strategies.STRATEGIES)}"
+        )
+    return list(dict.fromkeys(keys))
+
+
+def cmd_compare(args) -> int:
+    from core import comparison, runs
+    from core.store import DONE, Store
+
+    keys = _strategy_keys(args.strategies)
+    config = _config_from(args)
+    if problems := config.problems():
+        raise CliError("; ".join(problems))
+    found = _scan_or_fail(config.dataset, config.val_dir)
+    if not found.ok:
+        raise CliError("; ".join(found.errors))
+    store = Store(args.home)
+    queued = _queued(
+        runs.start_comparison(
+            store,
+            found,
+            config,
+            keys,
+            owner=runs.CLI_OWNER,
+            seeds=args.seeds,
+            repeat_splits=args.repeat_splits,
+            idle_seconds=CLI_IDLE_SECONDS,
+        )
+    )
+    group = queued[0].group_id
+
+    def stop_all(_run_id: str) -> None:
+        runs.stop_comparison(store, group)
+
+    for k, run in enumerate(queued, start=1):
+        if not args.quiet:
+            print(
+                f"run {k} of {len(queued)} ({run.id}): {run.strategy}, seed {run.config.seed}",
+                flush=True,
+            )
+        _follow(store, run.id, args.quiet, on_interrupt=stop_all)
+    ended = [store.get(r.id) for r in queued]
+    summary = comparison.summary_of(store, ended)
+    print("\n".join(comparison.describe(summary)), flush=True)
+    unfinished = [r for r in ended if r.status != DONE]
+    if unfinished:
+        print(f"error: {_unfinished_words(unfinished, len(ended))}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.to_json()), flush=True)
+    return EXIT_RUN_FAILED if unfinished else 0
+
+
+def _unfinished_words(unfinished, total: int) -> str:
+    """One line: which runs of a comparison did not finish, and why."""
+    listed = "; ".join(
+        f"{r.strategy} seed {r.config.seed} {r.status}" + (f" ({r.error})" if r.error else "")
+        for r in unfinished
+    )
+    return f"{len(unfinished)} of {total} runs did not finish: {listed}"
 
 
 def result_line(run) -> dict:
@@ -623,6 +729,7 @@ def cmd_reproduce(args) -> int:
 COMMANDS = {
     "inspect": cmd_inspect,
     "train": cmd_train,
+    "compare": cmd_compare,
     "predict": cmd_predict,
     "advise": cmd_advise,
     "bench": cmd_bench,

@@ -15,6 +15,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from core import report
 from core import store as store_mod
 from core.results import EpochRecord
 from core.store import Run
@@ -150,6 +151,63 @@ def summary_of(store: store_mod.Store, runs: Iterable[Run]) -> Summary:
         planned[run.strategy] = planned.get(run.strategy, 0) + 1
     found = (Repeat.from_run(r, store.epoch_history(r.id)) for r in runs)
     return summarize([r for r in found if r is not None], planned)
+
+
+def plus_minus(spread: Spread, digits: int = 3) -> str:
+    """'0.912 ± 0.021' ('0.912' for one value; '-' for none)."""
+    if spread.mean is None:
+        return "-"
+    if spread.std is None:
+        return f"{spread.mean:.{digits}f}"
+    return f"{spread.mean:.{digits}f} ± {spread.std:.{digits}f}"
+
+
+def table_rows(summary: Summary) -> list[dict[str, str]]:
+    """One row per strategy, best first, every number as 'mean ± std' over the seeds stated."""
+    score = summary.scored_on
+    return [
+        {
+            "strategy": s.strategy,
+            "seeds": f"{s.seeds} of {s.planned}",
+            f"{score} accuracy": plus_minus(s.accuracy),
+            f"{score} loss": plus_minus(s.loss),
+            "wall time": report.duration(s.seconds.mean),
+            "time per epoch": _seconds(s.seconds_per_epoch.mean),
+        }
+        for s in summary.strategies
+    ]
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def describe(summary: Summary) -> list[str]:
+    """The summary as aligned text lines (the CLI prints them): a table, then the verdict.
+    Times are means over the seeds; ± is one sample standard deviation (ddof=1)."""
+    rows = table_rows(summary)
+    if not rows:
+        return [summary.verdict.statement]
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns).rstrip()]
+    lines += ["  ".join(r[c].ljust(widths[c]) for c in columns).rstrip() for r in rows]
+    lines.append("± is the standard deviation across seeds; times are means.")
+    return [*lines, summary.verdict.statement]
+
+
+def is_repeated(runs: Sequence[Run]) -> bool:
+    """Runs of one comparison group in which some strategy ran more than once (seeds)."""
+    groups = {r.group_id for r in runs}
+    strategies_run = [r.strategy for r in runs]
+    return (
+        len(groups) == 1 and None not in groups and len(set(strategies_run)) < len(strategies_run)
+    )
+
+
+def splits_vary(runs: Iterable[Run]) -> bool:
+    """Whether the runs trained on splits drawn with different seeds (--repeat-splits)."""
+    return len({(r.config.manifest or {}).get("seed") for r in runs}) > 1
 
 
 def _strategy(name: str, repeats: list[Repeat], planned: int | None) -> StrategySummary:

@@ -235,3 +235,85 @@ def test_inspect_counts_audio_clips(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["kind"] == "audio" and summary["counts"] == {"high": 4, "low": 4}
     assert [u["file"] for u in summary["unreadable"]] == ["low/broken.wav"]
+
+
+COMPARE_KEYS = {
+    "test_accuracy_mean",
+    "test_accuracy_std",
+    "test_loss_mean",
+    "test_loss_std",
+    "seeds",
+    "seconds_mean",
+    "seconds_per_epoch_mean",
+}
+
+
+def test_compare_prints_a_table_and_ends_with_the_summary_json(
+    binary_dataset, tmp_path, capsys, monkeypatch
+):
+    """In-process, the worker replaced by results written into the store: head leads linear
+    by 5-6 points on each of 3 seeds, so the paired test finds the lead larger than noise."""
+    from core import cli, worker
+    from core import store as store_mod
+    from core.results import RunResult
+    from core.store import Store
+
+    store = Store(tmp_path / "home")
+    scores = {("linear", 0): 0.80, ("linear", 1): 0.82, ("linear", 2): 0.85}
+    scores |= {("head", s): scores[("linear", s)] + 0.05 + 0.005 * s for s in range(3)}
+
+    def finish(store_, run_id, quiet, on_interrupt=None):
+        run = store_.get(run_id)
+        store_.update(run_id, status=store_mod.RUNNING, started=run.created)
+        accuracy = scores[(run.strategy, run.config.seed)]
+        result = RunResult(test_accuracy=accuracy, test_loss=1 - accuracy, val_accuracy=0.99)
+        store_.finish(run_id, store_mod.DONE, result=result)
+
+    monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cli, "_follow", finish)
+    argv = ["compare", str(binary_dataset), "--home", str(store.home), "--weights", "none"]
+    argv += ["--image-size", "32", "--strategies", "linear,head", "--seeds", "3", "--json"]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    last = json.loads(lines[-1])
+    assert set(last) == {"strategies", "best", "significant", "p_value", "statement"}
+    assert set(last["strategies"]) == {"linear", "head"}
+    assert all(set(row) == COMPARE_KEYS for row in last["strategies"].values())
+    head = last["strategies"]["head"]
+    values = [scores[("head", s)] for s in range(3)]  # 0.85, 0.875, 0.91
+    mean = sum(values) / 3
+    assert head["seeds"] == 3 and head["test_accuracy_mean"] == pytest.approx(mean)
+    sample_std = (sum((v - mean) ** 2 for v in values) / 2) ** 0.5  # ddof=1 over the 3 seeds
+    assert head["test_accuracy_std"] == pytest.approx(sample_std)
+    assert last["best"] == "head" and last["significant"] and last["p_value"] < 0.05
+    assert last["statement"].startswith("head beats linear by 5.5 points of test accuracy")
+    assert any(line.startswith("head ") and "3 of 3" in line for line in lines)
+    assert sorted((r.strategy, r.config.seed) for r in store.list()) == sorted(scores)
+
+
+def test_compare_with_an_unknown_strategy_is_one_line(binary_dataset, tmp_path):
+    result = cli("compare", str(binary_dataset), "--strategies", "head,magic", home=tmp_path / "h")
+    assert_one_line_error(result, "unknown strategies: magic")
+
+
+@pytest.mark.slow
+def test_compare_with_real_runs_ends_with_json(binary_dataset, tmp_path):
+    result = cli(
+        "compare",
+        str(binary_dataset),
+        "--strategies",
+        "linear",
+        "--seeds",
+        "2",
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        "--json",
+        home=tmp_path / "home",
+    )
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["strategies"]["linear"]["seeds"] == 2 and last["best"] == "linear"
+    assert last["p_value"] is None and not last["significant"]
+    assert "nothing to compare it with" in last["statement"]

@@ -76,3 +76,56 @@ def test_run_every_strategy_follows_the_new_runs_live_and_stop_ends_them_all(sto
     assert {r.status for r in store.list(group_id=group)} == {"stopped"}
     assert store.get(old.id).status == "done"
     assert not at.button(key="compare_run_all").disabled
+
+
+def seeded_run(store, digits, strategy, seed, accuracy, group_id="g"):
+    """A finished run of a repeated comparison: training seed `seed`, a test score."""
+    import dataclasses
+
+    run = finished_run(store, digits, strategy, accuracy=accuracy, loss=1 - accuracy)
+    result = dataclasses.replace(run.training_result, test_accuracy=accuracy, test_loss=0.2)
+    store.update(run.id, config=dataclasses.replace(run.config, seed=seed), result=result)
+    store.update(run.id, group_id=group_id)
+    return store.get(run.id)
+
+
+def test_seeds_setting_queues_each_strategy_once_per_seed_on_one_split(store, digits):
+    at = page(
+        "5_compare.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+    ).run()
+    assert at.number_input(key="_w_compare_seeds").value == 1  # today's behaviour by default
+    at.multiselect(key="_w_compare_strategies").set_value(["linear", "head"]).run()
+    at.number_input(key="_w_compare_seeds").set_value(3).run()
+    assert at.button(key="compare_run_all").label == "Run 2 strategies × 3 seeds"
+    at.button(key="compare_run_all").click().run()
+    no_exceptions(at)
+    runs = store.list()
+    assert sorted((r.strategy, r.config.seed) for r in runs) == sorted(
+        (key, seed) for key in ("linear", "head") for seed in (0, 1, 2)
+    )
+    assert len({json.dumps(r.config.manifest, sort_keys=True) for r in runs}) == 1
+    assert len({r.group_id for r in runs}) == 1
+    assert "6 run(s) still to finish" in texts(at.info)
+
+
+def test_a_repeated_comparison_shows_mean_curves_bars_and_the_verdict(store, digits):
+    for seed, (head, linear) in enumerate(((0.90, 0.85), (0.93, 0.87), (0.95, 0.91))):
+        seeded_run(store, digits, "head", seed, head)
+        seeded_run(store, digits, "linear", seed, linear)
+    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    no_exceptions(at)
+    bands = chart_titled(
+        at,
+        "Validation accuracy per epoch: mean over seeds, shaded from the lowest to the "
+        "highest seed",
+    )
+    assert len(bands["data"]) == 4  # a band and a mean line per strategy
+    bars = chart_titled(at, "Test accuracy per strategy: mean, error bars ± 1 std across seeds")
+    assert bars["data"][0]["error_y"]["array"][0] > 0
+    assert "head beats linear by 5.0 points of test accuracy; with 3 seeds this is larger" in (
+        texts(at.success)
+    )
+    table = at.dataframe[0].value
+    assert list(table["seeds"]) == ["3 of 3", "3 of 3"]
+    assert table["test accuracy"].iloc[0] == "0.927 ± 0.025"
