@@ -151,3 +151,15 @@ def test_band_is_the_mean_and_range_of_the_runs_that_reached_each_epoch():
     assert found.epochs == (1, 2) and found.runs == (2, 1)
     assert found.mean == pytest.approx((0.55, 0.7))
     assert (found.low, found.high) == ((0.5, 0.7), (0.6, 0.7))
+
+
+def test_only_a_group_with_a_strategy_run_more_than_once_is_a_repeated_comparison():
+    from types import SimpleNamespace as Run
+
+    def runs(*pairs):
+        return [Run(group_id=group, strategy=strategy) for group, strategy in pairs]
+
+    assert comparison.is_repeated(runs(("g", "head"), ("g", "linear"), ("g", "head")))
+    assert not comparison.is_repeated(runs(("g", "head"), ("g", "linear")))  # one seed each
+    assert not comparison.is_repeated(runs(("g", "head"), ("h", "head")))  # two comparisons
+    assert not comparison.is_repeated(runs((None, "head"), (None, "head")))  # single runs
