@@ -84,10 +84,7 @@ def show_comparison(run_ids: list[str]) -> None:
     if comparison.is_repeated(runs):
         show_repeats(store, runs)
         return
-    series = {
-        f"{report.strategy_title(r.strategy)} ({r.id[-6:]})": store.epoch_history(r.id)
-        for r in runs
-    }
+    series = {report.series_name(r): store.epoch_history(r.id) for r in runs}
     st.plotly_chart(
         charts.compare_curves(series, report.shared_references(runs)), key="compare_curves"
     )

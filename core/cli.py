@@ -7,7 +7,8 @@
     advise DIR                 the measured strategy advice (linear probe), as JSON
     bench [--image-size N] [--images N] [--precision P] [--json]
     sample NAME [--per-class N] write a sample dataset and print its folder
-    runs / stop RUN / resume RUN
+    runs [list|rename|tag|delete]  list runs (filters, --json); name, tag or delete one
+    stop RUN / resume RUN
     export RUN --format keras|savedmodel|tflite|tflite-int8|onnx [--out PATH]
     bundle RUN [--out PATH]    one zip: model, labels, config, manifest, versions, report
     reproduce BUNDLE_OR_RUN    train the same config on the same files, compare the result
@@ -122,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         help="Keras samples: at most N training images per class (default: all)",
     )
 
-    sub.add_parser("runs", help="list runs")
+    _runs_parsers(sub)
     for name in ("stop", "resume"):
         cmd = sub.add_parser(name, help=f"{name} a run")
         cmd.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
@@ -254,6 +255,35 @@ def _compare_parser(sub) -> None:
     )
     compare.add_argument("--json", action="store_true", help="end with the summary as JSON")
     compare.add_argument("--quiet", action="store_true", help="no progress lines")
+def _runs_parsers(sub) -> None:
+    """`runs` lists (the default) and manages runs: rename, tag, delete."""
+    from core.store import ACTIVE, FINISHED
+
+    runs = sub.add_parser("runs", help="list, rename, tag or delete runs (default: list)")
+    action = runs.add_subparsers(dest="runs_action", metavar="ACTION")
+    listing = action.add_parser("list", help="list runs, newest first, optionally filtered")
+    listing.add_argument("--dataset", metavar="NAME", help="only runs on this dataset folder name")
+    listing.add_argument("--strategy", metavar="KEY", help="only this strategy (or probe)")
+    listing.add_argument("--tag", action="append", default=[], metavar="TAG", help="repeatable")
+    listing.add_argument(
+        "--status",
+        choices=[*ACTIVE, *FINISHED],
+        metavar="STATUS",
+        help=f"only runs in this state: {', '.join([*ACTIVE, *FINISHED])}",
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON object per run")
+    rename = action.add_parser("rename", help="give a run a display name (its id stays)")
+    rename.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    rename.add_argument("name", metavar="NAME", help='the new name ("" removes it)')
+    tag = action.add_parser("tag", help="add or remove free-text tags")
+    tag.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    tag.add_argument("--add", action="append", default=[], metavar="TAG", help="repeatable")
+    tag.add_argument("--remove", action="append", default=[], metavar="TAG", help="repeatable")
+    delete = action.add_parser("delete", help="delete a finished run and its files")
+    delete.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for command in action.choices.values():
+        command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -592,11 +622,103 @@ def cmd_runs(args) -> int:
 
     store = Store(args.home)
     worker.reap(store)
-    for run in store.list():
+    action = getattr(args, "runs_action", None) or "list"
+    return RUNS_ACTIONS[action](store, args)
+
+
+def _runs_list(store, args) -> int:
+    from core import report, run_admin
+
+    wanted = run_admin.RunFilter(
+        datasets=(args.dataset,) if getattr(args, "dataset", None) else (),
+        strategies=(args.strategy,) if getattr(args, "strategy", None) else (),
+        tags=tuple(getattr(args, "tag", ())),
+        statuses=(args.status,) if getattr(args, "status", None) else (),
+    )
+    for run in run_admin.filter_runs(store.list(limit=100_000), wanted):
         accuracy = run.val_accuracy
+        if getattr(args, "json", False):
+            print(json.dumps(_run_json(run)))
+            continue
         shown = f"{accuracy:.3f}" if isinstance(accuracy, float) else "-"
-        print(f"{run.id}  {run.status:<11} {run.strategy:<9} val_acc {shown}  {run.dataset}")
+        tags = f"  [{', '.join(run.tags)}]" if run.tags else ""
+        print(f"{run.id}  {run.status:<11} val_acc {shown}  {report.run_title(run)}{tags}")
     return 0
+
+
+def _run_json(run) -> dict:
+    """`runs list --json`: one object per run (its keys are a stable interface for scripts)."""
+    from core import report
+
+    return {
+        "run_id": run.id,
+        "name": run.display_name,
+        "title": report.run_title(run),
+        "status": run.status,
+        "strategy": run.strategy,
+        "task": run.config.task,
+        "weights": report.weights_label(run),
+        "image_size": run.config.image_size,
+        "dataset": run.dataset,
+        "tags": list(run.tags),
+        "val_accuracy": run.val_accuracy,
+        "group_id": run.group_id,
+        "created": run.created,
+    }
+
+
+def _admin(outcome):
+    """The run core.run_admin changed, or its refusal as the CLI's one-line error."""
+    from core import runs
+
+    if isinstance(outcome, runs.Refused):
+        raise CliError(outcome.reason)
+    return outcome
+
+
+def _runs_rename(store, args) -> int:
+    from core import report, run_admin
+
+    run = _admin(run_admin.rename(store, _run_or_fail(store, args.run).id, args.name))
+    print(f"{run.id}  {report.run_title(run)}")
+    return 0
+
+
+def _runs_tag(store, args) -> int:
+    from core import run_admin
+
+    if not (args.add or args.remove):
+        raise CliError("say which tags to --add or --remove")
+    run = _run_or_fail(store, args.run)
+    for tag in args.add:
+        run = _admin(run_admin.add_tag(store, run.id, tag))
+    for tag in args.remove:
+        run = _admin(run_admin.remove_tag(store, run.id, tag))
+    print(f"{run.id}  tags: {', '.join(run.tags) or '(none)'}")
+    return 0
+
+
+def _runs_delete(store, args) -> int:
+    from core import report, run_admin
+
+    run = _run_or_fail(store, args.run)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError(f"deleting {run.id} removes its files: add --yes to confirm")
+        answer = input(f"Delete {report.run_title(run)} ({run.id}) and its files? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted", file=sys.stderr)
+            return 0
+    print(_admin(run_admin.delete(store, run.id)).describe())
+    return 0
+
+
+RUNS_ACTIONS = {
+    "list": _runs_list,
+    "rename": _runs_rename,
+    "tag": _runs_tag,
+    "delete": _runs_delete,
+}
 
 
 def _run_or_fail(store, ref: str):

@@ -62,11 +62,25 @@ def strategy_title(key: str) -> str:
 def run_title(run: Run) -> str:
     """What tells runs apart, for a person: what ran, with which weights (pretrained or not,
     and which file), at which image size, on which dataset. 'Linear probe · ImageNet · 48 px
-    · digits'."""
+    · digits'. A name a person gave the run comes first: 'baseline: Linear probe · ...'."""
     config = run.config
     what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
-    weights = config.weights_spec if is_probe(run) else config.weights_for_run()
-    return " · ".join((what, weights.label, f"{config.image_size} px", Path(run.dataset).name))
+    described = " · ".join(
+        (what, weights_label(run), f"{config.image_size} px", Path(run.dataset).name)
+    )
+    return f"{run.display_name}: {described}" if run.display_name else described
+
+
+def weights_label(run: Run) -> str:
+    """The weights a run started from, in words ('ImageNet', 'no pretrained weights', a file)."""
+    config = run.config
+    return (config.weights_spec if is_probe(run) else config.weights_for_run()).label
+
+
+def series_name(run: Run) -> str:
+    """A run's short name in a chart legend: its name (or strategy), weights and id's end."""
+    what = run.display_name or strategy_title(run.strategy)
+    return f"{what} · {weights_label(run)} ({run.id[-6:]})"
 
 
 def run_name(run: Run) -> str:

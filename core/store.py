@@ -74,7 +74,9 @@ CREATE TABLE IF NOT EXISTS runs (
     worker_home TEXT,
     worker_host TEXT,
     worker_deaths INTEGER NOT NULL DEFAULT 0,
-    owner TEXT
+    owner TEXT,
+    display_name TEXT,
+    tags TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS metrics (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -96,6 +98,8 @@ ADDED_COLUMNS = (
     ("worker_host", "TEXT"),
     ("worker_deaths", "INTEGER NOT NULL DEFAULT 0"),  # workers that died during this run
     ("owner", "TEXT"),  # who queued it: a browser session id or "cli"; NULL: unknown (older)
+    ("display_name", "TEXT"),  # a name a person gave the run (the id never changes); NULL: none
+    ("tags", "TEXT NOT NULL DEFAULT '[]'"),  # free-text tags, a JSON list
 )
 
 
@@ -120,6 +124,8 @@ class Run:
     model_path: str | None
     model_sha256: str | None
     owner: str | None = None  # who queued the run (see ADDED_COLUMNS); None: not known
+    display_name: str | None = None  # a person's name for the run (core.run_admin.rename)
+    tags: tuple[str, ...] = ()  # free-text tags (core.run_admin.add_tag / remove_tag)
 
     @property
     def training_result(self) -> RunResult | None:
@@ -293,10 +299,13 @@ class Store:
 
     def update(self, run_id: str, **fields) -> None:
         """Set columns of a run; progress, result and config are given as their typed values
-        (a dict in their JSON shape is read as that type first: unknown keys are dropped)."""
+        (a dict in their JSON shape is read as that type first: unknown keys are dropped),
+        tags as a sequence of strings."""
         for key in ("progress", "result", "config"):
             if key in fields:
                 fields[key] = json.dumps(_to_json(_PARSE[key](fields[key])))
+        if "tags" in fields:
+            fields["tags"] = json.dumps(list(fields["tags"]))
         fields["updated"] = time.time()
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self._connect() as db:
@@ -420,6 +429,21 @@ class Store:
             raise ValueError(f"only interrupted runs can be resumed (this one is {run.status})")
         self.update(run_id, status=QUEUED, resume=1, stop_requested=0, finished=None, error=None)
         return self.get(run_id)
+
+    def delete_finished(self, run_id: str) -> bool:
+        """Remove a run's row and its metrics unless the run is active (one transaction, so a
+        worker cannot claim or resume it in between); True when it was removed. The caller
+        removes its files (core.run_admin.delete)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            removed = db.execute(
+                f"DELETE FROM runs WHERE id = ? AND status NOT IN ({','.join('?' * len(ACTIVE))})",
+                (run_id, *ACTIVE),
+            ).rowcount
+            if removed:
+                db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.execute("COMMIT")
+        return bool(removed)
 
     # -- metrics ------------------------------------------------------------------------------
     def add_metric(
@@ -558,4 +582,6 @@ def _run(row: sqlite3.Row) -> Run:
         model_path=row["model_path"],
         model_sha256=row["model_sha256"],
         owner=row["owner"],
+        display_name=row["display_name"],
+        tags=tuple(json.loads(row["tags"] or "[]")),
     )

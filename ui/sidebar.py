@@ -111,12 +111,9 @@ def run_status() -> None:
 
 
 def show_active(run: Run, waiting: int) -> None:
-    what = "similarity measurement" if report.is_probe(run) else report.strategy_title(run.strategy)
     fraction, text = report.progress_view(run)
     where = "Compare" if run.group_id else ("Strategy" if report.is_probe(run) else "Train")
-    st.caption(
-        f"Run: {common.md(what)} on {common.md(Path(run.dataset).name)} (see the {where} page)"
-    )
+    st.caption(f"Run: {common.md(report.run_title(run))} (see the {where} page)")
     st.progress(fraction if fraction is not None else 0.0, text=common.md(text))
     if waiting:
         st.caption(f"{waiting} more run(s) waiting")

@@ -52,7 +52,10 @@ def test_router_sidebar_shows_the_active_run_and_how_far_it_is(store, digits):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
     no_exceptions(at)
     sidebar = texts(at.sidebar.caption)
-    assert "Run: Feature extractor \\+ small head on digits\\-50 (see the Train page)" in sidebar
+    assert (
+        "Run: Feature extractor \\+ small head · no pretrained weights · 48 px · digits\\-50 "
+        "(see the Train page)"
+    ) in sidebar
     assert "1 more run(s) waiting" in sidebar
     assert [p.proto.text for p in at.sidebar.get("progress")] == [
         "Waiting for the runs queued before this one to finish\\."
