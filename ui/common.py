@@ -70,6 +70,7 @@ PAGES: dict[str, PageSpec] = {
     "train": PageSpec("app_pages/3_train.py", "Train", ":material/model_training:"),
     "predict": PageSpec("app_pages/4_predict.py", "Predict", ":material/online_prediction:"),
     "compare": PageSpec("app_pages/5_compare.py", "Compare", ":material/compare_arrows:"),
+    "runs": PageSpec("app_pages/6_runs.py", "Runs", ":material/list_alt:"),
 }
 
 

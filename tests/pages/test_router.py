@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from apptesting import (
     ROOT,
@@ -94,8 +95,8 @@ from streamlit.testing.v1 import AppTest
 from core import samples, worker
 worker.start_worker = lambda *a, **k: None
 folder = samples.prepare("digits")
-for name in ("streamlit_app.py", "app_pages/0_home.py", "app_pages/1_data.py",
-             "app_pages/2_strategy.py", "app_pages/3_train.py", "app_pages/5_compare.py"):
+from ui.common import PAGES
+for name in ["streamlit_app.py", *(s.file for k, s in PAGES.items() if k != "predict")]:
     at = AppTest.from_file(name, default_timeout=60)
     at.session_state["dataset"] = str(folder)
     at.run()
@@ -120,14 +121,9 @@ def test_pages_other_than_predict_never_import_tensorflow(studio):
 
 
 def test_every_page_renders_alone_without_a_dataset(store):
-    for name in (
-        "0_home.py",
-        "1_data.py",
-        "2_strategy.py",
-        "3_train.py",
-        "4_predict.py",
-        "5_compare.py",
-    ):
+    names = sorted(p.name for p in (ROOT / "app_pages").glob("*.py"))
+    assert names == sorted(Path(spec.file).name for spec in common.PAGES.values())  # routed
+    for name in names:
         at = page(name).run()
         no_exceptions(at)
         assert not at.error, (name, texts(at.error))
