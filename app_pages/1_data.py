@@ -10,7 +10,7 @@ from PIL import Image
 from core import archive, audio, charts, datasets, fetch, samples, session, settings
 from core.imaging import IMAGE_EXTENSIONS
 from core.runconfig import RunConfig
-from ui import common
+from ui import common, record
 
 SOURCES = (
     "Built-in sample",
@@ -25,6 +25,7 @@ GRID_IMAGES = 6  # ... and images per class
 SAVED_UPLOADS = "_data_saved_uploads"  # file ids of browser uploads already written
 ZIP_OUTCOME = "_data_zip_outcome"  # file id -> (kind, message) of the last zip upload
 PENDING = "_data_pending"  # a download or audio conversion under way in a child process
+SPECTROGRAM_SUFFIX = " (sounds as spectrograms)"  # the label of a sound dataset, after its name
 MERGE_ASKED = "_data_merge_asked"  # the folder whose case-duplicate merge awaits a second click
 
 
@@ -42,7 +43,7 @@ def choose(folder: Path, label: str) -> None:
             job,
             "Turning the sound clips into spectrogram pictures (once)",
             "The sound clips could not be converted",
-            label=f"{label} (sounds as spectrograms)",
+            label=f"{label}{SPECTROGRAM_SUFFIX}",
             audio_source=str(Path(folder).resolve()),
         )
     else:
@@ -402,6 +403,13 @@ def show_dataset(folder: str) -> None:
     audio_source = st.session_state.get(common.AUDIO_SOURCE)
     if audio_source and Path(audio_source).is_dir():
         show_audio(Path(audio_source), Path(folder))
+    record.section(folder, found, convert_again)
+
+
+def convert_again() -> None:
+    """Clips were recorded into the sound folder: turn it into spectrograms again."""
+    label = str(st.session_state.get(common.DATASET_LABEL) or "recorded sounds")
+    choose(Path(st.session_state[common.AUDIO_SOURCE]), label.removesuffix(SPECTROGRAM_SUFFIX))
 
 
 def show_summary(found: datasets.Scan) -> None:

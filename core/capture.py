@@ -41,10 +41,8 @@ class RecordTarget:
     note: str | None = None
 
     def class_dir(self, class_name: str) -> Path:
-        """The class's folder (made when missing); the name is made safe first."""
-        folder = self.folder / session.safe_name(class_name)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        """The class's folder (made by the first saved recording); the name is made safe."""
+        return self.folder / session.safe_name(class_name)
 
 
 @dataclass(frozen=True)
@@ -112,6 +110,27 @@ def frame_from_data_url(url: str) -> tuple[bytes, str]:
         return base64.b64decode(payload, validate=True), FRAME_TYPES[kind]
     except (binascii.Error, ValueError) as exc:
         raise CaptureError(f"the picture data is damaged ({exc})") from exc
+
+
+def save_data_urls(
+    class_dir: Path, urls: Sequence[str], home: str | os.PathLike, stem: str = "webcam"
+) -> Saved:
+    """save_frames for a burst as the browser sends it (data URLs); a URL that is not a picture
+    is left out with its reason, numbered like the others."""
+    if len(urls) > MAX_FRAMES:
+        raise CaptureError(f"a burst holds at most {MAX_FRAMES} frames, this one {len(urls)}")
+    frames: list[tuple[bytes, str]] = []
+    numbers: list[int] = []
+    refused: list[tuple[int, str]] = []
+    for n, url in enumerate(urls, start=1):
+        try:
+            frames.append(frame_from_data_url(url))
+            numbers.append(n)
+        except CaptureError as exc:
+            refused.append((n, str(exc)))
+    done = save_frames(class_dir, frames, home, stem)
+    rejected = refused + [(numbers[k - 1], why) for k, why in done.rejected]
+    return Saved(done.saved, tuple(sorted(rejected)))
 
 
 def save_frames(

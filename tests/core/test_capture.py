@@ -104,3 +104,13 @@ def test_a_folder_of_ones_own_the_studio_may_not_write_is_refused(tmp_path, monk
     monkeypatch.setattr(capture.os, "access", lambda path, mode: False)  # as for a non-root user
     with pytest.raises(capture.CaptureError, match="may not write"):
         capture.record_target(folder, tmp_path / "home")
+
+
+def test_a_burst_of_data_urls_keeps_the_frame_numbers_of_what_was_left_out(tmp_path):
+    good = "data:image/jpeg;base64," + base64.b64encode(jpeg()).decode()
+    broken = "data:image/jpeg;base64," + base64.b64encode(b"nope").decode()
+    saved = capture.save_data_urls(tmp_path / "cls", [good, "junk", good, broken], tmp_path)
+    assert len(saved.saved) == 2
+    assert [n for n, _ in saved.rejected] == [2, 4]
+    assert "no base64 data URL" in saved.rejected[0][1]
+    assert "not a picture that can be read" in saved.rejected[1][1]

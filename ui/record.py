@@ -1,0 +1,116 @@
+"""The Data page's "Record" section: grow a class of the current dataset from the browser, with
+webcam bursts (ui.burst; single photos with st.camera_input as the fallback) or, for sound
+datasets, microphone clips (st.audio_input). core.capture checks and saves; this only draws."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+from core import capture, datasets
+from ui import burst, common
+
+MODES = ("Burst: hold to record", "One photo per click")
+SAVED_CLIPS = "_record_saved_clips"  # upload id -> outcome, so a clip is saved once
+SAVED_SNAPSHOTS = "_record_saved_snapshots"
+
+
+def section(folder: str, found: datasets.Scan, reconvert: Callable[[], None]) -> None:
+    """Record into a chosen class of the dataset at `folder` (a sound dataset: into its sound
+    folder; reconvert then turns the new clips into spectrograms too)."""
+    st.subheader("Record more examples")
+    sounds = st.session_state.get(common.AUDIO_SOURCE)
+    try:
+        target = capture.record_target(sounds or folder, common.get_store().home)
+    except capture.CaptureError as exc:
+        st.info(f"Recording is not offered for this dataset: {common.md(exc)}.")
+        return
+    if target.note:
+        st.caption(common.md(target.note))
+    if not found.classes:
+        st.caption("The dataset has no class yet to record into.")
+        return
+    name = st.selectbox("Class to record into", found.classes, key="data_rec_class")
+    if sounds:
+        microphone(target.class_dir(name), name, reconvert)
+    else:
+        webcam(target.class_dir(name), name)
+
+
+def webcam(class_dir: Path, name: str) -> None:
+    mode = st.radio("How", MODES, horizontal=True, key="data_rec_mode")
+    if mode == MODES[1]:
+        snapshot(class_dir, name)
+        return
+    left, right = st.columns(2)
+    fps = left.slider("Frames per second", 1, 15, 5, key="data_rec_fps")
+    count = right.slider("At most this many frames", 1, 100, 30, key="data_rec_count")
+    st.caption(
+        f"Hold the button: {fps} frames a second are recorded into {common.md(name)} until "
+        f"you let go (or after {count}). If the recorder does not show, use "
+        "'One photo per click'."
+    )
+    frames = burst.recorder("data_rec_burst", fps, count)
+    if frames:
+        save(lambda: capture.save_data_urls(class_dir, frames, common.get_store().home))
+
+
+def snapshot(class_dir: Path, name: str) -> None:
+    photo = st.camera_input(f"Photo for {common.md(name)}", key=f"data_rec_cam_{name}")
+    if photo is None:
+        return
+    suffix = Path(photo.name or "").suffix.lower() or ".jpg"
+    outcome, _ = common.once_per_upload(
+        SAVED_SNAPSHOTS,
+        photo,
+        lambda: _attempt(
+            lambda: capture.save_frames(
+                class_dir, [(photo.getvalue(), suffix)], common.get_store().home, "snapshot"
+            )
+        ),
+    )
+    show(outcome)
+
+
+def microphone(class_dir: Path, name: str, reconvert: Callable[[], None]) -> None:
+    clip = st.audio_input(f"Record a clip for {common.md(name)}", key=f"data_rec_mic_{name}")
+    st.caption("Each recording is saved as a .wav file in the class folder.")
+    if clip is not None:
+        outcome, _ = common.once_per_upload(
+            SAVED_CLIPS,
+            clip,
+            lambda: _attempt(
+                lambda: capture.save_clip(class_dir, clip.getvalue(), common.get_store().home)
+            ),
+        )
+        show(outcome)
+    if st.button(
+        "Use the new recordings (turn them into spectrograms)",
+        key="data_rec_reconvert",
+        icon=":material/graphic_eq:",
+        help="Training reads spectrogram pictures of the clips: new clips need converting.",
+    ):
+        reconvert()
+
+
+def _attempt(work: Callable[[], object]) -> tuple[str, str]:
+    """(message kind, sentence) of one save."""
+    try:
+        done = work()
+    except capture.CaptureError as exc:
+        return "error", f"Not saved: {common.md(exc)}"
+    if isinstance(done, capture.Saved):
+        kind = "success" if done.saved and not done.rejected else "warning"
+        return kind, common.md(done.describe())
+    return "success", f"Saved {common.md(Path(str(done)).name)}."
+
+
+def save(work: Callable[[], object]) -> None:
+    show(_attempt(work))
+
+
+def show(outcome: tuple[str, str]) -> None:
+    kind, message = outcome
+    getattr(st, kind)(message)
