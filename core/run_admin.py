@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import report
-from core import store as store_mod
 from core.runs import Refused
 from core.store import Run, Store
 
@@ -179,11 +178,3 @@ def _remove_folder(store: Store, run_id: str) -> Path | None:
         return None
     shutil.rmtree(folder, ignore_errors=True)
     return folder
-
-
-def tags_in_use(store: Store) -> tuple[str, ...]:
-    return facets(store.list(limit=100_000)).tags
-
-
-def is_deletable(run: Run) -> bool:
-    return run.status in store_mod.FINISHED

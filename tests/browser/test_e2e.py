@@ -58,7 +58,7 @@ HEAD_EPOCHS, FINETUNE_EPOCHS = 2, 3
 # the comparison: two strategies, long enough to be stopped while the second one trains
 COMPARED = ("Feature extractor + small head", "Fine-tune the top blocks")
 COMPARE_EPOCHS, COMPARE_FINETUNE_EPOCHS = 6, 40
-PAGE_TITLES = ("Start here", "Data", "Strategy", "Train", "Predict", "Compare")
+PAGE_TITLES = ("Start here", "Data", "Strategy", "Train", "Predict", "Compare", "Runs")
 WIDTHS = (1280, 800)  # the narrow screenshots
 IDLE_SECONDS, IDLE_CPU_BOUND = 20, 0.20  # one idle tab: under a fifth of one core
 
@@ -554,7 +554,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
 
 
 def studio_navigation(page) -> None:
-    """The sidebar lists the studio's six pages by their titles (not Streamlit's automatic
+    """The sidebar lists the studio's pages by their titles (not Streamlit's automatic
     navigation named after files)."""
     items = page.get_by_test_id("stSidebarNavItems")
     expect(items.get_by_role("link")).to_have_count(len(PAGE_TITLES), timeout=UI)
@@ -636,7 +636,11 @@ def compare_two_strategies(page, home: Path, shots: Path, lap) -> None:
 def every_page_at_each_width(page, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     slugs = dict(
-        zip(PAGE_TITLES, ("home", "data", "strategy", "train", "predict", "compare"), strict=True)
+        zip(
+            PAGE_TITLES,
+            ("home", "data", "strategy", "train", "predict", "compare", "runs"),
+            strict=True,
+        )
     )
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": VIEWPORT["height"]})
