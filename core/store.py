@@ -431,17 +431,17 @@ class Store:
         return self.get(run_id)
 
     def delete_finished(self, run_id: str) -> bool:
-        """Remove a run's row and its metrics unless the run is active (one transaction, so a
-        worker cannot claim or resume it in between); True when it was removed. The caller
-        removes its files (core.run_admin.delete)."""
+        """Remove a run's row and every row of it in other tables (metrics, ...) unless the run
+        is active (one transaction, so a worker cannot claim or resume it in between); True
+        when it was removed. The caller removes its files (core.run_admin.delete)."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             removed = db.execute(
                 f"DELETE FROM runs WHERE id = ? AND status NOT IN ({','.join('?' * len(ACTIVE))})",
                 (run_id, *ACTIVE),
             ).rowcount
-            if removed:
-                db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            for table in _tables_with_run_id(db) if removed else ():
+                db.execute(f'DELETE FROM "{table}" WHERE run_id = ?', (run_id,))
             db.execute("COMMIT")
         return bool(removed)
 
@@ -538,6 +538,22 @@ def _readable(path: Path) -> bool:
 def _remove_journal(path: Path) -> None:
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _tables_with_run_id(db: sqlite3.Connection) -> list[str]:
+    """The store's tables that hold rows per run (a run_id column): a table added later is
+    cleaned up with its run without being listed here."""
+    names = [
+        row[0]
+        for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return [
+        name
+        for name in names
+        if any(col[1] == "run_id" for col in db.execute(f'PRAGMA table_info("{name}")'))
+    ]
 
 
 def _ensure_schema(db: sqlite3.Connection) -> None:

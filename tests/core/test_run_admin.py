@@ -79,11 +79,16 @@ def test_delete_removes_the_row_metrics_and_files(tmp_path):
     (folder / "export").mkdir()
     (folder / "export" / "model.tflite").write_bytes(b"x")
     other = _run(store, tmp_path / "d")
+    with sqlite3.connect(store.path) as db:  # a per-run table added later is cleaned up too
+        db.execute("CREATE TABLE later (run_id TEXT, x INTEGER)")
+        db.executemany("INSERT INTO later VALUES (?, 1)", [(run.id,), (other.id,)])
     deleted = run_admin.delete(store, run.id)
     assert isinstance(deleted, run_admin.Deleted) and deleted.folder == folder
     assert not folder.exists() and store.run_dir(other.id).is_dir()
     assert [r.id for r in store.list()] == [other.id]
     assert store.metrics_since(run.id) == []
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT run_id FROM later").fetchall() == [(other.id,)]
     assert "and its files" in deleted.describe()
 
 
