@@ -77,7 +77,7 @@ export default function (component) {
     const frames = state.frames;
     state.frames = [];
     if (send && frames.length) {
-      say(`Saving ${frames.length} frames...`);
+      say(`${frames.length} frames sent to be saved (see below). Hold again for more.`);
       setTriggerValue("frames", { frames, fps: state.settings.fps });
     }
   }
