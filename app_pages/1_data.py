@@ -186,7 +186,7 @@ def add_class_form(project: Path) -> None:
 
 
 def class_pictures(class_dir: Path, name: str) -> None:
-    """Drop files or take webcam snapshots into one class; its latest pictures."""
+    """Drop files, take webcam snapshots or record bursts into one class; its latest pictures."""
     files = st.file_uploader(
         f"Pictures of {common.md(name)}",
         type=IMAGE_TYPES,
@@ -199,6 +199,8 @@ def class_pictures(class_dir: Path, name: str) -> None:
         if snapshot is not None:
             suffix = Path(snapshot.name or "").suffix or ".jpg"
             _save_uploads(class_dir, [snapshot], name=f"snapshot{suffix}")
+    if st.toggle("Record a burst (hold a button)", key=f"data_tm_burst_on_{name}"):
+        record.burst_into(class_dir, name, f"data_tm_burst_{name}")
     pictures = sorted(
         str(p) for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
     )
@@ -209,7 +211,7 @@ def class_pictures(class_dir: Path, name: str) -> None:
 def build_classes() -> None:
     st.write(
         "Make your own classes, like Teachable Machine: name a class, then add pictures "
-        "by dropping files or taking webcam snapshots."
+        "by dropping files, taking webcam snapshots or holding a button to record a burst."
     )
     project = session.classes_dir(common.get_store().home, common.session_id())
     add_class_form(project)

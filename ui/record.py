@@ -44,15 +44,21 @@ def webcam(class_dir: Path, name: str) -> None:
     if mode == MODES[1]:
         snapshot(class_dir, name)
         return
+    burst_into(class_dir, name, "data_rec")
+    st.caption("If the recorder does not show, use 'One photo per click'.")
+
+
+def burst_into(class_dir: Path, name: str, key: str) -> None:
+    """The hold-to-record recorder with its rate and count, saving each burst into class_dir
+    (key: a prefix for this recorder's widgets, one per class where there are several)."""
     left, right = st.columns(2)
-    fps = left.slider("Frames per second", 1, 15, 5, key="data_rec_fps")
-    count = right.slider("At most this many frames", 1, 100, 30, key="data_rec_count")
+    fps = left.slider("Frames per second", 1, 15, 5, key=f"{key}_fps")
+    count = right.slider("At most this many frames", 1, 100, 30, key=f"{key}_count")
     st.caption(
         f"Hold the button: {fps} frames a second are recorded into {common.md(name)} until "
-        f"you let go (or after {count}). If the recorder does not show, use "
-        "'One photo per click'."
+        f"you let go (or after {count})."
     )
-    frames = burst.recorder("data_rec_burst", fps, count)
+    frames = burst.recorder(f"{key}_burst", fps, count)
     if frames:
         save(lambda: capture.save_data_urls(class_dir, frames, common.get_store().home))
 

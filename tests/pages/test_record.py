@@ -89,3 +89,17 @@ def test_a_broken_recording_is_refused_with_a_reason(store, tmp_path):
     no_exceptions(at)
     assert "Not saved: not a sound clip that can be read" in texts(at.error)
     assert [p.name for p in (sounds / "no").iterdir()] == ["0.wav"]
+
+
+def test_classes_built_in_the_browser_offer_the_burst_recorder_per_class(store):
+    at = page("1_data.py", data_source="Build classes here").run()
+    at.text_input[0].input("me")
+    at.form_submit_button[0].click().run()
+    at.text_input[0].input("you")
+    at.form_submit_button[0].click().run()
+    at.toggle(key="data_tm_burst_on_me").set_value(True).run()
+    at.toggle(key="data_tm_burst_on_you").set_value(True).run()
+    no_exceptions(at)  # two recorders on one page: one per class, each with its own key
+    assert at.slider(key="data_tm_burst_me_fps").value == 5
+    assert at.slider(key="data_tm_burst_you_count").value == 30
+    assert "Hold the button: 5 frames a second are recorded into me" in texts(at.caption)
