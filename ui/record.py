@@ -4,6 +4,7 @@ datasets, microphone clips (st.audio_input). core.capture checks and saves; this
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,8 +60,23 @@ def burst_into(class_dir: Path, name: str, key: str) -> None:
         f"you let go (or after {count})."
     )
     frames = burst.recorder(f"{key}_burst", fps, count)
-    if frames:
-        save(lambda: capture.save_data_urls(class_dir, frames, common.get_store().home))
+    outcome_key = f"_{key}_saved"  # the last burst's outcome, shown under the recorder
+    if frames and _new_burst(key, frames):
+        st.session_state[outcome_key] = _attempt(
+            lambda: capture.save_data_urls(class_dir, frames, common.get_store().home)
+        )
+        st.rerun()  # redraw the page: class counts and pictures include the new files
+    if outcome_key in st.session_state:
+        show(st.session_state[outcome_key])
+
+
+def _new_burst(key: str, frames: list[str]) -> bool:
+    """Whether this burst was not saved yet (a rerun must never save the same frames twice)."""
+    token = hashlib.sha256("\n".join(frames).encode()).hexdigest()
+    if st.session_state.get(f"_{key}_last") == token:
+        return False
+    st.session_state[f"_{key}_last"] = token
+    return True
 
 
 def snapshot(class_dir: Path, name: str) -> None:
@@ -111,10 +127,6 @@ def _attempt(work: Callable[[], object]) -> tuple[str, str]:
         kind = "success" if done.saved and not done.rejected else "warning"
         return kind, common.md(done.describe())
     return "success", f"Saved {common.md(Path(str(done)).name)}."
-
-
-def save(work: Callable[[], object]) -> None:
-    show(_attempt(work))
 
 
 def show(outcome: tuple[str, str]) -> None:
