@@ -41,7 +41,13 @@ class RecordTarget:
     note: str | None = None
 
     def class_dir(self, class_name: str) -> Path:
-        """The class's folder (made by the first saved recording); the name is made safe."""
+        """The class's folder: an existing class folder of that exact name (whatever its
+        characters: a scan found it), else a new one under a safe name (made by the first
+        saved recording)."""
+        existing = self.folder / class_name
+        plain = class_name not in ("", ".", "..") and Path(class_name).name == class_name
+        if plain and existing.is_dir() and not existing.is_symlink():
+            return existing
         return self.folder / session.safe_name(class_name)
 
 

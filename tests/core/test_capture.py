@@ -114,3 +114,13 @@ def test_a_burst_of_data_urls_keeps_the_frame_numbers_of_what_was_left_out(tmp_p
     assert [n for n, _ in saved.rejected] == [2, 4]
     assert "no base64 data URL" in saved.rejected[0][1]
     assert "not a picture that can be read" in saved.rejected[1][1]
+
+
+def test_recordings_join_the_class_folder_of_that_exact_name(tmp_path):
+    home = tmp_path / "home"
+    root = home / "samples" / "odd"
+    (root / "cats & dogs").mkdir(parents=True)
+    target = capture.record_target(root, home)
+    assert target.class_dir("cats & dogs") == root.resolve() / "cats & dogs"
+    assert target.class_dir("../escape").parent == root.resolve()  # never outside
+    assert target.class_dir("new one") == root.resolve() / "new one"
