@@ -255,6 +255,8 @@ def _compare_parser(sub) -> None:
     )
     compare.add_argument("--json", action="store_true", help="end with the summary as JSON")
     compare.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
 def _runs_parsers(sub) -> None:
     """`runs` lists (the default) and manages runs: rename, tag, delete."""
     from core.store import ACTIVE, FINISHED
