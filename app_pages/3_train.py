@@ -329,9 +329,16 @@ def show_live(run_id: str) -> None:
             "start when it ends."
         )
         return
-    history = store.epoch_history(run.id)
+    show_curves(store, run)
+
+
+def show_curves(store, run: Run, only_with_points: bool = False) -> None:
+    """Per-epoch curves with the loss of each recorded batch (raw and smoothed)."""
+    history, batches = store.epoch_history(run.id), store.batch_history(run.id)
+    if only_with_points and not (history or batches):
+        return
     st.plotly_chart(
-        charts.training_curves(history, report.shared_references([run])),
+        charts.training_curves(history, report.shared_references([run]), batches),
         key=f"train_curves_{run.id}",
     )
 
@@ -421,12 +428,7 @@ def show_finished(run: Run) -> None:
             on_click=resume,
             args=(run.id,),
         )
-    history = common.get_store().epoch_history(run.id)
-    if history:
-        st.plotly_chart(
-            charts.training_curves(history, report.shared_references([run])),
-            key=f"train_curves_{run.id}",
-        )
+    show_curves(common.get_store(), run, only_with_points=True)
     show_results(run)
 
 

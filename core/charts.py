@@ -8,6 +8,7 @@ Plotly, which renders a subset of HTML in text. References are anything with `ac
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,10 +18,10 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core import advisor, strategies, vgg16
+from core import advisor, live, strategies, vgg16
 from core.comparison import Band, Summary
 from core.datasets import IMBALANCE_RATIO
-from core.results import EpochRecord
+from core.results import BatchRecord, EpochRecord
 
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#ff7f0e"
@@ -373,10 +374,52 @@ def _phase_starts(history: Sequence[EpochRecord]) -> list[tuple[float, str]]:
     return starts
 
 
-def training_curves(history: Sequence[EpochRecord], references: Iterable = ()) -> go.Figure:
-    """Train and validation accuracy (left) and loss (right) per epoch; phase changes as
-    dotted lines; published references as labelled dashed lines on the accuracy side."""
+def _batch_loss_traces(batches: Sequence[BatchRecord]) -> list[go.Scatter]:
+    """Each recorded batch's training loss, faint, and its smoothed line (bias-corrected EMA,
+    started afresh in each phase: a new phase's loss is not averaged with the last one's).
+    x is in epochs, so epoch 2's last batch sits at 2.0 under epoch 2's point."""
+    xs, ys = [], []
+    for _, group in itertools.groupby(batches, key=lambda b: b.phase):
+        rows = list(group)
+        if xs:
+            xs.append(None)  # a gap: the smoothed line does not run across a phase change
+            ys.append(None)
+        xs += [b.position for b in rows]
+        ys += live.smoothed([b.loss for b in rows])
+    common = dict(mode="lines", legendgroup="batch")
+    return [
+        go.Scatter(
+            x=[b.position for b in batches],
+            y=[b.loss for b in batches],
+            name="training, each batch",
+            line=dict(color=TRAIN_COLOUR, width=1),
+            opacity=0.25,
+            showlegend=False,
+            hovertemplate="epoch %{x:.2f}: batch loss %{y:.3f}<extra></extra>",
+            **common,
+        ),
+        go.Scatter(
+            x=xs,
+            y=ys,
+            name="training, per batch (smoothed)",
+            line=dict(color=TRAIN_COLOUR, width=2, dash="dot"),
+            hovertemplate="epoch %{x:.2f}: smoothed loss %{y:.3f}<extra></extra>",
+            **common,
+        ),
+    ]
+
+
+def training_curves(
+    history: Sequence[EpochRecord],
+    references: Iterable = (),
+    batches: Sequence[BatchRecord] = (),
+) -> go.Figure:
+    """Train and validation accuracy (left) and loss (right) per epoch; on the loss side also
+    the loss of each recorded batch, faint, and smoothed; phase changes as dotted lines;
+    published references as labelled dashed lines on the accuracy side."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
+    for trace in _batch_loss_traces(batches) if batches else ():
+        fig.add_trace(trace, row=1, col=2)
     epochs = [row.epoch for row in history]
     for col, (train_key, val_key) in enumerate(
         (("accuracy", "val_accuracy"), ("loss", "val_loss")), start=1
@@ -404,7 +447,7 @@ def training_curves(history: Sequence[EpochRecord], references: Iterable = ()) -
     _add_references(fig, references, row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
-    if not history:
+    if not history and not batches:
         fig.add_annotation(
             text="the first point appears when the first epoch ends",
             showarrow=False,

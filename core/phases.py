@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from core import balance, device, strategies, vgg16
+from core import balance, device, live, speed, strategies, vgg16
 from core import store as store_mod
 from core.datasets import TRAIN, VALIDATION
 from core.extraction import extract, image_batches
@@ -212,7 +212,34 @@ def _reporter(
         start.total_epochs,
         steps,
         on_epoch_saved=saved,
+        timings=timings(ctx),
+        batch_size=ctx.config.batch_size,
+        images=len(ctx.split.train),
     )
+
+
+def timings(ctx: Context) -> tuple[live.PhaseTiming, ...]:
+    """Every phase of the run as the whole-run ETA first sees it: its batches and what the
+    speed model (VGG16's measured speed on this machine, core.speed) says they cost."""
+    cfg = ctx.config
+    measured = speed.measured(ctx.store.home, device.active_precision())
+    train, validation = len(ctx.split.train), len(ctx.split.validation)
+    out = []
+    for p in plan(cfg):
+        on_features = not cfg.augment and vgg16.frozen_cut_layer(p.blocks) is not None
+        setup = live.modelled_setup_seconds(train + validation, cfg.image_size, p.blocks, measured)
+        out.append(
+            live.PhaseTiming(
+                epochs=p.epochs,
+                steps=live.batches(train, cfg.batch_size),
+                validation_steps=live.batches(validation, cfg.batch_size),
+                modelled_batch_seconds=live.modelled_batch_seconds(
+                    cfg.batch_size, cfg.image_size, p.blocks, on_features, measured
+                ),
+                setup_seconds=setup if on_features else 0.0,
+            )
+        )
+    return tuple(out)
 
 
 def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core import references, samples, strategies
 from core import store as store_mod
-from core.results import RunResult
+from core.results import Progress, RunResult
 from core.store import Run
 from core.weights import WeightsSpec
 
@@ -125,9 +125,19 @@ def progress_view(run: Run) -> tuple[float | None, str]:
             text += f", batch {step} of {steps}"
         if p.eta_seconds is not None:
             text += f", about {duration(p.eta_seconds)} left in this epoch"
-        return fraction, text + "."
+        return fraction, text + run_eta_words(p)
     message = p.message or STATUS_WORDS.get(run.status, run.status)
     return fraction, message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def run_eta_words(p: Progress) -> str:
+    """The end of the progress sentence: how long the whole run has left, all phases. 'At
+    most': early stopping may end a phase sooner; phases not yet run are estimated from
+    VGG16's measured speed until they measure their own."""
+    if p.run_eta_seconds is None:
+        return "."
+    basis = "" if p.run_eta_measured else " (partly estimated)"
+    return f"; at most about {duration(p.run_eta_seconds)} left in the whole run{basis}."
 
 
 def per_class_rows(result: RunResult) -> list[dict]:

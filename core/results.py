@@ -36,6 +36,9 @@ class Progress:
     step: int | None = None
     steps: int | None = None
     eta_seconds: float | None = None  # left in this epoch
+    # left in the whole run, all phases, at most (early stopping may end it sooner)
+    run_eta_seconds: float | None = None
+    run_eta_measured: bool | None = None  # False: phases not yet run are estimated
 
     def to_json(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, "")}
@@ -241,3 +244,27 @@ class EpochRecord:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One training batch's loss as the store keeps it (core.live.batch_stride says which):
+    its phase, global epoch (1-based), batch within the epoch (1-based) of `steps`, and when."""
+
+    phase: str
+    epoch: int
+    step: int
+    steps: int
+    loss: float
+    time: float = 0.0
+
+    @property
+    def number(self) -> int:
+        """The batch's number counted across the run, 1-based (every phase has as many
+        batches per epoch: one training split, one batch size)."""
+        return (self.epoch - 1) * self.steps + self.step
+
+    @property
+    def position(self) -> float:
+        """Where it sits on an epoch axis: epoch 2's last batch at 2.0, like epoch 2's point."""
+        return self.epoch - 1 + self.step / self.steps

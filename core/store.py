@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import socket
 import sqlite3
@@ -21,8 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import budget, settings
+from core import budget, live, settings
 from core.results import (
+    BatchRecord,
     EpochRecord,
     ProbeResult,
     Progress,
@@ -89,8 +91,20 @@ CREATE TABLE IF NOT EXISTS metrics (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_id, seq);
+CREATE TABLE IF NOT EXISTS batches (
+    run_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    phase TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    loss REAL NOT NULL,
+    time REAL NOT NULL,
+    PRIMARY KEY (run_id, number)
+);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created);
 """
+TABLES = ("runs", "metrics", "batches")  # a database lacking one gets it (SCHEMA: IF NOT EXISTS)
 # Columns added after the first release: (name, declaration), added to older databases.
 ADDED_COLUMNS = (
     ("home", "TEXT"),  # the studio home that queued the run: its files live there
@@ -488,6 +502,51 @@ class Store:
         rows = self.metrics_since(run_id, 0, kind="epoch")
         return [EpochRecord.from_metric(m.phase, m.epoch, m.time, m.data) for m in rows]
 
+    # -- batch losses -------------------------------------------------------------------------
+    def add_batches(
+        self, run_id: str, records: list[BatchRecord], cap: int = live.MAX_BATCH_RECORDS
+    ) -> None:
+        """Keep these batches' losses by the rule of core.live.batch_stride: the run's batches
+        so far (the highest number) set a stride, batches off it are not kept, and rows kept
+        at a smaller stride are dropped. A batch trained again (a resumed run) replaces its
+        row. One transaction, so a reader never sees more than `cap` rows."""
+        if not records:
+            return
+        stride = live.batch_stride(max(r.number for r in records), cap)
+        rows = [
+            (run_id, r.number, r.phase, r.epoch, r.step, r.steps, r.loss, r.time)
+            for r in records
+            if r.number % stride == 0 and math.isfinite(r.loss)
+        ]
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT OR REPLACE INTO batches (run_id, number, phase, epoch, step, steps, "
+                "loss, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            if stride > 1:
+                db.execute(
+                    "DELETE FROM batches WHERE run_id = ? AND number % ? != 0", (run_id, stride)
+                )
+            db.execute("COMMIT")
+
+    def forget_batches_from(self, run_id: str, epoch: int) -> None:
+        """Drop batch losses of `epoch` and later: a resumed run trains them again, and a
+        partial epoch from before the interruption must not sit ahead of the new curve."""
+        with self._connect() as db:
+            db.execute("DELETE FROM batches WHERE run_id = ? AND epoch >= ?", (run_id, epoch))
+
+    def batch_history(self, run_id: str) -> list[BatchRecord]:
+        """The kept batch losses of a run, in training order."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT phase, epoch, step, steps, loss, time FROM batches WHERE run_id = ? "
+                "ORDER BY number",
+                (run_id,),
+            ).fetchall()
+        return [BatchRecord(*row) for row in rows]
+
 
 _PARSE = {  # JSON -> typed value, per column; a typed value passes through
     "progress": lambda v: Progress.from_json(v) if isinstance(v, dict) else v,
@@ -562,10 +621,12 @@ def _ensure_schema(db: sqlite3.Connection) -> None:
     tables = {
         row[0]
         for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'metrics')"
+            f"SELECT name FROM sqlite_master WHERE type = 'table' "
+            f"AND name IN ({','.join('?' * len(TABLES))})",
+            TABLES,
         )
     }
-    if len(tables) < 2:
+    if len(tables) < len(TABLES):
         db.executescript(SCHEMA)
     columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     for name, declaration in ADDED_COLUMNS:

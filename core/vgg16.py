@@ -121,3 +121,25 @@ def activations_per_image(image_size: int) -> int:
         size //= 2
         total += size * size * block.filters
     return total
+
+
+def multiply_adds_per_block(image_size: int = 224) -> tuple[int, ...]:
+    """Multiply-adds of each block's convolutions for one square image (3x3 kernels, 'same'
+    padding): what a forward pass through that block costs."""
+    costs, size, channels = [], image_size, 3
+    for block in BLOCKS:
+        total = 0
+        for _ in block.conv_layers:
+            total += size * size * 9 * channels * block.filters
+            channels = block.filters
+        costs.append(total)
+        size //= 2
+    return tuple(costs)
+
+
+def compute_share(top_blocks: int, image_size: int = 224) -> float:
+    """The share of VGG16's convolution work done in its top `top_blocks` blocks (0 to 1):
+    blocks 1-4 hold about 91% of it, block 5 about 9%, so retraining only the top block on
+    cached features is cheap and unfreezing everything is not."""
+    costs = multiply_adds_per_block(image_size)
+    return sum(costs[len(costs) - top_blocks :]) / sum(costs) if top_blocks else 0.0
