@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from core import advisor, charts, references, strategies, vgg16
-from core.results import EpochRecord
+from core import advisor, charts, live, references, strategies, vgg16
+from core.results import BatchRecord, EpochRecord
 
 
 def spec(fig) -> dict:
@@ -99,6 +99,31 @@ def test_training_curves_points_phases_and_reference_lines():
     assert "finetune" in labels  # the phase change is marked
     empty = spec(charts.training_curves([]))
     assert any("first epoch" in a["text"] for a in empty["layout"]["annotations"])
+
+
+def test_training_curves_draw_each_batch_loss_raw_and_smoothed_on_the_epoch_axis():
+    history = [
+        EpochRecord("head", 1, loss=0.9, val_loss=0.8),
+        EpochRecord("finetune", 2, loss=0.5, val_loss=0.6),
+    ]
+    head = [BatchRecord("head", 1, step, 4, loss) for step, loss in enumerate((1.2, 0.8, 1.0), 2)]
+    tune = [BatchRecord("finetune", 2, step, 4, 0.5 + step / 10) for step in (1, 2)]
+    fig = spec(charts.training_curves(history, batches=head + tune))
+    raw, smooth = (t for t in fig["data"] if t.get("legendgroup") == "batch")
+    assert raw["x"] == [0.5, 0.75, 1.0, 1.25, 1.5]  # epoch 1's last batch under epoch 1's point
+    assert raw["y"] == [1.2, 0.8, 1.0, 0.6, 0.7] and raw["opacity"] < 0.5
+    assert (raw["xaxis"], smooth["xaxis"]) == ("x2", "x2")  # on the loss side
+    # smoothed per phase: a gap at the phase change, each phase starting from its own loss
+    assert smooth["x"] == [0.5, 0.75, 1.0, None, 1.25, 1.5]
+    assert smooth["y"][:3] == pytest.approx(live.smoothed([1.2, 0.8, 1.0]))
+    assert smooth["y"][3] is None and smooth["y"][4] == pytest.approx(0.6)
+    only_batches = spec(charts.training_curves([], batches=head))
+    assert not any("first epoch" in a["text"] for a in only_batches["layout"]["annotations"])
+    assert not [
+        t
+        for t in spec(charts.training_curves(history))["data"]
+        if "legendgroup" in t and t["legendgroup"] == "batch"
+    ]
 
 
 def test_confusion_matrix_and_top_k():

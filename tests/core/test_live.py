@@ -73,9 +73,7 @@ def test_eta_of_the_second_phase_ignores_the_finished_first():
     eta = live.run_eta([done, running], current=1, step=10)
     assert eta.seconds == pytest.approx(3 * 1.5 / 3)  # only this epoch's validation is left
     assert eta.measured
-    assert live.run_eta([done, running], current=1, step=0).seconds == pytest.approx(
-        10 * 1.5 + 1.5
-    )
+    assert live.run_eta([done, running], current=1, step=0).seconds == pytest.approx(10 * 1.5 + 1.5)
     # before its first batches are timed, the phase's modelled cost stands in (not measured)
     fresh = live.run_eta([done, FINETUNE], current=1, step=0)
     assert fresh.seconds == pytest.approx(2 * (10 * 2.0 + 2.0)) and not fresh.measured

@@ -167,3 +167,61 @@ def test_a_run_that_killed_its_worker_twice_fails_and_is_not_resumed(tmp_path):
     assert "lower the batch size to 16" in failed.error
     with pytest.raises(ValueError, match="only interrupted runs"):
         store.requeue_for_resume(run.id)
+
+
+def _batches(first: int, last: int, steps: int = 100, phase: str = "head"):
+    from core.results import BatchRecord
+
+    return [
+        BatchRecord(phase, (n - 1) // steps + 1, (n - 1) % steps + 1, steps, 1.0 / n, float(n))
+        for n in range(first, last + 1)
+    ]
+
+
+def test_batch_losses_are_capped_evenly_over_a_long_run(tmp_path):
+    store = Store(tmp_path / "home")
+    run = store.create(_config(tmp_path))
+    for first in range(1, 1000, 37):  # written a few at a time, as the callback flushes
+        store.add_batches(run.id, _batches(first, min(first + 36, 1000)), cap=100)
+        assert len(store.batch_history(run.id)) <= 100
+    kept = store.batch_history(run.id)
+    assert [b.number for b in kept] == list(range(16, 1001, 16))  # stride 16: 62 rows
+    assert kept[0].loss == pytest.approx(1 / 16) and kept[0].position == pytest.approx(0.16)
+    other = store.create(_config(tmp_path))
+    store.add_batches(other.id, _batches(1, 50), cap=100)
+    assert len(store.batch_history(other.id)) == 50  # one run's thinning never touches another
+
+
+def test_a_resumed_epoch_replaces_its_batches(tmp_path):
+    store = Store(tmp_path / "home")
+    run = store.create(_config(tmp_path))
+    store.add_batches(run.id, _batches(1, 150))  # interrupted halfway through epoch 2
+    store.forget_batches_from(run.id, 2)  # the resumed run starts epoch 2 again
+    assert [b.number for b in store.batch_history(run.id)] == list(range(1, 101))
+    store.add_batches(run.id, _batches(101, 120, phase="finetune"))
+    assert store.batch_history(run.id)[-1].phase == "finetune"
+
+
+def test_an_older_database_gains_the_batches_table(tmp_path):
+    import sqlite3
+
+    (tmp_path / "home").mkdir()
+    schema = store_mod.SCHEMA.split("CREATE TABLE IF NOT EXISTS batches")[0]
+    old = sqlite3.connect(tmp_path / "home" / "runs.sqlite3")
+    old.executescript(schema)
+    old.execute(
+        "INSERT INTO runs (id, created, updated, status, strategy, dataset, config) "
+        "VALUES ('old', 1, 1, 'done', 'head', 'data', ?)",
+        ('{"dataset": "data"}',),
+    )
+    old.execute(
+        "INSERT INTO metrics (run_id, kind, phase, epoch, step, time, data) "
+        "VALUES ('old', 'epoch', 'head', 1, 3, 1, '{\"loss\": 0.5}')"
+    )
+    old.commit()
+    old.close()
+    store = Store(tmp_path / "home")
+    assert store.batch_history("old") == []  # a run from before batch losses were kept
+    assert store.epoch_history("old")[0].loss == 0.5
+    store.add_batches("old", _batches(1, 3))
+    assert len(store.batch_history("old")) == 3

@@ -8,6 +8,7 @@ from synthetic import write_colour_dataset
 
 from core import predict, training
 from core import store as store_mod
+from core.results import Progress
 from core.runconfig import RunConfig
 from core.store import Store
 
@@ -196,6 +197,32 @@ def test_resume_in_phase_two_continues_the_epoch_numbering(
     assert [h.epoch for h in history] == [1, 2, 3, 4, 5]
     assert [h.phase for h in history] == ["head"] * 2 + ["finetune"] * 3
     assert resumed.result.epochs_run == 5
+    # the epoch trained again after the stop replaced its batches: each batch once, in order
+    batches = store.batch_history(run.id)
+    assert [b.number for b in batches] == list(range(1, 5 * batches[0].steps + 1))
+    assert {b.phase for b in batches if b.epoch > 2} == {"finetune"}
+
+
+def test_progress_holds_the_whole_runs_eta_across_phases(binary_dataset, tmp_path, monkeypatch):
+    store = Store(tmp_path / "home")
+    seen = []
+    update = store.update
+
+    def spy(run_id, **fields):
+        if isinstance(fields.get("progress"), Progress) and fields["progress"].run_eta_seconds:
+            seen.append(fields["progress"])
+        update(run_id, **fields)
+
+    monkeypatch.setattr(store, "update", spy)
+    run = _run(store, binary_dataset, strategy="finetune", epochs=2, finetune_epochs=2)
+    assert run.status == store_mod.DONE, run.error
+    head = [p for p in seen if p.phase == "head"]
+    finetune = [p for p in seen if p.phase == "finetune"]
+    assert head and finetune
+    assert all(p.run_eta_measured is False for p in head)  # fine-tuning not measured yet
+    assert finetune[-1].run_eta_measured is True
+    # while the head trains, the ETA includes the fine-tuning phase still to come
+    assert head[0].run_eta_seconds > finetune[0].run_eta_seconds
 
 
 def test_a_run_releases_its_models(binary_dataset, tmp_path):

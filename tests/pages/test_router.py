@@ -63,6 +63,34 @@ def test_router_sidebar_shows_the_active_run_and_how_far_it_is(store, digits):
     ]
 
 
+def test_router_sidebar_shows_the_whole_runs_eta(store, digits, monkeypatch):
+    from apptesting import queued_run
+
+    from core import worker
+
+    monkeypatch.setattr(worker, "worker_running", lambda home: True)
+    monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
+    run = queued_run(store, digits)
+    store.claim_next(worker_pid=12345)
+    store.update(
+        run.id,
+        progress={
+            "stage": "training",
+            "phase": "finetune",
+            "epoch": 12,
+            "epochs": 15,
+            "step": 1,
+            "steps": 4,
+            "run_eta_seconds": 95.0,
+            "run_eta_measured": True,
+        },
+    )
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    no_exceptions(at)
+    [bar] = at.sidebar.get("progress")
+    assert bar.proto.text.endswith("at most about 1 min 35 s left in the whole run\\.")
+
+
 def test_a_new_session_comes_back_to_the_dataset_settings_and_run_of_the_last_one(store, digits):
     run = finished_run(store, digits)
     first = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)

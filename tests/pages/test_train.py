@@ -207,6 +207,46 @@ def test_train_running_run_survives_a_new_session(store, digits, monkeypatch):
     assert "Stopping at the end of the current batch" in texts(at.caption)
 
 
+def test_train_live_chart_shows_batch_losses_and_the_whole_runs_eta(store, digits, monkeypatch):
+    from core.results import BatchRecord
+
+    monkeypatch.setattr(worker, "worker_running", lambda home: True)
+    monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
+    run = queued_run(store, digits)
+    store.claim_next(worker_pid=12345)
+    store.add_metric(run.id, "epoch", "head", 1, 4, {"loss": 0.9, "val_loss": 1.0})
+    losses = (1.4, 1.0, 0.8, 0.9, 0.7, 0.6)
+    store.add_batches(
+        run.id, [BatchRecord("head", 1 + n // 4, 1 + n % 4, 4, v) for n, v in enumerate(losses)]
+    )
+    store.update(
+        run.id,
+        progress={
+            "stage": "training",
+            "phase": "head",
+            "phase_index": 0,
+            "phases": 2,
+            "epoch": 2,
+            "epochs": 8,
+            "step": 2,
+            "steps": 4,
+            "eta_seconds": 2.0,
+            "run_eta_seconds": 250.0,
+            "run_eta_measured": False,
+        },
+    )
+    at = page("3_train.py").run()
+    no_exceptions(at)
+    assert at.get("progress")[0].proto.text == (
+        "Epoch 2 of 8 (phase: head), batch 2 of 4, about 2 s left in this epoch; at most "
+        "about 4 min 10 s left in the whole run (partly estimated)."
+    )
+    curves = chart_titled(at, "Training curves")
+    raw, smooth = (t for t in curves["data"] if t.get("legendgroup") == "batch")
+    assert raw["x"] == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5] and raw["y"] == list(losses)
+    assert smooth["name"] == "training, per batch (smoothed)" and len(smooth["y"]) == 6
+
+
 def test_stopping_another_sessions_run_names_it_and_asks_again(store, digits, monkeypatch):
     monkeypatch.setattr(worker, "worker_running", lambda home: True)
     monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
