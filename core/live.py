@@ -102,9 +102,9 @@ class Eta:
 
 
 def run_eta(phases: Sequence[PhaseTiming], current: int, step: int) -> Eta:
-    """Seconds left in the whole run when phase `current` (0-based) is `step` batches into
-    an epoch: the rest of this epoch, this phase's later epochs, then every later phase in
-    full (with its setup). Finished phases cost nothing more."""
+    """Seconds of training left, all phases, when phase `current` (0-based) is `step`
+    batches into an epoch: the rest of this epoch, this phase's later epochs, then every
+    later phase in full (with its setup). Finished phases cost nothing more."""
     seconds, measured = 0.0, True
     for index, phase in enumerate(phases):
         if index < current:

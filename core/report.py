@@ -131,13 +131,13 @@ def progress_view(run: Run) -> tuple[float | None, str]:
 
 
 def run_eta_words(p: Progress) -> str:
-    """The end of the progress sentence: how long the whole run has left, all phases. 'At
-    most': early stopping may end a phase sooner; phases not yet run are estimated from
-    VGG16's measured speed until they measure their own."""
+    """The end of the progress sentence: how long training has left, every phase. 'At most':
+    early stopping may end a phase sooner; a phase not yet timed is estimated from VGG16's
+    measured speed until it measures its own. Scoring and saving afterwards are not counted."""
     if p.run_eta_seconds is None:
         return "."
     basis = "" if p.run_eta_measured else " (partly estimated)"
-    return f"; at most about {duration(p.run_eta_seconds)} left in the whole run{basis}."
+    return f"; all phases: at most about {duration(p.run_eta_seconds)} left{basis}."
 
 
 def per_class_rows(result: RunResult) -> list[dict]:

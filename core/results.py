@@ -36,7 +36,7 @@ class Progress:
     step: int | None = None
     steps: int | None = None
     eta_seconds: float | None = None  # left in this epoch
-    # left in the whole run, all phases, at most (early stopping may end it sooner)
+    # left in training, all phases, at most (early stopping may end a phase sooner)
     run_eta_seconds: float | None = None
     run_eta_measured: bool | None = None  # False: phases not yet run are estimated
 

@@ -115,9 +115,9 @@ def test_progress_sentence_names_the_whole_runs_eta():
         run_eta_measured=False,
     )
     assert report.run_eta_words(progress) == (
-        "; at most about 3 min 20 s left in the whole run (partly estimated)."
+        "; all phases: at most about 3 min 20 s left (partly estimated)."
     )
     measured = dataclasses.replace(progress, run_eta_measured=True)
-    assert report.run_eta_words(measured) == "; at most about 3 min 20 s left in the whole run."
+    assert report.run_eta_words(measured) == "; all phases: at most about 3 min 20 s left."
     assert report.run_eta_words(Progress()) == "."
     assert Progress.from_json(progress.to_json()) == progress

@@ -88,7 +88,7 @@ def test_router_sidebar_shows_the_whole_runs_eta(store, digits, monkeypatch):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
     no_exceptions(at)
     [bar] = at.sidebar.get("progress")
-    assert bar.proto.text.endswith("at most about 1 min 35 s left in the whole run\\.")
+    assert bar.proto.text.endswith("all phases\\: at most about 1 min 35 s left\\.")
 
 
 def test_a_new_session_comes_back_to_the_dataset_settings_and_run_of_the_last_one(store, digits):

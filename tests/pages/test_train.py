@@ -238,8 +238,8 @@ def test_train_live_chart_shows_batch_losses_and_the_whole_runs_eta(store, digit
     at = page("3_train.py").run()
     no_exceptions(at)
     assert at.get("progress")[0].proto.text == (
-        "Epoch 2 of 8 (phase: head), batch 2 of 4, about 2 s left in this epoch; at most "
-        "about 4 min 10 s left in the whole run (partly estimated)."
+        "Epoch 2 of 8 (phase: head), batch 2 of 4, about 2 s left in this epoch; all phases: "
+        "at most about 4 min 10 s left (partly estimated)."
     )
     curves = chart_titled(at, "Training curves")
     raw, smooth = (t for t in curves["data"] if t.get("legendgroup") == "batch")
