@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from core import vgg16
 from core.speed import Speed
 
-# The store keeps at most this many batch losses per run: enough for a smooth curve on any
-# screen, and a run of 100 epochs x 10,000 batches still adds only ~2000 small rows.
-MAX_BATCH_RECORDS = 2000
+# The store keeps at most this many batch losses per run: about one per pixel of the chart's
+# width, so the curve is as fine as a screen shows, a run of a million batches still adds only
+# 1000 small rows, and the Train page's once-a-second redraw sends little.
+MAX_BATCH_RECORDS = 1000
 SMOOTHING = 0.9  # EMA weight of the past: about the last 10 recorded batches count
 # A validation batch is a forward pass only; a training batch is forward + backward (~2x).
 VALIDATION_BATCH_SHARE = 1 / 3

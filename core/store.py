@@ -168,7 +168,7 @@ class Run:
 class Metric:
     seq: int
     run_id: str
-    kind: str  # "batch" | "epoch"
+    kind: str  # "epoch" (older runs also hold "batch" rows: batch losses now live in `batches`)
     phase: str
     epoch: int
     step: int
