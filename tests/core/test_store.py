@@ -225,3 +225,13 @@ def test_an_older_database_gains_the_batches_table(tmp_path):
     assert store.epoch_history("old")[0].loss == 0.5
     store.add_batches("old", _batches(1, 3))
     assert len(store.batch_history("old")) == 3
+
+
+def test_deleting_a_run_removes_its_batch_losses(tmp_path):
+    store = Store(tmp_path / "home")
+    run, other = store.create(_config(tmp_path)), store.create(_config(tmp_path))
+    for each in (run, other):
+        store.add_batches(each.id, _batches(1, 5))
+        store.finish(each.id, store_mod.DONE)
+    assert store.delete_finished(run.id)
+    assert store.batch_history(run.id) == [] and len(store.batch_history(other.id)) == 5
