@@ -502,3 +502,96 @@ def describe_datapath(report: dict) -> list[str]:
         f"(g) peak memory of extraction, {report['rss_images'][1]} over "
         f"{report['rss_images'][0]} images: {report['peak_rss_growth']}x (goal < 1.1)",
     ]
+
+
+# -- engines: one small comparison through the local worker and through Ray -------------------
+ENGINE_BENCH_STRATEGIES = ("head", "linear")
+ENGINE_BENCH_SEEDS = (0, 1)
+
+
+def _engine_bench_configs(dataset: Path, image_size: int, seeds, keys) -> list:
+    from core import datasets, runs
+    from core.runconfig import RunConfig
+
+    found = datasets.scan(str(dataset))
+    configs = []
+    for seed in seeds:
+        base = RunConfig(
+            dataset=str(dataset),
+            image_size=image_size,
+            weights="none",
+            batch_size=8,
+            epochs=1,
+            seed=seed,
+            precision="float32",
+        )
+        configs += runs.comparison_configs(found, base, keys)
+    return configs
+
+
+def _timed_executor(home: Path, configs: list, engine_args: list[str], cpus: int) -> float:
+    """Seconds from queueing the runs to the last one recorded, by an executor process of
+    its own (so TensorFlow's import, and Ray's cluster start, are counted)."""
+    import subprocess
+    import sys
+
+    from core import worker
+    from core.engines import Engine
+    from core.store import DONE, Store
+
+    store = Store(home)
+    engine = Engine.choose("ray", "local") if engine_args else Engine()
+    made = worker.submit_all(store, configs, group_id="bench", start=False, engine=engine)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "STUDIO_RAY_NUM_CPUS": str(cpus)}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "core", "--home", str(home), "worker", "--once", *engine_args],
+        check=True,
+        env=env,
+        cwd=str(Path(__file__).resolve().parent.parent),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - started
+    statuses = {store.get(r.id).status for r in made}
+    if statuses != {DONE}:
+        raise RuntimeError(f"the benchmark's runs ended {sorted(statuses)}, not all done")
+    return seconds
+
+
+def compare_engines(
+    root: Path,
+    image_size: int = vgg16.MIN_IMAGE_SIZE,
+    images: int = 24,
+    seeds=ENGINE_BENCH_SEEDS,
+    keys=ENGINE_BENCH_STRATEGIES,
+    cpus: int = 2,
+) -> dict:
+    """Wall time of one small comparison (strategies x seeds, random weights, tiny images)
+    through the local worker (one run after another) and through a private Ray cluster of
+    `cpus` CPUs (runs side by side, features extracted once per seed)."""
+    write_jpegs_small(root / "data", images, image_size)
+    configs = _engine_bench_configs(root / "data", image_size, seeds, keys)
+    local_s = _timed_executor(root / "local", configs, [], cpus)
+    ray_s = _timed_executor(
+        root / "ray", configs, ["--engine", "ray", "--ray-address", "local"], cpus
+    )
+    return {
+        "engine_runs": len(configs),
+        "engine_strategies": list(keys),
+        "engine_seeds": list(seeds),
+        "engine_image_size": image_size,
+        "ray_cpus": cpus,
+        "local_engine_s": round(local_s, 1),
+        "ray_engine_s": round(ray_s, 1),
+        "ray_speedup": round(local_s / ray_s, 2),
+    }
+
+
+def describe_engines(report: dict) -> str:
+    return (
+        f"(h) a {report['engine_runs']}-run comparison ({' + '.join(report['engine_strategies'])}"
+        f" x {len(report['engine_seeds'])} seeds, {report['engine_image_size']} px): local worker "
+        f"{report['local_engine_s']} s, private Ray cluster ({report['ray_cpus']} CPUs) "
+        f"{report['ray_engine_s']} s = {report['ray_speedup']}x (start-ups included)"
+    )

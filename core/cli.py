@@ -9,6 +9,7 @@
     sample NAME [--per-class N] write a sample dataset and print its folder
     runs [list|rename|tag|delete]  list runs (filters, --json); name, tag or delete one
     stop RUN / resume RUN
+    train/compare/worker --engine ray [--ray-address auto|local|HOST:PORT]  on a Ray cluster
     export RUN --format keras|savedmodel|tflite|tflite-int8|onnx [--out PATH]
     bundle RUN [--out PATH]    one zip: model, labels, config, manifest, versions, report
     reproduce BUNDLE_OR_RUN    train the same config on the same files, compare the result
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train on a dataset folder; the last line is JSON")
     _run_settings(train, single_strategy=True)
     train.add_argument("--quiet", action="store_true", help="print only the final JSON line")
+    add_engine_arguments(train)
 
     _compare_parser(sub)
 
@@ -112,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
         help="auto: what the worker would use here (default: %(default)s)",
     )
     bench.add_argument("--json", action="store_true", help="only the JSON report")
+    bench.add_argument(
+        "--engines",
+        action="store_true",
+        help="instead: time a small comparison (2 strategies x 2 seeds) on the local worker "
+        "and on a private 2-CPU Ray cluster",
+    )
 
     sample = sub.add_parser("sample", help="write a sample dataset, print its folder")
     sample.add_argument("name", metavar="NAME", help="digits (offline), or an online sample id")
@@ -137,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
         help="exit after S seconds with nothing queued (default: %(default)s)",
     )
     worker.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    add_engine_arguments(worker)
 
     _take_away_parsers(sub)
     for command in sub.choices.values():  # `--home` also after the command, as documented
@@ -255,6 +264,7 @@ def _compare_parser(sub) -> None:
     )
     compare.add_argument("--json", action="store_true", help="end with the summary as JSON")
     compare.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_engine_arguments(compare)
 
 
 def _runs_parsers(sub) -> None:
@@ -286,6 +296,47 @@ def _runs_parsers(sub) -> None:
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     for command in action.choices.values():
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_engine_arguments(command: argparse.ArgumentParser) -> None:
+    """--engine, --ray-address, --ray-shared-data: where a command's runs execute (read them
+    back with engine_from_args)."""
+    from core import engines
+
+    command.add_argument(
+        "--engine",
+        choices=engines.ENGINES,
+        default=None,
+        help=f"where runs execute: the local worker, or a Ray cluster (default: ray when "
+        f"${engines.RAY_ADDRESS_ENV} is set, else local)",
+    )
+    command.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        default=None,
+        help="ray only: auto (a cluster started on this machine with `ray start --head`), "
+        "local (a private one, for this session), or HOST:PORT / ray://HOST:10001 "
+        f"(default: ${engines.RAY_ADDRESS_ENV}, else auto)",
+    )
+    command.add_argument(
+        "--ray-shared-data",
+        action="store_true",
+        help="ray only: the dataset folder has the same path on every node (no copy is sent)",
+    )
+
+
+def engine_from_args(args):
+    """The Engine the --engine options choose ($STUDIO_RAY_ADDRESS fills in what is not given);
+    a contradiction is bad input."""
+    from core import engines
+
+    env = engines.Engine.from_environment()
+    address = args.ray_address or (env.address if args.engine != engines.LOCAL else None)
+    kind = args.engine or env.kind
+    try:
+        return engines.Engine.choose(kind, address, args.ray_shared_data or env.shared_data)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -365,8 +416,8 @@ def _stage_line(progress) -> str | None:
 def _follow(store, run_id: str, quiet: bool, on_interrupt=None) -> None:
     """Print progress until the run finishes; Ctrl-C asks the run to stop (or calls
     on_interrupt: a comparison stops as a whole)."""
+    from core import engines, worker
     from core import store as store_mod
-    from core import worker
 
     seq, last_stage = 0, None
     while True:
@@ -374,7 +425,8 @@ def _follow(store, run_id: str, quiet: bool, on_interrupt=None) -> None:
             worker.reap(store, start=False)  # the CLI starts its own short-lived worker below
             run = store.get(run_id)
             if run.status == store_mod.QUEUED:
-                worker.start_worker(store.home, CLI_IDLE_SECONDS)  # no-op while one runs
+                engine = engines.remembered(store.home) if run.engine == engines.RAY else None
+                worker.start_worker(store.home, CLI_IDLE_SECONDS, engine)  # no-op while one runs
             for metric in store.metrics_since(run_id, seq, kind="epoch"):
                 seq = metric.seq
                 if not quiet:
@@ -412,13 +464,17 @@ def cmd_train(args) -> int:
     if not found.ok:
         raise CliError("; ".join(found.errors))
     store = Store(args.home)
+    engine = engine_from_args(args)
     run = _queued(
-        runs.start_training(store, config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS)
+        runs.start_training(
+            store, config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS, engine=engine
+        )
     )
     if not args.quiet:
         print(
             f"run {run.id}: {config.strategy} on {found.root} "
-            f"({len(found.items)} {found.media.noun}s, {len(found.classes)} classes)",
+            f"({len(found.items)} {found.media.noun}s, {len(found.classes)} classes)"
+            + (f", on {engine.describe()}" if engine.is_ray else ""),
             flush=True,
         )
     _follow(store, run.id, args.quiet)
@@ -462,6 +518,7 @@ def cmd_compare(args) -> int:
             seeds=args.seeds,
             repeat_splits=args.repeat_splits,
             idle_seconds=CLI_IDLE_SECONDS,
+            engine=engine_from_args(args),
         )
     )
     group = queued[0].group_id
@@ -588,6 +645,9 @@ def cmd_advise(args) -> int:
 def cmd_bench(args) -> int:
     from core import bench
 
+    if args.engines:
+        return _bench_engines(args)
+
     _weights_setting(args.weights)  # a missing file is bad input, said in one line
     if args.image_size < vgg16.MIN_IMAGE_SIZE or args.images < 2 or args.batch_size < 1:
         raise CliError(
@@ -604,6 +664,22 @@ def cmd_bench(args) -> int:
     )
     if not args.json:
         print(bench.describe(report), file=sys.stderr)
+    print(json.dumps(report))
+    return 0
+
+
+def _bench_engines(args) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from core import bench, engines
+
+    if not engines.ray_installed():
+        raise CliError(f"bench --engines needs Ray: pip install '{engines.RAY_REQUIREMENT}'")
+    with tempfile.TemporaryDirectory(prefix="studio-bench-engines-") as folder:
+        report = bench.compare_engines(Path(folder))
+    if not args.json:
+        print(bench.describe_engines(report), file=sys.stderr)
     print(json.dumps(report))
     return 0
 
@@ -758,7 +834,9 @@ def cmd_worker(args) -> int:
     from core import worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    worker.serve(args.home, idle_seconds=args.idle_seconds, once=args.once)
+    # a worker is local unless told otherwise ($STUDIO_RAY_ADDRESS is for what queues runs)
+    engine = engine_from_args(args) if args.engine or args.ray_address else None
+    worker.serve(args.home, idle_seconds=args.idle_seconds, once=args.once, engine=engine)
     return 0
 
 

@@ -237,3 +237,85 @@ def quick_plan() -> AccelerationPlan:
 def describe() -> str:
     """Device line for the sidebar (the app has already imported TensorFlow when it asks)."""
     return plan_acceleration(detect_gpus(), cpu_features()).device
+
+
+# -- several GPUs on one host: tf.distribute.MirroredStrategy ---------------------------------
+MAX_GLOBAL_BATCH = 1024  # RunConfig's batch bound: a global batch never exceeds it
+
+
+@dataclass(frozen=True)
+class DistributionPlan:
+    """How one run spreads over this host's GPUs. replicas 1: one device, exactly as before.
+
+    With several GPUs each holds a copy of the model and takes the run's batch size per
+    step; their gradients are averaged (all-reduce), so one step sees replicas x batch
+    images. The learning-rate rule is the linear scaling rule (Goyal et al., 2017): a k
+    times larger batch takes a k times larger learning rate, so an epoch moves the weights
+    about as far as on one GPU, in 1/k of the steps."""
+
+    replicas: int
+    batch_size: int  # global: per-replica batch x replicas (capped at MAX_GLOBAL_BATCH)
+    learning_rate_scale: float  # global batch / the run's batch
+    why: str
+
+    @property
+    def mirrored(self) -> bool:
+        return self.replicas > 1
+
+
+def trains_vgg16_layers(config) -> bool:
+    """Whether some phase of the run trains VGG16's own layers (fine-tuning, full training,
+    from scratch): the work worth spreading over GPUs. A head on cached features or a
+    closed-form fit is too small a step for the all-reduce to pay."""
+    spec = config.strategy_spec
+    return not spec.closed_form and any(p.blocks(config.unfreeze_blocks) > 0 for p in spec.phases)
+
+
+def plan_distribution(gpus: Sequence[Gpu], config) -> DistributionPlan:
+    """MirroredStrategy over every visible GPU when there are several and the run trains VGG16
+    layers; otherwise one device (no GPU or one GPU: as before)."""
+    batch = config.batch_size
+    if len(gpus) < 2:
+        return DistributionPlan(1, batch, 1.0, f"{len(gpus) or 'no'} GPU: one device")
+    if not trains_vgg16_layers(config):
+        return DistributionPlan(
+            1, batch, 1.0, f"{len(gpus)} GPUs, but a {config.strategy} run trains no VGG16 layer"
+        )
+    replicas = len(gpus)
+    global_batch = min(batch * replicas, MAX_GLOBAL_BATCH)
+    scale = global_batch / batch
+    why = (
+        f"{replicas} GPUs: MirroredStrategy, batch {batch} per GPU = {global_batch} per step, "
+        f"learning rates x{scale:g} (linear scaling rule)"
+    )
+    return DistributionPlan(replicas, global_batch, scale, why)
+
+
+def distributed_config(config, plan: DistributionPlan):
+    """The settings a run trains with under `plan`: the global batch, and every phase's
+    learning rate (the run's override, else the strategy table's) scaled by the rule. The
+    run's saved settings stay the user's (a bundle reproduces on any number of GPUs)."""
+    import dataclasses
+
+    if not plan.mirrored:
+        return config
+    rates = {
+        p.name: config.learning_rates.get(p.name, p.learning_rate) * plan.learning_rate_scale
+        for p in config.strategy_spec.phases
+        if not p.closed_form
+    }
+    return dataclasses.replace(config, batch_size=plan.batch_size, learning_rates=rates)
+
+
+@contextmanager
+def distribution_scope(plan: DistributionPlan) -> Iterator[object | None]:
+    """Models built and compiled inside are mirrored over every GPU when the plan says so;
+    otherwise nothing changes (yields None)."""
+    if not plan.mirrored:
+        yield None
+        return
+    import tensorflow as tf
+
+    strategy = tf.distribute.MirroredStrategy()
+    with strategy.scope():
+        yield strategy

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from core import datasets, report, strategies, worker
 from core import store as store_mod
+from core.engines import Engine
 from core.runconfig import RunConfig
 from core.store import Run, Store
 
@@ -42,17 +43,21 @@ def start_training(
     config: RunConfig,
     owner: str | None = None,
     idle_seconds: float = worker.IDLE_SECONDS,
+    engine: Engine | None = None,
 ) -> Run | Refused:
     """Queue a training run unless any run is under way. Checked against the store right
     before queueing, so a second click, a second tab, a stale page or the command line never
-    starts a second run. owner: who asks (a browser session id, or CLI_OWNER)."""
+    starts a second run. owner: who asks (a browser session id, or CLI_OWNER). engine: where
+    it runs (default: Engine.from_environment(), the local worker unless STUDIO_RAY_ADDRESS
+    is set); a cluster that cannot be reached refuses it, nothing queued."""
     if under_way(store):
         return Refused(
             "A run is already under way: wait for it to end or stop it first.", busy=True
         )
+    engine = engine or Engine.from_environment()
     try:
-        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds)
-    except ValueError as exc:
+        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds, engine=engine)
+    except ValueError as exc:  # engines.EngineUnavailable is one
         return Refused(f"Training cannot start: {exc}")
 
 
@@ -139,9 +144,13 @@ def start_comparison(
     seeds: int = DEFAULT_SEEDS,
     repeat_splits: bool = False,
     idle_seconds: float = worker.IDLE_SECONDS,
+    engine: Engine | None = None,
 ) -> list[Run] | Refused:
-    """Queue `seeds` runs of each chosen strategy (default: every one) under a shared group id
-    (they run one after another), unless any run is under way; all or nothing."""
+    """Queue `seeds` runs of each chosen strategy (default: every one) under a shared group id,
+    unless any run is under way; all or nothing. The local worker runs them one after
+    another, a Ray engine (default: Engine.from_environment(), local unless
+    STUDIO_RAY_ADDRESS is set) all at once as the cluster has room; a cluster that cannot be
+    reached refuses the comparison, nothing queued."""
     if under_way(store):
         return Refused("Runs are already under way: wait for them to end first.", busy=True)
     unknown = [k for k in keys or () if k not in strategies.STRATEGIES]
@@ -160,11 +169,17 @@ def start_comparison(
     problems = list(dict.fromkeys(p for config in configs for p in config.problems()))
     if problems:
         return Refused("The comparison cannot start: " + "; ".join(problems))
-    group = uuid.uuid4().hex
-    return [
-        worker.submit(store, config, group_id=group, owner=owner, idle_seconds=idle_seconds)
-        for config in configs
-    ]
+    try:
+        return worker.submit_all(
+            store,
+            configs,
+            group_id=uuid.uuid4().hex,
+            owner=owner,
+            idle_seconds=idle_seconds,
+            engine=engine or Engine.from_environment(),
+        )
+    except ValueError as exc:  # engines.EngineUnavailable is one
+        return Refused(f"The comparison cannot start: {exc}")
 
 
 def stop_comparison(store: Store, group_id: str) -> list[Run]:

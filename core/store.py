@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS runs (
     worker_deaths INTEGER NOT NULL DEFAULT 0,
     owner TEXT,
     display_name TEXT,
-    tags TEXT NOT NULL DEFAULT '[]'
+    tags TEXT NOT NULL DEFAULT '[]',
+    engine TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -114,7 +115,9 @@ ADDED_COLUMNS = (
     ("owner", "TEXT"),  # who queued it: a browser session id or "cli"; NULL: unknown (older)
     ("display_name", "TEXT"),  # a name a person gave the run (the id never changes); NULL: none
     ("tags", "TEXT NOT NULL DEFAULT '[]'"),  # free-text tags, a JSON list
+    ("engine", "TEXT"),  # what executes it: NULL or "local" (the worker), "ray" (a cluster)
 )
+LOCAL_ENGINE = "local"
 
 
 @dataclass
@@ -140,6 +143,7 @@ class Run:
     owner: str | None = None  # who queued the run (see ADDED_COLUMNS); None: not known
     display_name: str | None = None  # a person's name for the run (core.run_admin.rename)
     tags: tuple[str, ...] = ()  # free-text tags (core.run_admin.add_tag / remove_tag)
+    engine: str = LOCAL_ENGINE  # what executes it: "local" (the worker) or "ray" (a cluster)
 
     @property
     def training_result(self) -> RunResult | None:
@@ -249,14 +253,18 @@ class Store:
         return self.runs_dir / run_id
 
     def create(
-        self, config: RunConfig, group_id: str | None = None, owner: str | None = None
+        self,
+        config: RunConfig,
+        group_id: str | None = None,
+        owner: str | None = None,
+        engine: str = LOCAL_ENGINE,
     ) -> Run:
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         now = time.time()
         with self._connect() as db:
             db.execute(
                 "INSERT INTO runs (id, created, updated, status, strategy, dataset, group_id, "
-                "config, home, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "config, home, owner, engine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     now,
@@ -268,6 +276,7 @@ class Store:
                     json.dumps(_to_json(config)),
                     str(self.home),
                     owner,
+                    engine,
                 ),
             )
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
@@ -325,15 +334,16 @@ class Store:
         with self._connect() as db:
             db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
 
-    def claim_next(self, worker_pid: int) -> Run | None:
-        """Atomically take the oldest run queued in this home for this worker (None when the
-        queue is empty). Homes sharing one database (STUDIO_DB) each run their own runs."""
+    def claim_next(self, worker_pid: int, engine: str = LOCAL_ENGINE) -> Run | None:
+        """Atomically take the oldest run queued in this home for this engine's executor (None
+        when the queue is empty). Homes sharing one database (STUDIO_DB) each run their own
+        runs; the local worker never takes a run queued for a cluster, nor the reverse."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
                 "SELECT id FROM runs WHERE status = ? AND (home = ? OR home IS NULL) "
-                "ORDER BY created LIMIT 1",
-                (QUEUED, str(self.home)),
+                "AND COALESCE(engine, ?) = ? ORDER BY created LIMIT 1",
+                (QUEUED, str(self.home), LOCAL_ENGINE, engine),
             ).fetchone()
             if row is None:
                 db.execute("COMMIT")
@@ -461,13 +471,23 @@ class Store:
 
     # -- metrics ------------------------------------------------------------------------------
     def add_metric(
-        self, run_id: str, kind: str, phase: str, epoch: int, step: int, data: dict
+        self,
+        run_id: str,
+        kind: str,
+        phase: str,
+        epoch: int,
+        step: int,
+        data: dict,
+        at: float | None = None,
     ) -> None:
+        """One metrics record; `at` when it was measured (default now: a record relayed from
+        a cluster node keeps its own time)."""
+        when = time.time() if at is None else at
         with self._connect() as db:
             db.execute(
                 "INSERT INTO metrics (run_id, kind, phase, epoch, step, time, data) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, kind, phase, epoch, step, time.time(), json.dumps(data)),
+                (run_id, kind, phase, epoch, step, when, json.dumps(data)),
             )
 
     def metrics_since(
@@ -661,4 +681,5 @@ def _run(row: sqlite3.Row) -> Run:
         owner=row["owner"],
         display_name=row["display_name"],
         tags=tuple(json.loads(row["tags"] or "[]")),
+        engine=row["engine"] or LOCAL_ENGINE,
     )

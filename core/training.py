@@ -13,7 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
-from core import budget, features, settings, vgg16
+from core import budget, device, features, settings, vgg16
 from core import store as store_mod
 from core.artifacts import finish
 from core.datasets import DatasetError
@@ -67,8 +67,12 @@ def _execute(store: Store, run_id: str) -> str:
         if problems := run.config.problems():
             raise DatasetError("; ".join(problems))
         ctx = prepare(store, run_id, run.config, folder, resume=run.resume)
+        # several GPUs: mirrored, with the global batch and scaled learning rates (one: as is)
+        spread = device.plan_distribution(device.detect_gpus(), run.config)
+        ctx.config = device.distributed_config(ctx.config, spread)
         runner = _run_probe if run.config.task == "probe" else _run_training
-        result, status = runner(ctx, resume=run.resume)
+        with device.distribution_scope(spread):
+            result, status = runner(ctx, resume=run.resume)
         note = result.note if isinstance(result, RunResult) else None
         _record(store, run_id, status, folder, error=note, result=result)
         return status

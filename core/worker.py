@@ -4,6 +4,10 @@ Pages and the CLI never train: they `submit` a run and poll the store. At most o
 home folder runs at a time (an flock on home/worker.lock); it exits after a quiet spell and is
 started again on the next submission. A run whose worker died is marked interrupted (see
 `reap`) and can be resumed from its last finished epoch.
+
+Runs queued for a Ray cluster (core.engines) are taken by a second kind of executor, the Ray
+driver (`worker --engine ray`, core.ray_engine), with its own lock (home/ray-driver.lock): it
+claims them, fans them out as Ray tasks and writes their progress into this same store.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from core import budget, session, settings
+from core import budget, engines, session, settings
 from core import store as store_mod
+from core.engines import Engine
 from core.fileio import remove_stale_temps
 from core.runconfig import RunConfig
 from core.store import Run, Store
@@ -29,26 +34,41 @@ POLL_SECONDS = 0.5
 log = logging.getLogger(__name__)
 
 
-def _lock_path(home: Path) -> Path:
-    return home / "worker.lock"
+def _lock_path(home: Path, kind: str = engines.LOCAL) -> Path:
+    return home / ("worker.lock" if kind == engines.LOCAL else f"{kind}-driver.lock")
 
 
-def _try_lock(home: Path):
-    handle = open(_lock_path(home), "a+")  # noqa: SIM115 - held for the worker's lifetime
+def _try_lock(home: Path, kind: str = engines.LOCAL):
+    handle = open(_lock_path(home, kind), "a+")  # noqa: SIM115 - held for the worker's lifetime
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         return None
+    if kind != engines.LOCAL:  # who holds it: reap judges the runs it claimed by this pid
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
     return handle
 
 
-def worker_running(home: Path) -> bool:
-    handle = _try_lock(home)
+def worker_running(home: Path, kind: str = engines.LOCAL) -> bool:
+    handle = _try_lock(home, kind)
     if handle is None:
         return True
     handle.close()  # closing releases the probe's lock
     return False
+
+
+def ray_driver_pid(home: Path) -> int | None:
+    """The pid of this home's running Ray executor, or None when none runs."""
+    if not worker_running(home, engines.RAY):
+        return None
+    try:
+        return int(_lock_path(home, engines.RAY).read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -74,20 +94,31 @@ def reap(store: Store, start: bool = True) -> list[str]:
     lock = None if worker_running(store.home) else _try_lock(store.home)
     if lock is None:  # a worker holds the lock: only runs of dead worker processes are orphans
         return store.mark_interrupted(pid_alive, other_home_alive=pid_alive)
-    try:  # holding the lock, no worker of this home can claim a run while we mark live ones
-        gone = store.mark_interrupted(lambda pid: False, other_home_alive=pid_alive)
+    driver = ray_driver_pid(store.home)
+    try:  # holding the lock, no local worker can claim a run while we mark live ones; only
+        # the runs a live Ray executor of this home claimed are still owned
+        gone = store.mark_interrupted(
+            lambda pid: driver is not None and pid == driver, other_home_alive=pid_alive
+        )
     finally:
         lock.close()
-    if start and store.list(statuses=(store_mod.QUEUED,), limit=1):
-        start_worker(store.home)
+    if start:
+        for kind in {r.engine for r in store.list(statuses=(store_mod.QUEUED,))}:
+            engine = engines.remembered(store.home) if kind == engines.RAY else Engine()
+            start_worker(store.home, engine=engine)
     return gone
 
 
-def start_worker(home: Path, idle_seconds: float = IDLE_SECONDS) -> subprocess.Popen | None:
-    """Start a detached worker for this home unless one is already running."""
-    if worker_running(home):
+def start_worker(
+    home: Path, idle_seconds: float = IDLE_SECONDS, engine: Engine | None = None
+) -> subprocess.Popen | None:
+    """Start a detached worker (the local one, or the engine's executor) for this home unless
+    one is already running."""
+    engine = engine or Engine()
+    if worker_running(home, engine.kind):
         return None
-    logfile = open(home / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    log_name = "worker.log" if not engine.is_ray else f"{engine.kind}-driver.log"
+    logfile = open(home / log_name, "ab")  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
         [
             sys.executable,
@@ -98,6 +129,7 @@ def start_worker(home: Path, idle_seconds: float = IDLE_SECONDS) -> subprocess.P
             "worker",
             "--idle-seconds",
             str(idle_seconds),
+            *engine.executor_args(),
         ],
         stdout=logfile,
         stderr=subprocess.STDOUT,
@@ -128,24 +160,50 @@ def submit(
     start: bool = True,
     idle_seconds: float = IDLE_SECONDS,
     owner: str | None = None,
+    engine: Engine | None = None,
 ) -> Run:
     """Queue a run (after checking its settings, and that it fits this machine's free memory
     and disk) and make sure a worker will pick it up (one started here stays warm for
     idle_seconds after the queue empties). owner: who queued it (a session id, "cli")."""
-    problems = config.problems()
-    if problems:
-        raise ValueError("; ".join(problems))
-    if problem := budget.run_problem(config, store.home):
-        raise ValueError(problem)
-    config = absolute_paths(config)
-    run = store.create(config, group_id, owner)
+    return submit_all(store, [config], group_id, start, idle_seconds, owner, engine)[0]
+
+
+def submit_all(
+    store: Store,
+    configs: list[RunConfig],
+    group_id: str | None = None,
+    start: bool = True,
+    idle_seconds: float = IDLE_SECONDS,
+    owner: str | None = None,
+    engine: Engine | None = None,
+) -> list[Run]:
+    """Queue several runs for one engine (default: the local worker), all or nothing: every
+    setting is checked, and a Ray cluster is reached, before the first one is queued. The seam
+    comparisons call: the local engine runs them one after another, Ray all at once as
+    resources free up. Raises ValueError (engines.EngineUnavailable for the cluster)."""
+    engine = engine or Engine()
+    for config in configs:
+        if problems := config.problems():
+            raise ValueError("; ".join(problems))
+        # a cluster's nodes bring their own memory and disk: this machine's budget is moot
+        if not engine.is_ray and (problem := budget.run_problem(config, store.home)):
+            raise ValueError(problem)
+    if problem := engine.problem():
+        raise engines.EngineUnavailable(problem)
+    engines.remember(store.home, engine)
+    made = [
+        store.create(absolute_paths(config), group_id, owner, engine=engine.kind)
+        for config in configs
+    ]
     if start:
         reap(store, start=False)
-        start_worker(store.home, idle_seconds)
-    return run
+        start_worker(store.home, idle_seconds, engine)
+    return made
 
 
 def resume(store: Store, run_id: str) -> Run:
+    if store.get(run_id).engine == engines.RAY:  # its resume files stayed on a cluster node
+        raise ValueError("a run that ran on a Ray cluster cannot be resumed: start it again")
     run = store.requeue_for_resume(run_id)
     reap(store, start=False)
     start_worker(store.home)
@@ -153,9 +211,15 @@ def resume(store: Store, run_id: str) -> Run:
 
 
 def serve(
-    home: str | os.PathLike | None = None, idle_seconds: float = IDLE_SECONDS, once: bool = False
+    home: str | os.PathLike | None = None,
+    idle_seconds: float = IDLE_SECONDS,
+    once: bool = False,
+    engine: Engine | None = None,
 ) -> int:
-    """The worker loop (runs in its own process): returns how many runs it executed."""
+    """The worker loop (runs in its own process): returns how many runs it executed. With a
+    Ray engine, the Ray executor's loop instead (core.ray_engine, which imports Ray)."""
+    if engine is not None and engine.is_ray:
+        return _serve_ray(Store(home), engine, idle_seconds, once)
     store = Store(home)
     lock = _try_lock(store.home)
     if lock is None:
@@ -165,15 +229,19 @@ def serve(
 
     plan = device.current_plan()
     device.apply(plan)
-    # we hold this home's lock: none of its runs is live elsewhere (other homes' may be)
-    store.mark_interrupted(lambda pid: False, other_home_alive=pid_alive)
+    # we hold this home's lock: none of its runs is live elsewhere (other homes' may be), but
+    # those a live Ray executor of this home claimed
+    driver = ray_driver_pid(store.home)
+    store.mark_interrupted(
+        lambda pid: driver is not None and pid == driver, other_home_alive=pid_alive
+    )
     _remove_leftovers(store.home)
     _remove_unused_uploads(store)
     executed, idle_since = 0, time.time()
     try:
         while True:
             try:
-                run = store.claim_next(os.getpid())
+                run = store.claim_next(os.getpid())  # the local engine's runs only
             except sqlite3.Error:  # e.g. the database is being replaced: try again shortly
                 log.exception("could not read the queue")
                 time.sleep(POLL_SECONDS)
@@ -194,6 +262,19 @@ def serve(
             log.info("run %s ended: %s", run.id, status)
             executed += 1
             idle_since = time.time()
+    finally:
+        lock.close()
+
+
+def _serve_ray(store: Store, engine: Engine, idle_seconds: float, once: bool) -> int:
+    lock = _try_lock(store.home, engines.RAY)
+    if lock is None:
+        log.info("another Ray executor is running for %s", store.home)
+        return 0
+    try:
+        from core import ray_engine  # Ray's import time is paid here only
+
+        return ray_engine.serve(store, engine, idle_seconds, once)
     finally:
         lock.close()
 

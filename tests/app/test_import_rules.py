@@ -4,7 +4,10 @@
   module-level imports, followed transitively through the project's own modules (core.*, ui.*).
   Function-local imports and `if TYPE_CHECKING:` blocks do not run at import, so they are not
   followed; the Predict page gets TensorFlow only through ui/model_loader.py, on demand;
-- no core/ module imports streamlit, anywhere (core is the library the CLI and worker share).
+- no core/ module imports streamlit, anywhere (core is the library the CLI and worker share);
+- Ray is imported only when the ray engine is chosen: neither the app nor the local worker nor
+  the CLI reaches it at import; core/ray_engine.py is the one module that imports it, and only
+  the worker's Ray branch imports that module.
 
 The walker is tested on a tiny synthetic package first, so a planted violation is known to fail.
 """
@@ -213,3 +216,34 @@ def test_app_process_reaches_no_tensorflow_at_import():
 
 def test_core_never_imports_streamlit():
     assert importers_of(ROOT, "core", "streamlit") == []
+
+
+RAY = ("ray",)
+LOCAL_SIDE = (
+    "core/worker.py",
+    "core/cli.py",
+    "core/runs.py",
+    "core/engines.py",
+    "core/__main__.py",
+)
+
+
+def test_ray_is_imported_only_by_the_ray_engine():
+    entries = [*_app_entries(ROOT), *(ROOT / name for name in LOCAL_SIDE)]
+    chains = forbidden_chains(ROOT, entries, forbidden=RAY)
+    assert not chains, "Ray imported at module level outside the Ray engine:\n" + _describe(chains)
+    assert importers_of(ROOT, "core", "ray") == ["core/ray_engine.py"]
+    assert importers_of(ROOT, "ui", "ray") == importers_of(ROOT, "app_pages", "ray") == []
+
+
+def test_the_ray_rule_would_see_a_planted_import(tmp_path):
+    _write(
+        tmp_path,
+        {
+            "core/__init__.py": "",
+            "core/worker.py": "from core import engines\n",
+            "core/engines.py": "import ray.util\n",
+        },
+    )
+    chains = forbidden_chains(tmp_path, [tmp_path / "core/worker.py"], forbidden=RAY)
+    assert chains == [["core/worker.py", "core.engines", "ray"]]

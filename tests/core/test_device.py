@@ -10,6 +10,7 @@ import pytest
 from core import device, hostinfo, vgg16
 from core.device import Gpu, plan_acceleration
 from core.hostinfo import CpuFeatures
+from core.runconfig import RunConfig
 
 NO_BF16 = CpuFeatures("AMD EPYC", False, False, True)
 AVX512_BF16 = CpuFeatures("Xeon Cooper Lake", False, True, True)
@@ -261,3 +262,48 @@ def test_hiding_the_gpus_reports_a_refusal():
         raise RuntimeError("Visible devices cannot be modified after being initialized")
 
     assert not device.hide_gpus(initialised)
+
+
+# -- several GPUs: MirroredStrategy selection (fake device lists, no GPU needed) ---------------
+A100 = Gpu("NVIDIA A100", (8, 0), 40960)
+
+
+def _run(strategy: str, **changes) -> RunConfig:
+    return RunConfig(dataset="data", strategy=strategy, **changes)
+
+
+def test_one_gpu_or_none_trains_as_before():
+    for gpus in ([], [A100]):
+        plan = device.plan_distribution(gpus, _run("finetune", batch_size=32))
+        assert (plan.replicas, plan.batch_size, plan.learning_rate_scale) == (1, 32, 1.0)
+        config = _run("finetune", batch_size=32)
+        assert device.distributed_config(config, plan) is config
+
+
+def test_several_gpus_mirror_fine_tuning_with_a_scaled_batch_and_learning_rate():
+    plan = device.plan_distribution([A100] * 4, _run("finetune", batch_size=32))
+    assert plan.mirrored and (plan.replicas, plan.batch_size) == (4, 128)
+    assert plan.learning_rate_scale == 4.0 and "linear scaling rule" in plan.why
+    config = device.distributed_config(
+        _run("finetune", batch_size=32, learning_rates={"finetune": 5e-5}), plan
+    )
+    assert config.batch_size == 128
+    assert config.learning_rates == pytest.approx({"head": 4e-3, "finetune": 2e-4})
+    for strategy in ("full", "scratch"):
+        assert device.plan_distribution([A100] * 2, _run(strategy)).replicas == 2
+
+
+def test_runs_that_train_no_vgg16_layer_stay_on_one_gpu():
+    for strategy in ("head", "linear"):
+        plan = device.plan_distribution([A100] * 8, _run(strategy))
+        assert plan.replicas == 1 and "trains no VGG16 layer" in plan.why
+
+
+def test_the_global_batch_never_exceeds_the_batch_bound():
+    plan = device.plan_distribution([A100] * 8, _run("full", batch_size=256))
+    assert plan.batch_size == device.MAX_GLOBAL_BATCH and plan.learning_rate_scale == 4.0
+
+
+def test_one_device_needs_no_distribution_scope():
+    with device.distribution_scope(device.plan_distribution([], _run("full"))) as strategy:
+        assert strategy is None
