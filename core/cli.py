@@ -332,7 +332,7 @@ def engine_from_args(args):
 
     env = engines.Engine.from_environment()
     address = args.ray_address or (env.address if args.engine != engines.LOCAL else None)
-    kind = args.engine or env.kind
+    kind = args.engine or (engines.RAY if address else engines.LOCAL)
     try:
         return engines.Engine.choose(kind, address, args.ray_shared_data or env.shared_data)
     except ValueError as exc:

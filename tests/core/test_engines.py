@@ -124,6 +124,30 @@ def test_the_cli_refuses_an_unreachable_cluster_in_one_line(binary_dataset, tmp_
     assert Store(tmp_path / "home").list() == []
 
 
+def test_cli_compare_takes_the_engine_too(binary_dataset, tmp_path, capsys):
+    from core import cli
+
+    code = cli.main(
+        [
+            "--home",
+            str(tmp_path / "home"),
+            "compare",
+            str(binary_dataset),
+            "--weights",
+            "none",
+            "--strategies",
+            "head,linear",
+            "--seeds",
+            "2",
+            "--ray-address",  # an address alone means the ray engine
+            f"127.0.0.1:{closed_port()}",
+        ]
+    )
+    assert code == cli.EXIT_BAD_INPUT
+    assert "The comparison cannot start" in capsys.readouterr().err
+    assert Store(tmp_path / "home").list() == []  # not one of its 4 runs queued
+
+
 # -- one executor per engine --------------------------------------------------------------------
 def test_each_executor_claims_only_its_engines_runs(store, binary_dataset):
     ray_run = store.create(config(binary_dataset), engine=engines.RAY)
