@@ -42,7 +42,7 @@ from core import engines, settings
 from core import store as store_mod
 from core.engines import Engine
 from core.fileio import sha256_file
-from core.results import Progress, Result
+from core.results import BatchRecord, Progress, Result
 from core.runconfig import RunConfig
 from core.store import Metric, Run, Store
 
@@ -96,6 +96,7 @@ class Report:
     run_id: str
     progress: Progress
     metrics: tuple[Metric, ...]
+    batches: tuple[BatchRecord, ...] = ()  # batch losses kept since the previous report
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class _Mirror(threading.Thread):
         super().__init__(daemon=True)
         self.store, self.local_id, self.run_id, self.relay = store, local_id, run_id, relay
         self.seq = 0
+        self.last_batch = 0  # the number of the last batch loss relayed
         self._answer = None  # the previous report's answer (stop or not), read when ready
         self._done = threading.Event()
 
@@ -223,12 +225,18 @@ class _Mirror(threading.Thread):
             metrics = self.store.metrics_since(self.local_id, self.seq)
             if metrics:
                 self.seq = metrics[-1].seq
+            batches = tuple(
+                b for b in self.store.batch_history(self.local_id) if b.number > self.last_batch
+            )
+            if batches:
+                self.last_batch = batches[-1].number
             # a blocking ray.get here would lend this task's CPU to another task meanwhile:
             # the previous answer is read only once it has arrived
             if self._answer is not None and ray.wait([self._answer], timeout=0)[0]:
                 if ray.get(self._answer) and run.status == store_mod.RUNNING:
                     self.store.request_stop(self.local_id)
-            self._answer = self.relay.report.remote(Report(self.run_id, run.progress, metrics))
+            report = Report(self.run_id, run.progress, tuple(metrics), batches)
+            self._answer = self.relay.report.remote(report)
         except Exception:  # noqa: BLE001 - relaying must never end the run
             log.exception("could not relay the progress of run %s", self.run_id)
 
@@ -422,6 +430,7 @@ class Driver:
             return
         for m in record.metrics:
             self.store.add_metric(task.run_id, m.kind, m.phase, m.epoch, m.step, m.data, m.time)
+        self.store.add_batches(task.run_id, list(record.batches))  # the live loss curve
         if record.progress.stage:
             self.store.update(task.run_id, progress=record.progress)
 

@@ -88,6 +88,8 @@ def test_a_comparison_on_ray_lands_in_the_store_like_a_local_one(cluster, no_exe
         assert ray_result.feature_cache.misses == 0  # every feature came from the shared task
         # live curves: the epochs relayed from the node, the model and files back here
         assert len(store.epoch_history(on_ray.id)) == len(local_store.epoch_history(local.id))
+        ray_losses = [b.loss for b in store.batch_history(on_ray.id)]
+        assert len(ray_losses) == len(local_store.batch_history(local.id))
         assert on_ray.model_path and (store.run_dir(on_ray.id) / "model.keras").is_file()
         assert (store.run_dir(on_ray.id) / "manifest.json").is_file()
         assert on_ray.progress.stage == "finished"
