@@ -9,7 +9,7 @@ are the ones to use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -163,6 +163,8 @@ class LinearFit:
     val_accuracy: float
     val_loss: float
     val_probabilities: np.ndarray
+    # the fitted scaler + classifier, for images held out of the fit (the test side)
+    probabilities: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def fit_linear(
@@ -208,4 +210,5 @@ def fit_linear(
         float(accuracy_score(y_val, p_val.argmax(1))),
         log_loss(y_val, p_val, num_classes),
         p_val,
+        probabilities,
     )

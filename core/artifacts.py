@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from core import balance
-from core.datasets import VALIDATION
-from core.evaluation import evaluation, most_wrong
+from core.evaluation import held_out_result
 from core.fileio import atomic_write_text, write_atomically
 from core.results import CacheUse, RunResult
 from core.run_context import Context
@@ -28,12 +27,13 @@ def finish(
     epochs_run: int,
     train_seconds: float | None = None,
     note: str | None = None,
+    test_probabilities: np.ndarray | None = None,
 ) -> RunResult:
-    """Score the validation images, save the model and result.json; returns the result."""
+    """Score the held-out images (`probabilities`: validation, `test_probabilities`: test),
+    save the model and result.json; returns the result."""
     ctx.progress("saving", "saving the model")
-    y_val = ctx.split.labels(VALIDATION)
     result = dataclasses.replace(
-        evaluation(y_val, probabilities, ctx.split.classes),
+        held_out_result(ctx.split, probabilities, test_probabilities),
         epochs_run=epochs_run,
         train_seconds=train_seconds,
         note=note,
@@ -44,7 +44,6 @@ def finish(
         weights=ctx.weights.label,
         pretrained=ctx.weights.pretrained,
         class_weights=balance.class_weight(ctx.split),
-        most_wrong=most_wrong(ctx.split.validation, y_val, probabilities, ctx.split.classes),
         feature_cache=CacheUse(ctx.cache.hits, ctx.cache.misses),
     )
     save_model_atomically(model, ctx.folder / "model.keras")

@@ -1,10 +1,13 @@
 """Image-folder datasets: scan, check and split.
 
-A dataset is a folder with one subfolder per class, or `train/` plus `validation/` (or `val/`,
-`test/`) each holding class subfolders; a separate validation folder may also be given. A single
-folder is split by a stratified, seeded split whose manifest (file -> split) is saved with a run.
-The scan lists what a user must know before training: counts, sizes, colour modes, unreadable
-files (skipped, never fatal), exact duplicates and train/validation leakage.
+A dataset is a folder with one subfolder per class, or `train/` plus `validation/` (or `val/`)
+and/or `test/`, each holding class subfolders; a separate validation folder may also be given.
+Three sides: train (fitted on), validation (early stopping, learning-rate schedule, checkpoint
+choice) and test (scored once, after training: the reported accuracy). A side the layout does
+not give is drawn from the training images by a stratified, seeded split whose manifest
+(file -> side) is saved with a run. The scan lists what a user must know before training:
+counts, sizes, colour modes, unreadable files (skipped, never fatal), exact duplicates and
+leakage between train and the held-out sides.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from core.imaging import (
     is_unsupported_image,
 )
 
-TRAIN, VALIDATION = "train", "validation"
-VALIDATION_DIR_NAMES = ("validation", "val", "valid", "test")
+TRAIN, VALIDATION, TEST = "train", "validation", "test"
+SIDES = (TRAIN, VALIDATION, TEST)
+VALIDATION_DIR_NAMES = ("validation", "val", "valid")
+TEST_DIR_NAMES = ("test",)
 IGNORED_NAMES = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"})
 IMBALANCE_RATIO = 3.0  # largest/smallest class at or above this: a warning for the user
 EXTERNAL_VALIDATION_PREFIX = "validation-folder/"  # manifest keys of a separate --val-dir
-DEFAULT_VAL_FRACTION = 0.2
+DEFAULT_VAL_FRACTION = 0.15  # RunConfig's defaults: 70 / 15 / 15
+DEFAULT_TEST_FRACTION = 0.15
 LINK_OUTSIDE = "link to a place outside the dataset folder, not followed"
 LINK_REPEATED = "link to a folder already read (a loop or a second way in), not followed"
 
@@ -105,8 +111,10 @@ class Scan:
         return {c: found.get(c, 0) for c in self.classes}
 
     def counts_by_split(self) -> dict[str, dict[str, int]]:
+        """Per class on each side the layout fixes (test only when the layout has one)."""
         out: dict[str, dict[str, int]] = {}
-        for split in (TRAIN, VALIDATION):
+        has_test = any(i.split == TEST for i in self.items)
+        for split in (TRAIN, VALIDATION, TEST) if has_test else (TRAIN, VALIDATION):
             found = Counter(i.label for i in self.items if i.split == split)
             out[split] = {c: found.get(c, 0) for c in self.classes}
         return out
@@ -119,13 +127,16 @@ class Scan:
         return [sorted(g) for g in groups.values() if len(g) > 1]
 
     def leakage(self) -> list[tuple[str, str]]:
-        """(train file, validation file) pairs with identical content."""
+        """(train file, validation or test file) pairs with identical content."""
         train = {i.sha256: i.rel for i in self.items if i.split == TRAIN}
         return [
             (train[i.sha256], i.rel)
             for i in self.items
-            if i.split == VALIDATION and i.sha256 in train
+            if i.split in (VALIDATION, TEST) and i.sha256 in train
         ]
+
+    def _side_of(self, rel: str) -> str:
+        return next((i.split for i in self.items if i.rel == rel and i.split), VALIDATION)
 
     def case_duplicates(self) -> list[list[str]]:
         """Groups of class names that differ only by upper/lower case (Cat / cat)."""
@@ -162,7 +173,7 @@ class Scan:
             "ignored": len(self.ignored),
             "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "duplicates": self.duplicates(),
-            "leakage": [{"train": t, "validation": v} for t, v in self.leakage()],
+            "leakage": [{"train": t, self._side_of(v): v} for t, v in self.leakage()],
             "modes": self.modes(),
             "warnings": self.warnings,
             "errors": self.errors,
@@ -223,19 +234,25 @@ class _Walk:
         return found
 
 
-def _find_validation_dir(root: Path) -> Path | None:
-    for name in VALIDATION_DIR_NAMES:
+def _find_dir(root: Path, names: tuple[str, ...]) -> Path | None:
+    for name in names:
         if (root / name).is_dir():
             return root / name
     return None
 
 
 def _layout(root: Path, val_dir: Path | None) -> list[tuple[Path, str | None]]:
-    """(folder holding class subfolders, split it fixes) pairs."""
+    """(folder holding class subfolders, split it fixes) pairs: train/ with validation/ (or
+    val/, valid/) and/or test/; a side the layout lacks is drawn from train by `split`."""
     if val_dir is not None:
         return [(root, TRAIN), (val_dir, VALIDATION)]
-    if (root / "train").is_dir() and (found := _find_validation_dir(root)) is not None:
-        return [(root / "train", TRAIN), (found, VALIDATION)]
+    held = [
+        (found, side)
+        for names, side in ((VALIDATION_DIR_NAMES, VALIDATION), (TEST_DIR_NAMES, TEST))
+        if (found := _find_dir(root, names)) is not None
+    ]
+    if (root / "train").is_dir() and held:
+        return [(root / "train", TRAIN), *held]
     return [(root, None)]
 
 
@@ -363,8 +380,8 @@ def _check(result: Scan) -> None:
         )
     if leaked := result.leakage():
         result.warnings.append(
-            f"{len(leaked)} validation image(s) also appear in train (leakage): "
-            "validation accuracy will be optimistic"
+            f"{len(leaked)} validation or test image(s) also appear in train (leakage): "
+            "their scores will be optimistic"
         )
     if groups := result.duplicates():
         result.warnings.append(f"{len(groups)} group(s) of identical files")
@@ -383,13 +400,14 @@ def _check_split(result: Scan, counts: dict[str, int], noun: str) -> None:
     present = [name for name in result.classes if counts[name]]
     result.errors += _about_classes(
         [name for name in present if by_split[TRAIN][name] == 0],
-        f"has no training {noun} (only validation)",
-        f"have no training {noun} (only validation)",
+        f"has no training {noun} (only validation or test)",
+        f"have no training {noun} (only validation or test)",
     )
+    held = TEST if TEST in by_split else VALIDATION  # the side its accuracy is measured on
     result.warnings += _about_classes(
-        [name for name in present if by_split[TRAIN][name] and by_split[VALIDATION][name] == 0],
-        f"has no validation {noun}: its accuracy cannot be measured",
-        f"have no validation {noun}: their accuracy cannot be measured",
+        [name for name in present if by_split[TRAIN][name] and by_split[held][name] == 0],
+        f"has no {held} {noun}: its accuracy cannot be measured",
+        f"have no {held} {noun}: their accuracy cannot be measured",
     )
 
 
@@ -443,71 +461,175 @@ def _move_files(source: Path, target: Path) -> None:
 
 @dataclass(frozen=True)
 class Split:
-    """Which files train and which validate, plus the class order the model uses."""
+    """Which files train, which validate (early stopping, checkpoint choice) and which test
+    (the reported score), plus the class order the model uses. An old manifest has no test
+    side: `test` is then empty and the run reports validation scores, named as such."""
 
     classes: list[str]
     train: list[Item]
     validation: list[Item]
     seed: int
     val_fraction: float
+    test: list[Item] = field(default_factory=list)
+    test_fraction: float = 0.0
+    notes: tuple[str, ...] = ()  # what the user should know about small classes (not saved)
+
+    def sides(self) -> dict[str, list[Item]]:
+        return {TRAIN: self.train, VALIDATION: self.validation, TEST: self.test}
 
     def manifest(self) -> dict:
-        files = {i.rel: TRAIN for i in self.train} | {i.rel: VALIDATION for i in self.validation}
+        files = {i.rel: side for side, items in self.sides().items() for i in items}
         return {
             "classes": self.classes,
             "seed": self.seed,
             "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
             "files": files,
         }
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Pictures per class on each side: {TRAIN: {class: n}, VALIDATION: {class: n}}."""
-        counts = {side: {c: 0 for c in self.classes} for side in (TRAIN, VALIDATION)}
-        for side, items in ((TRAIN, self.train), (VALIDATION, self.validation)):
+        """Pictures per class on each side: {TRAIN: {class: n}, VALIDATION: ..., TEST: ...}
+        (TEST only when the split has a test side)."""
+        shown = {s: items for s, items in self.sides().items() if s != TEST or self.test}
+        counts = {side: {c: 0 for c in self.classes} for side in shown}
+        for side, items in shown.items():
             for item in items:
                 counts[side][item.label] += 1
         return counts
 
     def labels(self, split: str) -> np.ndarray:
         index = {c: k for k, c in enumerate(self.classes)}
-        items = self.train if split == TRAIN else self.validation
-        return np.array([index[i.label] for i in items], dtype=np.int64)
+        return np.array([index[i.label] for i in self.sides()[split]], dtype=np.int64)
 
 
-def split(result: Scan, val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 0) -> Split:
-    """Stratified, seeded split; a layout's own train/validation folders are kept as they are.
-    Every class with two or more images gets at least one image on each side."""
+def split(
+    result: Scan,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    seed: int = 0,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+) -> Split:
+    """Seeded, stratified train / validation / test split. Sides a layout fixes (its own
+    validation/ or test/ folder) are kept as they are; the others are drawn from the training
+    images: `val_fraction` and `test_fraction` of them (of the whole folder for a single
+    folder). A class with enough images gets at least one on every drawn side and always keeps
+    one in train; a class too small for every side is explained in `notes`."""
     if not result.ok:
         raise DatasetError("; ".join(result.errors))
     if not 0.0 < val_fraction < 1.0:
         raise DatasetError(f"validation fraction must be between 0 and 1, got {val_fraction}")
-    if result.layout == "split":
-        train = [i for i in result.items if i.split == TRAIN]
-        val = [i for i in result.items if i.split == VALIDATION]
-        return Split(result.classes, train, val, seed, val_fraction)
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for name in result.classes:
-        members = sorted((i for i in result.items if i.label == name), key=lambda i: i.rel)
-        order = rng.permutation(len(members))
-        n_val = (
-            0
-            if len(members) < 2
-            else min(len(members) - 1, max(1, round(len(members) * val_fraction)))
+    if not 0.0 <= test_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
+        raise DatasetError(
+            f"test fraction must be at least 0 and leave images to train on "
+            f"(validation {val_fraction} + test {test_fraction} must stay below 1)"
         )
-        val += [members[k] for k in order[:n_val]]
-        train += [members[k] for k in order[n_val:]]
-    if not val:
+    fixed = {side: [i for i in result.items if i.split == side] for side in SIDES}
+    pool = fixed[TRAIN] if result.layout == "split" else list(result.items)
+    drawn = {
+        side: fraction
+        for side, fraction in ((VALIDATION, val_fraction), (TEST, test_fraction))
+        if not fixed[side] and fraction > 0
+    }
+    train, held, notes = _draw(pool, drawn, seed, result.media.noun)
+    sides = {side: fixed[side] or held.get(side, []) for side in (VALIDATION, TEST)}
+    if not sides[VALIDATION]:
         raise DatasetError("too few images to validate: give some class at least two images")
-    return Split(result.classes, train, val, seed, val_fraction)
+    if TEST in drawn and not sides[TEST]:
+        notes.append(
+            f"no class has enough {result.media.noun}s for a test side: the run reports "
+            "its validation scores instead (named as such)"
+        )
+    return Split(
+        result.classes,
+        train,
+        sides[VALIDATION],
+        seed,
+        val_fraction,
+        sides[TEST],
+        test_fraction if fixed[TEST] or TEST in drawn else 0.0,
+        tuple(notes),
+    )
+
+
+def _draw(
+    pool: list[Item], drawn: dict[str, float], seed: int, noun: str
+) -> tuple[list[Item], dict[str, list[Item]], list[str]]:
+    """(train, {side: items}, notes): each side in `drawn` takes its fraction of `pool`,
+    class by class in proportion (scikit-learn's stratified train_test_split, seeded). A class
+    with fewer images than sides keeps one for train and gives the rest to the first sides."""
+    pool = sorted(pool, key=lambda i: i.rel)
+    counts = Counter(i.label for i in pool)
+    enough = {c for c, n in counts.items() if n > len(drawn)}
+    train = [i for i in pool if i.label in enough]
+    held: dict[str, list[Item]] = {side: [] for side in drawn}
+    left = 1.0
+    for side, fraction in drawn.items():  # each draw takes its share of what is left
+        train, held[side] = _stratified_take(train, fraction / left, seed)
+        left -= fraction
+    _every_side_gets_one(train, held, enough)
+    notes = []
+    for name in sorted(set(counts) - enough):
+        members = [i for i in pool if i.label == name]
+        train.append(members[0])
+        given = list(zip(drawn, members[1:], strict=False))
+        for side, item in given:
+            held[side].append(item)
+        notes.append(_tiny_class_note(name, len(members), [side for side, _ in given], noun))
+    return train, held, notes
+
+
+def _stratified_take(items: list[Item], fraction: float, seed: int) -> tuple[list, list]:
+    """(kept, taken): about `fraction` of `items` taken in every class's proportion; at least
+    one per class when the fraction allows, never a whole class."""
+    from sklearn.model_selection import train_test_split
+
+    labels = [i.label for i in items]
+    per_class = Counter(labels)
+    classes = len(per_class)
+    count = min(len(items) - classes, max(classes, round(len(items) * fraction)))
+    if count <= 0:
+        return items, []
+    # scikit-learn stratifies only when every class can be on both sides; a large fraction
+    # can leave a class with one image for the last draw, which then draws at random
+    even = count >= classes and min(per_class.values()) >= 2
+    kept, taken = train_test_split(
+        items, test_size=count, stratify=labels if even else None, random_state=seed
+    )
+    return list(kept), list(taken)
+
+
+def _every_side_gets_one(train: list[Item], held: dict[str, list[Item]], classes: set[str]) -> None:
+    """Rounding may leave a small class off a side: move one of its training images there
+    (a class with enough images has more than one in train, so train keeps one)."""
+    for items in held.values():
+        present = {i.label for i in items}
+        for name in sorted(classes - present):
+            mine = [k for k, i in enumerate(train) if i.label == name]
+            if len(mine) > 1:
+                items.append(train.pop(mine[-1]))
+
+
+def _tiny_class_note(name: str, images: int, given: list[str], noun: str) -> str:
+    sides = " and ".join(["train", *given])
+    return (
+        f"class {shown(name)} has only {images} {noun}(s), too few to put one on every side: "
+        f"they go to {sides} only. Add {noun}s to this class to measure it properly."
+    )
 
 
 def split_from_manifest(result: Scan, manifest: dict) -> Split:
     """Rebuild a saved split (same files, same sides) so runs can be compared on equal terms.
     The manifest's order is kept (it is the split's order): seeded shuffling then draws the
-    same batches, so a resumed or reproduced run trains like the run that saved it."""
+    same batches, so a resumed or reproduced run trains like the run that saved it. An old
+    manifest (train and validation only) gives a split without a test side."""
     found = {item.rel: item for item in result.items}
     files = [(found[rel], side) for rel, side in manifest["files"].items() if rel in found]
-    train = [item for item, side in files if side == TRAIN]
-    val = [item for item, side in files if side == VALIDATION]
-    return Split(list(manifest["classes"]), train, val, manifest["seed"], manifest["val_fraction"])
+    train, val, test = ([item for item, s in files if s == side] for side in SIDES)
+    return Split(
+        list(manifest["classes"]),
+        train,
+        val,
+        manifest["seed"],
+        manifest["val_fraction"],
+        test,
+        manifest.get("test_fraction", 0.0),
+    )

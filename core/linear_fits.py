@@ -79,4 +79,7 @@ def run_linear(ctx: Context, base) -> tuple[RunResult, str]:
         },
     )
     model = linear_image_model(base, layer, fit.coef, fit.intercept, fit.mean, fit.scale)
-    return finish(ctx, model, fit.val_probabilities, epochs_run=1), store_mod.DONE
+    # the test images are scored only now, by the finished fit
+    test = fit.probabilities(table.rows((layer, "gap"), ctx.split.test)) if ctx.split.test else None
+    result = finish(ctx, model, fit.val_probabilities, epochs_run=1, test_probabilities=test)
+    return result, store_mod.DONE

@@ -54,7 +54,7 @@ class PerClass:
     precision: float
     recall: float
     f1: float
-    support: int  # validation images of this class
+    support: int  # images of this class on the side scored (RunResult.evaluated_on)
 
     def to_json(self) -> dict:
         return {
@@ -78,7 +78,7 @@ class PerClass:
 
 @dataclass(frozen=True)
 class WrongImage:
-    """A misclassified validation image."""
+    """A misclassified image of the side scored (RunResult.evaluated_on)."""
 
     file: str
     true: str  # its class
@@ -102,12 +102,22 @@ class CacheUse:
 
 @dataclass(frozen=True)
 class RunResult:
-    """A training run's outcome. A run stopped before any epoch has only a `note`."""
+    """A training run's outcome. A run stopped before any epoch has only a `note`.
+
+    The reported score is `test_accuracy`: the held-out test images, never used by training,
+    early stopping or checkpoint choice. `val_accuracy` is the chosen (best-validation) model's
+    score on the validation images that steered it: optimistic. `per_class`,
+    `confusion_matrix` and `most_wrong` describe the side named by `evaluated_on` ("test"; an
+    old run, or a split without a test side, has "validation")."""
 
     val_accuracy: float | None = None
     val_loss: float | None = None
     test_accuracy: float | None = None
     test_loss: float | None = None
+    test_images: int | None = None
+    test_interval: tuple[float, float] | None = None  # 95% Wilson interval of test_accuracy
+    evaluated_on: str = "validation"
+    caution: str | None = None  # the test side is too small to tell strategies apart, or absent
     per_class: tuple[PerClass, ...] = ()
     confusion_matrix: tuple[tuple[int, ...], ...] = ()  # rows: true class, columns: predicted
     epochs_run: int | None = None
@@ -125,7 +135,20 @@ class RunResult:
 
     @property
     def scored(self) -> bool:
-        return self.val_accuracy is not None
+        return self.val_accuracy is not None or self.test_accuracy is not None
+
+    @property
+    def score(self) -> float | None:
+        """The accuracy to report and rank by: test, else (no test side) validation."""
+        return self.test_accuracy if self.test_accuracy is not None else self.val_accuracy
+
+    @property
+    def score_name(self) -> str:
+        return "test accuracy" if self.test_accuracy is not None else "validation accuracy"
+
+    @property
+    def score_loss(self) -> float | None:
+        return self.test_loss if self.test_accuracy is not None else self.val_loss
 
     def to_json(self) -> dict:
         out = {
@@ -133,6 +156,10 @@ class RunResult:
             "val_loss": self.val_loss,
             "test_accuracy": self.test_accuracy,
             "test_loss": self.test_loss,
+            "test_images": self.test_images,
+            "test_interval": list(self.test_interval) if self.test_interval else None,
+            "evaluated_on": self.evaluated_on,
+            "caution": self.caution,
             "per_class": [row.to_json() for row in self.per_class],
             "confusion_matrix": [list(row) for row in self.confusion_matrix],
             "epochs_run": self.epochs_run,
@@ -156,6 +183,7 @@ class RunResult:
         known = _known(cls, data)
         weights = known.get("class_weights")
         cache = known.get("feature_cache")
+        interval = known.get("test_interval")
         return dataclasses.replace(
             cls(**{k: v for k, v in known.items() if k in _PLAIN}),
             per_class=tuple(PerClass.from_json(r) for r in known.get("per_class") or ()),
@@ -164,10 +192,18 @@ class RunResult:
             class_weights={int(k): float(v) for k, v in weights.items()} if weights else None,
             most_wrong=tuple(WrongImage.from_json(w) for w in known.get("most_wrong") or ()),
             feature_cache=CacheUse(**_known(CacheUse, cache)) if cache else None,
+            test_interval=(float(interval[0]), float(interval[1])) if interval else None,
         )
 
 
-_NESTED = {"per_class", "confusion_matrix", "classes", "class_weights", "most_wrong"}
+_NESTED = {
+    "per_class",
+    "confusion_matrix",
+    "classes",
+    "class_weights",
+    "most_wrong",
+    "test_interval",
+}
 _PLAIN = {f.name for f in dataclasses.fields(RunResult)} - _NESTED - {"feature_cache"}
 
 

@@ -73,7 +73,7 @@ def _split(scan: datasets.Scan, config: RunConfig, saved: Path, resume: bool) ->
     split = (
         datasets.split_from_manifest(scan, manifest)
         if manifest
-        else datasets.split(scan, config.val_fraction, config.seed)
+        else datasets.split(scan, config.val_fraction, config.seed, config.test_fraction)
     )
     if not split.train or not split.validation:
         raise DatasetError("the split left no training or no validation image")

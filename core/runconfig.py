@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core import strategies, vgg16
+from core.datasets import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 from core.device import PRECISIONS
 from core.weights import NO_WEIGHTS, WeightsSpec
 
@@ -46,7 +47,10 @@ class RunConfig:
     augment_kind: str = "image"  # "image" (flip/rotate/zoom/shift) or "spectrogram" (masking)
     weights: str = "imagenet"  # WeightsSpec.setting text; read it as `weights_spec`
     seed: int = 0
-    val_fraction: float = 0.2
+    # shares of a single folder (or of train/ for a side the layout lacks): 70 / 15 / 15.
+    # Validation steers early stopping and checkpoints; test is scored once, at the end.
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    test_fraction: float = DEFAULT_TEST_FRACTION
     learning_rates: dict[str, float] = field(default_factory=dict)  # phase name -> override
     early_stopping_patience: int = 5
     reduce_lr_patience: int = 2
@@ -107,8 +111,7 @@ class RunConfig:
             out.append(f"layer must be one of {', '.join(vgg16.FEATURE_LAYERS)}")
         if not _is_number(self.probe_max_per_class) or self.probe_max_per_class < 2:
             out.append("a measurement needs at least 2 pictures per class (1 to validate)")
-        if not _is_number(self.val_fraction) or not 0.0 < self.val_fraction < 1.0:
-            out.append("validation fraction must be between 0 and 1")
+        out += _fraction_problems(self)
         if self.precision not in PRECISIONS:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if any(not _is_number(lr) or not 0 < lr < math.inf for lr in self.learning_rates.values()):
@@ -118,6 +121,20 @@ class RunConfig:
         if not Path(self.dataset).expanduser().is_dir():
             out.append(f"dataset folder not found: {self.dataset}")
         return out
+
+
+def _fraction_problems(config: RunConfig) -> list[str]:
+    val, test = config.val_fraction, config.test_fraction
+    if not _is_number(val) or not 0.0 < val < 1.0:
+        return ["validation fraction must be between 0 and 1"]
+    if not _is_number(test) or not 0.0 <= test < 1.0:
+        return ["test fraction must be at least 0 and below 1 (0: no test side)"]
+    if val + test >= 1.0:
+        return [
+            f"validation ({val:g}) and test ({test:g}) fractions must add up to less than 1, "
+            "to leave images to train on"
+        ]
+    return []
 
 
 def _is_number(value) -> bool:

@@ -92,13 +92,14 @@ def hashed_manifest(split: datasets.Split) -> dict:
     sha256 (what `reproduce` checks before it trains again)."""
     files = {
         item.rel: {"split": side, "label": item.label, "sha256": item.sha256}
-        for side, items in ((datasets.TRAIN, split.train), (datasets.VALIDATION, split.validation))
+        for side, items in split.sides().items()
         for item in items
     }
     return {
         "classes": split.classes,
         "seed": split.seed,
         "val_fraction": split.val_fraction,
+        "test_fraction": split.test_fraction,
         "files": files,  # in the split's order, which seeded shuffling depends on
     }
 
@@ -119,6 +120,7 @@ def plain_manifest(manifest: dict) -> dict:
         "classes": manifest["classes"],
         "seed": manifest["seed"],
         "val_fraction": manifest["val_fraction"],
+        "test_fraction": manifest.get("test_fraction", 0.0),  # old manifests: no test side
         "files": files,
     }
 

@@ -113,20 +113,22 @@ def comparison_configs(
 ) -> list[RunConfig]:
     """Configs for every chosen strategy (`keys`, in the strategy table's order; default: all),
     `seeds` times: repeat k trains with seed base.seed + k. Every run has base's settings and a
-    saved split (manifest), so the strategies train and validate on the same pictures. The
-    split is drawn once with base's seed (only training varies between repeats), or with
-    `repeat_splits` once per repeat with that repeat's seed (a folder's own train/validation
-    layout cannot vary). Ordered repeat by repeat, so a comparison stopped midway holds as
+    saved split (manifest), so the strategies train, validate and are tested on the same
+    pictures. The split is drawn once with base's seed (only training varies between repeats),
+    or with `repeat_splits` once per repeat with that repeat's seed (a folder's own
+    train/validation/test layout cannot vary). Ordered repeat by repeat, so a comparison stopped midway holds as
     many finished seeds of each strategy. Raises datasets.DatasetError when the dataset cannot
     be split."""
     chosen = set(strategies.STRATEGIES if keys is None else keys)
     ordered = [key for key in strategies.STRATEGIES if key in chosen]
-    shared = datasets.split(found, base.val_fraction, base.seed).manifest()
+    shared = datasets.split(found, base.val_fraction, base.seed, base.test_fraction).manifest()
     configs = []
     for repeat in range(seeds):
         seed = base.seed + repeat
         manifest = (
-            datasets.split(found, base.val_fraction, seed).manifest() if repeat_splits else shared
+            datasets.split(found, base.val_fraction, seed, base.test_fraction).manifest()
+            if repeat_splits
+            else shared
         )
         configs += [
             dataclasses.replace(base, strategy=key, seed=seed, manifest=manifest, label="compare")

@@ -17,7 +17,7 @@ from core import budget, device, features, settings, vgg16
 from core import store as store_mod
 from core.artifacts import finish
 from core.datasets import DatasetError
-from core.evaluation import predict_validation
+from core.evaluation import predict_items
 from core.extraction import build_base, extract
 from core.features import ExtractionStopped
 from core.fileio import remove_stale_temps, sha256_file
@@ -180,14 +180,18 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[RunResult, str]:
     outcome = run_phases(ctx, net, resume)
     if outcome.status == store_mod.STOPPED and outcome.epochs_run == 0:
         return RunResult(note=STOPPED_EARLY), outcome.status
-    probabilities = predict_validation(ctx, net.base, net.head, net.inference, outcome.deepest)
+    scored = (net.base, net.head, net.inference, outcome.deepest)
+    validation = predict_items(ctx, *scored, ctx.split.validation, "validation")
+    # the test images are predicted once, here, after every training decision is taken
+    test = predict_items(ctx, *scored, ctx.split.test, "test") if ctx.split.test else None
     result = finish(
         ctx,
         net.inference,
-        probabilities,
+        validation,
         epochs_run=outcome.epochs_run,
         train_seconds=time.time() - started,
         note=DIVERGED_NOTE if outcome.status == store_mod.DIVERGED else None,
+        test_probabilities=test,
     )
     return result, outcome.status
 
