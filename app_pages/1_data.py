@@ -245,7 +245,7 @@ def show_problems(found: datasets.Scan) -> None:
     if not (found.unreadable or duplicates or leakage or found.skipped):
         st.success(
             "Every picture can be read, and there are no duplicates and no picture in "
-            "both training and validation."
+            "both training and validation or test."
         )
         return
     if found.unreadable:
@@ -260,9 +260,10 @@ def show_problems(found: datasets.Scan) -> None:
                 hide_index=True,
             )
     if leakage:
-        with st.expander(f"{len(leakage)} picture(s) in both training and validation (leakage)"):
+        with st.expander(f"{len(leakage)} picture(s) in training and in validation or test"):
             st.dataframe(
-                pd.DataFrame(leakage, columns=["training file", "validation file"]), hide_index=True
+                pd.DataFrame(leakage, columns=["training file", "validation or test file"]),
+                hide_index=True,
             )
 
 
@@ -334,17 +335,21 @@ def show_grid(found: datasets.Scan) -> None:
 
 
 def show_split(found: datasets.Scan) -> None:
-    st.subheader("Training and validation pictures")
+    st.subheader("Training, validation and test pictures")
     st.write(
-        "The model learns from the training pictures and is graded on the validation "
-        "pictures, which it never trains on."
+        "The model learns from the training pictures. The validation pictures decide when "
+        "training stops and which epoch is kept. The test pictures are kept aside until "
+        "training ends: the accuracy on them is the score a run reports."
     )
     seed = int(common.setting("seed"))
+    fractions = RunConfig.default("val_fraction"), RunConfig.default("test_fraction")
     try:
-        split = datasets.split(found, RunConfig.default("val_fraction"), seed)
+        split = datasets.split(found, fractions[0], seed, fractions[1])
     except datasets.DatasetError as exc:
         st.error(f"This dataset cannot be split yet: {common.md(exc)}")
         return
+    for note in split.notes:
+        st.warning(common.md(note))
     counts = split.counts()
     st.plotly_chart(charts.split_counts(counts), key="data_split_chart")
     table = pd.DataFrame(counts)

@@ -343,24 +343,35 @@ def show_curves(store, run: Run, only_with_points: bool = False) -> None:
     )
 
 
+def show_scores(run: Run, result) -> None:
+    """Test accuracy (the honest score) and its interval, then validation, named as such; the
+    caution when the test side is too small (or absent)."""
+    val = f"{result.val_accuracy:.1%}" if result.val_accuracy is not None else "-"
+    loss = f"{result.val_loss or float('nan'):.3f}"
+    shown = [("Validation accuracy", val), ("Validation loss", loss)]
+    if result.test_accuracy is not None:
+        shown = [("Test accuracy", f"{result.test_accuracy:.1%}"), shown[0]]
+    cols = st.columns(4)
+    for col, (label, value) in zip(cols, shown, strict=False):
+        col.metric(label, value, help=glossary.explain(label.lower()))
+    cols[2].metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"))
+    cols[3].metric("Training time", report.duration(report.train_seconds(run)))
+    if result.test_interval is not None:
+        st.caption(
+            f"95% interval of the test accuracy: {report.interval_text(result)}, on "
+            f"{result.test_images} test pictures kept aside until training ended. Validation "
+            "accuracy is a little optimistic: those pictures chose the epoch kept."
+        )
+    if result.caution:
+        st.warning(common.md(result.caution))
+
+
 def show_results(run: Run) -> None:
     result = run.training_result
     if result is None or not result.scored:
         return
-    cols = st.columns(4)
-    cols[0].metric(
-        "Validation accuracy",
-        f"{result.val_accuracy:.1%}",
-        help=glossary.explain("validation accuracy"),
-    )
-    cols[1].metric(
-        "Validation loss",
-        f"{result.val_loss or float('nan'):.3f}",
-        help=glossary.explain("validation loss"),
-    )
-    cols[2].metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"))
-    cols[3].metric("Training time", report.duration(report.train_seconds(run)))
-    st.subheader("How well each class is recognised")
+    show_scores(run, result)
+    st.subheader(f"How well each class is recognised ({result.evaluated_on} pictures)")
     st.write(
         "Precision: when the model says this class, how often it is right. Recall: of the "
         "pictures of this class, how many it finds."
@@ -379,7 +390,7 @@ def show_results(run: Run) -> None:
             "holds the correct answers."
         )
         st.plotly_chart(
-            charts.confusion_matrix(result.confusion_matrix, result.classes),
+            charts.confusion_matrix(result.confusion_matrix, result.classes, result.evaluated_on),
             key=f"train_confusion_{run.id}",
         )
     show_most_wrong(result)
@@ -392,7 +403,7 @@ def show_results(run: Run) -> None:
 def show_most_wrong(result) -> None:
     wrong = [w for w in result.most_wrong if Path(w.file).is_file()]
     if wrong:
-        st.subheader("The validation pictures it got most wrong")
+        st.subheader(f"The {result.evaluated_on} pictures it got most wrong")
         images = common.thumbnails([w.file for w in wrong], 112)
         if len(images) == len(wrong):
             st.image(

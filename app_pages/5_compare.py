@@ -85,10 +85,17 @@ def show_comparison(run_ids: list[str]) -> None:
         show_repeats(store, runs)
         return
     series = {report.series_name(r): store.epoch_history(r.id) for r in runs}
+    names, accuracies, intervals = report.test_bars(runs)
+    if names:
+        st.plotly_chart(
+            charts.test_accuracy_bars(names, accuracies, intervals), key="compare_test_bars"
+        )
     st.plotly_chart(
         charts.compare_curves(series, report.shared_references(runs)), key="compare_curves"
     )
     show_table(report.compare_rows(runs))
+    if caution := report.compare_caution(runs):
+        st.warning(common.md(caution))
 
 
 def show_repeats(store: store_mod.Store, runs: list[Run]) -> None:
@@ -154,6 +161,9 @@ def show_table(rows: list[dict]) -> None:
         table,
         hide_index=True,
         column_config={
+            "test_accuracy": st.column_config.NumberColumn("test accuracy", format="%.3f"),
+            "test_interval": st.column_config.TextColumn("95% interval"),
+            "test_loss": st.column_config.NumberColumn("test loss", format="%.3f"),
             "val_accuracy": st.column_config.NumberColumn("validation accuracy", format="%.3f"),
             "val_loss": st.column_config.NumberColumn("validation loss", format="%.3f"),
             "best": st.column_config.TextColumn("best"),
@@ -161,9 +171,10 @@ def show_table(rows: list[dict]) -> None:
     )
     best = next((r for r in rows if r["best"]), None)
     if best is not None:
+        side = "test" if best["test_accuracy"] is not None else "validation"
+        accuracy = best["test_accuracy"] if side == "test" else best["val_accuracy"]
         st.success(
-            f"Best so far: {best['strategy']} with {best['val_accuracy']:.1%} of the "
-            "validation pictures right."
+            f"Best so far: {best['strategy']} with {accuracy:.1%} of the {side} pictures right."
         )
     st.download_button(
         "Download the table (CSV)",

@@ -25,6 +25,7 @@ from core.results import BatchRecord, EpochRecord
 
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#ff7f0e"
+TEST_COLOUR = "#9467bd"
 TRAINS_COLOUR = "#e4572e"
 FROZEN_COLOUR = "#8fa9c4"
 UNUSED_COLOUR = "#e3e3e3"
@@ -104,7 +105,7 @@ def split_counts(by_split: Mapping[str, Mapping[str, int]]) -> go.Figure:
     """Images per class on each side of the split (grouped bars)."""
     fig = go.Figure()
     for (split, per_class), colour in zip(
-        by_split.items(), (TRAIN_COLOUR, VAL_COLOUR), strict=False
+        by_split.items(), (TRAIN_COLOUR, VAL_COLOUR, TEST_COLOUR), strict=False
     ):
         fig.add_trace(
             go.Bar(
@@ -116,7 +117,8 @@ def split_counts(by_split: Mapping[str, Mapping[str, int]]) -> go.Figure:
         )
     return _layout(
         fig,
-        "Training / validation split per class",
+        " / ".join("Training" if side == "train" else side for side in by_split)
+        + " split per class",
         barmode="group",
         xaxis_title="class",
         yaxis_title="images",
@@ -459,8 +461,11 @@ def training_curves(
     return _layout(fig, "Training curves", height=380)
 
 
-def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
-    """Rows: the true class, columns: the predicted class (first class at the top)."""
+def confusion_matrix(
+    matrix: Sequence[Sequence[int]], classes: Sequence[str], side: str = "validation"
+) -> go.Figure:
+    """Rows: the true class, columns: the predicted class (first class at the top), on the
+    `side` scored (RunResult.evaluated_on)."""
     names = [_t(c) for c in classes]
     z = [[int(v) for v in row] for row in matrix]
     fig = go.Figure(
@@ -478,7 +483,7 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], classes: Sequence[str]) ->
     fig.update_yaxes(autorange="reversed", title="true class", type="category")
     fig.update_xaxes(title="predicted class", type="category", side="bottom")
     size = max(320, 40 * len(classes) + 140)
-    return _layout(fig, "Confusion matrix (validation images)", height=size)
+    return _layout(fig, f"Confusion matrix ({side} images)", height=size)
 
 
 def compare_curves(
@@ -583,6 +588,31 @@ def seed_accuracy_bars(summary: Summary, names: Mapping[str, str] | None = None)
         xaxis_title="strategy",
         yaxis_title=summary.score_name,
     )
+
+
+def test_accuracy_bars(
+    names: Sequence[str], accuracies: Sequence[float], intervals: Sequence[tuple[float, float]]
+) -> go.Figure:
+    """Test accuracy per run, best first, each with its 95% interval as an error bar: bars
+    whose intervals overlap are not told apart by this test side."""
+    order = sorted(range(len(names)), key=lambda k: -accuracies[k])
+    fig = go.Figure(
+        go.Bar(
+            x=[_t(names[k]) for k in order],
+            y=[accuracies[k] for k in order],
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[intervals[k][1] - accuracies[k] for k in order],
+                arrayminus=[accuracies[k] - intervals[k][0] for k in order],
+            ),
+            marker_color=TEST_COLOUR,
+            name="test accuracy",
+            hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title="test accuracy")
+    return _layout(fig, "Test accuracy (95% interval)", height=360)
 
 
 # -- predictions ------------------------------------------------------------------------------

@@ -229,6 +229,14 @@ def _run_settings(parser: argparse.ArgumentParser, single_strategy: bool) -> Non
         help="validation share of a single folder (default: %(default)s)",
     )
     parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=RunConfig.default("test_fraction"),
+        metavar="F",
+        help="test share, scored once after training (default: %(default)s; 0: none; "
+        "a test/ folder is used as it is)",
+    )
+    parser.add_argument(
         "--precision",
         default=RunConfig.default("precision"),
         choices=PRECISIONS,
@@ -399,6 +407,7 @@ def _config_from(args):
         weights=weights,
         seed=args.seed,
         val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
         precision=args.precision,
     )
 
@@ -554,7 +563,9 @@ def _unfinished_words(unfinished, total: int) -> str:
 
 
 def result_line(run) -> dict:
-    """The JSON line `train` ends with (its keys are a stable interface for scripts)."""
+    """The JSON line `train` ends with (its keys are a stable interface for scripts).
+    test_accuracy is the reported score (None without a test side); val_accuracy is the
+    validation score of the epoch kept, optimistic."""
     from core.results import RunResult
 
     result = run.training_result or RunResult()
@@ -569,6 +580,11 @@ def result_line(run) -> dict:
         "model_path": run.model_path,
         "weights": result.weights,
         "error": run.error,
+        "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss,
+        "test_images": result.test_images,
+        "test_interval": list(result.test_interval) if result.test_interval else None,
+        "caution": result.caution,
     }
 
 
@@ -714,13 +730,15 @@ def _runs_list(store, args) -> int:
         statuses=(args.status,) if getattr(args, "status", None) else (),
     )
     for run in run_admin.filter_runs(store.list(limit=100_000), wanted):
-        accuracy = run.val_accuracy
         if getattr(args, "json", False):
             print(json.dumps(_run_json(run)))
             continue
-        shown = f"{accuracy:.3f}" if isinstance(accuracy, float) else "-"
+        scores = " ".join(
+            f"{name} {value:.3f}" if isinstance(value, float) else f"{name} -"
+            for name, value in (("test_acc", run.test_accuracy), ("val_acc", run.val_accuracy))
+        )
         tags = f"  [{', '.join(run.tags)}]" if run.tags else ""
-        print(f"{run.id}  {run.status:<11} val_acc {shown}  {report.run_title(run)}{tags}")
+        print(f"{run.id}  {run.status:<11} {scores}  {report.run_title(run)}{tags}")
     return 0
 
 
@@ -739,6 +757,7 @@ def _run_json(run) -> dict:
         "image_size": run.config.image_size,
         "dataset": run.dataset,
         "tags": list(run.tags),
+        "test_accuracy": run.test_accuracy,
         "val_accuracy": run.val_accuracy,
         "group_id": run.group_id,
         "created": run.created,

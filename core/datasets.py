@@ -111,10 +111,12 @@ class Scan:
         return {c: found.get(c, 0) for c in self.classes}
 
     def counts_by_split(self) -> dict[str, dict[str, int]]:
-        """Per class on each side the layout fixes (test only when the layout has one)."""
+        """Per class on each side the layout fixes: train, and validation and/or test (a
+        side drawn from train later is left out)."""
         out: dict[str, dict[str, int]] = {}
-        has_test = any(i.split == TEST for i in self.items)
-        for split in (TRAIN, VALIDATION, TEST) if has_test else (TRAIN, VALIDATION):
+        fixed = {i.split for i in self.items}
+        held = [s for s in (VALIDATION, TEST) if s in fixed] or [VALIDATION]
+        for split in (TRAIN, *held):
             found = Counter(i.label for i in self.items if i.split == split)
             out[split] = {c: found.get(c, 0) for c in self.classes}
         return out

@@ -65,8 +65,18 @@ TERMS: dict[str, str] = {
         "well those features already tell your classes apart."
     ),
     "validation accuracy": (
-        "The share of the validation pictures (kept aside, never trained on) the model gets "
-        "right: how well it does on pictures it has not seen."
+        "The share of the validation pictures (never trained on) the model gets right. They "
+        "decide when training stops and which epoch is kept, so this figure is a little "
+        "optimistic: the test accuracy is the honest one."
+    ),
+    "test accuracy": (
+        "The share of the test pictures the model gets right. They are kept aside until "
+        "training ends (never trained on, never used to stop or pick an epoch): the honest "
+        "estimate. Its 95% interval is wide when there are few."
+    ),
+    "test loss": (
+        "How wrong the model is on the test pictures, counting how confident it was "
+        "(lower is better)."
     ),
     "validation loss": (
         "How wrong the model is on the validation pictures, counting how confident it was "

@@ -66,16 +66,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def _dataset(data: ReportInput) -> str:
     per_split = Counter((e["label"], e["split"]) for e in data.manifest["files"].values())
+    sides = ["train", "validation"] + (["test"] if any(s == "test" for _, s in per_split) else [])
     rows = [
-        (name, per_split[(name, "train")], per_split[(name, "validation")])
-        for name in data.manifest["classes"]
+        (name, *(per_split[(name, side)] for side in sides)) for name in data.manifest["classes"]
     ]
+    header = ("class", "training images", *(f"{side} images" for side in sides[1:]))
     return (
         "<h2>Dataset</h2>"
         f"<p>{_e(data.config.dataset)}: {len(data.manifest['files'])} images in "
         f"{len(rows)} classes. Fingerprint <code>{_e(data.fingerprint[:16])}</code> "
-        "(names, sides, classes and contents of every file).</p>"
-        + _table(("class", "training images", "validation images"), rows)
+        "(names, sides, classes and contents of every file).</p>" + _table(header, rows)
     )
 
 
@@ -92,11 +92,34 @@ def _strategy(data: ReportInput) -> str:
         ("augmentation", config.augment_kind if config.augment else "none"),
         ("seed", config.seed),
         ("epochs run", result.get("epochs_run", "-")),
-        ("validation accuracy", result.get("val_accuracy", "-")),
-        ("validation log loss", result.get("val_loss", "-")),
+        *_scores(result),
     ]
     about = f"<p>{_e(spec.plain)}</p>" if spec else ""
-    return "<h2>Strategy</h2>" + about + _table(("setting", "value"), settings)
+    caution = f"<p><b>Caution:</b> {_e(result['caution'])}</p>" if result.get("caution") else ""
+    return "<h2>Strategy</h2>" + about + _table(("setting", "value"), settings) + caution
+
+
+def _scores(result: Mapping) -> list[tuple[str, object]]:
+    """Test accuracy (the reported score) with its 95% interval when the run has a test side;
+    validation figures always, named as such."""
+    rows: list[tuple[str, object]] = []
+    if result.get("test_accuracy") is not None:
+        low, high = result.get("test_interval") or (None, None)
+        rows += [
+            ("test accuracy", result["test_accuracy"]),
+            ("test accuracy, 95% interval", f"{low:.1%} to {high:.1%}" if low is not None else "-"),
+            ("test log loss", result.get("test_loss", "-")),
+            ("test images", result.get("test_images", "-")),
+        ]
+    return rows + [
+        ("validation accuracy (chose the epoch kept)", result.get("val_accuracy", "-")),
+        ("validation log loss", result.get("val_loss", "-")),
+    ]
+
+
+def _side(result: Mapping) -> str:
+    """The side per-class figures, confusion matrix and most-wrong images describe."""
+    return str(result.get("evaluated_on", "validation"))
 
 
 def _per_class(result: Mapping) -> str:
@@ -104,8 +127,8 @@ def _per_class(result: Mapping) -> str:
         (r["class"], float(r["precision"]), float(r["recall"]), float(r["f1"]), r["support"])
         for r in result.get("per_class", [])
     ]
-    return "<h2>Per-class metrics</h2>" + _table(
-        ("class", "precision", "recall", "F1", "validation images"), rows
+    return f"<h2>Per-class metrics ({_e(_side(result))} images)</h2>" + _table(
+        ("class", "precision", "recall", "F1", f"{_side(result)} images"), rows
     )
 
 
@@ -131,8 +154,9 @@ def _most_wrong(result: Mapping) -> str:
             f"true <b>{_e(wrong['true'])}</b>, predicted <b>{_e(wrong['predicted'])}</b> "
             f"({float(wrong['confidence']):.0%})</figcaption></figure>"
         )
-    body = "".join(figures) or "<p>No validation image was misclassified.</p>"
-    return f'<h2>Most confidently wrong</h2><div class="wrong">{body}</div>'
+    side = _e(_side(result))
+    body = "".join(figures) or f"<p>No {side} image was misclassified.</p>"
+    return f'<h2>Most confidently wrong ({side} images)</h2><div class="wrong">{body}</div>'
 
 
 def render(data: ReportInput) -> str:
@@ -140,7 +164,7 @@ def render(data: ReportInput) -> str:
     curves = charts.training_curves(list(data.history))
     plots = [curves.to_html(full_html=False, include_plotlyjs=True)]
     if matrix := data.result.get("confusion_matrix"):
-        figure = charts.confusion_matrix(matrix, data.result.get("classes", []))
+        figure = charts.confusion_matrix(matrix, data.result.get("classes", []), _side(data.result))
         plots.append(figure.to_html(full_html=False, include_plotlyjs=False))
     versions = _table(("library", "version"), sorted(data.versions.items()))
     return (

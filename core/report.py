@@ -90,8 +90,9 @@ def run_name(run: Run) -> str:
 
 def run_label(run: Run) -> str:
     """One line naming a run in selectboxes: what, how, on what, how it ended, when."""
-    accuracy = run.val_accuracy
-    score = f", {accuracy:.1%} validation accuracy" if isinstance(accuracy, float) else ""
+    result = run.training_result
+    accuracy = result.score if result else None
+    score = f", {accuracy:.1%} {result.score_name}" if result and accuracy is not None else ""
     return f"{run_title(run)} — {STATUS_WORDS.get(run.status, run.status)}{score} ({run.id})"
 
 
@@ -141,16 +142,25 @@ def run_eta_words(p: Progress) -> str:
 
 
 def per_class_rows(result: RunResult) -> list[dict]:
+    """Per-class figures, the image column named after the side scored (test or validation)."""
     return [
         {
             "class": row.name,
             "precision": row.precision,
             "recall": row.recall,
             "f1": row.f1,
-            "validation images": row.support,
+            f"{result.evaluated_on} images": row.support,
         }
         for row in result.per_class
     ]
+
+
+def interval_text(result: RunResult) -> str:
+    """'81%–93%': the 95% interval of the test accuracy ('' without a test side)."""
+    if result.test_interval is None:
+        return ""
+    low, high = result.test_interval
+    return f"{low:.0%}–{high:.0%}"
 
 
 def train_seconds(run: Run) -> float | None:
@@ -160,7 +170,9 @@ def train_seconds(run: Run) -> float | None:
 
 
 def compare_rows(runs: Iterable[Run]) -> list[dict]:
-    """One row per run, the best validation accuracy marked (ties: lower loss wins)."""
+    """One row per run, the best marked: by test accuracy (ties: lower test loss wins); only
+    when no run has a test side (older runs) by validation accuracy, which the `ranked by`
+    column then says."""
     rows = []
     for run in runs:
         result = run.training_result or RunResult()
@@ -169,6 +181,9 @@ def compare_rows(runs: Iterable[Run]) -> list[dict]:
                 "strategy": strategy_title(run.strategy),
                 "run": run.id,
                 "status": run.status,
+                "test_accuracy": result.test_accuracy,
+                "test_interval": interval_text(result),
+                "test_loss": result.test_loss,
                 "val_accuracy": result.val_accuracy,
                 "val_loss": result.val_loss,
                 "epochs": result.epochs_run,
@@ -176,17 +191,45 @@ def compare_rows(runs: Iterable[Run]) -> list[dict]:
                 "best": "",
             }
         )
-    scored = [r for r in rows if r["val_accuracy"] is not None]
+    side = "test" if any(r["test_accuracy"] is not None for r in rows) else "val"
+    scored = [r for r in rows if r[f"{side}_accuracy"] is not None]
     if scored:
         best = max(
             scored,
             key=lambda r: (
-                r["val_accuracy"],
-                -(r["val_loss"] if r["val_loss"] is not None else math.inf),
+                r[f"{side}_accuracy"],
+                -(r[f"{side}_loss"] if r[f"{side}_loss"] is not None else math.inf),
             ),
         )
         best["best"] = BEST_MARK
     return rows
+
+
+def test_bars(runs: Iterable[Run]) -> tuple[list[str], list[float], list[tuple]]:
+    """(names, test accuracies, 95% intervals) of the runs that have a test score."""
+    scored = [
+        (f"{strategy_title(r.strategy)} ({r.id[-6:]})", r.training_result)
+        for r in runs
+        if r.training_result and r.training_result.test_interval is not None
+    ]
+    return (
+        [name for name, _ in scored],
+        [float(result.test_accuracy) for _, result in scored],
+        [result.test_interval for _, result in scored],
+    )
+
+
+def compare_caution(runs: Iterable[Run]) -> str | None:
+    """The caution of the compared run with the widest test interval (the one that limits
+    what the table can tell apart), or the no-test-side caution, or None."""
+    results = [r.training_result for r in runs if r.training_result is not None]
+    cautious = [r for r in results if r.caution]
+    if not cautious:
+        return None
+    widest = max(
+        cautious, key=lambda r: r.test_interval[1] - r.test_interval[0] if r.test_interval else 1.0
+    )
+    return widest.caution
 
 
 def to_csv(rows: list[dict]) -> str:

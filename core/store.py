@@ -158,6 +158,10 @@ class Run:
         return self.training_result.val_accuracy if self.training_result else None
 
     @property
+    def test_accuracy(self) -> float | None:
+        return self.training_result.test_accuracy if self.training_result else None
+
+    @property
     def active(self) -> bool:
         return self.status in ACTIVE
 

@@ -382,7 +382,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     expect(metrics.filter(has_text="Pictures").first).to_contain_text("500")
     sample_dir = home / "samples" / "digits-50"
     assert (sample_dir / "digit_3").is_dir()
-    wait_for_chart(page, "Training / validation split per class")
+    wait_for_chart(page, "Training / validation / test split per class")
     settled(page)
     snap(page, shots, "data.png")
 

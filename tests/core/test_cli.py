@@ -53,6 +53,8 @@ def test_train_prints_json_last_and_predict_uses_the_run(three_class_dataset, tm
     for key in (
         "run_id",
         "strategy",
+        "test_accuracy",
+        "test_interval",
         "val_accuracy",
         "val_loss",
         "epochs_run",

@@ -49,9 +49,9 @@ def test_missing_folder_raises_clear_error(tmp_path):
 def test_split_is_stratified_seeded_and_keeps_each_class_on_both_sides(tmp_path):
     root = write_colour_dataset(tmp_path / "d", ("red", "green", "blue"), per_class=10)
     scan = datasets.scan(root)
-    first = datasets.split(scan, 0.2, seed=1)
-    again = datasets.split(scan, 0.2, seed=1)
-    other = datasets.split(scan, 0.2, seed=2)
+    first = datasets.split(scan, 0.2, seed=1, test_fraction=0)
+    again = datasets.split(scan, 0.2, seed=1, test_fraction=0)
+    other = datasets.split(scan, 0.2, seed=2, test_fraction=0)
     assert first.manifest() == again.manifest()
     assert first.manifest()["files"] != other.manifest()["files"]
     for name in scan.classes:
@@ -103,11 +103,11 @@ def test_separate_validation_folder_keeps_every_file_in_the_manifest(tmp_path):
     train = write_colour_dataset(tmp_path / "train", ("red", "blue"), per_class=5)
     val = write_colour_dataset(tmp_path / "val", ("red", "blue"), per_class=2, seed=9)
     scan = datasets.scan(train, val)
-    split = datasets.split(scan)
-    assert (len(split.train), len(split.validation)) == (10, 4)
+    split = datasets.split(scan)  # the test side is drawn from train: one per class
+    assert (len(split.train), len(split.validation), len(split.test)) == (8, 4, 2)
     assert len(split.manifest()["files"]) == 14  # same names in both folders do not collide
     rebuilt = datasets.split_from_manifest(scan, split.manifest())
-    assert (len(rebuilt.train), len(rebuilt.validation)) == (10, 4)
+    assert (len(rebuilt.train), len(rebuilt.validation), len(rebuilt.test)) == (8, 4, 2)
 
 
 def test_class_without_training_images_is_blocked(tmp_path):
@@ -120,10 +120,11 @@ def test_class_without_training_images_is_blocked(tmp_path):
 
 def test_split_counts_pictures_per_class_on_each_side(tmp_path):
     root = write_colour_dataset(tmp_path / "three", ("red", "green", "blue"), per_class=10)
-    split = datasets.split(datasets.scan(root), 0.2, seed=3)
+    split = datasets.split(datasets.scan(root), 0.2, seed=3, test_fraction=0.1)
     counts = split.counts()
     assert counts[datasets.VALIDATION] == {"blue": 2, "green": 2, "red": 2}
-    assert counts[datasets.TRAIN] == {"blue": 8, "green": 8, "red": 8}
+    assert counts[datasets.TEST] == {"blue": 1, "green": 1, "red": 1}
+    assert counts[datasets.TRAIN] == {"blue": 7, "green": 7, "red": 7}
     assert list(counts[datasets.TRAIN]) == split.classes
 
 
@@ -196,3 +197,91 @@ def test_repeated_warnings_are_summarised_and_odd_names_escaped(tmp_path):
     assert not any("\n" in m or "\x1b" in m for m in messages)
     (links,) = [w for w in scan.warnings if "skipped" in w]
     assert links.startswith("40 item(s) skipped") and links.endswith("and 35 more")
+
+
+def _sides(split: datasets.Split) -> dict[str, set[str]]:
+    return {side: {i.rel for i in items} for side, items in split.sides().items()}
+
+
+def test_default_split_is_70_15_15_stratified_seeded_and_disjoint(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "green", "blue"), per_class=20, size=16)
+    scan = datasets.scan(root)
+    split = datasets.split(scan, seed=4)
+    each = {"blue": 0, "green": 0, "red": 0}
+    assert split.counts() == {
+        datasets.TRAIN: dict.fromkeys(each, 14),
+        datasets.VALIDATION: dict.fromkeys(each, 3),
+        datasets.TEST: dict.fromkeys(each, 3),
+    }
+    sides = _sides(split)
+    assert not (sides["train"] & sides["validation"] or sides["train"] & sides["test"])
+    assert not sides["validation"] & sides["test"]
+    assert set.union(*sides.values()) == {i.rel for i in scan.items}
+    assert datasets.split(scan, seed=4).manifest() == split.manifest()
+    assert _sides(datasets.split(scan, seed=5))["test"] != sides["test"]
+    manifest = split.manifest()
+    assert manifest["test_fraction"] == 0.15
+    assert sum(side == "test" for side in manifest["files"].values()) == 9
+    rebuilt = datasets.split_from_manifest(scan, manifest)
+    assert [i.rel for i in rebuilt.test] == [i.rel for i in split.test]
+    assert [i.rel for i in rebuilt.train] == [i.rel for i in split.train]
+
+
+def test_own_test_folder_is_kept_as_it_is(tmp_path):
+    three = tmp_path / "three"
+    write_colour_dataset(three / "train", per_class=6, size=16)
+    write_colour_dataset(three / "validation", per_class=2, size=16, seed=1)
+    write_colour_dataset(three / "test", per_class=3, size=16, seed=2)
+    scan = datasets.scan(three)
+    assert scan.layout == "split" and set(scan.counts_by_split()) == set(datasets.SIDES)
+    split = datasets.split(scan)
+    assert {rel.split("/")[0] for rel in _sides(split)["test"]} == {"test"}
+    assert (len(split.train), len(split.validation), len(split.test)) == (12, 4, 6)
+
+    two = tmp_path / "two"  # train/ + test/: validation is drawn from train, test kept
+    write_colour_dataset(two / "train", per_class=10, size=16)
+    write_colour_dataset(two / "test", per_class=3, size=16, seed=2)
+    split = datasets.split(datasets.scan(two), 0.2)
+    assert {rel.split("/")[0] for rel in _sides(split)["test"]} == {"test"}
+    assert {rel.split("/")[0] for rel in _sides(split)["validation"]} == {"train"}
+    assert (len(split.train), len(split.validation), len(split.test)) == (16, 4, 6)
+
+
+def test_a_test_image_also_in_train_is_leakage(tmp_path):
+    write_colour_dataset(tmp_path / "d" / "train", per_class=3, size=16)
+    write_colour_dataset(tmp_path / "d" / "test", per_class=3, size=16)  # same pictures
+    scan = datasets.scan(tmp_path / "d")
+    assert len(scan.leakage()) == 6 and any("leakage" in w for w in scan.warnings)
+    assert {"train", "test"} <= set(scan.summary()["leakage"][0])
+
+
+def test_tiny_classes_keep_one_for_training_and_are_explained(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=10, size=16)
+    write_colour_dataset(root, ("green",), per_class=2, size=16)
+    split = datasets.split(datasets.scan(root))
+    counts = split.counts()
+    assert counts[datasets.TRAIN]["green"] == 1 and counts[datasets.VALIDATION]["green"] == 1
+    assert counts[datasets.TEST]["green"] == 0
+    assert all(counts[datasets.TRAIN][c] >= 1 for c in split.classes)
+    assert all(counts[datasets.TEST][c] >= 1 for c in ("red", "blue"))
+    assert len(split.notes) == 1 and "'green' has only 2 image(s)" in split.notes[0]
+
+    tiny = write_colour_dataset(tmp_path / "t", ("red", "blue"), per_class=2, size=16)
+    split = datasets.split(datasets.scan(tiny))  # too small for any test side: said, no crash
+    assert not split.test and len(split.train) == 2 and len(split.validation) == 2
+    assert any("validation scores instead" in note for note in split.notes)
+
+
+def test_an_old_manifest_without_a_test_side_still_loads(tmp_path):
+    scan = datasets.scan(write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=5))
+    files = {i.rel: ("validation" if i.rel.endswith("_00.png") else "train") for i in scan.items}
+    old = {"classes": ["blue", "red"], "seed": 0, "val_fraction": 0.2, "files": files}
+    split = datasets.split_from_manifest(scan, old)
+    assert (len(split.train), len(split.validation), split.test) == (8, 2, [])
+    assert split.test_fraction == 0.0 and datasets.TEST not in split.counts()
+
+
+def test_fractions_leaving_nothing_to_train_on_are_refused(tmp_path):
+    scan = datasets.scan(write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=5))
+    with pytest.raises(datasets.DatasetError, match="must stay below 1"):
+        datasets.split(scan, 0.5, test_fraction=0.5)

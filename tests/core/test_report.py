@@ -96,9 +96,43 @@ def test_compare_rows_mark_one_best_and_export_csv(tmp_path):
     assert [r["best"] for r in rows] == ["", report.BEST_MARK, "", ""]  # tie: lower loss wins
     assert rows[3]["val_accuracy"] is None and rows[3]["status"] == "failed"
     csv = report.to_csv(rows).splitlines()
-    assert csv[0] == "strategy,run,status,val_accuracy,val_loss,epochs,train_seconds,best"
+    assert csv[0] == (
+        "strategy,run,status,test_accuracy,test_interval,test_loss,val_accuracy,val_loss,"
+        "epochs,train_seconds,best"
+    )
     assert csv[2].startswith("Linear probe,") and csv[2].endswith(report.BEST_MARK)
     assert report.to_csv([]) == ""
+
+
+def test_compare_rows_rank_by_test_accuracy_not_validation(tmp_path):
+    """Validation chose each run's epoch, so it flatters: the table ranks by the test side,
+    shows its 95% interval, and the widest interval's caution is the table's."""
+    store = Store(tmp_path / "home")
+    runs = []
+    for strategy, val, test, interval, caution in (
+        ("head", 0.99, 0.80, (0.70, 0.87), "Only 60 test images"),
+        ("linear", 0.90, 0.85, (0.76, 0.91), None),
+    ):
+        run = store.create(RunConfig(dataset=str(tmp_path), strategy=strategy))
+        result = RunResult(
+            val_accuracy=val,
+            val_loss=0.3,
+            test_accuracy=test,
+            test_loss=0.4,
+            test_images=60,
+            test_interval=interval,
+            evaluated_on="test",
+            caution=caution,
+        )
+        store.finish(run.id, store_mod.DONE, result=result)
+        runs.append(store.get(run.id))
+    rows = report.compare_rows(runs)
+    assert [r["best"] for r in rows] == ["", report.BEST_MARK]
+    assert rows[0]["test_interval"] == "70%–87%"
+    assert report.compare_caution(runs) == "Only 60 test images"
+    assert "85.0% test accuracy" in report.run_label(runs[1])
+    names, accuracies, intervals = report.test_bars(runs)
+    assert accuracies == [0.80, 0.85] and intervals[1] == (0.76, 0.91)
 
 
 def test_run_label_latest_probe_and_per_class(tmp_path):

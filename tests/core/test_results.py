@@ -34,6 +34,12 @@ RESULT = RunResult(
     class_weights={0: 1.5, 1: 0.75},
     most_wrong=(WrongImage("/x/cat1.png", "cat", "dog", 0.9, 0.1),),
     feature_cache=CacheUse(hits=2, misses=1),
+    test_accuracy=0.5,
+    test_loss=0.9,
+    test_images=4,
+    test_interval=(0.15, 0.85),
+    evaluated_on="test",
+    caution="Only 4 test images",
 )
 
 
@@ -104,6 +110,9 @@ def test_old_and_empty_rows_still_load(tmp_path):
         )
     old = store.get(run.id)
     assert old.result.val_accuracy == 0.5 and old.result.epochs_run is None
+    # a run from before the test split: its figures are validation ones, and say so
+    assert old.result.test_accuracy is None and old.result.evaluated_on == "validation"
+    assert (old.result.score, old.result.score_name) == (0.5, "validation accuracy")
     assert old.result.per_class == (PerClass("a", 0.0, 0.0, 0.0, 0),)
     assert old.progress == Progress("training", epoch=1)
     assert old.config.strategy == "head" and old.config.weights == "imagenet"
@@ -126,12 +135,18 @@ def test_the_cli_json_line_keeps_its_keys(tmp_path):
         "model_path",
         "weights",
         "error",
+        "test_accuracy",
+        "test_loss",
+        "test_images",
+        "test_interval",
+        "caution",
     ]
     assert (line["val_accuracy"], line["epochs_run"], line["weights"]) == (
         0.75,
         3,
         "no pretrained weights",
     )
+    assert (line["test_accuracy"], line["test_interval"]) == (0.5, [0.15, 0.85])
     store.finish(run.id, store_mod.FAILED, error="boom", result=None)
     failed = cli.result_line(store.get(run.id))
     assert failed["val_accuracy"] is None and failed["error"] == "boom"

@@ -34,6 +34,11 @@ def test_default_reads_the_field_defaults():
     assert RunConfig.default("learning_rates") == {}
 
 
+def test_the_default_split_is_70_15_15_and_no_test_side_is_allowed(tmp_path):
+    assert (RunConfig.default("val_fraction"), RunConfig.default("test_fraction")) == (0.15, 0.15)
+    assert RunConfig(dataset=str(tmp_path), weights="none", test_fraction=0.0).problems() == []
+
+
 def test_default_returns_a_fresh_mutable_default():
     RunConfig.default("learning_rates")["head"] = 1.0
     assert RunConfig.default("learning_rates") == {}
@@ -54,6 +59,9 @@ def test_default_refuses_settings_without_a_default(name):
         ({"batch_size": "64"}, "batch size must be a whole number, got '64'"),
         ({"image_size": 150.5}, "image size must be a whole number"),
         ({"learning_rates": {"head": float("nan")}}, "learning rates must be positive numbers"),
+        ({"test_fraction": -0.1}, "test fraction must be at least 0 and below 1"),
+        ({"test_fraction": "0.2"}, "test fraction must be at least 0 and below 1"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, "must add up to less than 1"),
     ],
 )
 def test_run_config_refuses_values_beyond_its_bounds(tmp_path, settings, message):

@@ -34,9 +34,9 @@ def test_data_use_the_sample_shows_ten_classes_and_the_class_chart(store):
     counts = chart_titled(at, "Images per class")
     assert counts["data"][0]["x"] == CLASSES
     assert counts["data"][0]["y"] == [50] * 10
-    split = chart_titled(at, "Training / validation split per class")
-    assert [trace["name"] for trace in split["data"]] == ["train", "validation"]
-    assert sum(split["data"][1]["y"]) == 100  # 20 % of 500 validate
+    split = chart_titled(at, "Training / validation / test split per class")
+    assert [trace["name"] for trace in split["data"]] == ["train", "validation", "test"]
+    assert [sum(trace["y"]) for trace in split["data"]] == [350, 75, 75]  # 70 / 15 / 15
     assert chart_titled(at, "Image sizes (width x height, pixels)")["data"][0]["x"] == [32]
     assert at.session_state[common.DATASET].endswith("digits-50")
     assert at.session_state[common.IMAGE_SIZE] == samples.SAMPLES["digits"].image_size
