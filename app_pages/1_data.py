@@ -124,8 +124,8 @@ def online_sample() -> None:
 
 def server_folder() -> None:
     st.write(
-        "A folder on the server with one subfolder per class (or train/ and "
-        "validation/ folders that each hold class subfolders)."
+        "A folder on the server with one subfolder per class (or train/ with validation/ "
+        "and/or test/ folders that each hold class subfolders)."
     )
     path = st.text_input("Folder path", key="data_folder_path", placeholder="/data/my_pictures")
     if st.button("Use this folder", key="data_use_folder", disabled=not path.strip()):
@@ -419,13 +419,20 @@ def convert_again() -> None:
     choose(Path(st.session_state[common.AUDIO_SOURCE]), label.removesuffix(SPECTROGRAM_SUFFIX))
 
 
+def layout_words(found: datasets.Scan) -> str:
+    """'one folder', or the sides the dataset's own folders fix: 'train + test'."""
+    if found.layout == "single":
+        return "one folder"
+    return " + ".join(found.counts_by_split())
+
+
 def show_summary(found: datasets.Scan) -> None:
     """Counts, the scan's errors and warnings, and where to go next when it is ready."""
     cols = st.columns(4)
     cols[0].metric("Classes", len(found.classes))
     cols[1].metric("Pictures", len(found.items))
     cols[2].metric("Pictures per class", f"{found.images_per_class():.0f}")
-    cols[3].metric("Layout", "one folder" if found.layout == "single" else "train + validation")
+    cols[3].metric("Layout", layout_words(found))
     for error in found.errors:
         st.error(common.md(error))
     for warning in found.warnings:

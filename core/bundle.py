@@ -139,6 +139,7 @@ def write(store: Store, run_ref: str, out: str | Path | None = None) -> Bundle:
                 "classes": exporter.split.classes,
                 "train_images": len(exporter.split.train),
                 "validation_images": len(exporter.split.validation),
+                "test_images": len(exporter.split.test),
                 "missing_since_training": gone,
             },
             indent=1,

@@ -127,7 +127,7 @@ def _check_files(config: RunConfig, manifest: dict, home: Path) -> list[str]:
         split = runfiles.rebuild_split(config, runfiles.plain_manifest(manifest), home)
     except runfiles.RunFilesMissing as exc:
         raise ReproduceRefused(str(exc)) from None
-    now = {item.rel: item.sha256 for item in (*split.train, *split.validation)}
+    now = {item.rel: item.sha256 for items in split.sides().values() for item in items}
     missing = [rel for rel in manifest["files"] if rel not in now]
     recorded = {rel: entry.get("sha256") for rel, entry in manifest["files"].items()}
     changed = [rel for rel, sha in recorded.items() if sha and rel in now and now[rel] != sha]

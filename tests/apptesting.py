@@ -84,6 +84,7 @@ def finished_run(
     status: str = store_mod.DONE,
     most_wrong: list | None = None,
     error: str | None = None,
+    test: dict | None = None,
 ):
     config = RunConfig(
         dataset=str(dataset), strategy=strategy, image_size=48, epochs=3, weights="none"
@@ -107,6 +108,8 @@ def finished_run(
     result = result_dict(strategy, accuracy, loss, seconds)
     if most_wrong is not None:
         result["most_wrong"] = most_wrong
+    if test is not None:  # test_accuracy, test_interval, caution...: scored on a test side
+        result.update({"evaluated_on": "test", "test_images": 30, "test_loss": loss, **test})
     store.finish(
         run.id,
         status,

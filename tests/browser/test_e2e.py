@@ -451,8 +451,9 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     # 7. The finished view: final metrics and the confusion matrix.
     expect(page.get_by_text("Training finished.")).to_be_visible(timeout=WORK)
     lap("finished")
-    confusion = wait_for_chart(page, "Confusion matrix (validation images)")
+    confusion = wait_for_chart(page, "Confusion matrix (test images)")
     assert len(confusion["traces"][0]["x"]) == 10
+    expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_contain_text("%")
     expect(page.get_by_test_id("stMetric").filter(has_text="Validation accuracy")).to_contain_text(
         "%"
     )

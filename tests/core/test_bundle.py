@@ -89,6 +89,7 @@ def test_report_is_self_contained_and_escapes_user_text(run, made):
     assert "<script src=" not in page  # plotly.js is inline: opens without a network
     assert "Plotly.newPlot" in page and page.count("Confusion matrix") >= 1
     assert "Per-class metrics" in page and "Versions" in page
+    assert "test accuracy, 95% interval" in page and "Confusion matrix (test images)" in page
     store, finished = run
     data = bundle.report_input(store, bundle.export.Exporter(store, finished.id))
     hostile = '<script>alert("x")</script>'

@@ -29,6 +29,7 @@ class Recorder:
         self.training = 0
         self.during_training: set[str] = set()
         self.after_training: set[str] = set()
+        self.extracted: set[str] = set()  # features computed or loaded (inputs, not signal)
 
     def saw(self, items) -> None:
         paths = {str(item.path) for item in items}
@@ -60,7 +61,12 @@ def recorder(monkeypatch) -> Recorder:
         seen.saw(items)
         return original_images(items, *args, **kwargs)
 
-    original_images = decoded_cache.image_batches
+    def spy_extract(base, items, *args, **kwargs):
+        seen.extracted.update(str(item.path) for item in items)
+        return original_extract(base, items, *args, **kwargs)
+
+    original_images, original_extract = decoded_cache.image_batches, features.extract
+    monkeypatch.setattr(features, "extract", spy_extract)
     monkeypatch.setattr(features.FeatureTable, "batches", spy(features.FeatureTable.batches))
     monkeypatch.setattr(features.FeatureTable, "rows", spy(features.FeatureTable.rows))
     monkeypatch.setattr(decoded_cache, "image_batches", spy_images)
@@ -100,6 +106,8 @@ def test_no_test_image_is_seen_by_training_or_early_stopping(recorder, settings,
     # ...and never a test image; those were read once training had ended
     assert not sides["test"] & recorder.during_training
     assert sides["test"] <= recorder.after_training
+    if settings.get("augment") is None:  # cached-feature runs: the cache covers test too
+        assert sides["test"] <= recorder.extracted
 
     result = run.result
     assert result.evaluated_on == "test" and result.test_accuracy is not None

@@ -61,9 +61,11 @@ def test_each_strategy_learns_an_easy_task(strategy, dataset_fixture, epochs, re
     assert [h.epoch for h in history] == list(range(1, len(history) + 1))
     matrix = np.array(run.result.confusion_matrix)
     assert matrix.shape == (classes, classes)
-    assert matrix.sum() == run.result.validation_images
+    assert matrix.sum() == run.result.test_images  # scored on the held-out test side
+    assert run.result.evaluated_on == "test"
     saved = json.loads((store.run_dir(run.id) / "manifest.json").read_text())
-    assert len(saved["files"]) == run.result.train_images + run.result.validation_images
+    sides = (run.result.train_images, run.result.validation_images, run.result.test_images)
+    assert len(saved["files"]) == sum(sides)
 
 
 def test_second_run_on_the_same_data_extracts_nothing(binary_dataset, tmp_path):
@@ -92,7 +94,8 @@ def test_unreadable_image_is_reported_and_skipped(binary_dataset, tmp_path):
     store = Store(tmp_path / "home")
     run = _run(store, binary_dataset, strategy="linear")
     assert run.status == store_mod.DONE
-    assert run.result.train_images + run.result.validation_images == 24
+    result = run.result
+    assert result.train_images + result.validation_images + result.test_images == 24
 
 
 def test_imbalanced_classes_get_balanced_class_weights(tmp_path):
@@ -101,7 +104,7 @@ def test_imbalanced_classes_get_balanced_class_weights(tmp_path):
     run = _run(Store(tmp_path / "home"), root, strategy="head", epochs=2)
     weights = run.result.class_weights
     assert weights is not None and weights[0] > weights[1]  # blue (0) is the rare class
-    assert [c.support for c in run.result.per_class] == [1, 3]
+    assert [c.support for c in run.result.per_class] == [1, 2]  # the test side: 1 blue, 2 red
 
 
 def test_bad_dataset_fails_the_run_with_a_message(tmp_path):

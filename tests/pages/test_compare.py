@@ -33,6 +33,21 @@ def test_compare_two_runs_table_marks_the_best(store, digits):
     assert download.proto.label == "Download the table (CSV)"
 
 
+def test_compare_ranks_by_test_accuracy_and_shows_the_interval(store, digits):
+    test = {"test_accuracy": 0.88, "test_interval": [0.8, 0.93], "caution": "Only 30 test images"}
+    flattered = {"test_accuracy": 0.7, "test_interval": [0.6, 0.8], "caution": None}
+    finished_run(store, digits, "head", accuracy=0.99, group_id="g", test=flattered)
+    best = finished_run(store, digits, "linear", accuracy=0.9, group_id="g", test=test)
+    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    no_exceptions(at)
+    table = at.dataframe[0].value
+    assert list(table[table["best"] != ""]["run"]) == [best.id]
+    assert "Best so far: Linear probe with 88.0% of the test pictures right." in texts(at.success)
+    bars = chart_titled(at, "Test accuracy (95% interval)")
+    assert bars["data"][0]["y"] == [0.88, 0.7]
+    assert "Only 30 test images" in texts(at.warning)
+
+
 def test_compare_run_every_strategy_queues_one_run_each_on_one_split(store, digits):
     at = page(
         "5_compare.py",
@@ -44,7 +59,9 @@ def test_compare_run_every_strategy_queues_one_run_each_on_one_split(store, digi
     assert sorted(r.strategy for r in runs) == sorted(strategies.STRATEGIES)
     assert len({r.group_id for r in runs}) == 1 and runs[0].group_id
     manifests = {json.dumps(r.config.manifest, sort_keys=True) for r in runs}
-    assert len(manifests) == 1 and len(json.loads(manifests.pop())["files"]) == 500
+    manifest = json.loads(manifests.pop())
+    assert len(manifests) == 0 and len(manifest["files"]) == 500
+    assert list(manifest["files"].values()).count("test") == 75  # one test side for all
     assert {(r.config.seed, r.config.image_size, r.config.weights) for r in runs} == {
         (0, 48, "none")
     }

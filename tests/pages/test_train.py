@@ -100,6 +100,19 @@ def test_train_finished_run_shows_confusion_matrix_table_and_gallery(store, digi
     assert "Download this model" not in texts(at.subheader)  # no model recorded: none to take
 
 
+def test_train_result_reports_test_accuracy_its_interval_and_the_caution(store, digits):
+    test = {"test_accuracy": 0.8, "test_interval": [0.63, 0.9], "caution": "Only 30 test images"}
+    run = finished_run(store, digits, accuracy=0.9, test=test)
+    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Test accuracy"], metrics["Validation accuracy"]) == ("80.0%", "90.0%")
+    assert "Validation loss" not in metrics
+    assert "63%–90%" in texts(at.caption) and "Only 30 test images" in texts(at.warning)
+    assert chart_titled(at, "Confusion matrix (test images)")
+    assert "test images" in at.dataframe[0].value.columns
+
+
 def test_train_finished_run_with_a_model_offers_the_download_section(store, digits):
     run = finished_run(store, digits)
     store.update(run.id, model_path=str(store.run_dir(run.id) / "model.keras"))
