@@ -37,9 +37,10 @@ def test_predict_run_whose_model_file_is_gone(store, digits):
 
 
 def best_learned_class(run) -> str:
-    """The class this run's own validation recalled best. A 2-epoch, 32 px, random-weights run
-    learns some digits and not others, and which ones depends on every seeded draw; the page
-    must agree with the run's evaluation, which is what these assertions hold it to."""
+    """The class this run's own evaluation (its test images) recalled best. A 2-epoch, 32 px,
+    random-weights run learns some digits and not others, and which ones depends on every
+    seeded draw; the page must agree with the run's evaluation, which is what these
+    assertions hold it to."""
     result = run.training_result
     best = max(result.per_class, key=lambda row: row.recall)
     assert best.recall >= 0.8, f"the tiny run learned no class well: {result.per_class}"
