@@ -123,6 +123,8 @@ def show_repeats(store: store_mod.Store, runs: list[Run]) -> None:
         "Mean ± standard deviation (sample, n − 1) over the seeds that finished (the 'seeds' "
         f"column states n); {splits}. The test pairs each strategy's runs by seed."
     )
+    if caution := report.compare_caution(runs):
+        st.warning(common.md(caution))
     with st.expander("Every run of the comparison"):
         show_table(report.compare_rows(runs))
 

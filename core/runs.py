@@ -116,9 +116,9 @@ def comparison_configs(
     saved split (manifest), so the strategies train, validate and are tested on the same
     pictures. The split is drawn once with base's seed (only training varies between repeats),
     or with `repeat_splits` once per repeat with that repeat's seed (a folder's own
-    train/validation/test layout cannot vary). Ordered repeat by repeat, so a comparison stopped midway holds as
-    many finished seeds of each strategy. Raises datasets.DatasetError when the dataset cannot
-    be split."""
+    train/validation/test layout cannot vary). Ordered repeat by repeat, so a comparison
+    stopped midway holds as many finished seeds of each strategy. Raises datasets.DatasetError
+    when the dataset cannot be split."""
     chosen = set(strategies.STRATEGIES if keys is None else keys)
     ordered = [key for key in strategies.STRATEGIES if key in chosen]
     shared = datasets.split(found, base.val_fraction, base.seed, base.test_fraction).manifest()
