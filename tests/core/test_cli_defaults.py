@@ -60,6 +60,7 @@ def parsed_defaults(*argv: str) -> dict:
                 "augment_kind",
                 "seed",
                 "val_fraction",
+                "test_fraction",
                 "precision",
             },
         ),
