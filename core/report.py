@@ -208,7 +208,7 @@ def compare_rows(runs: Iterable[Run]) -> list[dict]:
 def test_bars(runs: Iterable[Run]) -> tuple[list[str], list[float], list[tuple]]:
     """(names, test accuracies, 95% intervals) of the runs that have a test score."""
     scored = [
-        (f"{strategy_title(r.strategy)} ({r.id[-6:]})", r.training_result)
+        (series_name(r), r.training_result)
         for r in runs
         if r.training_result and r.training_result.test_interval is not None
     ]
