@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +39,7 @@ from core import datasets
 from core.datasets import IGNORED_NAMES, DatasetError
 from core.fileio import sha256_file, write_atomically
 from core.imaging import IMAGE_EXTENSIONS
+from core.overlay import Edit
 
 _BASE_EXTENSIONS = frozenset({".wav", ".flac", ".ogg"})
 # libsndfile reads MP3 from 1.1.0 on; only claim it when the installed build really can.
@@ -320,12 +321,15 @@ def clip_shape(path: Path) -> tuple[int, int, str]:
 CLIPS = datasets.Media("audio", "audio clip", is_audio_file, clip_shape)
 
 
-def scan_dataset(root: str | Path, val_dir: str | Path | None = None) -> datasets.Scan:
+def scan_dataset(
+    root: str | Path, val_dir: str | Path | None = None, edits: Sequence[Edit] = ()
+) -> datasets.Scan:
     """The one scan of a dataset folder for the CLI and the app: a folder whose class folders
     hold mostly sound (is_audio_dataset) is scanned as audio clips, any other as images. Runs on
-    an audio folder render its spectrograms first (core.training.image_folders)."""
+    an audio folder render its spectrograms first (core.training.image_folders). `edits`: the
+    dataset's overlay (core.overlay)."""
     media = CLIPS if is_audio_dataset(root) else datasets.IMAGES
-    return datasets.scan(root, val_dir, media=media)
+    return datasets.scan(root, val_dir, media=media, edits=edits)
 
 
 def _targets(root: Path, files: list[Path]) -> dict[Path, str]:

@@ -95,7 +95,8 @@ def result_json(run: Run) -> dict:
 
 def report_input(store: Store, exporter: export.Exporter) -> html_report.ReportInput:
     run = exporter.run
-    manifest = runfiles.hashed_manifest(exporter.split)
+    saved = runfiles.read_json(store.run_dir(run.id), MANIFEST)  # its edits, if any
+    manifest = runfiles.hashed_manifest(exporter.split, saved.get("edits"))
     return html_report.ReportInput(
         run_id=run.id,
         config=run.config,

@@ -12,6 +12,7 @@ leakage between train and the held-out sides.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections import Counter, defaultdict
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import overlay
 from core.fileio import sha256_file
 from core.imaging import (
     UNSUPPORTED_FORMAT,
@@ -101,6 +103,9 @@ class Scan:
     errors: list[str] = field(default_factory=list)  # blocking problems
     media: Media = IMAGES  # what the items are: images, or audio clips (core.audio)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel, why): links, formats
+    # the overlay (core.overlay): edits applied, and the files they left out of the dataset
+    edits: tuple[overlay.Edit, ...] = ()
+    excluded: list[Item] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -159,8 +164,9 @@ class Scan:
         return max(counts) / min(counts) if counts else 1.0
 
     def fingerprint(self) -> str:
-        """Content hash of the images (not of names or labels): the feature cache key."""
-        return fingerprint(self.items)
+        """Content hash of the images (not of names or labels): the feature cache key. Files
+        the overlay excluded still count: an exclusion keeps the cached features usable."""
+        return fingerprint([*self.items, *self.excluded])
 
     def summary(self) -> dict:
         return {
@@ -177,6 +183,7 @@ class Scan:
             "duplicates": self.duplicates(),
             "leakage": [{"train": t, self._side_of(v): v} for t, v in self.leakage()],
             "modes": self.modes(),
+            "edits": [e.describe() for e in self.edits],
             "warnings": self.warnings,
             "errors": self.errors,
         }
@@ -276,10 +283,13 @@ def scan(
     val_dir: str | Path | None = None,
     workers: int = 8,
     media: Media = IMAGES,
+    edits: Iterable[overlay.Edit] = (),
 ) -> Scan:
     """Scan a dataset folder of images (or of another media). Raises DatasetError only when
     the folder itself is unusable; problems with the data (one class, empty classes) are listed
-    in `errors`. Whether a folder holds images or sound is decided by core.audio.scan_dataset."""
+    in `errors`. Whether a folder holds images or sound is decided by core.audio.scan_dataset.
+    `edits` (core.overlay) relabel or exclude files without touching them; the checks see the
+    edited dataset."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
@@ -315,8 +325,37 @@ def scan(
     result = Scan(
         root, layout, sorted(classes), items, unreadable, ignored, media=media, skipped=skipped
     )
+    _apply_edits(result, tuple(edits))
     _check(result)
     return result
+
+
+def _apply_edits(result: Scan, edits: tuple[overlay.Edit, ...]) -> None:
+    """Relabel and exclude items as the overlay says. An edit whose file is gone, or whose
+    class no longer exists, is not applied, and a warning says so (it can be undone)."""
+    if not edits:
+        return
+    in_force = overlay.effective(edits)
+    kept, stale = [], []
+    for item in result.items:
+        edit = in_force.pop(item.rel, None)
+        if edit is None:
+            kept.append(item)
+        elif edit.kind == overlay.EXCLUDE:
+            result.excluded.append(item)
+        elif edit.to_label in result.classes:
+            kept.append(dataclasses.replace(item, label=edit.to_label))
+        else:
+            kept.append(item)
+            stale.append(edit.rel)
+    stale += list(in_force)  # files no longer in the dataset
+    result.items = kept
+    result.edits = edits
+    if stale:
+        result.warnings.append(
+            f"{len(stale)} edit(s) could not be applied (the file or its new class is gone): "
+            f"{listing(stale)}; undo them on the Data page"
+        )
 
 
 SHOWN_NAMES = 5  # a repeated warning names this many, then "and N more"

@@ -247,6 +247,10 @@ def extract(
     for item in items:
         unique.setdefault(item.sha256, item)
     hashes = sorted(unique)
+    if (table := cached_table(cache, key, outputs, hashes)) is not None:
+        if progress is not None:
+            progress(len(hashes), len(hashes))
+        return table
     arrays: dict[Output, np.ndarray] = {}
     missing: list[Output] = []
     for output in dict.fromkeys(outputs):
@@ -274,6 +278,25 @@ def extract(
     elif progress is not None:
         progress(len(hashes), len(hashes))
     return FeatureTable(hashes, arrays)
+
+
+def cached_table(
+    cache: FeatureCache, key: CacheKey, outputs: Sequence[Output], hashes: Sequence[str]
+) -> FeatureTable | None:
+    """Every output from the cache when each holds rows for all of `hashes` (it may hold more:
+    files excluded by a dataset's overlay keep their rows, so an exclusion re-extracts
+    nothing); None when any output is missing or lacks an image."""
+    found: dict[Output, np.ndarray] = {}
+    index: list[str] | None = None
+    for output in dict.fromkeys(outputs):
+        cached = cache.load(key, output)
+        if cached is None or not set(hashes) <= set(cached[1]):
+            return None
+        found[output], index = cached
+    if index is None:
+        return None
+    cache.hits += len(found)
+    return FeatureTable(list(index), found)
 
 
 def _extract_to_cache(

@@ -54,6 +54,11 @@ def is_probe(run: Run) -> bool:
     return task(run) == "probe"
 
 
+def is_map(run: Run) -> bool:
+    """A map of the data (core.datamap): no model, shown on the Data page."""
+    return task(run) == "map"
+
+
 def strategy_title(key: str) -> str:
     spec = strategies.STRATEGIES.get(key)
     return spec.title if spec else key
@@ -64,7 +69,9 @@ def run_title(run: Run) -> str:
     and which file), at which image size, on which dataset. 'Linear probe · ImageNet · 48 px
     · digits'. A name a person gave the run comes first: 'baseline: Linear probe · ...'."""
     config = run.config
-    what = "similarity measurement" if is_probe(run) else strategy_title(run.strategy)
+    what = {"probe": "similarity measurement", "map": "map of the data"}.get(
+        task(run), strategy_title(run.strategy)
+    )
     described = " · ".join(
         (what, weights_label(run), f"{config.image_size} px", Path(run.dataset).name)
     )
@@ -74,7 +81,7 @@ def run_title(run: Run) -> str:
 def weights_label(run: Run) -> str:
     """The weights a run started from, in words ('ImageNet', 'no pretrained weights', a file)."""
     config = run.config
-    return (config.weights_spec if is_probe(run) else config.weights_for_run()).label
+    return (config.weights_for_run() if task(run) == "train" else config.weights_spec).label
 
 
 def series_name(run: Run) -> str:
@@ -328,7 +335,7 @@ def failure_words(error: str | None) -> tuple[str, str | None]:
 
 def latest(runs: Iterable[Run], train_only: bool = True) -> Run | None:
     for run in runs:
-        if not train_only or not is_probe(run):
+        if not train_only or task(run) == "train":
             return run
     return None
 

@@ -1,4 +1,5 @@
-"""What a run reports, as frozen dataclasses: its progress, its result, the probe's result.
+"""What a run reports, as frozen dataclasses: its progress, its result, the probe's and the
+map's results.
 
 The worker writes them into the store and the pages, the CLI and the reports read them as
 typed values. JSON appears only at the store boundary (`to_json` / `from_json`, called by
@@ -242,15 +243,81 @@ class ProbeResult:
         )
 
 
-Result = RunResult | ProbeResult
+@dataclass(frozen=True)
+class MapPoint:
+    """One picture on the map of the data: its file (relative to the dataset folder), its
+    class when the map was drawn, and its place."""
+
+    rel: str
+    label: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    """Two files whose pooled VGG16 features point the same way (cosine similarity)."""
+
+    first: str
+    second: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """The map of the data (core.datamap): every picture placed in 2-D by a projection of its
+    pooled VGG16 features, and the pairs of pictures at least `pair_floor` alike."""
+
+    method: str = ""  # "UMAP" | "t-SNE" | "PCA": the projection used
+    method_note: str = ""  # why that one (what was installed)
+    points: tuple[MapPoint, ...] = ()
+    pairs: tuple[SimilarPair, ...] = ()  # most alike first
+    pair_floor: float = 0.0  # pairs below this similarity were not kept
+    images: str = ""  # the dataset's content fingerprint (datasets.Scan.fingerprint)
+    weights: str | None = None  # WeightsSpec.label
+    image_size: int | None = None
+    from_cache: bool = False  # the projection was already computed (nothing redone)
+
+    def to_json(self) -> dict:
+        return {
+            "map_method": self.method,
+            "method_note": self.method_note,
+            "points": [[p.rel, p.label, p.x, p.y] for p in self.points],
+            "pairs": [[p.first, p.second, p.similarity] for p in self.pairs],
+            "pair_floor": self.pair_floor,
+            "images": self.images,
+            "weights": self.weights,
+            "image_size": self.image_size,
+            "from_cache": self.from_cache,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> MapResult:
+        return cls(
+            method=data.get("map_method", ""),
+            method_note=data.get("method_note", ""),
+            points=tuple(MapPoint(*row) for row in data.get("points") or ()),
+            pairs=tuple(SimilarPair(*row) for row in data.get("pairs") or ()),
+            pair_floor=data.get("pair_floor", 0.0),
+            images=data.get("images", ""),
+            weights=data.get("weights"),
+            image_size=data.get("image_size"),
+            from_cache=bool(data.get("from_cache", False)),
+        )
+
+
+Result = RunResult | ProbeResult | MapResult
 
 
 def result_from_json(data: dict[str, Any] | None) -> Result | None:
-    """A stored result: none yet ('{}'), the probe's (it has "probe") or a training run's."""
+    """A stored result: none yet ('{}'), the probe's (it has "probe"), a map's (it has
+    "map_method") or a training run's."""
     if not data:
         return None
     if "probe" in data:
         return ProbeResult.from_json(data)
+    if "map_method" in data:
+        return MapResult.from_json(data)
     return RunResult.from_json(data)
 
 

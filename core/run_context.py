@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import datasets, device, features, settings
+from core import datasets, device, features, overlay, settings
 from core.datasets import DatasetError, Split
 from core.fileio import atomic_write_text
 from core.results import Progress
@@ -52,14 +52,19 @@ def prepare(
     store: Store, run_id: str, config: RunConfig, folder: Path, resume: bool = False
 ) -> Context:
     """Scan and split the dataset (a resumed run reuses its saved split), write the run's
-    manifest, config and labels, check the weights and seed every generator."""
+    manifest, config and labels, check the weights and seed every generator. The dataset's
+    overlay (core.overlay: relabelled and excluded files) is applied, and recorded in the
+    manifest; a resumed or reproduced run keeps the edits its manifest recorded."""
     images, val_images = image_folders(store, run_id, config, folder)
     store.update(run_id, progress=Progress("scanning", "reading the dataset"))
-    scan = datasets.scan(images, val_images)
+    manifest = _saved_manifest(config, folder / "manifest.json", resume)
+    edits = _edits(store, config, manifest)
+    scan = datasets.scan(images, val_images, edits=edits)
     if not scan.ok:
         raise DatasetError("; ".join(scan.errors))
-    split = _split(scan, config, folder / "manifest.json", resume)
-    atomic_write_text(folder / "manifest.json", json.dumps(split.manifest(), indent=1))
+    split = _split(scan, config, manifest)
+    manifest_out = overlay.record(split.manifest(), scan.edits)
+    atomic_write_text(folder / "manifest.json", json.dumps(manifest_out, indent=1))
     atomic_write_text(folder / "config.json", json.dumps(config.to_dict(), indent=1))
     atomic_write_text(folder / "labels.json", json.dumps(split.classes))
     weights = config.weights_for_run().checked()
@@ -68,8 +73,20 @@ def prepare(
     return Context(store, run_id, config, folder, split, scan, weights, cache)
 
 
-def _split(scan: datasets.Scan, config: RunConfig, saved: Path, resume: bool) -> Split:
-    manifest = json.loads(saved.read_text()) if resume and saved.exists() else config.manifest
+def _saved_manifest(config: RunConfig, saved: Path, resume: bool) -> dict | None:
+    """The split to reuse: a resumed run's own, or one given with the settings (a comparison's,
+    a reproduction's); None: draw one."""
+    return json.loads(saved.read_text()) if resume and saved.exists() else config.manifest
+
+
+def _edits(store: Store, config: RunConfig, manifest: dict | None) -> tuple[overlay.Edit, ...]:
+    """The edits a saved split was drawn under, else the dataset's overlay as it is now."""
+    if manifest is not None and "edits" in manifest:
+        return overlay.recorded(manifest)
+    return overlay.load(store.home, config.dataset)
+
+
+def _split(scan: datasets.Scan, config: RunConfig, manifest: dict | None) -> Split:
     split = (
         datasets.split_from_manifest(scan, manifest)
         if manifest

@@ -57,7 +57,9 @@ class RunConfig:
     manifest: dict | None = None  # a saved split to reuse (compare runs on equal terms)
     label: str = ""  # free text shown in tables
     audio: dict | None = None  # SpectrogramSettings fields, for audio datasets (None: defaults)
-    task: str = "train"  # "train", or "probe": the advisor's linear probe on block3/4/5 features
+    # "train"; "probe": the advisor's linear probe on block3/4/5 features; "map": the map of the
+    # data and its near-duplicates (core.datamap)
+    task: str = "train"
     # "probe" only: pictures per class it measures on (a stratified sample). 60 ranks the three
     # depths reliably and keeps a 5-class measurement to ~300 pictures: about half a minute of
     # feature extraction on 2 CPU cores at 150 px.

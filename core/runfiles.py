@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import datasets
+from core import datasets, overlay
 from core.runconfig import RunConfig
 from core.store import Run, Store
 
@@ -71,8 +71,8 @@ def image_roots(config: RunConfig, home: Path) -> tuple[str, str | None]:
 def rebuild_split(config: RunConfig, manifest: dict, home: Path) -> datasets.Split:
     """The run's split over the files as they are now (files gone since are left out)."""
     images, val_images = image_roots(config, home)
-    try:
-        scan = datasets.scan(images, val_images)
+    try:  # with the edits the run trained under (relabelled files keep their new class)
+        scan = datasets.scan(images, val_images, edits=overlay.recorded(manifest))
     except datasets.DatasetError as exc:
         raise RunFilesMissing(f"the run's dataset cannot be read any more: {exc}") from None
     return datasets.split_from_manifest(scan, manifest)
@@ -87,21 +87,23 @@ def run_split(store: Store, run: Run) -> datasets.Split:
     return split
 
 
-def hashed_manifest(split: datasets.Split) -> dict:
+def hashed_manifest(split: datasets.Split, edits: list[dict] | None = None) -> dict:
     """The split manifest with each file's class and content hash: file -> split, label,
-    sha256 (what `reproduce` checks before it trains again)."""
+    sha256 (what `reproduce` checks before it trains again), and the overlay's edits the run
+    trained under (core.overlay), when there were any."""
     files = {
         item.rel: {"split": side, "label": item.label, "sha256": item.sha256}
         for side, items in split.sides().items()
         for item in items
     }
-    return {
+    out = {
         "classes": split.classes,
         "seed": split.seed,
         "val_fraction": split.val_fraction,
         "test_fraction": split.test_fraction,
         "files": files,  # in the split's order, which seeded shuffling depends on
     }
+    return {**out, "edits": edits} if edits else out
 
 
 def dataset_fingerprint(manifest: dict) -> str:
@@ -110,19 +112,22 @@ def dataset_fingerprint(manifest: dict) -> str:
     digest = hashlib.sha256()
     for rel, entry in sorted(manifest["files"].items()):
         digest.update(f"{rel}\t{entry['split']}\t{entry['label']}\t{entry['sha256']}\n".encode())
+    if edits := overlay.recorded(manifest):  # without edits: the hash runs have always had
+        digest.update(f"edits\t{overlay.fingerprint(edits)}\n".encode())
     return digest.hexdigest()
 
 
 def plain_manifest(manifest: dict) -> dict:
     """A hashed manifest back in RunConfig.manifest's form (file -> split)."""
     files = {rel: entry["split"] for rel, entry in manifest["files"].items()}
-    return {
+    plain = {
         "classes": manifest["classes"],
         "seed": manifest["seed"],
         "val_fraction": manifest["val_fraction"],
         "test_fraction": manifest.get("test_fraction", 0.0),  # old manifests: no test side
         "files": files,
     }
+    return overlay.record(plain, overlay.recorded(manifest))
 
 
 def sample(items: list[datasets.Item], limit: int, seed: int = 0) -> list[datasets.Item]:

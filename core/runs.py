@@ -12,6 +12,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from core import datasets, report, strategies, worker
 from core import store as store_mod
@@ -102,6 +103,30 @@ def queue_probe(
 
 DEFAULT_SEEDS = 1  # runs per strategy in a comparison (1: one run each, as before repeats)
 MAX_SEEDS = 20
+
+
+def start_map(
+    store: Store, dataset: str, image_size: int, weights: str, owner: str | None = None
+) -> Run | Refused:
+    """Queue a map of the data (core.datamap) unless one of this dataset is under way. Like a
+    probe it is short (cached features), so it may queue behind a training run."""
+    config = RunConfig(dataset=dataset, task="map", image_size=image_size, weights=weights)
+    target = worker.absolute_paths(config).dataset
+    if any(report.is_map(r) and r.dataset == target for r in under_way(store)):
+        return Refused("A map of this dataset is already being drawn.", busy=True)
+    try:
+        return worker.submit(store, config, owner=owner)
+    except ValueError as exc:
+        return Refused(f"The map cannot be drawn: {exc}")
+
+
+def latest_map(store: Store, dataset: str) -> Run | None:
+    """The newest map run of a dataset (any status), or None."""
+    target = str(Path(dataset).expanduser().resolve())
+    for run in store.list(limit=200):
+        if report.is_map(run) and str(Path(run.dataset).expanduser().resolve()) == target:
+            return run
+    return None
 
 
 def comparison_configs(

@@ -1,5 +1,5 @@
-"""Executes one run: prepare, then the advisor's probe, a closed-form linear fit or the
-strategy's phases, then evaluation and artifacts; the outcome is recorded in the store.
+"""Executes one run: prepare, then the advisor's probe, the map of the data, a closed-form linear
+fit or the strategy's phases, then evaluation and artifacts; the outcome is recorded in the store.
 
 Called by the worker process (core.worker), never by a page. The jobs live in their own
 modules: run_context (prepare), extraction, linear_fits, phases, resume, evaluation, artifacts.
@@ -70,7 +70,7 @@ def _execute(store: Store, run_id: str) -> str:
         # several GPUs: mirrored, with the global batch and scaled learning rates (one: as is)
         spread = device.plan_distribution(device.detect_gpus(), run.config)
         ctx.config = device.distributed_config(ctx.config, spread)
-        runner = _run_probe if run.config.task == "probe" else _run_training
+        runner = {"probe": _run_probe, "map": _run_map}.get(run.config.task, _run_training)
         with device.distribution_scope(spread):
             result, status = runner(ctx, resume=run.resume)
         note = result.note if isinstance(result, RunResult) else None
@@ -169,6 +169,12 @@ def _model_fields(folder: Path) -> dict:
 # -- the runners ------------------------------------------------------------------------------
 def _run_probe(ctx: Context, resume: bool = False) -> tuple[Result, str]:
     return run_probe(ctx, build_base(ctx))
+
+
+def _run_map(ctx: Context, resume: bool = False) -> tuple[Result, str]:
+    from core import datamap
+
+    return datamap.run_map(ctx), store_mod.DONE
 
 
 def _run_training(ctx: Context, resume: bool = False) -> tuple[RunResult, str]:
