@@ -10,7 +10,7 @@ from PIL import Image
 from core import archive, audio, charts, datasets, fetch, samples, session, settings
 from core.imaging import IMAGE_EXTENSIONS
 from core.runconfig import RunConfig
-from ui import common, record
+from ui import common, datafix, record
 
 SOURCES = (
     "Built-in sample",
@@ -405,8 +405,10 @@ def show_dataset(folder: str) -> None:
     show_pictures(found)
     st.subheader("Checks")
     show_problems(found)
+    datafix.show_edits(found, folder)  # also when an edit left the dataset unusable: undo
     if found.ok:
         show_split(found)
+        datafix.show(found, folder)
     audio_source = st.session_state.get(common.AUDIO_SOURCE)
     if audio_source and Path(audio_source).is_dir():
         show_audio(Path(audio_source), Path(folder))

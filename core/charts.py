@@ -125,6 +125,51 @@ def split_counts(by_split: Mapping[str, Mapping[str, int]]) -> go.Figure:
     )
 
 
+def data_map(
+    points: Sequence[tuple[str, str, float, float]],
+    wrong: Mapping[str, str] | None = None,
+    method: str = "",
+) -> go.Figure:
+    """The map of the data: one dot per picture (file, class, x, y), one colour per class;
+    a picture's file name is its customdata, so a clicked dot names the file. `wrong`: file ->
+    why, for a run's misclassified pictures, ringed in red."""
+    fig = go.Figure()
+    by_class: dict[str, list[tuple[str, float, float]]] = {}
+    for rel, label, x, y in points:
+        by_class.setdefault(label, []).append((rel, x, y))
+    for label, rows in by_class.items():
+        fig.add_trace(
+            go.Scatter(
+                x=[r[1] for r in rows],
+                y=[r[2] for r in rows],
+                mode="markers",
+                name=_t(label),
+                customdata=[r[0] for r in rows],
+                hovertext=[f"{_t(r[0])}<br>class {_t(label)}" for r in rows],
+                hoverinfo="text",
+                marker=dict(size=7, opacity=0.8),
+            )
+        )
+    marked = [(rel, x, y) for rel, _, x, y in points if wrong and rel in wrong]
+    if marked:
+        fig.add_trace(
+            go.Scatter(
+                x=[m[1] for m in marked],
+                y=[m[2] for m in marked],
+                mode="markers",
+                name="misclassified",
+                customdata=[m[0] for m in marked],
+                hovertext=[f"{_t(m[0])}<br>{_t(wrong[m[0]])}" for m in marked],
+                hoverinfo="text",
+                marker=dict(size=13, symbol="circle-open", color=MARKER_COLOUR, line_width=2),
+            )
+        )
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.update_yaxes(showticklabels=False, title=None)
+    title = f"Map of the data ({method})" if method else "Map of the data"
+    return _layout(fig, title, height=520, legend_title_text="class", clickmode="event+select")
+
+
 def waveform(times: Sequence[float], amplitudes: Sequence[float], title: str) -> go.Figure:
     fig = go.Figure(
         go.Scatter(

@@ -26,7 +26,7 @@ import numpy as np
 from core import vgg16
 from core.datasets import TRAIN, Item
 from core.fileio import atomic_write_text
-from core.results import MapPoint, MapResult, RunResult, SimilarPair
+from core.results import MapPoint, MapResult, RunResult, SimilarPair, WrongImage
 
 UMAP, TSNE, PCA = "UMAP", "t-SNE", "PCA"
 POOLED = (vgg16.BOTTLENECK_LAYER, "gap")  # what the map reads: 512 numbers per picture
@@ -35,9 +35,10 @@ FULL_MAP = (vgg16.BOTTLENECK_LAYER, "map")  # what the dense strategies cache: p
 # at most MAX_PAIRS of them, most alike first.
 PAIR_FLOOR = 0.90
 MAX_PAIRS = 2000
-# The page's default threshold. Pooled block5 features are non-negative (after ReLU), so even
-# unrelated pictures score well above 0; resized, re-encoded or lightly cropped copies of one
-# picture score about 0.97 and above, while different pictures of a class mostly stay below.
+# The page's default threshold, on centred features (see `centred`): on the emoji dataset 1 pair
+# in 1,000 scores 0.98 or more, and those are renders of one picture (clock faces a few minutes
+# apart); resized or re-saved copies score above 0.99. Below 0.97 pairs are mostly merely
+# similar pictures of one class, which are not a problem.
 DEFAULT_THRESHOLD = 0.97
 FEW_POINTS = 10  # below this, t-SNE and UMAP have too few neighbours: PCA is used
 PCA_FIRST = 50  # t-SNE and UMAP run on the features reduced to this many dimensions
@@ -66,6 +67,15 @@ def normalised(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms > 0, norms, 1.0)
 
 
+def centred(vectors: np.ndarray) -> np.ndarray:
+    """Rows minus the dataset's mean row, scaled to unit length. Pooled VGG16 features are all
+    non-negative, so the raw cosine of any two pictures is high (median 0.90 on the emoji
+    dataset); without the mean, what sets pictures apart is left (median 0.05), and a
+    threshold means about the same on any dataset."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return normalised(vectors - vectors.mean(axis=0, keepdims=True))
+
+
 def pca(vectors: np.ndarray, components: int) -> np.ndarray:
     """The rows projected on their first principal components (zero columns beyond the
     rank, so a tiny dataset still gets 2-D points)."""
@@ -78,9 +88,9 @@ def pca(vectors: np.ndarray, components: int) -> np.ndarray:
 
 
 def project(vectors: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, str]:
-    """2-D points for the rows (cosine geometry: rows are normalised first), and the method
-    actually used (PCA for fewer than FEW_POINTS rows, whatever was asked)."""
-    x = normalised(vectors)
+    """2-D points for the rows (cosine geometry: rows are centred and normalised first), and
+    the method actually used (PCA for fewer than FEW_POINTS rows, whatever was asked)."""
+    x = centred(vectors)
     n = len(x)
     if method == PCA or n < FEW_POINTS:
         return pca(x, 2), PCA
@@ -99,9 +109,10 @@ def project(vectors: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray
 def similar_pairs(
     vectors: np.ndarray, floor: float = PAIR_FLOOR, limit: int = MAX_PAIRS
 ) -> list[tuple[int, int, float]]:
-    """(row i, row j, cosine similarity) for i < j at or above `floor`, most alike first, at
-    most `limit`. Computed a block of rows at a time, so 50,000 pictures fit in memory."""
-    x = normalised(vectors)
+    """(row i, row j, cosine similarity of the centred rows) for i < j at or above `floor`,
+    most alike first, at most `limit`. Computed a block of rows at a time, so 50,000 pictures
+    fit in memory."""
+    x = centred(vectors)
     found: list[tuple[int, int, float]] = []
     for start in range(0, len(x), BLOCK_ROWS):
         block = x[start : start + BLOCK_ROWS] @ x.T
@@ -136,9 +147,10 @@ def cached_projection(
         pass
     rows = vectors()
     xy, used = project(rows, method)
+    xy = np.round(xy, 4)  # what the cache keeps: a second request gives the same points
     pairs = similar_pairs(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"method": used, "xy": np.round(xy, 4).tolist(), "pairs": pairs}
+    body = {"method": used, "xy": xy.tolist(), "pairs": pairs}
     atomic_write_text(path, json.dumps(body))
     return xy, used, pairs, False
 
@@ -281,9 +293,9 @@ def is_current(result: MapResult, images_fingerprint: str) -> bool:
     return result.images == images_fingerprint
 
 
-def wrong_files(result: RunResult | None, root: str | Path) -> dict[str, str]:
-    """rel -> 'true taken for predicted (confidence)' for a run's most-wrong images that lie
-    in the dataset folder `root` (the run records absolute paths)."""
+def wrong_files(result: RunResult | None, root: str | Path) -> dict[str, WrongImage]:
+    """rel -> the run's record of a most-wrong image lying in the dataset folder `root` (the
+    run records absolute paths)."""
     if result is None:
         return {}
     base = Path(root).expanduser().resolve()
@@ -291,6 +303,39 @@ def wrong_files(result: RunResult | None, root: str | Path) -> dict[str, str]:
     for wrong in result.most_wrong:
         path = Path(wrong.file).expanduser().resolve()
         if base in path.parents:
-            rel = path.relative_to(base).as_posix()
-            out[rel] = f"{wrong.true} taken for {wrong.predicted} ({wrong.confidence:.0%})"
+            out[path.relative_to(base).as_posix()] = wrong
     return out
+
+
+def mistake(wrong: WrongImage) -> str:
+    """'cat taken for dog (92%)'."""
+    return f"{wrong.true} taken for {wrong.predicted} ({wrong.confidence:.0%})"
+
+
+def finished_runs(store, dataset: str | Path) -> list:
+    """The dataset's finished training runs with a result, newest first: the runs whose
+    most-wrong pictures and split the Data page can check."""
+    from core import report
+    from core import store as store_mod
+
+    target = str(Path(dataset).expanduser().resolve())
+    return [
+        run
+        for run in store.list(statuses=store_mod.WITH_MODEL, limit=200)
+        if report.task(run) == "train"
+        and run.training_result is not None
+        and str(Path(run.dataset).expanduser().resolve()) == target
+    ]
+
+
+def split_sides(store, run, found, val_fraction: float, seed: int) -> dict[str, str]:
+    """file -> side (train, validation, test) of a run's saved split, or without a run of the
+    split the next run would draw now; {} when neither can be had."""
+    from core import datasets, runfiles
+
+    try:
+        if run is not None:
+            return dict(runfiles.read_json(store.run_dir(run.id), "manifest.json")["files"])
+        return dict(datasets.split(found, val_fraction, seed).manifest()["files"])
+    except (runfiles.RunFilesMissing, datasets.DatasetError, KeyError, ValueError):
+        return {}

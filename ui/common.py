@@ -17,6 +17,7 @@ from core import (
     audio,
     datasets,
     glossary,
+    overlay,
     report,
     runs,
     samples,
@@ -410,14 +411,16 @@ def image_size() -> int:
 
 
 @st.cache_data(show_spinner="Reading the dataset...", max_entries=32)
-def _scan(signature: tuple[str, int, int]) -> datasets.Scan:
-    return audio.scan_dataset(signature[0])
+def _scan(signature: tuple[str, int, int], edits: str) -> datasets.Scan:
+    return audio.scan_dataset(signature[0], edits=overlay.loads(edits))
 
 
 def scan(folder: str) -> datasets.Scan:
-    """audio.scan_dataset (images, or sound clips), cached by folder and the newest modification
-    time below it."""
-    return _scan(session.folder_signature(folder))
+    """audio.scan_dataset (images, or sound clips) with the dataset's edits applied (the
+    overlay: relabelled and excluded files), cached by folder, the newest modification time
+    below it and the edits."""
+    edits = overlay.load(get_store().home, folder)
+    return _scan(session.folder_signature(folder), overlay.dumps(edits))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

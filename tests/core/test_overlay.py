@@ -1,0 +1,125 @@
+"""Fixing a dataset without touching its files: the overlay of edits (core.overlay, core.datafix),
+applied by the scan, undone one by one or all at once, recorded by a run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from synthetic import write_colour_dataset
+from tiny_run import TINY, train
+
+from core import datafix, datasets, overlay, run_context, runfiles, training
+from core.fileio import sha256_file
+from core.runconfig import RunConfig
+from core.store import Store
+
+
+@pytest.fixture
+def data(tmp_path):
+    return write_colour_dataset(tmp_path / "data", ("red", "blue"), per_class=6, size=32)
+
+
+def _hashes(folder) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in folder.rglob("*.png")}
+
+
+def test_relabel_and_exclude_change_the_scan_and_never_the_files(tmp_path, data):
+    home, before = tmp_path / "home", _hashes(data)
+    found = datafix.scan(home, data)
+    datafix.relabel(home, found, "red/red_00.png", "blue")
+    datafix.exclude(home, datafix.scan(home, data), "blue/blue_01.png")
+    edited = datafix.scan(home, data)
+    labels = {i.rel: i.label for i in edited.items}
+    assert labels["red/red_00.png"] == "blue"
+    assert "blue/blue_01.png" not in labels
+    assert [i.rel for i in edited.excluded] == ["blue/blue_01.png"]
+    assert edited.counts() == {"blue": 6, "red": 5}  # 6 - 1 excluded + 1 moved in
+    assert len(edited.summary()["edits"]) == 2
+    assert _hashes(data) == before  # byte for byte, nothing moved or rewritten
+    assert datasets.scan(data).counts() == {"blue": 6, "red": 6}  # without the overlay
+
+
+def test_undo_one_restores_the_edit_before_and_undo_all_restores_the_folders(tmp_path, data):
+    home = tmp_path / "home"
+    first = datafix.relabel(home, datafix.scan(home, data), "red/red_00.png", "blue")
+    second = datafix.exclude(home, datafix.scan(home, data), "red/red_00.png")
+    assert "red/red_00.png" not in {i.rel for i in datafix.scan(home, data).items}
+    datafix.undo(home, data, second.id)  # back to the relabel
+    assert {i.rel: i.label for i in datafix.scan(home, data).items}["red/red_00.png"] == "blue"
+    assert [e.id for e in datafix.edits(home, data)] == [first.id]
+    datafix.exclude(home, datafix.scan(home, data), "blue/blue_02.png")
+    assert datafix.undo_all(home, data) == 2
+    assert datafix.scan(home, data).counts() == {"blue": 6, "red": 6}
+    with pytest.raises(overlay.EditError, match="undone already"):
+        datafix.undo(home, data, first.id)
+
+
+def test_edits_that_make_no_sense_are_refused_with_a_reason(tmp_path, data):
+    home = tmp_path / "home"
+    found = datafix.scan(home, data)
+    with pytest.raises(overlay.EditError, match="no class 'green'"):
+        datafix.relabel(home, found, "red/red_00.png", "green")
+    with pytest.raises(overlay.EditError, match="already in red"):
+        datafix.relabel(home, found, "red/red_00.png", "red")
+    with pytest.raises(overlay.EditError, match="not in this dataset"):
+        datafix.exclude(home, found, "red/nope.png")
+    assert datafix.edits(home, data) == ()
+
+
+def test_an_edit_whose_file_is_gone_is_reported_not_applied(tmp_path, data):
+    home = tmp_path / "home"
+    datafix.relabel(home, datafix.scan(home, data), "red/red_00.png", "blue")
+    (data / "red" / "red_00.png").unlink()
+    found = datafix.scan(home, data)
+    assert any("could not be applied" in w and "red_00" in w for w in found.warnings)
+    assert found.counts() == {"blue": 6, "red": 5}
+
+
+def test_an_exclusion_keeps_the_feature_cache_key(tmp_path, data):
+    home = tmp_path / "home"
+    key = datasets.scan(data).fingerprint()
+    datafix.exclude(home, datafix.scan(home, data), "red/red_03.png")
+    assert datafix.scan(home, data).fingerprint() == key  # cached features stay usable
+
+
+def test_the_dataset_fingerprint_changes_with_the_edits(tmp_path, data):
+    home = tmp_path / "home"
+    split = datasets.split(datasets.scan(data), 0.2, seed=0)
+    plain = runfiles.hashed_manifest(split)
+    edit = datafix.exclude(home, datafix.scan(home, data), "red/red_03.png")
+    with_edit = runfiles.hashed_manifest(split, [edit.to_json()])
+    assert runfiles.dataset_fingerprint(with_edit) != runfiles.dataset_fingerprint(plain)
+    assert runfiles.plain_manifest(with_edit)["edits"] == [edit.to_json()]
+    assert "edits" not in runfiles.plain_manifest(plain)
+
+
+def test_a_run_after_an_edit_trains_with_the_edited_label_and_records_it(
+    tmp_path, data, monkeypatch
+):
+    store = Store(tmp_path / "home")
+    rel = "red/red_00.png"
+    edit = datafix.relabel(store.home, datafix.scan(store.home, data), rel, "blue")
+    datafix.exclude(store.home, datafix.scan(store.home, data), "blue/blue_05.png")
+    seen = []
+
+    def prepare(*args, **kwargs):
+        seen.append(run_context.prepare(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(training, "prepare", prepare)
+    run = train(store, RunConfig(dataset=str(data), **TINY))
+    assert run.status == "done", run.error
+    trained = {i.rel: i.label for i in [*seen[0].split.train, *seen[0].split.validation]}
+    assert trained[rel] == "blue" and "blue/blue_05.png" not in trained
+    folder = store.run_dir(run.id)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [e["id"] for e in manifest["edits"]][0] == edit.id
+    assert "blue/blue_05.png" not in manifest["files"]
+    split = runfiles.run_split(store, run)  # rebuilt with the run's edits, not today's
+    datafix.undo_all(store.home, data)
+    again = runfiles.run_split(store, run)
+    labels = {i.rel: i.label for i in [*again.train, *again.validation]}
+    assert labels[rel] == "blue"
+    assert {i.rel: i.label for i in [*split.train, *split.validation]}[rel] == "blue"
+    assert run.training_result.train_images + run.training_result.validation_images == 11
