@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from pathlib import Path
@@ -12,15 +13,18 @@ from apptesting import (
     HOSTILE_NAMES,
     assert_shown_escaped,
     chart_titled,
+    finished_run,
     no_exceptions,
     page,
     plotly_specs,
+    queued_run,
     texts,
 )
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import samples
+from core import datafix, datasets, samples
+from core import store as store_mod
 from ui import common
 
 
@@ -317,3 +321,126 @@ def test_skipped_files_are_one_folded_table_not_one_alert_each(store, tmp_path):
     assert len(at.warning) <= 3, texts(at.warning)
     (table,) = [e.dataframe[0] for e in at.expander if "left out" in e.label]
     assert len(table.value) == 60 and set(table.value["file"]).issuperset({"round/v0.svg"})
+
+
+# -- fixing the data: edits kept in the studio, never in the person's files -----------------------
+def _colour_dataset(root: Path) -> Path:
+    from synthetic import write_colour_dataset
+
+    return write_colour_dataset(root, ("red", "blue"), per_class=6, size=32)
+
+
+def _wrong(data: Path, rel: str, true: str, predicted: str) -> dict:
+    return {
+        "file": str(data / rel),
+        "true": true,
+        "predicted": predicted,
+        "confidence": 0.93,
+        "true_probability": 0.07,
+    }
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.png")}
+
+
+def _data_page(data: Path) -> AppTest:
+    at = page("1_data.py", **{common.DATASET: str(data)}).run()
+    no_exceptions(at)
+    return at
+
+
+def test_data_a_most_wrong_picture_is_moved_then_undone_and_the_files_never_change(store, tmp_path):
+    data = _colour_dataset(tmp_path / "data")
+    before = _files(data)
+    finished_run(store, data, most_wrong=[_wrong(data, "red/red_00.png", "red", "blue")])
+    at = _data_page(data)
+    assert "red taken for blue" in texts(at.caption)
+    assert at.selectbox(key="data_fix_class_wrong_0").value == "blue"  # the model's guess
+    at.button(key="data_fix_move_wrong_0").click().run()
+    no_exceptions(at)
+    assert common.md("red/red_00.png: red -> blue") in texts(at.success)
+    assert common.md("red/red_00.png: red -> blue") in texts(at.markdown)  # the list
+    edits = datafix.edits(store.home, data)
+    assert [(e.kind, e.rel, e.to_label) for e in edits] == [("relabel", "red/red_00.png", "blue")]
+    assert chart_titled(at, "Images per class")["data"][0]["y"] == [7, 5]  # blue, red
+    assert "1 edit(s)" in texts(at.markdown)
+    at.button(key=f"data_undo_{edits[0].id}").click().run()
+    no_exceptions(at)
+    assert datafix.edits(store.home, data) == ()
+    assert chart_titled(at, "Images per class")["data"][0]["y"] == [6, 6]
+    assert _files(data) == before
+
+
+def test_data_exclude_then_undo_all(store, tmp_path):
+    data = _colour_dataset(tmp_path / "data")
+    finished_run(
+        store,
+        data,
+        most_wrong=[
+            _wrong(data, "red/red_01.png", "red", "blue"),
+            _wrong(data, "blue/blue_02.png", "blue", "red"),
+        ],
+    )
+    at = _data_page(data)
+    at.button(key="data_fix_exclude_wrong_0").click().run()
+    at.button(key="data_fix_exclude_wrong_1").click().run()
+    no_exceptions(at)
+    assert {m.label: m.value for m in at.metric}["Pictures"] == "10"
+    assert len(datafix.edits(store.home, data)) == 2
+    at.button(key="data_undo_all").click().run()
+    no_exceptions(at)
+    assert {m.label: m.value for m in at.metric}["Pictures"] == "12"
+    assert datafix.edits(store.home, data) == ()
+
+
+def _map_run(store, data: Path, pairs: list) -> None:
+    found = datasets.scan(data)
+    points = [[i.rel, i.label, float(k), float(k % 3)] for k, i in enumerate(found.items)]
+    run = queued_run(store, data, task="map")
+    store.finish(
+        run.id,
+        store_mod.DONE,
+        result={
+            "map_method": "PCA",
+            "method_note": "PCA (a test)",
+            "points": points,
+            "pairs": pairs,
+            "pair_floor": 0.9,
+            "images": found.fingerprint(),
+        },
+    )
+
+
+def test_data_the_map_and_a_leaking_near_duplicate_pair_can_be_fixed(store, tmp_path):
+    data = _colour_dataset(tmp_path / "data")
+    run = finished_run(store, data, most_wrong=[_wrong(data, "red/red_00.png", "red", "blue")])
+    manifest = {"classes": ["blue", "red"], "seed": 0, "val_fraction": 0.2, "files": {}}
+    manifest["files"] = {"red/red_03.png": "train", "red/red_04.png": "validation"}
+    (store.run_dir(run.id) / "manifest.json").write_text(json.dumps(manifest))
+    _map_run(store, data, [["red/red_03.png", "red/red_04.png", 0.995]])
+    at = _data_page(data)
+    spec = chart_titled(at, "Map of the data (PCA)")
+    assert [t["name"] for t in spec["data"]] == ["blue", "red", "misclassified"]
+    assert spec["data"][2]["customdata"] == ["red/red_00.png"]
+    assert "1 straddle training" in texts(at.warning)
+    assert "leakage" in texts(at.markdown)
+    at.button(key="data_fix_exclude_dup_0b").click().run()
+    no_exceptions(at)
+    assert [e.rel for e in datafix.edits(store.home, data)] == ["red/red_04.png"]
+    assert "No pair of pictures is that alike." in texts(at.success)  # the pair is gone
+
+
+def test_data_a_map_can_be_asked_for_and_the_threshold_filters_pairs(store, tmp_path):
+    data = _colour_dataset(tmp_path / "data")
+    at = _data_page(data)
+    at.button(key="data_draw_map").click().run()
+    no_exceptions(at)
+    queued = store.list()
+    assert [r.config.task for r in queued] == ["map"]
+    store.finish(queued[0].id, store_mod.STOPPED)
+    _map_run(store, data, [["red/red_01.png", "red/red_02.png", 0.95]])
+    at = _data_page(data)
+    assert "No pair of pictures is that alike." in texts(at.success)  # below 0.97
+    at.slider(key="data_dup_threshold").set_value(0.94).run()
+    assert "1 pair(s) at or above 0.940" in texts(at.info)
