@@ -59,6 +59,12 @@ def is_map(run: Run) -> bool:
     return task(run) == "map"
 
 
+def task_title(run: Run) -> str:
+    """What a run does, in words: its strategy's title, or the kind of measurement."""
+    side_tasks = {"probe": "similarity measurement", "map": "map of the data"}
+    return side_tasks.get(task(run)) or strategy_title(run.strategy)
+
+
 def strategy_title(key: str) -> str:
     spec = strategies.STRATEGIES.get(key)
     return spec.title if spec else key
@@ -69,9 +75,7 @@ def run_title(run: Run) -> str:
     and which file), at which image size, on which dataset. 'Linear probe · ImageNet · 48 px
     · digits'. A name a person gave the run comes first: 'baseline: Linear probe · ...'."""
     config = run.config
-    what = {"probe": "similarity measurement", "map": "map of the data"}.get(
-        task(run), strategy_title(run.strategy)
-    )
+    what = task_title(run)
     described = " · ".join(
         (what, weights_label(run), f"{config.image_size} px", Path(run.dataset).name)
     )

@@ -117,6 +117,8 @@ def chosen_run(found: Scan, folder: str):
     if not done:
         return None
     names = {NO_RUN: "none", **{r.id: report.run_label(r) for r in done}}
+    if st.session_state.get(MAP_RUN_CHOICE) not in names:  # a run of another dataset, deleted
+        common.set_kept(MAP_RUN_CHOICE, done[0].id)
     picked = st.selectbox(
         "Show the mistakes and split of run",
         list(names),

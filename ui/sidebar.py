@@ -112,7 +112,8 @@ def run_status() -> None:
 
 def show_active(run: Run, waiting: int) -> None:
     fraction, text = report.progress_view(run)
-    where = "Compare" if run.group_id else ("Strategy" if report.is_probe(run) else "Train")
+    pages = {"probe": "Strategy", "map": "Data"}
+    where = "Compare" if run.group_id else pages.get(report.task(run), "Train")
     st.caption(f"Run: {common.md(report.run_title(run))} (see the {where} page)")
     st.progress(fraction if fraction is not None else 0.0, text=common.md(text))
     if waiting:
