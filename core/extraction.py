@@ -38,7 +38,7 @@ def extract(
     total = len({i.sha256 for i in items})
     key = ctx.cache_key()
     if items is not ctx.scan.items:  # a sample is cached under its own content
-        sample = dataclasses.replace(ctx.scan, items=list(items)).fingerprint()
+        sample = dataclasses.replace(ctx.scan, items=list(items), excluded=[]).fingerprint()
         key = dataclasses.replace(key, images=sample)
 
     def report(done: int, of: int) -> None:
