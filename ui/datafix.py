@@ -202,11 +202,14 @@ def show_near_duplicates(found: Scan, folder: str, result, run) -> None:
         key="data_dup_threshold",
     )
     st.caption(
-        f"Cosine similarity of the pictures' VGG16 features (1 = the same). The default, "
-        f"{datamap.DEFAULT_THRESHOLD}, catches resized or re-saved copies of one picture while "
-        "different pictures of a class mostly stay below it. Pairs split between training and "
-        "validation or test are flagged as leakage: the score would be optimistic."
+        "Cosine similarity of what VGG16 sees in two pictures (its pooled features, less the "
+        f"dataset's average; 1 = the same). The default, {datamap.DEFAULT_THRESHOLD}, keeps "
+        "copies and near-copies of one picture; lower, merely similar pictures of a class "
+        "come in. Pairs split between training and validation or test are flagged as leakage: "
+        "the score would be optimistic."
     )
+    if len(result.pairs) >= datamap.MAX_PAIRS:
+        st.caption(f"Only the {datamap.MAX_PAIRS} most alike pairs were kept.")
     sides = datamap.split_sides(
         common.get_store(),
         run,

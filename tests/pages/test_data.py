@@ -441,6 +441,6 @@ def test_data_a_map_can_be_asked_for_and_the_threshold_filters_pairs(store, tmp_
     store.finish(queued[0].id, store_mod.STOPPED)
     _map_run(store, data, [["red/red_01.png", "red/red_02.png", 0.95]])
     at = _data_page(data)
-    assert "No pair of pictures is that alike." in texts(at.success)  # below 0.97
+    assert "No pair of pictures is that alike." in texts(at.success)  # below the default, 0.99
     at.slider(key="data_dup_threshold").set_value(0.94).run()
     assert "1 pair(s) at or above 0.940" in texts(at.info)
