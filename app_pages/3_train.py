@@ -323,10 +323,10 @@ def show_live(run_id: str) -> None:
         st.caption("Stopping at the end of the current batch...")
     else:
         common.stop_button(run, key=f"train_stop_{run.id}")
-    if report.is_probe(run):
+    if report.task(run) != "train":  # a measurement or a map, started on another page
         st.caption(
-            "This is a similarity measurement from the Strategy page; training can "
-            "start when it ends."
+            f"This is a {report.task_title(run)} from the {report.task_page(run)} page; "
+            "training can start when it ends."
         )
         return
     show_curves(store, run)
@@ -418,8 +418,9 @@ def show_most_wrong(result) -> None:
 
 def show_finished(run: Run) -> None:
     st.markdown(f"**{common.md(report.run_label(run))}**")
-    if report.is_probe(run):
-        st.caption("A similarity measurement: its results are on the Strategy page.")
+    if report.task(run) != "train":
+        what = report.task_title(run)
+        st.caption(f"A {what}: its results are on the {report.task_page(run)} page.")
         return
     if run.status == store_mod.DONE:
         st.success("Training finished.")
@@ -495,7 +496,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
 
 def earlier_runs(store) -> None:
     """A selectbox of this studio's earlier training runs; the chosen one is shown."""
-    earlier = [r for r in store.list(limit=50) if not report.is_probe(r) and not r.active]
+    earlier = [r for r in store.list(limit=50) if report.task(r) == "train" and not r.active]
     if len(earlier) < 2:
         return
     with st.expander("Earlier runs"):

@@ -65,6 +65,11 @@ def task_title(run: Run) -> str:
     return side_tasks.get(task(run)) or strategy_title(run.strategy)
 
 
+def task_page(run: Run) -> str:
+    """The page that shows a run's results: Strategy (a probe), Data (a map) or Train."""
+    return {"probe": "Strategy", "map": "Data"}.get(task(run), "Train")
+
+
 def strategy_title(key: str) -> str:
     spec = strategies.STRATEGIES.get(key)
     return spec.title if spec else key
