@@ -348,19 +348,21 @@ def engine_from_args(args):
 
 
 # -- commands ---------------------------------------------------------------------------------
-def _scan_or_fail(folder: str, val_dir: str | None):
-    """The dataset as the app sees it: images, or audio clips (a run renders their spectrograms)."""
-    from core import audio, datasets
+def _scan_or_fail(folder: str, val_dir: str | None, home: str | None = None):
+    """The dataset as the app sees it: images, or audio clips (a run renders their spectrograms),
+    with the edits made on the Data page (the overlay kept in the studio home) applied."""
+    from core import audio, datasets, overlay
 
+    edits = overlay.load(settings.home_path(home), folder)
     try:
-        found = audio.scan_dataset(folder, val_dir)
+        found = audio.scan_dataset(folder, val_dir, edits=edits)
     except datasets.DatasetError as exc:
         raise CliError(str(exc)) from None
     return found
 
 
 def cmd_inspect(args) -> int:
-    found = _scan_or_fail(args.dir, args.val_dir)
+    found = _scan_or_fail(args.dir, args.val_dir, args.home)
     summary = found.summary()
     if args.json:
         print(json.dumps(summary))
@@ -469,7 +471,7 @@ def cmd_train(args) -> int:
     problems = config.problems()
     if problems:
         raise CliError("; ".join(problems))
-    found = _scan_or_fail(config.dataset, config.val_dir)
+    found = _scan_or_fail(config.dataset, config.val_dir, args.home)
     if not found.ok:
         raise CliError("; ".join(found.errors))
     store = Store(args.home)
@@ -632,7 +634,7 @@ def cmd_advise(args) -> int:
     from core import runs
     from core.store import DONE, Store
 
-    found = _scan_or_fail(args.dir, args.val_dir)
+    found = _scan_or_fail(args.dir, args.val_dir, args.home)
     if not found.ok:
         raise CliError("; ".join(found.errors))
     store = Store(args.home)

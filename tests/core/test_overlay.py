@@ -9,7 +9,7 @@ import pytest
 from synthetic import write_colour_dataset
 from tiny_run import TINY, train
 
-from core import datafix, datasets, overlay, run_context, runfiles, training
+from core import cli, datafix, datasets, overlay, run_context, runfiles, training
 from core.fileio import sha256_file
 from core.runconfig import RunConfig
 from core.store import Store
@@ -123,3 +123,12 @@ def test_a_run_after_an_edit_trains_with_the_edited_label_and_records_it(
     assert labels[rel] == "blue"
     assert {i.rel: i.label for i in [*split.train, *split.validation]}[rel] == "blue"
     assert run.training_result.train_images + run.training_result.validation_images == 11
+
+
+def test_the_command_line_inspects_the_edited_dataset(tmp_path, data, capsys):
+    home = tmp_path / "home"
+    datafix.exclude(home, datafix.scan(home, data), "red/red_00.png")
+    assert cli.main(["--home", str(home), "inspect", str(data), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["counts"] == {"blue": 6, "red": 5}
+    assert summary["edits"] == ["red/red_00.png: excluded (was in red)"]
