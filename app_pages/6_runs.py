@@ -23,9 +23,7 @@ def filter_widgets(runs: list[Run]) -> RunFilter:
     strategies = cols[1].multiselect(
         "Strategy",
         found.strategies,
-        format_func=lambda k: (
-            "similarity measurement" if k == "probe" else report.strategy_title(k)
-        ),
+        format_func=lambda k: report.SIDE_TASKS.get(k) or report.strategy_title(k),
         key="runs_f_strategy",
     )
     tags = cols[2].multiselect("Tags (all of)", found.tags, key="runs_f_tag")

@@ -59,10 +59,13 @@ def is_map(run: Run) -> bool:
     return task(run) == "map"
 
 
+# runs that train nothing, in words
+SIDE_TASKS = {"probe": "similarity measurement", "map": "map of the data"}
+
+
 def task_title(run: Run) -> str:
     """What a run does, in words: its strategy's title, or the kind of measurement."""
-    side_tasks = {"probe": "similarity measurement", "map": "map of the data"}
-    return side_tasks.get(task(run)) or strategy_title(run.strategy)
+    return SIDE_TASKS.get(task(run)) or strategy_title(run.strategy)
 
 
 def task_page(run: Run) -> str:

@@ -78,8 +78,8 @@ def dataset_name(run: Run) -> str:
 
 
 def strategy_key(run: Run) -> str:
-    """The strategy key, or "probe" for a similarity measurement (which has no strategy)."""
-    return "probe" if report.is_probe(run) else run.strategy
+    """The strategy key, or the task ("probe", "map") of a run that trains nothing."""
+    return run.strategy if report.task(run) == "train" else report.task(run)
 
 
 def filter_runs(runs: Iterable[Run], wanted: RunFilter) -> list[Run]:
