@@ -110,7 +110,10 @@ def test_a_run_after_an_edit_trains_with_the_edited_label_and_records_it(
     monkeypatch.setattr(training, "prepare", prepare)
     run = train(store, RunConfig(dataset=str(data), **TINY))
     assert run.status == "done", run.error
-    trained = {i.rel: i.label for i in [*seen[0].split.train, *seen[0].split.validation]}
+    trained = {
+        i.rel: i.label
+        for i in [*seen[0].split.train, *seen[0].split.validation, *seen[0].split.test]
+    }
     assert trained[rel] == "blue" and "blue/blue_05.png" not in trained
     folder = store.run_dir(run.id)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -119,10 +122,11 @@ def test_a_run_after_an_edit_trains_with_the_edited_label_and_records_it(
     split = runfiles.run_split(store, run)  # rebuilt with the run's edits, not today's
     datafix.undo_all(store.home, data)
     again = runfiles.run_split(store, run)
-    labels = {i.rel: i.label for i in [*again.train, *again.validation]}
+    labels = {i.rel: i.label for i in [*again.train, *again.validation, *again.test]}
     assert labels[rel] == "blue"
-    assert {i.rel: i.label for i in [*split.train, *split.validation]}[rel] == "blue"
-    assert run.training_result.train_images + run.training_result.validation_images == 11
+    assert {i.rel: i.label for i in [*split.train, *split.validation, *split.test]}[rel] == "blue"
+    result = run.training_result
+    assert result.train_images + result.validation_images + result.test_images == 11
 
 
 def test_the_command_line_inspects_the_edited_dataset(tmp_path, data, capsys):
