@@ -107,7 +107,7 @@ def train_phase(
         trainer = _trainer(ctx, net, p)
     except ExtractionStopped:
         return 0, STOPPED
-    _compile(ctx, trainer.model, p.phase)
+    compile_phase(ctx, trainer.model, p.phase)
     steps = math.ceil(len(ctx.split.train) / ctx.config.batch_size)
     reporter = _reporter(ctx, net, p, start, steps, state)
     ctx.progress(
@@ -180,12 +180,13 @@ def _image_trainer(ctx: Context, net: Network, phase: strategies.Phase) -> _Trai
     return _Trainer(model, fit)
 
 
-def _compile(ctx: Context, model, phase: strategies.Phase) -> None:
+def compile_phase(ctx: Context, model, phase: strategies.Phase) -> None:
+    """Loss, accuracy and the phase's optimizer (the strategy table's or the run's override)."""
     from core import models
 
-    learning_rate = ctx.config.learning_rates.get(phase.name, phase.learning_rate)
+    chosen = ctx.config.optimizer_for(phase)  # the table's, or the run's override
     model.compile(
-        optimizer=models.optimizer(phase.optimizer, learning_rate, phase.momentum),
+        optimizer=models.optimizer(chosen.name, chosen.learning_rate, chosen.momentum),
         loss=models.loss_for(ctx.num_classes),
         metrics=["accuracy"],
         jit_compile=device.current_plan().jit_compile,

@@ -54,6 +54,15 @@ def is_probe(run: Run) -> bool:
     return task(run) == "probe"
 
 
+def is_lr_find(run: Run) -> bool:
+    return task(run) == "lr_find"
+
+
+def is_training(run: Run) -> bool:
+    """A training run (not a measurement, not a learning-rate range test)."""
+    return task(run) == "train"
+
+
 def is_map(run: Run) -> bool:
     """A map of the data (core.datamap): no model, shown on the Data page."""
     return task(run) == "map"
@@ -65,6 +74,8 @@ SIDE_TASKS = {"probe": "similarity measurement", "map": "map of the data"}
 
 def task_title(run: Run) -> str:
     """What a run does, in words: its strategy's title, or the kind of measurement."""
+    if is_lr_find(run):
+        return f"learning-rate finder for {strategy_title(run.strategy)}"
     return SIDE_TASKS.get(task(run)) or strategy_title(run.strategy)
 
 
@@ -347,7 +358,7 @@ def failure_words(error: str | None) -> tuple[str, str | None]:
 
 def latest(runs: Iterable[Run], train_only: bool = True) -> Run | None:
     for run in runs:
-        if not train_only or task(run) == "train":
+        if not train_only or is_training(run):
             return run
     return None
 

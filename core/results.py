@@ -1,5 +1,5 @@
-"""What a run reports, as frozen dataclasses: its progress, its result, the probe's and the
-map's results.
+"""What a run reports, as frozen dataclasses: its progress, its result, the probe's,
+the map's and the learning-rate finder's results.
 
 The worker writes them into the store and the pages, the CLI and the reports read them as
 typed values. JSON appears only at the store boundary (`to_json` / `from_json`, called by
@@ -306,18 +306,52 @@ class MapResult:
         )
 
 
-Result = RunResult | ProbeResult | MapResult
+@dataclass(frozen=True)
+class LrFindResult:
+    """The learning-rate range test of one phase: the rates swept (exponentially, one per
+    training step), the loss at each (raw and smoothed), and the suggested rate."""
+
+    strategy: str = ""
+    phase: str = ""
+    optimizer: str = ""  # strategies.OPTIMIZERS key the sweep used
+    current_rate: float | None = None  # the phase's rate in the run's settings when it ran
+    learning_rates: tuple[float, ...] = ()
+    losses: tuple[float, ...] = ()
+    smoothed: tuple[float, ...] = ()
+    suggestion: float | None = None  # None: the loss never fell enough to suggest one
+    rule: str = ""  # how the suggestion was chosen, in words
+    diverged: bool = False  # the sweep ended early because the loss blew up (as it should)
+    trained_on: str = ""  # "cached features of block5_pool" or "images"
+    note: str | None = None  # why there is no suggestion, or that the sweep was stopped
+
+    def to_json(self) -> dict:
+        data = dataclasses.asdict(self)
+        for name in ("learning_rates", "losses", "smoothed"):
+            data[name] = list(data[name])
+        return {"lr_find": data}
+
+    @classmethod
+    def from_json(cls, data: dict) -> LrFindResult:
+        known = _known(cls, data.get("lr_find") or {})
+        for name in ("learning_rates", "losses", "smoothed"):
+            known[name] = tuple(float(v) for v in known.get(name) or ())
+        return cls(**known)
+
+
+Result = RunResult | ProbeResult | MapResult | LrFindResult
 
 
 def result_from_json(data: dict[str, Any] | None) -> Result | None:
     """A stored result: none yet ('{}'), the probe's (it has "probe"), a map's (it has
-    "map_method") or a training run's."""
+    "map_method"), the learning-rate finder's (it has "lr_find") or a training run's."""
     if not data:
         return None
     if "probe" in data:
         return ProbeResult.from_json(data)
     if "map_method" in data:
         return MapResult.from_json(data)
+    if "lr_find" in data:
+        return LrFindResult.from_json(data)
     return RunResult.from_json(data)
 
 

@@ -18,12 +18,14 @@ from core.weights import NO_WEIGHTS, WeightsSpec
 MAX_IMAGE_SIZE = 512
 MAX_BATCH_SIZE = 1024
 MAX_EPOCHS = 1000
+TASKS = ("train", "probe", "lr_find")
 _BOUNDED = (
     ("image_size", "image size", vgg16.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, " px"),
     ("batch_size", "batch size", 1, MAX_BATCH_SIZE, ""),
     ("epochs", "epochs", 1, MAX_EPOCHS, ""),
     ("finetune_epochs", "finetune epochs", 1, MAX_EPOCHS, ""),
     ("unfreeze_blocks", "blocks to unfreeze", 1, len(vgg16.BLOCKS), ""),
+    ("early_stopping_patience", "early-stopping patience", 1, MAX_EPOCHS, " epochs"),
     ("seed", "seed", 0, 2**32 - 1, ""),
 )
 
@@ -52,13 +54,16 @@ class RunConfig:
     val_fraction: float = DEFAULT_VAL_FRACTION
     test_fraction: float = DEFAULT_TEST_FRACTION
     learning_rates: dict[str, float] = field(default_factory=dict)  # phase name -> override
+    # phase name -> "sgd" | "adam" | "rmsprop" (strategies.OPTIMIZERS), overriding the table's
+    optimizers: dict[str, str] = field(default_factory=dict)
     early_stopping_patience: int = 5
     reduce_lr_patience: int = 2
     manifest: dict | None = None  # a saved split to reuse (compare runs on equal terms)
     label: str = ""  # free text shown in tables
     audio: dict | None = None  # SpectrogramSettings fields, for audio datasets (None: defaults)
     # "train"; "probe": the advisor's linear probe on block3/4/5 features; "map": the map of the
-    # data and its near-duplicates (core.datamap)
+    # data and its near-duplicates (core.datamap); "lr_find": the learning-rate range test of the
+    # strategy's first Keras phase (core/lr_finder.py)
     task: str = "train"
     # "probe" only: pictures per class it measures on (a stratified sample). 60 ranks the three
     # depths reliably and keeps a 5-class measurement to ~300 pictures: about half a minute of
@@ -97,6 +102,10 @@ class RunConfig:
     def weights_spec(self) -> WeightsSpec:
         return WeightsSpec.parse(self.weights)
 
+    def optimizer_for(self, phase: strategies.Phase) -> strategies.OptimizerSetting:
+        """The phase's optimizer, learning rate and momentum with this run's overrides."""
+        return phase.optimizer_setting(self.optimizers, self.learning_rates)
+
     def weights_for_run(self) -> WeightsSpec:
         """A strategy that starts from random weights ignores the weights setting."""
         return self.weights_spec if self.strategy_spec.pretrained else NO_WEIGHTS
@@ -118,6 +127,15 @@ class RunConfig:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if any(not _is_number(lr) or not 0 < lr < math.inf for lr in self.learning_rates.values()):
             out.append("learning rates must be positive numbers")
+        out += _optimizer_problems(self.optimizers)
+        if self.task not in TASKS:
+            out.append(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
+        elif self.task == "lr_find" and self.strategy in strategies.STRATEGIES:
+            if self.strategy_spec.closed_form:
+                out.append(
+                    f"the {self.strategy_spec.title.lower()} fits in closed form: it has no "
+                    "learning rate to find (choose a strategy trained by Keras)"
+                )
         if weights_problem := self.weights_spec.problem():
             out.append(weights_problem)
         if not Path(self.dataset).expanduser().is_dir():
@@ -137,6 +155,16 @@ def _fraction_problems(config: RunConfig) -> list[str]:
             "to leave images to train on"
         ]
     return []
+
+
+def _optimizer_problems(optimizers: dict) -> list[str]:
+    """Each override names a known optimizer (JSON or a typo may bring anything)."""
+    known = ", ".join(strategies.OPTIMIZERS)
+    return [
+        f"the optimizer of phase '{phase}' must be one of {known}, not {name!r}"
+        for phase, name in optimizers.items()
+        if name not in strategies.OPTIMIZERS
+    ]
 
 
 def _is_number(value) -> bool:

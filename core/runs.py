@@ -62,6 +62,31 @@ def start_training(
         return Refused(f"Training cannot start: {exc}")
 
 
+def start_lr_find(
+    store: Store,
+    config: RunConfig,
+    owner: str | None = None,
+    idle_seconds: float = worker.IDLE_SECONDS,
+) -> Run | Refused:
+    """Queue the learning-rate range test of config's strategy (its first Keras phase, with
+    config's optimizer) under the training rule: only when no run is under way, since it
+    trains too and a result is wanted before training starts."""
+    if under_way(store):
+        return Refused(
+            "A run is already under way: the learning-rate finder can start when it ends.",
+            busy=True,
+        )
+    try:
+        return worker.submit(
+            store,
+            dataclasses.replace(config, task="lr_find"),
+            owner=owner,
+            idle_seconds=idle_seconds,
+        )
+    except ValueError as exc:
+        return Refused(f"The learning-rate finder cannot start: {exc}")
+
+
 def resume_training(store: Store, run_id: str, owner: str | None = None) -> Run | Refused:
     """Queue an interrupted run again (from its last finished epoch) unless a run is under
     way; the one who resumes it owns it from now on."""

@@ -26,6 +26,7 @@ from core import budget, live, settings
 from core.results import (
     BatchRecord,
     EpochRecord,
+    LrFindResult,
     ProbeResult,
     Progress,
     Result,
@@ -152,6 +153,10 @@ class Run:
     @property
     def probe_result(self) -> ProbeResult | None:
         return self.result if isinstance(self.result, ProbeResult) else None
+
+    @property
+    def lr_find_result(self) -> LrFindResult | None:
+        return self.result if isinstance(self.result, LrFindResult) else None
 
     @property
     def val_accuracy(self) -> float | None:

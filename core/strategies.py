@@ -7,11 +7,25 @@ strategy means adding a row, not another branch somewhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core import vgg16
 
 CONFIGURED = -1  # a phase's unfreeze_blocks taken from the run's settings (--unfreeze-blocks)
+# The optimizers a Keras phase may use instead of its table's one (the Train page's choices and
+# the CLI's --optimizer), with the words shown for them.
+OPTIMIZERS: dict[str, str] = {"sgd": "SGD with momentum", "adam": "Adam", "rmsprop": "RMSprop"}
+SGD_MOMENTUM = 0.9  # the Keras blog's fine-tuning momentum; SGD chosen for any phase uses it
+
+
+@dataclass(frozen=True)
+class OptimizerSetting:
+    """What a phase compiles with once a run's overrides are applied."""
+
+    name: str  # a key of OPTIMIZERS
+    learning_rate: float
+    momentum: float
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,18 @@ class Phase:
 
     def blocks(self, configured: int) -> int:
         return configured if self.unfreeze_blocks == CONFIGURED else self.unfreeze_blocks
+
+    def optimizer_setting(
+        self, optimizers: Mapping[str, str], learning_rates: Mapping[str, float]
+    ) -> OptimizerSetting:
+        """This phase's optimizer and learning rate: the table's, unless the run overrides
+        them (by phase name). SGD keeps the table's momentum, or SGD_MOMENTUM when the table
+        used another optimizer for this phase."""
+        name = optimizers.get(self.name, self.optimizer)
+        momentum = self.momentum if name == self.optimizer else 0.0
+        if name == "sgd" and self.optimizer != "sgd":
+            momentum = SGD_MOMENTUM
+        return OptimizerSetting(name, learning_rates.get(self.name, self.learning_rate), momentum)
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,11 @@ class Strategy:
     def closed_form(self) -> bool:
         """Every phase is fitted in closed form: no Keras training loop at all."""
         return all(p.closed_form for p in self.phases)
+
+    @property
+    def keras_phases(self) -> tuple[Phase, ...]:
+        """The phases trained by Keras: the ones with an optimizer and a learning rate."""
+        return tuple(p for p in self.phases if not p.closed_form)
 
     def trainable_layers(self, configured_blocks: int) -> dict[str, tuple[str, ...]]:
         """VGG16 conv layers that train, per phase (the head always trains)."""
@@ -82,7 +113,7 @@ STRATEGIES: dict[str, Strategy] = {
             head="dense",
             phases=(
                 HEAD_PHASE,
-                Phase("finetune", CONFIGURED, "sgd", FINETUNE_LR, 0.9, "finetune_epochs"),
+                Phase("finetune", CONFIGURED, "sgd", FINETUNE_LR, SGD_MOMENTUM, "finetune_epochs"),
             ),
         ),
         Strategy(
@@ -92,7 +123,10 @@ STRATEGIES: dict[str, Strategy] = {
             "large datasets that look unlike everyday photos.",
             pretrained=True,
             head="dense",
-            phases=(HEAD_PHASE, Phase("finetune", 5, "sgd", FINETUNE_LR, 0.9, "finetune_epochs")),
+            phases=(
+                HEAD_PHASE,
+                Phase("finetune", 5, "sgd", FINETUNE_LR, SGD_MOMENTUM, "finetune_epochs"),
+            ),
         ),
         Strategy(
             "scratch",

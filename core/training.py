@@ -1,5 +1,6 @@
-"""Executes one run: prepare, then the advisor's probe, the map of the data, a closed-form linear
-fit or the strategy's phases, then evaluation and artifacts; the outcome is recorded in the store.
+"""Executes one run: prepare, then the advisor's probe, the map of the data, the learning-rate
+finder, a closed-form linear fit or the strategy's phases, then evaluation and artifacts; the
+outcome is recorded in the store.
 
 Called by the worker process (core.worker), never by a page. The jobs live in their own
 modules: run_context (prepare), extraction, linear_fits, phases, resume, evaluation, artifacts.
@@ -22,6 +23,7 @@ from core.extraction import build_base, extract
 from core.features import ExtractionStopped
 from core.fileio import remove_stale_temps, sha256_file
 from core.linear_fits import run_linear, run_probe
+from core.lr_finder import run_lr_find
 from core.phases import Network, run_phases
 from core.results import Progress, Result, RunResult
 from core.run_context import Context, prepare
@@ -70,7 +72,9 @@ def _execute(store: Store, run_id: str) -> str:
         # several GPUs: mirrored, with the global batch and scaled learning rates (one: as is)
         spread = device.plan_distribution(device.detect_gpus(), run.config)
         ctx.config = device.distributed_config(ctx.config, spread)
-        runner = {"probe": _run_probe, "map": _run_map}.get(run.config.task, _run_training)
+        runner = {"probe": _run_probe, "map": _run_map, "lr_find": _run_lr_find}.get(
+            run.config.task, _run_training
+        )
         with device.distribution_scope(spread):
             result, status = runner(ctx, resume=run.resume)
         note = result.note if isinstance(result, RunResult) else None
@@ -175,6 +179,10 @@ def _run_map(ctx: Context, resume: bool = False) -> tuple[Result, str]:
     from core import datamap
 
     return datamap.run_map(ctx), store_mod.DONE
+
+
+def _run_lr_find(ctx: Context, resume: bool = False) -> tuple[Result, str]:
+    return run_lr_find(ctx, _dense_network(ctx, build_base(ctx)))
 
 
 def _run_training(ctx: Context, resume: bool = False) -> tuple[RunResult, str]:

@@ -1,0 +1,180 @@
+"""The learning-rate finder: the sweep, the smoothing, the divergence stop and the suggestion
+rule on synthetic curves; optimizer overrides; the range test run by the worker."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from synthetic import write_colour_dataset
+
+from core import lr_finder, runs, strategies, worker
+from core import store as store_mod
+from core.results import LrFindResult, result_from_json
+from core.runconfig import RunConfig
+from core.store import Store
+
+
+def test_the_sweep_is_exponential_and_rising_from_start_to_end():
+    rates = lr_finder.sweep_rates(1e-7, 1.0, 100)
+    assert len(rates) == 100
+    assert rates[0] == pytest.approx(1e-7) and rates[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(rates) > 0)
+    ratios = rates[1:] / rates[:-1]
+    assert np.allclose(ratios, ratios[0])  # one constant factor: evenly spaced on a log axis
+    assert ratios[0] == pytest.approx(10 ** (7 / 99))
+    with pytest.raises(ValueError):
+        lr_finder.sweep_rates(1.0, 1e-7, 100)
+
+
+def test_smoothing_is_bias_corrected_and_averages():
+    assert lr_finder.smooth([2.0, 2.0, 2.0]).tolist() == pytest.approx([2.0, 2.0, 2.0])
+    smoothed = lr_finder.smooth([1.0, 3.0] * 200)
+    assert smoothed[0] == pytest.approx(1.0)  # not pulled towards 0 by the empty average
+    assert np.ptp(smoothed[-50:]) < 0.1  # the zigzag is averaged away...
+    assert smoothed[-1] == pytest.approx(2.0, abs=0.05)  # ...to its mean
+
+
+def _valley(rates: np.ndarray) -> np.ndarray:
+    """A range-test-like loss: flat at 2, falling fastest around 1e-3 (a sigmoid in
+    log10(rate)), flat near 0.2, then blowing up above 1e-1."""
+    x = np.log10(rates)
+    fall = 2.0 - 1.8 / (1 + np.exp(-3 * (x + 3)))
+    return fall + np.where(x > -1, 50 * (x + 1) ** 2, 0.0)
+
+
+def test_the_suggestion_is_the_steepest_descent_of_the_smoothed_loss():
+    rates = lr_finder.sweep_rates(1e-7, 1.0, 200)
+    loss = _valley(rates)
+    found = lr_finder.suggest(rates, loss)
+    assert found.note is None
+    assert 10**-3.3 < found.rate < 10**-2.7  # the sigmoid's steepest point, 1e-3
+    # and never past the minimum, where the loss climbs again
+    assert found.rate < rates[int(np.argmin(loss))]
+
+
+def test_a_short_curve_falls_back_to_a_tenth_of_the_minimums_rate():
+    rates = lr_finder.sweep_rates(1e-3, 1.0, 9)
+    loss = np.array([3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0, 9.0, 30.0])  # minimum at index 6
+    found = lr_finder.suggest(rates, loss)
+    assert found.rate == pytest.approx(rates[6] / 10)
+
+
+def test_no_suggestion_when_the_loss_never_falls():
+    rates = lr_finder.sweep_rates(1e-7, 1.0, 50)
+    found = lr_finder.suggest(rates, np.linspace(1.0, 5.0, 50))
+    assert found.rate is None and "never fell" in found.note
+    assert lr_finder.suggest(rates[:3], [1.0, 0.5, 0.2]).rate is None  # too short to tell
+
+
+def test_divergence_is_past_four_times_the_best_smoothed_loss():
+    averager = lr_finder.SmoothedLoss()
+    for _ in range(200):
+        averager.add(1.0)
+    assert not averager.diverged
+    steps = 0
+    while not averager.diverged:
+        averager.add(10.0)
+        steps += 1
+    assert averager.latest > 4 * averager.best
+    assert steps > 1  # smoothed: one bad batch is not divergence...
+    averager.add(float("nan"))
+    assert averager.diverged  # ...but a NaN is
+
+
+def test_an_unknown_optimizer_is_a_clear_problem(tmp_path):
+    config = RunConfig(dataset=str(tmp_path), weights="none", optimizers={"head": "adamw"})
+    assert (
+        "the optimizer of phase 'head' must be one of sgd, adam, rmsprop, not 'adamw'"
+        in config.problems()
+    )
+    ok = RunConfig(dataset=str(tmp_path), weights="none", optimizers={"head": "adam"})
+    assert ok.problems() == []
+
+
+def test_lr_find_needs_a_keras_phase_and_a_known_task(tmp_path):
+    linear = RunConfig(dataset=str(tmp_path), weights="none", strategy="linear", task="lr_find")
+    assert any("no learning rate to find" in p for p in linear.problems())
+    odd = RunConfig(dataset=str(tmp_path), weights="none", task="dance")
+    assert any("task must be one of" in p for p in odd.problems())
+
+
+def test_the_table_gives_defaults_and_overrides_replace_them():
+    head, finetune = strategies.get("finetune").phases
+    config = RunConfig(dataset=".")
+    assert config.optimizer_for(head) == strategies.OptimizerSetting("rmsprop", 1e-3, 0.0)
+    assert config.optimizer_for(finetune) == strategies.OptimizerSetting(
+        "sgd", strategies.FINETUNE_LR, strategies.SGD_MOMENTUM
+    )
+    config = RunConfig(
+        dataset=".", optimizers={"head": "sgd", "finetune": "adam"}, learning_rates={"head": 0.05}
+    )
+    assert config.optimizer_for(head) == strategies.OptimizerSetting("sgd", 0.05, 0.9)
+    assert config.optimizer_for(finetune).name == "adam"
+    assert config.optimizer_for(finetune).momentum == 0.0
+
+
+@pytest.mark.parametrize("name, cls", [("adam", "Adam"), ("sgd", "SGD"), ("rmsprop", "RMSprop")])
+def test_the_optimizer_override_reaches_the_compiled_model(name, cls):
+    import keras
+
+    from core import phases
+
+    phase = strategies.get("head").phases[0]
+    config = RunConfig(dataset=".", optimizers={"head": name}, learning_rates={"head": 0.02})
+    ctx = SimpleNamespace(config=config, num_classes=3)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    phases.compile_phase(ctx, model, phase)
+    assert type(model.optimizer).__name__ == cls
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.02)
+    if name == "sgd":
+        assert model.optimizer.momentum == pytest.approx(strategies.SGD_MOMENTUM)
+
+
+def test_the_result_survives_the_store_round_trip():
+    result = LrFindResult(
+        strategy="head",
+        phase="head",
+        optimizer="adam",
+        current_rate=1e-3,
+        learning_rates=(1e-7, 1e-6),
+        losses=(1.0, 0.9),
+        smoothed=(1.0, 0.95),
+        suggestion=3e-4,
+        rule=lr_finder.RULE,
+        trained_on="cached features of block5_pool",
+    )
+    assert result_from_json(result.to_json()) == result
+
+
+@pytest.mark.slow
+def test_the_range_test_runs_in_the_worker_and_stores_its_result(tmp_path):
+    dataset = write_colour_dataset(tmp_path / "data", ("red", "blue"), per_class=10, size=32)
+    store = Store(tmp_path / "home")
+    config = RunConfig(
+        dataset=str(dataset),
+        strategy="finetune",
+        image_size=32,
+        weights="none",
+        batch_size=8,
+        optimizers={"head": "adam"},
+    )
+    run = runs.start_lr_find(store, config, owner="tester")
+    assert not isinstance(run, runs.Refused), run
+    assert isinstance(runs.start_training(store, config), runs.Refused)  # one run at a time
+    assert worker.serve(store.home, once=True) == 1
+    run = store.get(run.id)
+    assert run.status == store_mod.DONE, run.error
+    assert run.config.task == "lr_find" and run.model_path is None  # no model is saved
+    result = run.lr_find_result
+    assert (result.strategy, result.phase, result.optimizer) == ("finetune", "head", "adam")
+    assert result.trained_on == "cached features of block5_pool"
+    assert len(result.learning_rates) == len(result.losses) == len(result.smoothed) > 10
+    assert np.all(np.diff(result.learning_rates) > 0)
+    assert result.diverged or len(result.learning_rates) == lr_finder.STEPS
+    assert result.suggestion is None or lr_finder.START_RATE <= result.suggestion <= 1.0
+    assert result.suggestion is not None or result.note
+    assert all(math.isfinite(v) for v in result.smoothed)
+    assert run.progress.stage == "finished"
