@@ -3,6 +3,7 @@
     inspect DIR [--json]
     train DIR [options]        progress on stdout; the LAST line is one JSON object
     compare DIR [--strategies A,B] [--seeds N] [--json]   mean ± std over seeds, a paired test
+    lr-find DIR [--strategy S] [--json]   learning-rate range test: prints the suggested rate
     predict MODEL_OR_RUN IMAGE... [--top-k 3] [--json]
     advise DIR                 the measured strategy advice (linear probe), as JSON
     bench [--image-size N] [--images N] [--precision P] [--json]
@@ -52,10 +53,12 @@ def _parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train on a dataset folder; the last line is JSON")
     _run_settings(train, single_strategy=True)
+    _phase_setting_flags(train)
     train.add_argument("--quiet", action="store_true", help="print only the final JSON line")
     add_engine_arguments(train)
 
     _compare_parser(sub)
+    _lr_find_parser(sub)
 
     predict = sub.add_parser("predict", help="classify images (or clips) with a run's model")
     predict.add_argument(
@@ -243,6 +246,89 @@ def _run_settings(parser: argparse.ArgumentParser, single_strategy: bool) -> Non
         help="auto: bfloat16 where the CPU/GPU runs it natively, else float32 "
         "(default: %(default)s)",
     )
+    parser.add_argument(
+        "--patience",
+        dest="early_stopping_patience",
+        type=int,
+        default=RunConfig.default("early_stopping_patience"),
+        metavar="N",
+        help="early stopping: epochs without a better validation loss (default: %(default)s)",
+    )
+
+
+def _phase_setting_flags(command) -> None:
+    """Per-phase overrides of the strategy table (repeat the flag for several phases)."""
+    names = ", ".join(strategies.OPTIMIZERS)
+    command.add_argument(
+        "--optimizer",
+        action="append",
+        metavar="[PHASE=]NAME",
+        help=f"a phase's optimizer: {names} (SGD with momentum {strategies.SGD_MOMENTUM}); "
+        "PHASE defaults to the first (default: the strategy table's)",
+    )
+    command.add_argument(
+        "--lr",
+        action="append",
+        metavar="[PHASE=]RATE",
+        help="a phase's learning rate, e.g. --lr 3e-4 or --lr finetune=1e-5; PHASE defaults to "
+        "the first (default: the strategy table's)",
+    )
+
+
+def _per_phase(values: list[str] | None, strategy: str, flag: str, convert) -> dict:
+    """`--flag [PHASE=]VALUE` items as {phase: value}; a phase the strategy does not train
+    with Keras is bad input."""
+    phases = [p.name for p in strategies.get(strategy).keras_phases]
+    out = {}
+    for item in values or ():
+        phase, given, value = item.rpartition("=")
+        phase = phase if given else (phases[0] if phases else "")
+        if phase not in phases:
+            trained = ", ".join(phases) or "none: it fits in closed form"
+            raise CliError(
+                f"{flag}: strategy {strategy} has no phase {phase!r} (its phases: {trained})"
+            )
+        try:
+            out[phase] = convert(value)
+        except ValueError:
+            raise CliError(f"{flag}: {value!r} is not a number") from None
+    return out
+
+
+def _lr_find_parser(sub) -> None:
+    lr_find = sub.add_parser(
+        "lr-find", help="learning-rate range test of a strategy's first phase; suggests a rate"
+    )
+    lr_find.add_argument("dir", metavar="DIR", help="dataset folder (images or audio clips)")
+    lr_find.add_argument("--val-dir", metavar="DIR", help="a separate validation folder")
+    lr_find.add_argument(
+        "--strategy",
+        default=RunConfig.default("strategy"),
+        choices=[k for k, s in strategies.STRATEGIES.items() if not s.closed_form],
+        help="whose first Keras phase is swept (default: %(default)s)",
+    )
+    for flag in ("image_size", "batch_size", "seed"):
+        lr_find.add_argument(
+            f"--{flag.replace('_', '-')}",
+            type=int,
+            default=RunConfig.default(flag),
+            metavar="N",
+            help="as for train (default: %(default)s)",
+        )
+    lr_find.add_argument("--weights", default=None, metavar="SPEC", help="as for train")
+    lr_find.add_argument(
+        "--optimizer",
+        action="append",
+        metavar="[PHASE=]NAME",
+        help="the optimizer swept, as for train (default: the strategy table's)",
+    )
+    lr_find.add_argument(
+        "--precision",
+        default=RunConfig.default("precision"),
+        choices=PRECISIONS,
+        help="as for train (default: %(default)s)",
+    )
+    lr_find.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _compare_parser(sub) -> None:
@@ -411,16 +497,32 @@ def _config_from(args):
         val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
         precision=args.precision,
+        early_stopping_patience=args.early_stopping_patience,
+        **_phase_overrides(args),
+    )
+
+
+def _phase_overrides(args) -> dict:
+    """`train`'s --optimizer and --lr as RunConfig overrides (`compare` trains several
+    strategies, whose phases differ: it has neither flag)."""
+    strategy = getattr(args, "strategy", None)
+    if strategy is None:
+        return {}
+    return dict(
+        optimizers=_per_phase(args.optimizer, strategy, "--optimizer", str),
+        learning_rates=_per_phase(args.lr, strategy, "--lr", float),
     )
 
 
 def _stage_line(progress) -> str | None:
-    """A progress line worth printing: stage changes, and extraction in steps of 10%."""
+    """A progress line worth printing: stage changes, and extraction (or the learning-rate
+    sweep) in steps of 10%."""
     stage, message = progress.stage, progress.message
     if not message or stage == "training":
         return None  # training prints one line per epoch instead
-    if stage == "extracting" and progress.steps:
-        return f"extracting: VGG16 features, {10 * (10 * (progress.step or 0) // progress.steps)}%"
+    what = {"extracting": "VGG16 features", "finding": "learning-rate sweep"}.get(stage)
+    if what and progress.steps:
+        return f"{stage}: {what}, {10 * (10 * (progress.step or 0) // progress.steps)}%"
     return f"{stage}: {message}"
 
 
@@ -562,6 +664,79 @@ def _unfinished_words(unfinished, total: int) -> str:
         for r in unfinished
     )
     return f"{len(unfinished)} of {total} runs did not finish: {listed}"
+
+
+def cmd_lr_find(args) -> int:
+    from core import runs
+    from core.store import DONE, Store
+
+    config = RunConfig(
+        dataset=str(args.dir),
+        val_dir=args.val_dir,
+        strategy=args.strategy,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        weights=_weights_setting(args.weights),
+        seed=args.seed,
+        precision=args.precision,
+        optimizers=_per_phase(args.optimizer, args.strategy, "--optimizer", str),
+        task="lr_find",
+    )
+    if problems := config.problems():
+        raise CliError("; ".join(problems))
+    found = _scan_or_fail(config.dataset, config.val_dir)
+    if not found.ok:
+        raise CliError("; ".join(found.errors))
+    store = Store(args.home)
+    run = _queued(
+        runs.start_lr_find(store, config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS)
+    )
+    _follow(store, run.id, quiet=args.json)
+    run = store.get(run.id)
+    result = run.lr_find_result
+    if args.json:
+        print(json.dumps(lr_find_line(run)), flush=True)
+    elif run.status != DONE or result is None:
+        raise CliError(run.error or f"the learning-rate finder ended as {run.status}")
+    else:
+        print(_lr_find_words(run, args.dir))
+    return 0 if run.status == DONE else EXIT_RUN_FAILED
+
+
+def lr_find_line(run) -> dict:
+    """The JSON object `lr-find --json` prints (its keys are a stable interface for scripts)."""
+    from core.results import LrFindResult
+
+    result = run.lr_find_result or LrFindResult()
+    return {
+        "run_id": run.id,
+        "status": run.status,
+        "strategy": run.strategy,
+        "phase": result.phase or None,
+        "optimizer": result.optimizer or None,
+        "suggested_learning_rate": result.suggestion,
+        "current_learning_rate": result.current_rate,
+        "rule": result.rule or None,
+        "steps": len(result.learning_rates),
+        "diverged": result.diverged,
+        "note": result.note,
+        "error": run.error,
+    }
+
+
+def _lr_find_words(run, folder: str) -> str:
+    result = run.lr_find_result
+    title = strategies.OPTIMIZERS.get(result.optimizer, result.optimizer)
+    head = f"phase '{result.phase}' of {run.strategy} ({title}, {result.trained_on})"
+    if result.suggestion is None:
+        return f"no rate suggested for {head}: {result.note}"
+    return (
+        f"suggested learning rate for {head}: {result.suggestion:g} "
+        f"(the strategy's setting: {result.current_rate:g})\n"
+        f"rule: {result.rule}\n"
+        f"use it: python -m core train {folder} --strategy {run.strategy} "
+        f"--optimizer {result.phase}={result.optimizer} --lr {result.phase}={result.suggestion:g}"
+    )
 
 
 def result_line(run) -> dict:
@@ -953,6 +1128,7 @@ COMMANDS = {
     "inspect": cmd_inspect,
     "train": cmd_train,
     "compare": cmd_compare,
+    "lr-find": cmd_lr_find,
     "predict": cmd_predict,
     "advise": cmd_advise,
     "bench": cmd_bench,

@@ -44,6 +44,7 @@ def parsed_defaults(*argv: str) -> dict:
                 "val_fraction",
                 "test_fraction",
                 "precision",
+                "early_stopping_patience",
             },
         ),
         (
@@ -62,7 +63,12 @@ def parsed_defaults(*argv: str) -> dict:
                 "val_fraction",
                 "test_fraction",
                 "precision",
+                "early_stopping_patience",
             },
+        ),
+        (
+            ("lr-find", "DIR"),
+            {"val_dir", "strategy", "image_size", "batch_size", "seed", "precision"},
         ),
         (("advise", "DIR"), {"val_dir", "image_size", "seed"}),
         (("bench",), {"image_size", "batch_size", "precision"}),

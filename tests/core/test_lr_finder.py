@@ -178,3 +178,69 @@ def test_the_range_test_runs_in_the_worker_and_stores_its_result(tmp_path):
     assert result.suggestion is not None or result.note
     assert all(math.isfinite(v) for v in result.smoothed)
     assert run.progress.stage == "finished"
+
+
+def _cli(*args, home):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_phase_settings_that_do_not_fit_are_one_line(binary_dataset, tmp_path):
+    wrong_phase = _cli(
+        "train", str(binary_dataset), "--weights", "none", "--lr", "finetune=1e-3", home=tmp_path
+    )
+    assert wrong_phase.returncode == 2 and "Traceback" not in wrong_phase.stderr
+    assert "strategy head has no phase 'finetune' (its phases: head)" in wrong_phase.stderr
+    wrong_name = _cli(
+        "lr-find", str(binary_dataset), "--weights", "none", "--optimizer", "adamw", home=tmp_path
+    )
+    assert wrong_name.returncode == 2
+    assert "optimizer of phase 'head' must be one of sgd, adam, rmsprop" in wrong_name.stderr
+
+
+def test_cli_flags_become_the_run_settings(binary_dataset):
+    from core import cli
+
+    args = cli._parser().parse_args(
+        ["train", str(binary_dataset), "--strategy", "finetune", "--weights", "none"]
+        + ["--optimizer", "adam", "--lr", "3e-4", "--lr", "finetune=1e-5", "--patience", "7"]
+    )
+    config = cli._config_from(args)
+    assert config.optimizers == {"head": "adam"}
+    assert config.learning_rates == {"head": 3e-4, "finetune": 1e-5}
+    assert config.early_stopping_patience == 7
+
+
+@pytest.mark.slow
+def test_cli_lr_find_prints_the_suggested_rate_as_json(binary_dataset, tmp_path):
+    import json
+
+    result = _cli(
+        "lr-find",
+        str(binary_dataset),
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "8",
+        "--json",
+        home=tmp_path / "home",
+    )
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (line["status"], line["phase"], line["optimizer"]) == ("done", "head", "rmsprop")
+    assert line["steps"] > 10 and line["rule"] == lr_finder.RULE
+    assert line["suggested_learning_rate"] is not None or line["note"]
