@@ -22,9 +22,8 @@ from core.imaging import UnreadableImage, load_pil_rgb
 from core.runconfig import RunConfig
 from core.store import Run
 from core.weights import IMAGENET, NONE, WeightsSpec
-from ui import common, take_away
+from ui import common, take_away, train_settings
 
-LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 BATCH_SIZES = (8, 16, 32, 64, 128)
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
 SEEN_ACTIVE = "_train_seen_active"
@@ -130,28 +129,6 @@ def weights_setting() -> str:
     return spec
 
 
-def learning_rate_settings(spec: strategies.Strategy) -> dict[str, float]:
-    chosen = {}
-    phases = [p for p in spec.phases if not p.closed_form]
-    if not phases:
-        st.caption("This strategy fits its classifier in closed form: no learning rate.")
-        return chosen
-    cols = st.columns(len(phases))
-    for col, phase in zip(cols, phases, strict=True):
-        options = sorted({*LEARNING_RATES, phase.learning_rate})
-        with col:
-            value = st.select_slider(
-                f"Learning rate, phase '{phase.name}'",
-                options=options,
-                format_func=lambda v: f"{v:g}",
-                help=glossary.explain("learning rate"),
-                **common.kept(f"lr_{spec.key}_{phase.name}", phase.learning_rate),
-            )
-        if value != phase.learning_rate:
-            chosen[phase.name] = float(value)
-    return chosen
-
-
 def augmentation_preview(found: datasets.Scan, kind: str, size: int, seed: int) -> None:
     if not found.items:
         return
@@ -249,14 +226,13 @@ def augmentation_settings(found: datasets.Scan, image_size: int, seed: int) -> d
     return dict(augment=bool(augment), augment_kind=kind)
 
 
-def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
-    """The settings widgets; returns the RunConfig they describe."""
+def settings_form(folder: str, found: datasets.Scan):
+    """The settings widgets; returns the RunConfig they describe and the "Training settings"
+    expander (the learning-rate finder is drawn into it once the config is known)."""
     spec = strategy_choice(measured_advice(folder))
     image_size = common.image_size_input("train")
     with st.expander("Change the settings (optional: the defaults work)"):
         sizes = size_settings(spec)
-        unfreeze, layer = common.strategy_options(spec, RunConfig.default("layer"))
-        learning_rates = learning_rate_settings(spec)
         seed = st.number_input(
             "Seed (same seed, same split and start: repeatable runs)",
             0,
@@ -266,18 +242,20 @@ def settings_form(folder: str, found: datasets.Scan) -> RunConfig:
         )
         augmentation = augmentation_settings(found, image_size, int(seed))
         weights = weights_setting()
-    return RunConfig(
+    training_box = st.expander("Training settings (optimizer, learning rate, patience)")
+    with training_box:
+        training = train_settings.widgets(spec)
+    config = RunConfig(
         dataset=folder,
         strategy=spec.key,
-        layer=layer,
-        unfreeze_blocks=int(unfreeze),
         weights=weights,
         seed=int(seed),
-        learning_rates=learning_rates,
         image_size=image_size,
         **sizes,
         **augmentation,
+        **training,
     )
+    return config, training_box
 
 
 def start_problems(config: RunConfig) -> list[str]:
@@ -323,7 +301,10 @@ def show_live(run_id: str) -> None:
         st.caption("Stopping at the end of the current batch...")
     else:
         common.stop_button(run, key=f"train_stop_{run.id}")
-    if report.task(run) != "train":  # a measurement or a map, started on another page
+    if report.is_lr_find(run):
+        st.caption("The learning-rate finder: its curve appears under Training settings.")
+        return
+    if not report.is_training(run):  # a measurement or a map, started on another page
         st.caption(
             f"This is a {report.task_title(run)} from the {report.task_page(run)} page; "
             "training can start when it ends."
@@ -418,7 +399,10 @@ def show_most_wrong(result) -> None:
 
 def show_finished(run: Run) -> None:
     st.markdown(f"**{common.md(report.run_label(run))}**")
-    if report.task(run) != "train":
+    if report.is_lr_find(run):
+        st.caption("A learning-rate range test: its curve is under Training settings.")
+        return
+    if not report.is_training(run):
         what = report.task_title(run)
         st.caption(f"A {what}: its results are on the {report.task_page(run)} page.")
         return
@@ -474,7 +458,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
             " are trained on as spectrogram pictures."
         )
     weights_notice()
-    config = settings_form(folder, found)
+    config, training_box = settings_form(folder, found)
     problems = start_problems(config)
     for problem in problems:
         common.problem(common.md(problem[:1].upper() + problem[1:]))
@@ -492,11 +476,13 @@ def start_section(folder: str | None, active: list[Run]) -> None:
     )
     if active:
         st.caption("Start is available again when the current run ends.")
+    with training_box:
+        train_settings.finder(config, active, problems)
 
 
 def earlier_runs(store) -> None:
     """A selectbox of this studio's earlier training runs; the chosen one is shown."""
-    earlier = [r for r in store.list(limit=50) if report.task(r) == "train" and not r.active]
+    earlier = [r for r in store.list(limit=50) if report.is_training(r) and not r.active]
     if len(earlier) < 2:
         return
     with st.expander("Earlier runs"):

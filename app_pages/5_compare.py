@@ -260,7 +260,7 @@ def seed_settings() -> tuple[int, bool]:
 
 def side_by_side(store) -> None:
     st.subheader("Runs side by side")
-    runs = [r for r in store.list(limit=200) if report.task(r) == "train"]
+    runs = [r for r in store.list(limit=200) if report.is_training(r)]
     if not runs:
         st.info("No training run yet: start one on the Train page, or click 'Run every strategy'.")
         return

@@ -21,7 +21,7 @@ from plotly.subplots import make_subplots
 from core import advisor, live, strategies, vgg16
 from core.comparison import Band, Summary
 from core.datasets import IMBALANCE_RATIO
-from core.results import BatchRecord, EpochRecord
+from core.results import BatchRecord, EpochRecord, LrFindResult
 
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#ff7f0e"
@@ -679,3 +679,51 @@ def top_k(predictions: Sequence[Mapping]) -> go.Figure:
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
     fig.update_yaxes(autorange="reversed", type="category")
     return _layout(fig, "Most likely classes", height=120 + 40 * len(names))
+
+
+# -- the learning-rate finder -----------------------------------------------------------------
+def lr_find_curve(result: LrFindResult) -> go.Figure:
+    """The range test: loss per step (faint) and smoothed against the learning rate on a log
+    axis, with the suggested rate and the rate in the run's settings as dashed lines."""
+    fig = go.Figure()
+    rates = list(result.learning_rates)
+    fig.add_trace(
+        go.Scatter(
+            x=rates,
+            y=list(result.losses),
+            mode="lines",
+            name="loss per step",
+            line=dict(color=FROZEN_COLOUR, width=1),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=rates,
+            y=list(result.smoothed),
+            mode="lines",
+            name="smoothed loss",
+            line=dict(color=TRAIN_COLOUR, width=2),
+        )
+    )
+    values = [v for v in (*result.losses, *result.smoothed) if math.isfinite(v)]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    marks = (
+        (result.suggestion, "suggested", MARKER_COLOUR),
+        (result.current_rate, "in your settings", NOT_COMPARABLE_COLOUR),
+    )
+    for rate, words, colour in marks:
+        if rate is None:
+            continue
+        # a line drawn as a trace: layout shapes on a log axis want log10 coordinates
+        fig.add_trace(
+            go.Scatter(
+                x=[rate, rate],
+                y=[low, high],
+                mode="lines",
+                name=f"{words}: {rate:.1e}",
+                line=dict(color=colour, dash="dash"),
+            )
+        )
+    fig.update_xaxes(type="log", title="learning rate", exponentformat="power")
+    fig.update_yaxes(title="training loss")
+    return _layout(fig, "Loss vs learning rate (range test)", height=380)

@@ -28,6 +28,18 @@ TERMS: dict[str, str] = {
         "How big each adjustment is. Too large and learning jumps around; too small and it "
         "barely moves."
     ),
+    "optimizer": (
+        "The rule that turns each batch's mistakes into adjustments: SGD with momentum takes "
+        "steady steps, Adam and RMSprop adapt the step size of every weight on their own."
+    ),
+    "early stopping": (
+        "A phase ends by itself when the validation loss has not improved for this many "
+        "epochs, and keeps its best epoch: more epochs would only memorise the pictures."
+    ),
+    "learning-rate finder": (
+        "A short test run that raises the learning rate step by step and watches the loss: "
+        "where it falls fastest is a good rate to start from."
+    ),
     "augmentation": (
         "Showing slightly changed copies of the training pictures (flipped, turned, zoomed) so "
         "the model learns the subject, not the exact picture. Helps small datasets; slower."

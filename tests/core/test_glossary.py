@@ -15,6 +15,9 @@ PAGE_TERMS = (
     "augmentation",
     "pretrained weights",
     "image size",
+    "optimizer",
+    "early stopping",
+    "learning-rate finder",
 )
 
 
