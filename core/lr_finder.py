@@ -43,9 +43,9 @@ MIN_FALL = 10  # a falling chain shorter than this is noise, not a valley
 PROGRESS_SECONDS = 0.25  # how often the store hears of the sweep (and is asked about a stop)
 # The rule, stated once: the pages and the CLI show these words.
 RULE = (
-    "the valley rule: take the longest chain of steps along which the smoothed loss keeps "
-    "falling; if it holds N steps and ends at rate E, the suggestion is the rate N/2 steps "
-    "before E, in the lower half of the valley, where the loss still falls well"
+    "the valley rule: in the longest run of steps along which the smoothed loss keeps "
+    "falling (N steps, ending at rate E), the rate N/2 steps before E, low in the valley "
+    "where the loss still falls well"
 )
 
 

@@ -145,7 +145,11 @@ def finder(config: RunConfig, active: list[Run], problems: list[str]) -> None:
     st.caption(
         f"A short test run sweeps the learning rate of phase '{phase.name}' from "
         f"{lr_finder.START_RATE:g} to {lr_finder.END_RATE:g} over {lr_finder.STEPS} steps "
-        "and draws the loss at each. The suggestion is " + lr_finder.RULE + "." + _coverage(spec)
+        "and draws the loss at each."
+        + _coverage(spec)
+        + " The suggested rate follows "
+        + lr_finder.RULE
+        + "."
     )
     st.button(
         "Find a learning rate",
