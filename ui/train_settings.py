@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import charts, glossary, lr_finder, report, runs, strategies
+from core import charts, glossary, lr_finder, report, runs, strategies, vgg16
 from core.runconfig import RunConfig
 from core.store import Run
 from ui import common
@@ -146,7 +146,7 @@ def finder(config: RunConfig, active: list[Run], problems: list[str]) -> None:
         f"A short test run sweeps the learning rate of phase '{phase.name}' from "
         f"{lr_finder.START_RATE:g} to {lr_finder.END_RATE:g} over {lr_finder.STEPS} steps "
         "and draws the loss at each."
-        + _coverage(spec)
+        + _coverage(config)
         + " The suggested rate follows "
         + lr_finder.RULE
         + "."
@@ -169,15 +169,21 @@ def finder(config: RunConfig, active: list[Run], problems: list[str]) -> None:
         _show(run, config)
 
 
-def _coverage(spec: strategies.Strategy) -> str:
-    """What the finder does not cover, said where it matters."""
-    if len(spec.keras_phases) < 2:
-        return ""
-    later = ", ".join(f"'{p.name}'" for p in spec.keras_phases[1:])
-    return (
-        f" It covers the first phase only: phase {later} starts from the trained head, so "
-        "keep the strategy's rate there unless you know better."
-    )
+def _coverage(config: RunConfig) -> str:
+    """What the finder does not cover, and what it costs, said where it matters."""
+    spec, words = config.strategy_spec, ""
+    if vgg16.frozen_cut_layer(spec.keras_phases[0].blocks(config.unfreeze_blocks)) is None:
+        words += (
+            " This strategy trains all of VGG16 from its first phase, so the test runs on the "
+            f"images: it takes as long as {lr_finder.STEPS} batches of training."
+        )
+    if len(spec.keras_phases) > 1:
+        later = ", ".join(f"'{p.name}'" for p in spec.keras_phases[1:])
+        words += (
+            f" It covers the first phase only: phase {later} starts from the trained head, so "
+            "keep the strategy's rate there unless you know better."
+        )
+    return words
 
 
 def _show(run: Run, config: RunConfig) -> None:
