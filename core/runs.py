@@ -67,10 +67,11 @@ def start_lr_find(
     config: RunConfig,
     owner: str | None = None,
     idle_seconds: float = worker.IDLE_SECONDS,
+    engine: Engine | None = None,
 ) -> Run | Refused:
     """Queue the learning-rate range test of config's strategy (its first Keras phase, with
     config's optimizer) under the training rule: only when no run is under way, since it
-    trains too and a result is wanted before training starts."""
+    trains too and a result is wanted before training starts. engine: as for training."""
     if under_way(store):
         return Refused(
             "A run is already under way: the learning-rate finder can start when it ends.",
@@ -82,8 +83,9 @@ def start_lr_find(
             dataclasses.replace(config, task="lr_find"),
             owner=owner,
             idle_seconds=idle_seconds,
+            engine=engine or Engine.from_environment(),
         )
-    except ValueError as exc:
+    except ValueError as exc:  # engines.EngineUnavailable is one
         return Refused(f"The learning-rate finder cannot start: {exc}")
 
 
