@@ -322,7 +322,7 @@ def finished_runs(store, dataset: str | Path) -> list:
     return [
         run
         for run in store.list(statuses=store_mod.WITH_MODEL, limit=200)
-        if report.task(run) == "train"
+        if report.is_training(run)
         and run.training_result is not None
         and str(Path(run.dataset).expanduser().resolve()) == target
     ]

@@ -104,7 +104,7 @@ def run_title(run: Run) -> str:
 def weights_label(run: Run) -> str:
     """The weights a run started from, in words ('ImageNet', 'no pretrained weights', a file)."""
     config = run.config
-    return (config.weights_for_run() if task(run) == "train" else config.weights_spec).label
+    return (config.weights_for_run() if is_training(run) else config.weights_spec).label
 
 
 def series_name(run: Run) -> str:
