@@ -18,7 +18,7 @@ from core.weights import NO_WEIGHTS, WeightsSpec
 MAX_IMAGE_SIZE = 512
 MAX_BATCH_SIZE = 1024
 MAX_EPOCHS = 1000
-TASKS = ("train", "probe", "lr_find")
+TASKS = ("train", "probe", "map", "lr_find")
 _BOUNDED = (
     ("image_size", "image size", vgg16.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, " px"),
     ("batch_size", "batch size", 1, MAX_BATCH_SIZE, ""),
