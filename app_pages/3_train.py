@@ -95,6 +95,8 @@ def weights_notice() -> None:
             "Continue without pretrained weights",
             key="train_without_pretrained",
             on_click=continue_without,
+            width="stretch",
+            wrap=True,  # in a half-width column at 800 px the label was cut with an ellipsis
         )
         without_col.caption(NO_PRETRAINED_COST)
 
@@ -332,11 +334,13 @@ def show_scores(run: Run, result) -> None:
     shown = [("Validation accuracy", val), ("Validation loss", loss)]
     if result.test_accuracy is not None:
         shown = [("Test accuracy", f"{result.test_accuracy:.1%}"), shown[0]]
-    cols = st.columns(4)
-    for col, (label, value) in zip(cols, shown, strict=False):
-        col.metric(label, value, help=glossary.explain(label.lower()))
-    cols[2].metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"))
-    cols[3].metric("Training time", report.duration(report.train_seconds(run)))
+    # a wrapping row of content-wide metrics: four fixed columns truncated labels and values
+    # ("Validation a...", "2 mi...") on an 800 px window
+    row = st.container(horizontal=True, gap="large", key="train_metrics")
+    for label, value in shown:
+        row.metric(label, value, help=glossary.explain(label.lower()), width="content")
+    row.metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"), width="content")
+    row.metric("Training time", report.duration(report.train_seconds(run)), width="content")
     if result.test_interval is not None:
         st.caption(
             f"95% interval of the test accuracy: {report.interval_text(result)}, on "

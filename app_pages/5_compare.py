@@ -93,6 +93,8 @@ def show_comparison(run_ids: list[str]) -> None:
     st.plotly_chart(
         charts.compare_curves(series, report.shared_references(runs)), key="compare_curves"
     )
+    if note := report.shared_start_note(r.strategy for r in runs):
+        st.caption(note)
     show_table(report.compare_rows(runs))
     if caution := report.compare_caution(runs):
         st.warning(common.md(caution))

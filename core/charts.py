@@ -531,20 +531,36 @@ def confusion_matrix(
     return _layout(fig, f"Confusion matrix ({side} images)", height=size)
 
 
+CURVE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+CURVE_MARKERS = ("circle", "diamond", "square", "triangle-up", "x", "cross")
+
+
+def _overlay_style(index: int) -> dict:
+    """Line and marker of the index-th overlaid curve: dash and marker cycle, and the width and
+    marker size shrink, so a later curve drawn over an identical earlier one leaves it showing."""
+    return dict(
+        line=dict(dash=CURVE_DASHES[index % len(CURVE_DASHES)], width=max(1.5, 4.0 - index * 0.6)),
+        marker=dict(symbol=CURVE_MARKERS[index % len(CURVE_MARKERS)], size=max(5, 11 - 2 * index)),
+    )
+
+
 def compare_curves(
     series: Mapping[str, Sequence[EpochRecord]],
     references: Iterable = (),
     metric: str = "val_accuracy",
 ) -> go.Figure:
-    """One validation curve per run, overlaid."""
+    """One validation curve per run, overlaid. Each curve has its own dash, marker and width
+    (the first drawn widest): runs whose curves coincide, like a fine-tune's first phase and the
+    head-only strategy (the same phase, same split and seed), stay visible on top of each other."""
     fig = go.Figure()
-    for name, history in series.items():
+    for index, (name, history) in enumerate(series.items()):
         fig.add_trace(
             go.Scatter(
                 x=[row.epoch for row in history],
                 y=[row.value(metric) for row in history],
                 mode="lines+markers",
                 name=_t(name),
+                **_overlay_style(index),
             )
         )
     _add_references(fig, references)

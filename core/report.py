@@ -89,6 +89,29 @@ def strategy_title(key: str) -> str:
     return spec.title if spec else key
 
 
+def shared_start_note(strategy_keys: Iterable[str]) -> str | None:
+    """When a compared strategy begins with another compared strategy's whole training (the
+    fine-tunes start with the head phase), their curves coincide at first: say so, in one line
+    for the chart's caption. None when no two of them share a start."""
+    specs = [strategies.get(k) for k in dict.fromkeys(strategy_keys) if k in strategies.STRATEGIES]
+    pairs = [
+        (longer, shorter)
+        for shorter in specs
+        for longer in specs
+        if len(longer.phases) > len(shorter.phases)
+        and longer.phases[: len(shorter.phases)] == shorter.phases
+    ]
+    if not pairs:
+        return None
+    starts = "; ".join(
+        f"the first phase of {longer.title} is {shorter.title}" for longer, shorter in pairs
+    )
+    return (
+        f"Overlapping curves are expected: {starts} (same pictures, split and seed), so their "
+        "first epochs match. Each run has its own dash and marker, so both stay visible."
+    )
+
+
 def run_title(run: Run) -> str:
     """What tells runs apart, for a person: what ran, with which weights (pretrained or not,
     and which file), at which image size, on which dataset. 'Linear probe · ImageNet · 48 px

@@ -152,6 +152,20 @@ def test_compare_curves_one_trace_per_run():
     assert [(t["name"], t["y"]) for t in fig["data"]] == [("A", [0.5]), ("B", [0.7, 0.8])]
 
 
+def test_compare_curves_keep_identical_curves_visible():
+    """The head strategy's curve equals the fine-tune's first phase: with one style for all,
+    the later trace hid the earlier one completely (seen in the 800 px screenshot)."""
+    same = [EpochRecord("head", 1, val_accuracy=0.5), EpochRecord("head", 2, val_accuracy=0.6)]
+    fig = spec(charts.compare_curves({"fine-tune": same, "head": same, "scratch": same}))
+    styles = [
+        (t["line"]["dash"], t["line"]["width"], t["marker"]["symbol"], t["marker"]["size"])
+        for t in fig["data"]
+    ]
+    assert len({s[0] for s in styles}) == 3 and len({s[2] for s in styles}) == 3
+    widths = [s[1] for s in styles]
+    assert widths == sorted(widths, reverse=True) and widths[0] > widths[1]
+
+
 def test_waveform_and_spectrogram_figures():
     assert spec(charts.waveform([0.0, 0.1], [0.2, -0.3], "x"))["data"][0]["y"] == [0.2, -0.3]
     pixels = np.zeros((4, 3, 3), dtype=np.uint8)

@@ -244,3 +244,13 @@ def test_failure_words_are_plain_with_the_detail_apart(error, plain, detailed):
     assert plain in words
     assert "Error" not in words and "block4_pool" not in words
     assert (detail == error) if detailed else detail is None
+
+
+def test_shared_start_note_names_the_strategies_whose_curves_coincide():
+    note = report.shared_start_note(["finetune", "head", "linear", "head"])
+    assert note is not None
+    assert "the first phase of Fine-tune the top blocks is Feature extractor + small head" in note
+    assert "Fine-tune everything" not in note  # not compared here
+    assert report.shared_start_note(["linear", "head", "scratch"]) is None
+    assert report.shared_start_note(["finetune", "full"]) is None  # same start, neither whole
+    assert report.shared_start_note(["unknown", "head"]) is None

@@ -146,3 +146,13 @@ def test_a_repeated_comparison_shows_mean_curves_bars_and_the_verdict(store, dig
     table = at.dataframe[0].value
     assert list(table["seeds"]) == ["3 of 3", "3 of 3"]
     assert table["test accuracy"].iloc[0] == "0.927 ± 0.025"
+
+
+def test_compare_says_why_head_and_finetune_curves_coincide(store, digits):
+    finished_run(store, digits, "finetune", accuracy=0.9, loss=0.3, group_id="g1")
+    finished_run(store, digits, "head", accuracy=0.8, loss=0.5, group_id="g1")
+    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    no_exceptions(at)
+    assert "the first phase of Fine-tune the top blocks is Feature extractor" in texts(at.caption)
+    dashes = [t["line"]["dash"] for t in chart_titled(at, "Validation accuracy per epoch")["data"]]
+    assert len(set(dashes)) == 2

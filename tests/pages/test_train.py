@@ -436,3 +436,32 @@ def test_a_run_error_naming_user_files_is_shown_escaped(store, digits, status):
     at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     assert_shown_escaped(at, hostile)
+
+
+def _block_with_id(node, suffix: str):
+    for child in getattr(node, "children", {}).values():
+        if child.type == "flex_container" and child.proto.id.endswith(suffix):
+            return child
+        found = _block_with_id(child, suffix)
+        if found is not None:
+            return found
+    return None
+
+
+def test_train_results_and_weights_button_fit_a_narrow_window(store, digits):
+    """At 800 px four fixed metric columns cut labels and values ('Validation a...', '2 mi...')
+    and the half-width 'Continue without pretrained weights' button lost its label's end."""
+    run = finished_run(store, digits)
+    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    row = _block_with_id(at.main, "train_metrics")
+    assert row is not None, "the metrics are not in their wrapping row"
+    assert row.proto.flex_container.wrap and "HORIZONTAL" in str(row.proto.flex_container)
+    inside = [c for c in row.children.values() if c.type == "metric"]
+    assert [m.label for m in inside] == [
+        "Validation accuracy",
+        "Validation loss",
+        "Epochs",
+        "Training time",
+    ]
+    assert at.button(key="train_without_pretrained").proto.wrap
