@@ -127,6 +127,39 @@ def resolve_precision(requested: str, plan: AccelerationPlan) -> str:
     raise ValueError(f"unknown precision {requested!r}; choose {', '.join(PRECISIONS)}")
 
 
+PRECISION_CHOICES = {  # RunConfig.precision -> what the setting means, for a page
+    "auto": "auto (the fastest this machine runs well)",
+    "bfloat16": "bfloat16 (half the bits: faster where the hardware has it)",
+    "float32": "float32 (full precision: always works)",
+}
+
+
+def _where(plan: AccelerationPlan) -> str:
+    return "this CPU" if plan.device.startswith("CPU") else plan.device.removeprefix("GPU: ")
+
+
+def precision_sentence(requested: str, plan: AccelerationPlan) -> str:
+    """One line for a page: what `requested` (a RunConfig.precision) means on this machine,
+    e.g. 'auto: float32 on this CPU (no native bfloat16)'."""
+    chosen = resolve_precision(requested, plan)
+    where = _where(plan)
+    native_bf16 = plan.precision == "bfloat16"
+    if requested == "auto":
+        if plan.device.startswith("CPU"):
+            why = "native bfloat16" if native_bf16 else "no native bfloat16"
+        else:
+            why = plan.why.split(":")[0]
+        return f"auto: {chosen} on {where} ({why})."
+    if chosen == "bfloat16" and not native_bf16:
+        return (
+            f"bfloat16 on {where}: without native bfloat16 instructions it is emulated, "
+            "usually slower than float32."
+        )
+    if chosen == "float32" and plan.precision != "float32":
+        return f"float32 on {where}: works everywhere, slower than the {plan.precision} auto picks."
+    return f"{chosen} on {where}."
+
+
 def enable_memory_growth(
     gpus: Sequence[Device], set_growth: Callable[[Device, bool], None]
 ) -> list[Device]:

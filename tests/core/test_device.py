@@ -307,3 +307,17 @@ def test_the_global_batch_never_exceeds_the_batch_bound():
 def test_one_device_needs_no_distribution_scope():
     with device.distribution_scope(device.plan_distribution([], _run("full"))) as strategy:
         assert strategy is None
+
+
+def test_precision_sentence_says_what_the_setting_means_here():
+    cpu, bf16_cpu = plan_acceleration([], NO_BF16), plan_acceleration([], AMX)
+    ampere = plan_acceleration([Gpu("A100", (8, 0), 40_000)])
+    assert device.precision_sentence("auto", cpu) == (
+        "auto: float32 on this CPU (no native bfloat16)."
+    )
+    assert device.precision_sentence("auto", bf16_cpu).startswith("auto: bfloat16 on this CPU")
+    assert "emulated" in device.precision_sentence("bfloat16", cpu)
+    assert "emulated" not in device.precision_sentence("bfloat16", bf16_cpu)
+    assert "slower than the bfloat16 auto picks" in device.precision_sentence("float32", ampere)
+    assert device.precision_sentence("auto", ampere).startswith("auto: bfloat16 on A100")
+    assert set(device.PRECISION_CHOICES) == set(device.PRECISIONS)  # a label for each choice

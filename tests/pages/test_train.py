@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import streamlit as st
 from apptesting import (
     CLASSES,
     HOSTILE_NAMES,
@@ -465,3 +466,25 @@ def test_train_results_and_weights_button_fit_a_narrow_window(store, digits):
         "Training time",
     ]
     assert at.button(key="train_without_pretrained").proto.wrap
+
+
+def test_train_precision_setting_reaches_the_run_and_is_explained(store, digits, monkeypatch):
+    from core import device, hostinfo
+
+    monkeypatch.setattr(hostinfo, "nvidia_smi_gpus", lambda: [])
+    monkeypatch.setattr(
+        hostinfo, "cpu_features", lambda: hostinfo.CpuFeatures("test CPU", False, False, True)
+    )
+    monkeypatch.setattr(device, "cpu_features", hostinfo.cpu_features)
+    st.cache_resource.clear()  # the page reads the machine's plan once per server
+    at = page(
+        "3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"}
+    ).run()
+    no_exceptions(at)
+    assert at.selectbox(key="_w_precision").value == RunConfig.default("precision")
+    assert "auto: float32 on this CPU (no native bfloat16)." in texts(at.caption)
+    at.selectbox(key="_w_precision").set_value("bfloat16").run()
+    assert "emulated" in texts(at.caption)
+    at.button(key="train_start").click().run()
+    no_exceptions(at)
+    assert store.list()[0].config.precision == "bfloat16"
