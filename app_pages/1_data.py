@@ -7,7 +7,18 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from core import archive, audio, charts, datasets, fetch, samples, session, settings
+from core import (
+    archive,
+    audio,
+    charts,
+    datasets,
+    fetch,
+    keras_datasets,
+    samples,
+    session,
+    settings,
+    speed,
+)
 from core.imaging import IMAGE_EXTENSIONS
 from core.runconfig import RunConfig
 from ui import common, datafix, record
@@ -26,6 +37,7 @@ SAVED_UPLOADS = "_data_saved_uploads"  # file ids of browser uploads already wri
 ZIP_OUTCOME = "_data_zip_outcome"  # file id -> (kind, message) of the last zip upload
 PENDING = "_data_pending"  # a download or audio conversion under way in a child process
 SPECTROGRAM_SUFFIX = " (sounds as spectrograms)"  # the label of a sound dataset, after its name
+SAMPLE_PER_CLASS = 500  # the cap offered first for a large downloadable dataset
 MERGE_ASKED = "_data_merge_asked"  # the folder whose case-duplicate merge awaits a second click
 
 
@@ -104,6 +116,7 @@ def online_sample() -> None:
         "Sample", list(online), format_func=lambda k: online[k].title, key="data_online_sample"
     )
     st.caption(online[chosen].description + " Downloaded once, then kept on this server.")
+    per_class = sample_size_choice(chosen) if online[chosen].capped else None
     busy = PENDING in st.session_state
     if (
         st.button(
@@ -115,11 +128,40 @@ def online_sample() -> None:
         and not busy
     ):
         wait_for(
-            fetch.start_sample(chosen, common.get_store().home),
+            fetch.start_sample(chosen, common.get_store().home, per_class),
             f"Getting {online[chosen].title} (needs internet the first time)",
             "This sample is not available here (the built-in sample works offline)",
             sample_label=f"online sample: {online[chosen].title}",
         )
+
+
+def sample_size_choice(name: str) -> int | None:
+    """All of a Keras dataset (the default) or at most N training pictures per class, each with
+    its time estimate from this machine's measured speed. Returns the cap (None: all)."""
+    measured = speed.measured(common.get_store().home)
+    full = keras_datasets.extraction_estimate(name, None, None, measured)
+    everything = st.radio(
+        "How many pictures",
+        (True, False),
+        format_func=lambda all_: "All of them" if all_ else "A sample per class",
+        horizontal=True,
+        key=f"data_sample_all_{name}",
+        help="Fewer pictures train much faster; all of them give the best accuracy.",
+    )
+    if everything:
+        st.caption(f"{full}.")
+        return None
+    per_class = st.number_input(
+        "Training pictures per class (validation keeps the original test share)",
+        1,
+        keras_datasets.KERAS_DATASETS[name].train_images,
+        value=SAMPLE_PER_CLASS,
+        step=100,
+        key=f"data_sample_cap_{name}",
+    )
+    st.caption(keras_datasets.extraction_estimate(name, None, int(per_class), measured) + ".")
+    st.caption(f"All of them instead: {full}.")
+    return int(per_class)
 
 
 def server_folder() -> None:

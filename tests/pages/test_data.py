@@ -161,7 +161,9 @@ def run_until(at: AppTest, done, seconds: float = 300.0) -> AppTest:
 def test_data_online_sample_offline_says_so_without_blocking_the_page(store, monkeypatch):
     from core import fetch
 
-    def offline_child(name, home):  # `python -m core sample` offline: one line, after a while
+    def offline_child(
+        name, home, per_class=None
+    ):  # `python -m core sample` offline: one line, after a while
         # (5 s: the page must have returned while the child still works, even on a busy machine)
         return fetch._start(
             "sample",
@@ -184,6 +186,35 @@ def test_data_online_sample_offline_says_so_without_blocking_the_page(store, mon
     assert at.button(key="data_download_sample").disabled  # no second download meanwhile
     run_until(at, lambda a: a.error, seconds=60)
     assert "not available here" in texts(at.error) and "no internet" in texts(at.error)
+
+
+def test_data_keras_sample_offers_all_or_a_cap_with_time_estimates(store, monkeypatch):
+    """Full-size CIFAR-10 is the default, with its time from this machine's measured speed;
+    a per-class cap is a visible choice that reaches the download."""
+    from core import fetch, speed
+
+    speed.record(store.home, 640, 10.0, 48, "float32", "run")  # 64 images/s at 48 px
+    asked = []
+
+    def child(name, home, per_class=None):
+        asked.append((name, per_class))
+        return fetch._start("sample", ["-c", "import sys; sys.exit(2)"], home, 60)
+
+    monkeypatch.setattr(fetch, "start_sample", child)
+    at = page("1_data.py", data_source="Online sample").run()
+    at.selectbox(key="data_online_sample").set_value("cifar10").run()
+    no_exceptions(at)
+    assert at.radio(key="data_sample_all_cifar10").value is True  # default: all of them
+    assert "VGG16 features for 60,000 images at 48 px: about 16 min" in texts(at.caption)
+    assert "64 images/s measured at 48 px" in texts(at.caption)
+    at.radio(key="data_sample_all_cifar10").set_value(False).run()
+    at.number_input(key="data_sample_cap_cifar10").set_value(200).run()
+    captions = texts(at.caption)
+    assert "VGG16 features for 2,400 images at 48 px: about 38 s" in captions  # 2,000 + 400
+    assert "All of them instead: VGG16 features for 60,000 images" in captions
+    at.button(key="data_download_sample").click().run()
+    no_exceptions(at)
+    assert asked == [("cifar10", 200)]
 
 
 def test_data_sound_folder_becomes_spectrograms_with_waveforms_and_players(store, tmp_path):
