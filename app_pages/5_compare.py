@@ -4,7 +4,7 @@ several seeds when asked (mean curves with their spread, a paired test in plain 
 import pandas as pd
 import streamlit as st
 
-from core import charts, comparison, datasets, report, strategies
+from core import charts, comparison, comparison_report, datasets, report, strategies
 from core import store as store_mod
 from core.runconfig import RunConfig
 from core.runs import DEFAULT_SEEDS, MAX_SEEDS, start_comparison, stop_comparison
@@ -274,6 +274,27 @@ def side_by_side(store) -> None:
     if any_active:
         common.watch(SEEN_ACTIVE, True)
     common.poll(lambda: show_comparison(list(chosen)), active=any_active)
+    report_download(store, list(chosen))
+
+
+def report_download(store, run_ids: list[str]) -> None:
+    """The chosen runs as one shareable HTML page, made when the button is clicked (so a
+    comparison still going is reported as it stands then)."""
+
+    def page() -> str:
+        return comparison_report.for_runs(store, comparison_report.existing(store, run_ids))
+
+    st.download_button(
+        "Download the comparison report (HTML)",
+        page,
+        file_name=f"comparison-{run_ids[0][-6:]}.html",
+        mime="text/html",
+        icon=":material/download:",
+        key="compare_report_download",
+        on_click="ignore",
+        help="One page that opens offline in any browser: every run's scores, curves and "
+        "settings, the dataset fingerprint and this machine.",
+    )
 
 
 def body() -> None:

@@ -13,6 +13,7 @@
     train/compare/worker --engine ray [--ray-address auto|local|HOST:PORT]  on a Ray cluster
     export RUN --format keras|savedmodel|tflite|tflite-int8|onnx [--out PATH]
     bundle RUN [--out PATH]    one zip: model, labels, config, manifest, versions, report
+    report RUN | --group ID [--out PATH]   a shareable HTML page of a run or a comparison
     reproduce BUNDLE_OR_RUN    train the same config on the same files, compare the result
     worker                     the worker loop (started for you by train and by the app)
 
@@ -1051,6 +1052,18 @@ def _take_away_parsers(sub) -> None:
     bundle.add_argument("run", metavar="RUN", help="run id (or a unique prefix)")
     bundle.add_argument("--out", metavar="PATH", help="the zip (default: in the run's folder)")
 
+    page = sub.add_parser("report", help="a shareable HTML page of a run or of a comparison")
+    which = page.add_mutually_exclusive_group(required=True)
+    which.add_argument("run", metavar="RUN", nargs="?", help="run id (or a unique prefix)")
+    which.add_argument(
+        "--group",
+        metavar="ID",
+        help="a comparison: its group id, or the id of any of its runs (every strategy and seed)",
+    )
+    page.add_argument(
+        "--out", metavar="PATH", help="the .html file (default: in the run's or studio's folder)"
+    )
+
     reproduce = sub.add_parser("reproduce", help="train a bundle's config again, compare")
     reproduce.add_argument("source", metavar="BUNDLE_OR_RUN", help="a bundle zip, or a run id")
     reproduce.add_argument(
@@ -1098,6 +1111,33 @@ def cmd_bundle(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from core import bundle, comparison_report
+    from core.fileio import atomic_write_text
+    from core.store import Store
+
+    store = Store(args.home)
+    try:
+        if args.group is not None:
+            group_id, runs = comparison_report.group_runs(store, args.group)
+            page = comparison_report.render(comparison_report.gather(store, runs, group_id))
+            default = store.home / "reports" / f"comparison-{group_id}.html"
+        else:
+            run = _run_or_fail(store, args.run)
+            page, runs = bundle.report(store, run.id), [run]
+            default = store.run_dir(run.id) / "report.html"
+    except (comparison_report.ComparisonReportRefused, bundle.BundleRefused) as exc:
+        raise CliError(str(exc)) from None
+    target = Path(args.out) if args.out else default
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, page)
+    print(f"{target}: {len(runs)} run(s), {len(page) / 1e6:.1f} MB", file=sys.stderr)
+    print(json.dumps({"path": str(target), "runs": [r.id for r in runs]}))
+    return 0
+
+
 def cmd_reproduce(args) -> int:
     from core import reproduce, runs
     from core.store import DONE, Store
@@ -1139,6 +1179,7 @@ COMMANDS = {
     "worker": cmd_worker,
     "export": cmd_export,
     "bundle": cmd_bundle,
+    "report": cmd_report,
     "reproduce": cmd_reproduce,
 }
 

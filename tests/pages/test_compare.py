@@ -156,3 +156,11 @@ def test_compare_says_why_head_and_finetune_curves_coincide(store, digits):
     assert "the first phase of Fine-tune the top blocks is Feature extractor" in texts(at.caption)
     dashes = [t["line"]["dash"] for t in chart_titled(at, "Validation accuracy per epoch")["data"]]
     assert len(set(dashes)) == 2
+
+
+def test_compare_offers_the_comparison_report(store, digits):
+    finished_run(store, digits, "head", accuracy=0.8, loss=0.5, group_id="g1")
+    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    no_exceptions(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download the comparison report (HTML)" in labels

@@ -1,0 +1,118 @@
+"""The shareable page of a comparison (core/comparison_report.py) and `python -m core report`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from synthetic import write_colour_dataset
+
+from core import cli, comparison_report, datasets, strategies
+from core import store as store_mod
+from core.runconfig import RunConfig
+from core.store import Store
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def _run(store: Store, dataset: Path, strategy: str, seed: int, accuracy: float, group: str):
+    """A finished run as the worker leaves it: curves in the store, manifest.json on disk."""
+    config = RunConfig(dataset=str(dataset), strategy=strategy, seed=seed, weights="none")
+    run = store.create(config, group_id=group)
+    split = datasets.split(datasets.scan(str(dataset)), seed=0)
+    folder = store.run_dir(run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps(split.manifest()))
+    for epoch in (1, 2):
+        store.add_metric(
+            run.id, "epoch", "head", epoch, 2, {"val_accuracy": accuracy - 0.1 * (2 - epoch)}
+        )
+    per_class = [
+        {"class": HOSTILE, "precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 5},
+        {"class": "blue", "precision": 0.7, "recall": 0.9, "f1": 0.8, "support": 5},
+    ]
+    result = {
+        "val_accuracy": accuracy,
+        "val_loss": 0.4,
+        "per_class": per_class,
+        "epochs_run": 2,
+        "train_seconds": 12.0,
+        "strategy": strategy,
+        "classes": [HOSTILE, "blue"],
+    }
+    store.finish(run.id, store_mod.DONE, result=result, progress={"stage": "finished"})
+    return store.get(run.id)
+
+
+@pytest.fixture
+def comparison(tmp_path):
+    store = Store(tmp_path / "home")
+    dataset = write_colour_dataset(tmp_path / HOSTILE, ("red", "blue"), per_class=6, size=32)
+    runs = [
+        _run(store, dataset, "finetune", 0, 0.9, "g1"),
+        _run(store, dataset, "head", 0, 0.8, "g1"),
+        _run(store, dataset, "head", 1, 0.85, "g1"),  # a second seed of one strategy
+        _run(store, dataset, "linear", 0, 0.7, "g1"),
+    ]
+    _run(store, dataset, "scratch", 0, 0.5, "other-group")
+    return store, runs
+
+
+def test_report_has_every_run_grouped_by_strategy(comparison):
+    store, runs = comparison
+    page = comparison_report.for_group(store, "g1")
+    for run in runs:
+        assert f'id="run-{run.id}"' in page and f'href="#run-{run.id}"' in page
+    assert "From scratch" not in page  # another comparison's run is not in this one
+    # strategies in the table's order: linear, head (both seeds), finetune
+    order = [page.index(f'id="run-{r.id}"') for r in (runs[3], runs[1], runs[2], runs[0])]
+    assert order == sorted(order)
+    titles = [strategies.get(k).title for k in ("linear", "head", "finetune")]
+    table = page[page.index("<h2>Strategies</h2>") : page.index("<h2>Every run</h2>")]
+    assert [table.index(t) for t in titles] == sorted(table.index(t) for t in titles)
+    assert "2 of 2" in table and "0.850" in table  # head: two runs, the better seed's score
+    assert page.count("seed 1 ·") >= 1
+    assert "Every run learned from exactly the same files" in page
+    assert "the first phase of Fine-tune the top blocks is Feature extractor" in page
+
+
+def test_report_opens_offline_and_escapes_hostile_names(comparison):
+    store, _ = comparison
+    page = comparison_report.for_group(store, "g1")
+    assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js inline, nothing fetched
+    markup = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S)  # plotly.js's own text
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", markup)  # no remote file at all
+    assert page.count("Plotly.newPlot") >= 2
+    assert HOSTILE not in page  # the folder and the class names arrive escaped
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_report_found_from_any_member_run_and_refused_for_unknown(comparison):
+    store, runs = comparison
+    group, found = comparison_report.group_runs(store, runs[2].id)
+    assert group == "g1" and {r.id for r in found} == {r.id for r in runs}
+    with pytest.raises(comparison_report.ComparisonReportRefused, match="no comparison"):
+        comparison_report.group_runs(store, "nope")
+
+
+def test_cli_report_group_writes_the_page(comparison, tmp_path, capsys):
+    store, runs = comparison
+    out = tmp_path / "cmp.html"
+    code = cli.main(["--home", str(store.home), "report", "--group", "g1", "--out", str(out)])
+    assert code == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["path"] == str(out) and sorted(line["runs"]) == sorted(r.id for r in runs)
+    assert all(f'id="run-{r.id}"' in out.read_text() for r in runs)
+    assert cli.main(["--home", str(store.home), "report", "--group", "nope"]) == 2
+    assert "no comparison 'nope'" in capsys.readouterr().err
+
+
+def test_report_of_picked_runs_titles_by_their_group_and_survives_none(comparison):
+    store, runs = comparison
+    page = comparison_report.for_runs(store, runs[:2])
+    assert "<h1>Comparison g1</h1>" in page and "2 runs" in page
+    assert f'id="run-{runs[2].id}"' not in page  # only the picked ones
+    gone = comparison_report.existing(store, ["no-such-run"])
+    assert gone == [] and "pick at least one run" in comparison_report.for_runs(store, gone)
