@@ -569,7 +569,13 @@ def compare_curves(
     fig.update_xaxes(dtick=1)
     name = METRIC_NAMES.get(metric, metric.replace("_", " "))
     return _layout(
-        fig, f"{name} per epoch", height=400, xaxis_title="epoch", yaxis_title=name.lower()
+        fig,
+        f"{name} per epoch",
+        height=460,
+        xaxis_title="epoch",
+        yaxis_title=name.lower(),
+        # below the plot: beside it, long run names took half of an 800 px window's chart
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
     )
 
 
