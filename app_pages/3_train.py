@@ -360,7 +360,7 @@ def show_scores(run: Run, result) -> None:
         shown = [("Test accuracy", f"{result.test_accuracy:.1%}"), shown[0]]
     # a wrapping row of content-wide metrics: four fixed columns truncated labels and values
     # ("Validation a...", "2 mi...") on an 800 px window
-    row = st.container(horizontal=True, gap="large", key="train_metrics")
+    row = st.container(horizontal=True, gap="medium", key="train_metrics")
     for label, value in shown:
         row.metric(label, value, help=glossary.explain(label.lower()), width="content")
     row.metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"), width="content")
