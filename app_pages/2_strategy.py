@@ -13,10 +13,15 @@ from ui import common
 SEEN_ACTIVE = "_probe_seen_active"
 
 
-def measure(folder: str, image_size: int, weights: str) -> None:
+def measure(folder: str, image_size: int, weights: str, per_class: int) -> None:
     """Button callback: queue a probe (core.runs refuses a second one of this dataset)."""
     probe = runs.start_probe(
-        common.get_store(), folder, image_size, weights, owner=common.session_id()
+        common.get_store(),
+        folder,
+        image_size,
+        weights,
+        owner=common.session_id(),
+        max_per_class=per_class,
     )
     common.flash_refusal(probe, busy_kind="info")
 
@@ -121,7 +126,18 @@ def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | No
             "page first."
         )
         common.go_to("train", "Go to the Train page", icon=":material/arrow_forward:")
-    st.caption(estimate(store, found, size))
+    per_class = int(
+        st.number_input(
+            "Pictures per class to measure on",
+            2,
+            100_000,
+            help="A random sample of this many pictures from each class (fewer if a class has "
+            "fewer). More makes the measurement surer and slower; the default ranks the three "
+            "depths reliably.",
+            **common.kept("probe_max_per_class", RunConfig.default("probe_max_per_class")),
+        )
+    )
+    st.caption(estimate(store, found, size, per_class))
     probe = report.latest_probe(store.list(), folder, size, weights)
     under_way = probe is not None and probe.active
     st.button(
@@ -132,7 +148,7 @@ def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | No
         disabled=under_way,
         help=glossary.explain("linear probe"),
         on_click=measure,
-        args=(folder, size, weights),
+        args=(folder, size, weights, per_class),
     )
     if probe is None:
         return None
@@ -141,9 +157,8 @@ def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | No
     return probe.probe_result.advice if finished else None
 
 
-def estimate(store, found: datasets.Scan, size: int) -> str:
+def estimate(store, found: datasets.Scan, size: int, cap: int) -> str:
     """How many pictures the measurement uses and how long it should take on this machine."""
-    cap = RunConfig.default("probe_max_per_class")
     images = advisor.probe_images(found.counts(), cap)
     measured = speed.measured(store.home)
     return (

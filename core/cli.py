@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     advise.add_argument("--weights", default=None, metavar="SPEC", help="as for train")
     advise.add_argument(
+        "--max-per-class",
+        type=int,
+        default=RunConfig.default("probe_max_per_class"),
+        metavar="N",
+        help="measure on at most N pictures per class, a stratified sample (default: %(default)s)",
+    )
+    advise.add_argument(
         "--seed", type=int, default=RunConfig.default("seed"), help="(default: %(default)s)"
     )
 
@@ -822,6 +829,7 @@ def cmd_advise(args) -> int:
         image_size=args.image_size,
         weights=_weights_setting(args.weights),
         seed=args.seed,
+        probe_max_per_class=args.max_per_class,
     )
     if problems := config.problems():
         raise CliError("; ".join(problems))

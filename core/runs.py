@@ -104,11 +104,24 @@ def resume_training(store: Store, run_id: str, owner: str | None = None) -> Run 
 
 
 def start_probe(
-    store: Store, dataset: str, image_size: int, weights: str, owner: str | None = None
+    store: Store,
+    dataset: str,
+    image_size: int,
+    weights: str,
+    owner: str | None = None,
+    max_per_class: int | None = None,
 ) -> Run | Refused:
-    """Queue a similarity measurement (the advisor's linear probe) of a dataset."""
-    config = RunConfig(dataset=dataset, task="probe", image_size=image_size, weights=weights)
-    return queue_probe(store, config, owner)
+    """Queue a similarity measurement (the advisor's linear probe) of a dataset, on at most
+    `max_per_class` pictures per class (None: RunConfig's default)."""
+    cap = RunConfig.default("probe_max_per_class") if max_per_class is None else max_per_class
+    config = RunConfig(
+        dataset=dataset,
+        task="probe",
+        image_size=image_size,
+        weights=weights,
+        probe_max_per_class=cap,
+    )
+    return queue_probe(store, config, owner)  # worker.submit refuses a cap below 2
 
 
 def queue_probe(

@@ -190,6 +190,14 @@ def test_advise_with_bad_settings_is_one_line(binary_dataset, tmp_path):
     assert result.returncode == 2
 
 
+def test_advise_cap_below_two_is_one_line(binary_dataset, tmp_path):
+    result = cli(
+        "advise", str(binary_dataset), "--max-per-class", "1", "--weights", "none", home=tmp_path
+    )
+    assert_one_line_error(result, "at least 2 pictures per class")
+    assert result.returncode == 2
+
+
 def test_stop_and_resume_of_unknown_or_unfit_runs_are_one_line(binary_dataset, tmp_path):
     from core.runconfig import RunConfig
     from core.store import Store

@@ -15,6 +15,7 @@ from apptesting import (
 
 from core import advisor, speed
 from core import store as store_mod
+from core.runconfig import RunConfig
 from core.store import Store
 from ui import common
 
@@ -132,3 +133,16 @@ def test_a_failed_measurement_says_what_to_do_and_folds_the_detail(store, digits
     assert "URLError" not in shown
     (detail,) = [e for e in at.expander if e.label == "Technical detail"]
     assert "URLError" in texts(detail.get("code"))
+
+
+def test_strategy_measurement_cap_is_a_setting_that_reaches_the_probe(store, digits):
+    at = page("2_strategy.py", **{common.DATASET: str(digits), common.WEIGHTS: "none"}).run()
+    no_exceptions(at)
+    cap = at.number_input(key="_w_probe_max_per_class")
+    assert cap.value == RunConfig.default("probe_max_per_class")
+    cap.set_value(10).run()
+    assert "It uses 100 of your 500 pictures (at most 10 per class)" in texts(at.caption)
+    at.button(key="strategy_measure").click().run()
+    no_exceptions(at)
+    (probe,) = [r for r in store.list() if r.config.task == "probe"]
+    assert probe.config.probe_max_per_class == 10
