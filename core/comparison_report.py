@@ -16,7 +16,7 @@ import platform
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from core import charts, datasets, hostinfo, report, runfiles, strategies
+from core import charts, comparison, datasets, hostinfo, report, runfiles, strategies
 from core.html_report import STYLE, _e, _table
 from core.results import EpochRecord
 from core.store import Run, Store
@@ -42,6 +42,9 @@ class ComparisonInput:
     entries: tuple[RunEntry, ...]  # grouped by strategy, in the strategy table's order
     machine: Mapping[str, str]
     written: str  # ISO time
+    # a comparison over several seeds: core.comparison's mean ± std rows and its verdict
+    over_seeds: tuple[Mapping[str, str], ...] = ()
+    verdict: str = ""
 
 
 def by_strategy(runs: Iterable[Run]) -> list[Run]:
@@ -126,7 +129,27 @@ def gather(store: Store, runs: Sequence[Run], title: str) -> ComparisonInput:
     if not entries:
         raise ComparisonReportRefused("no training run to report on: pick at least one run")
     written = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    return ComparisonInput(title, entries, machine(), written)
+    trained = [e.run for e in entries]
+    if not comparison.is_repeated(trained):
+        return ComparisonInput(title, entries, machine(), written)
+    summary = comparison.summary_of(store, trained)
+    rows = tuple(
+        {**row, "strategy": report.strategy_title(row["strategy"])}
+        for row in comparison.table_rows(summary)
+    )
+    return ComparisonInput(title, entries, machine(), written, rows, summary.verdict.statement)
+
+
+def _over_seeds(data: ComparisonInput) -> str:
+    if not data.over_seeds:
+        return ""
+    header = list(data.over_seeds[0])
+    return (
+        "<h2>Over the seeds</h2>"
+        + _table(header, [[row[c] for c in header] for row in data.over_seeds])
+        + "<p>Mean ± standard deviation (sample, n − 1) over the seeds that finished.</p>"
+        + f"<p><b>{_e(data.verdict)}</b></p>"
+    )
 
 
 # -- the page ---------------------------------------------------------------------------------
@@ -277,6 +300,7 @@ def render(data: ComparisonInput) -> str:
         f"</head><body><h1>Comparison {_e(data.title)}</h1>"
         f"<p>{len(data.entries)} runs, written {_e(data.written)}.</p>"
         + _strategies_table(data.entries)
+        + _over_seeds(data)
         + _runs_table(data.entries)
         + _curves(data.entries)
         + _dataset(data.entries)

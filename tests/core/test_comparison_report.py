@@ -116,3 +116,11 @@ def test_report_of_picked_runs_titles_by_their_group_and_survives_none(compariso
     assert f'id="run-{runs[2].id}"' not in page  # only the picked ones
     gone = comparison_report.existing(store, ["no-such-run"])
     assert gone == [] and "pick at least one run" in comparison_report.for_runs(store, gone)
+
+
+def test_a_comparison_over_seeds_shows_mean_and_std(comparison):
+    store, _ = comparison
+    page = comparison_report.for_group(store, "g1")  # head ran with seeds 0 and 1
+    section = page[page.index("<h2>Over the seeds</h2>") : page.index("<h2>Every run</h2>")]
+    assert "0.825 ± 0.035" in section  # head: 0.80 and 0.85
+    assert "Feature extractor + small head" in section
