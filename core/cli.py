@@ -888,11 +888,15 @@ def _bench_engines(args) -> int:
 
 def cmd_sample(args) -> int:
     from core import samples
+    from core.keras_datasets import old_layout_note
 
     try:
-        print(samples.prepare(args.name, args.home, args.per_class))
+        folder = samples.prepare(args.name, args.home, args.per_class)
     except (samples.SampleUnavailable, ValueError) as exc:
         raise CliError(str(exc)) from None
+    if note := old_layout_note(folder):  # a Keras sample written before test/ existed
+        print(f"note: {note}", file=sys.stderr)
+    print(folder)  # last: the Data page reads the folder from the last line
     return 0
 
 

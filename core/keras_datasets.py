@@ -2,15 +2,23 @@
 
 Keras downloads each dataset once into ~/.keras/datasets (or $KERAS_HOME/datasets); this module
 turns the arrays into the layout `core.datasets` reads:
-`<target_root>/<name>-<size>px[-subsetN[-seedS]]/{train,validation}/<class>/<index>.png`, the
-original test split becoming `validation`. Images are resized with Pillow (bilinear) because
-VGG16 needs at least 32 px and 28 px digits are below that; grayscale becomes 3 equal channels.
+`<target_root>/<name>-<size>px[-subsetN[-seedS]]/{train,test}/<class>/<index>.png`, the
+official test set becoming `test`: the held-out side a run reports, so a run's test accuracy is
+the benchmark's. Validation (early stopping, checkpoint choice) is drawn from `train/` by
+`core.datasets.split`, never from the official test set. Images are resized with Pillow
+(bilinear) because VGG16 needs at least 32 px and 28 px digits are below that; grayscale
+becomes 3 equal channels.
 
 By default every image is written (the full datasets: 60,000 or 70,000 images). `subset=N`
-keeps a seeded, stratified sample instead: at most N training images per class, and for
-validation the same share of the test set (N * test size / train size per class, at least 1).
+keeps a seeded, stratified sample instead: at most N training images per class, and for test
+the same share of the official test set (N * test size / train size per class, at least 1).
 `planned_images` and `extraction_estimate` say how much work a choice is before starting.
 A folder is complete when its marker file exists (written last); then nothing is redone.
+
+Folders written before the official test set became `test/` hold it as `validation/`. A
+complete one is reused as it is (runs trained on it keep finding their files) and
+`old_layout_note` says what that means and how to get the new layout; an unfinished one is
+finished in the new layout (its `validation/` renamed `test/`: the same pictures).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from core import vgg16
-from core.datasets import TRAIN, VALIDATION
+from core.datasets import TEST, TRAIN, VALIDATION
 
 MARKER_FILE = ".complete.json"
 KERAS_CACHE_HINT = "~/.keras/datasets"
@@ -144,21 +152,21 @@ def folder_name(name: str, size: int, subset: int | None = None, seed: int = 0) 
     return out
 
 
-def validation_per_class(subset: int, train_images: int, test_images: int) -> int:
-    """The validation cap that keeps the original test share: N * test / train, at least 1."""
+def capped_test_per_class(subset: int, train_images: int, test_images: int) -> int:
+    """The test cap that keeps the official test share: N * test / train, at least 1."""
     return max(1, math.ceil(subset * test_images / max(1, train_images)))
 
 
 def planned_images(name: str, subset: int | None = None) -> int:
-    """How many images `write_keras_dataset(name, subset=...)` writes (train + validation),
+    """How many images `write_keras_dataset(name, subset=...)` writes (train + test),
     known before downloading anything: the figure behind the time estimate. Exact for the
     full datasets; with a cap, exact unless a class has fewer images than the cap."""
     spec = KERAS_DATASETS[name]
     if subset is None:
         return spec.train_images + spec.test_images
     classes = len(spec.classes)
-    val_cap = validation_per_class(subset, spec.train_images, spec.test_images)
-    return min(spec.train_images, subset * classes) + min(spec.test_images, val_cap * classes)
+    test_cap = capped_test_per_class(subset, spec.train_images, spec.test_images)
+    return min(spec.train_images, subset * classes) + min(spec.test_images, test_cap * classes)
 
 
 def extraction_estimate(name: str, size: int | None, subset: int | None, speed) -> str:
@@ -234,8 +242,9 @@ def write_keras_dataset(
     workers: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Write a Keras dataset as train/validation class folders and return the folder.
-    A folder whose marker exists is returned as is (the loader is not even called)."""
+    """Write a Keras dataset as train/test class folders and return the folder. A folder
+    whose marker exists is returned as is (the loader is not even called), also one written
+    in the old train/validation layout: see `old_layout_note`."""
     if name not in KERAS_DATASETS:
         raise ValueError(
             f"unknown Keras dataset {name!r}; choose one of {', '.join(KERAS_DATASETS)}"
@@ -248,17 +257,18 @@ def write_keras_dataset(
     folder = Path(target_root).expanduser() / folder_name(name, size, subset, seed)
     if (folder / MARKER_FILE).is_file():
         return folder
+    _adopt_unfinished_old_layout(folder)
 
     (x_train, y_train), (x_test, y_test) = _load(spec, loader)
     y_train, y_test = np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1)
-    val_per_class = None
+    test_cap = None
     if subset is not None:
-        val_per_class = validation_per_class(subset, len(y_train), len(y_test))
+        test_cap = capped_test_per_class(subset, len(y_train), len(y_test))
     jobs = []
     counts: dict[str, dict[str, int]] = {}
     for split, x, y, per_class in (
         (TRAIN, x_train, y_train, subset),
-        (VALIDATION, x_test, y_test, val_per_class),
+        (TEST, x_test, y_test, test_cap),
     ):
         if len(x) != len(y):
             raise ValueError(f"{name} {split}: {len(x)} images but {len(y)} labels")
@@ -298,3 +308,34 @@ def write_keras_dataset(
         json.dump(marker, handle, indent=1)
     os.replace(tmp, folder / MARKER_FILE)
     return folder
+
+
+def _adopt_unfinished_old_layout(folder: Path) -> None:
+    """An interrupted write of the old layout has the official test pictures in validation/:
+    renamed test/, they are exactly what this write would put there (same picks, same names),
+    and no folder ends up with the official test set on two sides. Nobody trained on it: a
+    folder without its marker was never handed out."""
+    old, new = folder / VALIDATION, folder / TEST
+    if old.is_dir() and not new.exists():
+        old.rename(new)
+
+
+def old_layout_note(folder: str | Path) -> str | None:
+    """What a user must know about a complete folder written in the old layout (the official
+    test set as validation/), or None for any other folder."""
+    folder = Path(folder)
+    marker = folder / MARKER_FILE
+    if not marker.is_file() or not (folder / VALIDATION).is_dir() or (folder / TEST).exists():
+        return None
+    try:
+        name = json.loads(marker.read_text()).get("name") or folder.name
+    except (OSError, ValueError):
+        name = folder.name
+    return (
+        f"This {name} folder was written by an earlier version of the studio: its validation/ "
+        "folder is the official test set, so it decides early stopping, and the test side is "
+        "drawn from train/; a run's test accuracy is therefore not the benchmark's. It is used "
+        f"as it is, so runs trained on it keep their pictures. To score on the official test "
+        f"set, delete {folder} and get the sample again (runs trained on this folder then no "
+        "longer find their pictures)."
+    )

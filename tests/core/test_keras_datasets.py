@@ -58,7 +58,8 @@ def test_layout_counts_and_scan(tmp_path):
     assert seen[-1] == (80, 80)
     for c in KERAS_DATASETS["mnist"].classes:
         assert len(list((folder / "train" / c).glob("*.png"))) == 6
-        assert len(list((folder / "validation" / c).glob("*.png"))) == 2
+        assert len(list((folder / "test" / c).glob("*.png"))) == 2
+    assert not (folder / "validation").exists()  # validation is drawn from train/
     result = datasets.scan(folder)
     assert result.ok, result.errors
     assert result.layout == "split" and result.classes == [str(d) for d in range(10)]
@@ -95,9 +96,9 @@ def test_subset_is_stratified_and_seeded(tmp_path):
     assert folder.name == "mnist-32px-subset5"
     result = datasets.scan(folder)
     counts = result.counts_by_split()
-    # 5 per class, or all of a smaller class; validation: 5 * 100 / 116 -> 5 per class
+    # 5 per class, or all of a smaller class; test: 5 * 100 / 116 -> 5 per class
     assert counts["train"] == {**{str(d): 5 for d in range(9)}, "9": 3}
-    assert counts["validation"] == {str(d): 5 for d in range(10)}
+    assert counts["test"] == {str(d): 5 for d in range(10)}
     # the same seed picks the same files; another seed gets its own folder and other files
     again = write_keras_dataset("mnist", tmp_path / "again", size=32, subset=5, loader=loader)
     names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
@@ -241,3 +242,71 @@ def test_sample_caps_are_checked(tmp_path):
         samples.prepare("digits", tmp_path, per_class=10)
     with pytest.raises(ValueError, match="at least 1"):
         samples.prepare("mnist", tmp_path, per_class=0)
+
+
+@pytest.mark.parametrize("subset, test_per_class", [(None, 3), (4, 2)])
+def test_official_test_set_is_the_test_side_and_validation_comes_from_train(
+    tmp_path, subset, test_per_class
+):
+    """Scanned and split, the written folder gives train / validation / test: the official
+    test images are the whole test side and nothing else; validation is drawn from train/.
+    With a cap, the test side keeps the official share (4 * 30 / 80 -> 2 per class)."""
+    loader = mnist_loader(train=(8,) * 10, test=(3,) * 10)
+    folder = write_keras_dataset("mnist", tmp_path, size=32, subset=subset, loader=loader)
+    scan = datasets.scan(folder)
+    assert scan.ok, scan.errors
+    assert scan.counts_by_split().keys() == {"train", "test"}
+    official = {p.relative_to(folder).as_posix() for p in (folder / "test").rglob("*.png")}
+    split = datasets.split(scan, 0.25, seed=0)
+    assert {i.rel for i in split.test} == official
+    assert Counter(i.label for i in split.test) == {str(d): test_per_class for d in range(10)}
+    assert split.train and split.validation
+    assert all(i.rel.startswith("train/") for i in [*split.train, *split.validation])
+    assert {i.label for i in split.validation} == set(scan.classes)  # stratified
+
+
+def test_a_complete_old_layout_is_reused_as_is_with_a_note(tmp_path):
+    """A folder written before test/ (official test set as validation/) still trains as it
+    did: nothing is rewritten, so runs trained on it keep their files; a note says so."""
+    calls = []
+    folder = write_keras_dataset("mnist", tmp_path, size=32, loader=mnist_loader(calls))
+    assert keras_datasets.old_layout_note(folder) is None
+    (folder / "test").rename(folder / "validation")  # what an earlier version wrote
+    before = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    assert write_keras_dataset("mnist", tmp_path, size=32, loader=mnist_loader(calls)) == folder
+    assert calls == [1]
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png")) == before
+    note = keras_datasets.old_layout_note(folder)
+    assert note and "official test set" in note and str(folder) in note and "mnist" in note
+    scan = datasets.scan(folder)
+    assert scan.ok and scan.counts_by_split().keys() == {"train", "validation"}
+    split = datasets.split(scan, seed=0)
+    assert all(i.rel.startswith("validation/") for i in split.validation)
+    assert split.test and all(i.rel.startswith("train/") for i in split.test)
+
+
+def test_an_unfinished_old_layout_is_finished_in_the_new_one(tmp_path):
+    """An interrupted old write (no marker, the official test set in validation/) becomes
+    train/ + test/: the official test images never end up on two sides."""
+    folder = write_keras_dataset("mnist", tmp_path, size=32, loader=mnist_loader())
+    expected = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    (folder / keras_datasets.MARKER_FILE).unlink()
+    (folder / "test").rename(folder / "validation")
+    next((folder / "validation" / "3").glob("*.png")).unlink()  # the interruption
+    write_keras_dataset("mnist", tmp_path, size=32, loader=mnist_loader())
+    assert not (folder / "validation").exists()
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png")) == expected
+    assert keras_datasets.old_layout_note(folder) is None
+
+
+def test_sample_command_prints_the_old_layout_note_and_the_folder_last(tmp_path, capsys):
+    from core import cli, samples, settings
+
+    root = settings.samples_dir(settings.studio_home(tmp_path))
+    old = write_keras_dataset("mnist", root, loader=mnist_loader())
+    (old / "test").rename(old / "validation")
+    assert samples.prepare("mnist", tmp_path) == old  # complete: the loader is not called
+    assert cli.main(["--home", str(tmp_path), "sample", "mnist"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip().splitlines()[-1] == str(old)
+    assert "note:" in err and "official test set" in err
