@@ -152,7 +152,7 @@ def sample_size_choice(name: str) -> int | None:
         st.caption(f"{full}.")
         return None
     per_class = st.number_input(
-        "Training pictures per class (validation keeps the original test share)",
+        "Training pictures per class (the test side keeps the official test share)",
         1,
         keras_datasets.KERAS_DATASETS[name].train_images,
         value=SAMPLE_PER_CLASS,
@@ -443,6 +443,8 @@ def show_dataset(folder: str) -> None:
         st.error(f"This folder cannot be used: {common.md(exc)}")
         return
     show_summary(found)
+    if note := keras_datasets.old_layout_note(folder):  # a sample written before test/
+        st.info(common.md(note))
     offer_case_merge(found, folder)
     show_pictures(found)
     st.subheader("Checks")

@@ -133,8 +133,8 @@ SAMPLES: dict[str, Sample] = {
         Sample(
             "cifar10",
             "CIFAR-10 (download)",
-            "Small 32 px photos, 10 classes, upscaled to 48 px: 50,000 training and 10,000 "
-            "validation images, or a per-class sample of them.",
+            "Small 32 px photos, 10 classes, upscaled to 48 px: 50,000 training and the 10,000 "
+            "official test images (held out), or a per-class sample of them.",
             False,
             48,
             _keras_sample("cifar10"),
@@ -143,8 +143,8 @@ SAMPLES: dict[str, Sample] = {
         Sample(
             "mnist",
             "MNIST digits (download)",
-            "28 px handwritten digits, 10 classes: 60,000 training and 10,000 validation "
-            "images, or a per-class sample of them.",
+            "28 px handwritten digits, 10 classes: 60,000 training and the 10,000 official "
+            "test images (held out), or a per-class sample of them.",
             False,
             48,
             _keras_sample("mnist"),
@@ -153,8 +153,8 @@ SAMPLES: dict[str, Sample] = {
         Sample(
             "fashion_mnist",
             "Fashion-MNIST (download)",
-            "28 px clothing pictures, 10 classes: 60,000 training and 10,000 validation "
-            "images, or a per-class sample of them.",
+            "28 px clothing pictures, 10 classes: 60,000 training and the 10,000 official "
+            "test images (held out), or a per-class sample of them.",
             False,
             48,
             _keras_sample("fashion_mnist"),
