@@ -399,7 +399,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     expect(size).to_have_value("32")
     click_until(
         page,
-        page.get_by_role("button", name="Measure"),
+        page.get_by_role("button", name="Measure", exact=True),
         page.get_by_text(re.compile(r"^(Measuring: |Recommended: )")).first,
         "queueing the measurement",
     )
