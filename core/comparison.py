@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core import report
+from core.datasets import TEST, VALIDATION
 from core import store as store_mod
 from core.results import EpochRecord
 from core.store import Run
 
 SIGNIFICANCE = 0.05  # p below this: "larger than the seed-to-seed noise"
-TEST, VALIDATION = "test", "validation"
 
 
 @dataclass(frozen=True)

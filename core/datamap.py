@@ -328,7 +328,9 @@ def finished_runs(store, dataset: str | Path) -> list:
     ]
 
 
-def split_sides(store, run, found, val_fraction: float, seed: int) -> dict[str, str]:
+def split_sides(
+    store, run, found, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, str]:
     """file -> side (train, validation, test) of a run's saved split, or without a run of the
     split the next run would draw now; {} when neither can be had."""
     from core import datasets, runfiles
@@ -336,6 +338,6 @@ def split_sides(store, run, found, val_fraction: float, seed: int) -> dict[str, 
     try:
         if run is not None:
             return dict(runfiles.read_json(store.run_dir(run.id), "manifest.json")["files"])
-        return dict(datasets.split(found, val_fraction, seed).manifest()["files"])
+        return dict(datasets.split(found, val_fraction, seed, test_fraction).manifest()["files"])
     except (runfiles.RunFilesMissing, datasets.DatasetError, KeyError, ValueError):
         return {}

@@ -32,6 +32,7 @@ from core.imaging import (
     is_image_file,
     is_unsupported_image,
 )
+from core.runconfig import RunConfig
 
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 SIDES = (TRAIN, VALIDATION, TEST)
@@ -40,8 +41,6 @@ TEST_DIR_NAMES = ("test",)
 IGNORED_NAMES = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"})
 IMBALANCE_RATIO = 3.0  # largest/smallest class at or above this: a warning for the user
 EXTERNAL_VALIDATION_PREFIX = "validation-folder/"  # manifest keys of a separate --val-dir
-DEFAULT_VAL_FRACTION = 0.15  # RunConfig's defaults: 70 / 15 / 15
-DEFAULT_TEST_FRACTION = 0.15
 LINK_OUTSIDE = "link to a place outside the dataset folder, not followed"
 LINK_REPEATED = "link to a folder already read (a loop or a second way in), not followed"
 
@@ -81,6 +80,9 @@ class Item:
     width: int
     height: int
     mode: str
+
+
+Group = tuple[Item, ...]  # files of one content (same sha256): a split keeps them on one side
 
 
 def fingerprint(items: Iterable[Item]) -> str:
@@ -545,15 +547,21 @@ class Split:
 
 def split(
     result: Scan,
-    val_fraction: float = DEFAULT_VAL_FRACTION,
+    val_fraction: float | None = None,
     seed: int = 0,
-    test_fraction: float = DEFAULT_TEST_FRACTION,
+    test_fraction: float | None = None,
 ) -> Split:
     """Seeded, stratified train / validation / test split. Sides a layout fixes (its own
     validation/ or test/ folder) are kept as they are; the others are drawn from the training
     images: `val_fraction` and `test_fraction` of them (of the whole folder for a single
     folder). A class with enough images gets at least one on every drawn side and always keeps
-    one in train; a class too small for every side is explained in `notes`."""
+    one in train; a class too small for every side is explained in `notes`. Copies of one
+    file (same sha256) drawn from the pool stay together on one side. A fraction not given is
+    RunConfig's default (callers running a config pass its values)."""
+    if val_fraction is None:
+        val_fraction = float(RunConfig.default("val_fraction"))
+    if test_fraction is None:
+        test_fraction = float(RunConfig.default("test_fraction"))
     if not result.ok:
         raise DatasetError("; ".join(result.errors))
     if not 0.0 < val_fraction < 1.0:
@@ -595,27 +603,37 @@ def _draw(
     pool: list[Item], drawn: dict[str, float], seed: int, noun: str
 ) -> tuple[list[Item], dict[str, list[Item]], list[str]]:
     """(train, {side: items}, notes): each side in `drawn` takes its fraction of `pool`,
-    class by class in proportion (scikit-learn's stratified train_test_split, seeded). A class
-    with fewer images than sides keeps one for train and gives the rest to the first sides."""
-    pool = sorted(pool, key=lambda i: i.rel)
-    counts = Counter(i.label for i in pool)
+    class by class in proportion (scikit-learn's stratified train_test_split, seeded). Copies
+    of one file (same sha256) are drawn as one and stay on one side: a copy in train and
+    another in test would inflate the test score. A class with fewer distinct images than
+    sides keeps one for train and gives the rest to the first sides; every class keeps at
+    least one in train."""
+    groups = _content_groups(pool)
+    counts = Counter(g[0].label for g in groups)
     enough = {c for c, n in counts.items() if n > len(drawn)}
-    train = [i for i in pool if i.label in enough]
-    held: dict[str, list[Item]] = {side: [] for side in drawn}
+    by_first = {g[0].rel: g for g in groups}
+    train = [g[0] for g in groups if g[0].label in enough]
+    held_firsts: dict[str, list[Item]] = {side: [] for side in drawn}
     left = 1.0
     for side, fraction in drawn.items():  # each draw takes its share of what is left
-        train, held[side] = _stratified_take(train, fraction / left, seed)
+        train, held_firsts[side] = _stratified_take(train, fraction / left, seed)
         left -= fraction
-    _every_side_gets_one(train, held, enough)
-    notes = []
+    placed = {TRAIN: [by_first[i.rel] for i in train]}
+    placed |= {side: [by_first[i.rel] for i in items] for side, items in held_firsts.items()}
     for name in sorted(set(counts) - enough):
-        members = [i for i in pool if i.label == name]
-        train.append(members[0])
-        given = list(zip(drawn, members[1:], strict=False))
-        for side, item in given:
-            held[side].append(item)
-        notes.append(_tiny_class_note(name, len(members), [side for side, _ in given], noun))
-    return train, held, notes
+        members = [g for g in groups if g[0].label == name]
+        placed[TRAIN].append(members[0])
+        for side, group in zip(drawn, members[1:], strict=False):
+            placed[side].append(group)
+    _every_class_trains(placed)
+    _every_side_gets_one(placed, enough)
+    sides = {side: [i for g in found for i in g] for side, found in placed.items()}
+    notes = [
+        _small_class_note(name, placed, noun)
+        for name in sorted({i.label for i in pool})
+        if not all(any(name in _labels(g) for g in found) for found in placed.values())
+    ]
+    return sides.pop(TRAIN), sides, notes
 
 
 def _stratified_take(items: list[Item], fraction: float, seed: int) -> tuple[list, list]:
@@ -638,22 +656,69 @@ def _stratified_take(items: list[Item], fraction: float, seed: int) -> tuple[lis
     return list(kept), list(taken)
 
 
-def _every_side_gets_one(train: list[Item], held: dict[str, list[Item]], classes: set[str]) -> None:
-    """Rounding may leave a small class off a side: move one of its training images there
-    (a class with enough images has more than one in train, so train keeps one)."""
-    for items in held.values():
-        present = {i.label for i in items}
-        for name in sorted(classes - present):
-            mine = [k for k, i in enumerate(train) if i.label == name]
-            if len(mine) > 1:
-                items.append(train.pop(mine[-1]))
+def _content_groups(pool: list[Item]) -> list[Group]:
+    """The pool's files grouped by content, in file order (each group in file order)."""
+    groups: dict[str, list[Item]] = defaultdict(list)
+    for item in sorted(pool, key=lambda i: i.rel):
+        groups[item.sha256].append(item)
+    return [tuple(g) for g in groups.values()]
 
 
-def _tiny_class_note(name: str, images: int, given: list[str], noun: str) -> str:
-    sides = " and ".join(["train", *given])
+def _labels(group: Group) -> set[str]:
+    return {i.label for i in group}
+
+
+def _holding(groups: list[Group], name: str) -> list[int]:
+    return [k for k, g in enumerate(groups) if name in _labels(g)]
+
+
+def _every_class_trains(placed: dict[str, list[Group]]) -> None:
+    """A large held-out fraction can draw all of a small class away from train: move one of
+    its images back, from the held side that has the most of them."""
+    every = sorted({label for found in placed.values() for g in found for label in _labels(g)})
+    for name in every:
+        if _holding(placed[TRAIN], name):
+            continue
+        donor = max(
+            (side for side in placed if side != TRAIN),
+            key=lambda side: len(_holding(placed[side], name)),
+        )
+        placed[TRAIN].append(placed[donor].pop(_holding(placed[donor], name)[-1]))
+
+
+def _every_side_gets_one(placed: dict[str, list[Group]], classes: set[str]) -> None:
+    """Rounding may leave a class with enough images off a side: move one there, from train
+    when train keeps one of every class the moved copies belong to, else from a held side
+    that has more than one. A class with at least as many images as sides always has such
+    a donor, so it ends on every side."""
+    for side in [s for s in placed if s != TRAIN]:
+        for name in sorted(classes):
+            if not _holding(placed[side], name):
+                _move_one_to(placed, name, side)
+
+
+def _move_one_to(placed: dict[str, list[Group]], name: str, side: str) -> None:
+    for donor in (TRAIN, *(s for s in placed if s not in (TRAIN, side))):
+        mine = _holding(placed[donor], name)
+        for k in reversed(mine):
+            group = placed[donor][k]
+            others = placed[donor][:k] + placed[donor][k + 1 :]
+            if all(_holding(others, label) for label in _labels(group)):
+                placed[side].append(placed[donor].pop(k))
+                return
+
+
+def _small_class_note(name: str, placed: dict[str, list[Group]], noun: str) -> str:
+    found = {side: _holding(groups, name) for side, groups in placed.items()}
+    sides = " and ".join(side for side in placed if found[side])
+    contents = sum(len(ids) for ids in found.values())
+    files = sum(
+        sum(i.label == name for i in placed[side][k]) for side, ids in found.items() for k in ids
+    )
+    copies = f" ({files} files: copies of one {noun} stay on one side)" if files > contents else ""
     return (
-        f"class {shown(name)} has only {images} {noun}(s), too few to put one on every side: "
-        f"they go to {sides} only. Add {noun}s to this class to measure it properly."
+        f"class {shown(name)} has only {contents} {noun}(s){copies}, too few to put one on "
+        f"every side: they go to {sides} only. Add {noun}s to this class to measure it properly."
     )
 
 

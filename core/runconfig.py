@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from core import strategies, vgg16
-from core.datasets import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 from core.device import PRECISIONS
 from core.weights import NO_WEIGHTS, WeightsSpec
 
@@ -51,8 +50,8 @@ class RunConfig:
     seed: int = 0
     # shares of a single folder (or of train/ for a side the layout lacks): 70 / 15 / 15.
     # Validation steers early stopping and checkpoints; test is scored once, at the end.
-    val_fraction: float = DEFAULT_VAL_FRACTION
-    test_fraction: float = DEFAULT_TEST_FRACTION
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
     learning_rates: dict[str, float] = field(default_factory=dict)  # phase name -> override
     # phase name -> "sgd" | "adam" | "rmsprop" (strategies.OPTIMIZERS), overriding the table's
     optimizers: dict[str, str] = field(default_factory=dict)

@@ -215,6 +215,7 @@ def show_near_duplicates(found: Scan, folder: str, result, run) -> None:
         run,
         found,
         RunConfig.default("val_fraction"),
+        RunConfig.default("test_fraction"),
         int(common.setting("seed")),
     )
     present = [i.rel for i in found.items]
