@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core import report
-from core.datasets import TEST, VALIDATION
 from core import store as store_mod
+from core.datasets import TEST, VALIDATION
 from core.results import EpochRecord
 from core.store import Run
 
