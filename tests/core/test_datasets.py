@@ -1,11 +1,15 @@
 """Dataset scan, checks and the seeded stratified split."""
 
 import shutil
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from synthetic import write_colour_dataset
 
 from core import datasets
+from core.runconfig import RunConfig
 
 
 def test_scan_counts_classes_and_reports_unreadable(binary_dataset):
@@ -285,3 +289,99 @@ def test_fractions_leaving_nothing_to_train_on_are_refused(tmp_path):
     scan = datasets.scan(write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=5))
     with pytest.raises(datasets.DatasetError, match="must stay below 1"):
         datasets.split(scan, 0.5, test_fraction=0.5)
+
+
+def _scan_of(contents: dict[str, list[int]]) -> datasets.Scan:
+    """A single-folder scan built in memory (no files): per class, the content of each file
+    as a number; equal numbers are copies of one file (same sha256)."""
+    items = [
+        datasets.Item(Path("/d") / rel, rel, label, None, f"content-{c}", 16, 16, "RGB")
+        for label, ids in contents.items()
+        for k, c in enumerate(ids)
+        for rel in [f"{label}/{label}_{k:03d}.png"]
+    ]
+    return datasets.Scan(Path("/d"), "single", sorted(contents), items)
+
+
+def _sides_of_content(split: datasets.Split) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for side, items in split.sides().items():
+        for item in items:
+            found.setdefault(item.sha256, set()).add(side)
+    return found
+
+
+def test_copies_of_one_file_stay_on_one_side(tmp_path):
+    root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=10, size=16)
+    for picture in list(root.glob("*/*.png")):
+        shutil.copy(picture, picture.with_name(f"{picture.stem}_copy.png"))
+    scan = datasets.scan(root)
+    assert len(scan.duplicates()) == 20
+    for seed in range(5):
+        split = datasets.split(scan, 0.2, seed, 0.2)
+        assert all(len(sides) == 1 for sides in _sides_of_content(split).values())
+        assert sum(len(items) for items in split.sides().values()) == 40
+        assert all(n >= 2 for n in split.counts()[datasets.TEST].values())  # a pair per class
+
+
+def test_every_class_keeps_a_training_image_under_large_held_out_fractions():
+    for small in (3, 4, 5):
+        contents = {"red": list(range(20)), "blue": list(range(100, 120))}
+        contents["green"] = list(range(200, 200 + small))
+        for seed in range(5):
+            split = datasets.split(_scan_of(contents), 0.45, seed, 0.45)
+            counts = split.counts()
+            assert all(counts[side]["green"] >= 1 for side in datasets.SIDES), (small, seed)
+            assert split.notes == ()  # enough images for every side: nothing to explain
+
+
+def test_a_small_class_of_copies_is_counted_by_content_and_its_note_names_its_sides():
+    contents = {"red": list(range(10)), "blue": list(range(100, 110)), "green": [7, 7, 8]}
+    split = datasets.split(_scan_of(contents), seed=0)
+    counts = split.counts()
+    assert (counts["train"]["green"], counts["validation"]["green"]) in ((2, 1), (1, 2))
+    assert counts["test"]["green"] == 0
+    (note,) = split.notes
+    assert "'green' has only 2 image(s) (3 files: copies" in note
+    assert "they go to train and validation only" in note
+
+
+def test_fraction_defaults_live_in_runconfig_only(tmp_path, monkeypatch):
+    assert not [name for name in vars(datasets) if name.startswith("DEFAULT_")]
+    scan = _scan_of({"red": list(range(10)), "blue": list(range(100, 110))})
+    shares = {"val_fraction": 0.3, "test_fraction": 0.1}
+    monkeypatch.setattr(RunConfig, "default", classmethod(lambda cls, name: shares[name]))
+    split = datasets.split(scan)
+    assert (split.val_fraction, split.test_fraction) == (0.3, 0.1)
+    assert (len(split.train), len(split.validation), len(split.test)) == (12, 6, 2)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    classes=st.lists(st.lists(st.integers(0, 30), min_size=1, max_size=25), min_size=2, max_size=4),
+    val_fraction=st.sampled_from([0.05, 0.15, 0.3, 0.45, 0.6]),
+    test_fraction=st.sampled_from([0.0, 0.05, 0.15, 0.3, 0.45]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_split_is_disjoint_trains_every_class_and_keeps_copies_together(
+    classes, val_fraction, test_fraction, seed
+):
+    """Contents are numbers from a small range: copies within a class and across classes."""
+    if val_fraction + test_fraction >= 1:
+        return
+    scan = _scan_of({name: ids for name, ids in zip("abcd", classes, strict=False)})
+    try:
+        split = datasets.split(scan, val_fraction, seed, test_fraction)
+    except datasets.DatasetError as refused:
+        assert "too few images to validate" in str(refused)
+        return
+    rels = [[i.rel for i in items] for items in split.sides().values()]
+    assert sorted(sum(rels, [])) == sorted(i.rel for i in scan.items)  # every file, once
+    counts = split.counts()
+    assert all(counts[datasets.TRAIN][c] >= 1 for c in scan.classes)
+    assert all(len(sides) == 1 for sides in _sides_of_content(split).values())
+    explained = {note.split("'")[1] for note in split.notes if note.startswith("class ")}
+    drawn = [datasets.TRAIN, datasets.VALIDATION, *([datasets.TEST] if test_fraction else [])]
+    for name in scan.classes:  # a class missing from a drawn side is explained, and only then
+        missing = any(sum(i.label == name for i in split.sides()[s]) == 0 for s in drawn)
+        assert (name in explained) == missing, (name, counts, split.notes)
