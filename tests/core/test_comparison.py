@@ -163,3 +163,22 @@ def test_only_a_group_with_a_strategy_run_more_than_once_is_a_repeated_compariso
     assert not comparison.is_repeated(runs(("g", "head"), ("g", "linear")))  # one seed each
     assert not comparison.is_repeated(runs(("g", "head"), ("h", "head")))  # two comparisons
     assert not comparison.is_repeated(runs((None, "head"), (None, "head")))  # single runs
+
+
+def test_side_names_are_core_datasets_own_not_a_second_copy():
+    import ast
+    import inspect
+
+    from core import datasets
+
+    tree = ast.parse(inspect.getsource(comparison))
+    assigned = {
+        name.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        for name in ast.walk(target)
+        if isinstance(name, ast.Name)
+    }
+    assert not assigned & {"TEST", "VALIDATION"}
+    assert (comparison.TEST, comparison.VALIDATION) == (datasets.TEST, datasets.VALIDATION)

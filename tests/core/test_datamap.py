@@ -8,7 +8,7 @@ import numpy as np
 from synthetic import write_colour_dataset
 from tiny_run import train
 
-from core import datamap, features, runs, worker
+from core import datamap, datasets, features, runs, worker
 from core.results import MapResult, SimilarPair, result_from_json
 from core.runconfig import RunConfig
 from core.store import Run, Store
@@ -146,3 +146,11 @@ def test_a_second_map_of_a_dataset_under_way_is_refused(tmp_path, monkeypatch):
     refused = runs.start_map(store, str(data), 32, "none")
     assert isinstance(refused, runs.Refused) and refused.busy
     assert [r.id for r in store.list()] == [first.id]
+
+
+def test_split_sides_without_a_run_draws_with_both_fractions_it_is_given(tmp_path):
+    found = datasets.scan(write_colour_dataset(tmp_path / "d", per_class=10, size=16))
+    with_test = datamap.split_sides(None, None, found, 0.2, 0.2, seed=0)
+    without = datamap.split_sides(None, None, found, 0.2, 0.0, seed=0)
+    assert sorted(with_test.values()).count("test") == 4
+    assert "test" not in without.values() and list(without.values()).count("validation") == 4

@@ -475,3 +475,23 @@ def test_data_a_map_can_be_asked_for_and_the_threshold_filters_pairs(store, tmp_
     assert "No pair of pictures is that alike." in texts(at.success)  # below the default, 0.99
     at.slider(key="data_dup_threshold").set_value(0.94).run()
     assert "1 pair(s) at or above 0.940" in texts(at.info)
+
+
+def test_data_the_map_draws_the_next_split_with_both_runconfig_fractions(
+    store, tmp_path, monkeypatch
+):
+    from core import datamap
+    from core.runconfig import RunConfig
+
+    data = _colour_dataset(tmp_path / "data")
+    _map_run(store, data, [["red/red_01.png", "red/red_02.png", 0.995]])
+    asked = []
+
+    def split_sides(store, run, found, val_fraction, test_fraction, seed):
+        asked.append((run, val_fraction, test_fraction))
+        return {}
+
+    monkeypatch.setattr(datamap, "split_sides", split_sides)
+    _data_page(data)
+    shares = RunConfig.default("val_fraction"), RunConfig.default("test_fraction")
+    assert asked and all(got == (None, *shares) for got in asked)
