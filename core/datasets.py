@@ -607,19 +607,11 @@ def _draw(
     of one file (same sha256) are drawn as one and stay on one side: a copy in train and
     another in test would inflate the test score. A class with fewer distinct images than
     sides keeps one for train and gives the rest to the first sides; every class keeps at
-    least one in train."""
+    least one in train, and a class left off a side is explained in the notes."""
     groups = _content_groups(pool)
     counts = Counter(g[0].label for g in groups)
     enough = {c for c, n in counts.items() if n > len(drawn)}
-    by_first = {g[0].rel: g for g in groups}
-    train = [g[0] for g in groups if g[0].label in enough]
-    held_firsts: dict[str, list[Item]] = {side: [] for side in drawn}
-    left = 1.0
-    for side, fraction in drawn.items():  # each draw takes its share of what is left
-        train, held_firsts[side] = _stratified_take(train, fraction / left, seed)
-        left -= fraction
-    placed = {TRAIN: [by_first[i.rel] for i in train]}
-    placed |= {side: [by_first[i.rel] for i in items] for side, items in held_firsts.items()}
+    placed = _draw_groups([g for g in groups if g[0].label in enough], drawn, seed)
     for name in sorted(set(counts) - enough):
         members = [g for g in groups if g[0].label == name]
         placed[TRAIN].append(members[0])
@@ -627,18 +619,33 @@ def _draw(
             placed[side].append(group)
     _every_class_trains(placed)
     _every_side_gets_one(placed, enough)
-    sides = {side: [i for g in found for i in g] for side, found in placed.items()}
+    present = {side: _labels_on(found) for side, found in placed.items()}
     notes = [
         _small_class_note(name, placed, noun)
         for name in sorted({i.label for i in pool})
-        if not all(any(name in _labels(g) for g in found) for found in placed.values())
+        if not all(name in labels for labels in present.values())
     ]
+    sides = {side: [i for g in found for i in g] for side, found in placed.items()}
     return sides.pop(TRAIN), sides, notes
+
+
+def _draw_groups(groups: list[Group], drawn: dict[str, float], seed: int) -> dict[str, list]:
+    """{side: groups}: the stratified draws, on one file per group (its first), by its class."""
+    by_first = {g[0].rel: g for g in groups}
+    train = [g[0] for g in groups]
+    held: dict[str, list[Item]] = {side: [] for side in drawn}
+    left = 1.0
+    for side, fraction in drawn.items():  # each draw takes its share of what is left
+        train, held[side] = _stratified_take(train, fraction / left, seed)
+        left -= fraction
+    placed = {TRAIN: [by_first[i.rel] for i in train]}
+    return placed | {side: [by_first[i.rel] for i in items] for side, items in held.items()}
 
 
 def _stratified_take(items: list[Item], fraction: float, seed: int) -> tuple[list, list]:
     """(kept, taken): about `fraction` of `items` taken in every class's proportion; at least
-    one per class when the fraction allows, never a whole class."""
+    one per class when the fraction allows. A small class can still be taken whole by a large
+    fraction: _every_class_trains gives one back."""
     from sklearn.model_selection import train_test_split
 
     labels = [i.label for i in items]
@@ -668,53 +675,54 @@ def _labels(group: Group) -> set[str]:
     return {i.label for i in group}
 
 
-def _holding(groups: list[Group], name: str) -> list[int]:
-    return [k for k, g in enumerate(groups) if name in _labels(g)]
+def _labels_on(groups: list[Group]) -> Counter[str]:
+    """How many groups of each class a side holds (a group of copies in two classes counts
+    for both)."""
+    return Counter(label for g in groups for label in _labels(g))
 
 
 def _every_class_trains(placed: dict[str, list[Group]]) -> None:
     """A large held-out fraction can draw all of a small class away from train: move one of
     its images back, from the held side that has the most of them."""
-    every = sorted({label for found in placed.values() for g in found for label in _labels(g)})
-    for name in every:
-        if _holding(placed[TRAIN], name):
+    held = [side for side in placed if side != TRAIN]
+    counts = {side: _labels_on(placed[side]) for side in held}
+    training = set(_labels_on(placed[TRAIN]))
+    for name in sorted(set().union(*counts.values()) - training):
+        if name in training:  # came back with copies moved for another class
             continue
-        donor = max(
-            (side for side in placed if side != TRAIN),
-            key=lambda side: len(_holding(placed[side], name)),
-        )
-        placed[TRAIN].append(placed[donor].pop(_holding(placed[donor], name)[-1]))
+        donor = max(held, key=lambda side: counts[side][name])
+        k = max(k for k, g in enumerate(placed[donor]) if name in _labels(g))
+        group = placed[donor].pop(k)
+        counts[donor].subtract(_labels(group))
+        training |= _labels(group)
+        placed[TRAIN].append(group)
 
 
 def _every_side_gets_one(placed: dict[str, list[Group]], classes: set[str]) -> None:
     """Rounding may leave a class with enough images off a side: move one there, from train
     when train keeps one of every class the moved copies belong to, else from a held side
     that has more than one. A class with at least as many images as sides always has such
-    a donor, so it ends on every side."""
+    a donor (two of its images share a side), so it ends on every side."""
     for side in [s for s in placed if s != TRAIN]:
-        for name in sorted(classes):
-            if not _holding(placed[side], name):
-                _move_one_to(placed, name, side)
+        for name in sorted(classes - set(_labels_on(placed[side]))):
+            _move_one_to(placed, name, side)
 
 
 def _move_one_to(placed: dict[str, list[Group]], name: str, side: str) -> None:
     for donor in (TRAIN, *(s for s in placed if s not in (TRAIN, side))):
-        mine = _holding(placed[donor], name)
-        for k in reversed(mine):
-            group = placed[donor][k]
-            others = placed[donor][:k] + placed[donor][k + 1 :]
-            if all(_holding(others, label) for label in _labels(group)):
+        counts = _labels_on(placed[donor])
+        for k in reversed(range(len(placed[donor]))):
+            labels = _labels(placed[donor][k])
+            if name in labels and all(counts[label] > 1 for label in labels):
                 placed[side].append(placed[donor].pop(k))
                 return
 
 
 def _small_class_note(name: str, placed: dict[str, list[Group]], noun: str) -> str:
-    found = {side: _holding(groups, name) for side, groups in placed.items()}
-    sides = " and ".join(side for side in placed if found[side])
-    contents = sum(len(ids) for ids in found.values())
-    files = sum(
-        sum(i.label == name for i in placed[side][k]) for side, ids in found.items() for k in ids
-    )
+    """What the user is told about a class left off a side: where its images went."""
+    sides = " and ".join(side for side, groups in placed.items() if _labels_on(groups)[name])
+    contents = sum(_labels_on(groups)[name] for groups in placed.values())
+    files = sum(i.label == name for groups in placed.values() for g in groups for i in g)
     copies = f" ({files} files: copies of one {noun} stay on one side)" if files > contents else ""
     return (
         f"class {shown(name)} has only {contents} {noun}(s){copies}, too few to put one on "
