@@ -92,11 +92,11 @@ def record_target(dataset: str | os.PathLike, home: str | os.PathLike) -> Record
 
 
 def _training_folder(root: Path) -> Path:
-    """The folder of class folders new examples join: train/ of a train + validation layout
-    (new pictures are training pictures), else the dataset folder itself."""
-    if (root / "train").is_dir() and any(
-        (root / n).is_dir() for n in datasets.VALIDATION_DIR_NAMES
-    ):
+    """The folder of class folders new examples join: train/ of a train + validation and/or
+    test layout (new pictures are training pictures; the scan reads no class folders beside
+    train/ there), else the dataset folder itself."""
+    held_out = (*datasets.VALIDATION_DIR_NAMES, *datasets.TEST_DIR_NAMES)
+    if (root / "train").is_dir() and any((root / n).is_dir() for n in held_out):
         return root / "train"
     return root
 

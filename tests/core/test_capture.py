@@ -98,6 +98,15 @@ def test_where_recordings_go(tmp_path):
         capture.record_target(converted, home)
 
 
+def test_recordings_in_a_train_and_test_layout_go_into_train_where_the_scan_reads(tmp_path):
+    split = tmp_path / "mine"
+    for part in ("train", "test"):
+        for name in ("a", "b"):
+            (split / part / name).mkdir(parents=True)
+    target = capture.record_target(split, tmp_path / "home")
+    assert target.class_dir("a") == (split / "train" / "a").resolve()
+
+
 def test_a_folder_of_ones_own_the_studio_may_not_write_is_refused(tmp_path, monkeypatch):
     folder = tmp_path / "ro"
     (folder / "a").mkdir(parents=True)
