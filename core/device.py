@@ -306,10 +306,17 @@ def trains_vgg16_layers(config) -> bool:
 
 def plan_distribution(gpus: Sequence[Gpu], config) -> DistributionPlan:
     """MirroredStrategy over every visible GPU when there are several and the run trains VGG16
-    layers; otherwise one device (no GPU or one GPU: as before)."""
+    layers; otherwise one device (no GPU or one GPU: as before; the learning-rate finder)."""
     batch = config.batch_size
     if len(gpus) < 2:
         return DistributionPlan(1, batch, 1.0, f"{len(gpus) or 'no'} GPU: one device")
+    if config.task == "lr_find":
+        # the finder's suggestion is the rate the user types in, for the run's batch on one
+        # device; a training run then scales it by the rule itself (swept at the global batch,
+        # it would come out scaled twice)
+        return DistributionPlan(
+            1, batch, 1.0, f"{len(gpus)} GPUs, but the learning-rate finder sweeps on one"
+        )
     if not trains_vgg16_layers(config):
         return DistributionPlan(
             1, batch, 1.0, f"{len(gpus)} GPUs, but a {config.strategy} run trains no VGG16 layer"

@@ -299,6 +299,19 @@ def test_runs_that_train_no_vgg16_layer_stay_on_one_gpu():
         assert plan.replicas == 1 and "trains no VGG16 layer" in plan.why
 
 
+def test_the_learning_rate_finder_sweeps_on_one_device_so_its_suggestion_is_scaled_once():
+    finder = _run("finetune", batch_size=32, task="lr_find")
+    plan = device.plan_distribution([A100] * 4, finder)
+    assert (plan.replicas, plan.batch_size, plan.learning_rate_scale) == (1, 32, 1.0)
+    assert device.distributed_config(finder, plan) is finder
+    suggested = {"finetune": 1e-4}  # what the finder suggests, at the run's own batch
+    training = device.distributed_config(
+        _run("finetune", batch_size=32, learning_rates=suggested),
+        device.plan_distribution([A100] * 4, _run("finetune", batch_size=32)),
+    )
+    assert training.learning_rates["finetune"] == pytest.approx(4e-4)  # scaled once, by 4
+
+
 def test_the_global_batch_never_exceeds_the_batch_bound():
     plan = device.plan_distribution([A100] * 8, _run("full", batch_size=256))
     assert plan.batch_size == device.MAX_GLOBAL_BATCH and plan.learning_rate_scale == 4.0
