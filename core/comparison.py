@@ -3,13 +3,15 @@ seeds that finished, the best strategy, and whether its lead over the runner-up 
 the seed-to-seed noise (a paired t-test across seeds), in plain words.
 
 The score is a run's test accuracy and loss (RunResult.test_accuracy / test_loss); a run scored
-before the test split existed has only validation numbers, and then the summary says so
-(`scored_on` is "validation"). Runs of a comparison are paired by their training seed: seed k of
-every strategy trained on the same split (core.runs.comparison_configs).
+before the test split existed has only validation numbers. Only runs scored on one side are
+counted (the side most runs have, `scored_on`); the verdict says how many others were left out.
+Runs of a comparison are paired by their training seed: seed k of every strategy trained on the
+same split (core.runs.comparison_configs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -104,7 +106,8 @@ class Verdict:
 class Summary:
     strategies: tuple[StrategySummary, ...]  # best first
     verdict: Verdict
-    scored_on: str  # TEST, or VALIDATION when any counted run lacks a test score
+    scored_on: str  # the side most runs were scored on (scoring_side): TEST or VALIDATION
+    left_out: int = 0  # finished runs scored only on the other side, not counted
 
     @property
     def score_name(self) -> str:
@@ -137,10 +140,27 @@ def summarize(repeats: Iterable[Repeat], planned: Mapping[str, int] | None = Non
     strategy with none finished yet is still listed (with n = 0)."""
     repeats = list(repeats)
     names = list(dict.fromkeys([*(planned or {}), *(r.strategy for r in repeats)]))
-    rows = [_strategy(name, repeats, (planned or {}).get(name)) for name in names]
+    scored_on = scoring_side(repeats)
+    counted = [r for r in repeats if r.scored_on == scored_on]
+    rows = [_strategy(name, counted, (planned or {}).get(name)) for name in names]
     rows.sort(key=_rank)
-    scored_on = VALIDATION if any(r.scored_on == VALIDATION for r in repeats) else TEST
-    return Summary(tuple(rows), _verdict(rows, f"{scored_on} accuracy"), scored_on)
+    verdict = _verdict(rows, f"{scored_on} accuracy")
+    left_out = len(repeats) - len(counted)
+    if left_out:  # a mean of test and validation accuracies would compare unlike things
+        other = VALIDATION if scored_on == TEST else TEST
+        note = (
+            f" {left_out} finished run(s) scored only on {other} accuracy were left out: "
+            f"every number here is {scored_on} accuracy."
+        )
+        verdict = dataclasses.replace(verdict, statement=verdict.statement + note)
+    return Summary(tuple(rows), verdict, scored_on, left_out)
+
+
+def scoring_side(repeats: Sequence[Repeat]) -> str:
+    """The side a comparison is scored on: the one most of its runs have (test on a tie; a
+    run scored before the test split existed has only validation numbers)."""
+    on_test = sum(r.scored_on == TEST for r in repeats)
+    return TEST if on_test >= len(repeats) - on_test else VALIDATION
 
 
 def summary_of(store: store_mod.Store, runs: Iterable[Run]) -> Summary:

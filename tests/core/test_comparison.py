@@ -139,7 +139,29 @@ def test_summary_of_counts_only_done_runs_and_prefers_the_test_score(tmp_path, b
     assert (head.seeds, head.planned) == (2, 3)
     assert head.accuracy.mean == pytest.approx(0.85)
     assert head.seconds_per_epoch.mean == pytest.approx(3.0)
-    assert summary.scored_on == comparison.VALIDATION  # linear's score is a validation one
+    # most runs have a test score: linear's validation-only run is left out, and said to be
+    assert summary.scored_on == comparison.TEST and summary.left_out == 1
+    linear = row(summary, "linear")
+    assert (linear.seeds, linear.planned, linear.accuracy.mean) == (0, 1, None)
+    assert "1 finished run(s) scored only on validation accuracy were left out" in (
+        summary.verdict.statement
+    )
+
+
+def test_runs_scored_on_the_other_side_are_neither_averaged_nor_paired():
+    seed_2_on_validation = Repeat("linear", 2, 0.99, 0.01, comparison.VALIDATION)
+    summary = comparison.summarize(
+        [
+            *repeats("head", [0.80, 0.81, 0.82]),
+            *repeats("linear", [0.70, 0.72]),
+            seed_2_on_validation,
+        ]
+    )
+    linear = row(summary, "linear")
+    assert linear.seeds == 2 and linear.accuracy.mean == pytest.approx(0.71)
+    assert 2 not in linear.by_seed and summary.verdict.pairs == 2
+    assert summary.scored_on == comparison.TEST and summary.left_out == 1
+    assert summary.verdict.best == "head" and "left out" in summary.verdict.statement
 
 
 def test_band_is_the_mean_and_range_of_the_runs_that_reached_each_epoch():
