@@ -16,7 +16,7 @@ import platform
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from core import charts, comparison, datasets, hostinfo, report, runfiles, strategies
+from core import charts, comparison, datasets, hostinfo, overlay, report, runfiles, strategies
 from core.html_report import STYLE, _e, _table
 from core.results import EpochRecord
 from core.store import Run, Store
@@ -96,16 +96,19 @@ def machine() -> dict[str, str]:
 
 
 def _fingerprint(store: Store, run: Run, scans: dict) -> str | None:
-    """The run's dataset fingerprint (as in its bundle); scans shared by runs of one dataset."""
+    """The run's dataset fingerprint (as in its bundle: the files seen through the overlay
+    edits the run trained under); scans shared by runs of one dataset and edits."""
     try:
         manifest = runfiles.read_json(store.run_dir(run.id), "manifest.json")
+        edits = overlay.recorded(manifest)
         roots = runfiles.image_roots(run.config, store.home)
-        if roots not in scans:
-            scans[roots] = datasets.scan(*roots)
-        split = datasets.split_from_manifest(scans[roots], manifest)
+        key = (roots, overlay.dumps(edits))
+        if key not in scans:
+            scans[key] = datasets.scan(*roots, edits=edits)
+        split = datasets.split_from_manifest(scans[key], manifest)
     except (runfiles.RunFilesMissing, datasets.DatasetError, OSError, ValueError, KeyError):
         return None
-    return runfiles.dataset_fingerprint(runfiles.hashed_manifest(split))
+    return runfiles.dataset_fingerprint(runfiles.hashed_manifest(split, manifest.get("edits")))
 
 
 def _versions(store: Store, run: Run) -> dict[str, str]:
@@ -167,21 +170,24 @@ def _score(value: float | None) -> object:
 
 
 def _strategies_table(entries: Sequence[RunEntry]) -> str:
+    """Each strategy's best run by its held-out score (test accuracy; validation only when no
+    run has a test side), as the Compare page ranks."""
+    side = report.ranking_side(e.run for e in entries)
     rows = []
     for key in dict.fromkeys(e.run.strategy for e in entries):
         mine = [e.run for e in entries if e.run.strategy == key]
-        scored = [r for r in mine if r.val_accuracy is not None]
-        best = max(scored, key=lambda r: r.val_accuracy, default=None)
+        scored = [r for r in mine if report.side_score(r, side)[0] is not None]
+        best = report.best_run(mine, side)
         rows.append(
             (
                 report.strategy_title(key),
                 f"{len(scored)} of {len(mine)}",
-                _score(best.val_accuracy if best else None),
+                _score(report.side_score(best, side)[0] if best else None),
                 best.id if best else UNKNOWN,
             )
         )
     return "<h2>Strategies</h2>" + _table(
-        ("strategy", "runs with a score", "best validation accuracy", "best run"), rows
+        ("strategy", "runs with a score", f"best {report.SIDE_NAMES[side]}", "best run"), rows
     )
 
 
@@ -191,6 +197,8 @@ def _runs_table(entries: Sequence[RunEntry]) -> str:
         "run",
         "seed",
         "status",
+        "test accuracy",
+        "test loss",
         "validation accuracy",
         "validation loss",
         "epochs",
@@ -205,7 +213,11 @@ def _runs_table(entries: Sequence[RunEntry]) -> str:
             _e(run.config.seed),
             _e(report.STATUS_WORDS.get(run.status, run.status)),
         )
-        numbers = (result.val_accuracy, result.val_loss) if result else (None, None)
+        numbers = (
+            (result.test_accuracy, result.test_loss, result.val_accuracy, result.val_loss)
+            if result
+            else (None,) * 4
+        )
         body.append(
             "<tr>"
             + "".join(f"<td>{c}</td>" for c in cells)

@@ -222,6 +222,37 @@ def train_seconds(run: Run) -> float | None:
     return float(value) if value is not None else run.seconds
 
 
+SIDE_NAMES = {"test": "test accuracy", "val": "validation accuracy"}
+
+
+def ranking_side(runs: Iterable[Run]) -> str:
+    """What compared runs are ranked by: "test" (held-out test accuracy; validation chose the
+    checkpoint) when any has a test side, else "val" (older runs, before the test split)."""
+    return "test" if any(r.test_accuracy is not None for r in runs) else "val"
+
+
+def side_score(run: Run, side: str) -> tuple[float | None, float | None]:
+    """(accuracy, loss) of a run on `side` ("test" or "val")."""
+    result = run.training_result or RunResult()
+    if side == "test":
+        return result.test_accuracy, result.test_loss
+    return result.val_accuracy, result.val_loss
+
+
+def _rank_key(accuracy: float, loss: float | None) -> tuple[float, float]:
+    """Higher accuracy first; ties: the lower loss."""
+    return accuracy, -(loss if loss is not None else math.inf)
+
+
+def best_run(runs: Iterable[Run], side: str) -> Run | None:
+    """The run with the best score on `side`, or None when none has one."""
+    scored = [(r, *side_score(r, side)) for r in runs]
+    scored = [s for s in scored if s[1] is not None]
+    if not scored:
+        return None
+    return max(scored, key=lambda s: _rank_key(s[1], s[2]))[0]
+
+
 def compare_rows(runs: Iterable[Run]) -> list[dict]:
     """One row per run, the best marked: by test accuracy (ties: lower test loss wins); only
     when no run has a test side (older runs) by validation accuracy, which the `ranked by`
@@ -247,13 +278,7 @@ def compare_rows(runs: Iterable[Run]) -> list[dict]:
     side = "test" if any(r["test_accuracy"] is not None for r in rows) else "val"
     scored = [r for r in rows if r[f"{side}_accuracy"] is not None]
     if scored:
-        best = max(
-            scored,
-            key=lambda r: (
-                r[f"{side}_accuracy"],
-                -(r[f"{side}_loss"] if r[f"{side}_loss"] is not None else math.inf),
-            ),
-        )
+        best = max(scored, key=lambda r: _rank_key(r[f"{side}_accuracy"], r[f"{side}_loss"]))
         best["best"] = BEST_MARK
     return rows
 

@@ -17,14 +17,26 @@ from core.store import Store
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
-def _run(store: Store, dataset: Path, strategy: str, seed: int, accuracy: float, group: str):
+def _run(
+    store: Store,
+    dataset: Path,
+    strategy: str,
+    seed: int,
+    accuracy: float,
+    group: str,
+    test: float | None = None,
+    manifest_edits: list[dict] | None = None,
+):
     """A finished run as the worker leaves it: curves in the store, manifest.json on disk."""
     config = RunConfig(dataset=str(dataset), strategy=strategy, seed=seed, weights="none")
     run = store.create(config, group_id=group)
     split = datasets.split(datasets.scan(str(dataset)), seed=0)
     folder = store.run_dir(run.id)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "manifest.json").write_text(json.dumps(split.manifest()))
+    manifest = split.manifest()
+    if manifest_edits:
+        manifest = {**manifest, "edits": manifest_edits}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
     for epoch in (1, 2):
         store.add_metric(
             run.id, "epoch", "head", epoch, 2, {"val_accuracy": accuracy - 0.1 * (2 - epoch)}
@@ -42,6 +54,8 @@ def _run(store: Store, dataset: Path, strategy: str, seed: int, accuracy: float,
         "strategy": strategy,
         "classes": [HOSTILE, "blue"],
     }
+    if test is not None:
+        result.update(test_accuracy=test, test_loss=1.0 - test, test_images=4)
     store.finish(run.id, store_mod.DONE, result=result, progress={"stage": "finished"})
     return store.get(run.id)
 
@@ -124,3 +138,35 @@ def test_a_comparison_over_seeds_shows_mean_and_std(comparison):
     section = page[page.index("<h2>Over the seeds</h2>") : page.index("<h2>Every run</h2>")]
     assert "0.825 ± 0.035" in section  # head: 0.80 and 0.85
     assert "Feature extractor + small head" in section
+
+
+def test_strategies_are_ranked_by_the_held_out_test_score_shown_for_every_run(tmp_path):
+    store = Store(tmp_path / "home")
+    dataset = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=6, size=32)
+    runs = [  # validation picked the checkpoint; the test side is the score
+        _run(store, dataset, "head", 0, 0.95, "g", test=0.70),
+        _run(store, dataset, "head", 1, 0.80, "g", test=0.90),
+    ]
+    page = comparison_report.for_runs(store, runs)
+    table = page[page.index("<h2>Strategies</h2>") : page.index("<h2>Every run</h2>")]
+    assert "best test accuracy" in table and "validation" not in table
+    assert runs[1].id in table and runs[0].id not in table
+    every = page[page.index("<h2>Every run</h2>") : page.index("<h2>Curves</h2>")]
+    assert "<th>test accuracy</th>" in every and "0.700" in every and "0.900" in every
+
+
+def test_fingerprint_sees_the_files_through_the_runs_recorded_edits(tmp_path):
+    from core import overlay, runfiles
+
+    store = Store(tmp_path / "home")
+    dataset = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=6, size=32)
+    rel = sorted(str(p.relative_to(dataset)) for p in (dataset / "red").iterdir())[0]
+    edit = overlay.Edit("e1", overlay.RELABEL, rel, "red", "blue")
+    run = _run(store, dataset, "head", 0, 0.9, "g", manifest_edits=[edit.to_json()])
+    manifest = runfiles.read_json(store.run_dir(run.id), "manifest.json")
+    split = runfiles.rebuild_split(run.config, manifest, store.home)
+    assert next(i.label for s in split.sides().values() for i in s if i.rel == rel) == "blue"
+    # as core.bundle.report_input computes it
+    as_bundled = runfiles.dataset_fingerprint(runfiles.hashed_manifest(split, manifest["edits"]))
+    data = comparison_report.gather(store, [run], "t")
+    assert data.entries[0].fingerprint == as_bundled
