@@ -41,6 +41,7 @@ def show_table(runs: list[Run]) -> None:
         {
             "run": report.run_title(r),
             "status": report.STATUS_WORDS.get(r.status, r.status),
+            "test accuracy": r.test_accuracy,  # the score; validation chose the checkpoint
             "validation accuracy": r.val_accuracy,
             "tags": ", ".join(r.tags),
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
@@ -52,6 +53,7 @@ def show_table(runs: list[Run]) -> None:
         pd.DataFrame(rows),
         hide_index=True,
         column_config={
+            "test accuracy": st.column_config.NumberColumn(format="%.3f"),
             "validation accuracy": st.column_config.NumberColumn(format="%.3f"),
         },
     )

@@ -35,6 +35,19 @@ def test_filters_narrow_the_table(store, digits):
     assert "0 of 2 run(s)." in texts(at.caption)
 
 
+def test_the_table_shows_the_held_out_test_score_before_validation(store, digits):
+    scored = finished_run(store, digits, accuracy=0.95, test={"test_accuracy": 0.72})
+    older = finished_run(store, digits, accuracy=0.8)  # before the test split: none
+    at = page("6_runs.py").run()
+    no_exceptions(at)
+    table = at.dataframe[0].value.set_index("id")
+    columns = list(table.columns)
+    assert columns.index("test accuracy") < columns.index("validation accuracy")
+    assert table.loc[scored.id, "test accuracy"] == 0.72
+    assert table.loc[scored.id, "validation accuracy"] == 0.95
+    assert table["test accuracy"].isna()[older.id]
+
+
 def test_rename_and_tag_a_run(store, digits):
     run = finished_run(store, digits)
     at = page("6_runs.py").run()
