@@ -50,15 +50,26 @@ def batch_loss(mean_now: float, seen_now: int, mean_before: float, seen_before: 
     return max(0.0, (mean_now * seen_now - mean_before * seen_before) / images)
 
 
-def smoothed(values: Sequence[float], beta: float = SMOOTHING) -> list[float]:
+class MovingAverage:
     """Exponential moving average with bias correction (as Adam corrects its moments): the
     average starts at 0, so the first points are divided by 1 - beta^t instead of being
-    dragged towards 0."""
-    out, average = [], 0.0
-    for t, value in enumerate(values, start=1):
-        average = beta * average + (1 - beta) * float(value)
-        out.append(average / (1 - beta**t))
-    return out
+    dragged towards 0. One value at a time (core.lr_finder smooths its sweep as it goes)."""
+
+    def __init__(self, beta: float = SMOOTHING):
+        self.beta = beta
+        self.steps, self._average = 0, 0.0
+
+    def add(self, value: float) -> float:
+        """The smoothed value once `value` is in."""
+        self.steps += 1
+        self._average = self.beta * self._average + (1 - self.beta) * float(value)
+        return self._average / (1 - self.beta**self.steps)
+
+
+def smoothed(values: Sequence[float], beta: float = SMOOTHING) -> list[float]:
+    """Every value smoothed by a MovingAverage."""
+    average = MovingAverage(beta)
+    return [average.add(value) for value in values]
 
 
 # -- time left --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import balance, vgg16
+from core import balance, live, vgg16
 from core import store as store_mod
 from core.datasets import TRAIN
 from core.results import LrFindResult
@@ -57,19 +57,21 @@ def sweep_rates(start: float = START_RATE, end: float = END_RATE, steps: int = S
 
 
 class SmoothedLoss:
-    """An exponential moving average of the loss with bias correction (without it the first
-    values would be pulled towards 0), its best value so far and the divergence test."""
+    """The loss's bias-corrected moving average (core.live.MovingAverage), its best value so
+    far and the divergence test."""
 
     def __init__(self, beta: float = SMOOTHING, divergence: float = DIVERGENCE):
         self.beta, self.divergence = beta, divergence
-        self.steps, self._average = 0, 0.0
+        self._average = live.MovingAverage(beta)
         self.best = math.inf
         self.latest = 0.0
 
+    @property
+    def steps(self) -> int:
+        return self._average.steps
+
     def add(self, loss: float) -> float:
-        self.steps += 1
-        self._average = self.beta * self._average + (1 - self.beta) * loss
-        smoothed = self._average / (1 - self.beta**self.steps)
+        smoothed = self._average.add(loss)
         self.best = min(self.best, smoothed)
         self.latest = smoothed
         return smoothed
@@ -83,8 +85,7 @@ class SmoothedLoss:
 
 
 def smooth(losses: Sequence[float], beta: float = SMOOTHING) -> np.ndarray:
-    averager = SmoothedLoss(beta)
-    return np.array([averager.add(float(loss)) for loss in losses])
+    return np.array(live.smoothed(losses, beta))
 
 
 @dataclass(frozen=True)

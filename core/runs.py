@@ -39,27 +39,43 @@ def under_way(store: Store) -> list[Run]:
     return store.list(statuses=store_mod.ACTIVE)
 
 
+# what each task is called when it is refused: (its name, when it may start instead)
+_STARTING = {
+    "train": ("Training", "wait for it to end or stop it first."),
+    "lr_find": ("The learning-rate finder", "the learning-rate finder can start when it ends."),
+}
+
+
 def start_training(
     store: Store,
     config: RunConfig,
     owner: str | None = None,
     idle_seconds: float = worker.IDLE_SECONDS,
     engine: Engine | None = None,
+    task: str | None = None,
 ) -> Run | Refused:
-    """Queue a training run unless any run is under way. Checked against the store right
-    before queueing, so a second click, a second tab, a stale page or the command line never
-    starts a second run. owner: who asks (a browser session id, or CLI_OWNER). engine: where
-    it runs (default: Engine.from_environment(), the local worker unless STUDIO_RAY_ADDRESS
-    is set); a cluster that cannot be reached refuses it, nothing queued."""
+    """Queue a run of `task` (None: config's own, "train" by default; "lr_find": the
+    learning-rate range test of config's strategy, its first Keras phase with config's
+    optimizer) unless any run is under way.
+    Checked against the store right before queueing, so a second click, a second tab, a stale
+    page or the command line never starts a second run (the finder trains too, and its result
+    is wanted before training starts). owner: who asks (a browser session id, or CLI_OWNER).
+    engine: where it runs (default: Engine.from_environment(), the local worker unless
+    STUDIO_RAY_ADDRESS is set); a cluster that cannot be reached refuses it, nothing queued."""
+    task = task or config.task
+    name, instead = _STARTING.get(task, _STARTING["train"])
     if under_way(store):
-        return Refused(
-            "A run is already under way: wait for it to end or stop it first.", busy=True
-        )
-    engine = engine or Engine.from_environment()
+        return Refused(f"A run is already under way: {instead}", busy=True)
     try:
-        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds, engine=engine)
+        return worker.submit(
+            store,
+            dataclasses.replace(config, task=task),
+            owner=owner,
+            idle_seconds=idle_seconds,
+            engine=engine or Engine.from_environment(),
+        )
     except ValueError as exc:  # engines.EngineUnavailable is one
-        return Refused(f"Training cannot start: {exc}")
+        return Refused(f"{name} cannot start: {exc}")
 
 
 def start_lr_find(
@@ -69,24 +85,8 @@ def start_lr_find(
     idle_seconds: float = worker.IDLE_SECONDS,
     engine: Engine | None = None,
 ) -> Run | Refused:
-    """Queue the learning-rate range test of config's strategy (its first Keras phase, with
-    config's optimizer) under the training rule: only when no run is under way, since it
-    trains too and a result is wanted before training starts. engine: as for training."""
-    if under_way(store):
-        return Refused(
-            "A run is already under way: the learning-rate finder can start when it ends.",
-            busy=True,
-        )
-    try:
-        return worker.submit(
-            store,
-            dataclasses.replace(config, task="lr_find"),
-            owner=owner,
-            idle_seconds=idle_seconds,
-            engine=engine or Engine.from_environment(),
-        )
-    except ValueError as exc:  # engines.EngineUnavailable is one
-        return Refused(f"The learning-rate finder cannot start: {exc}")
+    """start_training with task "lr_find"."""
+    return start_training(store, config, owner, idle_seconds, engine, task="lr_find")
 
 
 def resume_training(store: Store, run_id: str, owner: str | None = None) -> Run | Refused:

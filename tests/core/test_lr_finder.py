@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from synthetic import write_colour_dataset
 
-from core import lr_finder, runs, strategies, worker
+from core import live, lr_finder, runs, strategies, worker
 from core import store as store_mod
 from core.results import LrFindResult, result_from_json
 from core.runconfig import RunConfig
@@ -35,6 +35,8 @@ def test_smoothing_is_bias_corrected_and_averages():
     assert smoothed[0] == pytest.approx(1.0)  # not pulled towards 0 by the empty average
     assert np.ptp(smoothed[-50:]) < 0.1  # the zigzag is averaged away...
     assert smoothed[-1] == pytest.approx(2.0, abs=0.05)  # ...to its mean
+    # one moving average for the whole studio: the live loss curve smooths the same way
+    assert smoothed.tolist() == pytest.approx(live.smoothed([1.0, 3.0] * 200, lr_finder.SMOOTHING))
 
 
 def _valley(rates: np.ndarray) -> np.ndarray:

@@ -40,6 +40,20 @@ def test_wrong_settings_are_refused_with_the_problem_and_queue_nothing(store, bi
     assert store.list() == []
 
 
+def test_the_learning_rate_finder_starts_under_the_same_rule_with_its_own_words(
+    store, binary_dataset
+):
+    refused = runs.start_lr_find(store, config(binary_dataset, image_size=8))
+    assert refused.reason.startswith("The learning-rate finder cannot start: image size")
+    finder = runs.start_lr_find(store, config(binary_dataset, strategy="finetune"))
+    assert isinstance(finder, store_mod.Run) and finder.config.task == "lr_find"
+    busy = runs.start_training(store, config(binary_dataset))
+    assert busy.busy and busy.reason.endswith("wait for it to end or stop it first.")
+    again = runs.start_lr_find(store, config(binary_dataset, strategy="finetune"))
+    assert again.busy and "the learning-rate finder can start when it ends" in again.reason
+    assert [r.id for r in store.list()] == [finder.id]
+
+
 def test_a_run_of_a_dead_worker_does_not_block_the_next_one(store, binary_dataset):
     orphan = store.create(config(binary_dataset))
     store.claim_next(worker_pid=2**22 + 12345)  # no such process
