@@ -49,7 +49,13 @@ class CacheKey:
 
 
 class FeatureCache:
-    """Arrays per (layer, mode), rows in the order of a saved list of image hashes.
+    """Arrays per (layer, mode), each with its own index: the image hashes of its rows, in order.
+
+    Every output keeps its own index (`{layer}-{mode}.json` beside `{layer}-{mode}.npy`)
+    because outputs in one key folder may hold different image sets: the key's image
+    fingerprint includes files excluded by a dataset's overlay, so after an exclusion one
+    output can hold rows for 100 images and another for 99. (An older cache kept one
+    `images.json` for the whole folder; it is ignored, so those outputs are re-extracted once.)
 
     `dtype` is the storage type: float32 (default) or float16, which halves the disk space and
     the reads (features are widened back to float32 batch by batch)."""
@@ -63,22 +69,36 @@ class FeatureCache:
         self.misses = 0
 
     def _paths(self, key: CacheKey, output: Output) -> tuple[Path, Path]:
+        """The output's array and its own index of image hashes."""
         folder = key.folder(self.root)
         suffix = "" if self.dtype == np.float32 else f"-{self.dtype.name}"
-        return folder / f"{output[0]}-{output[1]}{suffix}.npy", folder / "images.json"
+        stem = f"{output[0]}-{output[1]}{suffix}"
+        return folder / f"{stem}.npy", folder / f"{stem}.json"
 
     def load(self, key: CacheKey, output: Output) -> tuple[np.ndarray, list[str]] | None:
+        """The output's rows and their image hashes; None (a miss, so it is re-extracted) when
+        either is absent or unreadable, or when the index does not count the array's rows."""
         array_path, index_path = self._paths(key, output)
-        if not (array_path.exists() and index_path.exists()):
+        try:
+            array = np.load(array_path, mmap_mode="r")
+            index = json.loads(index_path.read_text())
+        except (OSError, ValueError):
             return None
-        return np.load(array_path, mmap_mode="r"), json.loads(index_path.read_text())
+        if not isinstance(index, list) or len(index) != array.shape[0]:
+            return None
+        return array, index
 
     def writer(self, key: CacheKey, output: Output, shape: tuple[int, ...]) -> NpyWriter:
         """A preallocated file for `output`, filled batch by batch."""
         return NpyWriter(self._paths(key, output)[0], shape, self.dtype)
 
-    def save_index(self, key: CacheKey, hashes: list[str]) -> None:
-        atomic_write_text(self._paths(key, ("", ""))[1], json.dumps(hashes))
+    def forget_index(self, key: CacheKey, output: Output) -> None:
+        """Remove the output's index before its array is replaced, so a crash in between
+        leaves a miss, never new rows read through the old index."""
+        self._paths(key, output)[1].unlink(missing_ok=True)
+
+    def save_index(self, key: CacheKey, output: Output, hashes: list[str]) -> None:
+        atomic_write_text(self._paths(key, output)[1], json.dumps(hashes))
 
 
 def image_dataset(
@@ -285,13 +305,16 @@ def cached_table(
 ) -> FeatureTable | None:
     """Every output from the cache when each holds rows for all of `hashes` (it may hold more:
     files excluded by a dataset's overlay keep their rows, so an exclusion re-extracts
-    nothing); None when any output is missing or lacks an image."""
+    nothing); None when any output is missing or lacks an image, or when the outputs hold
+    different image sets."""
     found: dict[Output, np.ndarray] = {}
     index: list[str] | None = None
     for output in dict.fromkeys(outputs):
         cached = cache.load(key, output)
         if cached is None or not set(hashes) <= set(cached[1]):
             return None
+        if index is not None and cached[1] != index:
+            return None  # the outputs hold different image sets: one table cannot serve both
         found[output], index = cached
     if index is None:
         return None
@@ -339,6 +362,10 @@ def _extract_to_cache(
         failures.extend(own)
     if own:  # never cache a black stand-in for a file that failed to decode
         return {o: w.abandon() for o, w in zip(outputs, writers, strict=True)}
-    committed = {o: w.commit() for o, w in zip(outputs, writers, strict=True)}
-    cache.save_index(key, [item.sha256 for item in items])
+    hashes = [item.sha256 for item in items]
+    committed = {}
+    for output, writer in zip(outputs, writers, strict=True):
+        cache.forget_index(key, output)
+        committed[output] = writer.commit()
+        cache.save_index(key, output, hashes)
     return committed

@@ -105,7 +105,7 @@ def test_the_feature_cache_serves_a_subset_of_what_it_holds(tmp_path):
     writer = cache.writer(key, ("block5_pool", "gap"), (3, 2))
     writer.write(0, np.array([[1, 0], [0, 1], [1, 1]], np.float32))
     writer.commit()
-    cache.save_index(key, ["a", "b", "c"])
+    cache.save_index(key, ("block5_pool", "gap"), ["a", "b", "c"])
     table = features.cached_table(cache, key, [("block5_pool", "gap")], ["a", "c"])
     assert table is not None
     assert datamap.pooled_rows(table, ("block5_pool", "gap"), ["c", "a"]).tolist() == [

@@ -3,6 +3,8 @@ concatenated in memory), training reads rows batch by batch, and the cache may s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,41 @@ def test_the_head_adapts_to_batches_as_to_the_whole_array(base, scan, tmp_path):
     models.adapt_head(batched, table.batches(output, scan.items, 5))
     x = table.rows(output, scan.items[:3]) * 3 + 1
     np.testing.assert_allclose(np.asarray(batched[0](x)), np.asarray(whole[0](x)), rtol=1e-4)
+
+
+def test_an_output_extracted_after_an_exclusion_leaves_the_others_rows_aligned(
+    base, scan, tmp_path
+):
+    # The reviewer's sequence: a head run caches the map for every image, one is excluded (the
+    # key stays: its fingerprint includes excluded files), a linear run extracts another output
+    # for the rest, then the head run comes back. Each image must get its own rows.
+    cache = features.FeatureCache(tmp_path / "cache")
+    key = key_for(scan)
+    first = features.extract(base, scan.items, [OUTPUT], key, cache)
+    own_rows = {
+        i.sha256: row for i, row in zip(scan.items, first.rows(OUTPUT, scan.items), strict=True)
+    }
+    kept = scan.items[1:]
+    features.extract(base, kept, [("block3_pool", "gap")], key, cache)
+    again = features.extract(base, kept, [OUTPUT], key, cache)
+    assert cache.misses == 2  # the map was served from the cache, not re-extracted
+    served = again.rows(OUTPUT, kept)
+    np.testing.assert_array_equal(served, np.stack([own_rows[i.sha256] for i in kept]))
+    both = features.extract(base, kept, [OUTPUT, ("block3_pool", "gap")], key, cache)
+    np.testing.assert_allclose(both.rows(OUTPUT, kept), served, rtol=1e-5, atol=1e-5)
+
+
+def test_an_index_that_does_not_count_the_rows_is_a_miss(base, scan, tmp_path):
+    cache = features.FeatureCache(tmp_path / "cache")
+    key = key_for(scan)
+    features.extract(base, scan.items, [OUTPUT], key, cache)
+    folder = key.folder(tmp_path / "cache")
+    index = folder / "block3_pool-map.json"
+    hashes = json.loads(index.read_text())
+    index.write_text(json.dumps(hashes[1:]))  # e.g. an older shared index rewritten for fewer
+    assert cache.load(key, OUTPUT) is None
+    index.unlink()
+    (folder / "images.json").write_text(json.dumps(hashes))  # the old shared index is not read
+    assert cache.load(key, OUTPUT) is None
+    features.extract(base, scan.items, [OUTPUT], key, cache)
+    assert cache.misses == 2 and cache.load(key, OUTPUT) is not None
