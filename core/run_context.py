@@ -80,9 +80,12 @@ def _saved_manifest(config: RunConfig, saved: Path, resume: bool) -> dict | None
 
 
 def _edits(store: Store, config: RunConfig, manifest: dict | None) -> tuple[overlay.Edit, ...]:
-    """The edits a saved split was drawn under, else the dataset's overlay as it is now."""
+    """The edits a saved split was drawn under, else those frozen in the settings when the run
+    was queued, else (settings made before edits were frozen) the dataset's overlay now."""
     if manifest is not None and "edits" in manifest:
         return overlay.recorded(manifest)
+    if config.edits is not None:
+        return tuple(overlay.Edit.from_json(e) for e in config.edits)
     return overlay.load(store.home, config.dataset)
 
 

@@ -58,6 +58,10 @@ class RunConfig:
     early_stopping_patience: int = 5
     reduce_lr_patience: int = 2
     manifest: dict | None = None  # a saved split to reuse (compare runs on equal terms)
+    # the dataset's fixes (core.overlay edits, as JSON) frozen when the run was queued, so a
+    # relabel made while it waits never changes it and a Ray node (which has no overlay of
+    # its own) trains on them; None: not frozen, the run reads the overlay when it starts
+    edits: list[dict] | None = None
     label: str = ""  # free text shown in tables
     audio: dict | None = None  # SpectrogramSettings fields, for audio datasets (None: defaults)
     # "train"; "probe": the advisor's linear probe on block3/4/5 features; "map": the map of the

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import datasets, report, strategies, worker
+from core import datasets, overlay, report, strategies, worker
 from core import store as store_mod
 from core.engines import Engine
 from core.runconfig import RunConfig
@@ -186,17 +186,23 @@ def comparison_configs(
     when the dataset cannot be split."""
     chosen = set(strategies.STRATEGIES if keys is None else keys)
     ordered = [key for key in strategies.STRATEGIES if key in chosen]
-    shared = datasets.split(found, base.val_fraction, base.seed, base.test_fraction).manifest()
+    # the dataset's fixes are frozen here, with the split: a relabel made while the
+    # comparison runs must not reach the runs that start later
+    edits = [e.to_json() for e in found.edits]
+
+    def manifest_for(seed: int) -> dict:
+        split = datasets.split(found, base.val_fraction, seed, base.test_fraction)
+        return overlay.record(split.manifest(), found.edits)
+
+    shared = manifest_for(base.seed)
     configs = []
     for repeat in range(seeds):
         seed = base.seed + repeat
-        manifest = (
-            datasets.split(found, base.val_fraction, seed, base.test_fraction).manifest()
-            if repeat_splits
-            else shared
-        )
+        manifest = manifest_for(seed) if repeat_splits else shared
         configs += [
-            dataclasses.replace(base, strategy=key, seed=seed, manifest=manifest, label="compare")
+            dataclasses.replace(
+                base, strategy=key, seed=seed, manifest=manifest, edits=edits, label="compare"
+            )
             for key in ordered
         ]
     return configs

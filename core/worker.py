@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from core import budget, engines, session, settings
+from core import budget, engines, overlay, session, settings
 from core import store as store_mod
 from core.engines import Engine
 from core.fileio import remove_stale_temps
@@ -139,6 +139,16 @@ def start_worker(
     )
 
 
+def with_frozen_edits(config: RunConfig, home: Path) -> RunConfig:
+    """The settings with the dataset's fixes (core.overlay) as they are now, unless they carry
+    some already: a run trains on the fixes made before it was queued, whenever it starts and
+    wherever (a Ray node has no overlay of its own)."""
+    if config.edits is not None:
+        return config
+    edits = overlay.load(home, config.dataset)
+    return dataclasses.replace(config, edits=[e.to_json() for e in edits])
+
+
 def absolute_paths(config: RunConfig) -> RunConfig:
     """The worker runs elsewhere (another working directory): store absolute paths."""
 
@@ -192,7 +202,12 @@ def submit_all(
         raise engines.EngineUnavailable(problem)
     engines.remember(store.home, engine)
     made = [
-        store.create(absolute_paths(config), group_id, owner, engine=engine.kind)
+        store.create(
+            with_frozen_edits(absolute_paths(config), store.home),
+            group_id,
+            owner,
+            engine=engine.kind,
+        )
         for config in configs
     ]
     if start:

@@ -23,7 +23,7 @@ FILE_NAME = "workspace.json"
 
 # RunConfig fields that are not the user's settings: the dataset is kept on its own, the
 # others are filled in per run.
-_NOT_SETTINGS = {"dataset", "val_dir", "manifest", "label", "audio", "task"}
+_NOT_SETTINGS = {"dataset", "val_dir", "manifest", "edits", "label", "audio", "task"}
 SETTINGS: tuple[str, ...] = tuple(
     f.name
     for f in dataclasses.fields(RunConfig)

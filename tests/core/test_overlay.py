@@ -3,13 +3,14 @@ applied by the scan, undone one by one or all at once, recorded by a run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from synthetic import write_colour_dataset
 from tiny_run import TINY, train
 
-from core import cli, datafix, datasets, overlay, run_context, runfiles, training
+from core import cli, datafix, datasets, overlay, run_context, runfiles, runs, training, worker
 from core.fileio import sha256_file
 from core.runconfig import RunConfig
 from core.store import Store
@@ -136,3 +137,51 @@ def test_the_command_line_inspects_the_edited_dataset(tmp_path, data, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["counts"] == {"blue": 6, "red": 5}
     assert summary["edits"] == ["red/red_00.png: excluded (was in red)"]
+
+
+def _prepared(store: Store, config: RunConfig) -> run_context.Context:
+    """What a run of `config` would train on, prepared as the worker prepares it."""
+    run = store.create(config)
+    return run_context.prepare(store, run.id, config, store.run_dir(run.id))
+
+
+def _labels(ctx: run_context.Context) -> dict[str, str]:
+    split = ctx.split
+    return {i.rel: i.label for i in [*split.train, *split.validation, *split.test]}
+
+
+def test_a_comparison_keeps_the_edits_it_was_queued_with(tmp_path, data):
+    store = Store(tmp_path / "home")
+    datafix.exclude(store.home, datafix.scan(store.home, data), "blue/blue_05.png")
+    found = datafix.scan(store.home, data)
+    base = RunConfig(dataset=str(data), **TINY)
+    configs = runs.comparison_configs(found, base, ["head", "linear"], seeds=2)
+    # a fix made while the comparison runs must not reach the runs that start after it
+    datafix.relabel(store.home, datafix.scan(store.home, data), "red/red_00.png", "blue")
+    for config in configs:
+        labels = _labels(_prepared(store, config))
+        assert labels["red/red_00.png"] == "red" and "blue/blue_05.png" not in labels
+    assert all(c.manifest and len(c.manifest["edits"]) == 1 for c in configs)
+
+
+def test_a_comparison_queued_without_edits_ignores_one_made_later(tmp_path, data):
+    store = Store(tmp_path / "home")
+    configs = runs.comparison_configs(
+        datafix.scan(store.home, data), RunConfig(dataset=str(data), **TINY), ["head"]
+    )
+    datafix.exclude(store.home, datafix.scan(store.home, data), "red/red_00.png")
+    assert all("red/red_00.png" in _labels(_prepared(store, c)) for c in configs)
+
+
+def test_a_queued_run_carries_its_edits_to_a_home_without_the_overlay(tmp_path, data):
+    queued_at = Store(tmp_path / "home")
+    datafix.relabel(queued_at.home, datafix.scan(queued_at.home, data), "red/red_00.png", "blue")
+    run = worker.submit(queued_at, RunConfig(dataset=str(data), **TINY), start=False)
+    datafix.exclude(queued_at.home, datafix.scan(queued_at.home, data), "blue/blue_00.png")
+    # a Ray task prepares the run in a scratch home of its own: no overlay file there
+    scratch = Store(tmp_path / "scratch-home")
+    labels = _labels(_prepared(scratch, run.config))
+    assert labels["red/red_00.png"] == "blue"  # the fix made before it was queued
+    assert "blue/blue_00.png" in labels  # not the one made after
+    unfrozen = dataclasses.replace(run.config, edits=None)  # settings saved before edits froze
+    assert _labels(_prepared(queued_at, unfrozen))["red/red_00.png"] == "blue"
