@@ -293,14 +293,17 @@ def is_current(result: MapResult, images_fingerprint: str) -> bool:
     return result.images == images_fingerprint
 
 
-def wrong_files(result: RunResult | None, root: str | Path) -> dict[str, WrongImage]:
+def wrong_files(
+    result: RunResult | None, root: str | Path, every: bool = False
+) -> dict[str, WrongImage]:
     """rel -> the run's record of a most-wrong image lying in the dataset folder `root` (the
-    run records absolute paths)."""
+    run records absolute paths); with `every`, all its misclassified images (runs from before
+    that list was kept give their most-wrong ones)."""
     if result is None:
         return {}
     base = Path(root).expanduser().resolve()
     out = {}
-    for wrong in result.most_wrong:
+    for wrong in (every and result.misclassified) or result.most_wrong:
         path = Path(wrong.file).expanduser().resolve()
         if base in path.parents:
             out[path.relative_to(base).as_posix()] = wrong

@@ -22,7 +22,10 @@ from core.metrics import (
 from core.results import PerClass, RunResult, WrongImage
 from core.run_context import Context
 
-MOST_WRONG = 16
+MOST_WRONG = 16  # shown as pictures
+# kept for the map of the data: every mistake of a 10,000-picture test set fits (a few hundred
+# KB of JSON in the store at worst)
+MISCLASSIFIED_CAP = 5000
 
 
 def evaluation(y_true: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> RunResult:
@@ -82,14 +85,19 @@ def held_out_result(
     y_val = split.labels(VALIDATION)
     validation = evaluation(y_val, val_probabilities, classes)
     if test_probabilities is None or not split.test:
-        wrong = most_wrong(split.validation, y_val, val_probabilities, classes)
+        wrong = most_wrong(split.validation, y_val, val_probabilities, classes, MISCLASSIFIED_CAP)
         return dataclasses.replace(
-            validation, evaluated_on=VALIDATION, caution=NO_TEST_CAUTION, most_wrong=wrong
+            validation,
+            evaluated_on=VALIDATION,
+            caution=NO_TEST_CAUTION,
+            most_wrong=wrong[:MOST_WRONG],
+            misclassified=wrong,
         )
     y_test = split.labels(TEST)
     test = evaluation(y_test, test_probabilities, classes)
     correct = int((test_probabilities.argmax(axis=1) == y_test).sum())
     interval = accuracy_interval(correct, len(y_test))
+    wrong = most_wrong(split.test, y_test, test_probabilities, classes, MISCLASSIFIED_CAP)
     return dataclasses.replace(
         test,
         val_accuracy=validation.val_accuracy,
@@ -100,7 +108,8 @@ def held_out_result(
         test_interval=interval,
         evaluated_on=TEST,
         caution=interval_caution(interval, len(y_test)),
-        most_wrong=most_wrong(split.test, y_test, test_probabilities, classes),
+        most_wrong=wrong[:MOST_WRONG],
+        misclassified=wrong,
     )
 
 

@@ -131,6 +131,9 @@ class RunResult:
     pretrained: bool | None = None
     class_weights: dict[int, float] | None = None
     most_wrong: tuple[WrongImage, ...] = ()
+    # every misclassified image of the scored side (most confidently wrong first, capped): the
+    # map of the data marks them all; most_wrong is its head, shown as pictures
+    misclassified: tuple[WrongImage, ...] = ()
     feature_cache: CacheUse | None = None
     note: str | None = None  # why the run ended as it did, when not simply done
 
@@ -173,6 +176,7 @@ class RunResult:
             "pretrained": self.pretrained,
             "class_weights": self.class_weights,
             "most_wrong": [w.to_json() for w in self.most_wrong],
+            "misclassified": [w.to_json() for w in self.misclassified],
             "feature_cache": dataclasses.asdict(self.feature_cache) if self.feature_cache else None,
         }
         if self.note is not None:
@@ -192,6 +196,7 @@ class RunResult:
             classes=tuple(known.get("classes") or ()),
             class_weights={int(k): float(v) for k, v in weights.items()} if weights else None,
             most_wrong=tuple(WrongImage.from_json(w) for w in known.get("most_wrong") or ()),
+            misclassified=tuple(WrongImage.from_json(w) for w in known.get("misclassified") or ()),
             feature_cache=CacheUse(**_known(CacheUse, cache)) if cache else None,
             test_interval=(float(interval[0]), float(interval[1])) if interval else None,
         )
@@ -203,6 +208,7 @@ _NESTED = {
     "classes",
     "class_weights",
     "most_wrong",
+    "misclassified",
     "test_interval",
 }
 _PLAIN = {f.name for f in dataclasses.fields(RunResult)} - _NESTED - {"feature_cache"}

@@ -158,7 +158,7 @@ def show_map(found: Scan, folder: str, run) -> None:
 def draw_map(found: Scan, folder: str, result, run) -> None:
     labels = {i.rel: i.label for i in found.items}  # after edits; excluded files drop out
     points = [(p.rel, labels[p.rel], p.x, p.y) for p in result.points if p.rel in labels]
-    wrong = datamap.wrong_files(run.training_result if run else None, found.root)
+    wrong = datamap.wrong_files(run.training_result if run else None, found.root, every=True)
     why = {rel: datamap.mistake(w) for rel, w in wrong.items()}
     st.caption(f"Projection: {common.md(result.method_note or result.method)}.")
     event = st.plotly_chart(

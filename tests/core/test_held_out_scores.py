@@ -66,3 +66,23 @@ def test_without_a_test_side_the_scores_are_named_validation(tmp_path):
     assert result.caution == metrics.NO_TEST_CAUTION
     assert result.score_name == "validation accuracy" and result.score == result.val_accuracy
     assert sum(row.support for row in result.per_class) == len(split.validation)
+
+
+def test_every_misclassified_test_image_is_kept_and_the_shown_ones_are_its_head(
+    tmp_path, monkeypatch
+):
+    """The map of the data marks every mistake, not only the pictures shown (16)."""
+    from core import datamap, evaluation
+
+    monkeypatch.setattr(evaluation, "MOST_WRONG", 1)  # fewer shown than made: 2 wrong, 1 shown
+    split = _split(tmp_path, 0.3)
+    y_val, y_test = split.labels(datasets.VALIDATION), split.labels(datasets.TEST)
+    result = held_out_result(split, _certain(y_val), _certain(y_test, wrong=2))
+    wrong = {str(split.test[0].path), str(split.test[1].path)}
+    assert {w.file for w in result.misclassified} == wrong
+    assert len(result.most_wrong) == 1 and result.most_wrong[0] in result.misclassified
+    again = type(result).from_json(result.to_json())
+    assert again.misclassified == result.misclassified
+    root = split.test[0].path.parent.parent
+    assert len(datamap.wrong_files(again, root, every=True)) == 2
+    assert len(datamap.wrong_files(again, root)) == 1
