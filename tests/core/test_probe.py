@@ -14,10 +14,10 @@ from core.runconfig import RunConfig
 from core.store import Store
 
 
-def _split(tmp_path, per_class: dict[str, int]):
+def _split(tmp_path, per_class: dict[str, int], test_fraction: float = 0.0):
     for name, n in per_class.items():
         write_colour_dataset(tmp_path / "d", (name,), per_class=n, size=12)
-    return datasets.split(datasets.scan(tmp_path / "d"), 0.2, seed=0)
+    return datasets.split(datasets.scan(tmp_path / "d"), 0.2, 0, test_fraction)
 
 
 def test_probe_sample_caps_each_class_and_keeps_both_sides(tmp_path):
@@ -32,6 +32,17 @@ def test_probe_sample_caps_each_class_and_keeps_both_sides(tmp_path):
     again = advisor.probe_sample(split, max_per_class=20, seed=0)
     assert [i.rel for i in again.train] == [i.rel for i in sample.train]  # seeded
     assert advisor.probe_images({"red": 50, "blue": 9, "green": 30}, 20) == 49
+
+
+def test_the_measurement_never_sees_a_test_picture(tmp_path):
+    """The probe chooses the strategy: a test picture in it would leak into the choice that the
+    held-out score is meant to judge."""
+    split = _split(tmp_path, {"red": 40, "blue": 40}, test_fraction=0.15)
+    assert split.test
+    sample = advisor.probe_sample(split, max_per_class=100, seed=0)
+    used = {i.rel for i in [*sample.train, *sample.validation]}
+    assert used and not used & {i.rel for i in split.test}
+    assert len(used) == len(split.train) + len(split.validation)
 
 
 def test_a_cap_below_two_is_a_problem(tmp_path):
@@ -57,7 +68,9 @@ def test_a_probe_measures_on_the_sample_and_records_the_speed(tmp_path):
     run = store.get(run.id)
     assert run.status == store_mod.DONE, run.error
     result = run.probe_result
-    assert (result.images_used, result.images_total) == (70, 80)
+    # 6 of each class's 40 are the held-out test side (15%), never measured on: 34 per class,
+    # under the cap of 35
+    assert (result.images_used, result.images_total) == (68, 80)
     assert set(result.probe) == {"block3_pool", "block4_pool", "block5_pool"}
     measured = speed.measured(store.home)
     assert measured.source == "probe" and measured.image_size == 32
