@@ -26,17 +26,6 @@ def measure(folder: str, image_size: int, weights: str, per_class: int) -> None:
     common.flash_refusal(probe, busy_kind="info")
 
 
-def show_probe(run_id: str) -> None:
-    run = common.get_store().get(run_id)
-    if run.active:
-        fraction, text = report.progress_view(run)
-        st.info(f"Measuring: {text}")
-        if fraction is not None:
-            st.progress(fraction)
-        return
-    common.rerun_if_ended(SEEN_ACTIVE, run.id)  # it just finished: the page shows the advice
-
-
 def show_measurement(run) -> None:
     result = run.probe_result
     probe = result.probe if result else {}
@@ -171,7 +160,10 @@ def estimate(store, found: datasets.Scan, size: int, cap: int) -> str:
 def show_probe_state(probe) -> None:
     if probe.active:
         common.watch(SEEN_ACTIVE, probe.id)
-        common.poll(lambda: show_probe(probe.id), active=True)
+        # once it ends the page is redrawn and shows the advice
+        common.poll(
+            lambda: common.side_run_progress(probe.id, "Measuring", SEEN_ACTIVE), active=True
+        )
     elif probe.status == store_mod.DONE:
         show_measurement(probe)
         common.apply_advice(probe)

@@ -143,6 +143,19 @@ def rerun_if_ended(key: str, token: object) -> None:
         st.rerun()
 
 
+def side_run_progress(run_id: str, doing: str, seen_key: str) -> None:
+    """From a polling fragment: a measurement's or a map's progress ('Measuring: ...') while it
+    runs; once it has ended, the whole page is redrawn with its result (rerun_if_ended)."""
+    run = get_store().get(run_id)
+    if run.active:
+        fraction, text = report.progress_view(run)
+        st.info(f"{doing}: {md(text)}")
+        if fraction is not None:
+            st.progress(fraction)
+        return
+    rerun_if_ended(seen_key, run.id)
+
+
 def pick_run(label: str, runs: list[Run], key: str, preferred: str | None = None) -> str:
     """A selectbox of runs whose choice survives page switches: `preferred` (or the newest)
     until the user picks another; a choice that left the list falls back to it."""

@@ -22,31 +22,29 @@ THUMB = 96
 
 
 # -- edits --------------------------------------------------------------------------------------
-def _relabel(folder: str, rel: str, key: str) -> None:
-    """Button callback: move `rel` to the class chosen in the selectbox `key`."""
-    home = common.get_store().home
+def _change(make, done: str | None = None) -> None:
+    """Run one overlay change; a refused one is flashed as an error, a made one as `done`."""
     try:
-        edit = datafix.relabel(home, common.scan(folder), rel, st.session_state[key])
+        edit = make()
     except overlay.EditError as exc:
         common.flash("error", common.md(exc))
         return
-    common.flash("success", f"Moved (in the studio only): {common.md(edit.describe())}")
+    if done:
+        common.flash("success", f"{done} (in the studio only): {common.md(edit.describe())}")
+
+
+def _relabel(folder: str, rel: str, key: str) -> None:
+    """Button callback: move `rel` to the class chosen in the selectbox `key`."""
+    home, to = common.get_store().home, st.session_state[key]
+    _change(lambda: datafix.relabel(home, common.scan(folder), rel, to), "Moved")
 
 
 def _exclude(folder: str, rel: str) -> None:
-    try:
-        edit = datafix.exclude(common.get_store().home, common.scan(folder), rel)
-    except overlay.EditError as exc:
-        common.flash("error", common.md(exc))
-        return
-    common.flash("success", f"Left out (in the studio only): {common.md(edit.describe())}")
+    _change(lambda: datafix.exclude(common.get_store().home, common.scan(folder), rel), "Left out")
 
 
 def _undo(folder: str, edit_id: str) -> None:
-    try:
-        datafix.undo(common.get_store().home, folder, edit_id)
-    except overlay.EditError as exc:
-        common.flash("error", common.md(exc))
+    _change(lambda: datafix.undo(common.get_store().home, folder, edit_id))
 
 
 def _undo_all(folder: str) -> None:
@@ -100,17 +98,6 @@ def _draw(folder: str) -> None:
     common.flash_refusal(outcome, busy_kind="info")
 
 
-def _map_progress(run_id: str) -> None:
-    run = common.get_store().get(run_id)
-    if run.active:
-        fraction, text = report.progress_view(run)
-        st.info(f"Drawing the map: {common.md(text)}")
-        if fraction is not None:
-            st.progress(fraction)
-        return
-    common.rerun_if_ended(SEEN_MAP, run.id)
-
-
 def chosen_run(found: Scan, folder: str):
     """The finished training run whose mistakes are shown (None: no run)."""
     done = datamap.finished_runs(common.get_store(), folder)
@@ -138,7 +125,9 @@ def show_map(found: Scan, folder: str, run) -> None:
     latest = runs.latest_map(common.get_store(), folder)
     if latest is not None and latest.active:
         common.watch(SEEN_MAP, latest.id)
-        common.poll(lambda: _map_progress(latest.id), active=True)
+        common.poll(
+            lambda: common.side_run_progress(latest.id, "Drawing the map", SEEN_MAP), active=True
+        )
         return
     result = latest.result if latest is not None and latest.status == store_mod.DONE else None
     current = result is not None and datamap.is_current(result, found.fingerprint())
