@@ -544,6 +544,14 @@ def _overlay_style(index: int) -> dict:
     )
 
 
+def _epoch_axes(fig: go.Figure, metric: str) -> str:
+    """One tick per epoch, an accuracy axis in percent; returns the metric's name in words."""
+    if metric.endswith("accuracy"):
+        fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    fig.update_xaxes(dtick=1)
+    return METRIC_NAMES.get(metric, metric.replace("_", " "))
+
+
 def compare_curves(
     series: Mapping[str, Sequence[EpochRecord]],
     references: Iterable = (),
@@ -564,10 +572,7 @@ def compare_curves(
             )
         )
     _add_references(fig, references)
-    if metric.endswith("accuracy"):
-        fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
-    fig.update_xaxes(dtick=1)
-    name = METRIC_NAMES.get(metric, metric.replace("_", " "))
+    name = _epoch_axes(fig, metric)
     return _layout(
         fig,
         f"{name} per epoch",
@@ -619,10 +624,7 @@ def seed_bands(
                 hovertemplate="epoch %{x}: mean %{y:.3f} over %{customdata} run(s)<extra></extra>",
             )
         )
-    if metric.endswith("accuracy"):
-        fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
-    fig.update_xaxes(dtick=1)
-    shown = METRIC_NAMES.get(metric, metric.replace("_", " "))
+    shown = _epoch_axes(fig, metric)
     return _layout(
         fig,
         f"{shown} per epoch: mean over seeds, shaded from the lowest to the highest seed",
