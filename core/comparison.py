@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,19 +43,15 @@ class Repeat:
     def from_run(cls, run: Run, history: Sequence[EpochRecord] = ()) -> Repeat | None:
         """The run's score, or None when it has none to count (not done, or no result)."""
         result = run.training_result
-        if run.status != store_mod.DONE or result is None:
-            return None
-        on_test = result.test_accuracy is not None
-        accuracy = result.test_accuracy if on_test else result.val_accuracy
-        if accuracy is None:
+        if run.status != store_mod.DONE or result is None or result.score is None:
             return None
         epoch_seconds = [r.seconds for r in history if r.seconds is not None]
         return cls(
             strategy=run.strategy,
             seed=run.config.seed,
-            accuracy=float(accuracy),
-            loss=result.test_loss if on_test else result.val_loss,
-            scored_on=TEST if on_test else VALIDATION,
+            accuracy=float(result.score),
+            loss=result.score_loss,
+            scored_on=TEST if result.test_accuracy is not None else VALIDATION,
             seconds=run.seconds,
             seconds_per_epoch=statistics.fmean(epoch_seconds) if epoch_seconds else None,
         )
@@ -165,10 +162,8 @@ def scoring_side(repeats: Sequence[Repeat]) -> str:
 
 def summary_of(store: store_mod.Store, runs: Iterable[Run]) -> Summary:
     """The summary of a comparison's runs as they stand (finished ones count)."""
-    runs = [r for r in runs if r.config.task == "train"]
-    planned: dict[str, int] = {}
-    for run in sorted(runs, key=lambda r: r.created):
-        planned[run.strategy] = planned.get(run.strategy, 0) + 1
+    runs = [r for r in runs if report.is_training(r)]
+    planned = Counter(r.strategy for r in sorted(runs, key=lambda r: r.created))
     found = (Repeat.from_run(r, store.epoch_history(r.id)) for r in runs)
     return summarize([r for r in found if r is not None], planned)
 
