@@ -35,7 +35,7 @@ bench: $(STAMP_RUN)
 	$(BIN)/python -m core bench
 
 docs: $(STAMP_RUN)  # README's command-line block, from the parser's --help
-	$(BIN)/python -m core.cli_doc
+	$(BIN)/python -m core.cli.doc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from core import samples
+from core.data import samples
 from ui import common
 
 

@@ -7,20 +7,13 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from core import (
-    archive,
-    audio,
-    charts,
-    datasets,
-    fetch,
-    keras_datasets,
-    samples,
-    session,
-    settings,
-    speed,
-)
-from core.imaging import IMAGE_EXTENSIONS
-from core.runconfig import RunConfig
+from core.data import archive, audio, datasets, keras_datasets, samples, session
+from core.data.imaging import IMAGE_EXTENSIONS
+from core.jobs import fetch
+from core.platform import settings
+from core.reports import charts
+from core.runs import speed
+from core.runs.config import RunConfig
 from ui import common, datafix, record
 
 SOURCES = (
@@ -139,7 +132,7 @@ def sample_size_choice(name: str) -> int | None:
     """All of a Keras dataset (the default) or at most N training pictures per class, each with
     its time estimate from this machine's measured speed. Returns the cap (None: all)."""
     measured = speed.measured(common.get_store().home)
-    full = keras_datasets.extraction_estimate(name, None, None, measured)
+    full = speed.keras_dataset_estimate(name, None, None, measured)
     everything = st.radio(
         "How many pictures",
         (True, False),
@@ -159,7 +152,7 @@ def sample_size_choice(name: str) -> int | None:
         step=100,
         key=f"data_sample_cap_{name}",
     )
-    st.caption(keras_datasets.extraction_estimate(name, None, int(per_class), measured) + ".")
+    st.caption(speed.keras_dataset_estimate(name, None, int(per_class), measured) + ".")
     st.caption(f"All of them instead: {full}.")
     return int(per_class)
 
@@ -386,7 +379,9 @@ def show_split(found: datasets.Scan) -> None:
     seed = int(common.setting("seed"))
     fractions = RunConfig.default("val_fraction"), RunConfig.default("test_fraction")
     try:
-        split = datasets.split(found, fractions[0], seed, fractions[1])
+        split = datasets.split(
+            found, val_fraction=fractions[0], test_fraction=fractions[1], seed=seed
+        )
     except datasets.DatasetError as exc:
         st.error(f"This dataset cannot be split yet: {common.md(exc)}")
         return

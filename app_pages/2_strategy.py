@@ -4,17 +4,20 @@ strategy that follows (which the user may override)."""
 import pandas as pd
 import streamlit as st
 
-from core import advisor, charts, datasets, glossary, report, runs, speed, strategies
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.weights import WeightsSpec
+from core.data import datasets
+from core.jobs import runs
+from core.model.weights import WeightsSpec
+from core.reports import charts, glossary, report
+from core.runs import advisor, speed, strategies
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
 from ui import common
 
 SEEN_ACTIVE = "_probe_seen_active"
 
 
 def measure(folder: str, image_size: int, weights: str, per_class: int) -> None:
-    """Button callback: queue a probe (core.runs refuses a second one of this dataset)."""
+    """Button callback: queue a probe (core.jobs.runs refuses a second one of this dataset)."""
     probe = runs.start_probe(
         common.get_store(),
         folder,

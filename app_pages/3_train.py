@@ -5,24 +5,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import (
-    advisor,
-    augment_preview,
-    charts,
-    datasets,
-    device,
-    glossary,
-    report,
-    runs,
-    strategies,
-    vgg16,
-    weights_file,
-)
-from core import store as store_mod
-from core.imaging import UnreadableImage, load_pil_rgb
-from core.runconfig import RunConfig
-from core.store import Run
-from core.weights import IMAGENET, NONE, WeightsSpec
+from core.data import datasets
+from core.data.imaging import UnreadableImage, load_pil_rgb
+from core.jobs import runs
+from core.model import augment_preview, device, vgg16, weights_file
+from core.model.weights import IMAGENET, NONE, WeightsSpec
+from core.reports import charts, glossary, report
+from core.runs import advisor, strategies
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Run
 from ui import common, take_away, train_settings
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
@@ -294,7 +286,7 @@ def start_problems(config: RunConfig) -> list[str]:
 
 
 def start(config: dict) -> None:
-    """Start button callback (the rule, one run at a time, is core.runs')."""
+    """Start button callback (the rule, one run at a time, is core.jobs.runs')."""
     run = runs.start_training(
         common.get_store(), RunConfig.from_dict(config), owner=common.session_id()
     )

@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import archive, audio, charts, predict_batch, report, session
-from core import store as store_mod
-from core.imaging import IMAGE_EXTENSIONS, UnreadableImage
-from core.store import Run
+from core.data import archive, audio, session
+from core.data.imaging import IMAGE_EXTENSIONS, UnreadableImage
+from core.export import predict_batch
+from core.reports import charts, report
+from core.runs import store as store_mod
+from core.runs.store import Run
 from ui import common, model_loader, take_away
 
 TOP_K = 5
@@ -25,8 +27,8 @@ BATCH_FOLDERS = "_predict_batch_folders"  # zip upload file id -> extracted fold
 
 @st.cache_resource(show_spinner=False, max_entries=3)
 def load_model(home: str, run_id: str, sha256: str):
-    """core.predict.load (refuses files the studio did not write), once per run and model."""
-    from core.store import Store
+    """core.export.predict.load (refuses files the studio did not write), once per run and model."""
+    from core.runs.store import Store
 
     return model_loader.predict().load(Store(home), run_id)
 
@@ -101,7 +103,7 @@ def one_picture(loaded, sound) -> None:
 
 
 def predict_folder(loaded, folder: Path, sound) -> list[dict]:
-    """core.predict_batch.predict_folder with a progress bar."""
+    """core.export.predict_batch.predict_folder with a progress bar."""
     total = len(predict_batch.batch_files(folder, sound))
     bar = st.progress(0.0, text=f"0 of {total} files")
 

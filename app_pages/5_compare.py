@@ -4,11 +4,13 @@ several seeds when asked (mean curves with their spread, a paired test in plain 
 import pandas as pd
 import streamlit as st
 
-from core import charts, comparison, comparison_report, datasets, report, strategies
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.runs import DEFAULT_SEEDS, MAX_SEEDS, start_comparison, stop_comparison
-from core.store import Run
+from core.data import datasets
+from core.jobs.runs import DEFAULT_SEEDS, MAX_SEEDS, start_comparison, stop_comparison
+from core.reports import charts, comparison, comparison_report, report
+from core.runs import store as store_mod
+from core.runs import strategies
+from core.runs.config import RunConfig
+from core.runs.store import Run
 from ui import common
 
 SEEN_ACTIVE = "_compare_seen_active"
@@ -23,7 +25,7 @@ def run_every_strategy(
     seeds: int = DEFAULT_SEEDS,
     repeat_splits: bool = False,
 ) -> None:
-    """Button callback: `seeds` runs per chosen strategy on equal terms (core.runs builds
+    """Button callback: `seeds` runs per chosen strategy on equal terms (core.jobs.runs builds
     them), with this session's seed, image size, weights, blocks and layer."""
     base = RunConfig(
         dataset=folder,
@@ -51,7 +53,7 @@ def run_every_strategy(
 
 
 def stop_group(group_id: str) -> None:
-    """Stop button callback: the whole comparison (core.runs.stop_comparison)."""
+    """Stop button callback: the whole comparison (core.jobs.runs.stop_comparison)."""
     stop_comparison(common.get_store(), group_id)
 
 

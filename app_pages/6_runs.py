@@ -1,14 +1,15 @@
 """Runs: every run in one list, filtered by dataset, strategy, tag and status; rename, tag or
-delete one (the rules live in core.run_admin)."""
+delete one (the rules live in core.jobs.run_admin)."""
 
 import time
 
 import pandas as pd
 import streamlit as st
 
-from core import report, run_admin
-from core.run_admin import RunFilter
-from core.store import Run
+from core.jobs import run_admin
+from core.jobs.run_admin import RunFilter
+from core.reports import report
+from core.runs.store import Run
 from ui import common
 
 DELETE_ASKED = "_runs_delete_asked"  # the run whose Delete awaits a second click
@@ -59,7 +60,7 @@ def show_table(runs: list[Run]) -> None:
     )
 
 
-# -- callbacks (core.run_admin does the work; a refusal becomes the next run's message) --------
+# -- callbacks (core.jobs.run_admin does the work; a refusal becomes the next run's message) --
 def rename(run_id: str) -> None:
     outcome = run_admin.rename(common.get_store(), run_id, st.session_state[f"runs_name_{run_id}"])
     if not common.flash_refusal(outcome):

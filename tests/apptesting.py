@@ -9,9 +9,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "app_pages"
@@ -49,7 +49,7 @@ def no_exceptions(at: AppTest) -> None:
 
 
 def result_dict(strategy: str, accuracy: float, loss: float, seconds: float) -> dict:
-    """A result as core.training._finish writes it (keys of evaluation() and _finish)."""
+    """A result as core.train.training._finish writes it (keys of evaluation() and _finish)."""
     classes = CLASSES[:3]
     return {
         "val_accuracy": accuracy,

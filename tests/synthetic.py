@@ -32,7 +32,7 @@ def write_vgg16_shaped_h5(path: Path) -> Path:
     a few KB on disk). It fits VGG16 but is not the official ImageNet file."""
     import h5py
 
-    from core import vgg16
+    from core.model import vgg16
 
     with h5py.File(path, "w") as handle:
         for k, shape in enumerate(vgg16.conv_weight_shapes()):

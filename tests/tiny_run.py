@@ -7,9 +7,9 @@ from pathlib import Path
 
 from synthetic import write_colour_dataset
 
-from core import training
-from core.runconfig import RunConfig
-from core.store import Run, Store
+from core.runs.config import RunConfig
+from core.runs.store import Run, Store
+from core.train import training
 
 TINY = dict(strategy="head", image_size=32, weights="none", batch_size=8, epochs=1, seed=0)
 

@@ -13,26 +13,16 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import (
-    audio,
-    datasets,
-    glossary,
-    overlay,
-    report,
-    runs,
-    samples,
-    session,
-    settings,
-    strategies,
-    vgg16,
-    weights_file,
-    worker,
-    workspace,
-)
-from core import store as store_mod
-from core.imaging import UnreadableImage, load_pil_rgb
-from core.runconfig import RunConfig
-from core.store import Run, Store
+from core.data import audio, datasets, overlay, samples, session
+from core.data.imaging import UnreadableImage, load_pil_rgb
+from core.jobs import runs, worker
+from core.model import vgg16, weights_file
+from core.platform import settings
+from core.reports import glossary, report
+from core.runs import store as store_mod
+from core.runs import strategies, workspace
+from core.runs.config import RunConfig
+from core.runs.store import Run, Store
 
 log = logging.getLogger("studio.pages")
 POLL_SECONDS = 1.0
@@ -242,7 +232,7 @@ def flash(kind: str, message: str) -> None:
 
 
 def flash_refusal(outcome: object, busy_kind: str = "warning") -> bool:
-    """Flash a core.runs.Refused (busy: a warning, or busy_kind; wrong settings: an error);
+    """Flash a core.jobs.runs.Refused (busy: a warning, or busy_kind; wrong settings: an error);
     True when it was one, so the callback stops there."""
     if not isinstance(outcome, runs.Refused):
         return False
@@ -533,7 +523,7 @@ WORKSPACE_SEEN = "_workspace_seen"  # the workspace as this session last read or
 
 def current_workspace() -> workspace.Workspace:
     """This session's dataset, run settings (session keys named as RunConfig fields) and
-    last results, as core.workspace keeps them."""
+    last results, as core.runs.workspace keeps them."""
     state = st.session_state
     return workspace.Workspace(
         dataset=state.get(DATASET),

@@ -1,17 +1,21 @@
 """The Data page's map of the data, near-duplicates and fixes (relabel, exclude, undo).
 
-Streamlit glue only: the map is drawn by a worker run (core.runs.start_map, core.datamap), the
-edits are core.datafix's, which never touch the person's files.
+Streamlit glue only: the map is drawn by a worker run (core.jobs.runs.start_map,
+core.train.datamap), the
+edits are core.data.datafix's, which never touch the person's files.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, datafix, datamap, overlay, report, runs
-from core import store as store_mod
-from core.datasets import Scan
-from core.runconfig import RunConfig
+from core.data import datafix, overlay
+from core.data.datasets import Scan
+from core.jobs import runs
+from core.reports import charts, report
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.train import datamap
 from ui import common
 
 MAP_RUN_CHOICE = "data_map_run"  # the finished run whose mistakes the map and lists show

@@ -19,7 +19,7 @@ import logging
 import os
 from pathlib import Path
 
-from core import device
+from core.model import device
 
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # read when TF initialises the GPUs
 log = logging.getLogger(__name__)
@@ -44,17 +44,17 @@ def tensorflow():
 
 
 def predict():
-    """core.predict (load a run's model, top-k, Grad-CAM) with TensorFlow prepared."""
+    """core.export.predict (load a run's model, top-k, Grad-CAM) with TensorFlow prepared."""
     tensorflow()
-    from core import predict as predict_module
+    from core.export import predict as predict_module
 
     return predict_module
 
 
 def spectrogram_for_file(path: str | Path, settings):
-    """core.audio.spectrogram_for_file (it renders with tf.signal) with TensorFlow prepared."""
+    """core.data.audio.spectrogram_for_file (it renders with tf.signal) with TensorFlow prepared."""
     tensorflow()
-    from core import audio
+    from core.data import audio
 
     return audio.spectrogram_for_file(path, settings)
 

@@ -1,6 +1,6 @@
 """The Data page's "Record" section: grow a class of the current dataset from the browser, with
 webcam bursts (ui.burst; single photos with st.camera_input as the fallback) or, for sound
-datasets, microphone clips (st.audio_input). core.capture checks and saves; this only draws."""
+datasets, microphone clips (st.audio_input). core.data.capture checks and saves; this only draws."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import capture, datasets
+from core.data import capture, datasets
 from ui import burst, common
 
 MODES = ("Burst: hold to record", "One photo per click")

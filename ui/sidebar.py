@@ -6,11 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import hostinfo, report
-from core import store as store_mod
-from core.backbone import keras_cache_location
-from core.store import Run
-from core.weights import WeightsSpec
+from core.model.backbone import keras_cache_location
+from core.model.weights import WeightsSpec
+from core.platform import hostinfo
+from core.reports import report
+from core.runs import store as store_mod
+from core.runs.store import Run
 from ui import common, model_loader
 
 # How often the sidebar's run status is redrawn. Each redraw costs the server ~0.2 s of CPU on

@@ -1,5 +1,5 @@
 """Take the model with you: a finished run's "Download this model" section (Predict page, and
-the Train page's finished run). The file is made by a child process (core.fetch.start_export:
+the Train page's finished run). The file is made by a child process (core.jobs.fetch.start_export:
 TensorFlow never runs in the app process); a fragment polls it every second, so the page never
 waits; when it is ready, a download button offers it."""
 
@@ -10,9 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import fetch, report, runfiles
-from core import store as store_mod
-from core.store import Run
+from core.jobs import fetch
+from core.reports import report
+from core.runs import runfiles
+from core.runs import store as store_mod
+from core.runs.store import Run
 from ui import common
 
 MIME = {".zip": "application/zip", ".html": "text/html"}

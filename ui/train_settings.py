@@ -1,9 +1,9 @@
 """The Train page's "Training settings": optimizer and learning rate per phase, patience,
 blocks to retrain, and the learning-rate finder (start it, see its curve, use its rate).
 
-Defaults come from the strategy table (core.strategies) and RunConfig; choosing another
+Defaults come from the strategy table (core.runs.strategies) and RunConfig; choosing another
 strategy resets the per-phase values to that strategy's. The finder runs in the worker like
-any run (core.runs.start_lr_find); this module only starts it and draws its result.
+any run (core.jobs.runs.start_lr_find); this module only starts it and draws its result.
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import charts, glossary, lr_finder, report, runs, strategies, vgg16
-from core.runconfig import RunConfig
-from core.store import Run
+from core.jobs import runs
+from core.model import vgg16
+from core.reports import charts, glossary, report
+from core.runs import strategies
+from core.runs.config import RunConfig
+from core.runs.store import Run
+from core.train import lr_finder
 from ui import common
 
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # the slider's stops
@@ -101,7 +105,7 @@ def widgets(spec: strategies.Strategy) -> dict:
 
 # -- the learning-rate finder ----------------------------------------------------------------
 def _start(config: dict) -> None:
-    """Button callback: queue the range test (core.runs applies the one-run rule)."""
+    """Button callback: queue the range test (core.jobs.runs applies the one-run rule)."""
     run = runs.start_lr_find(
         common.get_store(), RunConfig.from_dict(config), owner=common.session_id()
     )

@@ -57,7 +57,7 @@ def test_memory_growth_is_set_before_tensorflow_is_handed_out(fake_tf):
 
 def test_predict_goes_through_the_loader(fake_tf):
     predict = model_loader.predict()
-    assert predict.__name__ == "core.predict"
+    assert predict.__name__ == "core.export.predict"
     assert ("growth", "GPU:0", True) in fake_tf.log
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import vgg16
+from core.model import vgg16
 
 
 def test_sidebar_weights_sentence(tmp_path, monkeypatch):

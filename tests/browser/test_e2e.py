@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from core import store as store_mod
-from core.store import Store
+from core.runs import store as store_mod
+from core.runs.store import Store
 
 sync_api = pytest.importorskip(
     "playwright.sync_api",

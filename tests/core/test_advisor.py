@@ -1,8 +1,8 @@
-"""core.advisor: the size x similarity matrix and the advice it gives."""
+"""core.runs.advisor: the size x similarity matrix and the advice it gives."""
 
 import pytest
 
-from core import advisor, strategies
+from core.runs import advisor, strategies
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""core.archive: hostile and messy zips are refused or cleaned, and nothing ever lands outside
+"""core.data.archive: hostile and messy zips are refused or cleaned, and nothing ever lands outside
 the destination folder. Every archive is built here with zipfile (names written raw)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core import archive, datasets
-from core.archive import (
+from core.data import archive, datasets
+from core.data.archive import (
     ArchiveError,
     ArchiveLimits,
     ArchiveTooLarge,

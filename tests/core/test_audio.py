@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import audio, datasets
-from core.audio import SpectrogramSettings, UnreadableAudio
+from core.data import audio, datasets
+from core.data.audio import SpectrogramSettings, UnreadableAudio
 
 SR = 16000
 SETTINGS = SpectrogramSettings(clip_seconds=1.0)  # 63 frames: fast, still 128 mel bands

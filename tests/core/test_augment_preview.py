@@ -1,4 +1,4 @@
-"""core.augment_preview: what augmentation does to a picture, without TensorFlow."""
+"""core.model.augment_preview: what augmentation does to a picture, without TensorFlow."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import augment_preview
+from core.model import augment_preview
 
 
 def _picture() -> Image.Image:

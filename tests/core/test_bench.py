@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import bench, device
-from core.backbone import build_vgg16
-from core.device import Gpu
-from core.hostinfo import CpuFeatures
-from core.weights import WeightsSpec
+from core.cli import bench
+from core.model import device
+from core.model.backbone import build_vgg16
+from core.model.device import Gpu
+from core.model.weights import WeightsSpec
+from core.platform.hostinfo import CpuFeatures
 
 pytestmark = pytest.mark.slow
 SIZE = 32

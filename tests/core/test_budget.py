@@ -1,12 +1,13 @@
-"""core.budget: a run's memory and disk needs against made-up free memory and disk."""
+"""core.runs.budget: a run's memory and disk needs against made-up free memory and disk."""
 
 import dataclasses
 
 import pytest
 
-from core import budget, worker
-from core.runconfig import RunConfig
-from core.store import Store
+from core.jobs import worker
+from core.runs import budget
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 GB = 1_000_000_000
 

@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 from tiny_run import tiny_run, train
 
-from core import bundle, cli, html_report, predict, reproduce, runfiles
-from core.fileio import sha256_file
-from core.runconfig import RunConfig
+from core import cli
+from core.export import bundle, predict, reproduce
+from core.platform.fileio import sha256_file
+from core.reports import html_report
+from core.runs import runfiles
+from core.runs.config import RunConfig
 
 pytestmark = pytest.mark.slow
 

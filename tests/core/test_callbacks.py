@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from core import live
-from core.callbacks import ReportToStore
-from core.runconfig import RunConfig
-from core.store import Store
+from core.runs import live
+from core.runs.config import RunConfig
+from core.runs.store import Store
+from core.train.callbacks import ReportToStore
 
 
 class CountingStore(Store):

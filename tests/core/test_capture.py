@@ -1,4 +1,4 @@
-"""Recording into a class (core.capture): webcam frames and microphone clips, checked like
+"""Recording into a class (core.data.capture): webcam frames and microphone clips, checked like
 uploads, never overwriting a file."""
 
 import base64
@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from core import capture, settings
+from core.data import capture
+from core.platform import settings
 
 
 def jpeg(colour=(200, 30, 30), size=32) -> bytes:

@@ -1,4 +1,4 @@
-"""core.charts: every Plotly figure of the app."""
+"""core.reports.charts: every Plotly figure of the app."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from core import advisor, charts, live, references, strategies, vgg16
-from core.results import BatchRecord, EpochRecord
+from core.model import vgg16
+from core.reports import charts, references
+from core.runs import advisor, live, strategies
+from core.runs.results import BatchRecord, EpochRecord
 
 
 def spec(fig) -> dict:
@@ -175,7 +177,7 @@ def test_waveform_and_spectrogram_figures():
 
 
 def test_seed_bands_draw_a_shaded_range_and_a_mean_line_per_strategy():
-    from core.comparison import Band
+    from core.reports.comparison import Band
 
     bands = {"head": Band((1, 2), (0.5, 0.7), (0.4, 0.6), (0.6, 0.8), (3, 2))}
     fig = charts.seed_bands(bands, {"head": "<b>Head</b>"})
@@ -186,7 +188,7 @@ def test_seed_bands_draw_a_shaded_range_and_a_mean_line_per_strategy():
 
 
 def test_seed_accuracy_bars_carry_the_std_as_error_bars():
-    from core import comparison
+    from core.reports import comparison
 
     summary = comparison.summarize(
         [

@@ -99,7 +99,7 @@ def test_no_readable_image_is_one_line(tmp_path):
 
 
 def test_huge_batch_size_is_refused_with_run_configs_message(binary_dataset, tmp_path):
-    from core.runconfig import RunConfig
+    from core.runs.config import RunConfig
 
     settings = RunConfig(dataset=str(binary_dataset), weights="none", batch_size=10**9)
     (expected,) = settings.problems()  # the UI shows this same sentence
@@ -199,8 +199,8 @@ def test_advise_cap_below_two_is_one_line(binary_dataset, tmp_path):
 
 
 def test_stop_and_resume_of_unknown_or_unfit_runs_are_one_line(binary_dataset, tmp_path):
-    from core.runconfig import RunConfig
-    from core.store import Store
+    from core.runs.config import RunConfig
+    from core.runs.store import Store
 
     home = tmp_path / "h"
     assert_one_line_error(cli("stop", "nope", home=home), "no run matches 'nope'")
@@ -263,10 +263,11 @@ def test_compare_prints_a_table_and_ends_with_the_summary_json(
 ):
     """In-process, the worker replaced by results written into the store: head leads linear
     by 5-6 points on each of 3 seeds, so the paired test finds the lead larger than noise."""
-    from core import cli, worker
-    from core import store as store_mod
-    from core.results import RunResult
-    from core.store import Store
+    from core import cli
+    from core.jobs import worker
+    from core.runs import store as store_mod
+    from core.runs.results import RunResult
+    from core.runs.store import Store
 
     store = Store(tmp_path / "home")
     scores = {("linear", 0): 0.80, ("linear", 1): 0.82, ("linear", 2): 0.85}

@@ -10,8 +10,9 @@ import dataclasses
 
 import pytest
 
-from core import cli, worker
-from core.runconfig import RunConfig
+from core import cli
+from core.jobs import worker
+from core.runs.config import RunConfig
 
 RUN_DEFAULTS = {
     f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING

@@ -1,14 +1,15 @@
-"""core.cli_doc: README.md's command-line block is the parser's --help, and goes stale loudly."""
+"""core.cli.doc: README.md's command-line block is the parser's --help, and goes stale loudly."""
 
 from __future__ import annotations
 
 import pytest
 
-from core import cli, cli_doc
+from core import cli
+from core.cli import doc as cli_doc
 
 
 def test_readme_block_is_the_current_help():
-    cli_doc.check(cli_doc.README.read_text())  # StaleReadme: run `python -m core.cli_doc`
+    cli_doc.check(cli_doc.README.read_text())  # StaleReadme: run `python -m core.cli.doc`
 
 
 def test_every_command_and_train_flag_is_in_the_block():
@@ -30,7 +31,7 @@ def test_a_new_flag_makes_the_readme_stale(monkeypatch):
 
     monkeypatch.setattr(cli, "_parser", with_new_flag)
     readme = cli_doc.README.read_text()
-    with pytest.raises(cli_doc.StaleReadme, match="python -m core.cli_doc"):
+    with pytest.raises(cli_doc.StaleReadme, match="python -m core.cli.doc"):
         cli_doc.check(readme)
     refreshed = cli_doc.updated(readme)
     assert "--planted" in refreshed and refreshed.count(cli_doc.START) == 1

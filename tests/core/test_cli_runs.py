@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from core import cli, worker
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core import cli
+from core.jobs import worker
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""core.comparison: a repeated comparison's mean and spread over exactly the seeds that
+"""core.reports.comparison: a repeated comparison's mean and spread over exactly the seeds that
 finished, the best strategy, and a paired test stated in plain words."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import statistics
 
 import pytest
 
-from core import comparison
-from core import store as store_mod
-from core.comparison import Repeat
-from core.results import RunResult
-from core.runconfig import RunConfig
-from core.store import Store
+from core.reports import comparison
+from core.reports.comparison import Repeat
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.results import RunResult
+from core.runs.store import Store
 
 
 def repeats(strategy: str, accuracies, losses=None, scored_on=comparison.TEST) -> list[Repeat]:
@@ -165,7 +165,7 @@ def test_runs_scored_on_the_other_side_are_neither_averaged_nor_paired():
 
 
 def test_band_is_the_mean_and_range_of_the_runs_that_reached_each_epoch():
-    from core.results import EpochRecord
+    from core.runs.results import EpochRecord
 
     first = [EpochRecord("head", 1, val_accuracy=0.5), EpochRecord("head", 2, val_accuracy=0.7)]
     second = [EpochRecord("head", 1, val_accuracy=0.6)]  # stopped early
@@ -191,7 +191,7 @@ def test_side_names_are_core_datasets_own_not_a_second_copy():
     import ast
     import inspect
 
-    from core import datasets
+    from core.data import datasets
 
     tree = ast.parse(inspect.getsource(comparison))
     assigned = {

@@ -1,4 +1,5 @@
-"""The shareable page of a comparison (core/comparison_report.py) and `python -m core report`."""
+"""The shareable page of a comparison (core/reports/comparison_report.py) and
+`python -m core report`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 import pytest
 from synthetic import write_colour_dataset
 
-from core import cli, comparison_report, datasets, strategies
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core import cli
+from core.data import datasets
+from core.reports import comparison_report
+from core.runs import store as store_mod
+from core.runs import strategies
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -30,7 +34,9 @@ def _run(
     """A finished run as the worker leaves it: curves in the store, manifest.json on disk."""
     config = RunConfig(dataset=str(dataset), strategy=strategy, seed=seed, weights="none")
     run = store.create(config, group_id=group)
-    split = datasets.split(datasets.scan(str(dataset)), seed=0)
+    split = datasets.split(
+        datasets.scan(str(dataset)), val_fraction=0.15, test_fraction=0.15, seed=0
+    )
     folder = store.run_dir(run.id)
     folder.mkdir(parents=True, exist_ok=True)
     manifest = split.manifest()
@@ -156,7 +162,8 @@ def test_strategies_are_ranked_by_the_held_out_test_score_shown_for_every_run(tm
 
 
 def test_fingerprint_sees_the_files_through_the_runs_recorded_edits(tmp_path):
-    from core import overlay, runfiles
+    from core.data import overlay
+    from core.runs import runfiles
 
     store = Store(tmp_path / "home")
     dataset = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=6, size=32)
@@ -166,7 +173,7 @@ def test_fingerprint_sees_the_files_through_the_runs_recorded_edits(tmp_path):
     manifest = runfiles.read_json(store.run_dir(run.id), "manifest.json")
     split = runfiles.rebuild_split(run.config, manifest, store.home)
     assert next(i.label for s in split.sides().values() for i in s if i.rel == rel) == "blue"
-    # as core.bundle.report_input computes it
+    # as core.export.bundle.report_input computes it
     as_bundled = runfiles.dataset_fingerprint(runfiles.hashed_manifest(split, manifest["edits"]))
     data = comparison_report.gather(store, [run], "t")
     assert data.entries[0].fingerprint == as_bundled

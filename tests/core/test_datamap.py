@@ -1,4 +1,5 @@
-"""The map of the data and the near-duplicate finder (core.datamap): crafted feature vectors for
+"""The map of the data and the near-duplicate finder (core.train.datamap): crafted feature vectors
+for
 the threshold and the leakage flags, the projection's fallback order and its cache, and one map
 run through the worker's code path (weights none, tiny images)."""
 
@@ -8,10 +9,12 @@ import numpy as np
 from synthetic import write_colour_dataset
 from tiny_run import train
 
-from core import datamap, datasets, features, runs, worker
-from core.results import MapResult, SimilarPair, result_from_json
-from core.runconfig import RunConfig
-from core.store import Run, Store
+from core.data import datasets
+from core.jobs import runs, worker
+from core.runs.config import RunConfig
+from core.runs.results import MapResult, SimilarPair, result_from_json
+from core.runs.store import Run, Store
+from core.train import datamap, features
 
 
 def _vectors() -> np.ndarray:

@@ -8,8 +8,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synthetic import write_colour_dataset
 
-from core import datasets
-from core.runconfig import RunConfig
+from core.data import datasets
+from core.runs.config import RunConfig
+
+
+def _split(scan, val_fraction=None, seed=0, test_fraction=None):
+    """core.data.datasets.split with RunConfig's fraction defaults, as a run passes them."""
+    return datasets.split(
+        scan,
+        val_fraction=RunConfig.default("val_fraction") if val_fraction is None else val_fraction,
+        test_fraction=RunConfig.default("test_fraction")
+        if test_fraction is None
+        else test_fraction,
+        seed=seed,
+    )
 
 
 def test_scan_counts_classes_and_reports_unreadable(binary_dataset):
@@ -42,7 +54,7 @@ def test_one_class_and_empty_class_are_blocked(tmp_path):
     (root / "blue").mkdir()
     assert any("'blue' has no readable image" in e for e in datasets.scan(root).errors)
     with pytest.raises(datasets.DatasetError):
-        datasets.split(datasets.scan(root))
+        _split(datasets.scan(root))
 
 
 def test_missing_folder_raises_clear_error(tmp_path):
@@ -53,9 +65,9 @@ def test_missing_folder_raises_clear_error(tmp_path):
 def test_split_is_stratified_seeded_and_keeps_each_class_on_both_sides(tmp_path):
     root = write_colour_dataset(tmp_path / "d", ("red", "green", "blue"), per_class=10)
     scan = datasets.scan(root)
-    first = datasets.split(scan, 0.2, seed=1, test_fraction=0)
-    again = datasets.split(scan, 0.2, seed=1, test_fraction=0)
-    other = datasets.split(scan, 0.2, seed=2, test_fraction=0)
+    first = _split(scan, 0.2, seed=1, test_fraction=0)
+    again = _split(scan, 0.2, seed=1, test_fraction=0)
+    other = _split(scan, 0.2, seed=2, test_fraction=0)
     assert first.manifest() == again.manifest()
     assert first.manifest()["files"] != other.manifest()["files"]
     for name in scan.classes:
@@ -67,7 +79,7 @@ def test_split_is_stratified_seeded_and_keeps_each_class_on_both_sides(tmp_path)
 
 def test_a_rebuilt_split_keeps_the_order_seeded_shuffling_depends_on(tmp_path):
     scan = datasets.scan(write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=10))
-    first = datasets.split(scan, 0.3, seed=3)
+    first = _split(scan, 0.3, seed=3)
     rebuilt = datasets.split_from_manifest(scan, first.manifest())
     assert [i.rel for i in rebuilt.train] == [i.rel for i in first.train]
     assert [i.rel for i in rebuilt.validation] == [i.rel for i in first.validation]
@@ -80,7 +92,7 @@ def test_single_image_class_is_warned_and_trains_only(tmp_path):
         extra.unlink()
     scan = datasets.scan(root)
     assert scan.ok and any("single image" in w for w in scan.warnings)
-    split = datasets.split(scan, 0.2)
+    split = _split(scan, 0.2)
     assert [i.label for i in split.train].count("blue") == 1
     assert all(i.label == "red" for i in split.validation) and split.validation
 
@@ -107,7 +119,7 @@ def test_separate_validation_folder_keeps_every_file_in_the_manifest(tmp_path):
     train = write_colour_dataset(tmp_path / "train", ("red", "blue"), per_class=5)
     val = write_colour_dataset(tmp_path / "val", ("red", "blue"), per_class=2, seed=9)
     scan = datasets.scan(train, val)
-    split = datasets.split(scan)  # the test side is drawn from train: one per class
+    split = _split(scan)  # the test side is drawn from train: one per class
     assert (len(split.train), len(split.validation), len(split.test)) == (8, 4, 2)
     assert len(split.manifest()["files"]) == 14  # same names in both folders do not collide
     rebuilt = datasets.split_from_manifest(scan, split.manifest())
@@ -124,7 +136,7 @@ def test_class_without_training_images_is_blocked(tmp_path):
 
 def test_split_counts_pictures_per_class_on_each_side(tmp_path):
     root = write_colour_dataset(tmp_path / "three", ("red", "green", "blue"), per_class=10)
-    split = datasets.split(datasets.scan(root), 0.2, seed=3, test_fraction=0.1)
+    split = _split(datasets.scan(root), 0.2, seed=3, test_fraction=0.1)
     counts = split.counts()
     assert counts[datasets.VALIDATION] == {"blue": 2, "green": 2, "red": 2}
     assert counts[datasets.TEST] == {"blue": 1, "green": 1, "red": 1}
@@ -210,7 +222,7 @@ def _sides(split: datasets.Split) -> dict[str, set[str]]:
 def test_default_split_is_70_15_15_stratified_seeded_and_disjoint(tmp_path):
     root = write_colour_dataset(tmp_path / "d", ("red", "green", "blue"), per_class=20, size=16)
     scan = datasets.scan(root)
-    split = datasets.split(scan, seed=4)
+    split = _split(scan, seed=4)
     each = {"blue": 0, "green": 0, "red": 0}
     assert split.counts() == {
         datasets.TRAIN: dict.fromkeys(each, 14),
@@ -221,8 +233,8 @@ def test_default_split_is_70_15_15_stratified_seeded_and_disjoint(tmp_path):
     assert not (sides["train"] & sides["validation"] or sides["train"] & sides["test"])
     assert not sides["validation"] & sides["test"]
     assert set.union(*sides.values()) == {i.rel for i in scan.items}
-    assert datasets.split(scan, seed=4).manifest() == split.manifest()
-    assert _sides(datasets.split(scan, seed=5))["test"] != sides["test"]
+    assert _split(scan, seed=4).manifest() == split.manifest()
+    assert _sides(_split(scan, seed=5))["test"] != sides["test"]
     manifest = split.manifest()
     assert manifest["test_fraction"] == 0.15
     assert sum(side == "test" for side in manifest["files"].values()) == 9
@@ -238,14 +250,14 @@ def test_own_test_folder_is_kept_as_it_is(tmp_path):
     write_colour_dataset(three / "test", per_class=3, size=16, seed=2)
     scan = datasets.scan(three)
     assert scan.layout == "split" and set(scan.counts_by_split()) == set(datasets.SIDES)
-    split = datasets.split(scan)
+    split = _split(scan)
     assert {rel.split("/")[0] for rel in _sides(split)["test"]} == {"test"}
     assert (len(split.train), len(split.validation), len(split.test)) == (12, 4, 6)
 
     two = tmp_path / "two"  # train/ + test/: validation is drawn from train, test kept
     write_colour_dataset(two / "train", per_class=10, size=16)
     write_colour_dataset(two / "test", per_class=3, size=16, seed=2)
-    split = datasets.split(datasets.scan(two), 0.2)
+    split = _split(datasets.scan(two), 0.2)
     assert {rel.split("/")[0] for rel in _sides(split)["test"]} == {"test"}
     assert {rel.split("/")[0] for rel in _sides(split)["validation"]} == {"train"}
     assert (len(split.train), len(split.validation), len(split.test)) == (16, 4, 6)
@@ -262,7 +274,7 @@ def test_a_test_image_also_in_train_is_leakage(tmp_path):
 def test_tiny_classes_keep_one_for_training_and_are_explained(tmp_path):
     root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=10, size=16)
     write_colour_dataset(root, ("green",), per_class=2, size=16)
-    split = datasets.split(datasets.scan(root))
+    split = _split(datasets.scan(root))
     counts = split.counts()
     assert counts[datasets.TRAIN]["green"] == 1 and counts[datasets.VALIDATION]["green"] == 1
     assert counts[datasets.TEST]["green"] == 0
@@ -271,7 +283,7 @@ def test_tiny_classes_keep_one_for_training_and_are_explained(tmp_path):
     assert len(split.notes) == 1 and "'green' has only 2 image(s)" in split.notes[0]
 
     tiny = write_colour_dataset(tmp_path / "t", ("red", "blue"), per_class=2, size=16)
-    split = datasets.split(datasets.scan(tiny))  # too small for any test side: said, no crash
+    split = _split(datasets.scan(tiny))  # too small for any test side: said, no crash
     assert not split.test and len(split.train) == 2 and len(split.validation) == 2
     assert any("validation scores instead" in note for note in split.notes)
 
@@ -288,7 +300,7 @@ def test_an_old_manifest_without_a_test_side_still_loads(tmp_path):
 def test_fractions_leaving_nothing_to_train_on_are_refused(tmp_path):
     scan = datasets.scan(write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=5))
     with pytest.raises(datasets.DatasetError, match="must stay below 1"):
-        datasets.split(scan, 0.5, test_fraction=0.5)
+        _split(scan, 0.5, test_fraction=0.5)
 
 
 def _scan_of(contents: dict[str, list[int]]) -> datasets.Scan:
@@ -318,7 +330,7 @@ def test_copies_of_one_file_stay_on_one_side(tmp_path):
     scan = datasets.scan(root)
     assert len(scan.duplicates()) == 20
     for seed in range(5):
-        split = datasets.split(scan, 0.2, seed, 0.2)
+        split = _split(scan, 0.2, seed, 0.2)
         assert all(len(sides) == 1 for sides in _sides_of_content(split).values())
         assert sum(len(items) for items in split.sides().values()) == 40
         assert all(n >= 2 for n in split.counts()[datasets.TEST].values())  # a pair per class
@@ -329,7 +341,7 @@ def test_every_class_keeps_a_training_image_under_large_held_out_fractions():
         contents = {"red": list(range(20)), "blue": list(range(100, 120))}
         contents["green"] = list(range(200, 200 + small))
         for seed in range(5):
-            split = datasets.split(_scan_of(contents), 0.45, seed, 0.45)
+            split = _split(_scan_of(contents), 0.45, seed, 0.45)
             counts = split.counts()
             assert all(counts[side]["green"] >= 1 for side in datasets.SIDES), (small, seed)
             assert split.notes == ()  # enough images for every side: nothing to explain
@@ -337,7 +349,7 @@ def test_every_class_keeps_a_training_image_under_large_held_out_fractions():
 
 def test_a_small_class_of_copies_is_counted_by_content_and_its_note_names_its_sides():
     contents = {"red": list(range(10)), "blue": list(range(100, 110)), "green": [7, 7, 8]}
-    split = datasets.split(_scan_of(contents), seed=0)
+    split = _split(_scan_of(contents), seed=0)
     counts = split.counts()
     assert (counts["train"]["green"], counts["validation"]["green"]) in ((2, 1), (1, 2))
     assert counts["test"]["green"] == 0
@@ -346,12 +358,13 @@ def test_a_small_class_of_copies_is_counted_by_content_and_its_note_names_its_si
     assert "they go to train and validation only" in note
 
 
-def test_fraction_defaults_live_in_runconfig_only(tmp_path, monkeypatch):
+def test_fraction_defaults_live_in_runconfig_only(tmp_path):
+    """The data layer sits below RunConfig: it has no fraction of its own to fall back on."""
     assert not [name for name in vars(datasets) if name.startswith("DEFAULT_")]
     scan = _scan_of({"red": list(range(10)), "blue": list(range(100, 110))})
-    shares = {"val_fraction": 0.3, "test_fraction": 0.1}
-    monkeypatch.setattr(RunConfig, "default", classmethod(lambda cls, name: shares[name]))
-    split = datasets.split(scan)
+    with pytest.raises(TypeError):
+        datasets.split(scan)  # type: ignore[call-arg]
+    split = datasets.split(scan, val_fraction=0.3, test_fraction=0.1)
     assert (split.val_fraction, split.test_fraction) == (0.3, 0.1)
     assert (len(split.train), len(split.validation), len(split.test)) == (12, 6, 2)
 
@@ -371,7 +384,7 @@ def test_any_split_is_disjoint_trains_every_class_and_keeps_copies_together(
         return
     scan = _scan_of({name: ids for name, ids in zip("abcd", classes, strict=False)})
     try:
-        split = datasets.split(scan, val_fraction, seed, test_fraction)
+        split = _split(scan, val_fraction, seed, test_fraction)
     except datasets.DatasetError as refused:
         assert "too few images to validate" in str(refused)
         return

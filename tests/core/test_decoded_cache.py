@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import datasets, decoded_cache, imaging
+from core.data import datasets, imaging
+from core.train import decoded_cache
 
 SIZE = 32
 
@@ -112,10 +113,10 @@ def test_validation_rows_come_from_the_whole_datasets_cache(tmp_path, counted_de
 
 @pytest.mark.slow
 def test_an_augmented_run_decodes_each_image_once(binary_dataset, tmp_path, counted_decodes):
-    from core import store as store_mod
-    from core import training
-    from core.runconfig import RunConfig
-    from core.store import Store
+    from core.runs import store as store_mod
+    from core.runs.config import RunConfig
+    from core.runs.store import Store
+    from core.train import training
 
     store = Store(tmp_path / "home")
     config = RunConfig(

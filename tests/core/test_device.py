@@ -3,14 +3,13 @@ fake /proc/cpuinfo files, the per-run precision policy and the default batch siz
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from core import device, hostinfo, vgg16
-from core.device import Gpu, plan_acceleration
-from core.hostinfo import CpuFeatures
-from core.runconfig import RunConfig
+from core.model import device, vgg16
+from core.model.device import Gpu, plan_acceleration
+from core.platform import hostinfo, settings
+from core.platform.hostinfo import CpuFeatures
+from core.runs.config import RunConfig
 
 NO_BF16 = CpuFeatures("AMD EPYC", False, False, True)
 AVX512_BF16 = CpuFeatures("Xeon Cooper Lake", False, True, True)
@@ -60,7 +59,7 @@ def test_cpu_plans(cpu, precision):
     plan = plan_acceleration([], cpu)
     assert plan.precision == precision and plan.mixed_precision == (precision != "float32")
     assert not plan.memory_growth and not plan.jit_compile and not plan.loss_scaling
-    assert plan.batch_size == 32  # the RunConfig default: a CPU has no memory-bound batch
+    assert plan.batch_size is None  # a CPU has no memory-bound batch: the run's own stands
     assert plan.device.startswith("CPU")
 
 
@@ -124,10 +123,11 @@ def test_batch_size_fits_the_memory_it_was_given():
     assert batch == 32  # a 16 GB card trains VGG16 at 224 px in float32 with batch 32
 
 
-def test_batch_size_without_memory_is_the_runconfig_default():
-    from core.runconfig import RunConfig
-
-    assert device.suggested_batch_size(None) == RunConfig(dataset=".").batch_size
+def test_batch_size_without_memory_leaves_the_runs_own():
+    """No memory figure, no bound: the model layer has no batch default of its own (RunConfig,
+    a layer above, holds it)."""
+    assert device.suggested_batch_size(None) is None
+    assert "batch" not in device.plan_acceleration([Gpu("card")]).why.split("XLA, ")[1][:5]
 
 
 def test_activations_per_image_counts_every_conv_and_pool_output():
@@ -181,10 +181,11 @@ def test_float16_plans_get_a_loss_scaled_optimizer():
 
 def test_worker_applies_each_runs_precision(monkeypatch, tmp_path):
     """serve() wraps every run in its own precision and is back to float32 between runs."""
-    from core import store as store_mod
-    from core import training, worker
-    from core.runconfig import RunConfig
-    from core.store import Store
+    from core.jobs import worker
+    from core.runs import store as store_mod
+    from core.runs.config import RunConfig
+    from core.runs.store import Store
+    from core.train import training
 
     seen = []
 
@@ -246,10 +247,11 @@ def test_planning_in_the_app_imports_no_tensorflow():
     import sys
 
     code = (
-        "import sys; from core import device, runconfig; device.quick_plan(); "
+        "import sys; from core.model import device; from core.runs import config; "
+        "device.quick_plan(); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
-    root = Path(device.__file__).resolve().parent.parent
+    root = settings.PROJECT_ROOT
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
 
 

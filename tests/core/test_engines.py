@@ -1,4 +1,4 @@
-"""core.engines and the store/worker side of the Ray engine, without a cluster: the choice of
+"""core.jobs.engines and the store/worker side of the Ray engine, without a cluster: the choice of
 engine from settings, the reachability check (nothing queued when it fails), which runs share
 one feature extraction, and that the local worker and the Ray executor never take each
 other's runs or mark each other's live runs interrupted."""
@@ -10,11 +10,12 @@ import socket
 
 import pytest
 
-from core import datasets, engines, runs, worker
-from core import store as store_mod
-from core.engines import Engine
-from core.runconfig import RunConfig
-from core.store import Store
+from core.data import datasets
+from core.jobs import engines, runs, worker
+from core.jobs.engines import Engine
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 
 @pytest.fixture

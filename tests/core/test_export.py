@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from tiny_run import tiny_run
 
-from core import cli, export, predict, runfiles
-from core.metrics import class_probabilities
+from core import cli
+from core.export import export, predict
+from core.model.metrics import class_probabilities
+from core.runs import runfiles
 
 pytestmark = pytest.mark.slow
 

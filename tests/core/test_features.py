@@ -8,8 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from core import backbone, datasets, features
-from core.weights import WeightsSpec
+from core.data import datasets
+from core.model import backbone
+from core.model.weights import WeightsSpec
+from core.train import features
 
 SIZE = 32
 OUTPUT = ("block3_pool", "map")
@@ -47,7 +49,7 @@ def test_batches_are_written_into_preallocated_arrays(binary_dataset, scan):
         w.array for w in features.run_extractor(forward, paths, SIZE, 5, allocate=allocate)
     )
     assert shapes_asked == [[(24, 3), (24,)]]  # once, at full size, before any row is written
-    from core.imaging import load_rgb
+    from core.data.imaging import load_rgb
 
     expected = np.stack([load_rgb(p, SIZE).mean(axis=(0, 1)) for p in paths])
     np.testing.assert_allclose(means, expected, rtol=1e-5)
@@ -105,7 +107,7 @@ def test_training_batches_read_rows_by_index_in_item_order(base, scan, tmp_path)
 
 
 def test_the_head_adapts_to_batches_as_to_the_whole_array(base, scan, tmp_path):
-    from core import models
+    from core.model import models
 
     output = ("block5_pool", "map")
     cache = features.FeatureCache(tmp_path / "cache")

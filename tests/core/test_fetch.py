@@ -1,8 +1,8 @@
-"""core.fetch: downloads and audio conversion in a child process."""
+"""core.jobs.fetch: downloads and audio conversion in a child process."""
 
 from __future__ import annotations
 
-from core import fetch
+from core.jobs import fetch
 
 
 def test_fetch_sample_failure_comes_back_as_one_line(tmp_path):
@@ -18,7 +18,7 @@ def test_fetch_spectrograms_bad_input_comes_back_as_one_line(tmp_path):
 def test_fetch_jobs_report_done_failed_and_timeout_without_blocking(tmp_path):
     import time
 
-    from core import fetch
+    from core.jobs import fetch
 
     done = fetch._start("sample", ["-c", f"print({str(tmp_path)!r})"], tmp_path, 60)
     failed = fetch._start(

@@ -1,8 +1,8 @@
-"""core.glossary: one plain line per word of jargon the pages use."""
+"""core.reports.glossary: one plain line per word of jargon the pages use."""
 
 import pytest
 
-from core import glossary
+from core.reports import glossary
 
 PAGE_TERMS = (
     "bottleneck",

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from synthetic import write_colour_dataset
 
-from core import predict, training
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core.export import predict
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
+from core.train import training
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,7 +104,8 @@ def _disk_full_on_call(n, real):
 def test_best_checkpoint_survives_a_full_disk(tmp_path, monkeypatch):
     import keras
 
-    from core import callbacks, fileio
+    from core.platform import fileio
+    from core.train import callbacks
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     best = tmp_path / "best.weights.h5"
@@ -124,7 +126,8 @@ def test_best_checkpoint_survives_a_full_disk(tmp_path, monkeypatch):
 def test_disk_full_during_training_fails_the_run_and_keeps_the_last_checkpoint(
     binary_dataset, tmp_path, monkeypatch
 ):
-    from core import fileio, resume
+    from core.platform import fileio
+    from core.train import resume
 
     store = Store(tmp_path / "home")
     # calls: epoch 1's resume weights, then epoch 2's: the disk fills up during the second

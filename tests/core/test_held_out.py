@@ -12,9 +12,9 @@ import pytest
 from synthetic import write_colour_dataset
 from tiny_run import train
 
-from core import decoded_cache, features, linear_fits, training
-from core.runconfig import RunConfig
-from core.store import Store
+from core.runs.config import RunConfig
+from core.runs.store import Store
+from core.train import decoded_cache, features, linear_fits, training
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from synthetic import write_colour_dataset
 
-from core import datasets, metrics
-from core.evaluation import held_out_result
+from core.data import datasets
+from core.model import metrics
+from core.train.evaluation import held_out_result
 
 
 @pytest.mark.parametrize(
@@ -33,7 +34,9 @@ def test_a_small_test_side_gets_a_caution_and_a_large_one_none():
 
 def _split(tmp_path, test_fraction: float) -> datasets.Split:
     root = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=10, size=16)
-    return datasets.split(datasets.scan(root), 0.2, seed=0, test_fraction=test_fraction)
+    return datasets.split(
+        datasets.scan(root), val_fraction=0.2, test_fraction=test_fraction, seed=0
+    )
 
 
 def _certain(labels: np.ndarray, wrong: int = 0) -> np.ndarray:
@@ -72,7 +75,7 @@ def test_every_misclassified_test_image_is_kept_and_the_shown_ones_are_its_head(
     tmp_path, monkeypatch
 ):
     """The map of the data marks every mistake, not only the pictures shown (16)."""
-    from core import datamap, evaluation
+    from core.train import datamap, evaluation
 
     monkeypatch.setattr(evaluation, "MOST_WRONG", 1)  # fewer shown than made: 2 wrong, 1 shown
     split = _split(tmp_path, 0.3)

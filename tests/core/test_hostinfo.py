@@ -1,8 +1,8 @@
-"""core.hostinfo: the TensorFlow-free device guess for the sidebar."""
+"""core.platform.hostinfo: the TensorFlow-free device guess for the sidebar."""
 
 from __future__ import annotations
 
-from core import hostinfo
+from core.platform import hostinfo
 
 
 def test_quick_device_reads_the_nvidia_driver(tmp_path, monkeypatch):

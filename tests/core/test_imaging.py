@@ -1,4 +1,4 @@
-"""core.imaging on the awkward files people really have: every case is generated in a tmp dir
+"""core.data.imaging on the awkward files people really have: every case is generated in a tmp dir
 with Pillow/numpy, and every check compares decoded pixel values."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import imaging
-from core.imaging import UnreadableImage, image_info, is_image_file, load_pil_rgb, load_rgb
+from core.data import imaging
+from core.data.imaging import UnreadableImage, image_info, is_image_file, load_pil_rgb, load_rgb
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 

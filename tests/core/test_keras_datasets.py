@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import datasets, keras_datasets, speed
-from core.imaging import load_rgb
-from core.keras_datasets import KERAS_DATASETS, SampleUnavailable, write_keras_dataset
+from core.data import datasets, keras_datasets
+from core.data.imaging import load_rgb
+from core.data.keras_datasets import KERAS_DATASETS, SampleUnavailable, write_keras_dataset
+from core.runs import speed
 
 
 def digits(per_class: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,20 +190,20 @@ def test_planned_images_match_what_is_written(tmp_path, monkeypatch):
 
 
 def test_extraction_estimate_uses_the_measured_speed(tmp_path):
-    guess = keras_datasets.extraction_estimate("cifar10", None, None, speed.measured(tmp_path))
+    guess = speed.keras_dataset_estimate("cifar10", None, None, speed.measured(tmp_path))
     assert "60,000 images at 48 px" in guess and "cautious guess" in guess
     # 100 images/s measured at 96 px: 48 px is 4x fewer pixels, 400 images/s, 150 s
     speed.record(tmp_path, 1000, 10.0, 96, "float32", "bench")
     measured = speed.measured(tmp_path)
     assert speed.estimate_extraction_seconds(60_000, 48, measured) == pytest.approx(150)
-    text = keras_datasets.extraction_estimate("cifar10", 48, None, measured)
+    text = speed.keras_dataset_estimate("cifar10", 48, None, measured)
     assert "about 3 min" in text and "100 images/s measured at 96 px" in text
 
 
 def test_full_size_is_the_default_and_reaches_the_advisors_large_quadrant(tmp_path):
     """Written with no cap, a full-size-shaped dataset (1,000 training images per class here;
     two classes keep the test fast) lands in the advisor's "large" row; capped, in "small"."""
-    from core import advisor
+    from core.runs import advisor
 
     per_class = advisor.LARGE_PER_CLASS
     loader = mnist_loader(train=(per_class,) * 2, test=(5,) * 2)
@@ -221,7 +222,7 @@ def test_full_size_is_the_default_and_reaches_the_advisors_large_quadrant(tmp_pa
 
 
 def test_keras_samples_are_full_size_unless_capped(tmp_path, monkeypatch):
-    from core import samples
+    from core.data import samples
 
     asked = []
 
@@ -237,7 +238,7 @@ def test_keras_samples_are_full_size_unless_capped(tmp_path, monkeypatch):
 
 
 def test_sample_caps_are_checked(tmp_path):
-    from core import samples
+    from core.data import samples
 
     with pytest.raises(ValueError, match="fixed size"):
         samples.prepare("digits", tmp_path, per_class=10)
@@ -258,7 +259,7 @@ def test_official_test_set_is_the_test_side_and_validation_comes_from_train(
     assert scan.ok, scan.errors
     assert scan.counts_by_split().keys() == {"train", "test"}
     official = {p.relative_to(folder).as_posix() for p in (folder / "test").rglob("*.png")}
-    split = datasets.split(scan, 0.25, seed=0)
+    split = datasets.split(scan, val_fraction=0.25, test_fraction=0.15)
     assert {i.rel for i in split.test} == official
     assert Counter(i.label for i in split.test) == {str(d): test_per_class for d in range(10)}
     assert split.train and split.validation
@@ -281,7 +282,7 @@ def test_a_complete_old_layout_is_reused_as_is_with_a_note(tmp_path):
     assert note and "official test set" in note and str(folder) in note and "mnist" in note
     scan = datasets.scan(folder)
     assert scan.ok and scan.counts_by_split().keys() == {"train", "validation"}
-    split = datasets.split(scan, seed=0)
+    split = datasets.split(scan, val_fraction=0.15, test_fraction=0.15)
     assert all(i.rel.startswith("validation/") for i in split.validation)
     assert split.test and all(i.rel.startswith("train/") for i in split.test)
 
@@ -301,7 +302,9 @@ def test_an_unfinished_old_layout_is_finished_in_the_new_one(tmp_path):
 
 
 def test_sample_command_prints_the_old_layout_note_and_the_folder_last(tmp_path, capsys):
-    from core import cli, samples, settings
+    from core import cli
+    from core.data import samples
+    from core.platform import settings
 
     root = settings.samples_dir(settings.studio_home(tmp_path))
     old = write_keras_dataset("mnist", root, loader=mnist_loader())

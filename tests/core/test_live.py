@@ -4,9 +4,11 @@ import dataclasses
 
 import pytest
 
-from core import live, report, vgg16
-from core.results import Progress
-from core.speed import Speed
+from core.model import vgg16
+from core.reports import report
+from core.runs import live
+from core.runs.results import Progress
+from core.runs.speed import Speed
 
 
 @pytest.mark.parametrize(

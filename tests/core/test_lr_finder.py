@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from synthetic import write_colour_dataset
 
-from core import live, lr_finder, runs, strategies, worker
-from core import store as store_mod
-from core.results import LrFindResult, result_from_json
-from core.runconfig import RunConfig
-from core.store import Store
+from core.jobs import runs, worker
+from core.runs import live, strategies
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.results import LrFindResult, result_from_json
+from core.runs.store import Store
+from core.train import lr_finder
 
 
 def test_the_sweep_is_exponential_and_rising_from_start_to_end():
@@ -130,7 +132,7 @@ def test_the_table_gives_defaults_and_overrides_replace_them():
 def test_the_optimizer_override_reaches_the_compiled_model(name, cls):
     import keras
 
-    from core import phases
+    from core.train import phases
 
     phase = strategies.get("head").phases[0]
     config = RunConfig(dataset=".", optimizers={"head": name}, learning_rates={"head": 0.02})

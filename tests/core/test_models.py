@@ -7,10 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from core import artifacts, backbone, features, models, predict, vgg16
-from core.advisor import fit_linear
-from core.metrics import class_probabilities
-from core.weights import WeightsSpec
+from core.export import predict
+from core.model import backbone, models, vgg16
+from core.model.metrics import class_probabilities
+from core.model.weights import WeightsSpec
+from core.runs.advisor import fit_linear
+from core.train import artifacts, features
 
 SIZE = 32
 
@@ -153,7 +155,7 @@ def test_gradcam_heatmap_has_conv_resolution_and_unit_range(base):
 
 
 def test_feature_cache_is_keyed_and_reused(base, binary_dataset, tmp_path):
-    from core import datasets
+    from core.data import datasets
 
     scan = datasets.scan(binary_dataset)
     cache = features.FeatureCache(tmp_path / "cache")

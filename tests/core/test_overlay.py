@@ -1,4 +1,5 @@
-"""Fixing a dataset without touching its files: the overlay of edits (core.overlay, core.datafix),
+"""Fixing a dataset without touching its files: the overlay of edits (core.data.overlay,
+core.data.datafix),
 applied by the scan, undone one by one or all at once, recorded by a run."""
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ import pytest
 from synthetic import write_colour_dataset
 from tiny_run import TINY, train
 
-from core import cli, datafix, datasets, overlay, run_context, runfiles, runs, training, worker
-from core.fileio import sha256_file
-from core.runconfig import RunConfig
-from core.store import Store
+from core import cli
+from core.data import datafix, datasets, overlay
+from core.jobs import runs, worker
+from core.platform.fileio import sha256_file
+from core.runs import runfiles
+from core.runs.config import RunConfig
+from core.runs.store import Store
+from core.train import context as run_context
+from core.train import training
 
 
 @pytest.fixture
@@ -86,7 +92,7 @@ def test_an_exclusion_keeps_the_feature_cache_key(tmp_path, data):
 
 def test_the_dataset_fingerprint_changes_with_the_edits(tmp_path, data):
     home = tmp_path / "home"
-    split = datasets.split(datasets.scan(data), 0.2, seed=0)
+    split = datasets.split(datasets.scan(data), val_fraction=0.2, test_fraction=0.15)
     plain = runfiles.hashed_manifest(split)
     edit = datafix.exclude(home, datafix.scan(home, data), "red/red_03.png")
     with_edit = runfiles.hashed_manifest(split, [edit.to_json()])

@@ -8,10 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from core import advisor, datasets, device, features, hostinfo, samples, vgg16
-from core.backbone import build_vgg16
-from core.runconfig import RunConfig
-from core.weights import NO_WEIGHTS
+from core.data import datasets, samples
+from core.model import device, vgg16
+from core.model.backbone import build_vgg16
+from core.model.weights import NO_WEIGHTS
+from core.platform import hostinfo
+from core.runs import advisor
+from core.runs.config import RunConfig
+from core.train import features
 
 SIZE = 32
 NO_NATIVE_BF16 = (
@@ -45,7 +49,7 @@ def test_cache_keys_keep_precisions_apart(tmp_path):
 def test_heads_and_probe_features_stay_float32_under_bfloat16():
     import keras
 
-    from core import models
+    from core.model import models
 
     plan = device.plan_acceleration([], hostinfo.CpuFeatures("x", True, True, True))
     with device.run_precision("auto", plan):
@@ -98,7 +102,7 @@ def test_bfloat16_features_classify_like_float32_ones(tmp_path):
     and the two agree on most individual predictions."""
     folder = samples.write_digits(tmp_path, per_class=30, size=SIZE)
     scan = datasets.scan(folder)
-    parts = datasets.split(scan, 0.3, seed=0)
+    parts = datasets.split(scan, val_fraction=0.3, test_fraction=0.15, seed=0)
     index = {name: k for k, name in enumerate(parts.classes)}
     split = {
         "root": tmp_path / "cache",

@@ -1,4 +1,5 @@
-"""core.predict_batch: which files of a folder are classified, one CSV row each (an unreadable
+"""core.export.predict_batch: which files of a folder are classified, one CSV row each (an
+unreadable
 file costs its row only), progress, and uploads as pictures. A stand-in model (red vs blue by
 mean colour) keeps TensorFlow out."""
 
@@ -11,9 +12,9 @@ import pytest
 from PIL import Image
 from synthetic import write_colour_dataset
 
-from core import predict_batch
-from core.imaging import UnreadableImage
-from core.predict import LoadedModel
+from core.data.imaging import UnreadableImage
+from core.export import predict_batch
+from core.export.predict import LoadedModel
 
 
 class ColourModel:

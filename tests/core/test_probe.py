@@ -8,16 +8,20 @@ from collections import Counter
 import pytest
 from synthetic import write_colour_dataset
 
-from core import advisor, datasets, speed, training
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core.data import datasets
+from core.runs import advisor, speed
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
+from core.train import training
 
 
 def _split(tmp_path, per_class: dict[str, int], test_fraction: float = 0.0):
     for name, n in per_class.items():
         write_colour_dataset(tmp_path / "d", (name,), per_class=n, size=12)
-    return datasets.split(datasets.scan(tmp_path / "d"), 0.2, 0, test_fraction)
+    return datasets.split(
+        datasets.scan(tmp_path / "d"), val_fraction=0.2, test_fraction=test_fraction
+    )
 
 
 def test_probe_sample_caps_each_class_and_keeps_both_sides(tmp_path):

@@ -17,15 +17,16 @@ import pytest
 from synthetic import write_colour_dataset
 from tiny_run import train
 
-from core import datasets, engines, runs, worker
-from core import store as store_mod
-from core.engines import Engine
-from core.results import Progress
-from core.runconfig import RunConfig
-from core.store import Store
+from core.data import datasets
+from core.jobs import engines, runs, worker
+from core.jobs.engines import Engine
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.results import Progress
+from core.runs.store import Store
 
 ray = pytest.importorskip("ray")
-ray_engine = pytest.importorskip("core.ray_engine")
+ray_engine = pytest.importorskip("core.jobs.ray_engine")
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 LOSS_TOLERANCE = 1e-3  # relative; see the module docstring
 PRIVATE = Engine.choose("ray", "local")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core import strategies, vgg16
-from core.references import CATS_VS_DOGS_SMALL, REFERENCES, references_for
+from core.model import vgg16
+from core.reports.references import CATS_VS_DOGS_SMALL, REFERENCES, references_for
+from core.runs import strategies
 
 
 def test_reference_table():

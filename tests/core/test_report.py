@@ -1,4 +1,4 @@
-"""core.report: progress text, run labels, result tables and CSV rows."""
+"""core.reports.report: progress text, run labels, result tables and CSV rows."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from core import advisor, references, report, samples
-from core import store as store_mod
-from core.results import PerClass, RunResult
-from core.runconfig import RunConfig
-from core.store import Store
+from core.data import samples
+from core.reports import references, report
+from core.runs import advisor
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.results import PerClass, RunResult
+from core.runs.store import Store
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,11 @@ partial JSON rows still load, and the CLI's JSON line keeps its keys."""
 import json
 import sqlite3
 
-from core import advisor, cli
-from core import store as store_mod
-from core.results import (
+from core import cli
+from core.runs import advisor
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.results import (
     CacheUse,
     PerClass,
     ProbeResult,
@@ -15,8 +17,7 @@ from core.results import (
     WrongImage,
     result_from_json,
 )
-from core.runconfig import RunConfig
-from core.store import Store
+from core.runs.store import Store
 
 RESULT = RunResult(
     val_accuracy=0.75,
@@ -153,7 +154,7 @@ def test_the_cli_json_line_keeps_its_keys(tmp_path):
 
 
 def test_epoch_records_keep_known_metrics_and_ignore_others():
-    from core.results import EpochRecord
+    from core.runs.results import EpochRecord
 
     row = EpochRecord.from_metric("head", 3, 1.5, {"loss": 0.4, "val_accuracy": 0.9, "new": 1})
     assert (row.phase, row.epoch, row.loss, row.val_accuracy) == ("head", 3, 0.4, 0.9)

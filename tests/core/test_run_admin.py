@@ -1,12 +1,13 @@
-"""Managing runs (core.run_admin): display names, tags, filters and deleting with files."""
+"""Managing runs (core.jobs.run_admin): display names, tags, filters and deleting with files."""
 
 import sqlite3
 
-from core import report, run_admin
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.runs import Refused
-from core.store import Store
+from core.jobs import run_admin
+from core.jobs.runs import Refused
+from core.reports import report
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 
 def _run(store, dataset, strategy="head", status=store_mod.DONE, group_id=None, task="train"):

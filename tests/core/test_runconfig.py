@@ -1,10 +1,10 @@
-"""core.runconfig: the settings of one run, their problems, and RunConfig.default (the one
+"""core.runs.config: the settings of one run, their problems, and RunConfig.default (the one
 source of run defaults)."""
 
 import pytest
 
-from core.runconfig import RunConfig
-from core.weights import NO_WEIGHTS
+from core.model.weights import NO_WEIGHTS
+from core.runs.config import RunConfig
 
 
 def test_scratch_ignores_weights_setting(tmp_path):

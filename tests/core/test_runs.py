@@ -1,4 +1,4 @@
-"""core.runs: one run at a time, one measurement of a dataset at a time, comparisons on equal
+"""core.jobs.runs: one run at a time, one measurement of a dataset at a time, comparisons on equal
 terms; refusals are typed and queue nothing. No worker process is started."""
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ import os
 
 import pytest
 
-from core import datasets, runs, strategies, worker
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core.data import datasets
+from core.jobs import runs, worker
+from core.runs import store as store_mod
+from core.runs import strategies
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import datasets, samples
+from core.data import datasets, samples
 
 
 def test_digits_sample_is_an_offline_ten_class_folder(tmp_path):

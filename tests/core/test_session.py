@@ -1,4 +1,4 @@
-"""core.session: per-browser-session folders, safe names, and uploaded zips extracted into
+"""core.data.session: per-browser-session folders, safe names, and uploaded zips extracted into
 the session (a refused one leaves nothing)."""
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import zipfile
 import pytest
 from PIL import Image
 
-from core import archive, session, settings, worker
-from core.runconfig import RunConfig
-from core.store import Store
+from core.data import archive, session
+from core.jobs import worker
+from core.platform import settings
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 
 @pytest.mark.parametrize(

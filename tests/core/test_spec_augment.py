@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.spec_augment import TimeFrequencyMask
+from core.model.spec_augment import TimeFrequencyMask
 
 H, W = 24, 40
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import speed
+from core.runs import speed
 
 
 def test_nothing_measured_gives_the_cautious_default(tmp_path):

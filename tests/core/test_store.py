@@ -2,9 +2,9 @@
 
 import pytest
 
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
 
 
 def _config(tmp_path, strategy="head"):
@@ -70,7 +70,7 @@ def test_store_is_shared_between_store_objects(tmp_path):
 
 
 def test_submit_stores_absolute_paths(tmp_path, monkeypatch):
-    from core import worker
+    from core.jobs import worker
 
     (tmp_path / "data").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -109,7 +109,7 @@ def test_corrupt_database_is_moved_aside_and_replaced(tmp_path, when):
 def test_homes_sharing_one_database_never_judge_each_others_workers(tmp_path, monkeypatch):
     import os
 
-    from core import worker
+    from core.jobs import worker
 
     monkeypatch.setenv("STUDIO_DB", str(tmp_path / "shared.sqlite3"))
     a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
@@ -170,7 +170,7 @@ def test_a_run_that_killed_its_worker_twice_fails_and_is_not_resumed(tmp_path):
 
 
 def _batches(first: int, last: int, steps: int = 100, phase: str = "head"):
-    from core.results import BatchRecord
+    from core.runs.results import BatchRecord
 
     return [
         BatchRecord(phase, (n - 1) // steps + 1, (n - 1) % steps + 1, steps, 1.0 / n, float(n))

@@ -1,8 +1,9 @@
-"""core.strategies: the strategy table (data)."""
+"""core.runs.strategies: the strategy table (data)."""
 
 import pytest
 
-from core import strategies, vgg16
+from core.model import vgg16
+from core.runs import strategies
 
 
 def test_strategy_table_phases():

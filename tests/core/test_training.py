@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from synthetic import write_colour_dataset
 
-from core import predict, training
-from core import store as store_mod
-from core.results import Progress
-from core.runconfig import RunConfig
-from core.store import Store
+from core.export import predict
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.results import Progress
+from core.runs.store import Store
+from core.train import training
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +118,7 @@ def test_bad_dataset_fails_the_run_with_a_message(tmp_path):
 def test_nan_loss_ends_as_diverged_and_keeps_a_model(binary_dataset, tmp_path, monkeypatch):
     import keras
 
-    from core import models
+    from core.model import models
 
     def nan_loss(y_true, y_pred):
         return keras.ops.mean(y_pred) * float("nan")
@@ -229,7 +230,7 @@ def test_progress_holds_the_whole_runs_eta_across_phases(binary_dataset, tmp_pat
 
 
 def test_a_run_releases_its_models(binary_dataset, tmp_path):
-    from core import features
+    from core.train import features
 
     _run(Store(tmp_path / "home"), binary_dataset, strategy="head", epochs=1)
     assert features._FORWARDS == {}

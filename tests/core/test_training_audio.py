@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from core import predict, training
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core.export import predict
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
+from core.train import training
 
 pytestmark = pytest.mark.slow
 AUDIO = {"sample_rate": 8000, "clip_seconds": 0.5, "n_mels": 32, "hop_length": 64, "n_fft": 256}
@@ -61,7 +62,7 @@ def test_advisor_measures_spectrograms_like_any_images(tones, tmp_path):
 
 
 def test_run_on_a_converted_spectrogram_folder_records_its_settings(tones, tmp_path):
-    from core import audio
+    from core.data import audio
 
     spectrograms = audio.spectrogram_dataset(
         tones, audio.SpectrogramSettings(**AUDIO), tmp_path / "cache"

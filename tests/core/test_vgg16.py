@@ -1,8 +1,8 @@
-"""core.vgg16: facts about VGG16 (layer names, blocks, sizes)."""
+"""core.model.vgg16: facts about VGG16 (layer names, blocks, sizes)."""
 
 import pytest
 
-from core import vgg16
+from core.model import vgg16
 
 
 def test_layer_names_follow_vgg16():

@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from core import vgg16, weights_file
-from core.fileio import hash_file
-from core.weights import WeightsSpec
+from core.model import vgg16, weights_file
+from core.model.weights import WeightsSpec
+from core.platform.fileio import hash_file
 
 
 def write_h5(path, shapes, legacy: bool = True):

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from core import cli, settings, worker
-from core.runconfig import RunConfig
-from core.weights import FILE, IMAGENET, NONE, WeightsError, WeightsSpec
+from core import cli
+from core.jobs import worker
+from core.model.weights import FILE, IMAGENET, NONE, WeightsError, WeightsSpec
+from core.platform import settings
+from core.runs.config import RunConfig
 
 
 @pytest.mark.parametrize("text", ["imagenet", " ImageNet ", "IMAGENET"])

@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-from core import store as store_mod
-from core import worker
-from core.callbacks import FitInterrupted, ReportToStore
-from core.runconfig import RunConfig
-from core.store import Store
+from core.jobs import worker
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
+from core.train.callbacks import FitInterrupted, ReportToStore
 
 pytestmark = pytest.mark.slow
 
@@ -180,7 +180,7 @@ def test_worker_start_removes_temporary_files_of_every_run(tmp_path):
 # -- fault injection: kill -9 at each stage of a fine-tune ---------------------------------------
 def _files_of(folder):
     """Every file of a run folder with its content hash: what must never change once done."""
-    from core.fileio import sha256_file
+    from core.platform.fileio import sha256_file
 
     return {str(p.relative_to(folder)): sha256_file(p) for p in folder.rglob("*") if p.is_file()}
 

@@ -1,4 +1,4 @@
-"""core.workspace: the dataset, settings and last results kept per studio home."""
+"""core.runs.workspace: the dataset, settings and last results kept per studio home."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from core import workspace
-from core.workspace import Workspace
+from core.runs import workspace
+from core.runs.workspace import Workspace
 
 
 def test_a_saved_workspace_comes_back_as_it_was(tmp_path):

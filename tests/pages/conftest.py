@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core import samples, weights_file, worker
-from core.store import Store
+from core.data import samples
+from core.jobs import worker
+from core.model import weights_file
+from core.runs.store import Store
 
 
 @pytest.fixture(autouse=True)

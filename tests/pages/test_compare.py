@@ -12,7 +12,7 @@ from apptesting import (
     texts,
 )
 
-from core import strategies
+from core.runs import strategies
 from ui import common
 
 

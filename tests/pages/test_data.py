@@ -23,8 +23,8 @@ from apptesting import (
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import datafix, datasets, samples
-from core import store as store_mod
+from core.data import datafix, datasets, samples
+from core.runs import store as store_mod
 from ui import common
 
 
@@ -159,7 +159,7 @@ def run_until(at: AppTest, done, seconds: float = 300.0) -> AppTest:
 
 
 def test_data_online_sample_offline_says_so_without_blocking_the_page(store, monkeypatch):
-    from core import fetch
+    from core.jobs import fetch
 
     def offline_child(
         name, home, per_class=None
@@ -191,7 +191,8 @@ def test_data_online_sample_offline_says_so_without_blocking_the_page(store, mon
 def test_data_keras_sample_offers_all_or_a_cap_with_time_estimates(store, monkeypatch):
     """Full-size CIFAR-10 is the default, with its time from this machine's measured speed;
     a per-class cap is a visible choice that reaches the download."""
-    from core import fetch, speed
+    from core.jobs import fetch
+    from core.runs import speed
 
     speed.record(store.home, 640, 10.0, 48, "float32", "run")  # 64 images/s at 48 px
     asked = []
@@ -480,8 +481,8 @@ def test_data_a_map_can_be_asked_for_and_the_threshold_filters_pairs(store, tmp_
 def test_data_the_map_draws_the_next_split_with_both_runconfig_fractions(
     store, tmp_path, monkeypatch
 ):
-    from core import datamap
-    from core.runconfig import RunConfig
+    from core.runs.config import RunConfig
+    from core.train import datamap
 
     data = _colour_dataset(tmp_path / "data")
     _map_run(store, data, [["red/red_01.png", "red/red_02.png", 0.995]])

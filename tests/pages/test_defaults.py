@@ -10,8 +10,9 @@ import pytest
 from apptesting import no_exceptions, page
 from synthetic import write_colour_dataset
 
-from core import strategies, weights_file
-from core.runconfig import RunConfig
+from core.model import weights_file
+from core.runs import strategies
+from core.runs.config import RunConfig
 from ui import common
 
 

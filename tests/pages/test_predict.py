@@ -13,9 +13,9 @@ from apptesting import (
     texts,
 )
 
-from core import store as store_mod
-from core import worker
-from core.runconfig import RunConfig
+from core.jobs import worker
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
 from ui import common, model_loader
 
 
@@ -112,7 +112,7 @@ def run_until(at, done, seconds: float = 60.0):
 def fake_export(monkeypatch, script: str) -> list[tuple]:
     """fetch.start_export replaced by a child running `script` (after 3 s: the page must have
     returned while the child still works); returns the calls it got."""
-    from core import fetch
+    from core.jobs import fetch
 
     calls = []
 
@@ -177,7 +177,7 @@ def test_predict_download_that_fails_says_why_with_the_detail_folded(store, digi
 
 
 def test_predict_download_format_without_its_runtime_is_disabled(store, digits, monkeypatch):
-    from core import fetch
+    from core.jobs import fetch
 
     run_with_model(store, digits)
     monkeypatch.setattr(

@@ -1,5 +1,5 @@
 """The Data page's Record section (ui/record.py): webcam and microphone recordings go into a
-class of the current dataset, through core.capture's checks. AppTest cannot hold the burst
+class of the current dataset, through core.data.capture's checks. AppTest cannot hold the burst
 recorder's button; it can upload a camera photo and a microphone recording."""
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def test_router_sidebar_shows_the_active_run_and_how_far_it_is(store, digits):
 def test_router_sidebar_shows_the_whole_runs_eta(store, digits, monkeypatch):
     from apptesting import queued_run
 
-    from core import worker
+    from core.jobs import worker
 
     monkeypatch.setattr(worker, "worker_running", lambda home: True)
     monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
@@ -120,7 +120,8 @@ def test_a_damaged_workspace_file_starts_an_empty_app(store):
 NO_TENSORFLOW_SCRIPT = """
 import os, sys
 from streamlit.testing.v1 import AppTest
-from core import samples, worker
+from core.data import samples
+from core.jobs import worker
 worker.start_worker = lambda *a, **k: None
 folder = samples.prepare("digits")
 from ui.common import PAGES

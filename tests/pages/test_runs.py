@@ -10,7 +10,7 @@ from apptesting import (
     texts,
 )
 
-from core import store as store_mod
+from core.runs import store as store_mod
 from ui import common
 
 

@@ -13,10 +13,10 @@ from apptesting import (
     texts,
 )
 
-from core import advisor, speed
-from core import store as store_mod
-from core.runconfig import RunConfig
-from core.store import Store
+from core.runs import advisor, speed
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
+from core.runs.store import Store
 from ui import common
 
 

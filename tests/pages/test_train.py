@@ -21,9 +21,11 @@ from apptesting import (
 from PIL import Image
 from synthetic import write_vgg16_shaped_h5
 
-from core import advisor, samples, worker
-from core import store as store_mod
-from core.runconfig import RunConfig
+from core.data import samples
+from core.jobs import worker
+from core.runs import advisor
+from core.runs import store as store_mod
+from core.runs.config import RunConfig
 from ui import common
 
 
@@ -222,7 +224,7 @@ def test_train_running_run_survives_a_new_session(store, digits, monkeypatch):
 
 
 def test_train_live_chart_shows_batch_losses_and_the_whole_runs_eta(store, digits, monkeypatch):
-    from core.results import BatchRecord
+    from core.runs.results import BatchRecord
 
     monkeypatch.setattr(worker, "worker_running", lambda home: True)
     monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
@@ -469,7 +471,8 @@ def test_train_results_and_weights_button_fit_a_narrow_window(store, digits):
 
 
 def test_train_precision_setting_reaches_the_run_and_is_explained(store, digits, monkeypatch):
-    from core import device, hostinfo
+    from core.model import device
+    from core.platform import hostinfo
 
     monkeypatch.setattr(hostinfo, "nvidia_smi_gpus", lambda: [])
     monkeypatch.setattr(

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from apptesting import chart_titled, no_exceptions, page, queued_run, texts
 
-from core import lr_finder, strategies
-from core import store as store_mod
-from core.results import LrFindResult
-from core.runconfig import RunConfig
+from core.runs import store as store_mod
+from core.runs import strategies
+from core.runs.config import RunConfig
+from core.runs.results import LrFindResult
+from core.train import lr_finder
 from ui import common
 
 RED_HERRING = {"head": "sgd"}  # anything but the table's rmsprop

@@ -1,0 +1,57 @@
+"""Where the studio keeps its files, and how settings come from the environment.
+
+One home folder holds the run store (SQLite), run artifacts and the feature cache.
+`STUDIO_HOME` (or `--home` on the CLI) moves it; the default is `.studio/` in the working dir.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# the checkout: where `python -m core` runs from (child processes), README.md, pyproject.toml
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+HOME_ENV = "STUDIO_HOME"
+WEIGHTS_ENV = "VGG16_WEIGHTS"
+DB_ENV = "STUDIO_DB"
+UPLOAD_QUOTA_ENV = "STUDIO_UPLOAD_QUOTA_GB"
+DEFAULT_UPLOAD_QUOTA_GB = 5.0  # all browser sessions' uploads together, per home
+
+
+def home_path(home: str | os.PathLike | None = None) -> Path:
+    """Where the studio home is, without creating it (read-only commands look, never write)."""
+    return Path(home or os.environ.get(HOME_ENV) or ".studio").expanduser().resolve()
+
+
+def studio_home(home: str | os.PathLike | None = None) -> Path:
+    path = home_path(home)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def db_path(home: Path) -> Path:
+    return Path(os.environ.get(DB_ENV) or home / "runs.sqlite3")
+
+
+def runs_dir(home: Path) -> Path:
+    return home / "runs"
+
+
+def cache_dir(home: Path) -> Path:
+    return home / "cache"
+
+
+def samples_dir(home: Path) -> Path:
+    return home / "samples"
+
+
+def upload_quota_bytes() -> int:
+    """The most bytes all session uploads of one home may hold (STUDIO_UPLOAD_QUOTA_GB)."""
+    raw = os.environ.get(UPLOAD_QUOTA_ENV, "").strip()
+    try:
+        gigabytes = float(raw) if raw else DEFAULT_UPLOAD_QUOTA_GB
+    except ValueError as exc:
+        raise ValueError(
+            f"{UPLOAD_QUOTA_ENV}={raw!r} is not a number of gigabytes (for example 5 or 0.5)"
+        ) from exc
+    return int(max(gigabytes, 0.0) * 1e9)
