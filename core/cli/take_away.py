@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from core.cli import common
+from core.cli import common, flags
 from core.cli.common import (
     CLI_IDLE_SECONDS,
     EXIT_BAD_INPUT,
@@ -70,9 +70,7 @@ def _register_reproduce(sub: Any) -> None:
     reproduce.add_argument(
         "--dataset", metavar="DIR", help="where the same files are now, if they moved"
     )
-    reproduce.add_argument(
-        "--val-dir", metavar="DIR", help="the separate validation folder, if it moved"
-    )
+    flags.add_run_flag(reproduce, "val_dir", help="the separate validation folder, if it moved")
     reproduce.add_argument("--quiet", action="store_true", help="print only the final JSON line")
     reproduce.set_defaults(func=cmd_reproduce)
 
