@@ -12,7 +12,7 @@
     bundle RUN [--out PATH]    one zip: model, labels, config, manifest, versions, report
     report RUN | --group ID [--out PATH]   a shareable HTML page of a run or a comparison
     reproduce BUNDLE_OR_RUN    train the same config on the same files, compare the result
-    bench [--image-size N] [--images N] [--precision P] [--json]
+    bench [--image-size PX] [--images N] [--precision P] [--json]
     runs [list|rename|tag|delete]  list runs (filters, --json); name, tag or delete one
     stop RUN / resume RUN
     worker                     the worker loop (started for you by train and by the app)
@@ -22,11 +22,14 @@ Bad input exits non-zero with a one-line reason on stderr, never a traceback.
 How the package is built (add a command the same way):
 
 - One module per command group, listed in GROUPS: data (inspect, sample), training (train,
-  compare, lr-find, advise), take_away (predict, export, bundle, report, reproduce), bench,
-  admin (runs, stop, resume), worker. Each exposes `register(sub) -> None`: it adds its
-  commands to `sub` (the subparsers of the top-level parser, in the order --help lists them)
-  and gives each one `set_defaults(func=handler)`. A handler takes the parsed arguments and
-  returns the exit code. main() only builds the parser from GROUPS and calls `args.func(args)`.
+  compare, lr-find, advise), take_away (predict, export, bundle, report, reproduce),
+  bench_command (bench; its measurements are bench.py), admin (runs, stop, resume), worker.
+- Each exposes `register(sub) -> None`: it adds its commands to `sub` (the top-level parser's
+  subparsers; --help lists them in the order they are added) and gives each one
+  `set_defaults(func=handler)`. A handler takes the parsed arguments and returns the exit code.
+  main() only builds the parser from GROUPS and calls `args.func(args)`.
+- A new group (say `doctor`): core/cli/doctor.py with register(sub) and its handlers, then its
+  name in GROUPS. tests/core/test_cli_flags.py checks that every command has a handler.
 - A flag several commands take is declared once, in core/cli/flags.py: a run setting through
   flags.RUN_FLAGS (flag -> RunConfig field; the default and bounds are RunConfig's), the
   dataset argument, the per-phase flags and the engine flags through their add_* functions.
@@ -43,14 +46,15 @@ import argparse
 import sys
 from typing import Any
 
-from core.cli import admin, bench, common, data, take_away, training, worker
+from core.cli import admin, bench_command, common, data, take_away, training, worker
 from core.cli.common import EXIT_BAD_INPUT, EXIT_RUN_FAILED, CliError
 from core.cli.training import result_line
 from core.platform.refusal import Refusal
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_RUN_FAILED", "CliError", "command_names", "main", "result_line"]
 
-GROUPS = (data, training, take_away, bench, admin, worker)  # the order --help lists them in
+# the command groups, in the order --help lists them
+GROUPS = (data, training, take_away, bench_command, admin, worker)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -19,25 +19,19 @@ is recorded in the studio home (core.runs.speed) when `home` is given, for time 
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
 import math
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from core.cli import common, flags
 from core.model import device, vgg16
 from core.platform import settings
-from core.runs.config import RunConfig
 
 GOALS = {"extraction_ratio": 0.90, "finetune_speedup": 4.0, "head_epoch_seconds_2000": 1.0}
 
@@ -433,6 +427,7 @@ def _peak_rss_growth(root: Path, images: int, image_size: int, batch_size: int) 
     """Peak resident memory of extraction over 10x the images, divided by that over 1x, each
     in its own fresh process (ru_maxrss is a per-process high-water mark)."""
     import subprocess
+    import sys
 
     env = {**os.environ, "PYTHONPATH": str(settings.PROJECT_ROOT)}
     peaks = []
@@ -546,6 +541,7 @@ def _timed_executor(home: Path, configs: list, engine_args: list[str], cpus: int
     """Seconds from queueing the runs to the last one recorded, by an executor process of
     its own (so TensorFlow's import, and Ray's cluster start, are counted)."""
     import subprocess
+    import sys
 
     from core.jobs import worker
     from core.jobs.engines import Engine
@@ -607,66 +603,3 @@ def describe_engines(report: dict) -> str:
         f"{report['local_engine_s']} s, private Ray cluster ({report['ray_cpus']} CPUs) "
         f"{report['ray_engine_s']} s = {report['ray_speedup']}x (start-ups included)"
     )
-
-
-# -- the `bench` command ----------------------------------------------------------------------
-def register(sub: Any) -> None:
-    bench = sub.add_parser("bench", help="measure extraction and fine-tuning speed")
-    flags.add_run_flag(bench, "image_size")
-    bench.add_argument(
-        "--images",
-        type=int,
-        default=256,
-        metavar="N",
-        help="synthetic images (default: %(default)s)",
-    )
-    flags.add_run_flag(bench, "batch_size")
-    # synthetic pictures: random weights measure the same speed without a download
-    flags.add_run_flag(
-        bench, "weights", default="none", help="imagenet | none | PATH (default: %(default)s)"
-    )
-    flags.add_run_flag(bench, "precision")
-    bench.add_argument("--json", action="store_true", help="only the JSON report")
-    bench.add_argument(
-        "--engines",
-        action="store_true",
-        help="instead: time a small comparison (2 strategies x 2 seeds) on the local worker "
-        "and on a private 2-CPU Ray cluster",
-    )
-    bench.set_defaults(func=cmd_bench)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    if args.engines:
-        return _bench_engines(args)
-    common.weights_setting(args.weights)  # a missing file is bad input, said in one line
-    min_size, min_batch = RunConfig.bounds("image_size")[0], RunConfig.bounds("batch_size")[0]
-    if args.image_size < min_size or args.images < 2 or args.batch_size < min_batch:
-        raise common.CliError(
-            f"bench needs --image-size >= {min_size}, --images >= 2 and --batch-size >= {min_batch}"
-        )
-    report = run(
-        image_size=args.image_size,
-        images=args.images,
-        batch_size=args.batch_size,
-        weights=args.weights,
-        precision=args.precision,
-        home=settings.studio_home(args.home),
-    )
-    if not args.json:
-        print(describe(report), file=sys.stderr)
-    print(json.dumps(report))
-    return 0
-
-
-def _bench_engines(args: argparse.Namespace) -> int:
-    from core.jobs import engines
-
-    if not engines.ray_installed():
-        raise common.CliError(f"bench --engines needs Ray: pip install '{engines.RAY_REQUIREMENT}'")
-    with tempfile.TemporaryDirectory(prefix="studio-bench-engines-") as folder:
-        report = compare_engines(Path(folder))
-    if not args.json:
-        print(describe_engines(report), file=sys.stderr)
-    print(json.dumps(report))
-    return 0
