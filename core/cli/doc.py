@@ -62,7 +62,7 @@ def _usage(text: str) -> str:
 def render() -> str:
     """The generated block, markers included."""
     parts = [command_help()]  # the commands, one line each
-    for name in cli.COMMANDS:
+    for name in cli.command_names():
         text = command_help(name)
         parts.append(text if name in FULL_HELP else _usage(text))
         parts += [_usage(command_help(name, action)) for action in ACTIONS.get(name, ())]

@@ -100,6 +100,15 @@ class RunConfig:
             return found.default_factory()
         raise KeyError(f"RunConfig.{name} has no default: it must always be given")
 
+    @classmethod
+    def bounds(cls, name: str) -> tuple[int, int]:
+        """The lowest and highest value of a bounded whole-number setting (problems() checks
+        them)."""
+        for setting, _shown, low, high, _unit in _BOUNDED:
+            if setting == name:
+                return low, high
+        raise KeyError(f"RunConfig.{name} has no bounds")
+
     @property
     def strategy_spec(self) -> strategies.Strategy:
         return strategies.get(self.strategy)

@@ -281,7 +281,7 @@ def test_compare_prints_a_table_and_ends_with_the_summary_json(
         store_.finish(run_id, store_mod.DONE, result=result)
 
     monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)
-    monkeypatch.setattr(cli, "_follow", finish)
+    monkeypatch.setattr(cli.common, "follow", finish)
     argv = ["compare", str(binary_dataset), "--home", str(store.home), "--weights", "none"]
     argv += ["--image-size", "32", "--strategies", "linear,head", "--seeds", "3", "--json"]
     assert cli.main(argv) == 0

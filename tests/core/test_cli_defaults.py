@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 
 from core import cli
+from core.cli import flags
 from core.jobs import worker
 from core.runs.config import RunConfig
 
@@ -71,7 +72,7 @@ def parsed_defaults(*argv: str) -> dict:
             ("lr-find", "DIR"),
             {"val_dir", "strategy", "image_size", "batch_size", "seed", "precision"},
         ),
-        (("advise", "DIR"), {"val_dir", "image_size", "seed"}),
+        (("advise", "DIR"), {"val_dir", "image_size", "seed", "probe_max_per_class"}),
         (("bench",), {"image_size", "batch_size", "precision"}),
     ],
 )
@@ -105,5 +106,5 @@ def test_flags_follow_a_changed_runconfig(monkeypatch):
     class Changed(RunConfig):
         epochs: int = 7
 
-    monkeypatch.setattr(cli, "RunConfig", Changed)
+    monkeypatch.setattr(flags, "RunConfig", Changed)
     assert parsed_defaults("train", "DIR")["epochs"] == 7

@@ -224,12 +224,13 @@ def test_cli_phase_settings_that_do_not_fit_are_one_line(binary_dataset, tmp_pat
 
 def test_cli_flags_become_the_run_settings(binary_dataset):
     from core import cli
+    from core.cli import training
 
     args = cli._parser().parse_args(
         ["train", str(binary_dataset), "--strategy", "finetune", "--weights", "none"]
         + ["--optimizer", "adam", "--lr", "3e-4", "--lr", "finetune=1e-5", "--patience", "7"]
     )
-    config = cli._config_from(args)
+    config = training.config_from(args)
     assert config.optimizers == {"head": "adam"}
     assert config.learning_rates == {"head": 3e-4, "finetune": 1e-5}
     assert config.early_stopping_patience == 7

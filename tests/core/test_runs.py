@@ -126,7 +126,7 @@ def test_runs_remember_the_session_that_started_them(store, binary_dataset):
 def test_the_command_line_obeys_the_one_run_rule(store, binary_dataset, capsys, monkeypatch):
     from core import cli
 
-    monkeypatch.setattr(cli, "_follow", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cli.common, "follow", lambda *args, **kwargs: None)
     first = runs.start_training(store, config(binary_dataset), owner="tab-1")
     home = str(store.home)
     common = ["--home", home, "--weights", "none", "--image-size", "32"]

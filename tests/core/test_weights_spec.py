@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from core import cli
+from core.cli import common as cli_common
 from core.jobs import worker
 from core.model.weights import FILE, IMAGENET, NONE, WeightsError, WeightsSpec
 from core.platform import settings
@@ -59,7 +59,7 @@ def test_every_reader_uses_the_same_parse(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for text, expected in ((" Random ", "none"), ("w.h5", str(file)), ("ImageNet", "imagenet")):
         config = RunConfig(dataset=str(tmp_path), weights=text)
-        assert cli._weights_setting(text) == expected
+        assert cli_common.weights_setting(text) == expected
         assert config.weights_spec.setting == expected
         assert config.problems() == []
         assert worker.absolute_paths(config).weights == expected
