@@ -189,7 +189,7 @@ def needed_outputs(config) -> tuple[Output, ...]:
     from core.model import vgg16
     from core.train import phases
 
-    if config.task != "train":
+    if not config.task_spec.trains:
         return ()
     if config.strategy_spec.closed_form:
         return ((config.layer, "gap"),)

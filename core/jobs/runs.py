@@ -19,7 +19,7 @@ from core.jobs import worker
 from core.jobs.engines import Engine
 from core.reports import report
 from core.runs import store as store_mod
-from core.runs import strategies
+from core.runs import strategies, tasks
 from core.runs.config import RunConfig
 from core.runs.store import Run, Store
 
@@ -42,13 +42,6 @@ def under_way(store: Store) -> list[Run]:
     return store.list(statuses=store_mod.ACTIVE)
 
 
-# what each task is called when it is refused: (its name, when it may start instead)
-_STARTING = {
-    "train": ("Training", "wait for it to end or stop it first."),
-    "lr_find": ("The learning-rate finder", "the learning-rate finder can start when it ends."),
-}
-
-
 def start_training(
     store: Store,
     config: RunConfig,
@@ -65,20 +58,19 @@ def start_training(
     is wanted before training starts). owner: who asks (a browser session id, or CLI_OWNER).
     engine: where it runs (default: Engine.from_environment(), the local worker unless
     STUDIO_RAY_ADDRESS is set); a cluster that cannot be reached refuses it, nothing queued."""
-    task = task or config.task
-    name, instead = _STARTING.get(task, _STARTING["train"])
+    spec = tasks.get(task or config.task)
     if under_way(store):
-        return Refused(f"A run is already under way: {instead}", busy=True)
+        return Refused(spec.busy, busy=True)
     try:
         return worker.submit(
             store,
-            dataclasses.replace(config, task=task),
+            dataclasses.replace(config, task=spec.name),
             owner=owner,
             idle_seconds=idle_seconds,
             engine=engine or Engine.from_environment(),
         )
     except ValueError as exc:  # engines.EngineUnavailable is one
-        return Refused(f"{name} cannot start: {exc}")
+        return Refused(f"{spec.cannot_start}: {exc}")
 
 
 def start_lr_find(
@@ -89,7 +81,7 @@ def start_lr_find(
     engine: Engine | None = None,
 ) -> Run | Refused:
     """start_training with task "lr_find"."""
-    return start_training(store, config, owner, idle_seconds, engine, task="lr_find")
+    return start_training(store, config, owner, idle_seconds, engine, task=tasks.LR_FIND)
 
 
 def resume_training(store: Store, run_id: str, owner: str | None = None) -> Run | Refused:
@@ -119,7 +111,7 @@ def start_probe(
     cap = RunConfig.default("probe_max_per_class") if max_per_class is None else max_per_class
     config = RunConfig(
         dataset=dataset,
-        task="probe",
+        task=tasks.PROBE,
         image_size=image_size,
         weights=weights,
         probe_max_per_class=cap,
@@ -135,13 +127,7 @@ def queue_probe(
 ) -> Run | Refused:
     """Queue a probe run unless one of the same dataset is under way. A probe is short, so it
     may queue behind a training run."""
-    dataset = worker.absolute_paths(config).dataset
-    if any(report.is_probe(r) and r.dataset == dataset for r in under_way(store)):
-        return Refused("A measurement of this dataset is already under way.", busy=True)
-    try:
-        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds)
-    except ValueError as exc:
-        return Refused(f"The measurement cannot start: {exc}")
+    return _queue_side_job(store, config, owner, idle_seconds)
 
 
 DEFAULT_SEEDS = 1  # runs per strategy in a comparison (1: one run each, as before repeats)
@@ -153,14 +139,25 @@ def start_map(
 ) -> Run | Refused:
     """Queue a map of the data (core.train.datamap) unless one of this dataset is under way. Like a
     probe it is short (cached features), so it may queue behind a training run."""
-    config = RunConfig(dataset=dataset, task="map", image_size=image_size, weights=weights)
-    target = worker.absolute_paths(config).dataset
-    if any(report.is_map(r) and r.dataset == target for r in under_way(store)):
-        return Refused("A map of this dataset is already being drawn.", busy=True)
+    config = RunConfig(dataset=dataset, task=tasks.MAP, image_size=image_size, weights=weights)
+    return _queue_side_job(store, config, owner)
+
+
+def _queue_side_job(
+    store: Store,
+    config: RunConfig,
+    owner: str | None = None,
+    idle_seconds: float = worker.IDLE_SECONDS,
+) -> Run | Refused:
+    """Queue a side job (a probe, a map) unless one of its task and dataset is under way."""
+    spec = config.task_spec
+    dataset = worker.absolute_paths(config).dataset
+    if any(report.task(r) == spec.name and r.dataset == dataset for r in under_way(store)):
+        return Refused(spec.busy, busy=True)
     try:
-        return worker.submit(store, config, owner=owner)
+        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds)
     except ValueError as exc:
-        return Refused(f"The map cannot be drawn: {exc}")
+        return Refused(f"{spec.cannot_start}: {exc}")
 
 
 def latest_map(store: Store, dataset: str) -> Run | None:

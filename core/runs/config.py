@@ -11,14 +11,13 @@ from typing import Any
 from core.model import vgg16
 from core.model.device import PRECISIONS
 from core.model.weights import NO_WEIGHTS, WeightsSpec
-from core.runs import strategies
+from core.runs import strategies, tasks
 
 # Upper bounds: beyond them a run cannot fit a desktop's memory, and a huge value used to crash
 # the worker (a segfault, not an error) before any check could say why.
 MAX_IMAGE_SIZE = 512
 MAX_BATCH_SIZE = 1024
 MAX_EPOCHS = 1000
-TASKS = ("train", "probe", "map", "lr_find")
 _BOUNDED = (
     ("image_size", "image size", vgg16.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, " px"),
     ("batch_size", "batch size", 1, MAX_BATCH_SIZE, ""),
@@ -65,11 +64,11 @@ class RunConfig:
     edits: list[dict] | None = None
     label: str = ""  # free text shown in tables
     audio: dict | None = None  # SpectrogramSettings fields, for audio datasets (None: defaults)
-    # "train"; "probe": the advisor's linear probe on block3/4/5 features; "map": the map of the
-    # data and its near-duplicates (core.train.datamap); "lr_find": the learning-rate range test
-    # of the
-    # strategy's first Keras phase (core/train/lr_finder.py)
-    task: str = "train"
+    # a key of core.runs.tasks.TASKS: "train"; "probe": the advisor's linear probe on
+    # block3/4/5 features; "map": the map of the data and its near-duplicates
+    # (core.train.datamap); "lr_find": the learning-rate range test of the strategy's first
+    # Keras phase (core/train/lr_finder.py)
+    task: str = tasks.TRAIN
     # "probe" only: pictures per class it measures on (a stratified sample). 60 ranks the three
     # depths reliably and keeps a 5-class measurement to ~300 pictures: about half a minute of
     # feature extraction on 2 CPU cores at 150 px.
@@ -105,6 +104,10 @@ class RunConfig:
         return strategies.get(self.strategy)
 
     @property
+    def task_spec(self) -> tasks.Task:
+        return tasks.get(self.task)
+
+    @property
     def weights_spec(self) -> WeightsSpec:
         return WeightsSpec.parse(self.weights)
 
@@ -134,9 +137,9 @@ class RunConfig:
         if any(not _is_number(lr) or not 0 < lr < math.inf for lr in self.learning_rates.values()):
             out.append("learning rates must be positive numbers")
         out += _optimizer_problems(self.optimizers)
-        if self.task not in TASKS:
-            out.append(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
-        elif self.task == "lr_find" and self.strategy in strategies.STRATEGIES:
+        if self.task not in tasks.TASKS:
+            out.append(f"task must be one of {', '.join(tasks.TASKS)}, not {self.task!r}")
+        elif self.task == tasks.LR_FIND and self.strategy in strategies.STRATEGIES:
             if self.strategy_spec.closed_form:
                 out.append(
                     f"the {self.strategy_spec.title.lower()} fits in closed form: it has no "
