@@ -11,7 +11,7 @@ from core.runs import store as store_mod
 from core.runs import strategies
 from core.runs.config import RunConfig
 from core.runs.store import Run
-from ui import common
+from ui import bounds, common
 
 SEEN_ACTIVE = "_compare_seen_active"
 RUNS_KEY = "compare_runs"  # the runs picked for the overlay
@@ -212,14 +212,12 @@ def run_all_section(folder: str | None, active: bool) -> None:
     cols = st.columns(2, gap="medium")
     epochs = cols[0].number_input(
         "Epochs per run (first phase)",
-        1,
-        200,
+        **bounds.of("epochs"),
         **common.kept("compare_epochs", RunConfig.default("epochs")),
     )
     finetune = cols[1].number_input(
         "Epochs (fine-tuning phase)",
-        1,
-        200,
+        **bounds.of("finetune_epochs"),
         **common.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
     )
     seeds, repeat_splits = seed_settings()

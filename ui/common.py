@@ -23,6 +23,7 @@ from core.runs import store as store_mod
 from core.runs import strategies, workspace
 from core.runs.config import RunConfig
 from core.runs.store import Run, Store
+from ui import bounds
 
 log = logging.getLogger("studio.pages")
 POLL_SECONDS = 1.0
@@ -317,8 +318,7 @@ def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int
     if any(p.unfreeze_blocks == strategies.CONFIGURED for p in spec.phases):
         blocks = st.slider(
             "VGG16 blocks to retrain in the fine-tuning phase",
-            1,
-            len(vgg16.BLOCKS),
+            **bounds.of(UNFREEZE),
             help=glossary.explain("fine-tune") + " " + glossary.explain("block"),
             **kept(UNFREEZE, RunConfig.default(UNFREEZE)),
         )
@@ -353,8 +353,7 @@ def image_size_input(page: str) -> int:
     return int(
         st.number_input(
             "Image size (pixels)",
-            min_value=vgg16.MIN_IMAGE_SIZE,
-            max_value=512,
+            **bounds.of(IMAGE_SIZE),
             step=16,
             help=glossary.explain("image size"),
             **kept(IMAGE_SIZE, image_size(), scope=page),

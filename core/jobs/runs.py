@@ -20,7 +20,7 @@ from core.jobs.engines import Engine
 from core.reports import report
 from core.runs import store as store_mod
 from core.runs import strategies, tasks
-from core.runs.config import RunConfig
+from core.runs.config import MAX_SEED, RunConfig
 from core.runs.store import Run, Store
 
 CLI_OWNER = store_mod.CLI_OWNER
@@ -235,7 +235,7 @@ def start_comparison(
         return Refused("Choose at least one strategy to compare.")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
         return Refused(f"Seeds per strategy must be a whole number from 1 to {MAX_SEEDS}.")
-    if base.seed + seeds - 1 > 2**32 - 1:
+    if base.seed + seeds - 1 > MAX_SEED:
         return Refused("The seed is too large to add repeats to: choose a smaller seed.")
     try:
         configs = comparison_configs(found, base, keys, seeds, repeat_splits)

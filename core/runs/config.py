@@ -18,15 +18,48 @@ from core.runs import strategies, tasks
 MAX_IMAGE_SIZE = 512
 MAX_BATCH_SIZE = 1024
 MAX_EPOCHS = 1000
-_BOUNDED = (
-    ("image_size", "image size", vgg16.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, " px"),
-    ("batch_size", "batch size", 1, MAX_BATCH_SIZE, ""),
-    ("epochs", "epochs", 1, MAX_EPOCHS, ""),
-    ("finetune_epochs", "finetune epochs", 1, MAX_EPOCHS, ""),
-    ("unfreeze_blocks", "blocks to unfreeze", 1, len(vgg16.BLOCKS), ""),
-    ("early_stopping_patience", "early-stopping patience", 1, MAX_EPOCHS, " epochs"),
-    ("seed", "seed", 0, 2**32 - 1, ""),
-)
+MAX_SEED = 2**32 - 1  # numpy's and Keras' seeds are unsigned 32-bit
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The whole numbers a setting may take: what RunConfig.problems checks, and the range of
+    every widget and flag that sets it."""
+
+    name: str  # the RunConfig field
+    shown: str  # how a message names it
+    low: int
+    high: int | None  # None: no upper bound
+    unit: str = ""  # after a number in a message (" px")
+    too_low: str = ""  # the whole message when below `low` ("": "<shown> must be at least ...")
+
+
+BOUNDS: dict[str, Bounds] = {
+    b.name: b
+    for b in (
+        Bounds(
+            "image_size",
+            "image size",
+            vgg16.MIN_IMAGE_SIZE,
+            MAX_IMAGE_SIZE,
+            " px",
+            f"image size must be at least {vgg16.MIN_IMAGE_SIZE} px (VGG16's minimum)",
+        ),
+        Bounds("batch_size", "batch size", 1, MAX_BATCH_SIZE),
+        Bounds("epochs", "epochs", 1, MAX_EPOCHS),
+        Bounds("finetune_epochs", "finetune epochs", 1, MAX_EPOCHS),
+        Bounds("unfreeze_blocks", "blocks to unfreeze", 1, len(vgg16.BLOCKS)),
+        Bounds("early_stopping_patience", "early-stopping patience", 1, MAX_EPOCHS, " epochs"),
+        Bounds("seed", "seed", 0, MAX_SEED),
+        Bounds(
+            "probe_max_per_class",
+            "pictures per class to measure on",
+            2,
+            None,
+            too_low="a measurement needs at least 2 pictures per class (1 to validate)",
+        ),
+    )
+}
 
 
 @dataclass
@@ -99,6 +132,11 @@ class RunConfig:
             return found.default_factory()
         raise KeyError(f"RunConfig.{name} has no default: it must always be given")
 
+    @classmethod
+    def bounds(cls, name: str) -> Bounds:
+        """The range of a whole-number setting (KeyError: the setting has none)."""
+        return BOUNDS[name]
+
     @property
     def strategy_spec(self) -> strategies.Strategy:
         return strategies.get(self.strategy)
@@ -129,8 +167,6 @@ class RunConfig:
         out += _bound_problems(self)
         if self.layer not in vgg16.FEATURE_LAYERS:
             out.append(f"layer must be one of {', '.join(vgg16.FEATURE_LAYERS)}")
-        if not _is_number(self.probe_max_per_class) or self.probe_max_per_class < 2:
-            out.append("a measurement needs at least 2 pictures per class (1 to validate)")
         out += _fraction_problems(self)
         if self.precision not in PRECISIONS:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
@@ -183,13 +219,12 @@ def _is_number(value) -> bool:
 def _bound_problems(config: RunConfig) -> list[str]:
     """Whole numbers within their bounds (JSON or a typo may bring a string or 1e9)."""
     out = []
-    for name, shown, low, high, unit in _BOUNDED:
-        value = getattr(config, name)
+    for b in BOUNDS.values():
+        value = getattr(config, b.name)
         if not isinstance(value, int) or isinstance(value, bool):
-            out.append(f"{shown} must be a whole number, got {value!r}")
-        elif value < low:
-            why = " (VGG16's minimum)" if name == "image_size" else ""
-            out.append(f"{shown} must be at least {low}{unit}{why}")
-        elif value > high:
-            out.append(f"{shown} must be at most {high}{unit}, got {value}{unit}")
+            out.append(f"{b.shown} must be a whole number, got {value!r}")
+        elif value < b.low:
+            out.append(b.too_low or f"{b.shown} must be at least {b.low}{b.unit}")
+        elif b.high is not None and value > b.high:
+            out.append(f"{b.shown} must be at most {b.high}{b.unit}, got {value}{b.unit}")
     return out
