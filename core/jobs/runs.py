@@ -3,7 +3,8 @@ one comparison) under way at a time, one similarity measurement of a dataset at 
 comparison's runs on equal terms (same split, seed, image size and weights).
 
 Each start function either queues and returns the run(s), or queues nothing and returns a
-`Refused` saying why in a sentence the page shows and the CLI prints.
+`Refused` (a core.platform.refusal.Refusal) saying why in a sentence the page shows and the CLI
+prints.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from core.data import datasets, overlay
 from core.jobs import worker
 from core.jobs.engines import Engine
+from core.platform.refusal import Refusal
 from core.reports import report
 from core.runs import store as store_mod
 from core.runs import strategies, tasks
@@ -26,13 +27,24 @@ from core.runs.store import Run, Store
 CLI_OWNER = store_mod.CLI_OWNER
 
 
-@dataclass(frozen=True)
-class Refused:
+class Refused(Refusal):
     """Why nothing was queued. busy: another run is under way (wait for it, or stop it);
-    otherwise the settings or the dataset are wrong (change them)."""
+    otherwise the settings or the dataset are wrong (change them).
 
-    reason: str
-    busy: bool = False
+    A Refusal like every other "no" of the studio, but returned rather than raised: the
+    start functions answer with a run or a Refused, and a caller that wants the one handler
+    (ui.refusals, the CLI's) raises it."""
+
+    def __init__(self, reason: str, busy: bool = False) -> None:
+        super().__init__(reason)
+        self.busy = busy
+
+    @property
+    def reason(self) -> str:
+        return self.words
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.busy))
 
 
 def under_way(store: Store) -> list[Run]:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from core.data.datasets import DatasetError
 from core.model import device, vgg16
-from core.model.weights import WeightsError
 from core.platform import settings
 from core.platform.fileio import remove_stale_temps, sha256_file
+from core.platform.refusal import Refusal
 from core.runs import budget, tasks
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
@@ -91,7 +91,7 @@ def _execute(store: Store, run_id: str) -> str:
             progress=Progress("finished", store_mod.STOPPED),
         )
         return store_mod.STOPPED
-    except (WeightsError, ValueError) as exc:  # DatasetError is a ValueError
+    except (Refusal, ValueError) as exc:  # a "no" (DatasetError, WeightsError): its words
         return _fail(store, run_id, str(exc), folder)
     except Exception as exc:  # noqa: BLE001 - a run must end with a status, whatever happened
         if (message := resource_failure(exc, run.config, store.home)) is not None:
