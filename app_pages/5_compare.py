@@ -4,7 +4,6 @@ several seeds when asked (mean curves with their spread, a paired test in plain 
 import pandas as pd
 import streamlit as st
 
-from core.data import datasets
 from core.jobs.runs import DEFAULT_SEEDS, MAX_SEEDS, start_comparison, stop_comparison
 from core.reports import charts, comparison, comparison_report, report
 from core.runs import store as store_mod
@@ -37,10 +36,9 @@ def run_every_strategy(
         unfreeze_blocks=int(common.setting(common.UNFREEZE)),
         layer=common.setting(common.LAYER),
     )
-    try:
+    with common.refusals("The dataset cannot be split", later=True) as refused:
         found = common.scan(folder)
-    except datasets.DatasetError as exc:
-        common.flash("error", f"The dataset cannot be split: {exc}")
+    if refused:
         return
     queued = start_comparison(
         common.get_store(), found, base, keys, seeds=seeds, repeat_splits=repeat_splits
