@@ -10,6 +10,7 @@ import pytest
 from core.reports import report
 from core.runs import tasks
 from core.runs.config import RunConfig
+from core.runs.results import result_from_json
 from core.runs.store import Run, Store
 from core.train import training
 
@@ -62,3 +63,9 @@ def test_an_unknown_task_reads_as_training_for_words_but_is_not_a_training_run(s
 
 def test_only_the_finder_sweeps_on_one_device():
     assert [t.name for t in tasks.TASKS.values() if t.one_device] == [tasks.LR_FIND]
+
+
+@pytest.mark.parametrize("name", list(tasks.TASKS))
+def test_each_tasks_result_type_is_what_the_store_reads_back(name):
+    result_type = tasks.TASKS[name].result
+    assert type(result_from_json(result_type().to_json())) is result_type
