@@ -204,20 +204,16 @@ def _save_uploads(class_dir: Path, files, name: str | None = None) -> None:
         if file is None or file.file_id in saved:
             continue
         saved.add(file.file_id)
-        try:
+        with common.refusals(kind="warning"):
             session.save_image(class_dir, name or file.name, file.getvalue())
-        except session.SessionError as exc:
-            st.warning(common.md(exc))
 
 
 def add_class_form(project: Path) -> None:
     with st.form("data_add_class", clear_on_submit=True):
         name = st.text_input("New class name", placeholder="e.g. cat")
         if st.form_submit_button("Add class", icon=":material/add:"):
-            try:
+            with common.refusals("That name cannot be used"):
                 session.add_class(project, name)
-            except session.SessionError as exc:
-                st.error(f"That name cannot be used: {common.md(exc)}.")
 
 
 def class_pictures(class_dir: Path, name: str) -> None:
@@ -378,12 +374,11 @@ def show_split(found: datasets.Scan) -> None:
     )
     seed = int(common.setting("seed"))
     fractions = RunConfig.default("val_fraction"), RunConfig.default("test_fraction")
-    try:
+    with common.refusals("This dataset cannot be split yet") as refused:
         split = datasets.split(
             found, val_fraction=fractions[0], test_fraction=fractions[1], seed=seed
         )
-    except datasets.DatasetError as exc:
-        st.error(f"This dataset cannot be split yet: {common.md(exc)}")
+    if refused:
         return
     for note in split.notes:
         st.warning(common.md(note))
@@ -404,13 +399,12 @@ def show_audio(audio_root: Path, images: Path) -> None:
     for name, clip in list(audio.first_clips(audio_root).items())[:GRID_CLASSES]:
         st.markdown(f"**{common.md(name)}**: {common.md(clip.name)}")
         left, right = st.columns(2)
-        try:
+        with left, common.refusals("This clip cannot be read", kind="warning") as refused:
             times, values = audio.waveform_preview(clip, settings)
-            left.plotly_chart(
+            st.plotly_chart(
                 charts.waveform(times, values, f"{name}: waveform"), key=f"data_wave_{name}"
             )
-        except audio.UnreadableAudio as exc:
-            left.warning(f"This clip cannot be read: {common.md(exc)}")
+        if refused:
             continue
         picture = audio.spectrogram_of(clip, audio_root, images)
         if picture is not None:

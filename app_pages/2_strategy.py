@@ -11,7 +11,7 @@ from core.reports import charts, glossary, report
 from core.runs import advisor, speed, strategies
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
-from ui import common
+from ui import bounds, common
 
 SEEN_ACTIVE = "_probe_seen_active"
 
@@ -121,8 +121,7 @@ def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | No
     per_class = int(
         st.number_input(
             "Pictures per class to measure on",
-            2,
-            100_000,
+            **bounds.of("probe_max_per_class"),
             help="A random sample of this many pictures from each class (fewer if a class has "
             "fewer). More makes the measurement surer and slower; the default ranks the three "
             "depths reliably.",

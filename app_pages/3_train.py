@@ -15,7 +15,7 @@ from core.runs import advisor, strategies
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.store import Run
-from ui import common, take_away, train_settings
+from ui import bounds, common, take_away, train_settings
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
@@ -169,8 +169,7 @@ def size_settings(spec: strategies.Strategy) -> dict:
     cols = st.columns(3)
     epochs = cols[0].number_input(
         "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
-        1,
-        500,
+        **bounds.of("epochs"),
         help=glossary.explain("epoch"),
         **common.kept("epochs", RunConfig.default("epochs")),
     )
@@ -178,8 +177,7 @@ def size_settings(spec: strategies.Strategy) -> dict:
     if len(spec.phases) > 1:
         finetune_epochs = cols[1].number_input(
             "Epochs (fine-tuning phase)",
-            1,
-            500,
+            **bounds.of("finetune_epochs"),
             help=glossary.explain("fine-tune"),
             **common.kept("finetune_epochs", finetune_epochs),
         )
@@ -251,8 +249,7 @@ def settings_form(folder: str, found: datasets.Scan):
         sizes = size_settings(spec)
         seed = st.number_input(
             "Seed (same seed, same split and start: repeatable runs)",
-            0,
-            2**31 - 1,
+            **bounds.of("seed"),
             help=glossary.explain("seed"),
             **common.kept("seed", RunConfig.default("seed")),
         )

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data import archive, audio, session
-from core.data.imaging import IMAGE_EXTENSIONS, UnreadableImage
+from core.data.imaging import IMAGE_EXTENSIONS
 from core.export import predict_batch
 from core.reports import charts, report
 from core.runs import store as store_mod
@@ -92,10 +92,9 @@ def one_picture(loaded, sound) -> None:
         snapshot = st.camera_input("Snapshot", key="predict_camera")
         inputs = [("snapshot.jpg", snapshot.getvalue())] if snapshot is not None else []
     for index, (name, data) in enumerate(inputs[:10]):
-        try:
+        with common.refusals(f"{common.md(name)} cannot be used") as refused:
             image = predict_batch.upload_image(name, data, sound, loaded.image_size)
-        except (UnreadableImage, audio.UnreadableAudio) as exc:
-            st.error(f"{common.md(name)} cannot be used: {common.md(exc)}")
+        if refused:
             continue
         explain_one(loaded, image, name, show_cam, index)
     if len(inputs) > 10:
@@ -187,12 +186,9 @@ def model_of(store, run: Run):
         )
         return None
     with st.spinner("Loading the model (the first time takes a few seconds)..."):
-        predict = model_loader.predict()
-        try:
+        with common.refusals("This model cannot be loaded"):
             return load_model(str(store.home), run.id, run.model_sha256 or "")
-        except predict.ModelRefused as exc:
-            st.error(f"This model cannot be loaded: {common.md(exc)}")
-            return None
+        return None
 
 
 def body() -> None:

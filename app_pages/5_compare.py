@@ -4,14 +4,13 @@ several seeds when asked (mean curves with their spread, a paired test in plain 
 import pandas as pd
 import streamlit as st
 
-from core.data import datasets
 from core.jobs.runs import DEFAULT_SEEDS, MAX_SEEDS, start_comparison, stop_comparison
 from core.reports import charts, comparison, comparison_report, report
 from core.runs import store as store_mod
 from core.runs import strategies
 from core.runs.config import RunConfig
 from core.runs.store import Run
-from ui import common
+from ui import bounds, common
 
 SEEN_ACTIVE = "_compare_seen_active"
 RUNS_KEY = "compare_runs"  # the runs picked for the overlay
@@ -37,10 +36,9 @@ def run_every_strategy(
         unfreeze_blocks=int(common.setting(common.UNFREEZE)),
         layer=common.setting(common.LAYER),
     )
-    try:
+    with common.refusals("The dataset cannot be split", later=True) as refused:
         found = common.scan(folder)
-    except datasets.DatasetError as exc:
-        common.flash("error", f"The dataset cannot be split: {exc}")
+    if refused:
         return
     queued = start_comparison(
         common.get_store(), found, base, keys, seeds=seeds, repeat_splits=repeat_splits
@@ -212,14 +210,12 @@ def run_all_section(folder: str | None, active: bool) -> None:
     cols = st.columns(2, gap="medium")
     epochs = cols[0].number_input(
         "Epochs per run (first phase)",
-        1,
-        200,
+        **bounds.of("epochs"),
         **common.kept("compare_epochs", RunConfig.default("epochs")),
     )
     finetune = cols[1].number_input(
         "Epochs (fine-tuning phase)",
-        1,
-        200,
+        **bounds.of("finetune_epochs"),
         **common.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
     )
     seeds, repeat_splits = seed_settings()

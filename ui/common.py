@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from core.data.imaging import UnreadableImage, load_pil_rgb
 from core.jobs import runs, worker
 from core.model import vgg16, weights_file
 from core.platform import settings
+from core.platform.refusal import Refusal
 from core.reports import glossary, report
 from core.runs import store as store_mod
 from core.runs import strategies, workspace
 from core.runs.config import RunConfig
 from core.runs.store import Run, Store
+from ui import bounds
 
 log = logging.getLogger("studio.pages")
 POLL_SECONDS = 1.0
@@ -205,11 +208,72 @@ def guarded(body: Callable[[], None]) -> None:
         body()
     except Exception as exc:  # noqa: BLE001 - the user sees a message, the log has the details
         log.exception("page error")
-        problem(
-            "Something unexpected went wrong on this page. Your data and runs are safe: "
-            "change a setting or reload the page to try again.",
-            f"{type(exc).__name__}: {exc}",
-        )
+        problem(FAULT, f"{type(exc).__name__}: {exc}")
+
+
+class Caught:
+    """What a refusals() block raised instead of finishing: a Refusal (its words were shown)
+    or a fault (shown as one); false when the block finished."""
+
+    def __init__(self) -> None:
+        self.refusal: Refusal | None = None
+        self.fault: Exception | None = None
+
+    def __bool__(self) -> bool:
+        return self.refusal is not None or self.fault is not None
+
+
+@contextmanager
+def refusals(intro: str = "", kind: str = "error", later: bool = False) -> Iterator[Caught]:
+    """The pages' one handler for "no". A core.platform.refusal.Refusal raised in the block
+    ends it and is shown as a message, "intro: its words" (kind: "error", "warning" or
+    "info"; a busy runs.Refused is a warning); `later` flashes it for the page's next run
+    instead (a button callback cannot place elements). Anything else is a fault: logged,
+    and shown with its technical detail folded, never as a traceback.
+
+        with common.refusals("This dataset cannot be read") as refused:
+            found = scan(folder)
+        if refused:
+            return None
+    """
+    caught = Caught()
+    try:
+        yield caught
+    except Refusal as exc:
+        caught.refusal = exc
+        say_refusal(exc, intro, kind, later)
+    except Exception as exc:  # noqa: BLE001 - a fault is shown as one, the log has the details
+        caught.fault = exc
+        log.exception("page error")
+        plain = f"{intro}: something unexpected went wrong." if intro else FAULT
+        detail = f"{type(exc).__name__}: {exc}"
+        if later:
+            flash("error", plain, detail)
+        else:
+            problem(plain, detail)
+
+
+FAULT = (
+    "Something unexpected went wrong on this page. Your data and runs are safe: change a "
+    "setting or reload the page to try again."
+)
+
+
+def say_refusal(
+    refusal: Refusal,
+    intro: str = "",
+    kind: str = "error",
+    later: bool = False,
+    busy_kind: str = "warning",
+) -> None:
+    """Show (or, later, flash) a Refusal's words after `intro`; a busy runs.Refused (another
+    run is under way) as busy_kind."""
+    kind = busy_kind if getattr(refusal, "busy", False) else kind
+    message = f"{intro}: {md(refusal.words)}" if intro else md(refusal.words)  # may hold paths
+    if later:
+        flash(kind, message)
+    else:
+        getattr(st, kind)(message)
 
 
 def problem(plain: str, detail: str | None = None) -> None:
@@ -226,23 +290,26 @@ def poll(body: Callable[[], None], active: bool) -> None:
     st.fragment(lambda: guarded(body), run_every=POLL_SECONDS if active else None)()
 
 
-def flash(kind: str, message: str) -> None:
-    """A message for the next run of the page (callbacks cannot place elements well)."""
-    st.session_state[FLASH] = (kind, message)
+def flash(kind: str, message: str, detail: str | None = None) -> None:
+    """A message for the next run of the page (callbacks cannot place elements well); an
+    error with a technical detail is shown as a problem(), the detail folded."""
+    st.session_state[FLASH] = (kind, message, detail)
 
 
 def flash_refusal(outcome: object, busy_kind: str = "warning") -> bool:
-    """Flash a core.jobs.runs.Refused (busy: a warning, or busy_kind; wrong settings: an error);
-    True when it was one, so the callback stops there."""
+    """Flash a returned core.jobs.runs.Refused (busy: a warning, or busy_kind; wrong settings:
+    an error); True when it was one, so the callback stops there."""
     if not isinstance(outcome, runs.Refused):
         return False
-    flash(busy_kind if outcome.busy else "error", md(outcome.reason))  # may hold paths
+    say_refusal(outcome, later=True, busy_kind=busy_kind)
     return True
 
 
 def show_flash() -> None:
-    kind, message = st.session_state.pop(FLASH, (None, None))
-    if kind:
+    kind, message, detail = st.session_state.pop(FLASH, (None, None, None))
+    if kind == "error" and detail:
+        problem(message, detail)
+    elif kind:
         getattr(st, kind)(message)
 
 
@@ -317,8 +384,7 @@ def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int
     if any(p.unfreeze_blocks == strategies.CONFIGURED for p in spec.phases):
         blocks = st.slider(
             "VGG16 blocks to retrain in the fine-tuning phase",
-            1,
-            len(vgg16.BLOCKS),
+            **bounds.of(UNFREEZE),
             help=glossary.explain("fine-tune") + " " + glossary.explain("block"),
             **kept(UNFREEZE, RunConfig.default(UNFREEZE)),
         )
@@ -353,8 +419,7 @@ def image_size_input(page: str) -> int:
     return int(
         st.number_input(
             "Image size (pixels)",
-            min_value=vgg16.MIN_IMAGE_SIZE,
-            max_value=512,
+            **bounds.of(IMAGE_SIZE),
             step=16,
             help=glossary.explain("image size"),
             **kept(IMAGE_SIZE, image_size(), scope=page),
@@ -453,10 +518,9 @@ def go_to(page: str, label: str, icon: str | None = None) -> None:
 
 def usable_scan(folder: str) -> datasets.Scan | None:
     """The dataset's (cached) scan, or an error saying what to fix and None."""
-    try:
+    with refusals("This dataset cannot be read") as refused:
         found = scan(folder)
-    except datasets.DatasetError as exc:
-        st.error(f"This dataset cannot be read: {md(exc)}")
+    if refused:
         return None
     if not found.ok:
         st.error("Fix the dataset first (see the Data page): " + md("; ".join(found.errors)))

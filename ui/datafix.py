@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.data import datafix, overlay
+from core.data import datafix
 from core.data.datasets import Scan
 from core.jobs import runs
 from core.reports import charts, report
@@ -28,10 +28,9 @@ THUMB = 96
 # -- edits --------------------------------------------------------------------------------------
 def _change(make, done: str | None = None) -> None:
     """Run one overlay change; a refused one is flashed as an error, a made one as `done`."""
-    try:
+    with common.refusals(later=True) as refused:
         edit = make()
-    except overlay.EditError as exc:
-        common.flash("error", common.md(exc))
+    if refused:
         return
     if done:
         common.flash("success", f"{done} (in the studio only): {common.md(edit.describe())}")

@@ -23,10 +23,9 @@ def section(folder: str, found: datasets.Scan, reconvert: Callable[[], None]) ->
     folder; reconvert then turns the new clips into spectrograms too)."""
     st.subheader("Record more examples")
     sounds = st.session_state.get(common.AUDIO_SOURCE)
-    try:
+    with common.refusals("Recording is not offered for this dataset", kind="info") as refused:
         target = capture.record_target(sounds or folder, common.get_store().home)
-    except capture.CaptureError as exc:
-        st.info(f"Recording is not offered for this dataset: {common.md(exc)}.")
+    if refused:
         return
     if target.note:
         st.caption(common.md(target.note))

@@ -19,7 +19,7 @@ from core.runs import strategies
 from core.runs.config import RunConfig
 from core.runs.store import Run
 from core.train import lr_finder
-from ui import common
+from ui import bounds, common
 
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # the slider's stops
 SETTINGS_FOR = "_train_settings_strategy"  # the strategy the per-phase widgets were set for
@@ -93,8 +93,7 @@ def widgets(spec: strategies.Strategy) -> dict:
     unfreeze, layer = common.strategy_options(spec, RunConfig.default("layer"))
     patience = st.number_input(
         "Early-stopping patience (epochs without a better validation loss before a phase ends)",
-        1,
-        100,
+        **bounds.of(PATIENCE),
         help=glossary.explain("early stopping"),
         **common.kept(PATIENCE, RunConfig.default(PATIENCE)),
     )

@@ -44,7 +44,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.engines:
         return _bench_engines(args)
     common.weights_setting(args.weights)  # a missing file is bad input, said in one line
-    min_size, min_batch = RunConfig.bounds("image_size")[0], RunConfig.bounds("batch_size")[0]
+    min_size, min_batch = RunConfig.bounds("image_size").low, RunConfig.bounds("batch_size").low
     if args.image_size < min_size or args.images < 2 or args.batch_size < min_batch:
         raise common.CliError(
             f"bench needs --image-size >= {min_size}, --images >= 2 and --batch-size >= {min_batch}"

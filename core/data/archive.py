@@ -52,6 +52,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from core.data.imaging import is_image_file
+from core.platform.refusal import Refusal
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -71,7 +72,7 @@ _CHUNK = 64 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class ArchiveError(ValueError):
+class ArchiveError(Refusal, ValueError):
     """The upload cannot be extracted; the message says why, for the user."""
 
 

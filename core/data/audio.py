@@ -40,6 +40,7 @@ from core.data.datasets import IGNORED_NAMES, DatasetError
 from core.data.imaging import IMAGE_EXTENSIONS
 from core.data.overlay import Edit
 from core.platform.fileio import sha256_file, write_atomically
+from core.platform.refusal import Refusal
 
 _BASE_EXTENSIONS = frozenset({".wav", ".flac", ".ogg"})
 # libsndfile reads MP3 from 1.1.0 on; only claim it when the installed build really can.
@@ -52,7 +53,7 @@ REPORT_FILE = ".spectrograms.json"  # written last: its presence means the folde
 AMIN = 1e-10  # power floor before the log (-100 dB), so silence does not give -inf
 
 
-class UnreadableAudio(ValueError):
+class UnreadableAudio(Refusal, ValueError):
     """A file that cannot be decoded into audio samples; the message says why, for the user."""
 
 

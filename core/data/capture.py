@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core.data import audio, datasets, session
 from core.data.imaging import IMAGE_EXTENSIONS, UnreadableImage, image_info
+from core.platform.refusal import Refusal
 
 MAX_FRAME_BYTES = 8_000_000  # one webcam frame (a 4K JPEG is about 2 MB)
 MAX_FRAMES = 300  # one burst
@@ -28,7 +29,7 @@ FRAME_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 AUDIO_SUFFIX = ".wav"  # what st.audio_input records
 
 
-class CaptureError(ValueError):
+class CaptureError(Refusal, ValueError):
     """A recording that cannot be saved; the message says why, for the person."""
 
 

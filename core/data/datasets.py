@@ -32,6 +32,7 @@ from core.data.imaging import (
     is_unsupported_image,
 )
 from core.platform.fileio import sha256_file
+from core.platform.refusal import Refusal
 
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 SIDES = (TRAIN, VALIDATION, TEST)
@@ -44,7 +45,7 @@ LINK_OUTSIDE = "link to a place outside the dataset folder, not followed"
 LINK_REPEATED = "link to a folder already read (a loop or a second way in), not followed"
 
 
-class DatasetError(ValueError):
+class DatasetError(Refusal, ValueError):
     """The folder cannot be trained on; the message says what to fix."""
 
 

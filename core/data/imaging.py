@@ -27,6 +27,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL import features as pil_features
 
+from core.platform.refusal import Refusal
+
 
 def _register_optional_formats() -> frozenset[str]:
     """Extensions of formats that need a plugin: HEIC/HEIF (iPhone photos) through pillow-heif,
@@ -79,7 +81,7 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I;16S"})
 _HIGH_BIT_DEPTH_MODES = _SIXTEEN_BIT_MODES | {"I", "F"}
 
 
-class UnreadableImage(ValueError):
+class UnreadableImage(Refusal, ValueError):
     """A file that cannot be decoded into an image; the message says why, for the user."""
 
 

@@ -38,6 +38,7 @@ from PIL import Image
 
 from core.data.datasets import TEST, TRAIN, VALIDATION
 from core.model import vgg16
+from core.platform.refusal import Refusal
 
 MARKER_FILE = ".complete.json"
 KERAS_CACHE_HINT = "~/.keras/datasets"
@@ -45,7 +46,7 @@ KERAS_CACHE_HINT = "~/.keras/datasets"
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-class SampleUnavailable(RuntimeError):
+class SampleUnavailable(Refusal, RuntimeError):
     """A sample dataset cannot be obtained here (no internet on first use); says what to do."""
 
 

@@ -19,13 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.platform.fileio import atomic_write_text
+from core.platform.refusal import Refusal
 
 RELABEL, EXCLUDE = "relabel", "exclude"
 KINDS = (RELABEL, EXCLUDE)
 OVERLAY_DIR = "overlays"  # below the studio home: one JSON file per dataset folder
 
 
-class EditError(ValueError):
+class EditError(Refusal, ValueError):
     """An edit that cannot be made; the message says why and what to do."""
 
 

@@ -23,6 +23,7 @@ from typing import BinaryIO
 from core.data import archive
 from core.data.imaging import IMAGE_EXTENSIONS, UnreadableImage, image_info
 from core.platform import settings
+from core.platform.refusal import Refusal
 
 SESSIONS_DIR = "sessions"
 UPLOADS_DIR = "uploads"
@@ -34,7 +35,7 @@ _UNSAFE = re.compile(r"[^\w\- ]+")  # \w is Unicode-aware: letters and digits of
 _SPACES = re.compile(r"[\s_]+")
 
 
-class SessionError(ValueError):
+class SessionError(Refusal, ValueError):
     """A name or file that cannot be used; the message says why, for the user."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.export import export
 from core.platform.fileio import write_atomically
+from core.platform.refusal import Refusal
 from core.reports import html_report
 from core.runs import runfiles
 from core.runs.store import Run, Store
@@ -66,7 +67,7 @@ for path, row in zip(images, probabilities):
 '''
 
 
-class BundleRefused(ValueError):
+class BundleRefused(Refusal, ValueError):
     """The run cannot be bundled; the message says why."""
 
 

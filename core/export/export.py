@@ -24,6 +24,7 @@ import numpy as np
 from core.data.datasets import Item
 from core.export import predict
 from core.model.metrics import class_probabilities
+from core.platform.refusal import Refusal
 from core.runs import runfiles
 from core.runs.store import Store
 
@@ -55,7 +56,7 @@ FORMATS: dict[str, ExportFormat] = {
 }
 
 
-class ExportRefused(ValueError):
+class ExportRefused(Refusal, ValueError):
     """The export could not be made, or it predicts differently from the studio's model."""
 
 

@@ -17,12 +17,13 @@ from PIL import Image, ImageOps
 
 from core.data.imaging import load_pil_rgb, load_rgb, squash
 from core.model.metrics import class_probabilities
+from core.platform.refusal import Refusal
 from core.runs.store import WITH_MODEL, Run, Store
 
 SHOWN_SIZE = 224  # pictures are decoded at least this large for showing (the Grad-CAM overlay)
 
 
-class ModelRefused(ValueError):
+class ModelRefused(Refusal, ValueError):
     """A model file this studio did not write, or one that changed since; or no such run."""
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.export import bundle
+from core.platform.refusal import Refusal
 from core.runs import runfiles
 from core.runs.config import RunConfig
 from core.runs.results import RunResult
@@ -21,7 +22,7 @@ LOSS_TOLERANCE = 0.05  # absolute, validation log loss
 SHOWN = 5  # files named in a refusal
 
 
-class ReproduceRefused(ValueError):
+class ReproduceRefused(Refusal, ValueError):
     """Nothing to reproduce, or not on the same files; the message says what to do."""
 
 

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.platform.refusal import Refusal
+
 LOCAL, RAY = "local", "ray"
 ENGINES = (LOCAL, RAY)
 RAY_ADDRESS_ENV = "STUDIO_RAY_ADDRESS"
@@ -32,7 +34,7 @@ RAY_REQUIREMENT = "ray>=2.40"
 _SETTINGS_FILE = "ray-engine.json"  # the home's last Ray settings: a restarted executor reuses them
 
 
-class EngineUnavailable(ValueError):
+class EngineUnavailable(Refusal, ValueError):
     """The chosen engine cannot run anything now (no Ray installed, no cluster reachable)."""
 
 
@@ -189,7 +191,7 @@ def needed_outputs(config) -> tuple[Output, ...]:
     from core.model import vgg16
     from core.train import phases
 
-    if config.task != "train":
+    if not config.task_spec.trains:
         return ()
     if config.strategy_spec.closed_form:
         return ((config.layer, "gap"),)

@@ -79,7 +79,7 @@ def dataset_name(run: Run) -> str:
 
 def strategy_key(run: Run) -> str:
     """The strategy key, or the task ("probe", "map") of a run that trains nothing."""
-    return run.strategy if report.task(run) == "train" else report.task(run)
+    return run.strategy if report.is_training(run) else report.task(run)
 
 
 def filter_runs(runs: Iterable[Run], wanted: RunFilter) -> list[Run]:

@@ -3,7 +3,8 @@ one comparison) under way at a time, one similarity measurement of a dataset at 
 comparison's runs on equal terms (same split, seed, image size and weights).
 
 Each start function either queues and returns the run(s), or queues nothing and returns a
-`Refused` saying why in a sentence the page shows and the CLI prints.
+`Refused` (a core.platform.refusal.Refusal) saying why in a sentence the page shows and the CLI
+prints.
 """
 
 from __future__ import annotations
@@ -11,28 +12,39 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from core.data import datasets, overlay
 from core.jobs import worker
 from core.jobs.engines import Engine
+from core.platform.refusal import Refusal
 from core.reports import report
 from core.runs import store as store_mod
-from core.runs import strategies
-from core.runs.config import RunConfig
+from core.runs import strategies, tasks
+from core.runs.config import MAX_SEED, RunConfig
 from core.runs.store import Run, Store
 
 CLI_OWNER = store_mod.CLI_OWNER
 
 
-@dataclass(frozen=True)
-class Refused:
+class Refused(Refusal):
     """Why nothing was queued. busy: another run is under way (wait for it, or stop it);
-    otherwise the settings or the dataset are wrong (change them)."""
+    otherwise the settings or the dataset are wrong (change them).
 
-    reason: str
-    busy: bool = False
+    A Refusal like every other "no" of the studio, but returned rather than raised: the
+    start functions answer with a run or a Refused, and a caller that wants the one handler
+    (ui.refusals, the CLI's) raises it."""
+
+    def __init__(self, reason: str, busy: bool = False) -> None:
+        super().__init__(reason)
+        self.busy = busy
+
+    @property
+    def reason(self) -> str:
+        return self.words
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.busy))
 
 
 def under_way(store: Store) -> list[Run]:
@@ -40,13 +52,6 @@ def under_way(store: Store) -> list[Run]:
     worker never blocks new runs)."""
     worker.reap(store)
     return store.list(statuses=store_mod.ACTIVE)
-
-
-# what each task is called when it is refused: (its name, when it may start instead)
-_STARTING = {
-    "train": ("Training", "wait for it to end or stop it first."),
-    "lr_find": ("The learning-rate finder", "the learning-rate finder can start when it ends."),
-}
 
 
 def start_training(
@@ -65,20 +70,19 @@ def start_training(
     is wanted before training starts). owner: who asks (a browser session id, or CLI_OWNER).
     engine: where it runs (default: Engine.from_environment(), the local worker unless
     STUDIO_RAY_ADDRESS is set); a cluster that cannot be reached refuses it, nothing queued."""
-    task = task or config.task
-    name, instead = _STARTING.get(task, _STARTING["train"])
+    spec = tasks.get(task or config.task)
     if under_way(store):
-        return Refused(f"A run is already under way: {instead}", busy=True)
+        return Refused(spec.busy, busy=True)
     try:
         return worker.submit(
             store,
-            dataclasses.replace(config, task=task),
+            dataclasses.replace(config, task=spec.name),
             owner=owner,
             idle_seconds=idle_seconds,
             engine=engine or Engine.from_environment(),
         )
     except ValueError as exc:  # engines.EngineUnavailable is one
-        return Refused(f"{name} cannot start: {exc}")
+        return Refused(f"{spec.cannot_start}: {exc}")
 
 
 def start_lr_find(
@@ -89,7 +93,7 @@ def start_lr_find(
     engine: Engine | None = None,
 ) -> Run | Refused:
     """start_training with task "lr_find"."""
-    return start_training(store, config, owner, idle_seconds, engine, task="lr_find")
+    return start_training(store, config, owner, idle_seconds, engine, task=tasks.LR_FIND)
 
 
 def resume_training(store: Store, run_id: str, owner: str | None = None) -> Run | Refused:
@@ -119,7 +123,7 @@ def start_probe(
     cap = RunConfig.default("probe_max_per_class") if max_per_class is None else max_per_class
     config = RunConfig(
         dataset=dataset,
-        task="probe",
+        task=tasks.PROBE,
         image_size=image_size,
         weights=weights,
         probe_max_per_class=cap,
@@ -135,13 +139,7 @@ def queue_probe(
 ) -> Run | Refused:
     """Queue a probe run unless one of the same dataset is under way. A probe is short, so it
     may queue behind a training run."""
-    dataset = worker.absolute_paths(config).dataset
-    if any(report.is_probe(r) and r.dataset == dataset for r in under_way(store)):
-        return Refused("A measurement of this dataset is already under way.", busy=True)
-    try:
-        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds)
-    except ValueError as exc:
-        return Refused(f"The measurement cannot start: {exc}")
+    return _queue_side_job(store, config, owner, idle_seconds)
 
 
 DEFAULT_SEEDS = 1  # runs per strategy in a comparison (1: one run each, as before repeats)
@@ -153,14 +151,25 @@ def start_map(
 ) -> Run | Refused:
     """Queue a map of the data (core.train.datamap) unless one of this dataset is under way. Like a
     probe it is short (cached features), so it may queue behind a training run."""
-    config = RunConfig(dataset=dataset, task="map", image_size=image_size, weights=weights)
-    target = worker.absolute_paths(config).dataset
-    if any(report.is_map(r) and r.dataset == target for r in under_way(store)):
-        return Refused("A map of this dataset is already being drawn.", busy=True)
+    config = RunConfig(dataset=dataset, task=tasks.MAP, image_size=image_size, weights=weights)
+    return _queue_side_job(store, config, owner)
+
+
+def _queue_side_job(
+    store: Store,
+    config: RunConfig,
+    owner: str | None = None,
+    idle_seconds: float = worker.IDLE_SECONDS,
+) -> Run | Refused:
+    """Queue a side job (a probe, a map) unless one of its task and dataset is under way."""
+    spec = config.task_spec
+    dataset = worker.absolute_paths(config).dataset
+    if any(report.task(r) == spec.name and r.dataset == dataset for r in under_way(store)):
+        return Refused(spec.busy, busy=True)
     try:
-        return worker.submit(store, config, owner=owner)
+        return worker.submit(store, config, owner=owner, idle_seconds=idle_seconds)
     except ValueError as exc:
-        return Refused(f"The map cannot be drawn: {exc}")
+        return Refused(f"{spec.cannot_start}: {exc}")
 
 
 def latest_map(store: Store, dataset: str) -> Run | None:
@@ -238,7 +247,7 @@ def start_comparison(
         return Refused("Choose at least one strategy to compare.")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
         return Refused(f"Seeds per strategy must be a whole number from 1 to {MAX_SEEDS}.")
-    if base.seed + seeds - 1 > 2**32 - 1:
+    if base.seed + seeds - 1 > MAX_SEED:
         return Refused("The seed is too large to add repeats to: choose a smaller seed.")
     try:
         configs = comparison_configs(found, base, keys, seeds, repeat_splits)

@@ -310,10 +310,7 @@ def plan_distribution(gpus: Sequence[Gpu], config) -> DistributionPlan:
     batch = config.batch_size
     if len(gpus) < 2:
         return DistributionPlan(1, batch, 1.0, f"{len(gpus) or 'no'} GPU: one device")
-    if config.task == "lr_find":
-        # the finder's suggestion is the rate the user types in, for the run's batch on one
-        # device; a training run then scales it by the rule itself (swept at the global batch,
-        # it would come out scaled twice)
+    if config.task_spec.one_device:  # the learning-rate finder (core.runs.tasks says why)
         return DistributionPlan(
             1, batch, 1.0, f"{len(gpus)} GPUs, but the learning-rate finder sweeps on one"
         )

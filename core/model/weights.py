@@ -14,13 +14,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from core.platform import settings
+from core.platform.refusal import Refusal
 
 IMAGENET, FILE, NONE = "imagenet", "file", "none"
 NO_WEIGHTS_LABEL = "no pretrained weights"
 _NONE_WORDS = ("none", "random")
 
 
-class WeightsError(RuntimeError):
+class WeightsError(Refusal, RuntimeError):
     """The weights cannot be had or do not fit VGG16; the message says what to do."""
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from core.data import datasets, overlay
 from core.platform import hostinfo
+from core.platform.refusal import Refusal
 from core.reports import charts, comparison, report
 from core.reports.html_report import STYLE, _e, _table
 from core.runs import runfiles, strategies
@@ -27,7 +28,7 @@ from core.runs.store import Run, Store
 UNKNOWN = "-"
 
 
-class ComparisonReportRefused(ValueError):
+class ComparisonReportRefused(Refusal, ValueError):
     """There is nothing to report on; the message says why and what to do."""
 
 

@@ -17,7 +17,7 @@ from core.data import samples
 from core.model.weights import WeightsSpec
 from core.reports import references
 from core.runs import store as store_mod
-from core.runs import strategies
+from core.runs import strategies, tasks
 from core.runs.results import Progress, RunResult
 from core.runs.store import Run
 
@@ -53,37 +53,35 @@ def task(run: Run) -> str:
 
 
 def is_probe(run: Run) -> bool:
-    return task(run) == "probe"
+    return task(run) == tasks.PROBE
 
 
 def is_lr_find(run: Run) -> bool:
-    return task(run) == "lr_find"
+    return task(run) == tasks.LR_FIND
 
 
 def is_training(run: Run) -> bool:
     """A training run (not a measurement, not a learning-rate range test)."""
-    return task(run) == "train"
+    return task(run) in tasks.TASKS and tasks.get(task(run)).trains
 
 
 def is_map(run: Run) -> bool:
     """A map of the data (core.train.datamap): no model, shown on the Data page."""
-    return task(run) == "map"
+    return task(run) == tasks.MAP
 
 
 # runs that train nothing, in words
-SIDE_TASKS = {"probe": "similarity measurement", "map": "map of the data"}
+SIDE_TASKS = {name: t.title for name, t in tasks.SIDE_TASKS.items()}
 
 
 def task_title(run: Run) -> str:
     """What a run does, in words: its strategy's title, or the kind of measurement."""
-    if is_lr_find(run):
-        return f"learning-rate finder for {strategy_title(run.strategy)}"
-    return SIDE_TASKS.get(task(run)) or strategy_title(run.strategy)
+    return run.config.task_spec.title_for(strategy_title(run.strategy))
 
 
 def task_page(run: Run) -> str:
     """The page that shows a run's results: Strategy (a probe), Data (a map) or Train."""
-    return {"probe": "Strategy", "map": "Data"}.get(task(run), "Train")
+    return run.config.task_spec.page
 
 
 def strategy_title(key: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.model import vgg16
 from core.platform import hostinfo
+from core.runs import tasks
 from core.runs.config import RunConfig
 
 FLOAT_BYTES = 4
@@ -77,7 +78,7 @@ def _pool_floats(layer: str, image_size: int) -> int:
 
 def _trained_blocks(config: RunConfig) -> int:
     """The most VGG16 blocks any phase of the run trains (0: only a head)."""
-    if config.task == "probe":
+    if config.task == tasks.PROBE:
         return 0
     return max(p.blocks(config.unfreeze_blocks) for p in config.strategy_spec.phases)
 
@@ -85,7 +86,7 @@ def _trained_blocks(config: RunConfig) -> int:
 def _cached_floats(config: RunConfig) -> int:
     """Floats per image of the cached features (held in memory too): pooled to one number per
     channel for the probe and the linear strategy, whole maps of the frozen cut otherwise."""
-    if config.task == "probe" or config.strategy_spec.head == "logistic":
+    if config.task == tasks.PROBE or config.strategy_spec.head == "logistic":
         return sum(
             vgg16.BLOCKS[vgg16.block_of(layer) - 1].filters for layer in vgg16.FEATURE_LAYERS
         )
@@ -189,7 +190,7 @@ def disk_need(config: RunConfig, images: int) -> int:
     """Bytes a run writes: the model, the resume weights (two while one replaces the other),
     a best checkpoint per phase, and the feature cache."""
     weights = (sum(_params_per_block()) + _head_params(config.image_size)) * FLOAT_BYTES
-    phases = 0 if config.task == "probe" else len(config.strategy_spec.phases)
+    phases = 0 if config.task == tasks.PROBE else len(config.strategy_spec.phases)
     return weights * (phases + 3) + images * _cached_floats(config) * FLOAT_BYTES
 
 

@@ -11,23 +11,55 @@ from typing import Any
 from core.model import vgg16
 from core.model.device import PRECISIONS
 from core.model.weights import NO_WEIGHTS, WeightsSpec
-from core.runs import strategies
+from core.runs import strategies, tasks
 
 # Upper bounds: beyond them a run cannot fit a desktop's memory, and a huge value used to crash
 # the worker (a segfault, not an error) before any check could say why.
 MAX_IMAGE_SIZE = 512
 MAX_BATCH_SIZE = 1024
 MAX_EPOCHS = 1000
-TASKS = ("train", "probe", "map", "lr_find")
-_BOUNDED = (
-    ("image_size", "image size", vgg16.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, " px"),
-    ("batch_size", "batch size", 1, MAX_BATCH_SIZE, ""),
-    ("epochs", "epochs", 1, MAX_EPOCHS, ""),
-    ("finetune_epochs", "finetune epochs", 1, MAX_EPOCHS, ""),
-    ("unfreeze_blocks", "blocks to unfreeze", 1, len(vgg16.BLOCKS), ""),
-    ("early_stopping_patience", "early-stopping patience", 1, MAX_EPOCHS, " epochs"),
-    ("seed", "seed", 0, 2**32 - 1, ""),
-)
+MAX_SEED = 2**32 - 1  # numpy's and Keras' seeds are unsigned 32-bit
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The whole numbers a setting may take: what RunConfig.problems checks, and the range of
+    every widget and flag that sets it."""
+
+    name: str  # the RunConfig field
+    shown: str  # how a message names it
+    low: int
+    high: int | None  # None: no upper bound
+    unit: str = ""  # after a number in a message (" px")
+    too_low: str = ""  # the whole message when below `low` ("": "<shown> must be at least ...")
+
+
+BOUNDS: dict[str, Bounds] = {
+    b.name: b
+    for b in (
+        Bounds(
+            "image_size",
+            "image size",
+            vgg16.MIN_IMAGE_SIZE,
+            MAX_IMAGE_SIZE,
+            " px",
+            f"image size must be at least {vgg16.MIN_IMAGE_SIZE} px (VGG16's minimum)",
+        ),
+        Bounds("batch_size", "batch size", 1, MAX_BATCH_SIZE),
+        Bounds("epochs", "epochs", 1, MAX_EPOCHS),
+        Bounds("finetune_epochs", "finetune epochs", 1, MAX_EPOCHS),
+        Bounds("unfreeze_blocks", "blocks to unfreeze", 1, len(vgg16.BLOCKS)),
+        Bounds("early_stopping_patience", "early-stopping patience", 1, MAX_EPOCHS, " epochs"),
+        Bounds("seed", "seed", 0, MAX_SEED),
+        Bounds(
+            "probe_max_per_class",
+            "pictures per class to measure on",
+            2,
+            None,
+            too_low="a measurement needs at least 2 pictures per class (1 to validate)",
+        ),
+    )
+}
 
 
 @dataclass
@@ -65,11 +97,11 @@ class RunConfig:
     edits: list[dict] | None = None
     label: str = ""  # free text shown in tables
     audio: dict | None = None  # SpectrogramSettings fields, for audio datasets (None: defaults)
-    # "train"; "probe": the advisor's linear probe on block3/4/5 features; "map": the map of the
-    # data and its near-duplicates (core.train.datamap); "lr_find": the learning-rate range test
-    # of the
-    # strategy's first Keras phase (core/train/lr_finder.py)
-    task: str = "train"
+    # a key of core.runs.tasks.TASKS: "train"; "probe": the advisor's linear probe on
+    # block3/4/5 features; "map": the map of the data and its near-duplicates
+    # (core.train.datamap); "lr_find": the learning-rate range test of the strategy's first
+    # Keras phase (core/train/lr_finder.py)
+    task: str = tasks.TRAIN
     # "probe" only: pictures per class it measures on (a stratified sample). 60 ranks the three
     # depths reliably and keeps a 5-class measurement to ~300 pictures: about half a minute of
     # feature extraction on 2 CPU cores at 150 px.
@@ -101,17 +133,17 @@ class RunConfig:
         raise KeyError(f"RunConfig.{name} has no default: it must always be given")
 
     @classmethod
-    def bounds(cls, name: str) -> tuple[int, int]:
-        """The lowest and highest value of a bounded whole-number setting (problems() checks
-        them)."""
-        for setting, _shown, low, high, _unit in _BOUNDED:
-            if setting == name:
-                return low, high
-        raise KeyError(f"RunConfig.{name} has no bounds")
+    def bounds(cls, name: str) -> Bounds:
+        """The range of a whole-number setting (KeyError: the setting has none)."""
+        return BOUNDS[name]
 
     @property
     def strategy_spec(self) -> strategies.Strategy:
         return strategies.get(self.strategy)
+
+    @property
+    def task_spec(self) -> tasks.Task:
+        return tasks.get(self.task)
 
     @property
     def weights_spec(self) -> WeightsSpec:
@@ -135,17 +167,15 @@ class RunConfig:
         out += _bound_problems(self)
         if self.layer not in vgg16.FEATURE_LAYERS:
             out.append(f"layer must be one of {', '.join(vgg16.FEATURE_LAYERS)}")
-        if not _is_number(self.probe_max_per_class) or self.probe_max_per_class < 2:
-            out.append("a measurement needs at least 2 pictures per class (1 to validate)")
         out += _fraction_problems(self)
         if self.precision not in PRECISIONS:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if any(not _is_number(lr) or not 0 < lr < math.inf for lr in self.learning_rates.values()):
             out.append("learning rates must be positive numbers")
         out += _optimizer_problems(self.optimizers)
-        if self.task not in TASKS:
-            out.append(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
-        elif self.task == "lr_find" and self.strategy in strategies.STRATEGIES:
+        if self.task not in tasks.TASKS:
+            out.append(f"task must be one of {', '.join(tasks.TASKS)}, not {self.task!r}")
+        elif self.task == tasks.LR_FIND and self.strategy in strategies.STRATEGIES:
             if self.strategy_spec.closed_form:
                 out.append(
                     f"the {self.strategy_spec.title.lower()} fits in closed form: it has no "
@@ -189,13 +219,12 @@ def _is_number(value) -> bool:
 def _bound_problems(config: RunConfig) -> list[str]:
     """Whole numbers within their bounds (JSON or a typo may bring a string or 1e9)."""
     out = []
-    for name, shown, low, high, unit in _BOUNDED:
-        value = getattr(config, name)
+    for b in BOUNDS.values():
+        value = getattr(config, b.name)
         if not isinstance(value, int) or isinstance(value, bool):
-            out.append(f"{shown} must be a whole number, got {value!r}")
-        elif value < low:
-            why = " (VGG16's minimum)" if name == "image_size" else ""
-            out.append(f"{shown} must be at least {low}{unit}{why}")
-        elif value > high:
-            out.append(f"{shown} must be at most {high}{unit}, got {value}{unit}")
+            out.append(f"{b.shown} must be a whole number, got {value!r}")
+        elif value < b.low:
+            out.append(b.too_low or f"{b.shown} must be at least {b.low}{b.unit}")
+        elif b.high is not None and value > b.high:
+            out.append(f"{b.shown} must be at most {b.high}{b.unit}, got {value}{b.unit}")
     return out

@@ -19,6 +19,7 @@ import numpy as np
 
 from core.data import datasets, overlay
 from core.platform import settings
+from core.platform.refusal import Refusal
 from core.runs.config import RunConfig
 from core.runs.store import Run, Store
 
@@ -32,7 +33,7 @@ VERSIONED = {  # what the bundle records: label -> distribution name
 }
 
 
-class RunFilesMissing(ValueError):
+class RunFilesMissing(Refusal, ValueError):
     """A run's saved files (or its dataset) are not where the run left them."""
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from core.data.datasets import TRAIN, Item
 from core.model import vgg16
 from core.platform.fileio import atomic_write_text
+from core.runs import tasks
 from core.runs.results import MapPoint, MapResult, RunResult, SimilarPair, WrongImage
 
 UMAP, TSNE, PCA = "UMAP", "t-SNE", "PCA"
@@ -324,7 +325,7 @@ def finished_runs(store, dataset: str | Path) -> list:
     return [
         run
         for run in store.list(statuses=store_mod.WITH_MODEL, limit=200)
-        if run.config.task == "train"
+        if run.config.task == tasks.TRAIN
         and run.training_result is not None
         and str(Path(run.dataset).expanduser().resolve()) == target
     ]

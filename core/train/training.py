@@ -9,17 +9,19 @@ modules: run_context (prepare), extraction, linear_fits, phases, resume, evaluat
 from __future__ import annotations
 
 import errno
+import importlib
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from core.data.datasets import DatasetError
 from core.model import device, vgg16
-from core.model.weights import WeightsError
 from core.platform import settings
 from core.platform.fileio import remove_stale_temps, sha256_file
-from core.runs import budget
+from core.platform.refusal import Refusal
+from core.runs import budget, tasks
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.results import Progress, Result, RunResult
@@ -75,11 +77,9 @@ def _execute(store: Store, run_id: str) -> str:
         # several GPUs: mirrored, with the global batch and scaled learning rates (one: as is)
         spread = device.plan_distribution(device.detect_gpus(), run.config)
         ctx.config = device.distributed_config(ctx.config, spread)
-        runner = {"probe": _run_probe, "map": _run_map, "lr_find": _run_lr_find}.get(
-            run.config.task, _run_training
-        )
+        runner = task_runner(run.config.task_spec)
         with device.distribution_scope(spread):
-            result, status = runner(ctx, resume=run.resume)
+            result, status = runner(ctx, run.resume)
         note = result.note if isinstance(result, RunResult) else None
         _record(store, run_id, status, folder, error=note, result=result)
         return status
@@ -91,7 +91,7 @@ def _execute(store: Store, run_id: str) -> str:
             progress=Progress("finished", store_mod.STOPPED),
         )
         return store_mod.STOPPED
-    except (WeightsError, ValueError) as exc:  # DatasetError is a ValueError
+    except (Refusal, ValueError) as exc:  # a "no" (DatasetError, WeightsError): its words
         return _fail(store, run_id, str(exc), folder)
     except Exception as exc:  # noqa: BLE001 - a run must end with a status, whatever happened
         if (message := resource_failure(exc, run.config, store.home)) is not None:
@@ -173,22 +173,32 @@ def _model_fields(folder: Path) -> dict:
     return {"model_path": str(model), "model_sha256": sha256_file(model)}
 
 
-# -- the runners ------------------------------------------------------------------------------
-def _run_probe(ctx: Context, resume: bool = False) -> tuple[Result, str]:
+# -- the runners (core.runs.tasks names each task's) -------------------------------------------
+Runner = Callable[[Context, bool], tuple[Result, str]]
+
+
+def task_runner(task: tasks.Task) -> Runner:
+    """The function that executes a task, from its row's "module:function" (the table lives
+    in core.runs, below this layer, so it names its runner as text)."""
+    module, _, name = task.runner.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def probe_task(ctx: Context, resume: bool = False) -> tuple[Result, str]:
     return run_probe(ctx, build_base(ctx))
 
 
-def _run_map(ctx: Context, resume: bool = False) -> tuple[Result, str]:
+def map_task(ctx: Context, resume: bool = False) -> tuple[Result, str]:
     from core.train import datamap
 
     return datamap.run_map(ctx), store_mod.DONE
 
 
-def _run_lr_find(ctx: Context, resume: bool = False) -> tuple[Result, str]:
+def lr_find_task(ctx: Context, resume: bool = False) -> tuple[Result, str]:
     return run_lr_find(ctx, _dense_network(ctx, build_base(ctx)))
 
 
-def _run_training(ctx: Context, resume: bool = False) -> tuple[RunResult, str]:
+def training_task(ctx: Context, resume: bool = False) -> tuple[RunResult, str]:
     base = build_base(ctx)
     if ctx.config.strategy_spec.closed_form:
         return run_linear(ctx, base)

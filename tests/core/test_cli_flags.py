@@ -124,7 +124,8 @@ def test_a_fault_is_not_a_refusal(monkeypatch, capsys, tmp_path):
 
 @pytest.mark.parametrize("setting", ["image_size", "batch_size", "seed"])
 def test_bounds_come_from_runconfig(setting):
-    low, high = RunConfig.bounds(setting)
+    bounds = RunConfig.bounds(setting)
+    low, high = bounds.low, bounds.high
     assert low < high
     over = dataclasses.replace(RunConfig(dataset="."), **{setting: high + 1})
     assert any(str(high) in problem for problem in over.problems())

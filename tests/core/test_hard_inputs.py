@@ -63,7 +63,7 @@ def test_out_of_memory_fails_the_run_with_advice(binary_dataset, tmp_path, monke
     def exhausted(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(training, "_run_training", exhausted)
+    monkeypatch.setattr(training, "training_task", exhausted)
     run = _run(Store(tmp_path / "home"), binary_dataset, strategy="head", image_size=64)
     assert run.status == store_mod.FAILED
     assert run.error == "out of memory: lower the batch size to 16 or the image size to 40"

@@ -4,7 +4,7 @@ source of run defaults)."""
 import pytest
 
 from core.model.weights import NO_WEIGHTS
-from core.runs.config import RunConfig
+from core.runs.config import BOUNDS, RunConfig
 
 
 def test_scratch_ignores_weights_setting(tmp_path):
@@ -62,8 +62,30 @@ def test_default_refuses_settings_without_a_default(name):
         ({"test_fraction": -0.1}, "test fraction must be at least 0 and below 1"),
         ({"test_fraction": "0.2"}, "test fraction must be at least 0 and below 1"),
         ({"val_fraction": 0.5, "test_fraction": 0.5}, "must add up to less than 1"),
+        ({"seed": 2**32}, "seed must be at most 4294967295"),
+        ({"early_stopping_patience": 0}, "early-stopping patience must be at least 1 epochs"),
+        ({"probe_max_per_class": 1}, "a measurement needs at least 2 pictures per class"),
     ],
 )
 def test_run_config_refuses_values_beyond_its_bounds(tmp_path, settings, message):
     config = RunConfig(dataset=str(tmp_path), weights="none", **settings)
     assert message in " | ".join(config.problems())
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_each_bounded_setting_is_accepted_at_its_bounds_and_refused_one_beyond(tmp_path, name):
+    bounds = RunConfig.bounds(name)
+    assert bounds.low <= RunConfig.default(name) <= (bounds.high or RunConfig.default(name))
+
+    def problems(value: int) -> list[str]:
+        config = RunConfig(dataset=str(tmp_path), weights="none", **{name: value})
+        return [p for p in config.problems() if bounds.shown in p or "measurement" in p]
+
+    assert problems(bounds.low) == [] and len(problems(bounds.low - 1)) == 1
+    if bounds.high is not None:
+        assert problems(bounds.high) == [] and len(problems(bounds.high + 1)) == 1
+
+
+def test_bounds_refuses_a_setting_without_bounds():
+    with pytest.raises(KeyError):
+        RunConfig.bounds("learning_rates")
