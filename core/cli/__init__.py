@@ -36,8 +36,9 @@ How the package is built (add a command the same way):
 - What the handlers share (exit codes, scanning a folder, queueing and following a run) is in
   core/cli/common.py.
 - A handler says no by raising a Refusal (core.platform.refusal; common.CliError is one):
-  main() prints `error: <its sentence>` on stderr and exits EXIT_BAD_INPUT (2). Anything else
-  that escapes is one `error: Type: message` line and EXIT_RUN_FAILED (1).
+  main() prints `error: <its sentence>` on stderr and exits EXIT_BAD_INPUT (2). A Refusal from
+  core (DatasetError, ExportRefused, a returned runs.Refused, ...) needs no conversion: let it
+  through. Anything else that escapes is one `error: Type: message` line and EXIT_RUN_FAILED (1).
 """
 
 from __future__ import annotations

@@ -32,13 +32,10 @@ def checked(config: RunConfig) -> RunConfig:
 def scan_or_fail(folder: str, val_dir: str | None, home: str | None = None) -> Any:
     """The dataset as the app sees it: images, or audio clips (a run renders their spectrograms),
     with the edits made on the Data page (the overlay kept in the studio home) applied."""
-    from core.data import audio, datasets, overlay
+    from core.data import audio, overlay
 
     edits = overlay.load(settings.home_path(home), folder)
-    try:
-        return audio.scan_dataset(folder, val_dir, edits=edits)
-    except datasets.DatasetError as exc:
-        raise CliError(str(exc)) from None
+    return audio.scan_dataset(folder, val_dir, edits=edits)  # a DatasetError is a Refusal
 
 
 def usable_dataset(folder: str, val_dir: str | None, home: str | None = None) -> Any:
@@ -61,12 +58,12 @@ def weights_setting(text: str | None) -> str:
 
 def accepted(outcome: Any) -> Any:
     """The run core.jobs.runs queued (or core.jobs.run_admin changed), or its refusal (another
-    run under way, a setting) as the CLI's one-line error: the command line obeys the same rules
-    as the pages."""
+    run under way, a setting) raised: main() prints it as the one-line error, so the command
+    line obeys the same rules as the pages."""
     from core.jobs import runs
 
     if isinstance(outcome, runs.Refused):
-        raise CliError(outcome.reason)
+        raise outcome
     return outcome
 
 

@@ -96,10 +96,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.export import predict
     from core.runs.store import Store
 
-    try:
-        loaded = predict.load(Store(args.home), args.model)
-    except predict.ModelRefused as exc:
-        raise CliError(str(exc)) from None
+    loaded = predict.load(Store(args.home), args.model)
     results = _predictions(loaded, args.images, args.top_k)
     for entry in results:
         if args.json:
@@ -116,10 +113,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core.export import export
     from core.runs.store import Store
 
-    try:
-        made = export.export(Store(args.home), args.run, args.format, args.out)
-    except export.ExportRefused as exc:
-        raise CliError(str(exc)) from None
+    made = export.export(Store(args.home), args.run, args.format, args.out)
     check = made.check
     print(
         f"{made.format}: {made.path} ({made.size_bytes / 1e6:.1f} MB), checked on "
@@ -137,10 +131,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     from core.export import bundle
     from core.runs.store import Store
 
-    try:
-        made = bundle.write(Store(args.home), args.run, args.out)
-    except bundle.BundleRefused as exc:
-        raise CliError(str(exc)) from None
+    made = bundle.write(Store(args.home), args.run, args.out)
     print(f"{made.path}: {len(made.files)} files, {made.size_bytes / 1e6:.1f} MB", file=sys.stderr)
     print(
         json.dumps({"path": str(made.path), "files": made.files, "fingerprint": made.fingerprint})
@@ -153,15 +144,12 @@ def _report_page(store: Any, args: argparse.Namespace) -> tuple[str, list[Any], 
     from core.export import bundle
     from core.reports import comparison_report
 
-    try:
-        if args.group is not None:
-            group_id, runs = comparison_report.group_runs(store, args.group)
-            page = comparison_report.render(comparison_report.gather(store, runs, group_id))
-            return page, runs, store.home / "reports" / f"comparison-{group_id}.html"
-        run = common.run_or_fail(store, args.run)
-        return bundle.report(store, run.id), [run], store.run_dir(run.id) / "report.html"
-    except (comparison_report.ComparisonReportRefused, bundle.BundleRefused) as exc:
-        raise CliError(str(exc)) from None
+    if args.group is not None:
+        group_id, runs = comparison_report.group_runs(store, args.group)
+        page = comparison_report.render(comparison_report.gather(store, runs, group_id))
+        return page, runs, store.home / "reports" / f"comparison-{group_id}.html"
+    run = common.run_or_fail(store, args.run)
+    return bundle.report(store, run.id), [run], store.run_dir(run.id) / "report.html"
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -188,8 +176,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     store = Store(args.home)
     try:
         plan = reproduce.plan(store, args.source, args.dataset, args.val_dir)
-    except (reproduce.ReproduceRefused, ValueError) as exc:  # BundleRefused is a ValueError
-        raise CliError(str(exc)) from None
+    except ValueError as exc:  # a bundle whose JSON or settings do not parse: not a Refusal
+        raise CliError(str(exc)) from None  # (a ReproduceRefused is a ValueError too: same words)
     for line in plan.warnings:
         print(f"warning: {line}", file=sys.stderr, flush=True)
     run = common.accepted(
