@@ -29,16 +29,17 @@ def checked(config: RunConfig) -> RunConfig:
     return config
 
 
-def scan_or_fail(folder: str, val_dir: str | None, home: str | None = None) -> Any:
+def scan_or_fail(folder: str, val_dir: str | None, home: str | None) -> Any:
     """The dataset as the app sees it: images, or audio clips (a run renders their spectrograms),
-    with the edits made on the Data page (the overlay kept in the studio home) applied."""
+    with the edits made on the Data page applied. The edits are kept per studio home: pass the
+    --home given (None: the default home), or the scan reads another home's fixes."""
     from core.data import audio, overlay
 
     edits = overlay.load(settings.home_path(home), folder)
     return audio.scan_dataset(folder, val_dir, edits=edits)  # a DatasetError is a Refusal
 
 
-def usable_dataset(folder: str, val_dir: str | None, home: str | None = None) -> Any:
+def usable_dataset(folder: str, val_dir: str | None, home: str | None) -> Any:
     """scan_or_fail, and a dataset that cannot train (one class, no readable file) refused."""
     found = scan_or_fail(folder, val_dir, home)
     if not found.ok:

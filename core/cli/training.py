@@ -205,7 +205,7 @@ def _queue_comparison(args: argparse.Namespace) -> tuple[Any, list[Any]]:
 
     keys = _strategy_keys(args.strategies)
     config = common.checked(config_from(args))
-    found = common.usable_dataset(config.dataset, config.val_dir)
+    found = common.usable_dataset(config.dataset, config.val_dir, args.home)
     store = Store(args.home)
     queued = common.accepted(
         runs.start_comparison(
@@ -282,7 +282,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     from core.runs.store import DONE, Store
 
     config = common.checked(_lr_find_config(args))
-    common.usable_dataset(config.dataset, config.val_dir)
+    common.usable_dataset(config.dataset, config.val_dir, args.home)
     store = Store(args.home)
     run = common.accepted(
         runs.start_lr_find(store, config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS)

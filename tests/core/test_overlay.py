@@ -145,6 +145,22 @@ def test_the_command_line_inspects_the_edited_dataset(tmp_path, data, capsys):
     assert summary["edits"] == ["red/red_00.png: excluded (was in red)"]
 
 
+@pytest.mark.parametrize("command", ["compare", "lr-find"])
+def test_compare_and_lr_find_scan_with_the_edits_of_the_home_given(
+    tmp_path, data, monkeypatch, capsys, command
+):
+    home = tmp_path / "home"
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "default-home"))  # holds no edits
+    for k in range(6):  # every blue image left out, in the home given only: one class remains
+        datafix.exclude(home, datafix.scan(home, data), f"blue/blue_{k:02d}.png")
+    # nothing may start: a scan that missed the edits would queue runs
+    for start in ("start_comparison", "start_lr_find"):
+        monkeypatch.setattr(runs, start, lambda *a, **kw: runs.Refused("queued without the edits"))
+    argv = ["--home", str(home), command, str(data), "--weights", "none"]
+    assert cli.main(argv) == cli.EXIT_BAD_INPUT
+    assert "at least two classes with images are needed, found 1" in capsys.readouterr().err
+
+
 def _prepared(store: Store, config: RunConfig) -> run_context.Context:
     """What a run of `config` would train on, prepared as the worker prepares it."""
     run = store.create(config)
