@@ -194,3 +194,15 @@ def test_failed_imagenet_download_names_file_location_and_fix(monkeypatch):
     assert vgg16.IMAGENET_NOTOP_FILE in message
     assert str(backbone.keras_cache_location()) in message
     assert "--weights PATH" in message and "VGG16_WEIGHTS" in message
+
+
+def test_saved_layer_names_do_not_depend_on_where_the_module_lives():
+    """A .keras file names custom layers by their registered name: 'studio>Class', not the
+    module path, so models saved before core/ moved into packages (or after any future move)
+    still load."""
+    from core.model.spec_augment import TimeFrequencyMask
+
+    for layer in (models.VGGPreprocess, TimeFrequencyMask):
+        name = keras.saving.get_registered_name(layer)
+        assert name == f"studio>{layer.__name__}"
+        assert keras.saving.get_registered_object(name) is layer
