@@ -3,7 +3,8 @@
 import streamlit as st
 
 from ui import sidebar
-from ui.common import PAGES, remember_workspace, restore_workspace
+from ui.pages import PAGES
+from ui.workspace import remember_workspace, restore_workspace
 
 st.set_page_config(page_title="VGG16 studio", page_icon=":material/neurology:", layout="wide")
 

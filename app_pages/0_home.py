@@ -4,21 +4,21 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from core.data import samples
-from ui import common
+from ui import messages, pages, session_keys, studio
 
 
 def use_sample() -> None:
     with st.spinner("Writing the built-in sample (500 small pictures of digits)..."):
-        folder = samples.prepare("digits", common.get_store().home)
-    common.set_dataset(folder, "built-in sample: handwritten digits")
+        folder = samples.prepare("digits", studio.get_store().home)
+    session_keys.set_dataset(folder, "built-in sample: handwritten digits")
     try:
-        st.switch_page(common.PAGES["data"].file)
+        st.switch_page(pages.PAGES["data"].file)
     except StreamlitAPIException:  # the page runs on its own, outside the app's navigation
         st.success("The sample is ready: open the Data page to look at it.")
 
 
 def body() -> None:
-    common.page_header(
+    studio.page_header(
         "VGG16 transfer-learning studio",
         "Teach a computer to recognise your own pictures by reusing VGG16, a network "
         "that already learned to see from a million photos.",
@@ -39,9 +39,9 @@ def body() -> None:
         "Use the sample dataset", type="primary", icon=":material/dataset:", key="home_use_sample"
     ):
         use_sample()
-    common.go_to(
+    pages.go_to(
         "data", "Or choose your own pictures on the Data page", icon=":material/photo_library:"
     )
 
 
-common.guarded(body)
+messages.guarded(body)

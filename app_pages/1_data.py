@@ -14,7 +14,7 @@ from core.platform import settings
 from core.reports import charts
 from core.runs import speed
 from core.runs.config import RunConfig
-from ui import common, datafix, record
+from ui import datafix, messages, pages, record, scans, session_keys, studio
 
 SOURCES = (
     "Built-in sample",
@@ -42,7 +42,7 @@ def choose(folder: Path, label: str) -> None:
         if PENDING in st.session_state:
             st.info("Wait for the current conversion or download to finish.")
             return
-        home = common.get_store().home
+        home = studio.get_store().home
         job = fetch.start_spectrograms(folder, settings.cache_dir(home), home)
         wait_for(
             job,
@@ -52,7 +52,7 @@ def choose(folder: Path, label: str) -> None:
             audio_source=str(Path(folder).resolve()),
         )
     else:
-        common.set_dataset(folder, label)
+        session_keys.set_dataset(folder, label)
 
 
 def wait_for(job: fetch.Job, doing: str, failed: str, **done) -> None:
@@ -82,11 +82,11 @@ def pending() -> None:
     st.session_state.pop(PENDING, None)
     done = task["done"]
     if state.status == "failed":
-        common.flash("error", f"{task['failed']}: {common.md(state.reason)}")
+        messages.flash("error", f"{task['failed']}: {messages.md(state.reason)}")
     elif "sample_label" in done:
         choose(state.folder, done["sample_label"])  # a sample may itself be sounds
     else:
-        common.set_dataset(state.folder, done["label"], audio_source=done.get("audio_source"))
+        session_keys.set_dataset(state.folder, done["label"], audio_source=done.get("audio_source"))
     st.rerun()
 
 
@@ -99,7 +99,7 @@ def builtin_sample() -> None:
         "Use the sample dataset", type="primary", key="data_use_sample", icon=":material/dataset:"
     ):
         with st.spinner("Writing the sample pictures..."):
-            folder = samples.prepare("digits", common.get_store().home)
+            folder = samples.prepare("digits", studio.get_store().home)
         choose(folder, "built-in sample: handwritten digits")
 
 
@@ -121,7 +121,7 @@ def online_sample() -> None:
         and not busy
     ):
         wait_for(
-            fetch.start_sample(chosen, common.get_store().home, per_class),
+            fetch.start_sample(chosen, studio.get_store().home, per_class),
             f"Getting {online[chosen].title} (needs internet the first time)",
             "This sample is not available here (the built-in sample works offline)",
             sample_label=f"online sample: {online[chosen].title}",
@@ -131,7 +131,7 @@ def online_sample() -> None:
 def sample_size_choice(name: str) -> int | None:
     """All of a Keras dataset (the default) or at most N training pictures per class, each with
     its time estimate from this machine's measured speed. Returns the cap (None: all)."""
-    measured = speed.measured(common.get_store().home)
+    measured = speed.measured(studio.get_store().home)
     full = speed.keras_dataset_estimate(name, None, None, measured)
     everything = st.radio(
         "How many pictures",
@@ -166,20 +166,20 @@ def server_folder() -> None:
     if st.button("Use this folder", key="data_use_folder", disabled=not path.strip()):
         folder = Path(path.strip()).expanduser()
         if not folder.is_dir():
-            st.error(f"There is no folder at {common.md(path.strip())} on the server.")
+            st.error(f"There is no folder at {messages.md(path.strip())} on the server.")
             return
         choose(folder, f"folder {folder.name}")
 
 
 def extract(upload) -> tuple[str, str, str | None]:
     """Extract an uploaded zip: (message kind, sentence, the folder or None)."""
-    home = common.get_store().home
+    home = studio.get_store().home
     try:
         target, result = session.extract_upload(
-            home, common.session_id(), upload, Path(upload.name).stem
+            home, session_keys.session_id(), upload, Path(upload.name).stem
         )
     except archive.ArchiveError as exc:
-        return "error", f"This zip cannot be used: {common.md(exc)}", None
+        return "error", f"This zip cannot be used: {messages.md(exc)}", None
     skipped = f" ({len(result.skipped)} other file(s) skipped)" if result.skipped else ""
     return "success", f"Extracted {len(result.files)} picture(s){skipped}.", str(target)
 
@@ -189,7 +189,7 @@ def zip_upload() -> None:
     upload = st.file_uploader("Zip of class folders", type=["zip"], key="data_zip")
     if upload is None:
         return
-    (kind, message, folder), new = common.once_per_upload(
+    (kind, message, folder), new = session_keys.once_per_upload(
         ZIP_OUTCOME, upload, lambda: extract(upload)
     )
     if new and folder:  # the outcome is kept first: choosing a sound folder reruns the page
@@ -204,7 +204,7 @@ def _save_uploads(class_dir: Path, files, name: str | None = None) -> None:
         if file is None or file.file_id in saved:
             continue
         saved.add(file.file_id)
-        with common.refusals(kind="warning"):
+        with messages.refusals(kind="warning"):
             session.save_image(class_dir, name or file.name, file.getvalue())
 
 
@@ -212,21 +212,21 @@ def add_class_form(project: Path) -> None:
     with st.form("data_add_class", clear_on_submit=True):
         name = st.text_input("New class name", placeholder="e.g. cat")
         if st.form_submit_button("Add class", icon=":material/add:"):
-            with common.refusals("That name cannot be used"):
+            with messages.refusals("That name cannot be used"):
                 session.add_class(project, name)
 
 
 def class_pictures(class_dir: Path, name: str) -> None:
     """Drop files, take webcam snapshots or record bursts into one class; its latest pictures."""
     files = st.file_uploader(
-        f"Pictures of {common.md(name)}",
+        f"Pictures of {messages.md(name)}",
         type=IMAGE_TYPES,
         accept_multiple_files=True,
         key=f"data_tm_files_{name}",
     )
     _save_uploads(class_dir, files or [])
     if st.toggle("Use the webcam", key=f"data_tm_cam_on_{name}"):
-        snapshot = st.camera_input(f"Snapshot for {common.md(name)}", key=f"data_tm_cam_{name}")
+        snapshot = st.camera_input(f"Snapshot for {messages.md(name)}", key=f"data_tm_cam_{name}")
         if snapshot is not None:
             suffix = Path(snapshot.name or "").suffix or ".jpg"
             _save_uploads(class_dir, [snapshot], name=f"snapshot{suffix}")
@@ -236,7 +236,7 @@ def class_pictures(class_dir: Path, name: str) -> None:
         str(p) for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
     )
     if pictures:
-        st.image(common.thumbnails(pictures[-8:], 72), width=72)
+        st.image(scans.thumbnails(pictures[-8:], 72), width=72)
 
 
 def build_classes() -> None:
@@ -244,14 +244,14 @@ def build_classes() -> None:
         "Make your own classes, like Teachable Machine: name a class, then add pictures "
         "by dropping files, taking webcam snapshots or holding a button to record a burst."
     )
-    project = session.classes_dir(common.get_store().home, common.session_id())
+    project = session.classes_dir(studio.get_store().home, session_keys.session_id())
     add_class_form(project)
     counts = session.class_counts(project)
     if not counts:
         st.caption("No class yet: add at least two.")
         return
     for name in counts:
-        with st.expander(f"{common.md(name)}: {counts[name]} picture(s)", expanded=True):
+        with st.expander(f"{messages.md(name)}: {counts[name]} picture(s)", expanded=True):
             class_pictures(project / name, name)
     counts = session.class_counts(project)
     ready = sum(1 for n in counts.values() if n > 0) >= 2
@@ -317,7 +317,7 @@ def offer_case_merge(found: datasets.Scan, folder: str) -> None:
     names = "; ".join(" and ".join(group) for group in groups)
     if st.session_state.get(MERGE_ASKED) != folder:
         st.button(
-            f"Merge {common.md(names)}",
+            f"Merge {messages.md(names)}",
             key="data_merge_case",
             icon=":material/merge:",
             on_click=st.session_state.__setitem__,
@@ -325,8 +325,8 @@ def offer_case_merge(found: datasets.Scan, folder: str) -> None:
         )
         return
     st.warning(
-        f"This moves the files of {common.md(names)} into one folder each, inside "
-        f"{common.md(folder)} (no file is overwritten; a clashing name gets a number). Go on?"
+        f"This moves the files of {messages.md(names)} into one folder each, inside "
+        f"{messages.md(folder)} (no file is overwritten; a clashing name gets a number). Go on?"
     )
     yes, no = st.columns(2)
     yes.button("Yes, merge them", key="data_merge_case_yes", on_click=merge_cases, args=(folder,))
@@ -340,10 +340,10 @@ def merge_cases(folder: str) -> None:
     try:
         merged = datasets.merge_case_duplicates(folder)
     except (datasets.DatasetError, OSError) as exc:
-        common.flash("error", f"The folders could not be merged: {common.md(exc)}")
+        messages.flash("error", f"The folders could not be merged: {messages.md(exc)}")
         return
     into = "; ".join(f"{', '.join(old)} into {keep}" for keep, old in merged.items())
-    common.flash("success", f"Merged {common.md(into)}.")
+    messages.flash("success", f"Merged {messages.md(into)}.")
 
 
 def show_grid(found: datasets.Scan) -> None:
@@ -356,9 +356,9 @@ def show_grid(found: datasets.Scan) -> None:
     for name in found.classes[:GRID_CLASSES]:
         paths = by_class.get(name, [])
         left, right = st.columns([1, 5])
-        left.markdown(f"**{common.md(name)}**")
+        left.markdown(f"**{messages.md(name)}**")
         if paths:
-            right.image(common.thumbnails(paths, 80), width=80)
+            right.image(scans.thumbnails(paths, 80), width=80)
         else:
             right.caption("no readable picture")
     if len(found.classes) > GRID_CLASSES:
@@ -372,16 +372,16 @@ def show_split(found: datasets.Scan) -> None:
         "training stops and which epoch is kept. The test pictures are kept aside until "
         "training ends: the accuracy on them is the score a run reports."
     )
-    seed = int(common.setting("seed"))
+    seed = int(session_keys.setting("seed"))
     fractions = RunConfig.default("val_fraction"), RunConfig.default("test_fraction")
-    with common.refusals("This dataset cannot be split yet") as refused:
+    with messages.refusals("This dataset cannot be split yet") as refused:
         split = datasets.split(
             found, val_fraction=fractions[0], test_fraction=fractions[1], seed=seed
         )
     if refused:
         return
     for note in split.notes:
-        st.warning(common.md(note))
+        st.warning(messages.md(note))
     counts = split.counts()
     st.plotly_chart(charts.split_counts(counts), key="data_split_chart")
     table = pd.DataFrame(counts)
@@ -397,9 +397,9 @@ def show_audio(audio_root: Path, images: Path) -> None:
     )
     settings = audio.SpectrogramSettings()
     for name, clip in list(audio.first_clips(audio_root).items())[:GRID_CLASSES]:
-        st.markdown(f"**{common.md(name)}**: {common.md(clip.name)}")
+        st.markdown(f"**{messages.md(name)}**: {messages.md(clip.name)}")
         left, right = st.columns(2)
-        with left, common.refusals("This clip cannot be read", kind="warning") as refused:
+        with left, messages.refusals("This clip cannot be read", kind="warning") as refused:
             times, values = audio.waveform_preview(clip, settings)
             st.plotly_chart(
                 charts.waveform(times, values, f"{name}: waveform"), key=f"data_wave_{name}"
@@ -423,17 +423,17 @@ def show_audio(audio_root: Path, images: Path) -> None:
 
 def show_dataset(folder: str) -> None:
     st.divider()
-    label = st.session_state.get(common.DATASET_LABEL) or Path(folder).name
-    st.header(f"Current dataset: {common.md(label)}")
-    st.caption(common.md(folder))
+    label = st.session_state.get(session_keys.DATASET_LABEL) or Path(folder).name
+    st.header(f"Current dataset: {messages.md(label)}")
+    st.caption(messages.md(folder))
     try:
-        found = common.scan(folder)
+        found = scans.scan(folder)
     except datasets.DatasetError as exc:
-        st.error(f"This folder cannot be used: {common.md(exc)}")
+        st.error(f"This folder cannot be used: {messages.md(exc)}")
         return
     show_summary(found)
     if note := keras_datasets.old_layout_note(folder):  # a sample written before test/
-        st.info(common.md(note))
+        st.info(messages.md(note))
     offer_case_merge(found, folder)
     show_pictures(found)
     st.subheader("Checks")
@@ -442,7 +442,7 @@ def show_dataset(folder: str) -> None:
     if found.ok:
         show_split(found)
         datafix.show(found, folder)
-    audio_source = st.session_state.get(common.AUDIO_SOURCE)
+    audio_source = st.session_state.get(session_keys.AUDIO_SOURCE)
     if audio_source and Path(audio_source).is_dir():
         show_audio(Path(audio_source), Path(folder))
     record.section(folder, found, convert_again)
@@ -450,8 +450,10 @@ def show_dataset(folder: str) -> None:
 
 def convert_again() -> None:
     """Clips were recorded into the sound folder: turn it into spectrograms again."""
-    label = str(st.session_state.get(common.DATASET_LABEL) or "recorded sounds")
-    choose(Path(st.session_state[common.AUDIO_SOURCE]), label.removesuffix(SPECTROGRAM_SUFFIX))
+    label = str(st.session_state.get(session_keys.DATASET_LABEL) or "recorded sounds")
+    choose(
+        Path(st.session_state[session_keys.AUDIO_SOURCE]), label.removesuffix(SPECTROGRAM_SUFFIX)
+    )
 
 
 def layout_words(found: datasets.Scan) -> str:
@@ -469,9 +471,9 @@ def show_summary(found: datasets.Scan) -> None:
     cols[2].metric("Pictures per class", f"{found.images_per_class():.0f}")
     cols[3].metric("Layout", layout_words(found))
     for error in found.errors:
-        st.error(common.md(error))
+        st.error(messages.md(error))
     for warning in found.warnings:
-        st.warning(common.md(warning))
+        st.warning(messages.md(warning))
     if found.ok:
         st.success(
             "Ready to train. Next: the Strategy page measures which way of reusing "
@@ -479,9 +481,9 @@ def show_summary(found: datasets.Scan) -> None:
         )
         nav = st.columns(2)
         with nav[0]:
-            common.go_to("strategy", "Next: Strategy", icon=":material/alt_route:")
+            pages.go_to("strategy", "Next: Strategy", icon=":material/alt_route:")
         with nav[1]:
-            common.go_to("train", "Skip to Train", icon=":material/model_training:")
+            pages.go_to("train", "Skip to Train", icon=":material/model_training:")
 
 
 def show_pictures(found: datasets.Scan) -> None:
@@ -501,7 +503,7 @@ def show_pictures(found: datasets.Scan) -> None:
 
 
 def body() -> None:
-    common.page_header(
+    studio.page_header(
         "Data",
         "Choose the pictures the model will learn from: one folder of pictures per class "
         "(for example cats/ and dogs/).",
@@ -510,7 +512,7 @@ def body() -> None:
         "Where are your pictures?",
         SOURCES,
         horizontal=True,
-        **common.kept("data_source", SOURCES[0]),
+        **session_keys.kept("data_source", SOURCES[0]),
     )
     {
         SOURCES[0]: builtin_sample,
@@ -520,9 +522,9 @@ def body() -> None:
         SOURCES[4]: build_classes,
     }[source]()
     pending()
-    folder = common.current_dataset()
+    folder = session_keys.current_dataset()
     if folder:
         show_dataset(folder)
 
 
-common.guarded(body)
+messages.guarded(body)

@@ -11,7 +11,7 @@ from core.reports import charts, glossary, report
 from core.runs import advisor, speed, strategies
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
-from ui import bounds, common
+from ui import bounds, messages, pages, pretrained, scans, session_keys, shared_settings, studio
 
 SEEN_ACTIVE = "_probe_seen_active"
 
@@ -19,14 +19,14 @@ SEEN_ACTIVE = "_probe_seen_active"
 def measure(folder: str, image_size: int, weights: str, per_class: int) -> None:
     """Button callback: queue a probe (core.jobs.runs refuses a second one of this dataset)."""
     probe = runs.start_probe(
-        common.get_store(),
+        studio.get_store(),
         folder,
         image_size,
         weights,
-        owner=common.session_id(),
+        owner=session_keys.session_id(),
         max_per_class=per_class,
     )
-    common.flash_refusal(probe, busy_kind="info")
+    messages.flash_refusal(probe, busy_kind="info")
 
 
 def show_measurement(run) -> None:
@@ -66,12 +66,12 @@ def choose_strategy(advice: advisor.Advice | None) -> strategies.Strategy:
     st.subheader("Your choice")
     st.write("Keep the recommendation or pick another strategy; the Train page uses this choice.")
     default = advice.strategy if advice else RunConfig.default("strategy")
-    spec = common.strategy_select(default)
+    spec = shared_settings.strategy_select(default)
     st.write(spec.plain)
     if spec.key != default and advice:
         st.caption(f"The measurement recommended {strategies.get(default).title}.")
     layer = advice.layer if advice and advice.layer else RunConfig.default("layer")
-    blocks, layer = common.strategy_options(spec, layer)
+    blocks, layer = shared_settings.strategy_options(spec, layer)
     show_phases(spec, blocks, layer)
     return spec
 
@@ -104,8 +104,8 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
 def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | None:
     """Section 1: the Measure button, how long it will take, and the latest measurement at
     this image size and with these weights; returns its advice (None until one finished)."""
-    size = common.image_size_input("strategy")
-    weights = common.weights()
+    size = shared_settings.image_size_input("strategy")
+    weights = pretrained.weights()
     st.subheader("1. Measure how similar your pictures are to ImageNet")
     st.write(
         "Measuring fits a quick linear classifier on VGG16's features at three depths "
@@ -117,7 +117,7 @@ def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | No
             "random features and its advice would mean little. Get the weights on the Train "
             "page first."
         )
-        common.go_to("train", "Go to the Train page", icon=":material/arrow_forward:")
+        pages.go_to("train", "Go to the Train page", icon=":material/arrow_forward:")
     per_class = int(
         st.number_input(
             "Pictures per class to measure on",
@@ -125,7 +125,7 @@ def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | No
             help="A random sample of this many pictures from each class (fewer if a class has "
             "fewer). More makes the measurement surer and slower; the default ranks the three "
             "depths reliably.",
-            **common.kept("probe_max_per_class", RunConfig.default("probe_max_per_class")),
+            **session_keys.kept("probe_max_per_class", RunConfig.default("probe_max_per_class")),
         )
     )
     st.caption(estimate(store, found, size, per_class))
@@ -161,17 +161,17 @@ def estimate(store, found: datasets.Scan, size: int, cap: int) -> str:
 
 def show_probe_state(probe) -> None:
     if probe.active:
-        common.watch(SEEN_ACTIVE, probe.id)
+        studio.watch(SEEN_ACTIVE, probe.id)
         # once it ends the page is redrawn and shows the advice
-        common.poll(
-            lambda: common.side_run_progress(probe.id, "Measuring", SEEN_ACTIVE), active=True
+        studio.poll(
+            lambda: studio.side_run_progress(probe.id, "Measuring", SEEN_ACTIVE), active=True
         )
     elif probe.status == store_mod.DONE:
         show_measurement(probe)
-        common.apply_advice(probe)
+        shared_settings.apply_advice(probe)
     elif probe.status in (store_mod.FAILED, store_mod.DIVERGED):
         plain, detail = report.failure_words(probe.error)
-        common.problem(f"The measurement failed. {plain}", detail)
+        messages.problem(f"The measurement failed. {plain}", detail)
     else:
         st.warning(f"The last measurement did not finish ({probe.status}): measure again.")
 
@@ -194,19 +194,19 @@ def recommendation(per_class: float, advice: advisor.Advice | None) -> None:
 
 
 def body() -> None:
-    store = common.page_header(
+    store = studio.page_header(
         "Strategy",
         "Decide how much of VGG16 to reuse: it depends on how many pictures you have and "
         "how much they look like everyday photos.",
     )
-    ready = common.ready_dataset()
+    ready = scans.ready_dataset()
     if ready is None:
         return
     folder, found = ready
     advice = measurement(store, folder, found)
     recommendation(found.images_per_class(), advice)
     choose_strategy(advice)
-    common.go_to("train", "Next: Train with this strategy", icon=":material/model_training:")
+    pages.go_to("train", "Next: Train with this strategy", icon=":material/model_training:")
 
 
-common.guarded(body)
+messages.guarded(body)

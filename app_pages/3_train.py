@@ -15,7 +15,18 @@ from core.runs import advisor, strategies
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.store import Run
-from ui import bounds, common, take_away, train_settings
+from ui import (
+    bounds,
+    messages,
+    pages,
+    pretrained,
+    scans,
+    session_keys,
+    shared_settings,
+    studio,
+    take_away,
+    train_settings,
+)
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
@@ -31,8 +42,8 @@ NO_PRETRAINED_COST = (
 # -- pretrained weights -----------------------------------------------------------------------
 def use_weights(setting: str) -> None:
     """Make `setting` the weights runs use, and let the weights widgets show it."""
-    st.session_state[common.WEIGHTS] = setting
-    common.forget_kept("weights_kind", "weights_path")
+    st.session_state[session_keys.WEIGHTS] = setting
+    session_keys.forget_kept("weights_kind", "weights_path")
 
 
 def continue_without() -> None:
@@ -43,28 +54,28 @@ def continue_without() -> None:
 
 def install(upload) -> None:
     """Check an uploaded weights file; keep it (and use it) only if VGG16 can load it."""
-    home = common.get_store().home
-    (verdict, saved), new = common.once_per_upload(
+    home = studio.get_store().home
+    (verdict, saved), new = session_keys.once_per_upload(
         "_train_weights_uploads",
         upload,
         lambda: weights_file.install_upload(home, upload.name, upload.getvalue()),
     )
     if saved is None:
-        common.problem(
+        messages.problem(
             f"{verdict.message} Nothing was saved. Upload {vgg16.IMAGENET_NOTOP_FILE}"
             ", or continue without pretrained weights.",
             f"file {upload.name}, {upload.size:,} bytes, md5 {verdict.md5 or '-'}",
         )
     elif new:
         use_weights("imagenet" if verdict.official else str(saved))
-        common.flash("success", f"{verdict.message} Runs now start from these weights.")
+        messages.flash("success", f"{verdict.message} Runs now start from these weights.")
         st.rerun()
 
 
 def weights_notice() -> None:
     """When this machine has no pretrained weights: say so, in plain words, with the two ways
     on (upload the file, or go on without), before anything else on the page."""
-    if common.weights_here().any_pretrained:
+    if pretrained.weights_here().any_pretrained:
         return
     if st.session_state.get(WITHOUT_PRETRAINED):
         st.info(NO_PRETRAINED_COST + " To change that, upload the weights file:")
@@ -97,7 +108,7 @@ def weights_notice() -> None:
 # -- settings ---------------------------------------------------------------------------------
 def weights_setting() -> str:
     """ImageNet, a local file or none; the default comes from $VGG16_WEIGHTS."""
-    current = common.weights()
+    current = pretrained.weights()
     default_kind = {IMAGENET: WEIGHT_KINDS[0], NONE: WEIGHT_KINDS[2]}.get(
         WeightsSpec.parse(current).kind, WEIGHT_KINDS[1]
     )
@@ -106,21 +117,21 @@ def weights_setting() -> str:
         WEIGHT_KINDS,
         horizontal=True,
         help=glossary.explain("pretrained weights"),
-        **common.kept("weights_kind", default_kind),
+        **session_keys.kept("weights_kind", default_kind),
     )
     if chosen == WEIGHT_KINDS[0]:
         spec = "imagenet"
     elif chosen == WEIGHT_KINDS[2]:
         spec = "none"
-        if common.weights_here().any_pretrained:  # else the notice above already says it
+        if pretrained.weights_here().any_pretrained:  # else the notice above already says it
             st.warning(NO_PRETRAINED_COST)
     else:
         spec = st.text_input(
             "Path of the weights file on the server (VGG16 without its top, .h5)",
-            **common.kept("weights_path", current if default_kind == WEIGHT_KINDS[1] else ""),
+            **session_keys.kept("weights_path", current if default_kind == WEIGHT_KINDS[1] else ""),
         ).strip()
     if spec:
-        st.session_state[common.WEIGHTS] = spec
+        st.session_state[session_keys.WEIGHTS] = spec
     return spec
 
 
@@ -140,7 +151,9 @@ def augmentation_preview(found: datasets.Scan, kind: str, size: int, seed: int) 
 def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
     """The strategy, defaulting to the measurement's advice when there is one (and saying so);
     another choice keeps the advice in sight."""
-    spec = common.strategy_select(advice.strategy if advice else RunConfig.default("strategy"))
+    spec = shared_settings.strategy_select(
+        advice.strategy if advice else RunConfig.default("strategy")
+    )
     if advice is None:
         st.caption(spec.plain + " (The Strategy page measures which one suits your pictures.)")
     elif spec.key == advice.strategy:
@@ -156,11 +169,13 @@ def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
 def measured_advice(folder: str) -> advisor.Advice | None:
     """The advice of the latest finished measurement of this dataset; the first time it is
     seen it becomes the chosen strategy (as on the Strategy page)."""
-    store = common.get_store()
-    run = report.latest_advice(store.list(), folder, common.image_size(), common.weights())
+    store = studio.get_store()
+    run = report.latest_advice(
+        store.list(), folder, session_keys.image_size(), pretrained.weights()
+    )
     if run is None:
         return None
-    common.apply_advice(run)
+    shared_settings.apply_advice(run)
     return run.probe_result.advice
 
 
@@ -171,7 +186,7 @@ def size_settings(spec: strategies.Strategy) -> dict:
         "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
         **bounds.of("epochs"),
         help=glossary.explain("epoch"),
-        **common.kept("epochs", RunConfig.default("epochs")),
+        **session_keys.kept("epochs", RunConfig.default("epochs")),
     )
     finetune_epochs = RunConfig.default("finetune_epochs")
     if len(spec.phases) > 1:
@@ -179,13 +194,13 @@ def size_settings(spec: strategies.Strategy) -> dict:
             "Epochs (fine-tuning phase)",
             **bounds.of("finetune_epochs"),
             help=glossary.explain("fine-tune"),
-            **common.kept("finetune_epochs", finetune_epochs),
+            **session_keys.kept("finetune_epochs", finetune_epochs),
         )
     batch_size = cols[2].selectbox(
         "Batch size",
         BATCH_SIZES,
         help=glossary.explain("batch size"),
-        **common.kept("batch_size", RunConfig.default("batch_size")),
+        **session_keys.kept("batch_size", RunConfig.default("batch_size")),
     )
     return dict(
         epochs=int(epochs),
@@ -209,7 +224,7 @@ def precision_setting() -> str:
         help="How many bits each number in VGG16's maths uses. bfloat16 is often 2-3x faster on "
         "CPUs and GPUs built for it, with about the same accuracy; the final layer stays "
         "float32 either way.",
-        **common.kept("precision", RunConfig.default("precision")),
+        **session_keys.kept("precision", RunConfig.default("precision")),
     )
     st.caption(device.precision_sentence(precision, machine_plan()))
     return precision
@@ -217,12 +232,12 @@ def precision_setting() -> str:
 
 def augmentation_settings(found: datasets.Scan, image_size: int, seed: int) -> dict:
     """Whether to augment, and how (spectrograms get masking), with a preview."""
-    is_audio = bool(st.session_state.get(common.AUDIO_SOURCE))
+    is_audio = bool(st.session_state.get(session_keys.AUDIO_SOURCE))
     augment = st.checkbox(
         "Augment the training pictures (random flips, turns and zooms; "
         "slower, helps small datasets)",
         help=glossary.explain("augmentation"),
-        **common.kept("augment", RunConfig.default("augment")),
+        **session_keys.kept("augment", RunConfig.default("augment")),
     )
     kind = "spectrogram" if is_audio else RunConfig.default("augment_kind")
     if augment:
@@ -234,7 +249,7 @@ def augmentation_settings(found: datasets.Scan, image_size: int, seed: int) -> d
                 "image": "pictures (flip, turn, zoom, shift)",
                 "spectrogram": "spectrograms (mask time and pitch bands)",
             }[k],
-            **common.kept("augment_kind", kind),
+            **session_keys.kept("augment_kind", kind),
         )
         augmentation_preview(found, kind, image_size, seed)
     return dict(augment=bool(augment), augment_kind=kind)
@@ -244,14 +259,14 @@ def settings_form(folder: str, found: datasets.Scan):
     """The settings widgets; returns the RunConfig they describe and the "Training settings"
     expander (the learning-rate finder is drawn into it once the config is known)."""
     spec = strategy_choice(measured_advice(folder))
-    image_size = common.image_size_input("train")
+    image_size = shared_settings.image_size_input("train")
     with st.expander("Change the settings (optional: the defaults work)"):
         sizes = size_settings(spec)
         seed = st.number_input(
             "Seed (same seed, same split and start: repeatable runs)",
             **bounds.of("seed"),
             help=glossary.explain("seed"),
-            **common.kept("seed", RunConfig.default("seed")),
+            **session_keys.kept("seed", RunConfig.default("seed")),
         )
         augmentation = augmentation_settings(found, image_size, int(seed))
         weights = weights_setting()
@@ -278,44 +293,44 @@ def start_problems(config: RunConfig) -> list[str]:
     the weights' (a file that does not fit VGG16, ImageNet with no way to get it)."""
     weights = config.weights_for_run()
     return config.problems() + weights_file.start_problems(
-        weights, common.weights_here(), common.imagenet_downloadable
+        weights, pretrained.weights_here(), pretrained.imagenet_downloadable
     )
 
 
 def start(config: dict) -> None:
     """Start button callback (the rule, one run at a time, is core.jobs.runs')."""
     run = runs.start_training(
-        common.get_store(), RunConfig.from_dict(config), owner=common.session_id()
+        studio.get_store(), RunConfig.from_dict(config), owner=session_keys.session_id()
     )
-    if common.flash_refusal(run):
+    if messages.flash_refusal(run):
         return
-    st.session_state[common.TRAIN_RUN] = run.id
+    st.session_state[session_keys.TRAIN_RUN] = run.id
     st.session_state.pop(SEEN_ACTIVE, None)
 
 
 def resume(run_id: str) -> None:
-    resumed = runs.resume_training(common.get_store(), run_id, owner=common.session_id())
-    if not common.flash_refusal(resumed):
-        st.session_state[common.TRAIN_RUN] = run_id
+    resumed = runs.resume_training(studio.get_store(), run_id, owner=session_keys.session_id())
+    if not messages.flash_refusal(resumed):
+        st.session_state[session_keys.TRAIN_RUN] = run_id
 
 
 # -- the run ----------------------------------------------------------------------------------
 def show_live(run_id: str) -> None:
     """Polled every second while the run is active."""
-    store = common.get_store()
-    common.refresh_runs(store)
+    store = studio.get_store()
+    studio.refresh_runs(store)
     run = store.get(run_id)
     if not run.active:
-        common.rerun_if_ended(SEEN_ACTIVE, run.id)  # it just ended: results, Start enabled
+        studio.rerun_if_ended(SEEN_ACTIVE, run.id)  # it just ended: results, Start enabled
         show_finished(run)
         return
-    st.markdown(f"**{common.md(report.run_label(run))}**")
+    st.markdown(f"**{messages.md(report.run_label(run))}**")
     fraction, text = report.progress_view(run)
     st.progress(fraction if fraction is not None else 0.0, text=text)
     if run.status == store_mod.STOPPING:
         st.caption("Stopping at the end of the current batch...")
     else:
-        common.stop_button(run, key=f"train_stop_{run.id}")
+        studio.stop_button(run, key=f"train_stop_{run.id}")
     if report.is_lr_find(run):
         st.caption("The learning-rate finder: its curve appears under Training settings.")
         return
@@ -361,7 +376,7 @@ def show_scores(run: Run, result) -> None:
             "accuracy is a little optimistic: those pictures chose the epoch kept."
         )
     if result.caution:
-        st.warning(common.md(result.caution))
+        st.warning(messages.md(result.caution))
 
 
 def show_results(run: Run) -> None:
@@ -393,7 +408,7 @@ def show_results(run: Run) -> None:
         )
     show_most_wrong(result)
     take_away.section(run, "train")
-    common.go_to(
+    pages.go_to(
         "predict", "Next: try the model on new pictures", icon=":material/online_prediction:"
     )
 
@@ -402,20 +417,21 @@ def show_most_wrong(result) -> None:
     wrong = [w for w in result.most_wrong if Path(w.file).is_file()]
     if wrong:
         st.subheader(f"The {result.evaluated_on} pictures it got most wrong")
-        images = common.thumbnails([w.file for w in wrong], 112)
+        images = scans.thumbnails([w.file for w in wrong], 112)
         if len(images) == len(wrong):
             st.image(
                 images,
                 width=112,
                 caption=[
-                    f"{common.md(w.true)} taken for {common.md(w.predicted)} ({w.confidence:.0%})"
+                    f"{messages.md(w.true)} taken for {messages.md(w.predicted)} "
+                    f"({w.confidence:.0%})"
                     for w in wrong
                 ],
             )
 
 
 def show_finished(run: Run) -> None:
-    st.markdown(f"**{common.md(report.run_label(run))}**")
+    st.markdown(f"**{messages.md(report.run_label(run))}**")
     if report.is_lr_find(run):
         st.caption("A learning-rate range test: its curve is under Training settings.")
         return
@@ -426,14 +442,14 @@ def show_finished(run: Run) -> None:
     if run.status == store_mod.DONE:
         st.success("Training finished.")
     elif run.status == store_mod.STOPPED:
-        st.info("This run was stopped" + (f": {common.md(run.error)}" if run.error else "."))
+        st.info("This run was stopped" + (f": {messages.md(run.error)}" if run.error else "."))
     elif run.status == store_mod.DIVERGED:
-        st.error(f"Training diverged: {common.md(run.error or 'the loss became NaN')}")
+        st.error(f"Training diverged: {messages.md(run.error or 'the loss became NaN')}")
     elif run.status == store_mod.FAILED:
         plain, detail = report.failure_words(run.error)
-        common.problem(f"This run failed: {common.md(plain)}", detail)
+        messages.problem(f"This run failed: {messages.md(plain)}", detail)
     elif run.status == store_mod.INTERRUPTED:
-        st.warning(f"This run was interrupted: {common.md(run.error or 'the worker stopped')}")
+        st.warning(f"This run was interrupted: {messages.md(run.error or 'the worker stopped')}")
         st.button(
             "Resume",
             icon=":material/restart_alt:",
@@ -441,7 +457,7 @@ def show_finished(run: Run) -> None:
             on_click=resume,
             args=(run.id,),
         )
-    show_curves(common.get_store(), run, only_with_points=True)
+    show_curves(studio.get_store(), run, only_with_points=True)
     show_results(run)
 
 
@@ -451,12 +467,12 @@ def shown_run(store, active: list[Run]) -> Run | None:
     if active:
         live = [r for r in active if r.status in store_mod.LIVE]
         return (live or active)[0]
-    wanted = st.session_state.get(common.TRAIN_RUN)
+    wanted = st.session_state.get(session_keys.TRAIN_RUN)
     if wanted:
         try:
             return store.get(wanted)
         except KeyError:
-            st.session_state.pop(common.TRAIN_RUN, None)
+            st.session_state.pop(session_keys.TRAIN_RUN, None)
     return report.latest(store.list(limit=50))
 
 
@@ -464,23 +480,23 @@ def start_section(folder: str | None, active: list[Run]) -> None:
     """The settings and the Start button (disabled while any run is active)."""
     if folder is None:
         if not active:
-            common.need_dataset()
+            scans.need_dataset()
         return
-    found = common.usable_scan(folder)
+    found = scans.usable_scan(folder)
     if found is None:
         return
-    if st.session_state.get(common.AUDIO_SOURCE):
+    if st.session_state.get(session_keys.AUDIO_SOURCE):
         st.caption(
-            f"Sounds from {common.md(Path(st.session_state[common.AUDIO_SOURCE]).name)}"
+            f"Sounds from {messages.md(Path(st.session_state[session_keys.AUDIO_SOURCE]).name)}"
             " are trained on as spectrogram pictures."
         )
     weights_notice()
     config, training_box = settings_form(folder, found)
     problems = start_problems(config)
     for problem in problems:
-        common.problem(common.md(problem[:1].upper() + problem[1:]))
+        messages.problem(messages.md(problem[:1].upper() + problem[1:]))
     if not problems and config.weights_for_run().kind == IMAGENET:
-        if not common.weights_here().imagenet_cached:
+        if not pretrained.weights_here().imagenet_cached:
             st.caption("The ImageNet weights (58 MB) are downloaded once, when the run starts.")
     st.button(
         "Start training",
@@ -511,30 +527,30 @@ def earlier_runs(store) -> None:
             index=None,
             key="train_earlier",
         )
-        if chosen and chosen != st.session_state.get(common.TRAIN_RUN):
-            st.session_state[common.TRAIN_RUN] = chosen
+        if chosen and chosen != st.session_state.get(session_keys.TRAIN_RUN):
+            st.session_state[session_keys.TRAIN_RUN] = chosen
             st.rerun()
 
 
 def body() -> None:
-    store = common.page_header(
+    store = studio.page_header(
         "Train",
         "Start training: the studio reuses VGG16 the way your strategy says and shows "
         "the accuracy growing after every pass over the pictures (an epoch).",
     )
-    active = common.active_runs(store)
-    start_section(common.current_dataset(), active)
+    active = studio.active_runs(store)
+    start_section(session_keys.current_dataset(), active)
     st.divider()
     run = shown_run(store, active)
     if run is None:
         st.caption("No run yet: click 'Start training'.")
         return
     if run.active:
-        common.watch(SEEN_ACTIVE, run.id)
-        common.poll(lambda: show_live(run.id), active=True)
+        studio.watch(SEEN_ACTIVE, run.id)
+        studio.poll(lambda: show_live(run.id), active=True)
     else:
         show_finished(run)
     earlier_runs(store)
 
 
-common.guarded(body)
+messages.guarded(body)

@@ -16,7 +16,7 @@ from core.export import predict_batch
 from core.reports import charts, report
 from core.runs import store as store_mod
 from core.runs.store import Run
-from ui import common, model_loader, take_away
+from ui import messages, model_loader, pages, session_keys, studio, take_away
 
 TOP_K = 5
 IMAGE_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
@@ -46,7 +46,7 @@ def explain_one(loaded, image, name: str, show_cam: bool, index: int) -> None:
     top = predict.top_k(loaded, [image], k=TOP_K)[0]
     best = top[0]
     st.markdown(
-        f"**{common.md(name)}**: most likely **{common.md(best['class'])}** "
+        f"**{messages.md(name)}**: most likely **{messages.md(best['class'])}** "
         f"({best['probability']:.0%} sure)."
     )
     left, right = st.columns(2)
@@ -61,12 +61,12 @@ def explain_one(loaded, image, name: str, show_cam: bool, index: int) -> None:
                 heat, looked_for = predict.gradcam(loaded, image)
                 picture = predict.overlay(image, heat, size=max(loaded.image_size, 224))
             except Exception as exc:  # noqa: BLE001 - Grad-CAM is a bonus, never fatal
-                st.warning(f"The heatmap is not available for this model ({common.md(exc)}).")
+                st.warning(f"The heatmap is not available for this model ({messages.md(exc)}).")
             else:
                 st.image(
                     picture,
                     width=320,
-                    caption=f"where it looked for '{common.md(loaded.classes[looked_for])}' "
+                    caption=f"where it looked for '{messages.md(loaded.classes[looked_for])}' "
                     "(red: mattered most)",
                 )
 
@@ -92,7 +92,7 @@ def one_picture(loaded, sound) -> None:
         snapshot = st.camera_input("Snapshot", key="predict_camera")
         inputs = [("snapshot.jpg", snapshot.getvalue())] if snapshot is not None else []
     for index, (name, data) in enumerate(inputs[:10]):
-        with common.refusals(f"{common.md(name)} cannot be used") as refused:
+        with messages.refusals(f"{messages.md(name)} cannot be used") as refused:
             image = predict_batch.upload_image(name, data, sound, loaded.image_size)
         if refused:
             continue
@@ -117,7 +117,7 @@ def extract(upload) -> tuple[str, str]:
     stem = "predict-" + Path(upload.name).stem
     try:
         target, _ = session.extract_upload(
-            common.get_store().home, common.session_id(), upload, stem
+            studio.get_store().home, session_keys.session_id(), upload, stem
         )
     except archive.ArchiveError as exc:
         return "error", f"This zip cannot be used: {exc}"
@@ -137,15 +137,15 @@ def batch_source() -> Path | None:
             return None
         folder = Path(path).expanduser()
         if not folder.is_dir():
-            st.error(f"There is no folder at {common.md(path)} on the server.")
+            st.error(f"There is no folder at {messages.md(path)} on the server.")
             return None
         return folder
     upload = st.file_uploader("Zip of pictures", type=["zip"], key="predict_batch_zip")
     if upload is None:
         return None
-    (kind, value), _ = common.once_per_upload(BATCH_FOLDERS, upload, lambda: extract(upload))
+    (kind, value), _ = session_keys.once_per_upload(BATCH_FOLDERS, upload, lambda: extract(upload))
     if kind == "error":
-        st.error(common.md(value))
+        st.error(messages.md(value))
         return None
     return Path(value)
 
@@ -160,7 +160,7 @@ def many_pictures(loaded, run: Run, sound) -> None:
         return
     key = (run.id, str(folder))
     count = len(predict_batch.batch_files(folder, sound))
-    st.caption(f"{count} file(s) to classify in {common.md(folder.name)}.")
+    st.caption(f"{count} file(s) to classify in {messages.md(folder.name)}.")
     if st.button("Classify them all", type="primary", key="predict_batch_go"):
         st.session_state[BATCH_RESULT] = {key: predict_folder(loaded, folder, sound)}
     rows = st.session_state.get(BATCH_RESULT, {}).get(key)
@@ -186,13 +186,13 @@ def model_of(store, run: Run):
         )
         return None
     with st.spinner("Loading the model (the first time takes a few seconds)..."):
-        with common.refusals("This model cannot be loaded"):
+        with messages.refusals("This model cannot be loaded"):
             return load_model(str(store.home), run.id, run.model_sha256 or "")
         return None
 
 
 def body() -> None:
-    store = common.page_header(
+    store = studio.page_header(
         "Predict", "Show a trained model new pictures and see what it thinks, and where it looked."
     )
     runs = models_available(store)
@@ -201,10 +201,10 @@ def body() -> None:
             "There is no trained model yet: train one on the Train page first (with the "
             "sample dataset it takes a few minutes)."
         )
-        common.go_to("train", "Go to the Train page", icon=":material/model_training:")
+        pages.go_to("train", "Go to the Train page", icon=":material/model_training:")
         return
-    preferred = st.session_state.get(common.TRAIN_RUN)
-    run = store.get(common.pick_run("Model (a finished run)", runs, "predict_run", preferred))
+    preferred = st.session_state.get(session_keys.TRAIN_RUN)
+    run = store.get(studio.pick_run("Model (a finished run)", runs, "predict_run", preferred))
     one, many, download = st.tabs(["One picture", "Many pictures", "Download this model"])
     with download:  # made by a child process: needs no model loaded here
         take_away.section(run, "predict")
@@ -214,7 +214,7 @@ def body() -> None:
             return
         sound = model_loader.predict().audio_settings(run, store)
         st.caption(
-            f"Classes: {common.md(', '.join(loaded.classes))}. Pictures are resized to "
+            f"Classes: {messages.md(', '.join(loaded.classes))}. Pictures are resized to "
             f"{loaded.image_size} x {loaded.image_size} pixels."
         )
         one_picture(loaded, sound)
@@ -222,4 +222,4 @@ def body() -> None:
         many_pictures(loaded, run, sound)
 
 
-common.guarded(body)
+messages.guarded(body)

@@ -10,7 +10,7 @@ from core.runs import store as store_mod
 from core.runs import strategies
 from core.runs.config import RunConfig
 from core.runs.store import Run
-from ui import bounds, common
+from ui import bounds, messages, pretrained, scans, session_keys, studio
 
 SEEN_ACTIVE = "_compare_seen_active"
 RUNS_KEY = "compare_runs"  # the runs picked for the overlay
@@ -28,37 +28,37 @@ def run_every_strategy(
     them), with this session's seed, image size, weights, blocks and layer."""
     base = RunConfig(
         dataset=folder,
-        image_size=common.image_size(),
-        seed=int(common.setting("seed")),
-        weights=common.weights(),
+        image_size=session_keys.image_size(),
+        seed=int(session_keys.setting("seed")),
+        weights=pretrained.weights(),
         epochs=epochs,
         finetune_epochs=finetune_epochs,
-        unfreeze_blocks=int(common.setting(common.UNFREEZE)),
-        layer=common.setting(common.LAYER),
+        unfreeze_blocks=int(session_keys.setting(session_keys.UNFREEZE)),
+        layer=session_keys.setting(session_keys.LAYER),
     )
-    with common.refusals("The dataset cannot be split", later=True) as refused:
-        found = common.scan(folder)
+    with messages.refusals("The dataset cannot be split", later=True) as refused:
+        found = scans.scan(folder)
     if refused:
         return
     queued = start_comparison(
-        common.get_store(), found, base, keys, seeds=seeds, repeat_splits=repeat_splits
+        studio.get_store(), found, base, keys, seeds=seeds, repeat_splits=repeat_splits
     )
-    if common.flash_refusal(queued):
+    if messages.flash_refusal(queued):
         return
-    st.session_state[common.COMPARE_GROUP] = queued[0].group_id
+    st.session_state[session_keys.COMPARE_GROUP] = queued[0].group_id
     # the new runs replace whatever was picked before, so the page follows them live
-    common.set_kept(RUNS_KEY, [r.id for r in queued])
+    session_keys.set_kept(RUNS_KEY, [r.id for r in queued])
 
 
 def stop_group(group_id: str) -> None:
     """Stop button callback: the whole comparison (core.jobs.runs.stop_comparison)."""
-    stop_comparison(common.get_store(), group_id)
+    stop_comparison(studio.get_store(), group_id)
 
 
 def default_selection(runs: list[Run]) -> list[str]:
     """This session's comparison group, else the newest group in the store, else the two
     newest runs."""
-    group = st.session_state.get(common.COMPARE_GROUP)
+    group = st.session_state.get(session_keys.COMPARE_GROUP)
     if group is None:
         group = next((r.group_id for r in runs if r.group_id), None)
     if group is not None:
@@ -69,8 +69,8 @@ def default_selection(runs: list[Run]) -> list[str]:
 
 
 def show_comparison(run_ids: list[str]) -> None:
-    store = common.get_store()
-    common.refresh_runs(store)
+    store = studio.get_store()
+    studio.refresh_runs(store)
     runs = []
     for run_id in run_ids:
         try:
@@ -80,7 +80,7 @@ def show_comparison(run_ids: list[str]) -> None:
     if any(r.active for r in runs):
         show_waiting([r for r in runs if r.active])
     else:
-        common.rerun_if_ended(SEEN_ACTIVE, True)  # the last one just ended: Start comes back
+        studio.rerun_if_ended(SEEN_ACTIVE, True)  # the last one just ended: Start comes back
     if comparison.is_repeated(runs):
         show_repeats(store, runs)
         return
@@ -97,7 +97,7 @@ def show_comparison(run_ids: list[str]) -> None:
         st.caption(note)
     show_table(report.compare_rows(runs))
     if caution := report.compare_caution(runs):
-        st.warning(common.md(caution))
+        st.warning(messages.md(caution))
 
 
 def show_repeats(store: store_mod.Store, runs: list[Run]) -> None:
@@ -126,7 +126,7 @@ def show_repeats(store: store_mod.Store, runs: list[Run]) -> None:
         f"column states n); {splits}. The test pairs each strategy's runs by seed."
     )
     if caution := report.compare_caution(runs):
-        st.warning(common.md(caution))
+        st.warning(messages.md(caution))
     with st.expander("Every run of the comparison"):
         show_table(report.compare_rows(runs))
 
@@ -205,18 +205,18 @@ def run_all_section(folder: str | None, active: bool) -> None:
         "Strategies to compare",
         list(strategies.STRATEGIES),
         format_func=report.strategy_title,
-        **common.kept("compare_strategies", list(strategies.STRATEGIES)),
+        **session_keys.kept("compare_strategies", list(strategies.STRATEGIES)),
     )
     cols = st.columns(2, gap="medium")
     epochs = cols[0].number_input(
         "Epochs per run (first phase)",
         **bounds.of("epochs"),
-        **common.kept("compare_epochs", RunConfig.default("epochs")),
+        **session_keys.kept("compare_epochs", RunConfig.default("epochs")),
     )
     finetune = cols[1].number_input(
         "Epochs (fine-tuning phase)",
         **bounds.of("finetune_epochs"),
-        **common.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
+        **session_keys.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
     )
     seeds, repeat_splits = seed_settings()
     every = len(keys) == len(strategies.STRATEGIES)
@@ -246,14 +246,14 @@ def seed_settings() -> tuple[int, bool]:
         help="Runs each strategy this many times with different training seeds, to see how "
         "much of a difference is luck. 3 or more let the page say whether the best strategy "
         "really beats the runner-up.",
-        **common.kept("compare_seeds", DEFAULT_SEEDS),
+        **session_keys.kept("compare_seeds", DEFAULT_SEEDS),
     )
     repeat_splits = cols[1].checkbox(
         "A new split for each seed",
         help="Off: every run uses the same training/validation split, so only training varies. "
         "On: each seed also draws its own split (shared by the strategies of that seed).",
         disabled=seeds < 2,
-        **common.kept("compare_repeat_splits", False),
+        **session_keys.kept("compare_repeat_splits", False),
     )
     return int(seeds), bool(repeat_splits) and seeds > 1
 
@@ -264,14 +264,14 @@ def side_by_side(store) -> None:
     if not runs:
         st.info("No training run yet: start one on the Train page, or click 'Run every strategy'.")
         return
-    chosen = common.pick_runs("Runs to compare", runs, RUNS_KEY, default_selection(runs))
+    chosen = studio.pick_runs("Runs to compare", runs, RUNS_KEY, default_selection(runs))
     if not chosen:
         st.caption("Pick at least one run.")
         return
     any_active = any(store.get(i).active for i in chosen)
     if any_active:
-        common.watch(SEEN_ACTIVE, True)
-    common.poll(lambda: show_comparison(list(chosen)), active=any_active)
+        studio.watch(SEEN_ACTIVE, True)
+    studio.poll(lambda: show_comparison(list(chosen)), active=any_active)
     report_download(store, list(chosen))
 
 
@@ -296,13 +296,13 @@ def report_download(store, run_ids: list[str]) -> None:
 
 
 def body() -> None:
-    store = common.page_header(
+    store = studio.page_header(
         "Compare",
         "See which strategy works best: every strategy trained on exactly the same "
         "pictures, split and seed, side by side.",
     )
-    run_all_section(common.current_dataset(), bool(common.active_runs(store)))
+    run_all_section(session_keys.current_dataset(), bool(studio.active_runs(store)))
     side_by_side(store)
 
 
-common.guarded(body)
+messages.guarded(body)

@@ -10,7 +10,7 @@ from core.jobs import run_admin
 from core.jobs.run_admin import RunFilter
 from core.reports import report
 from core.runs.store import Run
-from ui import common
+from ui import messages, session_keys, studio
 
 DELETE_ASKED = "_runs_delete_asked"  # the run whose Delete awaits a second click
 PICKED = "runs_picked"  # the run being managed
@@ -62,31 +62,31 @@ def show_table(runs: list[Run]) -> None:
 
 # -- callbacks (core.jobs.run_admin does the work; a refusal becomes the next run's message) --
 def rename(run_id: str) -> None:
-    outcome = run_admin.rename(common.get_store(), run_id, st.session_state[f"runs_name_{run_id}"])
-    if not common.flash_refusal(outcome):
-        common.flash("success", f"Renamed to {common.md(report.run_title(outcome))}.")
+    outcome = run_admin.rename(studio.get_store(), run_id, st.session_state[f"runs_name_{run_id}"])
+    if not messages.flash_refusal(outcome):
+        messages.flash("success", f"Renamed to {messages.md(report.run_title(outcome))}.")
 
 
 def add_tag(run_id: str) -> None:
     key = f"runs_new_tag_{run_id}"
-    if not common.flash_refusal(
-        run_admin.add_tag(common.get_store(), run_id, st.session_state[key])
+    if not messages.flash_refusal(
+        run_admin.add_tag(studio.get_store(), run_id, st.session_state[key])
     ):
         st.session_state[key] = ""
 
 
 def remove_tag(run_id: str, tag: str) -> None:
-    common.flash_refusal(run_admin.remove_tag(common.get_store(), run_id, tag))
+    messages.flash_refusal(run_admin.remove_tag(studio.get_store(), run_id, tag))
 
 
 def delete(run_id: str) -> None:
     st.session_state.pop(DELETE_ASKED, None)
-    outcome = run_admin.delete(common.get_store(), run_id)
-    if common.flash_refusal(outcome):
+    outcome = run_admin.delete(studio.get_store(), run_id)
+    if messages.flash_refusal(outcome):
         return
-    if st.session_state.get(common.TRAIN_RUN) == run_id:
-        st.session_state.pop(common.TRAIN_RUN)  # the Train and Predict pages forget it too
-    common.flash("success", common.md(outcome.describe()))
+    if st.session_state.get(session_keys.TRAIN_RUN) == run_id:
+        st.session_state.pop(session_keys.TRAIN_RUN)  # the Train and Predict pages forget it too
+    messages.flash("success", messages.md(outcome.describe()))
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def name_and_tags(run: Run) -> None:
         st.button("Add tag", key=f"runs_add_tag_{run.id}", on_click=add_tag, args=(run.id,))
         for i, tag in enumerate(run.tags):
             st.button(
-                f"Remove tag {common.md(tag)}",
+                f"Remove tag {messages.md(tag)}",
                 icon=":material/close:",
                 key=f"runs_rm_tag_{run.id}_{i}",
                 on_click=remove_tag,
@@ -130,7 +130,7 @@ def delete_section(run: Run) -> None:
         return
     group = " It belongs to a comparison: the comparison's other runs stay." if run.group_id else ""
     st.warning(
-        f"This deletes {common.md(report.run_title(run))} with its model, exports and reports. "
+        f"This deletes {messages.md(report.run_title(run))} with its model, exports and reports. "
         f"It cannot be undone.{group} Delete it?"
     )
     yes, no = st.columns(2)
@@ -141,7 +141,7 @@ def delete_section(run: Run) -> None:
 
 
 def body() -> None:
-    store = common.page_header(
+    store = studio.page_header(
         "Runs",
         "Every run of this studio: find runs by dataset, strategy, tag or status; name, tag or "
         "delete them.",
@@ -156,9 +156,9 @@ def body() -> None:
         return
     show_table(shown)
     st.subheader("Manage a run")
-    chosen = store.get(common.pick_run("Run", shown, PICKED))
+    chosen = store.get(studio.pick_run("Run", shown, PICKED))
     name_and_tags(chosen)
     delete_section(chosen)
 
 
-common.guarded(body)
+messages.guarded(body)

@@ -155,8 +155,8 @@ def rendered_markdown(at: AppTest) -> list[str]:
 
 
 def assert_shown_escaped(at: AppTest, *names: str) -> None:
-    """Each hostile name appears escaped (as ui.common.md makes it) and never as raw markup."""
-    from ui.common import md
+    """Each hostile name appears escaped (as ui.messages.md makes it) and never as raw markup."""
+    from ui.messages import md
 
     shown = "\n".join(rendered_markdown(at))
     assert "](javascript:" not in shown and "**x**" not in shown, shown

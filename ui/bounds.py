@@ -1,6 +1,6 @@
 """The range of a number widget that sets a run setting: RunConfig's bounds, never its own.
 
-    st.number_input("Epochs", **bounds.of("epochs"), **common.kept("epochs", ...))
+    st.number_input("Epochs", **bounds.of("epochs"), **session_keys.kept("epochs", ...))
 
 tests/app/test_widget_bounds.py fails when a page draws a run setting with bounds of its own.
 """

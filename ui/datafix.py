@@ -16,7 +16,7 @@ from core.reports import charts, report
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.train import datamap
-from ui import common
+from ui import messages, scans, session_keys, studio
 
 MAP_RUN_CHOICE = "data_map_run"  # the finished run whose mistakes the map and lists show
 NO_RUN = "none"
@@ -28,31 +28,31 @@ THUMB = 96
 # -- edits --------------------------------------------------------------------------------------
 def _change(make, done: str | None = None) -> None:
     """Run one overlay change; a refused one is flashed as an error, a made one as `done`."""
-    with common.refusals(later=True) as refused:
+    with messages.refusals(later=True) as refused:
         edit = make()
     if refused:
         return
     if done:
-        common.flash("success", f"{done} (in the studio only): {common.md(edit.describe())}")
+        messages.flash("success", f"{done} (in the studio only): {messages.md(edit.describe())}")
 
 
 def _relabel(folder: str, rel: str, key: str) -> None:
     """Button callback: move `rel` to the class chosen in the selectbox `key`."""
-    home, to = common.get_store().home, st.session_state[key]
-    _change(lambda: datafix.relabel(home, common.scan(folder), rel, to), "Moved")
+    home, to = studio.get_store().home, st.session_state[key]
+    _change(lambda: datafix.relabel(home, scans.scan(folder), rel, to), "Moved")
 
 
 def _exclude(folder: str, rel: str) -> None:
-    _change(lambda: datafix.exclude(common.get_store().home, common.scan(folder), rel), "Left out")
+    _change(lambda: datafix.exclude(studio.get_store().home, scans.scan(folder), rel), "Left out")
 
 
 def _undo(folder: str, edit_id: str) -> None:
-    _change(lambda: datafix.undo(common.get_store().home, folder, edit_id))
+    _change(lambda: datafix.undo(studio.get_store().home, folder, edit_id))
 
 
 def _undo_all(folder: str) -> None:
-    count = datafix.undo_all(common.get_store().home, folder)
-    common.flash("success", f"Undid {count} edit(s): the dataset is as its folders say.")
+    count = datafix.undo_all(studio.get_store().home, folder)
+    messages.flash("success", f"Undid {count} edit(s): the dataset is as its folders say.")
 
 
 def fix_controls(found: Scan, folder: str, rel: str, key: str, suggest: str | None = None):
@@ -72,7 +72,7 @@ def fix_controls(found: Scan, folder: str, rel: str, key: str, suggest: str | No
 
 def show_edits(found: Scan, folder: str) -> None:
     """The dataset's edits, each with Undo, and Undo all; the counts above include them."""
-    edits = datafix.edits(common.get_store().home, folder)
+    edits = datafix.edits(studio.get_store().home, folder)
     if not edits:
         return
     st.subheader("Your fixes to this dataset")
@@ -82,7 +82,7 @@ def show_edits(found: Scan, folder: str) -> None:
     )
     for edit in reversed(edits):
         text, button = st.columns([5, 1])
-        text.markdown(common.md(edit.describe()))
+        text.markdown(messages.md(edit.describe()))
         button.button("Undo", key=f"data_undo_{edit.id}", on_click=_undo, args=(folder, edit.id))
     st.button(
         "Undo all", key="data_undo_all", icon=":material/undo:", on_click=_undo_all, args=(folder,)
@@ -92,28 +92,28 @@ def show_edits(found: Scan, folder: str) -> None:
 # -- the map -------------------------------------------------------------------------------------
 def _draw(folder: str) -> None:
     outcome = runs.start_map(
-        common.get_store(),
+        studio.get_store(),
         folder,
-        common.image_size(),
-        str(common.setting("weights")),
-        owner=common.session_id(),
+        session_keys.image_size(),
+        str(session_keys.setting("weights")),
+        owner=session_keys.session_id(),
     )
-    common.flash_refusal(outcome, busy_kind="info")
+    messages.flash_refusal(outcome, busy_kind="info")
 
 
 def chosen_run(found: Scan, folder: str):
     """The finished training run whose mistakes are shown (None: no run)."""
-    done = datamap.finished_runs(common.get_store(), folder)
+    done = datamap.finished_runs(studio.get_store(), folder)
     if not done:
         return None
     names = {NO_RUN: "none", **{r.id: report.run_label(r) for r in done}}
     if st.session_state.get(MAP_RUN_CHOICE) not in names:  # a run of another dataset, deleted
-        common.set_kept(MAP_RUN_CHOICE, done[0].id)
+        session_keys.set_kept(MAP_RUN_CHOICE, done[0].id)
     picked = st.selectbox(
         "Show the mistakes and split of run",
         list(names),
         format_func=names.__getitem__,
-        **common.kept(MAP_RUN_CHOICE, done[0].id),
+        **session_keys.kept(MAP_RUN_CHOICE, done[0].id),
     )
     return next((r for r in done if r.id == picked), None)
 
@@ -125,11 +125,11 @@ def show_map(found: Scan, folder: str, run) -> None:
         "together. A dot far inside another class's cloud is worth a look (a wrong label?). "
         "Click a dot to see the picture and fix it."
     )
-    latest = runs.latest_map(common.get_store(), folder)
+    latest = runs.latest_map(studio.get_store(), folder)
     if latest is not None and latest.active:
-        common.watch(SEEN_MAP, latest.id)
-        common.poll(
-            lambda: common.side_run_progress(latest.id, "Drawing the map", SEEN_MAP), active=True
+        studio.watch(SEEN_MAP, latest.id)
+        studio.poll(
+            lambda: studio.side_run_progress(latest.id, "Drawing the map", SEEN_MAP), active=True
         )
         return
     result = latest.result if latest is not None and latest.status == store_mod.DONE else None
@@ -139,7 +139,7 @@ def show_map(found: Scan, folder: str, run) -> None:
         label, key="data_draw_map", icon=":material/scatter_plot:", on_click=_draw, args=(folder,)
     )
     if latest is not None and latest.status == store_mod.FAILED:
-        common.problem(*report.failure_words(latest.error))
+        messages.problem(*report.failure_words(latest.error))
     if not current:
         st.caption("Uses the features cached by earlier runs; only missing ones are computed.")
         return
@@ -152,7 +152,7 @@ def draw_map(found: Scan, folder: str, result, run) -> None:
     points = [(p.rel, labels[p.rel], p.x, p.y) for p in result.points if p.rel in labels]
     wrong = datamap.wrong_files(run.training_result if run else None, found.root, every=True)
     why = {rel: datamap.mistake(w) for rel, w in wrong.items()}
-    st.caption(f"Projection: {common.md(result.method_note or result.method)}.")
+    st.caption(f"Projection: {messages.md(result.method_note or result.method)}.")
     event = st.plotly_chart(
         charts.data_map(points, why, result.method),
         key="data_map_chart",
@@ -162,11 +162,11 @@ def draw_map(found: Scan, folder: str, result, run) -> None:
     chosen = _clicked(event)
     if chosen and chosen in labels:
         left, right = st.columns([1, 3])
-        left.image(common.thumbnails([_path(found, chosen)], 160), width=160)
+        left.image(scans.thumbnails([_path(found, chosen)], 160), width=160)
         with right:
-            st.markdown(f"**{common.md(chosen)}**, class {common.md(labels[chosen])}")
+            st.markdown(f"**{messages.md(chosen)}**, class {messages.md(labels[chosen])}")
             if chosen in why:
-                st.caption(common.md(why[chosen]))
+                st.caption(messages.md(why[chosen]))
             fix_controls(found, folder, chosen, "map")
 
 
@@ -203,12 +203,12 @@ def show_near_duplicates(found: Scan, folder: str, result, run) -> None:
     if len(result.pairs) >= datamap.MAX_PAIRS:
         st.caption(f"Only the {datamap.MAX_PAIRS} most alike pairs were kept.")
     sides = datamap.split_sides(
-        common.get_store(),
+        studio.get_store(),
         run,
         found,
         RunConfig.default("val_fraction"),
         RunConfig.default("test_fraction"),
-        int(common.setting("seed")),
+        int(session_keys.setting("seed")),
     )
     present = [i.rel for i in found.items]
     pairs = datamap.near_duplicates(result, threshold, sides, present)
@@ -235,8 +235,8 @@ def show_pair(found: Scan, folder: str, pair, k: int) -> None:
         strict=True,
     ):
         with col:
-            st.image(common.thumbnails([_path(found, rel)], THUMB), width=THUMB)
-            st.caption(f"{common.md(rel)} ({side or 'not in the split'})")
+            st.image(scans.thumbnails([_path(found, rel)], THUMB), width=THUMB)
+            st.caption(f"{messages.md(rel)} ({side or 'not in the split'})")
             fix_controls(found, folder, rel, f"dup_{k}{half}")
 
 
@@ -248,9 +248,9 @@ def show_most_wrong(found: Scan, folder: str, run) -> None:
     st.write("A wrong label, or a picture that belongs to no class? Move it or leave it out.")
     for k, (rel, record) in enumerate(wrong.items()):
         left, right = st.columns([1, 3])
-        left.image(common.thumbnails([_path(found, rel)], THUMB), width=THUMB)
+        left.image(scans.thumbnails([_path(found, rel)], THUMB), width=THUMB)
         with right:
-            st.caption(f"{common.md(rel)}: {common.md(datamap.mistake(record))}")
+            st.caption(f"{messages.md(rel)}: {messages.md(datamap.mistake(record))}")
             fix_controls(found, folder, rel, f"wrong_{k}", suggest=record.predicted)
 
 

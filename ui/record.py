@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.data import capture, datasets
-from ui import burst, common
+from ui import burst, messages, session_keys, studio
 
 MODES = ("Burst: hold to record", "One photo per click")
 SAVED_CLIPS = "_record_saved_clips"  # upload id -> outcome, so a clip is saved once
@@ -22,13 +22,13 @@ def section(folder: str, found: datasets.Scan, reconvert: Callable[[], None]) ->
     """Record into a chosen class of the dataset at `folder` (a sound dataset: into its sound
     folder; reconvert then turns the new clips into spectrograms too)."""
     st.subheader("Record more examples")
-    sounds = st.session_state.get(common.AUDIO_SOURCE)
-    with common.refusals("Recording is not offered for this dataset", kind="info") as refused:
-        target = capture.record_target(sounds or folder, common.get_store().home)
+    sounds = st.session_state.get(session_keys.AUDIO_SOURCE)
+    with messages.refusals("Recording is not offered for this dataset", kind="info") as refused:
+        target = capture.record_target(sounds or folder, studio.get_store().home)
     if refused:
         return
     if target.note:
-        st.caption(common.md(target.note))
+        st.caption(messages.md(target.note))
     if not found.classes:
         st.caption("The dataset has no class yet to record into.")
         return
@@ -55,14 +55,14 @@ def burst_into(class_dir: Path, name: str, key: str) -> None:
     fps = left.slider("Frames per second", 1, 15, 5, key=f"{key}_fps")
     count = right.slider("At most this many frames", 1, 100, 30, key=f"{key}_count")
     st.caption(
-        f"Hold the button: {fps} frames a second are recorded into {common.md(name)} until "
+        f"Hold the button: {fps} frames a second are recorded into {messages.md(name)} until "
         f"you let go (or after {count})."
     )
     frames = burst.recorder(f"{key}_burst", fps, count)
     outcome_key = f"_{key}_saved"  # the last burst's outcome, shown under the recorder
     if frames and _new_burst(key, frames):
         st.session_state[outcome_key] = _attempt(
-            lambda: capture.save_data_urls(class_dir, frames, common.get_store().home)
+            lambda: capture.save_data_urls(class_dir, frames, studio.get_store().home)
         )
         st.rerun()  # redraw the page: class counts and pictures include the new files
     if outcome_key in st.session_state:
@@ -79,16 +79,16 @@ def _new_burst(key: str, frames: list[str]) -> bool:
 
 
 def snapshot(class_dir: Path, name: str) -> None:
-    photo = st.camera_input(f"Photo for {common.md(name)}", key=f"data_rec_cam_{name}")
+    photo = st.camera_input(f"Photo for {messages.md(name)}", key=f"data_rec_cam_{name}")
     if photo is None:
         return
     suffix = Path(photo.name or "").suffix.lower() or ".jpg"
-    outcome, _ = common.once_per_upload(
+    outcome, _ = session_keys.once_per_upload(
         SAVED_SNAPSHOTS,
         photo,
         lambda: _attempt(
             lambda: capture.save_frames(
-                class_dir, [(photo.getvalue(), suffix)], common.get_store().home, "snapshot"
+                class_dir, [(photo.getvalue(), suffix)], studio.get_store().home, "snapshot"
             )
         ),
     )
@@ -96,14 +96,14 @@ def snapshot(class_dir: Path, name: str) -> None:
 
 
 def microphone(class_dir: Path, name: str, reconvert: Callable[[], None]) -> None:
-    clip = st.audio_input(f"Record a clip for {common.md(name)}", key=f"data_rec_mic_{name}")
+    clip = st.audio_input(f"Record a clip for {messages.md(name)}", key=f"data_rec_mic_{name}")
     st.caption("Each recording is saved as a .wav file in the class folder.")
     if clip is not None:
-        outcome, _ = common.once_per_upload(
+        outcome, _ = session_keys.once_per_upload(
             SAVED_CLIPS,
             clip,
             lambda: _attempt(
-                lambda: capture.save_clip(class_dir, clip.getvalue(), common.get_store().home)
+                lambda: capture.save_clip(class_dir, clip.getvalue(), studio.get_store().home)
             ),
         )
         show(outcome)
@@ -121,11 +121,11 @@ def _attempt(work: Callable[[], object]) -> tuple[str, str]:
     try:
         done = work()
     except capture.CaptureError as exc:
-        return "error", f"Not saved: {common.md(exc)}"
+        return "error", f"Not saved: {messages.md(exc)}"
     if isinstance(done, capture.Saved):
         kind = "success" if done.saved and not done.rejected else "warning"
-        return kind, common.md(done.describe())
-    return "success", f"Saved {common.md(Path(str(done)).name)}."
+        return kind, messages.md(done.describe())
+    return "success", f"Saved {messages.md(Path(str(done)).name)}."
 
 
 def show(outcome: tuple[str, str]) -> None:

@@ -12,7 +12,7 @@ from core.platform import hostinfo
 from core.reports import report
 from core.runs import store as store_mod
 from core.runs.store import Run
-from ui import common, model_loader
+from ui import messages, model_loader, pretrained, session_keys, studio
 
 # How often the sidebar's run status is redrawn. Each redraw costs the server ~0.2 s of CPU on
 # this 2-core machine (measured with the browser test: 4.4% of a core idle at one per 5 s,
@@ -66,35 +66,35 @@ def weights_status(spec: str) -> tuple[str, str]:
 
 def render() -> None:
     with st.sidebar:
-        common.guarded(_render)
+        messages.guarded(_render)
 
 
 def _render() -> None:
     st.caption(f"Device: {device_line()}")
-    kind, sentence = weights_status(common.weights())
+    kind, sentence = weights_status(pretrained.weights())
     getattr(st, kind)(sentence)
-    folder = common.current_dataset()
+    folder = session_keys.current_dataset()
     if folder:
-        label = st.session_state.get(common.DATASET_LABEL) or Path(folder).name
-        st.caption(f"Dataset: {common.md(label)}")
+        label = st.session_state.get(session_keys.DATASET_LABEL) or Path(folder).name
+        st.caption(f"Dataset: {messages.md(label)}")
     else:
         st.caption("Dataset: none chosen yet")
-    active = bool(common.active_runs(common.get_store()))
+    active = bool(studio.active_runs(studio.get_store()))
     st.session_state[POLLED_ACTIVE] = active
     # Polled on its own, so the status is true on every page without redrawing the page.
     st.fragment(
-        lambda: common.guarded(run_status),
+        lambda: messages.guarded(run_status),
         run_every=ACTIVE_POLL_SECONDS if active else IDLE_POLL_SECONDS,
     )()
 
 
 def run_status() -> None:
     """Which run, which phase, how far; or this session's last run."""
-    store = common.get_store()
-    active = common.active_runs(store)
+    store = studio.get_store()
+    active = studio.active_runs(store)
     if active:
-        common.refresh_runs(store)  # a dead worker's run is not shown as running
-        active = common.active_runs(store)
+        studio.refresh_runs(store)  # a dead worker's run is not shown as running
+        active = studio.active_runs(store)
     if bool(active) != st.session_state.get(POLLED_ACTIVE):
         # a run started or ended since the page was drawn: redraw it all (Start buttons,
         # results), which also sets this fragment's polling pace again
@@ -103,10 +103,10 @@ def run_status() -> None:
         live = [r for r in active if r.status in store_mod.LIVE]
         show_active((live or active)[0], waiting=len(active) - 1)
         return
-    last = st.session_state.get(common.TRAIN_RUN)
+    last = st.session_state.get(session_keys.TRAIN_RUN)
     if last:
         try:
-            st.caption(f"Run: {common.md(report.run_label(store.get(last)))}")
+            st.caption(f"Run: {messages.md(report.run_label(store.get(last)))}")
         except KeyError:
             pass
 
@@ -114,7 +114,7 @@ def run_status() -> None:
 def show_active(run: Run, waiting: int) -> None:
     fraction, text = report.progress_view(run)
     where = "Compare" if run.group_id else report.task_page(run)
-    st.caption(f"Run: {common.md(report.run_title(run))} (see the {where} page)")
-    st.progress(fraction if fraction is not None else 0.0, text=common.md(text))
+    st.caption(f"Run: {messages.md(report.run_title(run))} (see the {where} page)")
+    st.progress(fraction if fraction is not None else 0.0, text=messages.md(text))
     if waiting:
         st.caption(f"{waiting} more run(s) waiting")

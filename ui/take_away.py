@@ -15,7 +15,7 @@ from core.reports import report
 from core.runs import runfiles
 from core.runs import store as store_mod
 from core.runs.store import Run
-from ui import common
+from ui import messages, studio
 
 MIME = {".zip": "application/zip", ".html": "text/html"}
 _ADVICE = (  # a piece of the reason -> what to do next, in plain words
@@ -48,7 +48,7 @@ def section(run: Run, where: str) -> None:
     """The whole section for a finished run with a model (nothing for any other run)."""
     if run.status not in store_mod.WITH_MODEL or not run.model_path or report.is_probe(run):
         return
-    store = common.get_store()
+    store = studio.get_store()
     st.subheader("Download this model")
     st.write(
         "Take the model with you: every file is loaded back and checked against the studio's "
@@ -85,7 +85,7 @@ def section(run: Run, where: str) -> None:
     st.code(runfiles.tensorboard_command(store, run.id), language="bash")
 
 
-@st.fragment(run_every=common.POLL_SECONDS)
+@st.fragment(run_every=studio.POLL_SECONDS)
 def _pending(key: str, title: str) -> None:
     """Polls the child; when it ends, the page reruns once to show the outcome."""
     current = st.session_state.get(key)
@@ -111,8 +111,8 @@ def _outcome(run: Run, done: Preparing, title: str, where: str) -> None:
             (plain for piece, plain in _ADVICE if piece in reason),
             "Try again, or try another format.",
         )
-        plain = f"{title} could not be prepared: {common.md(reason)}. {advice}"
-        common.problem(plain, state.detail)
+        plain = f"{title} could not be prepared: {messages.md(reason)}. {advice}"
+        messages.problem(plain, state.detail)
         return
     path = state.prepared.path
     if not path.is_file():
@@ -120,7 +120,7 @@ def _outcome(run: Run, done: Preparing, title: str, where: str) -> None:
         return
     st.success(f"{title} is ready ({path.stat().st_size / 1e6:.1f} MB).")
     for line in state.prepared.summary:
-        st.caption(common.md(line))
+        st.caption(messages.md(line))
     st.download_button(
         f"Download {file_name(run, path)}",
         data=path.read_bytes,  # read when clicked, not on every rerun

@@ -19,7 +19,7 @@ from core.runs import strategies
 from core.runs.config import RunConfig
 from core.runs.store import Run
 from core.train import lr_finder
-from ui import bounds, common
+from ui import bounds, messages, session_keys, shared_settings, studio
 
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # the slider's stops
 SETTINGS_FOR = "_train_settings_strategy"  # the strategy the per-phase widgets were set for
@@ -42,7 +42,7 @@ def _reset_when_strategy_changes(spec: strategies.Strategy) -> None:
         return
     st.session_state[SETTINGS_FOR] = spec.key
     for phase in spec.keras_phases:
-        common.forget_kept(lr_key(spec.key, phase.name), optimizer_key(spec.key, phase.name))
+        session_keys.forget_kept(lr_key(spec.key, phase.name), optimizer_key(spec.key, phase.name))
 
 
 def _phase_widgets(spec: strategies.Strategy, phase: strategies.Phase) -> tuple[str, float]:
@@ -51,7 +51,7 @@ def _phase_widgets(spec: strategies.Strategy, phase: strategies.Phase) -> tuple[
         list(strategies.OPTIMIZERS),
         format_func=strategies.OPTIMIZERS.__getitem__,
         help=glossary.explain("optimizer"),
-        **common.kept(optimizer_key(spec.key, phase.name), phase.optimizer),
+        **session_keys.kept(optimizer_key(spec.key, phase.name), phase.optimizer),
     )
     current = st.session_state.get(lr_key(spec.key, phase.name), phase.learning_rate)
     rate = st.select_slider(
@@ -59,7 +59,7 @@ def _phase_widgets(spec: strategies.Strategy, phase: strategies.Phase) -> tuple[
         options=sorted({*LEARNING_RATES, phase.learning_rate, float(current)}),
         format_func=lambda v: f"{v:g}",
         help=glossary.explain("learning rate"),
-        **common.kept(lr_key(spec.key, phase.name), phase.learning_rate),
+        **session_keys.kept(lr_key(spec.key, phase.name), phase.learning_rate),
     )
     return name, float(rate)
 
@@ -90,12 +90,12 @@ def widgets(spec: strategies.Strategy) -> dict:
         "its own again."
     )
     chosen = phase_settings(spec)
-    unfreeze, layer = common.strategy_options(spec, RunConfig.default("layer"))
+    unfreeze, layer = shared_settings.strategy_options(spec, RunConfig.default("layer"))
     patience = st.number_input(
         "Early-stopping patience (epochs without a better validation loss before a phase ends)",
         **bounds.of(PATIENCE),
         help=glossary.explain("early stopping"),
-        **common.kept(PATIENCE, RunConfig.default(PATIENCE)),
+        **session_keys.kept(PATIENCE, RunConfig.default(PATIENCE)),
     )
     return dict(
         chosen, unfreeze_blocks=int(unfreeze), layer=layer, early_stopping_patience=int(patience)
@@ -106,15 +106,15 @@ def widgets(spec: strategies.Strategy) -> dict:
 def _start(config: dict) -> None:
     """Button callback: queue the range test (core.jobs.runs applies the one-run rule)."""
     run = runs.start_lr_find(
-        common.get_store(), RunConfig.from_dict(config), owner=common.session_id()
+        studio.get_store(), RunConfig.from_dict(config), owner=session_keys.session_id()
     )
-    if not common.flash_refusal(run):
+    if not messages.flash_refusal(run):
         st.session_state[LR_FIND_RUN] = run.id
 
 
 def _use(strategy: str, phase: str, rate: float) -> None:
     """Button callback: the suggested rate becomes the phase's learning-rate setting."""
-    common.set_kept(lr_key(strategy, phase), rate)
+    session_keys.set_kept(lr_key(strategy, phase), rate)
 
 
 def _same_data(run: Run, config: RunConfig) -> bool:
@@ -125,7 +125,7 @@ def _same_data(run: Run, config: RunConfig) -> bool:
 def shown_finder_run(config: RunConfig) -> Run | None:
     """This session's finder run for the chosen strategy, else the newest one of this dataset
     and strategy in the store (after a reload)."""
-    store = common.get_store()
+    store = studio.get_store()
     wanted = st.session_state.get(LR_FIND_RUN)
     if wanted:
         try:
@@ -196,12 +196,12 @@ def _show(run: Run, config: RunConfig) -> None:
     result = run.lr_find_result
     if result is None:
         plain, _ = report.failure_words(run.error)
-        st.caption(f"The last range test ended as {run.status}: {common.md(plain)}")
+        st.caption(f"The last range test ended as {run.status}: {messages.md(plain)}")
         return
     st.plotly_chart(charts.lr_find_curve(result), key=f"train_lr_curve_{run.id}")
     optimizer = strategies.OPTIMIZERS.get(result.optimizer, result.optimizer)
     if result.suggestion is None:
-        st.info(f"No rate to suggest: {common.md(result.note or 'the sweep was too short')}.")
+        st.info(f"No rate to suggest: {messages.md(result.note or 'the sweep was too short')}.")
         return
     st.success(
         f"Suggested learning rate for phase '{result.phase}': **{result.suggestion:g}** "

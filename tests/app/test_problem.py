@@ -1,4 +1,4 @@
-"""ui.common.problem and the page guard: plain words first, the technical detail folded."""
+"""ui.messages.problem and the page guard: plain words first, the technical detail folded."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from streamlit.testing.v1 import AppTest
 
 
 def _page():
-    from ui import common
+    from ui import messages
 
     def broken() -> None:
         raise KeyError("block4_pool")
 
-    common.guarded(broken)
+    messages.guarded(broken)
 
 
 def test_an_unexpected_error_is_plain_words_with_the_detail_folded():
@@ -29,17 +29,17 @@ def _refusing_page():
 
     from core.data.datasets import DatasetError
     from core.jobs.runs import Refused
-    from ui import common
+    from ui import messages
 
-    with common.refusals("This dataset cannot be read") as refused:
+    with messages.refusals("This dataset cannot be read") as refused:
         raise DatasetError("no class folders in /data/my_set")
     st.write(f"refused: {bool(refused)}")
-    with common.refusals() as busy:
+    with messages.refusals() as busy:
         raise Refused("A run is already under way.", busy=True)
-    with common.refusals("Nothing to say") as fine:
+    with messages.refusals("Nothing to say") as fine:
         st.write("the block finished")
     st.write(f"busy: {bool(busy)}, fine: {bool(fine)}")
-    with common.refusals("The map cannot be drawn") as faulty:
+    with messages.refusals("The map cannot be drawn") as faulty:
         raise KeyError("block4_pool")
     st.write(f"fault: {type(faulty.fault).__name__}")
 
@@ -63,17 +63,17 @@ def _flashing_page():
     import streamlit as st
 
     from core.data.overlay import EditError
-    from ui import common
+    from ui import messages
 
     def refuse() -> None:
-        with common.refusals(later=True):
+        with messages.refusals(later=True):
             raise EditError("that class does not exist")
 
     def crash() -> None:
-        with common.refusals("Not moved", later=True):
+        with messages.refusals("Not moved", later=True):
             raise ZeroDivisionError("division by zero")
 
-    common.show_flash()
+    messages.show_flash()
     st.button("refuse", key="refuse", on_click=refuse)
     st.button("crash", key="crash", on_click=crash)
 

@@ -53,6 +53,8 @@ def _bounds_setting(call: ast.Call, constants: dict[str, str]) -> str | None:
                 return name.value
             if isinstance(name, ast.Name):
                 return constants.get(name.id, name.id)
+            if isinstance(name, ast.Attribute):  # session_keys.UNFREEZE
+                return constants.get(name.attr, name.attr)
     return None
 
 
@@ -74,8 +76,8 @@ def number_widgets(root: Path) -> list[tuple[str, str, str | None, bool]]:
     for path in sorted([*(root / "app_pages").glob("*.py"), *(root / "ui").glob("*.py")]):
         tree = ast.parse(path.read_text())
         constants = _module_constants(tree)
-        # the settings modules' names too (ui.common.UNFREEZE, ui.train_settings.PATIENCE)
-        for other in ("common.py", "train_settings.py"):
+        # the settings modules' names too (ui.session_keys.UNFREEZE, ui.train_settings.PATIENCE)
+        for other in ("session_keys.py", "train_settings.py"):
             constants |= _module_constants(ast.parse((root / "ui" / other).read_text()))
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
@@ -110,7 +112,7 @@ def test_every_number_widget_of_a_run_setting_reads_runconfigs_bounds():
 def test_the_scan_catches_a_hand_written_bound(tmp_path):
     for folder in ("app_pages", "ui"):
         (tmp_path / folder).mkdir()
-    for name in ("common.py", "train_settings.py"):
+    for name in ("session_keys.py", "train_settings.py"):
         (tmp_path / "ui" / name).write_text("PATIENCE = 'early_stopping_patience'\n")
     (tmp_path / "app_pages" / "9_page.py").write_text(
         "import streamlit as st\n"

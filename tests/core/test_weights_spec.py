@@ -52,7 +52,7 @@ def test_a_missing_file_is_a_problem_not_a_crash(tmp_path):
 def test_every_reader_uses_the_same_parse(tmp_path, monkeypatch):
     """CLI, RunConfig, the worker and the UI default all turn ' Random ' into 'none' and a
     relative path into the same absolute one."""
-    from ui import common
+    from ui import pretrained
 
     file = tmp_path / "w.h5"
     file.write_bytes(b"x")
@@ -64,7 +64,7 @@ def test_every_reader_uses_the_same_parse(tmp_path, monkeypatch):
         assert config.problems() == []
         assert worker.absolute_paths(config).weights == expected
         monkeypatch.setenv(settings.WEIGHTS_ENV, text)
-        assert common.default_weights() == expected
+        assert pretrained.default_weights() == expected
     assert Path(worker.absolute_paths(config).dataset) == tmp_path
 
 

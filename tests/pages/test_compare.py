@@ -13,13 +13,13 @@ from apptesting import (
 )
 
 from core.runs import strategies
-from ui import common
+from ui import session_keys
 
 
 def test_compare_two_runs_table_marks_the_best(store, digits):
     first = finished_run(store, digits, "head", accuracy=0.82, loss=0.5, group_id="g1")
     second = finished_run(store, digits, "linear", accuracy=0.91, loss=0.3, group_id="g1")
-    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    at = page("5_compare.py", **{session_keys.DATASET: str(digits)}).run()
     no_exceptions(at)
     assert not at.error, texts(at.error)
     assert sorted(at.multiselect(key="_w_compare_runs").value) == sorted([first.id, second.id])
@@ -38,7 +38,7 @@ def test_compare_ranks_by_test_accuracy_and_shows_the_interval(store, digits):
     flattered = {"test_accuracy": 0.7, "test_interval": [0.6, 0.8], "caution": None}
     finished_run(store, digits, "head", accuracy=0.99, group_id="g", test=flattered)
     best = finished_run(store, digits, "linear", accuracy=0.9, group_id="g", test=test)
-    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    at = page("5_compare.py", **{session_keys.DATASET: str(digits)}).run()
     no_exceptions(at)
     table = at.dataframe[0].value
     assert list(table[table["best"] != ""]["run"]) == [best.id]
@@ -51,7 +51,11 @@ def test_compare_ranks_by_test_accuracy_and_shows_the_interval(store, digits):
 def test_compare_run_every_strategy_queues_one_run_each_on_one_split(store, digits):
     at = page(
         "5_compare.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     at.button(key="compare_run_all").click().run()
     no_exceptions(at)
@@ -74,7 +78,11 @@ def test_run_every_strategy_follows_the_new_runs_live_and_stop_ends_them_all(sto
     old = finished_run(store, digits, "head", accuracy=0.8, loss=0.5)
     at = page(
         "5_compare.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     assert at.multiselect(key="_w_compare_runs").value == [old.id]
     at.multiselect(key="_w_compare_strategies").set_value(["linear", "head"]).run()
@@ -109,7 +117,11 @@ def seeded_run(store, digits, strategy, seed, accuracy, group_id="g"):
 def test_seeds_setting_queues_each_strategy_once_per_seed_on_one_split(store, digits):
     at = page(
         "5_compare.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     assert at.number_input(key="_w_compare_seeds").value == 1  # today's behaviour by default
     at.multiselect(key="_w_compare_strategies").set_value(["linear", "head"]).run()
@@ -130,7 +142,7 @@ def test_a_repeated_comparison_shows_mean_curves_bars_and_the_verdict(store, dig
     for seed, (head, linear) in enumerate(((0.90, 0.85), (0.93, 0.87), (0.95, 0.91))):
         seeded_run(store, digits, "head", seed, head)
         seeded_run(store, digits, "linear", seed, linear)
-    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    at = page("5_compare.py", **{session_keys.DATASET: str(digits)}).run()
     no_exceptions(at)
     bands = chart_titled(
         at,
@@ -151,7 +163,7 @@ def test_a_repeated_comparison_shows_mean_curves_bars_and_the_verdict(store, dig
 def test_compare_says_why_head_and_finetune_curves_coincide(store, digits):
     finished_run(store, digits, "finetune", accuracy=0.9, loss=0.3, group_id="g1")
     finished_run(store, digits, "head", accuracy=0.8, loss=0.5, group_id="g1")
-    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    at = page("5_compare.py", **{session_keys.DATASET: str(digits)}).run()
     no_exceptions(at)
     assert "the first phase of Fine-tune the top blocks is Feature extractor" in texts(at.caption)
     dashes = [t["line"]["dash"] for t in chart_titled(at, "Validation accuracy per epoch")["data"]]
@@ -160,7 +172,7 @@ def test_compare_says_why_head_and_finetune_curves_coincide(store, digits):
 
 def test_compare_offers_the_comparison_report(store, digits):
     finished_run(store, digits, "head", accuracy=0.8, loss=0.5, group_id="g1")
-    at = page("5_compare.py", **{common.DATASET: str(digits)}).run()
+    at = page("5_compare.py", **{session_keys.DATASET: str(digits)}).run()
     no_exceptions(at)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download the comparison report (HTML)" in labels

@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.data import datafix, datasets, samples
 from core.runs import store as store_mod
-from ui import common
+from ui import messages, session_keys
 
 
 def test_data_use_the_sample_shows_ten_classes_and_the_class_chart(store):
@@ -42,8 +42,8 @@ def test_data_use_the_sample_shows_ten_classes_and_the_class_chart(store):
     assert [trace["name"] for trace in split["data"]] == ["train", "validation", "test"]
     assert [sum(trace["y"]) for trace in split["data"]] == [350, 75, 75]  # 70 / 15 / 15
     assert chart_titled(at, "Image sizes (width x height, pixels)")["data"][0]["x"] == [32]
-    assert at.session_state[common.DATASET].endswith("digits-50")
-    assert at.session_state[common.IMAGE_SIZE] == samples.SAMPLES["digits"].image_size
+    assert at.session_state[session_keys.DATASET].endswith("digits-50")
+    assert at.session_state[session_keys.IMAGE_SIZE] == samples.SAMPLES["digits"].image_size
     assert "no duplicates" in texts(at.success)
 
 
@@ -67,11 +67,11 @@ def test_data_zip_with_parent_path_shows_an_error_and_writes_nothing(store, tmp_
     evil = _zip({"cats/a.png": _png(), "../evil.png": _png()})
     at.file_uploader(key="data_zip").upload("evil.zip", evil, "application/zip").run()
     no_exceptions(at)
-    assert "cannot be used" in texts(at.error) and common.md("..") in texts(at.error)
+    assert "cannot be used" in texts(at.error) and messages.md("..") in texts(at.error)
     sessions = store.home / "sessions"
     assert not sessions.exists() or not [p for p in sessions.rglob("*") if p.is_file()]
     assert not (store.home / "evil.png").exists() and not (tmp_path / "evil.png").exists()
-    assert common.DATASET not in at.session_state
+    assert session_keys.DATASET not in at.session_state
 
 
 def test_data_zip_of_class_folders_becomes_the_dataset_in_the_session_folder(store):
@@ -87,8 +87,8 @@ def test_data_zip_of_class_folders_becomes_the_dataset_in_the_session_folder(sto
     )
     at.file_uploader(key="data_zip").upload("my <b>pets</b>.zip", good, "application/zip").run()
     no_exceptions(at)
-    folder = Path(at.session_state[common.DATASET])
-    session_id = at.session_state[common.SESSION_ID]
+    folder = Path(at.session_state[session_keys.DATASET])
+    session_id = at.session_state[session_keys.SESSION_ID]
     assert folder.parent == store.home / "sessions" / session_id / "uploads"
     assert "<" not in folder.name and sorted(p.name for p in folder.iterdir()) == ["cats", "dogs"]
     assert "Extracted 4 picture" in texts(at.success)
@@ -102,7 +102,7 @@ def test_data_classes_built_in_the_browser(store):
     at.text_input[0].input("dogs")
     at.form_submit_button[0].click().run()
     no_exceptions(at)
-    project = store.home / "sessions" / at.session_state[common.SESSION_ID] / "classes"
+    project = store.home / "sessions" / at.session_state[session_keys.SESSION_ID] / "classes"
     names = sorted(p.name for p in project.iterdir())
     assert names == ["Cats_script", "dogs"]
     assert all(project in (project / n).resolve().parents for n in names)
@@ -117,12 +117,12 @@ def test_data_classes_built_in_the_browser(store):
     no_exceptions(at)
     assert sorted(p.name for p in (project / "Cats_script").iterdir()) == ["a.png", "b.png"]
     assert sorted(p.name for p in (project / "dogs").iterdir()) == ["c.png"]
-    assert common.md("bad.png") in texts(at.warning)
+    assert messages.md("bad.png") in texts(at.warning)
     at.run()  # a rerun does not save the same uploads twice
     assert len(list((project / "dogs").iterdir())) == 1
     at.button(key="data_use_classes").click().run()
     no_exceptions(at)
-    assert at.session_state[common.DATASET] == str(project.resolve())
+    assert at.session_state[session_keys.DATASET] == str(project.resolve())
     assert chart_titled(at, "Images per class")["data"][0]["y"] == [2, 1]
 
 
@@ -136,7 +136,9 @@ def test_data_webcam_snapshot_goes_into_the_class(store):
     at.camera_input(key="data_tm_cam_me").upload("image.jpg", photo.getvalue()).run()
     no_exceptions(at)
     at.run()  # the same snapshot is saved once
-    class_dir = store.home / "sessions" / at.session_state[common.SESSION_ID] / "classes" / "me"
+    class_dir = (
+        store.home / "sessions" / at.session_state[session_keys.SESSION_ID] / "classes" / "me"
+    )
     assert [p.name for p in class_dir.iterdir()] == ["snapshot.jpg"]
     assert "me: 1 picture" in [e.label for e in at.expander][0]
 
@@ -238,12 +240,15 @@ def test_data_sound_folder_becomes_spectrograms_with_waveforms_and_players(store
     assert "spectrogram pictures" in texts(at.info)  # converting in a child, page not blocked
     run_until(
         at,
-        lambda a: common.AUDIO_SOURCE in a.session_state and a.session_state[common.AUDIO_SOURCE],
+        lambda a: (
+            session_keys.AUDIO_SOURCE in a.session_state
+            and a.session_state[session_keys.AUDIO_SOURCE]
+        ),
     )
     no_exceptions(at)
     assert not at.error, texts(at.error)
-    assert at.session_state[common.AUDIO_SOURCE] == str(root.resolve())
-    images = Path(at.session_state[common.DATASET])
+    assert at.session_state[session_keys.AUDIO_SOURCE] == str(root.resolve())
+    images = Path(at.session_state[session_keys.DATASET])
     assert images.is_relative_to(store.home / "cache") and (images / "low" / "0.png").is_file()
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert {"low: waveform", "low: spectrogram", "high: waveform", "high: spectrogram"} <= set(
@@ -263,11 +268,14 @@ def test_two_browser_sessions_do_not_see_each_others_uploads_or_classes(store):
     second.form_submit_button[0].click().run()
     no_exceptions(first)
     no_exceptions(second)
-    ids = first.session_state[common.SESSION_ID], second.session_state[common.SESSION_ID]
+    ids = (
+        first.session_state[session_keys.SESSION_ID],
+        second.session_state[session_keys.SESSION_ID],
+    )
     assert ids[0] != ids[1]
-    mine = Path(first.session_state[common.DATASET])
+    mine = Path(first.session_state[session_keys.DATASET])
     assert mine.is_relative_to(store.home / "sessions" / ids[0])
-    assert common.DATASET not in second.session_state  # no dataset leaked across sessions
+    assert session_keys.DATASET not in second.session_state  # no dataset leaked across sessions
     assert not (store.home / "sessions" / ids[0] / "classes" / "theirs").exists()
     assert (store.home / "sessions" / ids[1] / "classes" / "theirs").is_dir()
     assert "theirs" not in " ".join(e.label for e in first.expander)
@@ -280,7 +288,7 @@ def test_a_replaced_run_database_is_announced_once_with_where_the_old_file_went(
     no_exceptions(at)
     (aside,) = studio.glob("runs.sqlite3.corrupt-*[0-9]")
     shown = texts(at.warning)
-    assert "could not be read" in shown and common.md(str(aside)) in shown
+    assert "could not be read" in shown and messages.md(str(aside)) in shown
     at.run()
     assert "could not be read" not in texts(at.warning)  # once
 
@@ -299,7 +307,7 @@ def test_class_names_that_look_like_markup_are_shown_escaped(store, tmp_path):
     at.text_input(key="data_folder_path").input(str(folder)).run()
     at.button(key="data_use_folder").click().run()
     no_exceptions(at)
-    assert at.session_state[common.DATASET] == str(folder.resolve())
+    assert at.session_state[session_keys.DATASET] == str(folder.resolve())
     assert_shown_escaped(at, *HOSTILE_NAMES)
 
 
@@ -377,7 +385,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def _data_page(data: Path) -> AppTest:
-    at = page("1_data.py", **{common.DATASET: str(data)}).run()
+    at = page("1_data.py", **{session_keys.DATASET: str(data)}).run()
     no_exceptions(at)
     return at
 
@@ -391,8 +399,8 @@ def test_data_a_most_wrong_picture_is_moved_then_undone_and_the_files_never_chan
     assert at.selectbox(key="data_fix_class_wrong_0").value == "blue"  # the model's guess
     at.button(key="data_fix_move_wrong_0").click().run()
     no_exceptions(at)
-    assert common.md("red/red_00.png: red -> blue") in texts(at.success)
-    assert common.md("red/red_00.png: red -> blue") in texts(at.markdown)  # the list
+    assert messages.md("red/red_00.png: red -> blue") in texts(at.success)
+    assert messages.md("red/red_00.png: red -> blue") in texts(at.markdown)  # the list
     edits = datafix.edits(store.home, data)
     assert [(e.kind, e.rel, e.to_label) for e in edits] == [("relabel", "red/red_00.png", "blue")]
     assert chart_titled(at, "Images per class")["data"][0]["y"] == [7, 5]  # blue, red

@@ -13,7 +13,7 @@ from synthetic import write_colour_dataset
 from core.model import weights_file
 from core.runs import strategies
 from core.runs.config import RunConfig
-from ui import common
+from ui import pretrained, session_keys
 
 
 @pytest.fixture
@@ -23,13 +23,13 @@ def colours(studio):
 
 
 def train_page(dataset, **state):
-    at = page("3_train.py", **{common.DATASET: str(dataset), **state}).run()
+    at = page("3_train.py", **{session_keys.DATASET: str(dataset), **state}).run()
     no_exceptions(at)
     return at
 
 
 def test_train_widgets_start_at_runconfig_defaults(colours):
-    at = train_page(colours, **{common.STRATEGY: "finetune"})
+    at = train_page(colours, **{session_keys.STRATEGY: "finetune"})
     assert at.number_input(key="_w_epochs").value == RunConfig.default("epochs")
     assert at.number_input(key="_w_finetune_epochs").value == RunConfig.default("finetune_epochs")
     assert at.selectbox(key="_w_batch_size").value == RunConfig.default("batch_size")
@@ -47,17 +47,17 @@ def test_train_widgets_start_at_runconfig_defaults(colours):
 def test_train_strategy_and_layer_defaults(colours):
     at = train_page(colours)
     assert at.selectbox(key="_w_strategy").value == RunConfig.default("strategy")
-    at = train_page(colours, **{common.STRATEGY: "linear"})
+    at = train_page(colours, **{session_keys.STRATEGY: "linear"})
     assert at.selectbox(key="_w_layer").value == RunConfig.default("layer")
 
 
 def test_a_run_started_with_untouched_widgets_has_runconfig_defaults(colours, store):
-    at = train_page(colours, **{common.STRATEGY: "finetune"})
+    at = train_page(colours, **{session_keys.STRATEGY: "finetune"})
     at.button(key="train_start").click().run()
     no_exceptions(at)
     (run,) = store.list()
     expected = RunConfig(
-        dataset=run.config.dataset, strategy="finetune", weights=common.default_weights()
+        dataset=run.config.dataset, strategy="finetune", weights=pretrained.default_weights()
     ).to_dict()
     # edits are not a setting: the queue freezes the dataset's fixes into the run (none here)
     assert run.config.edits == []
@@ -75,7 +75,7 @@ def test_train_weights_default_to_imagenet_once_its_file_is_on_the_machine(colou
 
 
 def test_strategy_page_widgets_start_at_runconfig_defaults(colours):
-    at = page("2_strategy.py", **{common.DATASET: str(colours)}).run()
+    at = page("2_strategy.py", **{session_keys.DATASET: str(colours)}).run()
     no_exceptions(at)
     assert at.number_input(key="_w_image_size@strategy").value == RunConfig.default("image_size")
     assert at.selectbox(key="_w_strategy").value == RunConfig.default("strategy")
@@ -84,7 +84,7 @@ def test_strategy_page_widgets_start_at_runconfig_defaults(colours):
 
 
 def test_compare_epochs_start_at_runconfig_defaults(colours):
-    at = page("5_compare.py", **{common.DATASET: str(colours)}).run()
+    at = page("5_compare.py", **{session_keys.DATASET: str(colours)}).run()
     no_exceptions(at)
     assert at.number_input(key="_w_compare_epochs").value == RunConfig.default("epochs")
     assert at.number_input(key="_w_compare_finetune_epochs").value == RunConfig.default(

@@ -10,12 +10,12 @@ from apptesting import (
     texts,
 )
 
-from ui import common
+from ui import session_keys
 
 
 def test_home_use_the_sample_dataset(store):
     at = page("0_home.py").run()
     at.button(key="home_use_sample").click().run()
     no_exceptions(at)
-    assert Path(at.session_state[common.DATASET]).name == "digits-50"
+    assert Path(at.session_state[session_keys.DATASET]).name == "digits-50"
     assert "sample is ready" in texts(at.success)

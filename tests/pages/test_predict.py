@@ -16,7 +16,7 @@ from apptesting import (
 from core.jobs import worker
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
-from ui import common, model_loader
+from ui import model_loader, session_keys
 
 
 def test_predict_without_a_trained_model_guides_to_train(store):
@@ -60,7 +60,7 @@ def test_predict_with_a_really_trained_model(store, digits):
     assert store.get(run.id).status == store_mod.DONE
     learned = best_learned_class(store.get(run.id))
     picture = sorted((digits / learned).iterdir())[0].read_bytes()
-    at = page("4_predict.py", **{common.TRAIN_RUN: run.id})
+    at = page("4_predict.py", **{session_keys.TRAIN_RUN: run.id})
     at.run(timeout=180)
     no_exceptions(at)
     at.file_uploader(key="predict_files").upload("picture.png", picture, "image/png")
@@ -212,7 +212,7 @@ def test_batch_zip_and_class_names_that_look_like_markup_are_shown_escaped(
     evil = io.BytesIO()
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr(f"{HOSTILE_NAMES[1]}/a.png", b"not read")
-    at = page("4_predict.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("4_predict.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     at.file_uploader(key="predict_batch_zip").upload("evil.zip", evil.getvalue(), "application/zip")
     at.run()

@@ -12,7 +12,7 @@ import soundfile
 from apptesting import no_exceptions, page, texts
 from PIL import Image
 
-from ui import common
+from ui import messages, session_keys
 
 
 def _jpeg() -> bytes:
@@ -29,7 +29,7 @@ def _wav(seconds: float = 0.25) -> bytes:
 
 
 def test_the_burst_recorder_is_offered_for_a_picture_dataset(store, digits):
-    at = page("1_data.py", **{common.DATASET: str(digits)}).run()
+    at = page("1_data.py", **{session_keys.DATASET: str(digits)}).run()
     no_exceptions(at)
     assert at.selectbox(key="data_rec_class").options[0] == "digit_0"
     assert at.slider(key="data_rec_fps").value == 5
@@ -40,7 +40,7 @@ def test_the_burst_recorder_is_offered_for_a_picture_dataset(store, digits):
 
 
 def test_a_photo_goes_into_the_chosen_class_once(store, digits):
-    at = page("1_data.py", **{common.DATASET: str(digits)}).run()
+    at = page("1_data.py", **{session_keys.DATASET: str(digits)}).run()
     at.selectbox(key="data_rec_class").set_value("digit_3").run()
     at.radio(key="data_rec_mode").set_value("One photo per click").run()
     before = set((digits / "digit_3").iterdir())
@@ -49,7 +49,7 @@ def test_a_photo_goes_into_the_chosen_class_once(store, digits):
     at.run()  # reruns hand over the same photo: saved once
     new = set((digits / "digit_3").iterdir()) - before
     assert len(new) == 1 and next(iter(new)).name.startswith("snapshot-")
-    assert common.md("Saved 1 picture(s) into digit_3.") in texts(at.success)
+    assert messages.md("Saved 1 picture(s) into digit_3.") in texts(at.success)
 
 
 def _sound_dataset(tmp_path: Path) -> tuple[Path, Path]:
@@ -66,7 +66,7 @@ def _sound_dataset(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_a_sound_dataset_offers_the_microphone_and_saves_a_wav(store, tmp_path):
     sounds, pictures = _sound_dataset(tmp_path)
-    state = {common.DATASET: str(pictures), common.AUDIO_SOURCE: str(sounds)}
+    state = {session_keys.DATASET: str(pictures), session_keys.AUDIO_SOURCE: str(sounds)}
     at = page("1_data.py", **state).run()
     no_exceptions(at)
     assert [a.label for a in at.audio_input] == ["Record a clip for no"]
@@ -83,7 +83,7 @@ def test_a_sound_dataset_offers_the_microphone_and_saves_a_wav(store, tmp_path):
 
 def test_a_broken_recording_is_refused_with_a_reason(store, tmp_path):
     sounds, pictures = _sound_dataset(tmp_path)
-    state = {common.DATASET: str(pictures), common.AUDIO_SOURCE: str(sounds)}
+    state = {session_keys.DATASET: str(pictures), session_keys.AUDIO_SOURCE: str(sounds)}
     at = page("1_data.py", **state).run()
     at.audio_input(key="data_rec_mic_no").set_value(("clip.wav", b"RIFF0000", "audio/wav")).run()
     no_exceptions(at)

@@ -15,7 +15,7 @@ from apptesting import (
 )
 from streamlit.testing.v1 import AppTest
 
-from ui import common
+from ui import pages, session_keys
 
 
 def test_router_renders_home_and_the_sidebar(store, tmp_path, monkeypatch):
@@ -34,9 +34,9 @@ def test_router_sidebar_warns_loudly_without_pretrained_weights(store, digits, m
     monkeypatch.setenv("VGG16_WEIGHTS", "none")
     run = finished_run(store, digits)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.session_state[common.DATASET] = str(digits)
-    at.session_state[common.DATASET_LABEL] = "built-in sample: handwritten digits"
-    at.session_state[common.TRAIN_RUN] = run.id
+    at.session_state[session_keys.DATASET] = str(digits)
+    at.session_state[session_keys.DATASET_LABEL] = "built-in sample: handwritten digits"
+    at.session_state[session_keys.TRAIN_RUN] = run.id
     at.run()
     no_exceptions(at)
     assert "No pretrained weights" in texts(at.sidebar.warning)
@@ -94,11 +94,11 @@ def test_router_sidebar_shows_the_whole_runs_eta(store, digits, monkeypatch):
 def test_a_new_session_comes_back_to_the_dataset_settings_and_run_of_the_last_one(store, digits):
     run = finished_run(store, digits)
     first = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    first.session_state[common.DATASET] = str(digits)
-    first.session_state[common.DATASET_LABEL] = "built-in sample"
-    first.session_state[common.IMAGE_SIZE] = 32
-    first.session_state[common.WEIGHTS] = "none"
-    first.session_state[common.TRAIN_RUN] = run.id
+    first.session_state[session_keys.DATASET] = str(digits)
+    first.session_state[session_keys.DATASET_LABEL] = "built-in sample"
+    first.session_state[session_keys.IMAGE_SIZE] = 32
+    first.session_state[session_keys.WEIGHTS] = "none"
+    first.session_state[session_keys.TRAIN_RUN] = run.id
     first.run()
     no_exceptions(first)
     # a reload is a new session: nothing in its session state
@@ -106,8 +106,8 @@ def test_a_new_session_comes_back_to_the_dataset_settings_and_run_of_the_last_on
     no_exceptions(again)
     assert "Dataset: built\\-in sample" in texts(again.sidebar.caption)
     assert "No pretrained weights" in texts(again.sidebar.warning)
-    assert again.session_state[common.IMAGE_SIZE] == 32
-    assert again.session_state[common.TRAIN_RUN] == run.id
+    assert again.session_state[session_keys.IMAGE_SIZE] == 32
+    assert again.session_state[session_keys.TRAIN_RUN] == run.id
 
 
 def test_a_damaged_workspace_file_starts_an_empty_app(store):
@@ -124,7 +124,7 @@ from core.data import samples
 from core.jobs import worker
 worker.start_worker = lambda *a, **k: None
 folder = samples.prepare("digits")
-from ui.common import PAGES
+from ui.pages import PAGES
 for name in ["streamlit_app.py", *(s.file for k, s in PAGES.items() if k != "predict")]:
     at = AppTest.from_file(name, default_timeout=60)
     at.session_state["dataset"] = str(folder)
@@ -151,7 +151,7 @@ def test_pages_other_than_predict_never_import_tensorflow(studio):
 
 def test_every_page_renders_alone_without_a_dataset(store):
     names = sorted(p.name for p in (ROOT / "app_pages").glob("*.py"))
-    assert names == sorted(Path(spec.file).name for spec in common.PAGES.values())  # routed
+    assert names == sorted(Path(spec.file).name for spec in pages.PAGES.values())  # routed
     for name in names:
         at = page(name).run()
         no_exceptions(at)

@@ -11,7 +11,7 @@ from apptesting import (
 )
 
 from core.runs import store as store_mod
-from ui import common
+from ui import session_keys
 
 
 def test_without_runs_the_page_says_where_runs_come_from(store):
@@ -68,7 +68,7 @@ def test_delete_asks_first_then_removes_the_files(store, digits):
     keep = finished_run(store, digits, group_id="g")
     run = finished_run(store, digits, group_id="g")
     folder = store.run_dir(run.id)
-    at = page("6_runs.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("6_runs.py", **{session_keys.TRAIN_RUN: run.id}).run()
     at.selectbox(key="_w_runs_picked").set_value(run.id).run()
     at.button(key="runs_delete").click().run()
     no_exceptions(at)
@@ -78,7 +78,7 @@ def test_delete_asks_first_then_removes_the_files(store, digits):
     no_exceptions(at)
     assert not folder.exists() and [r.id for r in store.list()] == [keep.id]
     assert "1 of its runs remain" in texts(at.success)
-    assert common.TRAIN_RUN not in at.session_state
+    assert session_keys.TRAIN_RUN not in at.session_state
 
 
 def test_an_active_run_offers_no_delete(store, digits):

@@ -17,7 +17,7 @@ from core.runs import advisor, speed
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.store import Store
-from ui import common
+from ui import session_keys
 
 
 def _result(run) -> dict:
@@ -45,7 +45,11 @@ def test_strategy_with_a_measurement_shows_the_numbers_and_the_advice(store, dig
     _, advice = _probe(store, digits, probe)
     at = page(
         "2_strategy.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     no_exceptions(at)
     assert not at.error, texts(at.error)
@@ -61,8 +65,8 @@ def test_strategy_with_a_measurement_shows_the_numbers_and_the_advice(store, dig
     assert marker["y"] == [0.5] and marker["marker"]["symbol"] == "star"  # small, different
     # the advice became the choice, which the override box shows and the Train page reads
     assert at.selectbox(key="_w_strategy").value == "linear"
-    assert at.session_state[common.STRATEGY] == "linear"
-    assert at.session_state[common.LAYER] == "block3_pool"
+    assert at.session_state[session_keys.STRATEGY] == "linear"
+    assert at.session_state[session_keys.LAYER] == "block3_pool"
     layers = chart_titled(at, "Which VGG16 layers train: Linear probe")
     assert "not used" in [trace["name"] for trace in layers["data"]]
 
@@ -70,14 +74,18 @@ def test_strategy_with_a_measurement_shows_the_numbers_and_the_advice(store, dig
 def test_strategy_override_and_measure_button(store, digits):
     at = page(
         "2_strategy.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     no_exceptions(at)
     assert "similarity not measured yet" in json.dumps(
         chart_titled(at, "Dataset size x similarity to ImageNet")
     )
     at.selectbox(key="_w_strategy").set_value("finetune").run()
-    assert at.session_state[common.STRATEGY] == "finetune"
+    assert at.session_state[session_keys.STRATEGY] == "finetune"
     layers = chart_titled(at, "Which VGG16 layers train: Fine-tune the top blocks")
     assert {t["name"] for t in layers["data"]} >= {"trains", "frozen (pretrained, kept as is)"}
     at.button(key="strategy_measure").click().run()
@@ -90,7 +98,7 @@ def test_strategy_override_and_measure_button(store, digits):
 
 
 def test_strategy_says_how_long_a_measurement_takes_before_it_starts(store, digits):
-    state = {common.DATASET: str(digits), common.WEIGHTS: "none"}
+    state = {session_keys.DATASET: str(digits), session_keys.WEIGHTS: "none"}
     at = page("2_strategy.py", **state).run()
     no_exceptions(at)
     shown = texts(at.caption)
@@ -106,16 +114,20 @@ def test_strategy_measurement_says_how_many_pictures_it_used(store, digits):
     store.update(run.id, result={**_result(run), "images_used": 120, "images_total": 500})
     at = page(
         "2_strategy.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     no_exceptions(at)
     assert "Measured on 120 of the 500 pictures (at most 60 per class" in texts(at.caption)
 
 
 def test_strategy_without_pretrained_weights_warns_that_the_measurement_means_little(digits):
-    at = page("2_strategy.py", **{common.DATASET: str(digits)}).run()
+    at = page("2_strategy.py", **{session_keys.DATASET: str(digits)}).run()
     no_exceptions(at)
-    assert at.session_state[common.WEIGHTS] == "none"  # nothing on this machine
+    assert at.session_state[session_keys.WEIGHTS] == "none"  # nothing on this machine
     assert "advice would mean little" in texts(at.warning)
 
 
@@ -125,7 +137,11 @@ def test_a_failed_measurement_says_what_to_do_and_folds_the_detail(store, digits
     store.finish(run.id, store_mod.FAILED, error=error)
     at = page(
         "2_strategy.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     no_exceptions(at)
     shown = texts(at.error)
@@ -136,7 +152,9 @@ def test_a_failed_measurement_says_what_to_do_and_folds_the_detail(store, digits
 
 
 def test_strategy_measurement_cap_is_a_setting_that_reaches_the_probe(store, digits):
-    at = page("2_strategy.py", **{common.DATASET: str(digits), common.WEIGHTS: "none"}).run()
+    at = page(
+        "2_strategy.py", **{session_keys.DATASET: str(digits), session_keys.WEIGHTS: "none"}
+    ).run()
     no_exceptions(at)
     cap = at.number_input(key="_w_probe_max_per_class")
     assert cap.value == RunConfig.default("probe_max_per_class")

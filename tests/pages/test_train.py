@@ -26,12 +26,17 @@ from core.jobs import worker
 from core.runs import advisor
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
-from ui import common
+from ui import messages, session_keys
 
 
 def test_train_with_an_active_run_disables_start_and_the_callback_refuses(store, digits):
     at = page(
-        "3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"}
+        "3_train.py",
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     no_exceptions(at)
     start = at.button(key="train_start")
@@ -53,10 +58,10 @@ def test_train_start_queues_one_run_with_the_settings(store, digits):
     at = page(
         "3_train.py",
         **{
-            common.DATASET: str(digits),
-            common.IMAGE_SIZE: 48,
-            common.WEIGHTS: "none",
-            common.STRATEGY: "finetune",
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+            session_keys.STRATEGY: "finetune",
         },
     ).run()
     no_exceptions(at)
@@ -67,7 +72,7 @@ def test_train_start_queues_one_run_with_the_settings(store, digits):
     config = runs[0].config
     assert (config.strategy, config.image_size, config.weights) == ("finetune", 48, "none")
     assert config.dataset == str(digits)
-    assert at.session_state[common.TRAIN_RUN] == runs[0].id
+    assert at.session_state[session_keys.TRAIN_RUN] == runs[0].id
     assert at.button(key="train_start").disabled
     assert at.button(key=f"train_stop_{runs[0].id}")
     at.button(key=f"train_stop_{runs[0].id}").click().run()
@@ -85,7 +90,9 @@ def test_train_finished_run_shows_confusion_matrix_table_and_gallery(store, digi
         }
     ]
     run = finished_run(store, digits, most_wrong=wrong)
-    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    at = page(
+        "3_train.py", **{session_keys.DATASET: str(digits), session_keys.TRAIN_RUN: run.id}
+    ).run()
     no_exceptions(at)
     assert not at.error, texts(at.error)
     assert "Training finished." in texts(at.success)
@@ -106,7 +113,9 @@ def test_train_finished_run_shows_confusion_matrix_table_and_gallery(store, digi
 def test_train_result_reports_test_accuracy_its_interval_and_the_caution(store, digits):
     test = {"test_accuracy": 0.8, "test_interval": [0.63, 0.9], "caution": "Only 30 test images"}
     run = finished_run(store, digits, accuracy=0.9, test=test)
-    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    at = page(
+        "3_train.py", **{session_keys.DATASET: str(digits), session_keys.TRAIN_RUN: run.id}
+    ).run()
     no_exceptions(at)
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Test accuracy"], metrics["Validation accuracy"]) == ("80.0%", "90.0%")
@@ -119,7 +128,9 @@ def test_train_result_reports_test_accuracy_its_interval_and_the_caution(store, 
 def test_train_finished_run_with_a_model_offers_the_download_section(store, digits):
     run = finished_run(store, digits)
     store.update(run.id, model_path=str(store.run_dir(run.id) / "model.keras"))
-    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    at = page(
+        "3_train.py", **{session_keys.DATASET: str(digits), session_keys.TRAIN_RUN: run.id}
+    ).run()
     no_exceptions(at)
     assert "Download this model" in texts(at.subheader)
     assert at.selectbox(key="take_away_train_format").value == "keras"
@@ -145,7 +156,7 @@ def test_train_reference_lines_for_a_published_setting(store, tmp_path):
         {"accuracy": 0.7, "val_accuracy": 0.8, "loss": 0.5, "val_loss": 0.4},
     )
     store.finish(run.id, store_mod.DONE, result=result_dict("head", 0.8, 0.4, 10.0))
-    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     annotations = [a["text"] for a in chart_titled(at, "Training curves")["layout"]["annotations"]]
     assert any("Keras blog" in text and "0.90" in text for text in annotations)
@@ -161,7 +172,7 @@ def test_train_reference_lines_for_a_published_setting(store, tmp_path):
 def test_train_failed_and_diverged_runs_show_their_error(store, digits, status, expected):
     message = expected.split(": ", 1)[1]
     run = finished_run(store, digits, status=status, error=message)
-    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     assert expected in texts(at.error)
 
@@ -173,7 +184,7 @@ def test_train_interrupted_run_offers_resume(store, digits):
         status=store_mod.INTERRUPTED,
         error="the worker process stopped during this run; it can be resumed",
     )
-    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     at.button(key=f"train_resume_{run.id}").click().run()
     no_exceptions(at)
@@ -269,7 +280,7 @@ def test_stopping_another_sessions_run_names_it_and_asks_again(store, digits, mo
     run = queued_run(store, digits)
     store.update(run.id, owner="another-tab")
     store.claim_next(worker_pid=12345)
-    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     assert "started in another browser tab" in texts(at.caption)
     stop = at.button(key=f"train_stop_{run.id}")
@@ -290,7 +301,11 @@ def test_a_second_start_from_another_tab_is_refused(store, digits):
     tabs = [
         page(
             "3_train.py",
-            **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+            **{
+                session_keys.DATASET: str(digits),
+                session_keys.IMAGE_SIZE: 48,
+                session_keys.WEIGHTS: "none",
+            },
         ).run()
         for _ in range(2)
     ]
@@ -300,14 +315,16 @@ def test_a_second_start_from_another_tab_is_refused(store, digits):
         at.run()
         no_exceptions(at)
     assert len(store.list()) == 1
-    assert store.list()[0].owner == tabs[0].session_state[common.SESSION_ID]
+    assert store.list()[0].owner == tabs[0].session_state[session_keys.SESSION_ID]
     assert "already under way" in texts(tabs[1].warning)
 
 
 # -- a first run, offline ---------------------------------------------------------------------
 def _first_visit(digits):
     """A new session on the Train page with the sample chosen and nothing else."""
-    at = page("3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48}).run()
+    at = page(
+        "3_train.py", **{session_keys.DATASET: str(digits), session_keys.IMAGE_SIZE: 48}
+    ).run()
     no_exceptions(at)
     return at
 
@@ -322,7 +339,7 @@ def test_train_without_pretrained_weights_says_so_with_both_ways_on(store, digit
     assert "There are no pretrained VGG16 weights on this machine" in texts(at.warning)
     assert _outside_expanders(at, "file_uploader", "train_weights_upload")
     assert _outside_expanders(at, "button", "train_without_pretrained")
-    assert at.session_state[common.WEIGHTS] == "none"  # the default is what works here
+    assert at.session_state[session_keys.WEIGHTS] == "none"  # the default is what works here
     assert not at.button(key="train_start").disabled  # and it can start at once
     at.button(key="train_without_pretrained").click().run()
     no_exceptions(at)
@@ -345,7 +362,7 @@ def test_train_upload_of_a_bad_weights_file_says_why_and_saves_nothing(store, di
     assert "not a Keras weights file" in message and "Nothing was saved" in message
     assert "Technical detail" in [e.label for e in at.expander]
     assert not list((studio / "weights").glob("*.h5"))
-    assert at.session_state[common.WEIGHTS] == "none"
+    assert at.session_state[session_keys.WEIGHTS] == "none"
 
 
 def test_train_upload_of_a_fitting_file_is_kept_and_used(store, digits, studio, tmp_path):
@@ -357,7 +374,7 @@ def test_train_upload_of_a_fitting_file_is_kept_and_used(store, digits, studio, 
     saved = studio / "weights" / "my_vgg.h5"
     assert saved.is_file()
     assert "not the official ImageNet file" in texts(at.success)
-    assert at.session_state[common.WEIGHTS] == str(saved)
+    assert at.session_state[session_keys.WEIGHTS] == str(saved)
     assert "no pretrained VGG16 weights" not in texts(at.warning)  # the notice is gone
     assert at.radio(key="_w_weights_kind").value == "A local weights file"
     at.button(key="train_start").click().run()
@@ -367,7 +384,11 @@ def test_train_upload_of_a_fitting_file_is_kept_and_used(store, digits, studio, 
 def test_train_imagenet_without_file_or_internet_is_refused_before_start(store, digits):
     at = page(
         "3_train.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "imagenet"},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "imagenet",
+        },
     ).run()
     no_exceptions(at)
     assert "cannot be downloaded without internet" in texts(at.error)
@@ -395,20 +416,23 @@ def test_train_defaults_to_the_measured_advice_and_says_so(store, digits):
 
 def test_train_run_label_names_strategy_weights_size_and_dataset(store, digits):
     run = finished_run(store, digits)
-    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     label = f"Feature extractor + small head · no pretrained weights · 48 px · {digits.name}"
-    assert any(m.value.startswith(f"**{common.md(label)}") for m in at.markdown)
+    assert any(m.value.startswith(f"**{messages.md(label)}") for m in at.markdown)
 
 
 def test_train_image_size_is_visible_and_the_same_setting_as_strategy(store, digits):
-    strategy = page("2_strategy.py", **{common.DATASET: str(digits)}).run()
+    strategy = page("2_strategy.py", **{session_keys.DATASET: str(digits)}).run()
     assert strategy.number_input(key="_w_image_size@strategy").value == 48  # the sample's own size
     strategy.number_input(key="_w_image_size@strategy").set_value(64).run()
-    assert strategy.session_state[common.IMAGE_SIZE] == 64
+    assert strategy.session_state[session_keys.IMAGE_SIZE] == 64
     at = page(
         "3_train.py",
-        **{common.DATASET: str(digits), common.IMAGE_SIZE: strategy.session_state["image_size"]},
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: strategy.session_state["image_size"],
+        },
     ).run()
     assert _outside_expanders(at, "number_input", "_w_image_size@train")
     assert at.number_input(key="_w_image_size@train").value == 64
@@ -422,7 +446,7 @@ def test_train_image_size_is_visible_and_the_same_setting_as_strategy(store, dig
 def test_a_failed_run_says_what_to_do_and_folds_the_technical_detail(store, digits):
     error = "ValueError: Input 0 of layer block4_pool is incompatible with the layer"
     run = finished_run(store, digits, status=store_mod.FAILED, error=error)
-    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     shown = texts(at.error)
     assert "Something unexpected stopped the run" in shown and "block4_pool" not in shown
@@ -436,7 +460,7 @@ def test_a_failed_run_says_what_to_do_and_folds_the_technical_detail(store, digi
 def test_a_run_error_naming_user_files_is_shown_escaped(store, digits, status):
     hostile = HOSTILE_NAMES[1]
     run = finished_run(store, digits, status=status, error=f"cannot open /data/{hostile}/a.png")
-    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
     assert_shown_escaped(at, hostile)
 
@@ -455,7 +479,9 @@ def test_train_results_and_weights_button_fit_a_narrow_window(store, digits):
     """At 800 px four fixed metric columns cut labels and values ('Validation a...', '2 mi...')
     and the half-width 'Continue without pretrained weights' button lost its label's end."""
     run = finished_run(store, digits)
-    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    at = page(
+        "3_train.py", **{session_keys.DATASET: str(digits), session_keys.TRAIN_RUN: run.id}
+    ).run()
     no_exceptions(at)
     row = _block_with_id(at.main, "train_metrics")
     assert row is not None, "the metrics are not in their wrapping row"
@@ -481,7 +507,12 @@ def test_train_precision_setting_reaches_the_run_and_is_explained(store, digits,
     monkeypatch.setattr(device, "cpu_features", hostinfo.cpu_features)
     st.cache_resource.clear()  # the page reads the machine's plan once per server
     at = page(
-        "3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"}
+        "3_train.py",
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
     ).run()
     no_exceptions(at)
     assert at.selectbox(key="_w_precision").value == RunConfig.default("precision")

@@ -11,7 +11,7 @@ from core.runs import strategies
 from core.runs.config import RunConfig
 from core.runs.results import LrFindResult
 from core.train import lr_finder
-from ui import common
+from ui import session_keys
 
 RED_HERRING = {"head": "sgd"}  # anything but the table's rmsprop
 
@@ -19,7 +19,12 @@ RED_HERRING = {"head": "sgd"}  # anything but the table's rmsprop
 def _page(dataset, **state):
     at = page(
         "3_train.py",
-        **{common.DATASET: str(dataset), common.IMAGE_SIZE: 48, common.WEIGHTS: "none", **state},
+        **{
+            session_keys.DATASET: str(dataset),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+            **state,
+        },
     ).run()
     no_exceptions(at)
     return at
@@ -41,7 +46,7 @@ def _table(strategy: str) -> dict:
 
 def test_settings_start_at_the_strategy_tables_values(store, digits):
     for strategy in ("head", "finetune", "scratch"):
-        at = _page(digits, **{common.STRATEGY: strategy})
+        at = _page(digits, **{session_keys.STRATEGY: strategy})
         assert _phase_values(at, strategy) == _table(strategy)
     assert at.number_input(key="_w_early_stopping_patience").value == RunConfig.default(
         "early_stopping_patience"
@@ -49,7 +54,7 @@ def test_settings_start_at_the_strategy_tables_values(store, digits):
 
 
 def test_changing_the_strategy_resets_the_phase_settings_to_its_defaults(store, digits):
-    at = _page(digits, **{common.STRATEGY: "finetune"})
+    at = _page(digits, **{session_keys.STRATEGY: "finetune"})
     at.selectbox(key="_w_opt_finetune_head").set_value("adam")
     at.select_slider(key="_w_lr_finetune_finetune").set_value(1e-3).run()
     assert _phase_values(at, "finetune")["head"][0] == "adam"
@@ -61,7 +66,7 @@ def test_changing_the_strategy_resets_the_phase_settings_to_its_defaults(store, 
 
 
 def test_chosen_settings_reach_the_queued_run(store, digits):
-    at = _page(digits, **{common.STRATEGY: "finetune"})
+    at = _page(digits, **{session_keys.STRATEGY: "finetune"})
     at.selectbox(key="_w_opt_finetune_head").set_value("adam")
     at.select_slider(key="_w_lr_finetune_head").set_value(3e-4)
     at.number_input(key="_w_early_stopping_patience").set_value(9).run()
@@ -82,7 +87,7 @@ def test_the_finder_is_disabled_with_a_reason_while_a_run_is_under_way(store, di
 
 
 def test_the_finder_button_queues_a_range_test_for_the_chosen_settings(store, digits):
-    at = _page(digits, **{common.STRATEGY: "finetune"})
+    at = _page(digits, **{session_keys.STRATEGY: "finetune"})
     at.selectbox(key="_w_opt_finetune_head").set_value("adam").run()
     at.button(key="train_lr_find").click().run()
     no_exceptions(at)
@@ -119,7 +124,7 @@ def _finished_finder(store, digits, suggestion: float | None = 2.3e-3):
 
 def test_a_finished_range_test_shows_its_curve_and_its_rate_can_be_used(store, digits):
     run = _finished_finder(store, digits)
-    at = _page(digits, **{common.STRATEGY: "head"})
+    at = _page(digits, **{session_keys.STRATEGY: "head"})
     curve = chart_titled(at, "Loss vs learning rate (range test)")
     assert curve["layout"]["xaxis"]["type"] == "log"
     names = [trace["name"] for trace in curve["data"]]
@@ -136,6 +141,6 @@ def test_a_finished_range_test_shows_its_curve_and_its_rate_can_be_used(store, d
 
 def test_a_range_test_without_a_suggestion_says_why(store, digits):
     _finished_finder(store, digits, suggestion=None)
-    at = _page(digits, **{common.STRATEGY: "head"})
+    at = _page(digits, **{session_keys.STRATEGY: "head"})
     assert "never fell" in texts(at.info)
     assert not [b for b in at.button if str(b.key).startswith("train_lr_use_")]

@@ -1,0 +1,75 @@
+"""Datasets as the pages read them: cached scans and thumbnails, and the guard of pages that
+need a usable dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.data import audio, datasets, overlay, session
+from core.data.imaging import UnreadableImage, load_pil_rgb
+from ui import messages, pages, session_keys, studio
+
+
+@st.cache_data(show_spinner="Reading the dataset...", max_entries=32)
+def _scan(signature: tuple[str, int, int], edits: str) -> datasets.Scan:
+    return audio.scan_dataset(signature[0], edits=overlay.loads(edits))
+
+
+def scan(folder: str) -> datasets.Scan:
+    """audio.scan_dataset (images, or sound clips) with the dataset's edits applied (the
+    overlay: relabelled and excluded files), cached by folder, the newest modification time
+    below it and the edits."""
+    edits = overlay.load(studio.get_store().home, folder)
+    return _scan(session.folder_signature(folder), overlay.dumps(edits))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _thumbnails(paths: tuple[str, ...], size: int) -> list[np.ndarray]:
+    out = []
+    for path in paths:
+        try:
+            image = load_pil_rgb(path)
+        except UnreadableImage:
+            continue
+        image.thumbnail((size, size))
+        out.append(np.asarray(image))
+    return out
+
+
+def thumbnails(paths: list[str], size: int = 96) -> list[np.ndarray]:
+    return _thumbnails(tuple(paths), size)
+
+
+def usable_scan(folder: str) -> datasets.Scan | None:
+    """The dataset's (cached) scan, or an error saying what to fix and None."""
+    with messages.refusals("This dataset cannot be read") as refused:
+        found = scan(folder)
+    if refused:
+        return None
+    if not found.ok:
+        st.error(
+            "Fix the dataset first (see the Data page): " + messages.md("; ".join(found.errors))
+        )
+        return None
+    return found
+
+
+def ready_dataset() -> tuple[str, datasets.Scan] | None:
+    """The guard of pages that need a dataset: (folder, scan), or a message saying what to
+    do (choose one, or fix it) and None."""
+    folder = need_dataset()
+    found = usable_scan(folder) if folder is not None else None
+    return None if found is None else (folder, found)
+
+
+def need_dataset() -> str | None:
+    """The current dataset, or a guiding message and None."""
+    folder = session_keys.current_dataset()
+    if folder is None:
+        st.info(
+            "First choose the pictures to learn from: open the Data page and click "
+            "'Use the sample dataset' (or pick your own)."
+        )
+        pages.go_to("data", "Go to the Data page", icon=":material/arrow_forward:")
+    return folder
