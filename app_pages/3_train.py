@@ -2,15 +2,13 @@
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from core.data import datasets
-from core.data.imaging import UnreadableImage, load_pil_rgb
 from core.jobs import runs
-from core.model import augment_preview, device, vgg16, weights_file
-from core.model.weights import IMAGENET, NONE, WeightsSpec
-from core.reports import charts, glossary, report
+from core.model import weights_file
+from core.model.weights import IMAGENET
+from core.reports import glossary, report
 from core.runs import advisor, strategies
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
@@ -18,136 +16,19 @@ from core.runs.store import Run
 from ui import (
     bounds,
     messages,
-    pages,
     pretrained,
     scans,
     session_keys,
     shared_settings,
     studio,
-    take_away,
+    train_options,
+    train_run,
     train_settings,
+    train_weights,
 )
-
-BATCH_SIZES = (8, 16, 32, 64, 128)
-WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
-SEEN_ACTIVE = "_train_seen_active"
-WITHOUT_PRETRAINED = "_train_without_pretrained"  # chose to go on without pretrained weights
-NO_PRETRAINED_COST = (
-    "Without pretrained weights VGG16 starts from random numbers and must learn everything "
-    "from your pictures: on a few hundred pictures expect much lower accuracy, often little "
-    "better than guessing. That is what the 'from scratch' baseline on the Compare page shows."
-)
-
-
-# -- pretrained weights -----------------------------------------------------------------------
-def use_weights(setting: str) -> None:
-    """Make `setting` the weights runs use, and let the weights widgets show it."""
-    st.session_state[session_keys.WEIGHTS] = setting
-    session_keys.forget_kept("weights_kind", "weights_path")
-
-
-def continue_without() -> None:
-    """Button callback: go on without pretrained weights."""
-    st.session_state[WITHOUT_PRETRAINED] = True
-    use_weights("none")
-
-
-def install(upload) -> None:
-    """Check an uploaded weights file; keep it (and use it) only if VGG16 can load it."""
-    home = studio.get_store().home
-    (verdict, saved), new = session_keys.once_per_upload(
-        "_train_weights_uploads",
-        upload,
-        lambda: weights_file.install_upload(home, upload.name, upload.getvalue()),
-    )
-    if saved is None:
-        messages.problem(
-            f"{verdict.message} Nothing was saved. Upload {vgg16.IMAGENET_NOTOP_FILE}"
-            ", or continue without pretrained weights.",
-            f"file {upload.name}, {upload.size:,} bytes, md5 {verdict.md5 or '-'}",
-        )
-    elif new:
-        use_weights("imagenet" if verdict.official else str(saved))
-        messages.flash("success", f"{verdict.message} Runs now start from these weights.")
-        st.rerun()
-
-
-def weights_notice() -> None:
-    """When this machine has no pretrained weights: say so, in plain words, with the two ways
-    on (upload the file, or go on without), before anything else on the page."""
-    if pretrained.weights_here().any_pretrained:
-        return
-    if st.session_state.get(WITHOUT_PRETRAINED):
-        st.info(NO_PRETRAINED_COST + " To change that, upload the weights file:")
-    else:
-        st.warning(
-            "**There are no pretrained VGG16 weights on this machine.** They are what makes a "
-            "few hundred pictures enough. Upload the weights file (58 MB, for example from a "
-            "USB stick), or continue without them."
-        )
-    upload_col, without_col = st.columns(2)
-    upload = upload_col.file_uploader(
-        f"Upload the VGG16 weights file ({vgg16.IMAGENET_NOTOP_FILE})",
-        type=[suffix.lstrip(".") for suffix in weights_file.WEIGHTS_SUFFIXES],
-        key="train_weights_upload",
-        help=glossary.explain("pretrained weights"),
-    )
-    if upload is not None:
-        install(upload)
-    if not st.session_state.get(WITHOUT_PRETRAINED):
-        without_col.button(
-            "Continue without pretrained weights",
-            key="train_without_pretrained",
-            on_click=continue_without,
-            width="stretch",
-            wrap=True,  # in a half-width column at 800 px the label was cut with an ellipsis
-        )
-        without_col.caption(NO_PRETRAINED_COST)
 
 
 # -- settings ---------------------------------------------------------------------------------
-def weights_setting() -> str:
-    """ImageNet, a local file or none; the default comes from $VGG16_WEIGHTS."""
-    current = pretrained.weights()
-    default_kind = {IMAGENET: WEIGHT_KINDS[0], NONE: WEIGHT_KINDS[2]}.get(
-        WeightsSpec.parse(current).kind, WEIGHT_KINDS[1]
-    )
-    chosen = st.radio(
-        "Pretrained weights",
-        WEIGHT_KINDS,
-        horizontal=True,
-        help=glossary.explain("pretrained weights"),
-        **session_keys.kept("weights_kind", default_kind),
-    )
-    if chosen == WEIGHT_KINDS[0]:
-        spec = "imagenet"
-    elif chosen == WEIGHT_KINDS[2]:
-        spec = "none"
-        if pretrained.weights_here().any_pretrained:  # else the notice above already says it
-            st.warning(NO_PRETRAINED_COST)
-    else:
-        spec = st.text_input(
-            "Path of the weights file on the server (VGG16 without its top, .h5)",
-            **session_keys.kept("weights_path", current if default_kind == WEIGHT_KINDS[1] else ""),
-        ).strip()
-    if spec:
-        st.session_state[session_keys.WEIGHTS] = spec
-    return spec
-
-
-def augmentation_preview(found: datasets.Scan, kind: str, size: int, seed: int) -> None:
-    if not found.items:
-        return
-    try:
-        image = load_pil_rgb(found.items[0].path)
-    except UnreadableImage:
-        return
-    shown = min(size, 128)
-    versions = augment_preview.augmented(image, count=4, size=shown, kind=kind, seed=seed)
-    original = image.convert("RGB").resize((shown, shown))
-    st.image([original, *versions], caption=["original", *(["augmented"] * len(versions))])
-
-
 def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
     """The strategy, defaulting to the measurement's advice when there is one (and saying so);
     another choice keeps the advice in sight."""
@@ -179,98 +60,22 @@ def measured_advice(folder: str) -> advisor.Advice | None:
     return run.probe_result.advice
 
 
-def size_settings(spec: strategies.Strategy) -> dict:
-    """Epochs per phase and batch size, in one row."""
-    cols = st.columns(3)
-    epochs = cols[0].number_input(
-        "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
-        **bounds.of("epochs"),
-        help=glossary.explain("epoch"),
-        **session_keys.kept("epochs", RunConfig.default("epochs")),
-    )
-    finetune_epochs = RunConfig.default("finetune_epochs")
-    if len(spec.phases) > 1:
-        finetune_epochs = cols[1].number_input(
-            "Epochs (fine-tuning phase)",
-            **bounds.of("finetune_epochs"),
-            help=glossary.explain("fine-tune"),
-            **session_keys.kept("finetune_epochs", finetune_epochs),
-        )
-    batch_size = cols[2].selectbox(
-        "Batch size",
-        BATCH_SIZES,
-        help=glossary.explain("batch size"),
-        **session_keys.kept("batch_size", RunConfig.default("batch_size")),
-    )
-    return dict(
-        epochs=int(epochs),
-        finetune_epochs=int(finetune_epochs),
-        batch_size=int(batch_size),
-    )
-
-
-@st.cache_resource(show_spinner=False)
-def machine_plan() -> device.AccelerationPlan:
-    """This machine's plan, read once per server (nvidia-smi, /proc/cpuinfo; no TensorFlow)."""
-    return device.quick_plan()
-
-
-def precision_setting() -> str:
-    """The compute precision, with what it means on this machine in one line."""
-    precision = st.selectbox(
-        "Precision",
-        device.PRECISIONS,
-        format_func=device.PRECISION_CHOICES.__getitem__,
-        help="How many bits each number in VGG16's maths uses. bfloat16 is often 2-3x faster on "
-        "CPUs and GPUs built for it, with about the same accuracy; the final layer stays "
-        "float32 either way.",
-        **session_keys.kept("precision", RunConfig.default("precision")),
-    )
-    st.caption(device.precision_sentence(precision, machine_plan()))
-    return precision
-
-
-def augmentation_settings(found: datasets.Scan, image_size: int, seed: int) -> dict:
-    """Whether to augment, and how (spectrograms get masking), with a preview."""
-    is_audio = bool(st.session_state.get(session_keys.AUDIO_SOURCE))
-    augment = st.checkbox(
-        "Augment the training pictures (random flips, turns and zooms; "
-        "slower, helps small datasets)",
-        help=glossary.explain("augmentation"),
-        **session_keys.kept("augment", RunConfig.default("augment")),
-    )
-    kind = "spectrogram" if is_audio else RunConfig.default("augment_kind")
-    if augment:
-        kind = st.radio(
-            "Kind of augmentation",
-            augment_preview.KINDS,
-            horizontal=True,
-            format_func=lambda k: {
-                "image": "pictures (flip, turn, zoom, shift)",
-                "spectrogram": "spectrograms (mask time and pitch bands)",
-            }[k],
-            **session_keys.kept("augment_kind", kind),
-        )
-        augmentation_preview(found, kind, image_size, seed)
-    return dict(augment=bool(augment), augment_kind=kind)
-
-
 def settings_form(folder: str, found: datasets.Scan):
     """The settings widgets; returns the RunConfig they describe and the "Training settings"
     expander (the learning-rate finder is drawn into it once the config is known)."""
     spec = strategy_choice(measured_advice(folder))
     image_size = shared_settings.image_size_input("train")
     with st.expander("Change the settings (optional: the defaults work)"):
-        sizes = size_settings(spec)
+        sizes = train_options.size_settings(spec)
         seed = st.number_input(
             "Seed (same seed, same split and start: repeatable runs)",
             **bounds.of("seed"),
             help=glossary.explain("seed"),
             **session_keys.kept("seed", RunConfig.default("seed")),
         )
-        augmentation = augmentation_settings(found, image_size, int(seed))
-        weights = weights_setting()
-        precision = precision_setting()
+        augmentation = train_options.augmentation_settings(found, image_size, int(seed))
+        weights = train_weights.weights_setting()
+        precision = train_options.precision_setting()
     training_box = st.expander("Training settings (optimizer, learning rate, patience)")
     with training_box:
         training = train_settings.widgets(spec)
@@ -305,162 +110,10 @@ def start(config: dict) -> None:
     if messages.flash_refusal(run):
         return
     st.session_state[session_keys.TRAIN_RUN] = run.id
-    st.session_state.pop(SEEN_ACTIVE, None)
-
-
-def resume(run_id: str) -> None:
-    resumed = runs.resume_training(studio.get_store(), run_id, owner=session_keys.session_id())
-    if not messages.flash_refusal(resumed):
-        st.session_state[session_keys.TRAIN_RUN] = run_id
+    st.session_state.pop(train_run.SEEN_ACTIVE, None)
 
 
 # -- the run ----------------------------------------------------------------------------------
-def show_live(run_id: str) -> None:
-    """Polled every second while the run is active."""
-    store = studio.get_store()
-    studio.refresh_runs(store)
-    run = store.get(run_id)
-    if not run.active:
-        studio.rerun_if_ended(SEEN_ACTIVE, run.id)  # it just ended: results, Start enabled
-        show_finished(run)
-        return
-    st.markdown(f"**{messages.md(report.run_label(run))}**")
-    fraction, text = report.progress_view(run)
-    st.progress(fraction if fraction is not None else 0.0, text=text)
-    if run.status == store_mod.STOPPING:
-        st.caption("Stopping at the end of the current batch...")
-    else:
-        studio.stop_button(run, key=f"train_stop_{run.id}")
-    if report.is_lr_find(run):
-        st.caption("The learning-rate finder: its curve appears under Training settings.")
-        return
-    if not report.is_training(run):  # a measurement or a map, started on another page
-        st.caption(
-            f"This is a {report.task_title(run)} from the {report.task_page(run)} page; "
-            "training can start when it ends."
-        )
-        return
-    show_curves(store, run)
-
-
-def show_curves(store, run: Run, only_with_points: bool = False) -> None:
-    """Per-epoch curves with the loss of each recorded batch (raw and smoothed)."""
-    history, batches = store.epoch_history(run.id), store.batch_history(run.id)
-    if only_with_points and not (history or batches):
-        return
-    st.plotly_chart(
-        charts.training_curves(history, report.shared_references([run]), batches),
-        key=f"train_curves_{run.id}",
-    )
-
-
-def show_scores(run: Run, result) -> None:
-    """Test accuracy (the honest score) and its interval, then validation, named as such; the
-    caution when the test side is too small (or absent)."""
-    val = f"{result.val_accuracy:.1%}" if result.val_accuracy is not None else "-"
-    loss = f"{result.val_loss or float('nan'):.3f}"
-    shown = [("Validation accuracy", val), ("Validation loss", loss)]
-    if result.test_accuracy is not None:
-        shown = [("Test accuracy", f"{result.test_accuracy:.1%}"), shown[0]]
-    # a wrapping row of content-wide metrics: four fixed columns truncated labels and values
-    # ("Validation a...", "2 mi...") on an 800 px window
-    row = st.container(horizontal=True, gap="medium", key="train_metrics")
-    for label, value in shown:
-        row.metric(label, value, help=glossary.explain(label.lower()), width="content")
-    row.metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"), width="content")
-    row.metric("Training time", report.duration(report.train_seconds(run)), width="content")
-    if result.test_interval is not None:
-        st.caption(
-            f"95% interval of the test accuracy: {report.interval_text(result)}, on "
-            f"{result.test_images} test pictures kept aside until training ended. Validation "
-            "accuracy is a little optimistic: those pictures chose the epoch kept."
-        )
-    if result.caution:
-        st.warning(messages.md(result.caution))
-
-
-def show_results(run: Run) -> None:
-    result = run.training_result
-    if result is None or not result.scored:
-        return
-    show_scores(run, result)
-    st.subheader(f"How well each class is recognised ({result.evaluated_on} pictures)")
-    st.write(
-        "Precision: when the model says this class, how often it is right. Recall: of the "
-        "pictures of this class, how many it finds."
-    )
-    st.dataframe(
-        pd.DataFrame(report.per_class_rows(result)),
-        hide_index=True,
-        column_config={
-            name: st.column_config.NumberColumn(format="%.2f")
-            for name in ("precision", "recall", "f1")
-        },
-    )
-    if result.confusion_matrix:
-        st.write(
-            "Each row is the true class, each column what the model said: the diagonal "
-            "holds the correct answers."
-        )
-        st.plotly_chart(
-            charts.confusion_matrix(result.confusion_matrix, result.classes, result.evaluated_on),
-            key=f"train_confusion_{run.id}",
-        )
-    show_most_wrong(result)
-    take_away.section(run, "train")
-    pages.go_to(
-        "predict", "Next: try the model on new pictures", icon=":material/online_prediction:"
-    )
-
-
-def show_most_wrong(result) -> None:
-    wrong = [w for w in result.most_wrong if Path(w.file).is_file()]
-    if wrong:
-        st.subheader(f"The {result.evaluated_on} pictures it got most wrong")
-        images = scans.thumbnails([w.file for w in wrong], 112)
-        if len(images) == len(wrong):
-            st.image(
-                images,
-                width=112,
-                caption=[
-                    f"{messages.md(w.true)} taken for {messages.md(w.predicted)} "
-                    f"({w.confidence:.0%})"
-                    for w in wrong
-                ],
-            )
-
-
-def show_finished(run: Run) -> None:
-    st.markdown(f"**{messages.md(report.run_label(run))}**")
-    if report.is_lr_find(run):
-        st.caption("A learning-rate range test: its curve is under Training settings.")
-        return
-    if not report.is_training(run):
-        what = report.task_title(run)
-        st.caption(f"A {what}: its results are on the {report.task_page(run)} page.")
-        return
-    if run.status == store_mod.DONE:
-        st.success("Training finished.")
-    elif run.status == store_mod.STOPPED:
-        st.info("This run was stopped" + (f": {messages.md(run.error)}" if run.error else "."))
-    elif run.status == store_mod.DIVERGED:
-        st.error(f"Training diverged: {messages.md(run.error or 'the loss became NaN')}")
-    elif run.status == store_mod.FAILED:
-        plain, detail = report.failure_words(run.error)
-        messages.problem(f"This run failed: {messages.md(plain)}", detail)
-    elif run.status == store_mod.INTERRUPTED:
-        st.warning(f"This run was interrupted: {messages.md(run.error or 'the worker stopped')}")
-        st.button(
-            "Resume",
-            icon=":material/restart_alt:",
-            key=f"train_resume_{run.id}",
-            on_click=resume,
-            args=(run.id,),
-        )
-    show_curves(studio.get_store(), run, only_with_points=True)
-    show_results(run)
-
-
 def shown_run(store, active: list[Run]) -> Run | None:
     """The latest active run (a running one before queued ones), else this session's last
     run, else the newest training run in the store (the history is shared by design)."""
@@ -490,7 +143,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
             f"Sounds from {messages.md(Path(st.session_state[session_keys.AUDIO_SOURCE]).name)}"
             " are trained on as spectrogram pictures."
         )
-    weights_notice()
+    train_weights.weights_notice()
     config, training_box = settings_form(folder, found)
     problems = start_problems(config)
     for problem in problems:
@@ -546,10 +199,10 @@ def body() -> None:
         st.caption("No run yet: click 'Start training'.")
         return
     if run.active:
-        studio.watch(SEEN_ACTIVE, run.id)
-        studio.poll(lambda: show_live(run.id), active=True)
+        studio.watch(train_run.SEEN_ACTIVE, run.id)
+        studio.poll(lambda: train_run.show_live(run.id), active=True)
     else:
-        show_finished(run)
+        train_run.show_finished(run)
     earlier_runs(store)
 
 

@@ -13,8 +13,6 @@ from core.runs.config import RunConfig
 
 # st.session_state keys shared between pages
 SESSION_ID = "session_id"
-
-
 DATASET = "dataset"  # the folder runs train on (for audio: its spectrogram folder)
 DATASET_LABEL = "dataset_label"  # how it was chosen, in words
 AUDIO_SOURCE = "audio_source"  # the audio folder a spectrogram dataset came from

@@ -1,0 +1,169 @@
+"""The Train page's run: live progress and curves while it trains, then its outcome, scores,
+per-class table, confusion matrix and the pictures it got most wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.jobs import runs
+from core.reports import charts, glossary, report
+from core.runs import store as store_mod
+from core.runs.store import Run
+from ui import messages, pages, scans, session_keys, studio, take_away
+
+SEEN_ACTIVE = "_train_seen_active"
+
+
+def resume(run_id: str) -> None:
+    resumed = runs.resume_training(studio.get_store(), run_id, owner=session_keys.session_id())
+    if not messages.flash_refusal(resumed):
+        st.session_state[session_keys.TRAIN_RUN] = run_id
+
+
+def show_live(run_id: str) -> None:
+    """Polled every second while the run is active."""
+    store = studio.get_store()
+    studio.refresh_runs(store)
+    run = store.get(run_id)
+    if not run.active:
+        studio.rerun_if_ended(SEEN_ACTIVE, run.id)  # it just ended: results, Start enabled
+        show_finished(run)
+        return
+    st.markdown(f"**{messages.md(report.run_label(run))}**")
+    fraction, text = report.progress_view(run)
+    st.progress(fraction if fraction is not None else 0.0, text=text)
+    if run.status == store_mod.STOPPING:
+        st.caption("Stopping at the end of the current batch...")
+    else:
+        studio.stop_button(run, key=f"train_stop_{run.id}")
+    if report.is_lr_find(run):
+        st.caption("The learning-rate finder: its curve appears under Training settings.")
+        return
+    if not report.is_training(run):  # a measurement or a map, started on another page
+        st.caption(
+            f"This is a {report.task_title(run)} from the {report.task_page(run)} page; "
+            "training can start when it ends."
+        )
+        return
+    show_curves(store, run)
+
+
+def show_curves(store, run: Run, only_with_points: bool = False) -> None:
+    """Per-epoch curves with the loss of each recorded batch (raw and smoothed)."""
+    history, batches = store.epoch_history(run.id), store.batch_history(run.id)
+    if only_with_points and not (history or batches):
+        return
+    st.plotly_chart(
+        charts.training_curves(history, report.shared_references([run]), batches),
+        key=f"train_curves_{run.id}",
+    )
+
+
+def show_scores(run: Run, result) -> None:
+    """Test accuracy (the honest score) and its interval, then validation, named as such; the
+    caution when the test side is too small (or absent)."""
+    val = f"{result.val_accuracy:.1%}" if result.val_accuracy is not None else "-"
+    loss = f"{result.val_loss or float('nan'):.3f}"
+    shown = [("Validation accuracy", val), ("Validation loss", loss)]
+    if result.test_accuracy is not None:
+        shown = [("Test accuracy", f"{result.test_accuracy:.1%}"), shown[0]]
+    # a wrapping row of content-wide metrics: four fixed columns truncated labels and values
+    # ("Validation a...", "2 mi...") on an 800 px window
+    row = st.container(horizontal=True, gap="medium", key="train_metrics")
+    for label, value in shown:
+        row.metric(label, value, help=glossary.explain(label.lower()), width="content")
+    row.metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"), width="content")
+    row.metric("Training time", report.duration(report.train_seconds(run)), width="content")
+    if result.test_interval is not None:
+        st.caption(
+            f"95% interval of the test accuracy: {report.interval_text(result)}, on "
+            f"{result.test_images} test pictures kept aside until training ended. Validation "
+            "accuracy is a little optimistic: those pictures chose the epoch kept."
+        )
+    if result.caution:
+        st.warning(messages.md(result.caution))
+
+
+def show_results(run: Run) -> None:
+    result = run.training_result
+    if result is None or not result.scored:
+        return
+    show_scores(run, result)
+    st.subheader(f"How well each class is recognised ({result.evaluated_on} pictures)")
+    st.write(
+        "Precision: when the model says this class, how often it is right. Recall: of the "
+        "pictures of this class, how many it finds."
+    )
+    st.dataframe(
+        pd.DataFrame(report.per_class_rows(result)),
+        hide_index=True,
+        column_config={
+            name: st.column_config.NumberColumn(format="%.2f")
+            for name in ("precision", "recall", "f1")
+        },
+    )
+    if result.confusion_matrix:
+        st.write(
+            "Each row is the true class, each column what the model said: the diagonal "
+            "holds the correct answers."
+        )
+        st.plotly_chart(
+            charts.confusion_matrix(result.confusion_matrix, result.classes, result.evaluated_on),
+            key=f"train_confusion_{run.id}",
+        )
+    show_most_wrong(result)
+    take_away.section(run, "train")
+    pages.go_to(
+        "predict", "Next: try the model on new pictures", icon=":material/online_prediction:"
+    )
+
+
+def show_most_wrong(result) -> None:
+    wrong = [w for w in result.most_wrong if Path(w.file).is_file()]
+    if wrong:
+        st.subheader(f"The {result.evaluated_on} pictures it got most wrong")
+        images = scans.thumbnails([w.file for w in wrong], 112)
+        if len(images) == len(wrong):
+            st.image(
+                images,
+                width=112,
+                caption=[
+                    f"{messages.md(w.true)} taken for {messages.md(w.predicted)} "
+                    f"({w.confidence:.0%})"
+                    for w in wrong
+                ],
+            )
+
+
+def show_finished(run: Run) -> None:
+    st.markdown(f"**{messages.md(report.run_label(run))}**")
+    if report.is_lr_find(run):
+        st.caption("A learning-rate range test: its curve is under Training settings.")
+        return
+    if not report.is_training(run):
+        what = report.task_title(run)
+        st.caption(f"A {what}: its results are on the {report.task_page(run)} page.")
+        return
+    if run.status == store_mod.DONE:
+        st.success("Training finished.")
+    elif run.status == store_mod.STOPPED:
+        st.info("This run was stopped" + (f": {messages.md(run.error)}" if run.error else "."))
+    elif run.status == store_mod.DIVERGED:
+        st.error(f"Training diverged: {messages.md(run.error or 'the loss became NaN')}")
+    elif run.status == store_mod.FAILED:
+        plain, detail = report.failure_words(run.error)
+        messages.problem(f"This run failed: {messages.md(plain)}", detail)
+    elif run.status == store_mod.INTERRUPTED:
+        st.warning(f"This run was interrupted: {messages.md(run.error or 'the worker stopped')}")
+        st.button(
+            "Resume",
+            icon=":material/restart_alt:",
+            key=f"train_resume_{run.id}",
+            on_click=resume,
+            args=(run.id,),
+        )
+    show_curves(studio.get_store(), run, only_with_points=True)
+    show_results(run)
