@@ -75,17 +75,7 @@ def run_all_section(folder: str | None, active: bool) -> None:
         format_func=report.strategy_title,
         **session_keys.kept("compare_strategies", list(strategies.STRATEGIES)),
     )
-    cols = st.columns(2, gap="medium")
-    epochs = cols[0].number_input(
-        "Epochs per run (first phase)",
-        **bounds.of("epochs"),
-        **session_keys.kept("compare_epochs", RunConfig.default("epochs")),
-    )
-    finetune = cols[1].number_input(
-        "Epochs (fine-tuning phase)",
-        **bounds.of("finetune_epochs"),
-        **session_keys.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
-    )
+    epochs, finetune = epoch_settings()
     seeds, repeat_splits = seed_settings()
     every = len(keys) == len(strategies.STRATEGIES)
     label = "Run every strategy" if every else f"Run {len(keys)} strategies"
@@ -102,6 +92,22 @@ def run_all_section(folder: str | None, active: bool) -> None:
         st.caption("Available again when the current runs end.")
     elif not keys:
         st.caption("Choose at least one strategy.")
+
+
+def epoch_settings() -> tuple[int, int]:
+    """Epochs of each run's first phase and of its fine-tuning phase."""
+    cols = st.columns(2, gap="medium")
+    epochs = cols[0].number_input(
+        "Epochs per run (first phase)",
+        **bounds.of("epochs"),
+        **session_keys.kept("compare_epochs", RunConfig.default("epochs")),
+    )
+    finetune = cols[1].number_input(
+        "Epochs (fine-tuning phase)",
+        **bounds.of("finetune_epochs"),
+        **session_keys.kept("compare_finetune_epochs", RunConfig.default("finetune_epochs")),
+    )
+    return int(epochs), int(finetune)
 
 
 def seed_settings() -> tuple[int, bool]:
