@@ -23,7 +23,6 @@ UNFREEZE = "unfreeze_blocks"
 LAYER = "layer"
 TRAIN_RUN = "train_run_id"
 COMPARE_GROUP = "compare_group"
-FLASH = "_flash"
 APPLIED_ADVICE = "_applied_advice"  # the measurement whose advice last set the strategy
 
 
