@@ -773,6 +773,7 @@ def result_line(run) -> dict:
         "test_images": result.test_images,
         "test_interval": list(result.test_interval) if result.test_interval else None,
         "caution": result.caution,
+        "device": result.device.to_json() if result.device else None,
     }
 
 

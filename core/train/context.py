@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.data import datasets, overlay
 from core.data.datasets import DatasetError, Split
-from core.model import device
+from core.model import device, device_facts
 from core.model.weights import WeightsSpec
 from core.platform import settings
 from core.platform.fileio import atomic_write_text
@@ -30,6 +30,8 @@ class Context:
     scan: datasets.Scan
     weights: WeightsSpec  # checked: a file named here exists
     cache: features.FeatureCache
+    replicas: int = 1  # MirroredStrategy replicas the run trains on (core.model.device)
+    device_use: device_facts.DeviceUse | None = None  # measured when the conv base is built
 
     def progress(self, stage: str, message: str, **fields) -> None:
         """Record where the run stands; `fields` are Progress fields (phase, epoch, step...)."""

@@ -8,6 +8,7 @@ modules: run_context (prepare), extraction, linear_fits, phases, resume, evaluat
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import time
@@ -75,11 +76,14 @@ def _execute(store: Store, run_id: str) -> str:
         # several GPUs: mirrored, with the global batch and scaled learning rates (one: as is)
         spread = device.plan_distribution(device.detect_gpus(), run.config)
         ctx.config = device.distributed_config(ctx.config, spread)
+        ctx.replicas = spread.replicas
         runner = {"probe": _run_probe, "map": _run_map, "lr_find": _run_lr_find}.get(
             run.config.task, _run_training
         )
         with device.distribution_scope(spread):
             result, status = runner(ctx, resume=run.resume)
+        if isinstance(result, RunResult) and ctx.device_use is not None:
+            result = dataclasses.replace(result, device=ctx.device_use)
         note = result.note if isinstance(result, RunResult) else None
         _record(store, run_id, status, folder, error=note, result=result)
         return status
