@@ -588,6 +588,11 @@ def cmd_train(args) -> int:
         raise CliError("; ".join(found.errors))
     store = Store(args.home)
     engine = engine_from_args(args)
+    if not engine.is_ray:  # a GPU the driver lists but TensorFlow cannot use: said once, here
+        from core.model import device_facts
+
+        if mismatch := device_facts.mismatch_for(store.home):
+            print(f"warning: {mismatch}", file=sys.stderr, flush=True)
     run = _queued(
         runs.start_training(
             store, config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS, engine=engine

@@ -248,3 +248,14 @@ def gpu_mismatch(driver_gpus: list[str], view: TensorflowView | None) -> str | N
         f"CPU, many times slower. Likely cause: {cause}. Fix: {fix}. A run started now still "
         "trains, on the CPU."
     )
+
+
+def mismatch_for(home: Path, driver_gpus: list[str] | None = None) -> str | None:
+    """`gpu_mismatch` for this host and studio home: the driver's list (nvidia-smi), and
+    TensorFlow's view only when the driver lists a GPU (on a CPU host nothing is probed)."""
+    from core.platform import hostinfo
+
+    driver_gpus = hostinfo.nvidia_gpus() if driver_gpus is None else driver_gpus
+    if not driver_gpus:
+        return None
+    return gpu_mismatch(driver_gpus, tensorflow_view(home))

@@ -112,3 +112,10 @@ def test_a_plain_wheel_under_a_gpu_is_named_with_the_command_that_fixes_it():
 def test_cuda_wheels_that_see_no_gpu_points_at_the_driver():
     words = device_facts.gpu_mismatch([A100], TensorflowView(cuda_wheels=True))
     assert "driver" in words and device_facts.CUDA_FIX not in words
+
+
+def test_a_cpu_host_probes_nothing_and_a_gpu_host_compares_with_the_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(device_facts, "probe_view", lambda: pytest.fail("probed on a CPU host"))
+    assert device_facts.mismatch_for(tmp_path, driver_gpus=[]) is None
+    device_facts.record_view(tmp_path, TensorflowView(installed=device_facts.install_signature()))
+    assert "TensorFlow sees none" in device_facts.mismatch_for(tmp_path, driver_gpus=[A100])
