@@ -55,6 +55,16 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     write_atomically(path, save)
 
 
+def mark_used(path: Path) -> None:
+    """Set a cache file's modification time to now on a hit, so `core cache prune
+    --older-than` counts days since last use, not since it was written (atime is unreliable:
+    most filesystems are mounted relatime or noatime)."""
+    try:
+        os.utime(path)
+    except OSError:  # read-only cache: the entry just looks older
+        pass
+
+
 def remove_stale_temps(folder: Path) -> int:
     """Delete temporary files a killed process left below `folder`; returns how many."""
     stale = [p for p in Path(folder).rglob(".tmp-*") if p.is_file()]

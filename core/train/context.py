@@ -19,6 +19,8 @@ from core.runs.results import Progress
 from core.runs.store import Store
 from core.train import features
 
+CACHE_KEY_FILE = "cache_key.json"  # in the run folder: the images' content fingerprint
+
 
 @dataclass
 class Context:
@@ -72,6 +74,8 @@ def prepare(
     atomic_write_text(folder / "manifest.json", json.dumps(manifest_out, indent=1))
     atomic_write_text(folder / "config.json", json.dumps(config.to_dict(), indent=1))
     atomic_write_text(folder / "labels.json", json.dumps(split.classes))
+    # which cache entries this run's images have (`core cache prune --keep-runs` keeps them)
+    atomic_write_text(folder / CACHE_KEY_FILE, json.dumps({"images": scan.fingerprint()}))
     weights = config.weights_for_run().checked()
     cache = features.FeatureCache(settings.cache_dir(store.home))
     _seed_everything(config.seed)
