@@ -28,6 +28,7 @@ import json
 import sys
 import time
 
+from core.cli import doctor
 from core.jobs.worker import IDLE_SECONDS
 from core.model import vgg16
 from core.model.device import PRECISIONS
@@ -161,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     add_engine_arguments(worker)
 
     _take_away_parsers(sub)
+    doctor.register(sub)  # doctor, cache, gpu-check (their own module; func= set there)
     for command in sub.choices.values():  # `--home` also after the command, as documented
         command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -1214,7 +1216,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return (getattr(args, "func", None) or COMMANDS[args.command])(args)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

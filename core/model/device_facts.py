@@ -146,6 +146,9 @@ class TensorflowView:
     why: str = ""  # AccelerationPlan.why
     installed: tuple[str, ...] = ()  # install_signature() when measured
     measured_at: float = 0.0
+    # tf.sysconfig.get_build_info(): the versions TensorFlow was built against ("" unknown)
+    cuda_version: str = ""
+    cudnn_version: str = ""
 
     def fresh(self, installed: tuple[str, ...] | None = None) -> bool:
         """Still true: measured with the TensorFlow (and CUDA wheels) installed now."""
@@ -167,10 +170,15 @@ class TensorflowView:
 
 def measure_view() -> TensorflowView:
     """TensorFlow's view, measured here (imports TensorFlow: the worker or a child process)."""
+    import tensorflow as tf
+
     from core.model import device
 
     plan = device.current_plan()
+    build = tf.sysconfig.get_build_info()
     return TensorflowView(
+        cuda_version=str(build.get("cuda_version") or ""),
+        cudnn_version=str(build.get("cudnn_version") or ""),
         gpus=tuple(g.name for g in device.detect_gpus()),
         cuda_wheels=cuda_wheels_installed(),
         device=plan.device,

@@ -88,6 +88,13 @@ def test_tensorflow_measures_its_own_view_on_this_cpu_host():
     assert view.gpus == () and view.device.startswith("CPU")
     assert view.installed == device_facts.install_signature()
     assert view.precision in ("float32", "bfloat16")
+    assert view.cuda_version == tf_build().get("cuda_version", "")
+
+
+def tf_build() -> dict:
+    import tensorflow as tf
+
+    return {k: str(v) for k, v in tf.sysconfig.get_build_info().items()}
 
 
 @pytest.mark.parametrize(
