@@ -136,13 +136,14 @@ def weights_facts(home: Path) -> tuple[str, str]:
     return spec.label, "VGG16 starts from random numbers (poor accuracy on small datasets)"
 
 
-def gather(home: Path, view: TensorflowView | None = None, fresh: bool = True) -> MachineFacts:
-    """This machine's facts. `view`: TensorFlow's, when the caller has it; otherwise measured
-    now in a child process (fresh) or the worker's record (else probed once)."""
-    if view is None and fresh:  # nothing written: a read-only look
-        view = device_facts.probe_view() or device_facts.recorded_view(home)
-    elif view is None:
-        view = device_facts.tensorflow_view(home)
+def gather(home: Path, view: TensorflowView | None = None, probe: bool = True) -> MachineFacts:
+    """This machine's facts. TensorFlow's view: `view` when the caller has it, else measured
+    now in a child process (probe; nothing is written), else what this home's worker recorded
+    (probe=False: a page that must stay fast; None when nothing is recorded yet)."""
+    if view is None and probe:
+        view = device_facts.probe_view()
+    if view is None:
+        view = device_facts.recorded_view(home)
     driver = tuple(hostinfo.nvidia_gpus())
     cpu = hostinfo.cpu_features()
     if view is not None:
@@ -150,7 +151,7 @@ def gather(home: Path, view: TensorflowView | None = None, fresh: bool = True) -
     else:  # TensorFlow could not be asked: the plan from the driver and /proc/cpuinfo
         plan = device.quick_plan()
         precision, why = plan.precision, plan.why
-        runs_on = f"{plan.device} (from the driver; TensorFlow could not be asked)"
+        runs_on = f"{plan.device} (the driver's view; TensorFlow's is not known yet)"
     weights, check = weights_facts(home)
     return MachineFacts(
         python=platform.python_version() + f" ({sys.executable})",

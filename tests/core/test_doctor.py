@@ -58,7 +58,7 @@ def test_without_tensorflow_the_plan_comes_from_the_driver_and_says_so(home, mon
     monkeypatch.setattr(hostinfo, "nvidia_gpus", lambda *a: [])
     monkeypatch.setattr(device_facts, "probe_view", lambda: None)
     facts = doctor.gather(home)
-    assert facts.tensorflow_gpus is None and "could not be asked" in facts.device
+    assert facts.tensorflow_gpus is None and "not known yet" in facts.device
 
 
 def test_a_weights_file_in_use_is_checked(home, tmp_path, monkeypatch):
