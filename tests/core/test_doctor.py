@@ -90,3 +90,20 @@ def test_the_cache_prune_command_frees_and_refuses_while_a_run_is_active(home, t
     assert cli.main(["cache", "prune", "--older-than", "0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["freed_bytes"] == 1500 and not entry.exists()
+
+
+def test_core_train_says_a_gpu_mismatch_once_before_the_run(
+    home, binary_dataset, monkeypatch, capsys
+):
+    from core.jobs import runs
+
+    said = "The NVIDIA driver lists 1 GPU (NVIDIA A100), but TensorFlow sees none"
+    monkeypatch.setattr(device_facts, "mismatch_for", lambda home: said)
+
+    def start_training(*args, **kwargs):  # the run itself is not the point here
+        raise RuntimeError("queued no run")
+
+    monkeypatch.setattr(runs, "start_training", start_training)
+    assert cli.main(["train", str(binary_dataset), "--weights", "none"]) == 1
+    err = capsys.readouterr().err
+    assert err.count(said) == 1 and err.index("warning: ") < err.index("queued no run")
