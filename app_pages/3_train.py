@@ -366,6 +366,8 @@ def show_scores(run: Run, result) -> None:
         )
     if result.caution:
         st.warning(common.md(result.caution))
+    if result.device is not None:  # what the worker measured, not what the driver lists
+        st.caption(f"Trained on {common.md(result.device.summary)}.")
 
 
 def show_results(run: Run) -> None:

@@ -512,3 +512,14 @@ def test_a_gpu_tensorflow_cannot_use_is_said_once_and_start_still_works(store, d
     at.button(key="train_start").click().run()
     no_exceptions(at)
     assert len(store.list()) == 1  # the run starts (on the CPU)
+
+
+def test_train_result_says_the_device_the_run_really_used(store, digits):
+    device = {"placed_on": ["GPU:0"], "gpu_names": ["NVIDIA A100"], "policy": "mixed_bfloat16"}
+    run = finished_run(store, digits, test={"device": {**device, "xla": True, "replicas": 1}})
+    at = page("3_train.py", **{common.DATASET: str(digits), common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    shown = (
+        "Trained on GPU\\:0 \\(NVIDIA A100\\), mixed\\_bfloat16, XLA on, 1 replica."  # md-escaped
+    )
+    assert shown in texts(at.caption)
