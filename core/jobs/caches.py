@@ -26,6 +26,7 @@ from pathlib import Path
 
 from core.jobs import engines, worker
 from core.platform import settings
+from core.platform.fileio import folder_bytes
 from core.platform.refusal import Refusal
 from core.runs import store as store_mod
 from core.runs.store import Store
@@ -99,17 +100,6 @@ def human_bytes(count: int | None) -> str:
 
 def _files(folder: Path) -> Iterator[Path]:
     return (p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-def folder_bytes(folder: Path) -> int:
-    """Bytes of the files below `folder` (0 when absent); files vanishing meanwhile count 0."""
-    total = 0
-    for path in _files(folder) if folder.is_dir() else ():
-        try:
-            total += path.stat().st_size
-        except OSError:
-            continue
-    return total
 
 
 def _entry(kind: str, path: Path, images: str) -> CacheEntry:

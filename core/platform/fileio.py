@@ -55,6 +55,18 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     write_atomically(path, save)
 
 
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files below `folder` (0 when absent); files vanishing meanwhile count 0."""
+    total = 0
+    for path in Path(folder).rglob("*") if Path(folder).is_dir() else ():
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
 def mark_used(path: Path) -> None:
     """Set a cache file's modification time to now on a hit, so `core cache prune
     --older-than` counts days since last use, not since it was written (atime is unreliable:
