@@ -8,7 +8,7 @@ import streamlit as st
 from core.data import datasets
 from core.data.imaging import UnreadableImage, load_pil_rgb
 from core.jobs import runs
-from core.model import augment_preview, device, vgg16, weights_file
+from core.model import augment_preview, device, device_facts, vgg16, weights_file
 from core.model.weights import IMAGENET, NONE, WeightsSpec
 from core.reports import charts, glossary, report
 from core.runs import advisor, strategies
@@ -20,6 +20,7 @@ from ui import bounds, common, take_away, train_settings
 BATCH_SIZES = (8, 16, 32, 64, 128)
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
 SEEN_ACTIVE = "_train_seen_active"
+GPU_MISMATCH_SEEN = "_train_gpu_mismatch_seen"  # the person read it and goes on (on the CPU)
 WITHOUT_PRETRAINED = "_train_without_pretrained"  # chose to go on without pretrained weights
 NO_PRETRAINED_COST = (
     "Without pretrained weights VGG16 starts from random numbers and must learn everything "
@@ -362,6 +363,8 @@ def show_scores(run: Run, result) -> None:
         )
     if result.caution:
         st.warning(common.md(result.caution))
+    if result.device is not None:  # what the worker measured, not what the driver lists
+        st.caption(f"Trained on {common.md(result.device.summary)}.")
 
 
 def show_results(run: Run) -> None:
@@ -460,6 +463,26 @@ def shown_run(store, active: list[Run]) -> Run | None:
     return report.latest(store.list(limit=50))
 
 
+@st.cache_data(ttl=60, show_spinner="Checking which GPUs TensorFlow sees...")
+def gpu_mismatch(home: str) -> str | None:
+    """A GPU the driver lists but TensorFlow does not see (from the worker's record, else a
+    child process: this one never imports TensorFlow); None on a CPU host (nothing probed)."""
+    return device_facts.mismatch_for(Path(home))
+
+
+def gpu_notice() -> None:
+    """Said once per session, before a run starts; Start works either way (on the CPU)."""
+    if st.session_state.get(GPU_MISMATCH_SEEN):
+        return
+    mismatch = gpu_mismatch(str(common.get_store().home))
+    if mismatch is None:
+        return
+    st.warning(mismatch, icon=":material/memory:")
+    if st.button("Understood: train on the CPU for now", key="train_gpu_mismatch_seen"):
+        st.session_state[GPU_MISMATCH_SEEN] = True
+        st.rerun()
+
+
 def start_section(folder: str | None, active: list[Run]) -> None:
     """The settings and the Start button (disabled while any run is active)."""
     if folder is None:
@@ -474,6 +497,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
             f"Sounds from {common.md(Path(st.session_state[common.AUDIO_SOURCE]).name)}"
             " are trained on as spectrogram pictures."
         )
+    gpu_notice()
     weights_notice()
     config, training_box = settings_form(folder, found)
     problems = start_problems(config)
