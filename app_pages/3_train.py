@@ -21,6 +21,7 @@ from ui import (
     session_keys,
     shared_settings,
     studio,
+    train_gpu,
     train_options,
     train_run,
     train_settings,
@@ -143,6 +144,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
             f"Sounds from {messages.md(Path(st.session_state[session_keys.AUDIO_SOURCE]).name)}"
             " are trained on as spectrogram pictures."
         )
+    train_gpu.gpu_notice()
     train_weights.weights_notice()
     config, training_box = settings_form(folder, found)
     problems = start_problems(config)

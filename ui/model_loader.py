@@ -62,10 +62,3 @@ def spectrogram_for_file(path: str | Path, settings):
 def loaded() -> bool:
     """Whether this process has TensorFlow (through this module) already."""
     return _ready
-
-
-def device_line() -> str:
-    """TensorFlow's own device line; only once loaded() (it never imports TensorFlow first)."""
-    if not _ready:
-        raise RuntimeError("TensorFlow is not loaded in the app process")
-    return device.describe()

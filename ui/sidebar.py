@@ -6,13 +6,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.model import device_facts
 from core.model.backbone import keras_cache_location
 from core.model.weights import WeightsSpec
-from core.platform import hostinfo
 from core.reports import report
 from core.runs import store as store_mod
 from core.runs.store import Run
-from ui import messages, model_loader, pretrained, session_keys, studio
+from ui import messages, pretrained, session_keys, studio
 
 # How often the sidebar's run status is redrawn. Each redraw costs the server ~0.2 s of CPU on
 # this 2-core machine (measured with the browser test: 4.4% of a core idle at one per 5 s,
@@ -20,27 +20,21 @@ from ui import messages, model_loader, pretrained, session_keys, studio
 ACTIVE_POLL_SECONDS = 2.0
 IDLE_POLL_SECONDS = 10.0  # a run started in another tab or the CLI shows up within this
 POLLED_ACTIVE = "_sidebar_polled_active"  # whether a run was active when the page was drawn
+DEVICE_RECHECK_SECONDS = 30  # a worker that starts records its view; the line follows soon
+NOT_MEASURED = "not measured yet (the first run measures it)"
 
 
-@st.cache_resource(show_spinner=False)
-def _tensorflow_device() -> str:
-    return model_loader.device_line()
-
-
-@st.cache_resource(show_spinner=False)
-def _quick_device() -> str:
-    return hostinfo.quick_device()
+@st.cache_data(ttl=DEVICE_RECHECK_SECONDS, show_spinner=False)
+def _measured_device(home: str) -> str | None:
+    view = device_facts.recorded_view(Path(home))
+    return view.device if view else None
 
 
 def device_line() -> str:
-    """TensorFlow's own answer once this process has loaded it (Predict does, through
-    ui.model_loader); until then a check that needs no TensorFlow, so the app starts fast."""
-    if model_loader.loaded():
-        try:
-            return _tensorflow_device()
-        except Exception:  # noqa: BLE001 - the quick answer is good enough for a sidebar
-            pass
-    return _quick_device()
+    """What the worker's TensorFlow found (recorded per studio home when a worker starts), not
+    the driver's list: a GPU TensorFlow cannot use is not shown as the device runs train on.
+    The app's own TensorFlow (Predict) hides the GPUs, so it cannot tell either."""
+    return _measured_device(str(studio.get_store().home)) or NOT_MEASURED
 
 
 def weights_status(spec: str) -> tuple[str, str]:

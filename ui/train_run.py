@@ -85,6 +85,8 @@ def show_scores(run: Run, result) -> None:
         )
     if result.caution:
         st.warning(messages.md(result.caution))
+    if result.device is not None:  # what the worker measured, not what the driver lists
+        st.caption(f"Trained on {messages.md(result.device.summary)}.")
 
 
 def show_results(run: Run) -> None:

@@ -23,7 +23,8 @@ How the package is built (add a command the same way):
 
 - One module per command group, listed in GROUPS: data (inspect, sample), training (train,
   compare, lr-find, advise), take_away (predict, export, bundle, report, reproduce),
-  bench_command (bench; its measurements are bench.py), admin (runs, stop, resume), worker.
+  bench_command (bench; its measurements are bench.py), admin (runs, stop, resume), worker,
+  doctor (doctor, cache, gpu-check).
 - Each exposes `register(sub) -> None`: it adds its commands to `sub` (the top-level parser's
   subparsers; --help lists them in the order they are added) and gives each one
   `set_defaults(func=handler)`. A handler takes the parsed arguments and returns the exit code.
@@ -47,7 +48,7 @@ import argparse
 import sys
 from typing import Any
 
-from core.cli import admin, bench_command, common, data, take_away, training, worker
+from core.cli import admin, bench_command, common, data, doctor, take_away, training, worker
 from core.cli.common import EXIT_BAD_INPUT, EXIT_RUN_FAILED, CliError
 from core.cli.training import result_line
 from core.platform.refusal import Refusal
@@ -55,7 +56,7 @@ from core.platform.refusal import Refusal
 __all__ = ["EXIT_BAD_INPUT", "EXIT_RUN_FAILED", "CliError", "command_names", "main", "result_line"]
 
 # the command groups, in the order --help lists them
-GROUPS = (data, training, take_away, bench_command, admin, worker)
+GROUPS = (data, training, take_away, bench_command, admin, worker, doctor)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -140,6 +140,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     found = common.usable_dataset(config.dataset, config.val_dir, args.home)
     store = Store(args.home)
     engine = flags.engine_from_args(args)
+    if not engine.is_ray:  # a GPU the driver lists but TensorFlow cannot use: said once, here
+        from core.model import device_facts
+
+        if mismatch := device_facts.mismatch_for(store.home):
+            print(f"warning: {mismatch}", file=sys.stderr, flush=True)
     run = common.accepted(
         runs.start_training(
             store, config, owner=runs.CLI_OWNER, idle_seconds=CLI_IDLE_SECONDS, engine=engine
@@ -183,6 +188,7 @@ def result_line(run: Any) -> dict[str, Any]:
         "test_images": result.test_images,
         "test_interval": list(result.test_interval) if result.test_interval else None,
         "caution": result.caution,
+        "device": result.device.to_json() if result.device else None,
     }
 
 

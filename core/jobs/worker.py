@@ -248,6 +248,7 @@ def serve(
 
     plan = device.current_plan()
     device.apply(plan)
+    _record_tensorflow_view(store.home)
     # we hold this home's lock: none of its runs is live elsewhere (other homes' may be), but
     # those a live Ray executor of this home claimed
     driver = ray_driver_pid(store.home)
@@ -283,6 +284,17 @@ def serve(
             idle_since = time.time()
     finally:
         lock.close()
+
+
+def _record_tensorflow_view(home: Path) -> None:
+    """What TensorFlow sees in this process, for the app (sidebar, the Train page's GPU
+    check, `core doctor`), which never imports TensorFlow itself."""
+    from core.model import device_facts
+
+    try:
+        device_facts.record_view(home, device_facts.measure_view())
+    except (OSError, RuntimeError):  # a record for the pages must never keep runs from running
+        log.exception("could not record TensorFlow's view of the devices")
 
 
 def _serve_ray(store: Store, engine: Engine, idle_seconds: float, once: bool) -> int:

@@ -267,11 +267,6 @@ def quick_plan() -> AccelerationPlan:
     return plan_acceleration(gpus, cpu_features())
 
 
-def describe() -> str:
-    """Device line for the sidebar (the app has already imported TensorFlow when it asks)."""
-    return plan_acceleration(detect_gpus(), cpu_features()).device
-
-
 # -- several GPUs on one host: tf.distribute.MirroredStrategy ---------------------------------
 MAX_GLOBAL_BATCH = 1024  # RunConfig's batch bound: a global batch never exceeds it
 

@@ -55,6 +55,28 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     write_atomically(path, save)
 
 
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files below `folder` (0 when absent); files vanishing meanwhile count 0."""
+    total = 0
+    for path in Path(folder).rglob("*") if Path(folder).is_dir() else ():
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def mark_used(path: Path) -> None:
+    """Set a cache file's modification time to now on a hit, so `core cache prune
+    --older-than` counts days since last use, not since it was written (atime is unreliable:
+    most filesystems are mounted relatime or noatime)."""
+    try:
+        os.utime(path)
+    except OSError:  # read-only cache: the entry just looks older
+        pass
+
+
 def remove_stale_temps(folder: Path) -> int:
     """Delete temporary files a killed process left below `folder`; returns how many."""
     stale = [p for p in Path(folder).rglob(".tmp-*") if p.is_file()]

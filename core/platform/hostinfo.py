@@ -1,5 +1,6 @@
-"""A quick look at the machine that needs no TensorFlow (the app must not import it just to fill
-the sidebar). `core.model.device.describe()` is the authoritative answer; this is the fallback."""
+"""A quick look at the machine that needs no TensorFlow: what the NVIDIA driver lists and what
+the CPU can do. The driver's list is not what runs train on: TensorFlow may not see a GPU the
+driver lists (core.model.device_facts records what it sees and says so when they differ)."""
 
 from __future__ import annotations
 

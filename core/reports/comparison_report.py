@@ -87,13 +87,25 @@ def existing(store: Store, run_ids: Iterable[str]) -> list[Run]:
     return found
 
 
-def machine() -> dict[str, str]:
+def trained_on(runs: Sequence[Run]) -> str:
+    """The devices the runs recorded (the worker measured them), else the driver's view."""
+    recorded = {
+        r.training_result.device.summary
+        for r in runs
+        if r.training_result is not None and r.training_result.device is not None
+    }
+    if recorded:
+        return "; ".join(sorted(recorded))
+    return f"{hostinfo.quick_device()} (the driver's view: these runs did not record theirs)"
+
+
+def machine(runs: Sequence[Run] = ()) -> dict[str, str]:
     """Where this report was written (the studio's worker trains on the same machine)."""
     cpu = hostinfo.cpu_features()
     return {
         "processor": cpu.model or platform.machine() or UNKNOWN,
         "cores": str(os.cpu_count() or UNKNOWN),
-        "device": hostinfo.quick_device(),
+        "device": trained_on(runs),
         "bfloat16 instructions": cpu.bf16_label,
         "system": platform.platform(terse=True),
     }
@@ -138,13 +150,15 @@ def gather(store: Store, runs: Sequence[Run], title: str) -> ComparisonInput:
     written = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     trained = [e.run for e in entries]
     if not comparison.is_repeated(trained):
-        return ComparisonInput(title, entries, machine(), written)
+        return ComparisonInput(title, entries, machine(trained), written)
     summary = comparison.summary_of(store, trained)
     rows = tuple(
         {**row, "strategy": report.strategy_title(row["strategy"])}
         for row in comparison.table_rows(summary)
     )
-    return ComparisonInput(title, entries, machine(), written, rows, summary.verdict.statement)
+    return ComparisonInput(
+        title, entries, machine(trained), written, rows, summary.verdict.statement
+    )
 
 
 def _over_seeds(data: ComparisonInput) -> str:

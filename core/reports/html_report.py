@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.data.imaging import UnreadableImage, load_pil_rgb
+from core.model.device_facts import DeviceUse
 from core.reports import charts
 from core.runs import strategies
 from core.runs.config import RunConfig
@@ -93,11 +94,18 @@ def _strategy(data: ReportInput) -> str:
         ("augmentation", config.augment_kind if config.augment else "none"),
         ("seed", config.seed),
         ("epochs run", result.get("epochs_run", "-")),
+        ("device", _device(result)),
         *_scores(result),
     ]
     about = f"<p>{_e(spec.plain)}</p>" if spec else ""
     caution = f"<p><b>Caution:</b> {_e(result['caution'])}</p>" if result.get("caution") else ""
     return "<h2>Strategy</h2>" + about + _table(("setting", "value"), settings) + caution
+
+
+def _device(result: Mapping) -> str:
+    """What the worker measured the run on ('-' for a run recorded before it did)."""
+    use = DeviceUse.from_json(result.get("device"))
+    return use.summary if use else "-"
 
 
 def _scores(result: Mapping) -> list[tuple[str, object]]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.model import vgg16
-from core.platform import hostinfo
+from core.platform import hostinfo, settings
+from core.platform.fileio import folder_bytes
 from core.runs import tasks
 from core.runs.config import RunConfig
 
@@ -256,4 +257,18 @@ def run_problem(config: RunConfig, home: Path) -> str | None:
     problem = memory_problem(config, images, free_ram(), free_gpu_memory())
     if problem is None:
         problem = disk_problem(config, images, shutil.disk_usage(home).free, home)
+        if problem is not None:
+            problem += cache_hint(home)
     return problem
+
+
+def cache_hint(home: Path) -> str:
+    """What the studio's own caches hold, when they hold something: they are never pruned by
+    training, and `core cache prune` frees them."""
+    cached = folder_bytes(settings.cache_dir(home))
+    if cached < MB:
+        return ""
+    return (
+        f"; the studio's caches hold {cached // MB:,} MB of it: "
+        "`python -m core cache prune` frees them (they are rebuilt when needed)"
+    )

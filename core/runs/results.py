@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.model.device_facts import DeviceUse
 from core.runs.advisor import Advice
 
 
@@ -136,6 +137,9 @@ class RunResult:
     misclassified: tuple[WrongImage, ...] = ()
     feature_cache: CacheUse | None = None
     note: str | None = None  # why the run ended as it did, when not simply done
+    # what the worker measured: devices holding the model, dtype policy, XLA, replicas (None:
+    # a run recorded before this was measured)
+    device: DeviceUse | None = None
 
     @property
     def scored(self) -> bool:
@@ -178,6 +182,7 @@ class RunResult:
             "most_wrong": [w.to_json() for w in self.most_wrong],
             "misclassified": [w.to_json() for w in self.misclassified],
             "feature_cache": dataclasses.asdict(self.feature_cache) if self.feature_cache else None,
+            "device": self.device.to_json() if self.device else None,
         }
         if self.note is not None:
             out["note"] = self.note
@@ -199,6 +204,7 @@ class RunResult:
             misclassified=tuple(WrongImage.from_json(w) for w in known.get("misclassified") or ()),
             feature_cache=CacheUse(**_known(CacheUse, cache)) if cache else None,
             test_interval=(float(interval[0]), float(interval[1])) if interval else None,
+            device=DeviceUse.from_json(known.get("device")),
         )
 
 
@@ -210,6 +216,7 @@ _NESTED = {
     "most_wrong",
     "misclassified",
     "test_interval",
+    "device",
 }
 _PLAIN = {f.name for f in dataclasses.fields(RunResult)} - _NESTED - {"feature_cache"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.data import datasets, overlay
 from core.data.datasets import DatasetError, Split
-from core.model import device
+from core.model import device, device_facts
 from core.model.weights import WeightsSpec
 from core.platform import settings
 from core.platform.fileio import atomic_write_text
@@ -18,6 +18,8 @@ from core.runs.config import RunConfig
 from core.runs.results import Progress
 from core.runs.store import Store
 from core.train import features
+
+CACHE_KEY_FILE = "cache_key.json"  # in the run folder: the images' content fingerprint
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Context:
     scan: datasets.Scan
     weights: WeightsSpec  # checked: a file named here exists
     cache: features.FeatureCache
+    replicas: int = 1  # MirroredStrategy replicas the run trains on (core.model.device)
+    device_use: device_facts.DeviceUse | None = None  # measured when the conv base is built
 
     def progress(self, stage: str, message: str, **fields) -> None:
         """Record where the run stands; `fields` are Progress fields (phase, epoch, step...)."""
@@ -70,6 +74,8 @@ def prepare(
     atomic_write_text(folder / "manifest.json", json.dumps(manifest_out, indent=1))
     atomic_write_text(folder / "config.json", json.dumps(config.to_dict(), indent=1))
     atomic_write_text(folder / "labels.json", json.dumps(split.classes))
+    # which cache entries this run's images have (`core cache prune --keep-runs` keeps them)
+    atomic_write_text(folder / CACHE_KEY_FILE, json.dumps({"images": scan.fingerprint()}))
     weights = config.weights_for_run().checked()
     cache = features.FeatureCache(settings.cache_dir(store.home))
     _seed_everything(config.seed)

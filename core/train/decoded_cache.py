@@ -23,7 +23,7 @@ import numpy as np
 
 from core.data.datasets import Item, fingerprint
 from core.data.imaging import DECODER, UnreadableImage, load_rgb
-from core.platform.fileio import NpyWriter, atomic_write_text
+from core.platform.fileio import NpyWriter, atomic_write_text, mark_used
 
 CHUNK = 64  # images per decoding task: enough to amortise scheduling, small enough to balance
 ProgressFn = Callable[[int, int], None]  # (images done, images total)
@@ -66,6 +66,7 @@ def decoded(
         try:
             array = np.load(array_path, mmap_mode="r")
             if array.shape == shape and json.loads(index_path.read_text()) == hashes:
+                mark_used(index_path)
                 return DecodedImages(hashes, array)  # no progress: nothing to wait for
         except (OSError, ValueError):  # damaged cache file: decode again
             pass

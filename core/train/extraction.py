@@ -20,9 +20,14 @@ log = logging.getLogger(__name__)
 
 def build_base(ctx: Context):
     """The run's VGG16 conv base (its weights, image size and seed)."""
+    from core.model import device, device_facts
     from core.model.backbone import build_vgg16
 
-    return build_vgg16(ctx.config.image_size, ctx.weights, ctx.config.seed)
+    base = build_vgg16(ctx.config.image_size, ctx.weights, ctx.config.seed)
+    # where TensorFlow really put it, in the precision in force: the run's record of its device
+    xla = device.current_plan().jit_compile and not ctx.config.strategy_spec.closed_form
+    ctx.device_use = device_facts.measure_use(base, xla, ctx.replicas)
+    return base
 
 
 def extract(

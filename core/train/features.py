@@ -22,7 +22,7 @@ import numpy as np
 
 from core.data.datasets import Item
 from core.data.imaging import DECODER, UnreadableImage, load_rgb
-from core.platform.fileio import NpyWriter, atomic_write_text
+from core.platform.fileio import NpyWriter, atomic_write_text, mark_used
 
 Output = tuple[str, str]  # (layer name, "map" | "gap")
 ProgressFn = Callable[[int, int], None]  # (images done, images total)
@@ -86,6 +86,7 @@ class FeatureCache:
             return None
         if not isinstance(index, list) or len(index) != array.shape[0]:
             return None
+        mark_used(index_path)
         return array, index
 
     def writer(self, key: CacheKey, output: Output, shape: tuple[int, ...]) -> NpyWriter:

@@ -8,6 +8,7 @@ modules: run_context (prepare), extraction, linear_fits, phases, resume, evaluat
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import importlib
 import logging
@@ -77,9 +78,12 @@ def _execute(store: Store, run_id: str) -> str:
         # several GPUs: mirrored, with the global batch and scaled learning rates (one: as is)
         spread = device.plan_distribution(device.detect_gpus(), run.config)
         ctx.config = device.distributed_config(ctx.config, spread)
+        ctx.replicas = spread.replicas
         runner = task_runner(run.config.task_spec)
         with device.distribution_scope(spread):
             result, status = runner(ctx, run.resume)
+        if isinstance(result, RunResult) and ctx.device_use is not None:
+            result = dataclasses.replace(result, device=ctx.device_use)
         note = result.note if isinstance(result, RunResult) else None
         _record(store, run_id, status, folder, error=note, result=result)
         return status

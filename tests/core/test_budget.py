@@ -85,3 +85,21 @@ def test_submit_refuses_a_run_that_cannot_fit(binary_dataset, tmp_path, monkeypa
     with pytest.raises(ValueError, match="not enough disk space"):
         worker.submit(store, dataclasses.replace(config, image_size=32, batch_size=8), start=False)
     assert store.list() == []
+
+
+def test_a_disk_refusal_says_what_the_studios_caches_hold(binary_dataset, tmp_path, monkeypatch):
+    from core.platform import settings
+
+    home = tmp_path / "home"
+    config = RunConfig(dataset=str(binary_dataset), weights="none", image_size=32, batch_size=8)
+    monkeypatch.setattr(budget, "free_ram", lambda: 64 * GB)
+    monkeypatch.setattr(budget, "free_gpu_memory", lambda: None)
+    monkeypatch.setattr(budget.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000}))
+    home.mkdir()
+    assert "cache prune" not in budget.run_problem(config, home)  # nothing cached: no hint
+    entry = settings.cache_dir(home) / "decoded" / "a" / "32px"
+    entry.mkdir(parents=True)
+    (entry / "images.npy").write_bytes(b"x" * 3 * budget.MB)
+    assert "caches hold 3 MB of it: `python -m core cache prune`" in budget.run_problem(
+        config, home
+    )

@@ -56,6 +56,7 @@ def test_bundle_holds_everything_to_reuse_and_reproduce_the_run(run, made):
     assert any(name.startswith("tensorboard/head/") for name in names)
     assert labels == list(finished.result.classes)  # output order
     assert config["seed"] == 0 and metrics["val_accuracy"] == finished.result.val_accuracy
+    assert metrics["device"]["placed_on"] == ["CPU:0"]  # where the run really ran
     assert {"python", "tensorflow", "keras", "numpy", "pillow", "studio"} <= set(versions)
     assert versions["studio"] == runfiles.studio_version() != "unknown"
     root = store.run_dir(finished.id)
@@ -93,6 +94,7 @@ def test_report_is_self_contained_and_escapes_user_text(run, made):
     assert "Plotly.newPlot" in page and page.count("Confusion matrix") >= 1
     assert "Per-class metrics" in page and "Versions" in page
     assert "test accuracy, 95% interval" in page and "Confusion matrix (test images)" in page
+    assert "<td>device</td><td>CPU:0, " in page.replace("\n", "")
     store, finished = run
     data = bundle.report_input(store, bundle.export.Exporter(store, finished.id))
     hostile = '<script>alert("x")</script>'

@@ -177,3 +177,23 @@ def test_fingerprint_sees_the_files_through_the_runs_recorded_edits(tmp_path):
     as_bundled = runfiles.dataset_fingerprint(runfiles.hashed_manifest(split, manifest["edits"]))
     data = comparison_report.gather(store, [run], "t")
     assert data.entries[0].fingerprint == as_bundled
+
+
+def test_the_machine_table_says_the_device_the_runs_recorded(tmp_path, monkeypatch):
+    from core.model.device_facts import DeviceUse
+    from core.platform import hostinfo
+    from core.reports import comparison_report
+    from core.runs import store as store_mod
+    from core.runs.config import RunConfig
+    from core.runs.results import RunResult
+    from core.runs.store import Store
+
+    monkeypatch.setattr(hostinfo, "quick_device", lambda *a: "GPU: NVIDIA A100")
+    store = Store(tmp_path / "home")
+    runs = []
+    for use in (DeviceUse(("CPU:0",)), None):
+        run = store.create(RunConfig(dataset=str(tmp_path), weights="none"))
+        store.finish(run.id, store_mod.DONE, result=RunResult(val_accuracy=0.5, device=use))
+        runs.append(store.get(run.id))
+    assert comparison_report.trained_on(runs) == "CPU:0, float32, XLA off, 1 replica"
+    assert "driver's view" in comparison_report.trained_on(runs[1:])

@@ -118,3 +118,24 @@ def test_bfloat16_features_classify_like_float32_ones(tmp_path):
     for layer in vgg16.FEATURE_LAYERS:
         assert abs(bf16[layer] - f32[layer]) <= 0.04, (layer, f32, bf16)
         assert (bf16_pred[layer] == f32_pred[layer]).mean() >= 0.85, layer
+
+
+def test_the_head_adapts_to_batched_features_under_bfloat16():
+    """A run in bfloat16 (auto on an AMX CPU, an Ampere GPU) adapts the head's standardisation
+    batch by batch: it failed with a float32/bfloat16 dtype error before it stayed float32."""
+    import keras
+
+    from core.model import models
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return np.full((4, 2, 2, 3), float(index), "float32")
+
+    with device.dtype_policy("bfloat16"):
+        head = models.dense_head(2)
+        models.adapt_head(head, Batches())
+        assert head[0].compute_dtype == "float32" and head[2].compute_dtype == "bfloat16"
+    assert float(np.asarray(head[0].mean).ravel()[0]) == pytest.approx(0.5)

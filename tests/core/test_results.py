@@ -5,6 +5,7 @@ import json
 import sqlite3
 
 from core import cli
+from core.model.device_facts import DeviceUse
 from core.runs import advisor
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
@@ -41,6 +42,7 @@ RESULT = RunResult(
     test_interval=(0.15, 0.85),
     evaluated_on="test",
     caution="Only 4 test images",
+    device=DeviceUse(("GPU:0",), ("NVIDIA A100",), "mixed_bfloat16", True, 1),
 )
 
 
@@ -115,6 +117,7 @@ def test_old_and_empty_rows_still_load(tmp_path):
     assert old.result.test_accuracy is None and old.result.evaluated_on == "validation"
     assert (old.result.score, old.result.score_name) == (0.5, "validation accuracy")
     assert old.result.per_class == (PerClass("a", 0.0, 0.0, 0.0, 0),)
+    assert old.result.device is None  # recorded before the worker measured its device
     assert old.progress == Progress("training", epoch=1)
     assert old.config.strategy == "head" and old.config.weights == "imagenet"
     stopped = result_from_json(rows["note_only"])
@@ -141,6 +144,7 @@ def test_the_cli_json_line_keeps_its_keys(tmp_path):
         "test_images",
         "test_interval",
         "caution",
+        "device",
     ]
     assert (line["val_accuracy"], line["epochs_run"], line["weights"]) == (
         0.75,
@@ -148,6 +152,7 @@ def test_the_cli_json_line_keeps_its_keys(tmp_path):
         "no pretrained weights",
     )
     assert (line["test_accuracy"], line["test_interval"]) == (0.5, [0.15, 0.85])
+    assert line["device"]["placed_on"] == ["GPU:0"] and line["device"]["policy"] == "mixed_bfloat16"
     store.finish(run.id, store_mod.FAILED, error="boom", result=None)
     failed = cli.result_line(store.get(run.id))
     assert failed["val_accuracy"] is None and failed["error"] == "boom"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from core.jobs import worker
+from core.model import device, device_facts
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.store import Store
@@ -141,6 +142,12 @@ def test_queued_runs_execute_one_after_another(binary_dataset, tmp_path):
     a, b = store.get(first.id), store.get(second.id)
     assert a.status == b.status == store_mod.DONE
     assert a.finished <= b.started  # never two at once
+    # each run's record says where it really ran; the worker recorded TensorFlow's view
+    auto = device.POLICIES[device.quick_plan().precision]  # bfloat16 on a CPU with AMX
+    assert a.result.device.placed_on == ("CPU:0",) and a.result.device.policy == auto
+    assert not a.result.device.xla  # a closed-form fit compiles nothing
+    view = device_facts.recorded_view(store.home)
+    assert view is not None and view.gpus == () and view.device.startswith("CPU")
 
 
 def test_worker_outlives_a_database_error(tmp_path, monkeypatch):

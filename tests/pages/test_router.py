@@ -24,10 +24,19 @@ def test_router_renders_home_and_the_sidebar(store, tmp_path, monkeypatch):
     no_exceptions(at)
     assert at.button(key="home_use_sample").label == "Use the sample dataset"
     sidebar = texts(at.sidebar.caption)
-    assert "Device: CPU" in sidebar or "Device: GPU" in sidebar
+    assert "Device: not measured yet" in sidebar  # no worker has recorded TensorFlow's view
     assert "Dataset: none chosen yet" in sidebar
     # no weights file on this machine: the default is what works offline, and it says so
     assert "No pretrained weights" in texts(at.sidebar.warning)
+    # a worker started: the sidebar shows what its TensorFlow found
+    from core.model import device_facts
+    from ui import sidebar as sidebar_module
+
+    view = device_facts.TensorflowView(device="CPU", installed=device_facts.install_signature())
+    device_facts.record_view(store.home, view)
+    sidebar_module._measured_device.clear()
+    at.run()
+    assert "Device: CPU" in texts(at.sidebar.caption)
 
 
 def test_router_sidebar_warns_loudly_without_pretrained_weights(store, digits, monkeypatch):

@@ -522,3 +522,42 @@ def test_train_precision_setting_reaches_the_run_and_is_explained(store, digits,
     at.button(key="train_start").click().run()
     no_exceptions(at)
     assert store.list()[0].config.precision == "bfloat16"
+
+
+def test_a_gpu_tensorflow_cannot_use_is_said_once_and_start_still_works(store, digits, monkeypatch):
+    from core.model import device_facts
+    from core.platform import hostinfo
+
+    monkeypatch.setattr(hostinfo, "nvidia_gpus", lambda *a: ["NVIDIA A100"])
+    monkeypatch.setattr(device_facts, "probe_view", lambda: device_facts.TensorflowView())
+    st.cache_data.clear()
+    at = page(
+        "3_train.py",
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
+    ).run()
+    no_exceptions(at)
+    assert "TensorFlow sees none" in texts(at.warning)
+    assert device_facts.CUDA_FIX in texts(at.warning)
+    assert not at.button(key="train_start").disabled
+    at.button(key="train_gpu_mismatch_seen").click().run()
+    assert "TensorFlow sees none" not in texts(at.warning)  # said once
+    at.button(key="train_start").click().run()
+    no_exceptions(at)
+    assert len(store.list()) == 1  # the run starts (on the CPU)
+
+
+def test_train_result_says_the_device_the_run_really_used(store, digits):
+    device = {"placed_on": ["GPU:0"], "gpu_names": ["NVIDIA A100"], "policy": "mixed_bfloat16"}
+    run = finished_run(store, digits, test={"device": {**device, "xla": True, "replicas": 1}})
+    at = page(
+        "3_train.py", **{session_keys.DATASET: str(digits), session_keys.TRAIN_RUN: run.id}
+    ).run()
+    no_exceptions(at)
+    shown = (
+        "Trained on GPU\\:0 \\(NVIDIA A100\\), mixed\\_bfloat16, XLA on, 1 replica."  # md-escaped
+    )
+    assert shown in texts(at.caption)
