@@ -10,7 +10,6 @@ from core.model import weights_file
 from core.model.weights import IMAGENET
 from core.reports import glossary, report
 from core.runs import advisor, strategies
-from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.store import Run
 from ui import (
@@ -115,21 +114,6 @@ def start(config: dict) -> None:
 
 
 # -- the run ----------------------------------------------------------------------------------
-def shown_run(store, active: list[Run]) -> Run | None:
-    """The latest active run (a running one before queued ones), else this session's last
-    run, else the newest training run in the store (the history is shared by design)."""
-    if active:
-        live = [r for r in active if r.status in store_mod.LIVE]
-        return (live or active)[0]
-    wanted = st.session_state.get(session_keys.TRAIN_RUN)
-    if wanted:
-        try:
-            return store.get(wanted)
-        except KeyError:
-            st.session_state.pop(session_keys.TRAIN_RUN, None)
-    return report.latest(store.list(limit=50))
-
-
 def start_section(folder: str | None, active: list[Run]) -> None:
     """The settings and the Start button (disabled while any run is active)."""
     if folder is None:
@@ -168,25 +152,6 @@ def start_section(folder: str | None, active: list[Run]) -> None:
         train_settings.finder(config, active, problems)
 
 
-def earlier_runs(store) -> None:
-    """A selectbox of this studio's earlier training runs; the chosen one is shown."""
-    earlier = [r for r in store.list(limit=50) if report.is_training(r) and not r.active]
-    if len(earlier) < 2:
-        return
-    with st.expander("Earlier runs"):
-        labels = {r.id: report.run_label(r) for r in earlier}
-        chosen = st.selectbox(
-            "Show an earlier run",
-            list(labels),
-            format_func=labels.__getitem__,
-            index=None,
-            key="train_earlier",
-        )
-        if chosen and chosen != st.session_state.get(session_keys.TRAIN_RUN):
-            st.session_state[session_keys.TRAIN_RUN] = chosen
-            st.rerun()
-
-
 def body() -> None:
     store = studio.page_header(
         "Train",
@@ -196,7 +161,7 @@ def body() -> None:
     active = studio.active_runs(store)
     start_section(session_keys.current_dataset(), active)
     st.divider()
-    run = shown_run(store, active)
+    run = train_run.shown_run(store, active)
     if run is None:
         st.caption("No run yet: click 'Start training'.")
         return
@@ -205,7 +170,7 @@ def body() -> None:
         studio.poll(lambda: train_run.show_live(run.id), active=True)
     else:
         train_run.show_finished(run)
-    earlier_runs(store)
+    train_run.earlier_runs(store)
 
 
 messages.guarded(body)

@@ -169,3 +169,37 @@ def show_finished(run: Run) -> None:
         )
     show_curves(studio.get_store(), run, only_with_points=True)
     show_results(run)
+
+
+def shown_run(store, active: list[Run]) -> Run | None:
+    """The latest active run (a running one before queued ones), else this session's last
+    run, else the newest training run in the store (the history is shared by design)."""
+    if active:
+        live = [r for r in active if r.status in store_mod.LIVE]
+        return (live or active)[0]
+    wanted = st.session_state.get(session_keys.TRAIN_RUN)
+    if wanted:
+        try:
+            return store.get(wanted)
+        except KeyError:
+            st.session_state.pop(session_keys.TRAIN_RUN, None)
+    return report.latest(store.list(limit=50))
+
+
+def earlier_runs(store) -> None:
+    """A selectbox of this studio's earlier training runs; the chosen one is shown."""
+    earlier = [r for r in store.list(limit=50) if report.is_training(r) and not r.active]
+    if len(earlier) < 2:
+        return
+    with st.expander("Earlier runs"):
+        labels = {r.id: report.run_label(r) for r in earlier}
+        chosen = st.selectbox(
+            "Show an earlier run",
+            list(labels),
+            format_func=labels.__getitem__,
+            index=None,
+            key="train_earlier",
+        )
+        if chosen and chosen != st.session_state.get(session_keys.TRAIN_RUN):
+            st.session_state[session_keys.TRAIN_RUN] = chosen
+            st.rerun()
