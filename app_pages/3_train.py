@@ -113,7 +113,6 @@ def start(config: dict) -> None:
     st.session_state.pop(train_run.SEEN_ACTIVE, None)
 
 
-# -- the run ----------------------------------------------------------------------------------
 def start_section(folder: str | None, active: list[Run]) -> None:
     """The settings and the Start button (disabled while any run is active)."""
     if folder is None:
