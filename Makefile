@@ -38,4 +38,4 @@ docs: $(STAMP_RUN)  # README's command-line block, from the parser's --help
 	$(BIN)/python -m core.cli.doc
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
