@@ -26,6 +26,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -117,8 +118,8 @@ def run(
     weights: str = "none",
     repeats: int = 2,
     precision: str = "auto",
-    home: str | os.PathLike | None = None,
-) -> dict:
+    home: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     plan = device.current_plan()
     device.apply(plan)
     with device.run_precision(precision, plan) as chosen:
@@ -145,7 +146,7 @@ def _run(
     batch_size: int,
     weights: str,
     repeats: int,
-) -> dict:
+) -> dict[str, Any]:
     from core.data import datasets
     from core.model import models
     from core.model.backbone import build_vgg16
@@ -269,7 +270,7 @@ def _run(
     return report
 
 
-def describe(report: dict) -> str:
+def describe(report: dict[str, Any]) -> str:
     by_precision = ", ".join(
         f"{p} {v}" for p, v in report["raw_forward_images_per_s_by_precision"].items()
     )
@@ -464,7 +465,7 @@ def run_datapath(
     repeats: int = 2,
     rss_images: int = 200,
     rss_image_size: int = vgg16.MIN_IMAGE_SIZE,
-) -> dict:
+) -> dict[str, Any]:
     """photo_extraction_ratio, augmented_epoch_speedup and peak_rss_growth, with their parts."""
     shots = write_photos(root / "photos", photos)
     shrink_copies(shots, root / "photos", root / "small", image_size)
@@ -487,7 +488,7 @@ def run_datapath(
     }
 
 
-def datapath_goals_met(report: dict) -> dict:
+def datapath_goals_met(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "photo_extraction_ratio": report["photo_extraction_ratio"]
         <= DATAPATH_GOALS["photo_extraction_ratio"],
@@ -497,7 +498,7 @@ def datapath_goals_met(report: dict) -> dict:
     }
 
 
-def describe_datapath(report: dict) -> list[str]:
+def describe_datapath(report: dict[str, Any]) -> list[str]:
     return [
         f"(e) extraction from {report['photos']} 12 MP JPEGs: {report['photo_extraction_s']} s, "
         f"same pictures pre-shrunk {report['small_extraction_s']} s = "
@@ -574,7 +575,7 @@ def compare_engines(
     seeds=ENGINE_BENCH_SEEDS,
     keys=ENGINE_BENCH_STRATEGIES,
     cpus: int = 2,
-) -> dict:
+) -> dict[str, Any]:
     """Wall time of one small comparison (strategies x seeds, random weights, tiny images)
     through the local worker (one run after another) and through a private Ray cluster of
     `cpus` CPUs (runs side by side, features extracted once per seed)."""
@@ -596,7 +597,7 @@ def compare_engines(
     }
 
 
-def describe_engines(report: dict) -> str:
+def describe_engines(report: dict[str, Any]) -> str:
     return (
         f"(h) a {report['engine_runs']}-run comparison ({' + '.join(report['engine_strategies'])}"
         f" x {len(report['engine_seeds'])} seeds, {report['engine_image_size']} px): local worker "

@@ -12,6 +12,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.export import export
 from core.platform.fileio import write_atomically
@@ -90,7 +91,7 @@ def recorded_versions(folder: Path) -> dict[str, str]:
         return {**runfiles.library_versions(), "recorded": "when bundled, not when trained"}
 
 
-def result_json(run: Run) -> dict:
+def result_json(run: Run) -> dict[str, Any]:
     """The run's result as result.json holds it (empty for a run without one)."""
     return run.training_result.to_json() if run.training_result else {}
 

@@ -11,6 +11,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -119,7 +120,7 @@ def probabilities(loaded: LoadedModel, batch: np.ndarray) -> np.ndarray:
     return class_probabilities(loaded.model.predict(batch, verbose=0))
 
 
-def top_k(loaded: LoadedModel, images: list, k: int = 3) -> list[list[dict]]:
+def top_k(loaded: LoadedModel, images: list, k: int = 3) -> list[list[dict[str, Any]]]:
     batch = np.stack([prepare(image, loaded.image_size) for image in images])
     probs = probabilities(loaded, batch)
     k = min(k, len(loaded.classes))

@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -59,13 +60,15 @@ def batch_files(folder: Path, sound) -> list[Path]:
     )
 
 
-def predict_folder(loaded, folder: Path, sound, on_progress: Progress | None = None) -> list[dict]:
+def predict_folder(
+    loaded, folder: Path, sound, on_progress: Progress | None = None
+) -> list[dict[str, Any]]:
     """One CSV row per file of batch_files(folder): the best classes, or why the file could
     not be used (an unreadable file costs its row, never the table)."""
     from core.export import predict
 
     files = batch_files(folder, sound)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for start in range(0, len(files), BATCH):
         chunk, images = files[start : start + BATCH], []
         for path in chunk:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -314,7 +315,7 @@ def _extract(config: RunConfig, outputs: tuple, data, weights) -> Files:
 
 
 # -- the driver -----------------------------------------------------------------------------------
-def runtime_env() -> dict:
+def runtime_env() -> dict[str, Any]:
     """What every task's process gets: this project's core package (so nodes need only its
     requirements installed, not the code) and TensorFlow's C++ logging kept quiet."""
     return {"py_modules": [str(ROOT / "core")], "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}

@@ -229,7 +229,7 @@ def resume(store: Store, run_id: str) -> Run:
 
 
 def serve(
-    home: str | os.PathLike | None = None,
+    home: str | os.PathLike[str] | None = None,
     idle_seconds: float = IDLE_SECONDS,
     once: bool = False,
     engine: Engine | None = None,

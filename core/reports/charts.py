@@ -12,6 +12,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.colors
@@ -536,7 +537,7 @@ CURVE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 CURVE_MARKERS = ("circle", "diamond", "square", "triangle-up", "x", "cross")
 
 
-def _overlay_style(index: int) -> dict:
+def _overlay_style(index: int) -> dict[str, Any]:
     """Line and marker of the index-th overlaid curve: dash and marker cycle, and the width and
     marker size shrink, so a later curve drawn over an identical earlier one leaves it showing."""
     return dict(
@@ -686,7 +687,7 @@ def test_accuracy_bars(
 
 
 # -- predictions ------------------------------------------------------------------------------
-def top_k(predictions: Sequence[Mapping]) -> go.Figure:
+def top_k(predictions: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Horizontal bars of class probabilities, the most likely at the top."""
     names = [_t(p["class"]) for p in predictions]
     values = [float(p["probability"]) for p in predictions]

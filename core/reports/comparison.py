@@ -17,6 +17,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.data.datasets import TEST, VALIDATION
 from core.reports import report
@@ -110,7 +111,7 @@ class Summary:
     def score_name(self) -> str:
         return f"{self.scored_on} accuracy"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The CLI's last line (its keys are a stable interface for scripts)."""
         return {
             "strategies": {

@@ -98,7 +98,10 @@ def machine() -> dict[str, str]:
     }
 
 
-def _fingerprint(store: Store, run: Run, scans: dict) -> str | None:
+_Scans = dict[tuple[tuple[str, str | None], str], datasets.Scan]  # (roots, edits) -> scan
+
+
+def _fingerprint(store: Store, run: Run, scans: _Scans) -> str | None:
     """The run's dataset fingerprint (as in its bundle: the files seen through the overlay
     edits the run trained under); scans shared by runs of one dataset and edits."""
     try:
@@ -122,7 +125,7 @@ def _versions(store: Store, run: Run) -> dict[str, str]:
 
 
 def gather(store: Store, runs: Sequence[Run], title: str) -> ComparisonInput:
-    scans: dict = {}
+    scans: _Scans = {}
     entries = tuple(
         RunEntry(
             run,

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from core.data import samples
 from core.model.weights import WeightsSpec
@@ -196,7 +197,7 @@ def run_eta_words(p: Progress) -> str:
     return f"; all phases: at most about {duration(p.run_eta_seconds)} left{basis}."
 
 
-def per_class_rows(result: RunResult) -> list[dict]:
+def per_class_rows(result: RunResult) -> list[dict[str, Any]]:
     """Per-class figures, the image column named after the side scored (test or validation)."""
     return [
         {
@@ -255,7 +256,7 @@ def best_run(runs: Iterable[Run], side: str) -> Run | None:
     return max(scored, key=lambda s: _rank_key(s[1], s[2]))[0]
 
 
-def compare_rows(runs: Iterable[Run]) -> list[dict]:
+def compare_rows(runs: Iterable[Run]) -> list[dict[str, Any]]:
     """One row per run, the best marked: by test accuracy (ties: lower test loss wins); only
     when no run has a test side (older runs) by validation accuracy, which the `ranked by`
     column then says."""
@@ -312,7 +313,7 @@ def compare_caution(runs: Iterable[Run]) -> str | None:
     return widest.caution
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     out = io.StringIO()
@@ -322,7 +323,7 @@ def to_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def prediction_row(file: str, top: list[dict]) -> dict:
+def prediction_row(file: str, top: list[dict[str, Any]]) -> dict[str, Any]:
     """One CSV row of a batch prediction: the file, the best class and the top-k list."""
     best = top[0] if top else {"class": "", "probability": float("nan")}
     return {
@@ -334,7 +335,7 @@ def prediction_row(file: str, top: list[dict]) -> dict:
     }
 
 
-def error_row(file: str, reason: str) -> dict:
+def error_row(file: str, reason: str) -> dict[str, Any]:
     return {"file": file, "predicted": "", "probability": None, "top_k": "", "error": reason}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from core.runs.advisor import Advice
 
 
-def _known(cls, data: dict) -> dict:
+def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
     """The entries of `data` that name a field of `cls` (old rows may hold others)."""
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in data.items() if k in names}
@@ -41,11 +41,11 @@ class Progress:
     run_eta_seconds: float | None = None
     run_eta_measured: bool | None = None  # False: phases not yet run are estimated
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, "")}
 
     @classmethod
-    def from_json(cls, data: dict | None) -> Progress:
+    def from_json(cls, data: dict[str, Any] | None) -> Progress:
         return cls(**_known(cls, data or {}))
 
 
@@ -57,7 +57,7 @@ class PerClass:
     f1: float
     support: int  # images of this class on the side scored (RunResult.evaluated_on)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "class": self.name,
             "precision": self.precision,
@@ -67,7 +67,7 @@ class PerClass:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> PerClass:
+    def from_json(cls, data: dict[str, Any]) -> PerClass:
         return cls(
             data.get("class", ""),
             data.get("precision", 0.0),
@@ -87,11 +87,11 @@ class WrongImage:
     confidence: float  # probability of the predicted class
     true_probability: float
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> WrongImage:
+    def from_json(cls, data: dict[str, Any]) -> WrongImage:
         return cls(**_known(cls, data))
 
 
@@ -154,7 +154,7 @@ class RunResult:
     def score_loss(self) -> float | None:
         return self.test_loss if self.test_accuracy is not None else self.val_loss
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         out = {
             "val_accuracy": self.val_accuracy,
             "val_loss": self.val_loss,
@@ -184,7 +184,7 @@ class RunResult:
         return out
 
     @classmethod
-    def from_json(cls, data: dict) -> RunResult:
+    def from_json(cls, data: dict[str, Any]) -> RunResult:
         known = _known(cls, data)
         weights = known.get("class_weights")
         cache = known.get("feature_cache")
@@ -226,7 +226,7 @@ class ProbeResult:
     images_used: int | None = None  # the pictures measured on (a capped, stratified sample)
     images_total: int | None = None  # the dataset's pictures
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "probe": dict(self.probe),
             "advice": self.advice.to_dict() if self.advice else None,
@@ -237,7 +237,7 @@ class ProbeResult:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> ProbeResult:
+    def from_json(cls, data: dict[str, Any]) -> ProbeResult:
         advice = data.get("advice")
         return cls(
             probe=dict(data.get("probe") or {}),
@@ -284,7 +284,7 @@ class MapResult:
     image_size: int | None = None
     from_cache: bool = False  # the projection was already computed (nothing redone)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "map_method": self.method,
             "method_note": self.method_note,
@@ -298,7 +298,7 @@ class MapResult:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> MapResult:
+    def from_json(cls, data: dict[str, Any]) -> MapResult:
         return cls(
             method=data.get("map_method", ""),
             method_note=data.get("method_note", ""),
@@ -330,14 +330,14 @@ class LrFindResult:
     trained_on: str = ""  # "cached features of block5_pool" or "images"
     note: str | None = None  # why there is no suggestion, or that the sweep was stopped
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         for name in ("learning_rates", "losses", "smoothed"):
             data[name] = list(data[name])
         return {"lr_find": data}
 
     @classmethod
-    def from_json(cls, data: dict) -> LrFindResult:
+    def from_json(cls, data: dict[str, Any]) -> LrFindResult:
         known = _known(cls, data.get("lr_find") or {})
         for name in ("learning_rates", "losses", "smoothed"):
             known[name] = tuple(float(v) for v in known.get(name) or ())
@@ -377,7 +377,7 @@ class EpochRecord:
     seconds: float | None = None
 
     @classmethod
-    def from_metric(cls, phase: str, epoch: int, time: float, data: dict) -> EpochRecord:
+    def from_metric(cls, phase: str, epoch: int, time: float, data: dict[str, Any]) -> EpochRecord:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(phase, epoch, time, **{k: v for k, v in data.items() if k in known})
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.platform import settings
 from core.runs import budget, live
@@ -187,7 +188,7 @@ class Metric:
     epoch: int
     step: int
     time: float
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 class Store:
@@ -195,7 +196,7 @@ class Store:
     an unreadable (corrupt) one is moved aside and replaced, so a long-lived Store (the app's
     cached one, the worker's) keeps working; `notices` says what happened and where."""
 
-    def __init__(self, home: str | os.PathLike | None = None):
+    def __init__(self, home: str | os.PathLike[str] | None = None):
         self.home = settings.studio_home(home)
         self.path = settings.db_path(self.home)
         self.runs_dir = settings.runs_dir(self.home)
@@ -487,7 +488,7 @@ class Store:
         phase: str,
         epoch: int,
         step: int,
-        data: dict,
+        data: dict[str, Any],
         at: float | None = None,
     ) -> None:
         """One metrics record; `at` when it was measured (default now: a record relayed from
@@ -585,7 +586,7 @@ _PARSE = {  # JSON -> typed value, per column; a typed value passes through
 }
 
 
-def _to_json(value) -> dict:
+def _to_json(value) -> dict[str, Any]:
     if value is None:
         return {}
     return value.to_dict() if isinstance(value, RunConfig) else value.to_json()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -141,7 +141,8 @@ def image_dataset(
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-_FORWARDS: dict = {}  # (id(base), outputs) -> (base, traced forward); cleared after each run
+# (id(base), outputs) -> (base, traced forward); cleared after each run
+_FORWARDS: dict[tuple[int, tuple[Output, ...]], tuple[Any, Any]] = {}
 
 
 def compiled_forward(base, outputs: tuple[Output, ...]):

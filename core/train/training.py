@@ -13,6 +13,7 @@ import logging
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 from core.data.datasets import DatasetError
 from core.model import device, vgg16
@@ -166,7 +167,7 @@ def _fail(store: Store, run_id: str, message: str, folder: Path) -> str:
     return store_mod.FAILED
 
 
-def _model_fields(folder: Path) -> dict:
+def _model_fields(folder: Path) -> dict[str, Any]:
     model = folder / "model.keras"
     if not model.exists():
         return {}
