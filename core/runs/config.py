@@ -175,7 +175,7 @@ def _optimizer_problems(optimizers: dict[str, Any]) -> list[str]:
     ]
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 

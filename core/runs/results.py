@@ -16,7 +16,7 @@ from typing import Any
 from core.runs.advisor import Advice
 
 
-def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
+def _known(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
     """The entries of `data` that name a field of `cls` (old rows may hold others)."""
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in data.items() if k in names}
@@ -383,7 +383,8 @@ class EpochRecord:
 
     def value(self, metric: str) -> float | None:
         """A metric by name (the charts draw several by one loop)."""
-        return getattr(self, metric)
+        value: float | None = getattr(self, metric)
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -48,7 +48,7 @@ def tensorboard_command(store: Store, run_id: str) -> str:
     return f"tensorboard --logdir {shlex.quote(str(tensorboard_dir(store.run_dir(run_id))))}"
 
 
-def read_json(folder: Path, name: str):
+def read_json(folder: Path, name: str) -> Any:
     path = Path(folder) / name
     if not path.is_file():
         raise RunFilesMissing(f"{path} is missing: this run did not finish saving its files")
