@@ -32,7 +32,7 @@ class Context:
     weights: WeightsSpec  # checked: a file named here exists
     cache: features.FeatureCache
 
-    def progress(self, stage: str, message: str, **fields) -> None:
+    def progress(self, stage: str, message: str, **fields: Any) -> None:
         """Record where the run stands; `fields` are Progress fields (phase, epoch, step...)."""
         self.store.update(self.run_id, progress=Progress(stage, message, **fields))
 

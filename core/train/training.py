@@ -108,9 +108,10 @@ def _execute(store: Store, run_id: str) -> str:
 def _causes(exc: BaseException) -> list[BaseException]:
     """The exception and those it was raised from or while handling (Keras wraps errors)."""
     chain: list[BaseException] = []
-    while exc is not None and exc not in chain:
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
     return chain
 
 
@@ -151,7 +152,7 @@ def _record(
 ) -> None:
     """The final status, its message as progress, the result and the saved model's file."""
     extra = {"result": result} if result is not None else {}
-    message = status if status != store_mod.FAILED else error
+    message = status if status != store_mod.FAILED else error or ""  # no error: no message
     store.finish(
         run_id,
         status,
@@ -214,7 +215,7 @@ def _run_training(ctx: Context, resume: bool = False) -> tuple[RunResult, str]:
     return result, outcome.status
 
 
-def _dense_network(ctx: Context, base) -> Network:
+def _dense_network(ctx: Context, base: Any) -> Network:
     """A dense head adapted to the bottleneck features, and base + head as one model (the
     model that is saved, never augmented)."""
     from core.model import models
