@@ -244,21 +244,23 @@ def _curves(entries: Sequence[RunEntry]) -> str:
     accuracy = charts.compare_curves(series)
     loss = charts.compare_curves(series, metric="val_loss")
     note = report.shared_start_note(e.run.strategy for e in entries)
-    return (
+    page: str = (
         "<h2>Curves</h2>"
         + accuracy.to_html(full_html=False, include_plotlyjs=True)  # inline: opens offline
         + loss.to_html(full_html=False, include_plotlyjs=False)
         + (f"<p>{_e(note)}</p>" if note else "")
     )
+    return page
 
 
 def _dataset(entries: Sequence[RunEntry]) -> str:
     folders = sorted({e.run.dataset for e in entries})
     prints = {e.fingerprint for e in entries}
-    if len(prints) == 1 and None not in prints:
+    shared = prints.pop() if len(prints) == 1 else None
+    if shared is not None:
         same = (
             f"<p>Every run learned from exactly the same files: fingerprint "
-            f"<code>{_e(prints.pop()[:16])}</code> (names, sides, classes and contents).</p>"
+            f"<code>{_e(shared[:16])}</code> (names, sides, classes and contents).</p>"
         )
     else:
         same = "<p>The runs' fingerprints differ or could not all be read: see each run.</p>"
