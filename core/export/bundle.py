@@ -86,7 +86,8 @@ def default_path(store: Store, run_id: str) -> Path:
 def recorded_versions(folder: Path) -> dict[str, str]:
     """The versions the run trained with (saved by training), else the ones in use now."""
     try:
-        return runfiles.read_json(folder, VERSIONS)
+        versions: dict[str, str] = runfiles.read_json(folder, VERSIONS)
+        return versions
     except runfiles.RunFilesMissing:  # a run from before versions were recorded
         return {**runfiles.library_versions(), "recorded": "when bundled, not when trained"}
 

@@ -72,7 +72,7 @@ def read_recorded(store: Store, bundle_or_run: str) -> Recorded:
         if not path.is_file():
             raise ReproduceRefused(f"bundle not found: {path}")
 
-        def member(name: str):
+        def member(name: str) -> Any:  # JSON
             return json.loads(bundle.read_member(path, name))
 
         config, manifest = member(bundle.CONFIG), member(bundle.MANIFEST)
