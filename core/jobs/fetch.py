@@ -80,7 +80,7 @@ class JobState:
     prepared: Prepared | None = None  # a finished export job's file
 
 
-_CHILDREN: dict[int, subprocess.Popen] = {}  # reaped by poll, so no zombie is left behind
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # reaped by poll, so no zombie is left behind
 
 
 def _start(kind: str, args: list[str], home: str | os.PathLike[str], timeout: float) -> Job:
@@ -249,6 +249,7 @@ def _report(home: str, run_ref: str) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     run = store.find(run_ref)
+    assert run is not None  # bundle.report found it
     target = store.run_dir(run.id) / REPORT_NAME.format(run_id=run.id)
     write_atomically(target, lambda tmp: Path(tmp).write_text(html), suffix=".html")
     print(f"{target}: the run's report, {target.stat().st_size / 1e6:.1f} MB", file=sys.stderr)
