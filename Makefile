@@ -25,10 +25,12 @@ run: $(STAMP_RUN)
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy  # strict on core/ (pyproject.toml [tool.mypy]); cache in .mypy_cache
 	$(BIN)/python -m pytest
 
 bench: $(STAMP_RUN)
