@@ -64,9 +64,8 @@ class RunConfig:
     # its own) trains on them; None: not frozen, the run reads the overlay when it starts
     edits: list[dict[str, Any]] | None = None
     label: str = ""  # free text shown in tables
-    audio: dict[str, Any] | None = (
-        None  # SpectrogramSettings fields, for audio datasets (None: defaults)
-    )
+    # SpectrogramSettings fields, for audio datasets (None: defaults)
+    audio: dict[str, Any] | None = None
     # "train"; "probe": the advisor's linear probe on block3/4/5 features; "map": the map of the
     # data and its near-duplicates (core.train.datamap); "lr_find": the learning-rate range test
     # of the
