@@ -41,10 +41,12 @@ run: $(STAMP_RUN)
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy  # strict on core/ (pyproject.toml [tool.mypy]); cache in .mypy_cache
 	$(BIN)/python -m pytest
 
 bench: $(STAMP_RUN)
@@ -57,4 +59,4 @@ docs: $(STAMP_RUN)  # README's command-line block, from the parser's --help
 	$(BIN)/python -m core.cli.doc
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -20,18 +20,25 @@ is recorded in the studio home (core.runs.speed) when `home` is given, for time 
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from core.model import device, vgg16
 from core.platform import settings
+
+if TYPE_CHECKING:
+    from core.model.weights import WeightsSpec
+    from core.runs.config import RunConfig
 
 GOALS = {"extraction_ratio": 0.90, "finetune_speedup": 4.0, "head_epoch_seconds_2000": 1.0}
 
@@ -54,7 +61,7 @@ def write_jpegs(folder: Path, count: int, seed: int = 0) -> list[Path]:
     return paths
 
 
-def _best(fn, repeats: int) -> float:
+def _best(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -88,7 +95,9 @@ def raw_precisions(plan: device.AccelerationPlan, chosen: str) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def _raw_forward(base, precision: str, tensors: np.ndarray, batch_size: int):
+def _raw_forward(
+    base: Any, precision: str, tensors: np.ndarray, batch_size: int
+) -> Callable[[], None]:
     """(a): VGG16 up to block5_pool on in-memory tensors, in `precision`, weights of `base`."""
     import tensorflow as tf
 
@@ -102,7 +111,7 @@ def _raw_forward(base, precision: str, tensors: np.ndarray, batch_size: int):
         extractor = models.feature_extractor(copy, [(vgg16.BOTTLENECK_LAYER, "map")])
     forward = tf.function(lambda x: extractor(x, training=False))
 
-    def raw_forward():
+    def raw_forward() -> None:
         for start in range(0, len(tensors), batch_size):
             forward(tensors[start : start + batch_size]).numpy()
 
@@ -117,8 +126,8 @@ def run(
     weights: str = "none",
     repeats: int = 2,
     precision: str = "auto",
-    home: str | os.PathLike | None = None,
-) -> dict:
+    home: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     plan = device.current_plan()
     device.apply(plan)
     with device.run_precision(precision, plan) as chosen:
@@ -145,7 +154,7 @@ def _run(
     batch_size: int,
     weights: str,
     repeats: int,
-) -> dict:
+) -> dict[str, Any]:
     from core.data import datasets
     from core.model import models
     from core.model.backbone import build_vgg16
@@ -171,7 +180,7 @@ def _run(
             p: _raw_forward(base, p, tensors, batch_size) for p in raw_precisions(plan, chosen)
         }
 
-        def ours_extract():
+        def ours_extract() -> None:
             cache = features.FeatureCache(root / f"cache-{time.perf_counter_ns()}")
             features.extract(
                 base, scan.items, [(vgg16.BOTTLENECK_LAYER, "map")], key, cache, batch_size
@@ -184,7 +193,7 @@ def _run(
                 raw_s[p].append(_best(forward, 1))
             ours_s.append(_best(ours_extract, 1))
         raw_ips = {p: images / min(times) for p, times in raw_s.items()}
-        fastest = max(raw_ips, key=raw_ips.get)
+        fastest = max(raw_ips, key=lambda p: raw_ips[p])
         ours_ips = images / min(ours_s)
 
         # (c) block5 fine-tuning epoch: textbook (whole model, images every epoch) vs cached
@@ -235,7 +244,7 @@ def _run(
         )
         datapath = run_datapath(base, source, root, image_size, batch_size, repeats=repeats)
 
-    report = {
+    report: dict[str, Any] = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "path": plan.why,
@@ -269,7 +278,7 @@ def _run(
     return report
 
 
-def describe(report: dict) -> str:
+def describe(report: dict[str, Any]) -> str:
     by_precision = ", ".join(
         f"{p} {v}" for p, v in report["raw_forward_images_per_s_by_precision"].items()
     )
@@ -334,7 +343,14 @@ def shrink_copies(photos: list[Path], source: Path, target: Path, image_size: in
             image.convert("RGB").resize((image_size, image_size)).save(out, quality=90)
 
 
-def _photo_extraction_ratio(base, source, root: Path, image_size: int, batch_size: int, repeats):
+def _photo_extraction_ratio(
+    base: Any,
+    source: WeightsSpec,
+    root: Path,
+    image_size: int,
+    batch_size: int,
+    repeats: int,
+) -> tuple[float, float]:
     """Wall time of extraction (decode included) from 12 MP JPEGs over the same pictures
     pre-shrunk; interleaved, best of `repeats` each."""
     from core.data import datasets
@@ -354,11 +370,13 @@ def _photo_extraction_ratio(base, source, root: Path, image_size: int, batch_siz
     extract("small")  # trace once, outside the timing
     for _ in range(repeats):
         for name in scans:
-            seconds[name].append(_best(lambda n=name: extract(n), 1))
+            seconds[name].append(_best(functools.partial(extract, name), 1))
     return min(seconds["photos"]), min(seconds["small"])
 
 
-def _augmented_epochs(base, root: Path, image_size: int, batch_size: int, repeats: int):
+def _augmented_epochs(
+    base: Any, root: Path, image_size: int, batch_size: int, repeats: int
+) -> tuple[float, float, float]:
     """One augmented block5 fine-tuning epoch on the 12 MP photos: the textbook way (JPEGs
     decoded every epoch by image_dataset_from_directory) against ours (decoded once into the
     memory-mapped cache, same model, same augmentation layers). Returns (textbook s, ours s,
@@ -390,7 +408,7 @@ def _augmented_epochs(base, root: Path, image_size: int, batch_size: int, repeat
     model = models.image_model(base, models.dense_head(2), augment=augment, name="augmented")
     model.compile(models.optimizer("sgd", 1e-4, 0.9), "binary_crossentropy")
 
-    def epoch(data) -> None:
+    def epoch(data: Any) -> None:  # a tf.data.Dataset or ArrayRows
         model.fit(data, epochs=1, verbose=0, shuffle=False)
 
     epoch(textbook_data)  # warm-up: tracing, first allocations
@@ -455,8 +473,8 @@ def write_jpegs_small(folder: Path, count: int, size: int) -> None:
 
 
 def run_datapath(
-    base,
-    source,
+    base: Any,
+    source: WeightsSpec,
     root: Path,
     image_size: int,
     batch_size: int,
@@ -464,7 +482,7 @@ def run_datapath(
     repeats: int = 2,
     rss_images: int = 200,
     rss_image_size: int = vgg16.MIN_IMAGE_SIZE,
-) -> dict:
+) -> dict[str, Any]:
     """photo_extraction_ratio, augmented_epoch_speedup and peak_rss_growth, with their parts."""
     shots = write_photos(root / "photos", photos)
     shrink_copies(shots, root / "photos", root / "small", image_size)
@@ -487,7 +505,7 @@ def run_datapath(
     }
 
 
-def datapath_goals_met(report: dict) -> dict:
+def datapath_goals_met(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "photo_extraction_ratio": report["photo_extraction_ratio"]
         <= DATAPATH_GOALS["photo_extraction_ratio"],
@@ -497,7 +515,7 @@ def datapath_goals_met(report: dict) -> dict:
     }
 
 
-def describe_datapath(report: dict) -> list[str]:
+def describe_datapath(report: dict[str, Any]) -> list[str]:
     return [
         f"(e) extraction from {report['photos']} 12 MP JPEGs: {report['photo_extraction_s']} s, "
         f"same pictures pre-shrunk {report['small_extraction_s']} s = "
@@ -516,7 +534,9 @@ ENGINE_BENCH_STRATEGIES = ("head", "linear")
 ENGINE_BENCH_SEEDS = (0, 1)
 
 
-def _engine_bench_configs(dataset: Path, image_size: int, seeds, keys) -> list:
+def _engine_bench_configs(
+    dataset: Path, image_size: int, seeds: Sequence[int], keys: Sequence[str]
+) -> list[RunConfig]:
     from core.data import datasets
     from core.jobs import runs
     from core.runs.config import RunConfig
@@ -537,7 +557,9 @@ def _engine_bench_configs(dataset: Path, image_size: int, seeds, keys) -> list:
     return configs
 
 
-def _timed_executor(home: Path, configs: list, engine_args: list[str], cpus: int) -> float:
+def _timed_executor(
+    home: Path, configs: list[RunConfig], engine_args: list[str], cpus: int
+) -> float:
     """Seconds from queueing the runs to the last one recorded, by an executor process of
     its own (so TensorFlow's import, and Ray's cluster start, are counted)."""
     import subprocess
@@ -571,10 +593,10 @@ def compare_engines(
     root: Path,
     image_size: int = vgg16.MIN_IMAGE_SIZE,
     images: int = 24,
-    seeds=ENGINE_BENCH_SEEDS,
-    keys=ENGINE_BENCH_STRATEGIES,
+    seeds: Sequence[int] = ENGINE_BENCH_SEEDS,
+    keys: Sequence[str] = ENGINE_BENCH_STRATEGIES,
     cpus: int = 2,
-) -> dict:
+) -> dict[str, Any]:
     """Wall time of one small comparison (strategies x seeds, random weights, tiny images)
     through the local worker (one run after another) and through a private Ray cluster of
     `cpus` CPUs (runs side by side, features extracted once per seed)."""
@@ -596,7 +618,7 @@ def compare_engines(
     }
 
 
-def describe_engines(report: dict) -> str:
+def describe_engines(report: dict[str, Any]) -> str:
     return (
         f"(h) a {report['engine_runs']}-run comparison ({' + '.join(report['engine_strategies'])}"
         f" x {len(report['engine_seeds'])} seeds, {report['engine_image_size']} px): local worker "

@@ -165,7 +165,7 @@ def _open_source(source: str | Path | BinaryIO) -> Iterator[tuple[BinaryIO, int]
             raise ArchiveError(
                 f"The archive {Path(source).name} cannot be opened ({exc.strerror or exc})."
             ) from exc
-        handle = owned
+        handle: BinaryIO = owned
     elif _seekable(source):
         handle = source
     else:  # a one-way stream: spool it so that zipfile can seek
@@ -224,7 +224,7 @@ def _declared_entry_count(handle: BinaryIO) -> int | None:
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < 22:
         return None
-    count = struct.unpack("<H", tail[at + 10 : at + 12])[0]
+    count: int = struct.unpack("<H", tail[at + 10 : at + 12])[0]
     if count != 0xFFFF:
         return count
     locator = at - 20  # zip64: the locator sits just before the end record
@@ -237,7 +237,8 @@ def _declared_entry_count(handle: BinaryIO) -> int | None:
     record = handle.read(56)
     if record[:4] != b"PK\x06\x06":
         return None
-    return struct.unpack("<Q", record[32:40])[0]
+    entries: int = struct.unpack("<Q", record[32:40])[0]
+    return entries
 
 
 def _too_many(count: int, limits: ArchiveLimits) -> TooManyEntries:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -116,7 +117,7 @@ class SpectrogramReport:
     """What a spectrogram folder was made from; saved as REPORT_FILE in the folder."""
 
     source: str
-    settings: dict
+    settings: dict[str, Any]
     clips: int  # PNGs in the folder
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (source rel, reason)
     ignored: list[str] = field(default_factory=list)  # non-audio files in class folders
@@ -192,7 +193,8 @@ def _mel_matrix(settings: SpectrogramSettings) -> np.ndarray:
         upper_edge_hertz=settings.upper_hz,
         dtype=tf.float32,
     )
-    return matrix.numpy()  # (n_fft // 2 + 1, n_mels)
+    weights: np.ndarray = matrix.numpy()  # (n_fft // 2 + 1, n_mels)
+    return weights
 
 
 def log_mel(waveform: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:

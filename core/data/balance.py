@@ -12,7 +12,7 @@ CLASS_WEIGHT_RATIO = 1.5  # largest/smallest class at or above this: balanced cl
 def is_imbalanced(split: Split) -> bool:
     counts = np.bincount(split.labels(TRAIN), minlength=len(split.classes))
     counts = counts[counts > 0]
-    return counts.max() / counts.min() >= CLASS_WEIGHT_RATIO
+    return bool(counts.max() / counts.min() >= CLASS_WEIGHT_RATIO)
 
 
 def class_weight(split: Split) -> dict[int, float] | None:

@@ -14,7 +14,7 @@ import binascii
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +70,7 @@ class Saved:
         return text + "."
 
 
-def record_target(dataset: str | os.PathLike, home: str | os.PathLike) -> RecordTarget:
+def record_target(dataset: str | os.PathLike[str], home: str | os.PathLike[str]) -> RecordTarget:
     """Where recordings for this dataset go; raises CaptureError when they cannot go there (a
     folder the studio may not write to)."""
     root = Path(dataset).expanduser().resolve()
@@ -120,7 +120,7 @@ def frame_from_data_url(url: str) -> tuple[bytes, str]:
 
 
 def save_data_urls(
-    class_dir: Path, urls: Sequence[str], home: str | os.PathLike, stem: str = "webcam"
+    class_dir: Path, urls: Sequence[str], home: str | os.PathLike[str], stem: str = "webcam"
 ) -> Saved:
     """save_frames for a burst as the browser sends it (data URLs); a URL that is not a picture
     is left out with its reason, numbered like the others."""
@@ -143,7 +143,7 @@ def save_data_urls(
 def save_frames(
     class_dir: Path,
     frames: Sequence[tuple[bytes, str]],
-    home: str | os.PathLike,
+    home: str | os.PathLike[str],
     stem: str = "webcam",
 ) -> Saved:
     """Save a burst of (bytes, suffix) frames into class_dir as stem-<time>-<n><suffix>. A frame
@@ -165,7 +165,7 @@ def save_frames(
 
 
 def save_clip(
-    class_dir: Path, data: bytes, home: str | os.PathLike, stem: str = "microphone"
+    class_dir: Path, data: bytes, home: str | os.PathLike[str], stem: str = "microphone"
 ) -> Path:
     """Save one recorded clip (WAV bytes) into class_dir as stem-<time>.wav after checking it
     decodes as sound with samples in it; raises CaptureError (nothing saved) otherwise."""
@@ -174,7 +174,7 @@ def save_clip(
     return _save_checked(class_dir, name, AUDIO_SUFFIX, data, _is_sound, MAX_CLIP_BYTES)
 
 
-def _check_room(home: str | os.PathLike, incoming: int) -> None:
+def _check_room(home: str | os.PathLike[str], incoming: int) -> None:
     try:
         session.check_upload_room(home, incoming)
     except session.SessionError as exc:
@@ -198,7 +198,12 @@ def _is_sound(path: Path) -> None:
 
 
 def _save_checked(
-    class_dir: Path, stem: str, suffix: str, data: bytes, check, max_bytes: int
+    class_dir: Path,
+    stem: str,
+    suffix: str,
+    data: bytes,
+    check: Callable[[Path], None],
+    max_bytes: int,
 ) -> Path:
     """Write data to a hidden temporary file in class_dir, check it, then give it the first
     free name stem<suffix>, stem-2<suffix>, ...: a hard link fails instead of replacing an

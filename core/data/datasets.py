@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -170,7 +171,7 @@ class Scan:
         the overlay excluded still count: an exclusion keeps the cached features usable."""
         return fingerprint([*self.items, *self.excluded])
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             "root": str(self.root),
             "kind": self.media.kind,
@@ -303,7 +304,9 @@ def scan(
     for folder, split in _layout(root, val_path):
         external = split == VALIDATION and val_path is not None
         # files of a separate validation folder get a prefix: names may repeat train's
-        base, prefix = (val_path, EXTERNAL_VALIDATION_PREFIX) if external else (root, "")
+        base, prefix = (
+            (val_path, EXTERNAL_VALIDATION_PREFIX) if external and val_path else (root, "")
+        )
         walk = _Walk(base)
         for class_dir in walk.class_dirs(folder):
             classes.add(class_dir.name)
@@ -461,7 +464,9 @@ def _case_groups(names: list[str]) -> list[list[str]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def merge_case_duplicates(root: str | Path, val_dir: str | Path | None = None) -> dict[str, list]:
+def merge_case_duplicates(
+    root: str | Path, val_dir: str | Path | None = None
+) -> dict[str, list[str]]:
     """Merge class folders that differ only by case (Cat / cat) into one: the folder with the
     most files keeps its name, the others' files move into it (renamed `name-2.jpg` ... on a
     clash, nothing is overwritten) and the emptied folders are removed. Returns
@@ -470,7 +475,7 @@ def merge_case_duplicates(root: str | Path, val_dir: str | Path | None = None) -
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
     val_path = Path(val_dir).expanduser() if val_dir else None
-    merged: dict[str, list] = {}
+    merged: dict[str, list[str]] = {}
     for folder, _ in _layout(root, val_path):
         dirs = {d.name: d for d in folder.iterdir() if d.is_dir() and not d.is_symlink()}
         for group in _case_groups(list(dirs)):
@@ -520,7 +525,7 @@ class Split:
     def sides(self) -> dict[str, list[Item]]:
         return {TRAIN: self.train, VALIDATION: self.validation, TEST: self.test}
 
-    def manifest(self) -> dict:
+    def manifest(self) -> dict[str, Any]:
         files = {i.rel: side for side, items in self.sides().items() for i in items}
         return {
             "classes": self.classes,
@@ -620,7 +625,7 @@ def _draw(
     return sides.pop(TRAIN), sides, notes
 
 
-def _draw_groups(groups: list[Group], drawn: dict[str, float], seed: int) -> dict[str, list]:
+def _draw_groups(groups: list[Group], drawn: dict[str, float], seed: int) -> dict[str, list[Group]]:
     """{side: groups}: the stratified draws, on one file per group (its first), by its class."""
     by_first = {g[0].rel: g for g in groups}
     train = [g[0] for g in groups]
@@ -633,7 +638,9 @@ def _draw_groups(groups: list[Group], drawn: dict[str, float], seed: int) -> dic
     return placed | {side: [by_first[i.rel] for i in items] for side, items in held.items()}
 
 
-def _stratified_take(items: list[Item], fraction: float, seed: int) -> tuple[list, list]:
+def _stratified_take(
+    items: list[Item], fraction: float, seed: int
+) -> tuple[list[Item], list[Item]]:
     """(kept, taken): about `fraction` of `items` taken in every class's proportion; at least
     one per class when the fraction allows. A small class can still be taken whole by a large
     fraction: _every_class_trains gives one back."""
@@ -721,7 +728,7 @@ def _small_class_note(name: str, placed: dict[str, list[Group]], noun: str) -> s
     )
 
 
-def split_from_manifest(result: Scan, manifest: dict) -> Split:
+def split_from_manifest(result: Scan, manifest: dict[str, Any]) -> Split:
     """Rebuild a saved split (same files, same sides) so runs can be compared on equal terms.
     The manifest's order is kept (it is the split's order): seeded shuffling then draws the
     same batches, so a resumed or reproduced run trains like the run that saved it. An old

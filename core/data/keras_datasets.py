@@ -53,19 +53,22 @@ class SampleUnavailable(Refusal, RuntimeError):
 def _load_cifar10() -> Arrays:
     from keras.datasets import cifar10  # deferred: importing keras is slow
 
-    return cifar10.load_data()
+    arrays: Arrays = cifar10.load_data()
+    return arrays
 
 
 def _load_mnist() -> Arrays:
     from keras.datasets import mnist
 
-    return mnist.load_data()
+    arrays: Arrays = mnist.load_data()
+    return arrays
 
 
 def _load_fashion_mnist() -> Arrays:
     from keras.datasets import fashion_mnist
 
-    return fashion_mnist.load_data()
+    arrays: Arrays = fashion_mnist.load_data()
+    return arrays
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from core.platform.fileio import atomic_write_text
 from core.platform.refusal import Refusal
@@ -48,11 +49,11 @@ class Edit:
             return f"{self.rel}: excluded (was in {self.from_label})"
         return f"{self.rel}: {self.from_label} -> {self.to_label}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> Edit:
+    def from_json(cls, data: dict[str, Any]) -> Edit:
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -143,14 +144,14 @@ def fingerprint(edits: Iterable[Edit]) -> str:
     return digest.hexdigest()[:16]
 
 
-def record(manifest: dict, edits: Sequence[Edit]) -> dict:
+def record(manifest: dict[str, Any], edits: Sequence[Edit]) -> dict[str, Any]:
     """The split manifest with the edits it was drawn under (none: unchanged)."""
     if not edits:
         return manifest
     return {**manifest, "edits": [e.to_json() for e in edits]}
 
 
-def recorded(manifest: dict | None) -> tuple[Edit, ...]:
+def recorded(manifest: dict[str, Any] | None) -> tuple[Edit, ...]:
     """The edits a saved manifest was drawn under."""
     return tuple(Edit.from_json(e) for e in (manifest or {}).get("edits") or ())
 

@@ -35,7 +35,7 @@ class Sample:
     capped: bool = False  # takes an images-per-class cap (None: every image)
 
 
-def _mark(folder: Path, sample_id: str, **extra) -> None:
+def _mark(folder: Path, sample_id: str, **extra: object) -> None:
     (folder / MARKER).write_text(json.dumps({"id": sample_id, **extra}))
 
 
@@ -45,7 +45,8 @@ def sample_id(folder: str | Path) -> str | None:
         marker = candidate / MARKER
         if marker.exists():
             try:
-                return json.loads(marker.read_text()).get("id")
+                found: str | None = json.loads(marker.read_text()).get("id")
+                return found
             except (OSError, ValueError):
                 return None
     return None

@@ -18,7 +18,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from core.data import archive
 from core.data.imaging import IMAGE_EXTENSIONS, UnreadableImage, image_info
@@ -47,18 +47,18 @@ def new_session_id() -> str:
     return uuid.uuid4().hex
 
 
-def session_dir(home: str | os.PathLike, session_id: str) -> Path:
+def session_dir(home: str | os.PathLike[str], session_id: str) -> Path:
     """home/sessions/<id> (not created). The id must be one new_session_id made."""
     if not _SESSION_ID.match(session_id or ""):
         raise SessionError("invalid session id")
     return Path(home) / SESSIONS_DIR / session_id
 
 
-def uploads_dir(home: str | os.PathLike, session_id: str) -> Path:
+def uploads_dir(home: str | os.PathLike[str], session_id: str) -> Path:
     return session_dir(home, session_id) / UPLOADS_DIR
 
 
-def classes_dir(home: str | os.PathLike, session_id: str) -> Path:
+def classes_dir(home: str | os.PathLike[str], session_id: str) -> Path:
     return session_dir(home, session_id) / CLASSES_DIR
 
 
@@ -89,7 +89,7 @@ def unique_child(parent: Path, name: str) -> Path:
 
 
 def extract_upload(
-    home: str | os.PathLike, session_id: str, upload: BinaryIO, stem: str
+    home: str | os.PathLike[str], session_id: str, upload: BinaryIO, stem: str
 ) -> tuple[Path, archive.ExtractResult]:
     """An uploaded zip extracted safely (core.data.archive) into a new folder of this session's
     uploads, named after stem; raises archive.ArchiveError and then leaves nothing behind."""
@@ -154,7 +154,7 @@ def save_image(class_dir: Path, filename: str, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
 
 
-def folder_signature(root: str | os.PathLike) -> tuple[str, int, int]:
+def folder_signature(root: str | os.PathLike[str]) -> tuple[str, int, int]:
     """(resolved path, newest mtime in ns of the folder and its subfolders, folder count): a
     cache key that changes when files are added, removed or renamed anywhere below root."""
     root = Path(root).expanduser().resolve()
@@ -188,13 +188,13 @@ def _tree_bytes_and_newest(folder: Path) -> tuple[int, float]:
     return total, newest
 
 
-def uploads_bytes(home: str | os.PathLike) -> int:
+def uploads_bytes(home: str | os.PathLike[str]) -> int:
     """What all browser sessions of this home hold on disk (uploads and built classes)."""
     folder = Path(home) / SESSIONS_DIR
     return _tree_bytes_and_newest(folder)[0] if folder.is_dir() else 0
 
 
-def check_upload_room(home: str | os.PathLike, incoming_bytes: int) -> None:
+def check_upload_room(home: str | os.PathLike[str], incoming_bytes: int) -> None:
     """Raise SessionError when an upload of `incoming_bytes` would go over the home's upload
     quota (settings.upload_quota_bytes); the message says how full it is and what to do."""
     quota = settings.upload_quota_bytes()
@@ -209,7 +209,7 @@ def check_upload_room(home: str | os.PathLike, incoming_bytes: int) -> None:
 
 
 def remove_unused_sessions(
-    home: str | os.PathLike,
+    home: str | os.PathLike[str],
     used_datasets: Iterable[str | None],
     now: float | None = None,
     max_age: float = UNUSED_SECONDS,
@@ -235,7 +235,7 @@ def remove_unused_sessions(
     return removed
 
 
-def remove_unused_uploads(store) -> list[Path]:
+def remove_unused_uploads(store: Any) -> list[Path]:  # a core.runs Store (a higher layer)
     """remove_unused_sessions for a run store's home, keeping every folder any run uses."""
     runs = store.list(limit=1_000_000_000)
     return remove_unused_sessions(

@@ -12,6 +12,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.export import export
 from core.platform.fileio import write_atomically
@@ -86,12 +87,13 @@ def default_path(store: Store, run_id: str) -> Path:
 def recorded_versions(folder: Path) -> dict[str, str]:
     """The versions the run trained with (saved by training), else the ones in use now."""
     try:
-        return runfiles.read_json(folder, VERSIONS)
+        versions: dict[str, str] = runfiles.read_json(folder, VERSIONS)
+        return versions
     except runfiles.RunFilesMissing:  # a run from before versions were recorded
         return {**runfiles.library_versions(), "recorded": "when bundled, not when trained"}
 
 
-def result_json(run: Run) -> dict:
+def result_json(run: Run) -> dict[str, Any]:
     """The run's result as result.json holds it (empty for a run without one)."""
     return run.training_result.to_json() if run.training_result else {}
 

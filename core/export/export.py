@@ -14,10 +14,12 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -248,9 +250,10 @@ class Exporter:
             # every op in int8 (inputs and outputs stay float32 RGB 0..255, like the others)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         with _quiet():
-            return converter.convert()
+            model: bytes = converter.convert()
+        return model
 
-    def _representative_images(self):
+    def _representative_images(self) -> Iterator[list[np.ndarray]]:
         """Calibration data for int8: a seeded sample of the run's training images."""
         for item in runfiles.sample(self.split.train, REPRESENTATIVE_IMAGES, seed=1):
             yield [self.batch([item])]
@@ -299,7 +302,7 @@ def predictions(fmt: str, path: Path, batch: np.ndarray) -> np.ndarray:
     return class_probabilities(np.asarray(raw))
 
 
-def tflite_interpreter(path: Path):
+def tflite_interpreter(path: Path) -> Any:  # LiteRT's or TensorFlow's Interpreter
     """LiteRT's interpreter when installed, else TensorFlow's own (deprecated, still there)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -378,7 +381,7 @@ def _size(path: Path) -> int:
 
 
 @contextmanager
-def _quiet():
+def _quiet() -> Iterator[None]:
     """No warnings from the converters (deprecations, numpy futures) on the CLI's output."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

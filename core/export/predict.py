@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -19,6 +21,9 @@ from core.data.imaging import load_pil_rgb, load_rgb, squash
 from core.model.metrics import class_probabilities
 from core.platform.refusal import Refusal
 from core.runs.store import WITH_MODEL, Run, Store
+
+if TYPE_CHECKING:
+    from core.data.audio import SpectrogramSettings
 
 SHOWN_SIZE = 224  # pictures are decoded at least this large for showing (the Grad-CAM overlay)
 
@@ -30,7 +35,7 @@ class ModelRefused(Refusal, ValueError):
 @dataclass
 class LoadedModel:
     run: Run
-    model: object  # keras.Model
+    model: Any  # a keras.Model
     classes: list[str]
 
     @property
@@ -75,7 +80,7 @@ def load(store: Store, model_or_run: str) -> LoadedModel:
     return LoadedModel(run, model, classes)
 
 
-def audio_settings(run: Run, store: Store | None = None):
+def audio_settings(run: Run, store: Store | None = None) -> SpectrogramSettings | None:
     """The spectrogram settings a run trained with (None: the run trained on pictures)."""
     from core.data.audio import SpectrogramSettings
 
@@ -120,7 +125,9 @@ def probabilities(loaded: LoadedModel, batch: np.ndarray) -> np.ndarray:
     return class_probabilities(loaded.model.predict(batch, verbose=0))
 
 
-def top_k(loaded: LoadedModel, images: list, k: int = 3) -> list[list[dict]]:
+def top_k(
+    loaded: LoadedModel, images: Sequence[Image.Image | str | Path], k: int = 3
+) -> list[list[dict[str, Any]]]:
     batch = np.stack([prepare(image, loaded.image_size) for image in images])
     probs = probabilities(loaded, batch)
     k = min(k, len(loaded.classes))
@@ -131,7 +138,10 @@ def top_k(loaded: LoadedModel, images: list, k: int = 3) -> list[list[dict]]:
 
 
 def gradcam(
-    loaded: LoadedModel, image, class_index: int | None = None, layer: str | None = None
+    loaded: LoadedModel,
+    image: Image.Image | str | Path,
+    class_index: int | None = None,
+    layer: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """Grad-CAM heatmap (HxW in 0..1, at the conv layer's resolution) for class_index (default:
     the predicted class) at the last VGG16 conv layer (block5_conv3 normally)."""
@@ -159,7 +169,7 @@ def gradcam(
     return (cam / peak if peak > 0 else cam), class_index
 
 
-def _with_activation(model, layer: str):
+def _with_activation(model: Any, layer: str) -> Any:  # Keras models
     """The model replayed layer by layer, also returning `layer`'s activation. Our models are
     plain chains; replaying avoids `layer.output`, which is ambiguous for shared layers."""
     import keras
@@ -176,7 +186,10 @@ def _with_activation(model, layer: str):
 
 
 def overlay(
-    image, heatmap: np.ndarray, size: int | None = None, alpha: float = 0.45
+    image: Image.Image | str | Path,
+    heatmap: np.ndarray,
+    size: int | None = None,
+    alpha: float = 0.45,
 ) -> Image.Image:
     """The heatmap coloured (blue -> yellow -> red) and blended over the upright image."""
     pil = image if isinstance(image, Image.Image) else load_pil_rgb(image)

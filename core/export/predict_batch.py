@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -17,6 +18,9 @@ from core.data import audio
 from core.data.imaging import UnreadableImage, is_image_file, load_pil_rgb
 from core.export.predict import decode_box
 from core.reports import report
+
+if TYPE_CHECKING:
+    from core.export.predict import LoadedModel
 
 BATCH = 32  # pictures per call of the model
 TOP_K = 3  # classes listed in a CSV row
@@ -47,7 +51,7 @@ def upload_image(
         Path(tmp).unlink(missing_ok=True)
 
 
-def batch_files(folder: Path, sound) -> list[Path]:
+def batch_files(folder: Path, sound: audio.SpectrogramSettings | None) -> list[Path]:
     """The pictures below folder (and the sound clips, for a model trained on sounds), in
     order, skipping hidden files and folders."""
     return sorted(
@@ -59,13 +63,18 @@ def batch_files(folder: Path, sound) -> list[Path]:
     )
 
 
-def predict_folder(loaded, folder: Path, sound, on_progress: Progress | None = None) -> list[dict]:
+def predict_folder(
+    loaded: LoadedModel,
+    folder: Path,
+    sound: audio.SpectrogramSettings | None,
+    on_progress: Progress | None = None,
+) -> list[dict[str, Any]]:
     """One CSV row per file of batch_files(folder): the best classes, or why the file could
     not be used (an unreadable file costs its row, never the table)."""
     from core.export import predict
 
     files = batch_files(folder, sound)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for start in range(0, len(files), BATCH):
         chunk, images = files[start : start + BATCH], []
         for path in chunk:
@@ -73,7 +82,7 @@ def predict_folder(loaded, folder: Path, sound, on_progress: Progress | None = N
             try:
                 image = (
                     audio.spectrogram_for_file(path, sound)
-                    if audio.is_audio_file(path)
+                    if sound is not None and audio.is_audio_file(path)  # batch_files: no clips else
                     else load_pil_rgb(path, decode_box(loaded.image_size))
                 )
             except (UnreadableImage, audio.UnreadableAudio) as exc:

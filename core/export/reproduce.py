@@ -9,6 +9,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.export import bundle
 from core.platform.refusal import Refusal
@@ -32,10 +33,10 @@ class Recorded:
 
     source: str
     config: RunConfig
-    manifest: dict  # runfiles.hashed_manifest (hashes None: a run folder records none)
+    manifest: dict[str, Any]  # runfiles.hashed_manifest (hashes None: a run folder records none)
     val_accuracy: float
     val_loss: float
-    versions: dict
+    versions: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def read_recorded(store: Store, bundle_or_run: str) -> Recorded:
         if not path.is_file():
             raise ReproduceRefused(f"bundle not found: {path}")
 
-        def member(name: str):
+        def member(name: str) -> Any:  # JSON
             return json.loads(bundle.read_member(path, name))
 
         config, manifest = member(bundle.CONFIG), member(bundle.MANIFEST)
@@ -124,7 +125,7 @@ def plan(
     return Plan(config, recorded, tuple(warnings))
 
 
-def _check_files(config: RunConfig, manifest: dict, home: Path) -> list[str]:
+def _check_files(config: RunConfig, manifest: dict[str, Any], home: Path) -> list[str]:
     try:
         split = runfiles.rebuild_split(config, runfiles.plain_manifest(manifest), home)
     except runfiles.RunFilesMissing as exc:

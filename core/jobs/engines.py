@@ -18,9 +18,13 @@ import importlib.util
 import json
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.runs.config import RunConfig
 
 from core.platform.refusal import Refusal
 
@@ -110,13 +114,14 @@ def ray_problem(address: str, environ: Mapping[str, str] | None = None) -> str |
         return None
     target = address
     if address == AUTO:
-        target = environ.get("RAY_ADDRESS") or _current_cluster(environ)
-        if not target:
+        found = environ.get("RAY_ADDRESS") or _current_cluster(environ)
+        if not found:
             return (
                 "no Ray cluster is running on this machine (address 'auto' looks for one started "
                 "with `ray start --head`): start one, give a cluster's address, or use 'local' "
                 "for a private one"
             )
+        target = found
     parsed = host_and_port(target)
     if parsed is None:
         return f"{address!r} is not a Ray address: use HOST:PORT, ray://HOST:PORT, auto or local"
@@ -183,7 +188,7 @@ class SharedExtraction:
     outputs: tuple[Output, ...]
 
 
-def needed_outputs(config) -> tuple[Output, ...]:
+def needed_outputs(config: RunConfig) -> tuple[Output, ...]:
     """The cached VGG16 outputs a run reads (what core.train.training extracts): a linear fit its
     layer, pooled; a dense head the bottleneck map (the head is adapted to it), and each
     phase that trains on cached features the map of its last frozen layer (the same cut
@@ -206,7 +211,7 @@ def needed_outputs(config) -> tuple[Output, ...]:
     return tuple(dict.fromkeys(outputs))
 
 
-def features_key(config) -> tuple:
+def features_key(config: RunConfig) -> tuple[str, str | None, str, int, str, str]:
     """Runs with equal keys read the same cached features: same images, weights (random
     weights depend on the seed), size, precision and audio settings."""
     weights = config.weights_for_run()
@@ -220,10 +225,10 @@ def features_key(config) -> tuple:
     )
 
 
-def shared_extractions(configs) -> list[SharedExtraction]:
+def shared_extractions(configs: Sequence[RunConfig]) -> list[SharedExtraction]:
     """The extractions worth doing once: each group of two or more runs with the same
     features key (a run alone extracts for itself, inside its own task)."""
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[str, str | None, str, int, str, str], list[int]] = {}
     for index, config in enumerate(configs):
         if needed_outputs(config):
             groups.setdefault(features_key(config), []).append(index)

@@ -24,6 +24,7 @@ import uuid
 import zipfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from core.platform import settings
 
@@ -56,7 +57,7 @@ class Job:
     started: float
     timeout: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -79,10 +80,10 @@ class JobState:
     prepared: Prepared | None = None  # a finished export job's file
 
 
-_CHILDREN: dict[int, subprocess.Popen] = {}  # reaped by poll, so no zombie is left behind
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # reaped by poll, so no zombie is left behind
 
 
-def _start(kind: str, args: list[str], home: str | os.PathLike, timeout: float) -> Job:
+def _start(kind: str, args: list[str], home: str | os.PathLike[str], timeout: float) -> Job:
     jobs = Path(home) / "jobs"
     jobs.mkdir(parents=True, exist_ok=True)
     name = uuid.uuid4().hex[:12]
@@ -149,7 +150,7 @@ def _zipped(folder: Path) -> Path:
     return target
 
 
-def poll(job: Job | dict) -> JobState:
+def poll(job: Job | dict[str, Any]) -> JobState:
     """Where a job stands; never blocks."""
     job = Job(**job) if isinstance(job, dict) else job
     seconds = time.time() - job.started
@@ -175,7 +176,7 @@ def poll(job: Job | dict) -> JobState:
     return replace(state, seconds=seconds)
 
 
-def start_sample(name: str, home: str | os.PathLike, per_class: int | None = None) -> Job:
+def start_sample(name: str, home: str | os.PathLike[str], per_class: int | None = None) -> Job:
     """core.data.samples.prepare(name, per_class=...) in a child process (None: every image)."""
     cap = [] if per_class is None else ["--per-class", str(per_class)]
     return _start(
@@ -184,7 +185,9 @@ def start_sample(name: str, home: str | os.PathLike, per_class: int | None = Non
 
 
 def start_spectrograms(
-    audio_dir: str | os.PathLike, cache_root: str | os.PathLike, home: str | os.PathLike
+    audio_dir: str | os.PathLike[str],
+    cache_root: str | os.PathLike[str],
+    home: str | os.PathLike[str],
 ) -> Job:
     """core.data.audio.spectrogram_dataset(audio_dir, defaults, cache_root) in a child process."""
     return _start(
@@ -212,7 +215,7 @@ def missing_runtime(what: str) -> str | None:
     return export.missing_runtime(what if what in export.FORMATS else "keras")
 
 
-def start_export(home: str | os.PathLike, run_id: str, what: str) -> Job:
+def start_export(home: str | os.PathLike[str], run_id: str, what: str) -> Job:
     """`python -m core export|bundle` (or this module's `report`) for one run, in a child
     process; poll() gives a JobState whose `prepared` is the file to download."""
     if what == "bundle":
@@ -246,6 +249,7 @@ def _report(home: str, run_ref: str) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     run = store.find(run_ref)
+    assert run is not None  # bundle.report found it
     target = store.run_dir(run.id) / REPORT_NAME.format(run_id=run.id)
     write_atomically(target, lambda tmp: Path(tmp).write_text(html), suffix=".html")
     print(f"{target}: the run's report, {target.stat().st_size / 1e6:.1f} MB", file=sys.stderr)

@@ -35,6 +35,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -126,8 +127,8 @@ def task_resources(cluster: Mapping[str, float]) -> dict[str, float]:
 class Relay:
     """A buffer between the tasks and the driver (tasks cannot reach the driver's store)."""
 
-    def __init__(self):
-        self._records: list = []
+    def __init__(self) -> None:
+        self._records: list[Started | Report] = []
         self._stops: set[str] = set()
         self._attempts: dict[str, int] = {}
 
@@ -145,7 +146,7 @@ class Relay:
     def stop(self, run_id: str) -> None:
         self._stops.add(run_id)
 
-    def drain(self) -> list:
+    def drain(self) -> list[Started | Report]:
         records, self._records = self._records, []
         return records
 
@@ -194,7 +195,7 @@ def _on_this_node(config: RunConfig, data: Files | None, weights: Files | None) 
     given is valid here: a shared path, or not a file)."""
     import dataclasses
 
-    changes = {}
+    changes: dict[str, Any] = {}
     if data is not None:
         root = _node_copy(data)
         changes["dataset"] = str(root / "dataset")
@@ -208,12 +209,13 @@ class _Mirror(threading.Thread):
     """Relays the scratch store's progress and new metrics to the driver every RELAY_SECONDS,
     and turns a Stop coming back into a stop request the training loop sees."""
 
-    def __init__(self, store: Store, local_id: str, run_id: str, relay):
+    def __init__(self, store: Store, local_id: str, run_id: str, relay: Any) -> None:
         super().__init__(daemon=True)
         self.store, self.local_id, self.run_id, self.relay = store, local_id, run_id, relay
         self.seq = 0
         self.last_batch = 0  # the number of the last batch loss relayed
-        self._answer = None  # the previous report's answer (stop or not), read when ready
+        # the previous report's answer (stop or not), read when ready
+        self._answer: ray.ObjectRef | None = None
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -251,7 +253,7 @@ class _Mirror(threading.Thread):
             ray.get(self._answer)
 
 
-def _scratch_run(scratch: Path, config: RunConfig, features) -> tuple[Store, Run]:
+def _scratch_run(scratch: Path, config: RunConfig, features: Files | None) -> tuple[Store, Run]:
     os.environ.pop(settings.DB_ENV, None)  # a scratch store of its own, never a shared one
     store = Store(scratch / "home")
     if features is not None:
@@ -262,7 +264,14 @@ def _scratch_run(scratch: Path, config: RunConfig, features) -> tuple[Store, Run
 
 
 @ray.remote
-def _train(run_id: str, config: RunConfig, relay, data, weights, features) -> Outcome:
+def _train(
+    run_id: str,
+    config: RunConfig,
+    relay: Any,
+    data: Files | None,
+    weights: Files | None,
+    features: Files | None,
+) -> Outcome:
     """One run, trained on this node as the local worker trains it. data, weights, features:
     Files from the object store (Ray passes their values), or None."""
     host = socket.gethostname()
@@ -292,7 +301,12 @@ def _train(run_id: str, config: RunConfig, relay, data, weights, features) -> Ou
 
 
 @ray.remote
-def _extract(config: RunConfig, outputs: tuple, data, weights) -> Files:
+def _extract(
+    config: RunConfig,
+    outputs: tuple[engines.Output, ...],
+    data: Files | None,
+    weights: Files | None,
+) -> Files:
     """The features several runs read, extracted once: the cache files, for their tasks."""
     scratch = Path(tempfile.mkdtemp(prefix="studio-ray-features-"))
     try:
@@ -314,7 +328,7 @@ def _extract(config: RunConfig, outputs: tuple, data, weights) -> Files:
 
 
 # -- the driver -----------------------------------------------------------------------------------
-def runtime_env() -> dict:
+def runtime_env() -> dict[str, Any]:
     """What every task's process gets: this project's core package (so nodes need only its
     requirements installed, not the code) and TensorFlow's C++ logging kept quiet."""
     return {"py_modules": [str(ROOT / "core")], "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
@@ -354,9 +368,9 @@ class Driver:
 
     def __init__(self, store: Store, engine: Engine):
         self.store, self.engine = store, engine
-        self.relay = Relay.remote()
+        self.relay = Relay.remote()  # type: ignore[attr-defined]  # @ray.remote made an actor class
         self.tasks: dict[str, _Task] = {}
-        self._shipped: dict[tuple, object] = {}
+        self._shipped: dict[tuple[str | None, ...], object] = {}  # key -> ObjectRef
 
     @property
     def busy(self) -> bool:
@@ -395,7 +409,7 @@ class Driver:
         """The dataset's and the weights file's copies in the object store, put once each."""
         data = None
         if not self.engine.shared_data:
-            key = ("data", config.dataset, config.val_dir)
+            key: tuple[str | None, ...] = ("data", config.dataset, config.val_dir)
             if key not in self._shipped:
                 folders = {"dataset": Path(config.dataset)}
                 if config.val_dir:
@@ -424,7 +438,7 @@ class Driver:
             if refs[ref].run_id in self.tasks:  # not already ended by a stop just now
                 self._finish(refs[ref])
 
-    def _apply(self, record) -> None:
+    def _apply(self, record: Started | Report) -> None:
         task = self.tasks.get(record.run_id)
         if task is None:  # a run already recorded (stopped, cancelled)
             return
@@ -504,7 +518,7 @@ def record_outcome(store: Store, outcome: Outcome) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     model = folder / "model.keras"
-    fields = (
+    fields: dict[str, Any] = (
         {"model_path": str(model), "model_sha256": sha256_file(model)} if model.exists() else {}
     )
     if outcome.result is not None:

@@ -13,6 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from core.data import datasets, overlay
 from core.jobs import worker
@@ -202,7 +203,7 @@ def comparison_configs(
     # comparison runs must not reach the runs that start later
     edits = [e.to_json() for e in found.edits]
 
-    def manifest_for(seed: int) -> dict:
+    def manifest_for(seed: int) -> dict[str, Any]:
         split = datasets.split(
             found, val_fraction=base.val_fraction, test_fraction=base.test_fraction, seed=seed
         )

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from core.data import overlay, session
 from core.jobs import engines
@@ -41,7 +42,7 @@ def _lock_path(home: Path, kind: str = engines.LOCAL) -> Path:
     return home / ("worker.lock" if kind == engines.LOCAL else f"{kind}-driver.lock")
 
 
-def _try_lock(home: Path, kind: str = engines.LOCAL):
+def _try_lock(home: Path, kind: str = engines.LOCAL) -> IO[str] | None:
     handle = open(_lock_path(home, kind), "a+")  # noqa: SIM115 - held for the worker's lifetime
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -114,7 +115,7 @@ def reap(store: Store, start: bool = True) -> list[str]:
 
 def start_worker(
     home: Path, idle_seconds: float = IDLE_SECONDS, engine: Engine | None = None
-) -> subprocess.Popen | None:
+) -> subprocess.Popen[bytes] | None:
     """Start a detached worker (the local one, or the engine's executor) for this home unless
     one is already running."""
     engine = engine or Engine()
@@ -155,13 +156,13 @@ def with_frozen_edits(config: RunConfig, home: Path) -> RunConfig:
 def absolute_paths(config: RunConfig) -> RunConfig:
     """The worker runs elsewhere (another working directory): store absolute paths."""
 
-    def absolute(path: str | None) -> str | None:
+    def absolute(path: str) -> str:
         return str(Path(path).expanduser().resolve()) if path else path
 
     return dataclasses.replace(
         config,
         dataset=absolute(config.dataset),
-        val_dir=absolute(config.val_dir),
+        val_dir=config.val_dir and absolute(config.val_dir),
         weights=config.weights_spec.setting,
     )
 
@@ -229,7 +230,7 @@ def resume(store: Store, run_id: str) -> Run:
 
 
 def serve(
-    home: str | os.PathLike | None = None,
+    home: str | os.PathLike[str] | None = None,
     idle_seconds: float = IDLE_SECONDS,
     once: bool = False,
     engine: Engine | None = None,

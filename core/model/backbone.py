@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.model import vgg16
 from core.model.weights import IMAGENET, WeightsError, WeightsSpec
 from core.platform import settings
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["WeightsError", "build_vgg16", "keras_cache_location"]
 
@@ -18,7 +22,7 @@ def keras_cache_location() -> Path:
     return keras_home / "models" / vgg16.IMAGENET_NOTOP_FILE
 
 
-def build_vgg16(image_size: int, weights: WeightsSpec, seed: int = 0):
+def build_vgg16(image_size: int, weights: WeightsSpec, seed: int = 0) -> keras.Model:
     """keras.applications.VGG16(include_top=False) at image_size, or WeightsError."""
     import keras
 

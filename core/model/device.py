@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from core.model import vgg16
 from core.platform.hostinfo import CpuFeatures, cpu_features
@@ -89,7 +89,7 @@ def suggested_batch_size(
     )
     budget = memory_mb * USABLE_MEMORY_SHARE * 2**20 - MODEL_MEMORY_MB * 2**20
     fits = max(1, int(budget // per_image))
-    batch = 2 ** (fits.bit_length() - 1)
+    batch: int = 2 ** (fits.bit_length() - 1)
     return max(BATCH_LIMITS[0], min(BATCH_LIMITS[1], batch))
 
 
@@ -102,7 +102,7 @@ def plan_acceleration(gpus: list[Gpu], cpu: CpuFeatures | None = None) -> Accele
         why = "CPU without bfloat16 instructions (or oneDNN off): float32, no XLA"
         return AccelerationPlan("CPU", False, "float32", False, batch, why)
     capabilities = [g.compute_capability for g in gpus]
-    weakest = None if None in capabilities else min(capabilities)
+    weakest = None if None in capabilities else min(c for c in capabilities if c is not None)
     precision = gpu_precision(weakest)
     memories = [g.memory_mb for g in gpus if g.memory_mb]
     memory = min(memories) if memories else None
@@ -232,10 +232,11 @@ def active_precision() -> str:
     """The compute dtype of the Keras policy now in force (part of feature cache keys)."""
     import keras
 
-    return keras.mixed_precision.global_policy().compute_dtype
+    dtype: str = keras.mixed_precision.global_policy().compute_dtype
+    return dtype
 
 
-def hide_gpus(set_visible_devices: Callable[[list, str], None]) -> bool:
+def hide_gpus(set_visible_devices: Callable[[list[Any], str], None]) -> bool:
     """For the app process (it only predicts a few pictures, on the CPU): hide the GPUs from
     TensorFlow (set_visible_devices is tf.config.set_visible_devices) so this process never
     takes GPU memory the worker needs. False when TensorFlow had already initialised them."""
@@ -291,7 +292,7 @@ class DistributionPlan:
         return self.replicas > 1
 
 
-def trains_vgg16_layers(config) -> bool:
+def trains_vgg16_layers(config: Any) -> bool:  # a RunConfig (core.runs is a higher layer)
     """Whether some phase of the run trains VGG16's own layers (fine-tuning, full training,
     from scratch): the work worth spreading over GPUs. A head on cached features or a
     closed-form fit is too small a step for the all-reduce to pay."""
@@ -299,7 +300,7 @@ def trains_vgg16_layers(config) -> bool:
     return not spec.closed_form and any(p.blocks(config.unfreeze_blocks) > 0 for p in spec.phases)
 
 
-def plan_distribution(gpus: Sequence[Gpu], config) -> DistributionPlan:
+def plan_distribution(gpus: Sequence[Gpu], config: Any) -> DistributionPlan:
     """MirroredStrategy over every visible GPU when there are several and the run trains VGG16
     layers; otherwise one device (no GPU or one GPU: as before; the learning-rate finder)."""
     batch = config.batch_size
@@ -323,7 +324,7 @@ def plan_distribution(gpus: Sequence[Gpu], config) -> DistributionPlan:
     return DistributionPlan(replicas, global_batch, scale, why)
 
 
-def distributed_config(config, plan: DistributionPlan):
+def distributed_config(config: Any, plan: DistributionPlan) -> Any:
     """The settings a run trains with under `plan`: the global batch, and every phase's
     learning rate (the run's override, else the strategy table's) scaled by the rule. The
     run's saved settings stay the user's (a bundle reproduces on any number of GPUs)."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 
-def class_probabilities(raw) -> np.ndarray:
+def class_probabilities(raw: npt.ArrayLike) -> np.ndarray:
     """Model outputs as an (N, classes) matrix: one sigmoid unit (binary) becomes two columns,
     P(first class) = 1 - p and P(second class) = p."""
     raw = np.asarray(raw, dtype=np.float64)

@@ -9,6 +9,8 @@ TensorFlow, TFLite, ONNX) loads the model without this project's code.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 from keras import layers
@@ -23,7 +25,7 @@ class VGGPreprocess(layers.Layer):
     """The former preprocessing layer: kept registered so that models saved by older runs
     still load in the studio. New models use `vgg16_preprocessing()`; `portable()` converts."""
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         return keras.applications.vgg16.preprocess_input(keras.ops.cast(inputs, "float32"))
 
 
@@ -130,21 +132,24 @@ def image_augmentation(kind: str, seed: int = 0) -> keras.Sequential:
     )
 
 
-def _apply(layer_list, x):
+def _apply(layer_list: list[layers.Layer], x: Any) -> Any:
     for layer in layer_list:
         x = layer(x)
     return x
 
 
-def base_layers_after(base: keras.Model, cut: str | None, upto: str | None = None) -> list:
+def base_layers_after(
+    base: keras.Model, cut: str | None, upto: str | None = None
+) -> list[layers.Layer]:
     """The base's layers strictly after `cut` (None: from the first conv) up to `upto`."""
     names = [layer.name for layer in base.layers]
     start = names.index(cut) + 1 if cut else 1  # layer 0 is the InputLayer
     stop = names.index(upto) + 1 if upto else len(names)
-    return base.layers[start:stop]
+    after: list[layers.Layer] = base.layers[start:stop]
+    return after
 
 
-def top_model(base: keras.Model, cut: str, head: list) -> keras.Model:
+def top_model(base: keras.Model, cut: str, head: list[layers.Layer]) -> keras.Model:
     """Takes cached outputs of the frozen layer `cut` and runs the rest: blocks after it + head."""
     inputs = keras.Input(shape=tuple(base.get_layer(cut).output.shape[1:]), name=f"{cut}_features")
     outputs = _apply(head, _apply(base_layers_after(base, cut), inputs))
@@ -153,7 +158,7 @@ def top_model(base: keras.Model, cut: str, head: list) -> keras.Model:
 
 def image_model(
     base: keras.Model,
-    head: list,
+    head: list[layers.Layer],
     augment: keras.Sequential | None = None,
     upto: str | None = None,
     name: str = "vgg16_transfer",
@@ -226,7 +231,7 @@ def portable(model: keras.Model) -> keras.Model:
 
 def last_conv_layer(model: keras.Model) -> str:
     """Grad-CAM's layer: block5_conv3 normally, the deepest conv present otherwise."""
-    convs = [
+    convs: list[str] = [
         layer.name
         for layer in model.layers
         if layer.name in vgg16.LAYER_NAMES and "_conv" in layer.name
@@ -246,7 +251,7 @@ def set_trainable(base: keras.Model, unfreeze_blocks: int) -> None:
         layer.trainable = layer.name in train
 
 
-def optimizer(name: str, learning_rate: float, momentum: float = 0.0):
+def optimizer(name: str, learning_rate: float, momentum: float = 0.0) -> keras.optimizers.Optimizer:
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
     if name == "rmsprop":

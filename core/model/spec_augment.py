@@ -13,6 +13,8 @@ in the 0..255 space can be chosen with `fill_value` instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -26,8 +28,8 @@ class TimeFrequencyMask(keras.layers.Layer):
         num_masks: int = 2,
         fill_value: float | None = None,
         seed: int | None = None,
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         for name, value in (("max_time_mask", max_time_mask), ("max_freq_mask", max_freq_mask)):
             if not 0.0 <= value <= 1.0:
@@ -44,7 +46,7 @@ class TimeFrequencyMask(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
-    def _bands(self, batch, length, fraction: float):
+    def _bands(self, batch: Any, length: Any, fraction: float) -> Any:
         """(batch, length) bool: True inside any of num_masks random bands per image."""
         size = ops.cast(length, self.compute_dtype)
         positions = ops.cast(ops.arange(length), self.compute_dtype)[None, None, :]
@@ -73,7 +75,7 @@ class TimeFrequencyMask(keras.layers.Layer):
         inside = ops.logical_and(positions >= starts, positions < starts + widths)
         return ops.any(inside, axis=1)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not training or self.num_masks == 0:
             return inputs
         shape = ops.shape(inputs)
@@ -87,10 +89,10 @@ class TimeFrequencyMask(keras.layers.Layer):
             fill = ops.cast(self.fill_value, inputs.dtype)
         return ops.where(mask, fill, inputs)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "max_time_mask": self.max_time_mask,

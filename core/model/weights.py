@@ -48,6 +48,12 @@ class WeightsSpec:
         return str(self.path) if self.kind == FILE else self.kind
 
     @property
+    def _file(self) -> Path:
+        """The path of a FILE spec (parse always gives one)."""
+        assert self.path is not None, f"a {self.kind!r} spec has no file"
+        return self.path
+
+    @property
     def pretrained(self) -> bool:
         return self.kind != NONE
 
@@ -56,12 +62,12 @@ class WeightsSpec:
         if self.kind == IMAGENET:
             return "ImageNet"
         if self.kind == FILE:
-            return f"local file {self.path.name}"
+            return f"local file {self._file.name}"
         return NO_WEIGHTS_LABEL
 
     def problem(self) -> str | None:
         """A sentence when a weights file is missing, else None."""
-        if self.kind == FILE and not self.path.is_file():
+        if self.kind == FILE and not self._file.is_file():
             return f"weights file not found: {self.path}"
         return None
 
@@ -76,7 +82,7 @@ class WeightsSpec:
 
     def digest(self) -> str:
         """A file's content hash (sha256, 16 hex digits), cached while size and mtime hold."""
-        stat = self.path.stat()
+        stat = self._file.stat()
         return _file_digest(str(self.path), stat.st_size, stat.st_mtime_ns)
 
     def cache_id(self, seed: int) -> str:

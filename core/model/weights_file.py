@@ -86,7 +86,7 @@ def _array_shapes(path: Path) -> list[tuple[int, ...]]:
 
     shapes: list[tuple[int, ...]] = []
 
-    def collect(_name: str, obj) -> None:
+    def collect(_name: str, obj: object) -> None:
         if isinstance(obj, h5py.Dataset) and obj.ndim:
             shapes.append(tuple(int(n) for n in obj.shape))
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 
 def hash_file(path: str | Path, algorithm: str = "sha256") -> str:
@@ -29,7 +30,7 @@ def sha256_file(path: str | Path) -> str:
     return hash_file(path, "sha256")
 
 
-def write_atomically(path: Path, write: Callable[[Path], None], suffix: str = ".tmp") -> None:
+def write_atomically(path: Path, write: Callable[[Path], object], suffix: str = ".tmp") -> None:
     """Call write(temporary path), then move the result to `path` (removed on failure). The
     temporary name is hidden (".tmp-..."), so a dataset scan never mistakes it for data."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,7 @@ class NpyWriter:
     stay in the process's resident memory until it ends, file writes only in the kernel's page
     cache, so peak memory stays flat however large the array is."""
 
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype):
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
         os.close(fd)
@@ -117,19 +118,20 @@ class NpyWriter:
         data = np.ascontiguousarray(rows, dtype=self.dtype)
         with self._lock:
             self._handle.seek(self._offset + first_row * self._row_bytes)
-            self._handle.write(memoryview(data).cast("B"))
+            self._handle.write(data.data.cast("B"))
 
     def commit(self) -> np.ndarray:
         """Move the file into place and return it memory-mapped read-only."""
         self._handle.close()
         os.replace(self.tmp, self.path)
-        return np.load(self.path, mmap_mode="r")
+        array: np.ndarray = np.load(self.path, mmap_mode="r")
+        return array
 
     def abandon(self) -> np.ndarray:
         """What was written, memory-mapped read-only, with the file itself deleted (on POSIX
         the map keeps the data readable until released): used, never kept."""
         self._handle.close()
-        array = np.load(self.tmp, mmap_mode="r")
+        array: np.ndarray = np.load(self.tmp, mmap_mode="r")
         self.discard()
         return array
 

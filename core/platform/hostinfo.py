@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +38,10 @@ class CpuFeatures:
         return "+".join(found) if found else "no bf16 instructions"
 
 
-def cpu_features(cpuinfo: Path = CPUINFO, environ: dict | None = None) -> CpuFeatures:
+def cpu_features(cpuinfo: Path = CPUINFO, environ: Mapping[str, str] | None = None) -> CpuFeatures:
     """What /proc/cpuinfo says about bfloat16 support (all False when it cannot be read)."""
     environ = os.environ if environ is None else environ
-    model, flags = "", set()
+    model, flags = "", set[str]()
     try:
         for line in cpuinfo.read_text(errors="replace").splitlines():
             key, _, value = line.partition(":")

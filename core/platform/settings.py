@@ -18,12 +18,12 @@ UPLOAD_QUOTA_ENV = "STUDIO_UPLOAD_QUOTA_GB"
 DEFAULT_UPLOAD_QUOTA_GB = 5.0  # all browser sessions' uploads together, per home
 
 
-def home_path(home: str | os.PathLike | None = None) -> Path:
+def home_path(home: str | os.PathLike[str] | None = None) -> Path:
     """Where the studio home is, without creating it (read-only commands look, never write)."""
     return Path(home or os.environ.get(HOME_ENV) or ".studio").expanduser().resolve()
 
 
-def studio_home(home: str | os.PathLike | None = None) -> Path:
+def studio_home(home: str | os.PathLike[str] | None = None) -> Path:
     path = home_path(home)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -12,6 +12,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.colors
@@ -21,6 +22,7 @@ from plotly.subplots import make_subplots
 from core.data.datasets import IMBALANCE_RATIO
 from core.model import vgg16
 from core.reports.comparison import Band, Summary
+from core.reports.references import Reference
 from core.runs import advisor, live, strategies
 from core.runs.results import BatchRecord, EpochRecord, LrFindResult
 
@@ -49,7 +51,7 @@ def _t(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
-def _layout(fig: go.Figure, title: str, height: int = 360, **extra) -> go.Figure:
+def _layout(fig: go.Figure, title: str, height: int = 360, **extra: Any) -> go.Figure:
     fig.update_layout(
         title=dict(text=title), height=height, margin=dict(l=50, r=20, t=60, b=40), **extra
     )
@@ -152,7 +154,7 @@ def data_map(
             )
         )
     marked = [(rel, x, y) for rel, _, x, y in points if wrong and rel in wrong]
-    if marked:
+    if marked and wrong:
         fig.add_trace(
             go.Scatter(
                 x=[m[1] for m in marked],
@@ -252,7 +254,7 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
         text=f"{advisor.LARGE_PER_CLASS} images per class",
     )
     measured = similarity in SIMILARITY_Y
-    y = SIMILARITY_Y[similarity] if measured else 1.0
+    y = SIMILARITY_Y[similarity] if similarity in SIMILARITY_Y else 1.0
     label = "this dataset" + ("" if measured else " (similarity not measured yet)")
     fig.add_trace(
         go.Scatter(
@@ -323,7 +325,7 @@ def vgg16_layers(
     used_blocks = vgg16.block_of(layer) if strategy.uses_layer and layer else len(vgg16.BLOCKS)
     trainable = strategy.trainable_layers(unfreeze_blocks)
     rows = [f"phase {k + 1}: {p.name}" for k, p in enumerate(strategy.phases)]
-    groups: dict[str, tuple[list, list, list]] = {
+    groups: dict[str, tuple[list[int], list[str], list[str]]] = {  # x, y (phase), hover text
         "trains": ([], [], []),
         "frozen (pretrained, kept as is)": ([], [], []),
         "not used": ([], [], []),
@@ -399,7 +401,7 @@ def vgg16_layers(
 
 
 # -- training ---------------------------------------------------------------------------------
-def _add_references(fig: go.Figure, references: Iterable, **where) -> None:
+def _add_references(fig: go.Figure, references: Iterable[Reference], **where: Any) -> None:
     for ref in references:
         colour = REFERENCE_COLOUR if ref.comparable else NOT_COMPARABLE_COLOUR
         label = ref.label + ("" if ref.comparable else " (different setting)")
@@ -426,7 +428,8 @@ def _batch_loss_traces(batches: Sequence[BatchRecord]) -> list[go.Scatter]:
     """Each recorded batch's training loss, faint, and its smoothed line (bias-corrected EMA,
     started afresh in each phase: a new phase's loss is not averaged with the last one's).
     x is in epochs, so epoch 2's last batch sits at 2.0 under epoch 2's point."""
-    xs, ys = [], []
+    xs: list[float | None] = []
+    ys: list[float | None] = []
     for _, group in itertools.groupby(batches, key=lambda b: b.phase):
         rows = list(group)
         if xs:
@@ -459,7 +462,7 @@ def _batch_loss_traces(batches: Sequence[BatchRecord]) -> list[go.Scatter]:
 
 def training_curves(
     history: Sequence[EpochRecord],
-    references: Iterable = (),
+    references: Iterable[Reference] = (),
     batches: Sequence[BatchRecord] = (),
 ) -> go.Figure:
     """Train and validation accuracy (left) and loss (right) per epoch; on the loss side also
@@ -536,7 +539,7 @@ CURVE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 CURVE_MARKERS = ("circle", "diamond", "square", "triangle-up", "x", "cross")
 
 
-def _overlay_style(index: int) -> dict:
+def _overlay_style(index: int) -> dict[str, Any]:
     """Line and marker of the index-th overlaid curve: dash and marker cycle, and the width and
     marker size shrink, so a later curve drawn over an identical earlier one leaves it showing."""
     return dict(
@@ -555,7 +558,7 @@ def _epoch_axes(fig: go.Figure, metric: str) -> str:
 
 def compare_curves(
     series: Mapping[str, Sequence[EpochRecord]],
-    references: Iterable = (),
+    references: Iterable[Reference] = (),
     metric: str = "val_accuracy",
 ) -> go.Figure:
     """One validation curve per run, overlaid. Each curve has its own dash, marker and width
@@ -686,7 +689,7 @@ def test_accuracy_bars(
 
 
 # -- predictions ------------------------------------------------------------------------------
-def top_k(predictions: Sequence[Mapping]) -> go.Figure:
+def top_k(predictions: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Horizontal bars of class probabilities, the most likely at the top."""
     names = [_t(p["class"]) for p in predictions]
     values = [float(p["probability"]) for p in predictions]

@@ -17,6 +17,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.data.datasets import TEST, VALIDATION
 from core.reports import report
@@ -110,7 +111,7 @@ class Summary:
     def score_name(self) -> str:
         return f"{self.scored_on} accuracy"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The CLI's last line (its keys are a stable interface for scripts)."""
         return {
             "strategies": {
@@ -239,7 +240,7 @@ def _strategy(name: str, repeats: list[Repeat], planned: int | None) -> Strategy
     )
 
 
-def _rank(row: StrategySummary) -> tuple:
+def _rank(row: StrategySummary) -> tuple[int, float, float]:
     """Highest mean accuracy first; ties: lower mean loss; strategies without a score last."""
     if row.accuracy.mean is None:
         return (1, 0.0, 0.0)
@@ -270,7 +271,9 @@ def _verdict(rows: list[StrategySummary], score: str) -> Verdict:
     second = scored[1]
     seeds = sorted(set(best.by_seed) & set(second.by_seed))
     diffs = [best.by_seed[s] - second.by_seed[s] for s in seeds]
-    difference = statistics.fmean(diffs) if diffs else best.accuracy.mean - second.accuracy.mean
+    best_mean, second_mean = best.accuracy.mean, second.accuracy.mean
+    assert best_mean is not None and second_mean is not None  # both have scored runs (seeds)
+    difference = statistics.fmean(diffs) if diffs else best_mean - second_mean
     lead = _lead(best.strategy, second.strategy, difference, score)
     test = _paired_test(diffs)
     significant = test.significant

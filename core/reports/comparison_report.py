@@ -111,7 +111,10 @@ def machine(runs: Sequence[Run] = ()) -> dict[str, str]:
     }
 
 
-def _fingerprint(store: Store, run: Run, scans: dict) -> str | None:
+_Scans = dict[tuple[tuple[str, str | None], str], datasets.Scan]  # (roots, edits) -> scan
+
+
+def _fingerprint(store: Store, run: Run, scans: _Scans) -> str | None:
     """The run's dataset fingerprint (as in its bundle: the files seen through the overlay
     edits the run trained under); scans shared by runs of one dataset and edits."""
     try:
@@ -135,7 +138,7 @@ def _versions(store: Store, run: Run) -> dict[str, str]:
 
 
 def gather(store: Store, runs: Sequence[Run], title: str) -> ComparisonInput:
-    scans: dict = {}
+    scans: _Scans = {}
     entries = tuple(
         RunEntry(
             run,
@@ -256,21 +259,23 @@ def _curves(entries: Sequence[RunEntry]) -> str:
     accuracy = charts.compare_curves(series)
     loss = charts.compare_curves(series, metric="val_loss")
     note = report.shared_start_note(e.run.strategy for e in entries)
-    return (
+    page: str = (
         "<h2>Curves</h2>"
         + accuracy.to_html(full_html=False, include_plotlyjs=True)  # inline: opens offline
         + loss.to_html(full_html=False, include_plotlyjs=False)
         + (f"<p>{_e(note)}</p>" if note else "")
     )
+    return page
 
 
 def _dataset(entries: Sequence[RunEntry]) -> str:
     folders = sorted({e.run.dataset for e in entries})
     prints = {e.fingerprint for e in entries}
-    if len(prints) == 1 and None not in prints:
+    shared = prints.pop() if len(prints) == 1 else None
+    if shared is not None:
         same = (
             f"<p>Every run learned from exactly the same files: fingerprint "
-            f"<code>{_e(prints.pop()[:16])}</code> (names, sides, classes and contents).</p>"
+            f"<code>{_e(shared[:16])}</code> (names, sides, classes and contents).</p>"
         )
     else:
         same = "<p>The runs' fingerprints differ or could not all be read: see each run.</p>"

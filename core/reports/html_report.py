@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.data.imaging import UnreadableImage, load_pil_rgb
 from core.model.device_facts import DeviceUse
@@ -41,9 +42,9 @@ class ReportInput:
 
     run_id: str
     config: RunConfig
-    result: Mapping
+    result: Mapping[str, Any]
     history: Sequence[EpochRecord]
-    manifest: Mapping  # runfiles.hashed_manifest
+    manifest: Mapping[str, Any]  # runfiles.hashed_manifest
     fingerprint: str
     versions: Mapping[str, str]
 
@@ -102,13 +103,13 @@ def _strategy(data: ReportInput) -> str:
     return "<h2>Strategy</h2>" + about + _table(("setting", "value"), settings) + caution
 
 
-def _device(result: Mapping) -> str:
+def _device(result: Mapping[str, Any]) -> str:
     """What the worker measured the run on ('-' for a run recorded before it did)."""
     use = DeviceUse.from_json(result.get("device"))
     return use.summary if use else "-"
 
 
-def _scores(result: Mapping) -> list[tuple[str, object]]:
+def _scores(result: Mapping[str, Any]) -> list[tuple[str, object]]:
     """Test accuracy (the reported score) with its 95% interval when the run has a test side;
     validation figures always, named as such."""
     rows: list[tuple[str, object]] = []
@@ -126,12 +127,12 @@ def _scores(result: Mapping) -> list[tuple[str, object]]:
     ]
 
 
-def _side(result: Mapping) -> str:
+def _side(result: Mapping[str, Any]) -> str:
     """The side per-class figures, confusion matrix and most-wrong images describe."""
     return str(result.get("evaluated_on", "validation"))
 
 
-def _per_class(result: Mapping) -> str:
+def _per_class(result: Mapping[str, Any]) -> str:
     rows = [
         (r["class"], float(r["precision"]), float(r["recall"]), float(r["f1"]), r["support"])
         for r in result.get("per_class", [])
@@ -153,7 +154,7 @@ def thumbnail(path: str | Path) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _most_wrong(result: Mapping) -> str:
+def _most_wrong(result: Mapping[str, Any]) -> str:
     figures = []
     for wrong in result.get("most_wrong", [])[:WRONG_SHOWN]:
         uri = thumbnail(wrong["file"])

@@ -68,7 +68,7 @@ REFERENCES: list[Reference] = [
 def _same_weights(run: WeightsSpec, published: WeightsSpec) -> bool:
     """Equal specs, or ImageNet and a local copy of Keras' ImageNet no-top file."""
     if published.kind == IMAGENET and run.kind == FILE:
-        return run.path.name == vgg16.IMAGENET_NOTOP_FILE
+        return run.path is not None and run.path.name == vgg16.IMAGENET_NOTOP_FILE
     return run == published
 
 

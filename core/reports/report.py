@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from core.data import samples
 from core.model.weights import WeightsSpec
@@ -194,7 +195,7 @@ def run_eta_words(p: Progress) -> str:
     return f"; all phases: at most about {duration(p.run_eta_seconds)} left{basis}."
 
 
-def per_class_rows(result: RunResult) -> list[dict]:
+def per_class_rows(result: RunResult) -> list[dict[str, Any]]:
     """Per-class figures, the image column named after the side scored (test or validation)."""
     return [
         {
@@ -246,18 +247,18 @@ def _rank_key(accuracy: float, loss: float | None) -> tuple[float, float]:
 
 def best_run(runs: Iterable[Run], side: str) -> Run | None:
     """The run with the best score on `side`, or None when none has one."""
-    scored = [(r, *side_score(r, side)) for r in runs]
-    scored = [s for s in scored if s[1] is not None]
+    sides = [(r, *side_score(r, side)) for r in runs]
+    scored = [(r, accuracy, loss) for r, accuracy, loss in sides if accuracy is not None]
     if not scored:
         return None
     return max(scored, key=lambda s: _rank_key(s[1], s[2]))[0]
 
 
-def compare_rows(runs: Iterable[Run]) -> list[dict]:
+def compare_rows(runs: Iterable[Run]) -> list[dict[str, Any]]:
     """One row per run, the best marked: by test accuracy (ties: lower test loss wins); only
     when no run has a test side (older runs) by validation accuracy, which the `ranked by`
     column then says."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for run in runs:
         result = run.training_result or RunResult()
         rows.append(
@@ -283,17 +284,21 @@ def compare_rows(runs: Iterable[Run]) -> list[dict]:
     return rows
 
 
-def test_bars(runs: Iterable[Run]) -> tuple[list[str], list[float], list[tuple]]:
+def test_bars(
+    runs: Iterable[Run],
+) -> tuple[list[str], list[float], list[tuple[float, float]]]:
     """(names, test accuracies, 95% intervals) of the runs that have a test score."""
     scored = [
-        (series_name(r), r.training_result)
+        (series_name(r), result.test_accuracy, result.test_interval)
         for r in runs
-        if r.training_result and r.training_result.test_interval is not None
+        if (result := r.training_result)
+        and result.test_accuracy is not None  # always so when there is an interval
+        and result.test_interval is not None
     ]
     return (
-        [name for name, _ in scored],
-        [float(result.test_accuracy) for _, result in scored],
-        [result.test_interval for _, result in scored],
+        [name for name, _, _ in scored],
+        [float(accuracy) for _, accuracy, _ in scored],
+        [interval for _, _, interval in scored],
     )
 
 
@@ -310,7 +315,7 @@ def compare_caution(runs: Iterable[Run]) -> str | None:
     return widest.caution
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     out = io.StringIO()
@@ -320,9 +325,9 @@ def to_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def prediction_row(file: str, top: list[dict]) -> dict:
+def prediction_row(file: str, top: list[dict[str, Any]]) -> dict[str, Any]:
     """One CSV row of a batch prediction: the file, the best class and the top-k list."""
-    best = top[0] if top else {"class": "", "probability": float("nan")}
+    best: dict[str, Any] = top[0] if top else {"class": "", "probability": float("nan")}
     return {
         "file": file,
         "predicted": best["class"],
@@ -332,7 +337,7 @@ def prediction_row(file: str, top: list[dict]) -> dict:
     }
 
 
-def error_row(file: str, reason: str) -> dict:
+def error_row(file: str, reason: str) -> dict[str, Any]:
     return {"file": file, "predicted": "", "probability": None, "top_k": "", "error": reason}
 
 
@@ -411,7 +416,7 @@ def latest(runs: Iterable[Run], train_only: bool = True) -> Run | None:
     return None
 
 
-def shared_references(runs: list[Run]) -> list:
+def shared_references(runs: list[Run]) -> list[references.Reference]:
     """Published results to draw next to these runs' curves: those of their dataset when they
     all share one (none for a mixed comparison), judged by the first run's settings."""
     datasets_used = {r.dataset for r in runs}

@@ -90,13 +90,14 @@ class RunConfig:
     optimizers: dict[str, str] = field(default_factory=dict)
     early_stopping_patience: int = 5
     reduce_lr_patience: int = 2
-    manifest: dict | None = None  # a saved split to reuse (compare runs on equal terms)
+    manifest: dict[str, Any] | None = None  # a saved split to reuse (compare runs on equal terms)
     # the dataset's fixes (core.data.overlay edits, as JSON) frozen when the run was queued, so a
     # relabel made while it waits never changes it and a Ray node (which has no overlay of
     # its own) trains on them; None: not frozen, the run reads the overlay when it starts
-    edits: list[dict] | None = None
+    edits: list[dict[str, Any]] | None = None
     label: str = ""  # free text shown in tables
-    audio: dict | None = None  # SpectrogramSettings fields, for audio datasets (None: defaults)
+    # SpectrogramSettings fields, for audio datasets (None: defaults)
+    audio: dict[str, Any] | None = None
     # a key of core.runs.tasks.TASKS: "train"; "probe": the advisor's linear probe on
     # block3/4/5 features; "map": the map of the data and its near-duplicates
     # (core.train.datamap); "lr_find": the learning-rate range test of the strategy's first
@@ -110,11 +111,11 @@ class RunConfig:
     # else float32; "float32" always works. Heads and losses stay float32 either way.
     precision: str = "auto"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> RunConfig:
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -202,7 +203,7 @@ def _fraction_problems(config: RunConfig) -> list[str]:
     return []
 
 
-def _optimizer_problems(optimizers: dict) -> list[str]:
+def _optimizer_problems(optimizers: dict[str, Any]) -> list[str]:
     """Each override names a known optimizer (JSON or a typo may bring anything)."""
     known = ", ".join(strategies.OPTIMIZERS)
     return [
@@ -212,7 +213,7 @@ def _optimizer_problems(optimizers: dict) -> list[str]:
     ]
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 

@@ -17,7 +17,7 @@ from core.model.device_facts import DeviceUse
 from core.runs.advisor import Advice
 
 
-def _known(cls, data: dict) -> dict:
+def _known(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
     """The entries of `data` that name a field of `cls` (old rows may hold others)."""
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in data.items() if k in names}
@@ -42,11 +42,11 @@ class Progress:
     run_eta_seconds: float | None = None
     run_eta_measured: bool | None = None  # False: phases not yet run are estimated
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, "")}
 
     @classmethod
-    def from_json(cls, data: dict | None) -> Progress:
+    def from_json(cls, data: dict[str, Any] | None) -> Progress:
         return cls(**_known(cls, data or {}))
 
 
@@ -58,7 +58,7 @@ class PerClass:
     f1: float
     support: int  # images of this class on the side scored (RunResult.evaluated_on)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "class": self.name,
             "precision": self.precision,
@@ -68,7 +68,7 @@ class PerClass:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> PerClass:
+    def from_json(cls, data: dict[str, Any]) -> PerClass:
         return cls(
             data.get("class", ""),
             data.get("precision", 0.0),
@@ -88,11 +88,11 @@ class WrongImage:
     confidence: float  # probability of the predicted class
     true_probability: float
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> WrongImage:
+    def from_json(cls, data: dict[str, Any]) -> WrongImage:
         return cls(**_known(cls, data))
 
 
@@ -158,7 +158,7 @@ class RunResult:
     def score_loss(self) -> float | None:
         return self.test_loss if self.test_accuracy is not None else self.val_loss
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         out = {
             "val_accuracy": self.val_accuracy,
             "val_loss": self.val_loss,
@@ -189,7 +189,7 @@ class RunResult:
         return out
 
     @classmethod
-    def from_json(cls, data: dict) -> RunResult:
+    def from_json(cls, data: dict[str, Any]) -> RunResult:
         known = _known(cls, data)
         weights = known.get("class_weights")
         cache = known.get("feature_cache")
@@ -233,7 +233,7 @@ class ProbeResult:
     images_used: int | None = None  # the pictures measured on (a capped, stratified sample)
     images_total: int | None = None  # the dataset's pictures
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "probe": dict(self.probe),
             "advice": self.advice.to_dict() if self.advice else None,
@@ -244,7 +244,7 @@ class ProbeResult:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> ProbeResult:
+    def from_json(cls, data: dict[str, Any]) -> ProbeResult:
         advice = data.get("advice")
         return cls(
             probe=dict(data.get("probe") or {}),
@@ -291,7 +291,7 @@ class MapResult:
     image_size: int | None = None
     from_cache: bool = False  # the projection was already computed (nothing redone)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "map_method": self.method,
             "method_note": self.method_note,
@@ -305,7 +305,7 @@ class MapResult:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> MapResult:
+    def from_json(cls, data: dict[str, Any]) -> MapResult:
         return cls(
             method=data.get("map_method", ""),
             method_note=data.get("method_note", ""),
@@ -337,14 +337,14 @@ class LrFindResult:
     trained_on: str = ""  # "cached features of block5_pool" or "images"
     note: str | None = None  # why there is no suggestion, or that the sweep was stopped
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         for name in ("learning_rates", "losses", "smoothed"):
             data[name] = list(data[name])
         return {"lr_find": data}
 
     @classmethod
-    def from_json(cls, data: dict) -> LrFindResult:
+    def from_json(cls, data: dict[str, Any]) -> LrFindResult:
         known = _known(cls, data.get("lr_find") or {})
         for name in ("learning_rates", "losses", "smoothed"):
             known[name] = tuple(float(v) for v in known.get(name) or ())
@@ -384,13 +384,14 @@ class EpochRecord:
     seconds: float | None = None
 
     @classmethod
-    def from_metric(cls, phase: str, epoch: int, time: float, data: dict) -> EpochRecord:
+    def from_metric(cls, phase: str, epoch: int, time: float, data: dict[str, Any]) -> EpochRecord:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(phase, epoch, time, **{k: v for k, v in data.items() if k in known})
 
     def value(self, metric: str) -> float | None:
         """A metric by name (the charts draw several by one loop)."""
-        return getattr(self, metric)
+        value: float | None = getattr(self, metric)
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

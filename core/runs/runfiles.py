@@ -14,6 +14,7 @@ import re
 import shlex
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def tensorboard_command(store: Store, run_id: str) -> str:
     return f"tensorboard --logdir {shlex.quote(str(tensorboard_dir(store.run_dir(run_id))))}"
 
 
-def read_json(folder: Path, name: str):
+def read_json(folder: Path, name: str) -> Any:
     path = Path(folder) / name
     if not path.is_file():
         raise RunFilesMissing(f"{path} is missing: this run did not finish saving its files")
@@ -71,7 +72,7 @@ def image_roots(config: RunConfig, home: Path) -> tuple[str, str | None]:
     return str(train), str(val) if val else None
 
 
-def rebuild_split(config: RunConfig, manifest: dict, home: Path) -> datasets.Split:
+def rebuild_split(config: RunConfig, manifest: dict[str, Any], home: Path) -> datasets.Split:
     """The run's split over the files as they are now (files gone since are left out)."""
     images, val_images = image_roots(config, home)
     try:  # with the edits the run trained under (relabelled files keep their new class)
@@ -90,7 +91,9 @@ def run_split(store: Store, run: Run) -> datasets.Split:
     return split
 
 
-def hashed_manifest(split: datasets.Split, edits: list[dict] | None = None) -> dict:
+def hashed_manifest(
+    split: datasets.Split, edits: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The split manifest with each file's class and content hash: file -> split, label,
     sha256 (what `reproduce` checks before it trains again), and the overlay's edits the run
     trained under (core.data.overlay), when there were any."""
@@ -109,7 +112,7 @@ def hashed_manifest(split: datasets.Split, edits: list[dict] | None = None) -> d
     return {**out, "edits": edits} if edits else out
 
 
-def dataset_fingerprint(manifest: dict) -> str:
+def dataset_fingerprint(manifest: dict[str, Any]) -> str:
     """One hash for exactly what a run learned from: every file's name, side, class and
     content. Renaming, moving between sides, relabelling or editing any file changes it."""
     digest = hashlib.sha256()
@@ -120,7 +123,7 @@ def dataset_fingerprint(manifest: dict) -> str:
     return digest.hexdigest()
 
 
-def plain_manifest(manifest: dict) -> dict:
+def plain_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     """A hashed manifest back in RunConfig.manifest's form (file -> split)."""
     files = {rel: entry["split"] for rel, entry in manifest["files"].items()}
     plain = {

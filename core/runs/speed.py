@@ -15,6 +15,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from core.model import vgg16
 from core.platform.fileio import atomic_write_text
@@ -41,11 +42,11 @@ def default_speed(precision: str = "float32") -> Speed:
     return Speed(DEFAULT_IMAGES_PER_S, vgg16.DEFAULT_IMAGE_SIZE, precision, "default")
 
 
-def _path(home: str | os.PathLike) -> Path:
+def _path(home: str | os.PathLike[str]) -> Path:
     return Path(home) / SPEED_FILE
 
 
-def _read(home: str | os.PathLike) -> dict[str, dict]:
+def _read(home: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(_path(home).read_text())
     except (OSError, ValueError):  # nothing measured yet, or a damaged file: start again
@@ -54,7 +55,7 @@ def _read(home: str | os.PathLike) -> dict[str, dict]:
 
 
 def record(
-    home: str | os.PathLike,
+    home: str | os.PathLike[str],
     images: int,
     seconds: float,
     image_size: int,
@@ -78,7 +79,7 @@ def record(
     return speed
 
 
-def measured(home: str | os.PathLike, precision: str = "float32") -> Speed:
+def measured(home: str | os.PathLike[str], precision: str = "float32") -> Speed:
     """The last speed measured here in this precision, or the conservative default."""
     entry = _read(home).get(precision)
     try:

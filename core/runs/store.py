@@ -8,6 +8,7 @@ values (RunConfig, core.runs.results): this module is the only place they become
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import json
 import logging
@@ -17,10 +18,11 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.platform import settings
 from core.runs import budget, live
@@ -187,7 +189,7 @@ class Metric:
     epoch: int
     step: int
     time: float
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 class Store:
@@ -195,7 +197,7 @@ class Store:
     an unreadable (corrupt) one is moved aside and replaced, so a long-lived Store (the app's
     cached one, the worker's) keeps working; `notices` says what happened and where."""
 
-    def __init__(self, home: str | os.PathLike | None = None):
+    def __init__(self, home: str | os.PathLike[str] | None = None):
         self.home = settings.studio_home(home)
         self.path = settings.db_path(self.home)
         self.runs_dir = settings.runs_dir(self.home)
@@ -330,7 +332,7 @@ class Store:
         with self._connect() as db:
             return [_run(r) for r in db.execute(query, (*args, limit)).fetchall()]
 
-    def update(self, run_id: str, **fields) -> None:
+    def update(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run; progress, result and config are given as their typed values
         (a dict in their JSON shape is read as that type first: unknown keys are dropped),
         tags as a sequence of strings."""
@@ -372,7 +374,7 @@ class Store:
         self._stop_where("id", run_id)
         return self.get(run_id)
 
-    def request_stop_group(self, group_id: str) -> list[Run]:
+    def request_stop_group(self, group_id: str) -> builtins.list[Run]:
         """Stop every run of a group at once (queued ones now, a running one within one batch);
         returns the group's runs afterwards."""
         self._stop_where("group_id", group_id)
@@ -402,10 +404,14 @@ class Store:
             row = db.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return bool(row and row["stop_requested"])
 
-    def finish(self, run_id: str, status: str, error: str | None = None, **fields) -> None:
+    def finish(self, run_id: str, status: str, error: str | None = None, **fields: Any) -> None:
         self.update(run_id, status=status, error=error, finished=time.time(), **fields)
 
-    def mark_interrupted(self, is_alive, other_home_alive=lambda pid: True) -> list[str]:
+    def mark_interrupted(
+        self,
+        is_alive: Callable[[int | None], bool],
+        other_home_alive: Callable[[int | None], bool] = lambda pid: True,
+    ) -> builtins.list[str]:
         """Runs whose worker process is gone become `interrupted` (resumable). A worker is
         known by home + host + pid: `is_alive(pid)` judges this home's workers (the caller may
         hold this home's worker lock), `other_home_alive(pid)` those of another home on this
@@ -487,7 +493,7 @@ class Store:
         phase: str,
         epoch: int,
         step: int,
-        data: dict,
+        data: dict[str, Any],
         at: float | None = None,
     ) -> None:
         """One metrics record; `at` when it was measured (default now: a record relayed from
@@ -505,9 +511,9 @@ class Store:
         run_id: str,
         since_seq: int = 0,
         kind: str | None = None,
-    ) -> list[Metric]:
+    ) -> builtins.list[Metric]:
         query = "SELECT * FROM metrics WHERE run_id = ? AND seq > ?"
-        args: list = [run_id, since_seq]
+        args: builtins.list[object] = [run_id, since_seq]
         if kind:
             query += " AND kind = ?"
             args.append(kind)
@@ -527,14 +533,14 @@ class Store:
             for r in rows
         ]
 
-    def epoch_history(self, run_id: str) -> list[EpochRecord]:
+    def epoch_history(self, run_id: str) -> builtins.list[EpochRecord]:
         """One record per finished epoch: phase, epoch (global, 1-based) and its metrics."""
         rows = self.metrics_since(run_id, 0, kind="epoch")
         return [EpochRecord.from_metric(m.phase, m.epoch, m.time, m.data) for m in rows]
 
     # -- batch losses -------------------------------------------------------------------------
     def add_batches(
-        self, run_id: str, records: list[BatchRecord], cap: int = live.MAX_BATCH_RECORDS
+        self, run_id: str, records: builtins.list[BatchRecord], cap: int = live.MAX_BATCH_RECORDS
     ) -> None:
         """Keep these batches' losses by the rule of core.runs.live.batch_stride: the run's batches
         so far (the highest number) set a stride, batches off it are not kept, and rows kept
@@ -567,7 +573,7 @@ class Store:
         with self._connect() as db:
             db.execute("DELETE FROM batches WHERE run_id = ? AND epoch >= ?", (run_id, epoch))
 
-    def batch_history(self, run_id: str) -> list[BatchRecord]:
+    def batch_history(self, run_id: str) -> builtins.list[BatchRecord]:
         """The kept batch losses of a run, in training order."""
         with self._connect() as db:
             rows = db.execute(
@@ -578,14 +584,15 @@ class Store:
         return [BatchRecord(*row) for row in rows]
 
 
-_PARSE = {  # JSON -> typed value, per column; a typed value passes through
+# JSON -> typed value, per column; a typed value passes through
+_PARSE: dict[str, Callable[[Any], Any]] = {
     "progress": lambda v: Progress.from_json(v) if isinstance(v, dict) else v,
     "result": lambda v: result_from_json(v) if isinstance(v, dict) else v,
     "config": lambda v: RunConfig.from_dict(v) if isinstance(v, dict) else v,
 }
 
 
-def _to_json(value) -> dict:
+def _to_json(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     return value.to_dict() if isinstance(value, RunConfig) else value.to_json()
@@ -616,7 +623,8 @@ def _readable(path: Path) -> bool:
     db = None
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        return db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        verdict: str = db.execute("PRAGMA quick_check").fetchone()[0]
+        return verdict == "ok"
     except sqlite3.DatabaseError:
         return False
     finally:

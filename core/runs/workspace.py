@@ -41,7 +41,7 @@ class Workspace:
     train_run: str | None = None  # the run the Train page showed last
     compare_group: str | None = None  # the comparison the Compare page showed last
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
@@ -64,7 +64,7 @@ class Workspace:
         return cls(dataset_label=label, settings=valid_settings(chosen), **text)
 
 
-def valid_settings(chosen: dict) -> dict[str, Any]:
+def valid_settings(chosen: dict[str, Any]) -> dict[str, Any]:
     """The entries that are RunConfig settings with a value of their default's type."""
     kept = {}
     for name, value in chosen.items():
@@ -81,11 +81,11 @@ def valid_settings(chosen: dict) -> dict[str, Any]:
     return kept
 
 
-def path(home: str | os.PathLike | None = None) -> Path:
+def path(home: str | os.PathLike[str] | None = None) -> Path:
     return settings.studio_home(home) / FILE_NAME
 
 
-def load(home: str | os.PathLike | None = None) -> Workspace | None:
+def load(home: str | os.PathLike[str] | None = None) -> Workspace | None:
     """The saved workspace of this studio home; None when there is none or it cannot be read
     (logged: the app then starts empty rather than failing)."""
     file = path(home)
@@ -98,6 +98,6 @@ def load(home: str | os.PathLike | None = None) -> Workspace | None:
         return None
 
 
-def save(workspace: Workspace, home: str | os.PathLike | None = None) -> None:
+def save(workspace: Workspace, home: str | os.PathLike[str] | None = None) -> None:
     """Write the workspace (temporary file + rename: a reader never sees half a file)."""
     atomic_write_text(path(home), json.dumps(workspace.to_json(), indent=1, sort_keys=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,13 +17,13 @@ from core.train.context import Context
 from core.train.evaluation import held_out_result
 
 
-def save_model_atomically(model, path: Path) -> None:
+def save_model_atomically(model: Any, path: Path) -> None:
     write_atomically(path, model.save, suffix=".keras")  # Keras wants the .keras suffix
 
 
 def finish(
     ctx: Context,
-    model,
+    model: Any,
     probabilities: np.ndarray,
     epochs_run: int,
     train_seconds: float | None = None,

@@ -40,7 +40,7 @@ class ArrayRows(keras.utils.PyDataset):
     def __len__(self) -> int:
         return math.ceil(len(self.rows) / self.batch_size)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         picked = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         if self._rng is not None:  # rows ascending: the memmap reads forward through the file
             picked = picked[np.argsort(self.rows[picked], kind="stable")]

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -103,7 +104,7 @@ class ReportToStore(keras.callbacks.Callback):
         )
         return live.run_eta(timings, self.phase_index, step)
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
         self._epoch_start = self._last_batch_end = time.time()
         self._first_batch_end = None
@@ -113,7 +114,7 @@ class ReportToStore(keras.callbacks.Callback):
             self._forgot = True
         self.store.update(self.run_id, progress=self._progress(0, None))
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         step = batch + 1
         loss = logs.get("loss")
@@ -159,7 +160,7 @@ class ReportToStore(keras.callbacks.Callback):
             self.store.add_batches(self.run_id, self._pending)
             self._pending = []
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         now = time.time()
         self._validation_seconds = now - self._last_batch_end
         if self.steps == 1 and self.epochs_finished > 0:  # one batch an epoch: time the epoch
@@ -186,7 +187,7 @@ class SaveBestWeights(keras.callbacks.Callback):
         super().__init__()
         self.path, self.monitor, self.best = Path(path), monitor, math.inf
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = (logs or {}).get(self.monitor)
         if value is None or not float(value) < self.best:
             return

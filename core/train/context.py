@@ -7,6 +7,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.data import datasets, overlay
 from core.data.datasets import DatasetError, Split
@@ -35,7 +36,7 @@ class Context:
     replicas: int = 1  # MirroredStrategy replicas the run trains on (core.model.device)
     device_use: device_facts.DeviceUse | None = None  # measured when the conv base is built
 
-    def progress(self, stage: str, message: str, **fields) -> None:
+    def progress(self, stage: str, message: str, **fields: Any) -> None:
         """Record where the run stands; `fields` are Progress fields (phase, epoch, step...)."""
         self.store.update(self.run_id, progress=Progress(stage, message, **fields))
 
@@ -82,13 +83,15 @@ def prepare(
     return Context(store, run_id, config, folder, split, scan, weights, cache)
 
 
-def _saved_manifest(config: RunConfig, saved: Path, resume: bool) -> dict | None:
+def _saved_manifest(config: RunConfig, saved: Path, resume: bool) -> dict[str, Any] | None:
     """The split to reuse: a resumed run's own, or one given with the settings (a comparison's,
     a reproduction's); None: draw one."""
     return json.loads(saved.read_text()) if resume and saved.exists() else config.manifest
 
 
-def _edits(store: Store, config: RunConfig, manifest: dict | None) -> tuple[overlay.Edit, ...]:
+def _edits(
+    store: Store, config: RunConfig, manifest: dict[str, Any] | None
+) -> tuple[overlay.Edit, ...]:
     """The edits a saved split was drawn under, else those frozen in the settings when the run
     was queued, else (settings made before edits were frozen) the dataset's overlay now."""
     if manifest is not None and "edits" in manifest:
@@ -98,7 +101,7 @@ def _edits(store: Store, config: RunConfig, manifest: dict | None) -> tuple[over
     return overlay.load(store.home, config.dataset)
 
 
-def _split(scan: datasets.Scan, config: RunConfig, manifest: dict | None) -> Split:
+def _split(scan: datasets.Scan, config: RunConfig, manifest: dict[str, Any] | None) -> Split:
     split = (
         datasets.split_from_manifest(scan, manifest)
         if manifest

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +29,12 @@ from core.model import vgg16
 from core.platform.fileio import atomic_write_text
 from core.runs import tasks
 from core.runs.results import MapPoint, MapResult, RunResult, SimilarPair, WrongImage
+
+if TYPE_CHECKING:
+    from core.data.datasets import Scan
+    from core.runs.store import Run, Store
+    from core.train.context import Context
+    from core.train.features import FeatureTable, Output
 
 UMAP, TSNE, PCA = "UMAP", "t-SNE", "PCA"
 POOLED = (vgg16.BOTTLENECK_LAYER, "gap")  # what the map reads: 512 numbers per picture
@@ -82,7 +89,7 @@ def pca(vectors: np.ndarray, components: int) -> np.ndarray:
     rank, so a tiny dataset still gets 2-D points)."""
     centred = vectors - vectors.mean(axis=0, keepdims=True)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    out = centred @ vt[:components].T
+    out: np.ndarray = centred @ vt[:components].T
     if out.shape[1] < components:
         out = np.pad(out, ((0, 0), (0, components - out.shape[1])))
     return out
@@ -156,7 +163,7 @@ def cached_projection(
     return xy, used, pairs, False
 
 
-def pooled_rows(table, output, hashes: Sequence[str]) -> np.ndarray:
+def pooled_rows(table: FeatureTable, output: Output, hashes: Sequence[str]) -> np.ndarray:
     """(len(hashes), channels) pooled features from a cached table of `output`: a "gap" output
     as it is, a full "map" averaged over its height and width, a block of rows at a time."""
     index = {sha: k for k, sha in enumerate(table.hashes)}
@@ -179,7 +186,7 @@ def build_result(
     hashes: Sequence[str],
     xy: np.ndarray,
     pairs: Iterable[tuple[int, int, float]],
-    **fields,
+    **fields: Any,
 ) -> MapResult:
     """The typed result: one point per file (copies of one content share its place) and the
     similar pairs by file, identical copies at similarity 1."""
@@ -207,7 +214,7 @@ def build_result(
     return MapResult(points=points, pairs=tuple(found[:MAX_PAIRS]), pair_floor=PAIR_FLOOR, **fields)
 
 
-def run_map(ctx) -> MapResult:
+def run_map(ctx: Context) -> MapResult:
     """The map task (called by core.train.training in the worker): pooled features from the cache
     (extracting only what is missing), the projection (cached) and the similar pairs."""
     from core.train import extraction, features
@@ -316,7 +323,7 @@ def mistake(wrong: WrongImage) -> str:
     return f"{wrong.true} taken for {wrong.predicted} ({wrong.confidence:.0%})"
 
 
-def finished_runs(store, dataset: str | Path) -> list:
+def finished_runs(store: Store, dataset: str | Path) -> list[Run]:
     """The dataset's finished training runs with a result, newest first: the runs whose
     most-wrong pictures and split the Data page can check."""
     from core.runs import store as store_mod
@@ -332,7 +339,12 @@ def finished_runs(store, dataset: str | Path) -> list:
 
 
 def split_sides(
-    store, run, found, val_fraction: float, test_fraction: float, seed: int
+    store: Store,
+    run: Run | None,
+    found: Scan,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
 ) -> dict[str, str]:
     """file -> side (train, validation, test) of a run's saved split, or without a run of the
     split the next run would draw now; {} when neither can be had."""

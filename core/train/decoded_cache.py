@@ -18,12 +18,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.data.datasets import Item, fingerprint
 from core.data.imaging import DECODER, UnreadableImage, load_rgb
 from core.platform.fileio import NpyWriter, atomic_write_text, mark_used
+
+if TYPE_CHECKING:  # imports Keras
+    from core.train.batches import ArrayRows
 
 CHUNK = 64  # images per decoding task: enough to amortise scheduling, small enough to balance
 ProgressFn = Callable[[int, int], None]  # (images done, images total)
@@ -49,7 +53,7 @@ def decoded(
     items: Sequence[Item],
     image_size: int,
     root: Path,
-    failures: list | None = None,
+    failures: list[tuple[str, str]] | None = None,
     progress: ProgressFn | None = None,
     workers: int | None = None,
 ) -> DecodedImages:
@@ -71,7 +75,7 @@ def decoded(
         except (OSError, ValueError):  # damaged cache file: decode again
             pass
     index_path.unlink(missing_ok=True)  # the index only ever names a complete array
-    own: list = []
+    own: list[tuple[str, str]] = []
     writer = NpyWriter(array_path, shape, np.uint8)
     try:
         paths = [unique[sha].path for sha in hashes]
@@ -92,7 +96,7 @@ def _decode_all(
     paths: list[Path],
     image_size: int,
     writer: NpyWriter,
-    failures: list,
+    failures: list[tuple[str, str]],
     progress: ProgressFn | None,
     workers: int | None,
 ) -> None:
@@ -128,9 +132,9 @@ def image_batches(
     labels: np.ndarray | None = None,
     shuffle_seed: int | None = None,
     dataset: Sequence[Item] | None = None,
-    failures: list | None = None,
+    failures: list[tuple[str, str]] | None = None,
     progress: ProgressFn | None = None,
-):
+) -> ArrayRows:
     """Keras batches (raw 0..255 RGB, float32) of `items`' images for fit/predict, read from
     the decoded-image cache of `dataset` (default: `items`; pass the whole dataset so training
     and validation share one cache file). Reshuffled every epoch when `shuffle_seed` is given,

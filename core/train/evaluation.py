@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,13 @@ def held_out_result(
 
 
 def predict_items(
-    ctx: Context, base, head, inference, deepest: int, items: Sequence[Item], side: str
+    ctx: Context,
+    base: Any,
+    head: Any,
+    inference: Any,
+    deepest: int,
+    items: Sequence[Item],
+    side: str,
 ) -> np.ndarray:
     """Probabilities of `items` (a held-out side, named `side` in the progress) from the
     trained weights. `deepest` is the most blocks any phase that ran unfroze: the cached

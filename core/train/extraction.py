@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,10 +16,13 @@ from core.runs import speed
 from core.train import decoded_cache, features
 from core.train.context import Context
 
+if TYPE_CHECKING:  # imports Keras
+    from core.train.batches import ArrayRows
+
 log = logging.getLogger(__name__)
 
 
-def build_base(ctx: Context):
+def build_base(ctx: Context) -> Any:  # a Keras model
     """The run's VGG16 conv base (its weights, image size and seed)."""
     from core.model import device, device_facts
     from core.model.backbone import build_vgg16
@@ -32,7 +36,7 @@ def build_base(ctx: Context):
 
 def extract(
     ctx: Context,
-    base,
+    base: Any,
     outputs: list[features.Output],
     stoppable: bool = True,
     items: Sequence[Item] | None = None,
@@ -50,12 +54,12 @@ def extract(
     def report(done: int, of: int) -> None:
         elapsed = time.perf_counter() - started
         left = elapsed / done * (of - done) if 0 < done < of else None
-        left = f", {speed.describe_seconds(left)} left" if left is not None else ""
-        ctx.progress("extracting", f"VGG16 features: {done}/{of} images{left}", step=done, steps=of)
+        eta = f", {speed.describe_seconds(left)} left" if left is not None else ""
+        ctx.progress("extracting", f"VGG16 features: {done}/{of} images{eta}", step=done, steps=of)
 
     ctx.progress("extracting", f"VGG16 features for {total} images (cached after this run)")
     misses, started = ctx.cache.misses, time.perf_counter()
-    failures: list = []
+    failures: list[tuple[str, str]] = []
     table = features.extract(
         base,
         items,
@@ -80,7 +84,7 @@ def image_batches(
     items: list[Item],
     labels: np.ndarray | None = None,
     shuffle_seed: int | None = None,
-):
+) -> ArrayRows:
     """`items`' images as Keras batches, from the decoded-image cache of the whole dataset
     (decoded once, on the first call; training and validation share one file)."""
     cfg = ctx.config

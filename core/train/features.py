@@ -16,13 +16,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from core.data.datasets import Item
 from core.data.imaging import DECODER, UnreadableImage, load_rgb
 from core.platform.fileio import NpyWriter, atomic_write_text, mark_used
+
+if TYPE_CHECKING:  # imports Keras
+    from core.train.batches import ArrayRows
 
 Output = tuple[str, str]  # (layer name, "map" | "gap")
 ProgressFn = Callable[[int, int], None]  # (images done, images total)
@@ -107,9 +110,9 @@ def image_dataset(
     image_size: int,
     batch_size: int,
     labels: np.ndarray | None = None,
-    failures: list | None = None,
+    failures: list[tuple[str, str]] | None = None,
     shuffle_seed: int | None = None,
-):
+) -> Any:  # a tf.data.Dataset
     """tf.data pipeline: parallel robust decode (Pillow, EXIF, colour modes), batch, prefetch.
     A file that fails to decode here (changed since the scan) becomes a black image and is
     listed in `failures`, so one bad file never kills a run."""
@@ -126,7 +129,7 @@ def image_dataset(
                     failures.append((path.decode(), str(exc)))
             return np.zeros((image_size, image_size, 3), np.uint8)
 
-    def load(path):
+    def load(path: Any) -> Any:  # a string tensor -> an image tensor
         image = tf.numpy_function(decode, [path], tf.uint8)
         image.set_shape((image_size, image_size, 3))
         return image
@@ -142,10 +145,11 @@ def image_dataset(
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-_FORWARDS: dict = {}  # (id(base), outputs) -> (base, traced forward); cleared after each run
+# (id(base), outputs) -> (base, traced forward); cleared after each run
+_FORWARDS: dict[tuple[int, tuple[Output, ...]], tuple[Any, Callable[[Any], Any]]] = {}
 
 
-def compiled_forward(base, outputs: tuple[Output, ...]):
+def compiled_forward(base: Any, outputs: tuple[Output, ...]) -> Callable[[Any], Any]:
     """A traced forward pass for these outputs, built once per base model and output set
     (a run extracts several times with the same base)."""
     import tensorflow as tf
@@ -189,13 +193,13 @@ def in_memory(shapes: list[tuple[int, ...]]) -> list[MemoryRows]:
 
 
 def run_extractor(
-    forward,
+    forward: Callable[[Any], Any],
     paths: Sequence[str],
     image_size: int,
     batch_size: int,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    failures: list | None = None,
+    failures: list[tuple[str, str]] | None = None,
     allocate: Allocate = in_memory,
 ) -> Sequence[RowWriter]:
     """Forward every image once, rows in `paths` order. Each batch is written straight into
@@ -242,7 +246,7 @@ class FeatureTable:
         batch_size: int,
         labels: np.ndarray | None = None,
         shuffle_seed: int | None = None,
-    ):
+    ) -> ArrayRows:
         """Keras batches of `items`' rows (and `labels`) for fit/predict, never all in memory."""
         from core.train.batches import ArrayRows
 
@@ -252,7 +256,7 @@ class FeatureTable:
 
 
 def extract(
-    base,
+    base: Any,
     items: Sequence[Item],
     outputs: Sequence[Output],
     key: CacheKey,
@@ -260,7 +264,7 @@ def extract(
     batch_size: int = 32,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    failures: list | None = None,
+    failures: list[tuple[str, str]] | None = None,
 ) -> FeatureTable:
     """Features for every distinct image in `items`; only outputs missing from the cache are
     computed, all in a single forward pass."""
@@ -324,7 +328,7 @@ def cached_table(
 
 
 def _extract_to_cache(
-    base,
+    base: Any,
     outputs: list[Output],
     items: list[Item],
     key: CacheKey,
@@ -332,7 +336,7 @@ def _extract_to_cache(
     batch_size: int,
     progress: ProgressFn | None,
     should_stop: StopFn | None,
-    failures: list | None,
+    failures: list[tuple[str, str]] | None,
 ) -> dict[Output, np.ndarray]:
     """One forward pass for `outputs`, each batch written into the cache's preallocated
     files. A file that failed to decode leaves its black stand-in out of the
@@ -343,7 +347,7 @@ def _extract_to_cache(
         writers.extend(cache.writer(key, o, s) for o, s in zip(outputs, shapes, strict=True))
         return writers
 
-    own: list = []
+    own: list[tuple[str, str]] = []
     try:
         run_extractor(
             compiled_forward(base, tuple(outputs)),

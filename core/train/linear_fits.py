@@ -4,6 +4,7 @@ layers, to measure) and the `linear` strategy (one layer, saved as a Keras model
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from core.data import balance
 from core.data.datasets import TRAIN, VALIDATION, Split
@@ -14,9 +15,12 @@ from core.runs.results import ProbeResult, RunResult
 from core.train.artifacts import finish
 from core.train.context import Context
 from core.train.extraction import extract
+from core.train.features import FeatureTable
 
 
-def _fit(ctx: Context, table, layer: str, split: Split | None = None, **options):
+def _fit(
+    ctx: Context, table: FeatureTable, layer: str, split: Split | None = None, **options: Any
+) -> advisor.LinearFit:
     split = split or ctx.split
     return advisor.fit_linear(
         table.rows((layer, "gap"), split.train),
@@ -28,7 +32,7 @@ def _fit(ctx: Context, table, layer: str, split: Split | None = None, **options)
     )
 
 
-def run_probe(ctx: Context, base) -> tuple[ProbeResult, str]:
+def run_probe(ctx: Context, base: Any) -> tuple[ProbeResult, str]:
     """The measurement, on a stratified sample of at most probe_max_per_class pictures per
     class (the advice still counts the whole dataset's size)."""
     sample = advisor.probe_sample(ctx.split, ctx.config.probe_max_per_class, ctx.config.seed)
@@ -50,7 +54,7 @@ def run_probe(ctx: Context, base) -> tuple[ProbeResult, str]:
     return result, store_mod.DONE
 
 
-def run_linear(ctx: Context, base) -> tuple[RunResult, str]:
+def run_linear(ctx: Context, base: Any) -> tuple[RunResult, str]:
     from core.model.models import linear_image_model
 
     layer = ctx.config.layer
@@ -82,6 +86,8 @@ def run_linear(ctx: Context, base) -> tuple[RunResult, str]:
     )
     model = linear_image_model(base, layer, fit.coef, fit.intercept, fit.mean, fit.scale)
     # the test images are scored only now, by the finished fit
-    test = fit.probabilities(table.rows((layer, "gap"), ctx.split.test)) if ctx.split.test else None
+    score = fit.probabilities
+    assert score is not None  # fit_linear always gives its fitted classifier
+    test = score(table.rows((layer, "gap"), ctx.split.test)) if ctx.split.test else None
     result = finish(ctx, model, fit.val_probabilities, epochs_run=1, test_probabilities=test)
     return result, store_mod.DONE

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +31,10 @@ from core.runs import live
 from core.runs import store as store_mod
 from core.runs.results import LrFindResult
 from core.train.context import Context
+
+if TYPE_CHECKING:  # both import Keras: the pages use this module's pure part
+    from core.train.batches import ArrayRows
+    from core.train.phases import Network
 
 START_RATE = 1e-7
 END_RATE = 1.0
@@ -133,7 +138,7 @@ class _Sweep:
 
 
 # -- the Keras part (the worker only) -------------------------------------------------------
-def run_lr_find(ctx: Context, net) -> tuple[LrFindResult, str]:
+def run_lr_find(ctx: Context, net: Network) -> tuple[LrFindResult, str]:
     """The range test of the strategy's first Keras phase on `net` (core.train.phases.Network, its
     head adapted); returns the result and the run's final status."""
     from core.model import models
@@ -170,7 +175,9 @@ def _two_digits(rate: float | None) -> float | None:
     return None if rate is None else float(f"{rate:.2g}")
 
 
-def _model_and_batches(ctx: Context, net, blocks: int):
+def _model_and_batches(
+    ctx: Context, net: Network, blocks: int
+) -> tuple[Any, ArrayRows, str]:  # (Keras model, its batches, what it trains on)
     """The phase's trainable model and its shuffled training batches: on cached features of
     the last frozen layer when there is one, else on the (decoded, cached) images."""
     from core.model import models
@@ -189,7 +196,7 @@ def _model_and_batches(ctx: Context, net, blocks: int):
     return model, data, f"cached features of {cut}"
 
 
-def _sweep(ctx: Context, model, data, phase: str) -> _Sweep:
+def _sweep(ctx: Context, model: Any, data: ArrayRows, phase: str) -> _Sweep:
     """One training step per rate, cycling (and reshuffling) the batches; ends early when the
     loss diverges or a stop is asked for."""
     rates = sweep_rates()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from core.train.context import Context
 from core.train.extraction import extract, image_batches
 from core.train.features import ExtractionStopped
 from core.train.resume import START, ResumePoint, ResumeState
+
+if TYPE_CHECKING:  # imports Keras
+    from core.train.callbacks import ReportToStore
 
 STOPPED, DIVERGED = "stopped", "diverged"  # FitInterrupted reasons
 
@@ -161,7 +164,7 @@ def _cached_trainer(ctx: Context, net: Network, cut: str) -> _Trainer:
     )
     val_data = table.batches(output, ctx.split.validation, batch_size, targets(ctx, VALIDATION))
 
-    def fit(**kwargs):
+    def fit(**kwargs: Any) -> Any:  # Keras' History
         return model.fit(train_data, validation_data=val_data, shuffle=False, **kwargs)
 
     return _Trainer(model, fit)
@@ -174,7 +177,7 @@ def _image_trainer(ctx: Context, net: Network, phase: strategies.Phase) -> _Trai
     augment = models.image_augmentation(cfg.augment_kind, cfg.seed) if cfg.augment else None
     model = models.image_model(net.base, net.head, augment=augment, name=f"train_{phase.name}")
 
-    def fit(**kwargs):  # images decoded once; augmentation runs on tensors, inside the model
+    def fit(**kwargs: Any) -> Any:  # images decoded once; augmentation: on tensors, in the model
         train_data = image_batches(ctx, ctx.split.train, targets(ctx, TRAIN), cfg.seed)
         val_data = image_batches(ctx, ctx.split.validation, targets(ctx, VALIDATION))
         return model.fit(train_data, validation_data=val_data, shuffle=False, **kwargs)
@@ -182,7 +185,7 @@ def _image_trainer(ctx: Context, net: Network, phase: strategies.Phase) -> _Trai
     return _Trainer(model, fit)
 
 
-def compile_phase(ctx: Context, model, phase: strategies.Phase) -> None:
+def compile_phase(ctx: Context, model: Any, phase: strategies.Phase) -> None:
     """Loss, accuracy and the phase's optimizer (the strategy table's or the run's override)."""
     from core.model import models
 
@@ -197,7 +200,7 @@ def compile_phase(ctx: Context, model, phase: strategies.Phase) -> None:
 
 def _reporter(
     ctx: Context, net: Network, p: PhasePlan, start: PhaseStart, steps: int, state: ResumeState
-):
+) -> ReportToStore:
     """Progress, stop and divergence checks, epoch metrics; saves resume state per epoch."""
     from core.train.callbacks import ReportToStore
 
@@ -245,7 +248,7 @@ def timings(ctx: Context) -> tuple[live.PhaseTiming, ...]:
     return tuple(out)
 
 
-def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list:
+def _keras_callbacks(ctx: Context, phase: strategies.Phase) -> list[Any]:  # Keras callbacks
     """NaN guard, best-epoch checkpoint, learning-rate decay, early stopping, TensorBoard."""
     import keras
 

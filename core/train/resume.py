@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from core.platform.fileio import atomic_write_text, write_atomically
 
@@ -34,7 +35,7 @@ class ResumeState:
         self.folder = run_folder / "resume"
         self.state_path = self.folder / "state.json"
 
-    def save(self, model, point: ResumePoint) -> None:
+    def save(self, model: Any, point: ResumePoint) -> None:
         name = point.weights_name()
         write_atomically(
             self.folder / name,
@@ -56,7 +57,7 @@ class ResumeState:
             return None
         return ResumePoint(**state), weights
 
-    def resume(self, model) -> ResumePoint:
+    def resume(self, model: Any) -> ResumePoint:
         """Load the last saved weights into `model` and say where to continue (or START)."""
         saved = self.load()
         if saved is None:
@@ -65,7 +66,7 @@ class ResumeState:
         model.load_weights(weights)
         return point
 
-    def restore(self, model, fallback: list) -> None:
+    def restore(self, model: Any, fallback: list[Any]) -> None:  # Keras model, its weights
         """The last finished epoch's weights, else `fallback` (weights before training)."""
         saved = self.load()
         if saved:

@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.data.datasets import DatasetError
 from core.model import device, vgg16
@@ -111,9 +112,10 @@ def _execute(store: Store, run_id: str) -> str:
 def _causes(exc: BaseException) -> list[BaseException]:
     """The exception and those it was raised from or while handling (Keras wraps errors)."""
     chain: list[BaseException] = []
-    while exc is not None and exc not in chain:
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
     return chain
 
 
@@ -154,7 +156,7 @@ def _record(
 ) -> None:
     """The final status, its message as progress, the result and the saved model's file."""
     extra = {"result": result} if result is not None else {}
-    message = status if status != store_mod.FAILED else error
+    message = status if status != store_mod.FAILED else error or ""  # no error: no message
     store.finish(
         run_id,
         status,
@@ -170,7 +172,7 @@ def _fail(store: Store, run_id: str, message: str, folder: Path) -> str:
     return store_mod.FAILED
 
 
-def _model_fields(folder: Path) -> dict:
+def _model_fields(folder: Path) -> dict[str, Any]:
     model = folder / "model.keras"
     if not model.exists():
         return {}
@@ -227,7 +229,7 @@ def training_task(ctx: Context, resume: bool = False) -> tuple[RunResult, str]:
     return result, outcome.status
 
 
-def _dense_network(ctx: Context, base) -> Network:
+def _dense_network(ctx: Context, base: Any) -> Network:
     """A dense head adapted to the bottleneck features, and base + head as one model (the
     model that is saved, never augmented)."""
     from core.model import models
