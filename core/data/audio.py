@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 from PIL import Image
-from scipy.signal import resample_poly
 
 from core.data import datasets
 from core.data.datasets import IGNORED_NAMES, DatasetError
@@ -174,6 +173,10 @@ def read_audio(path: str | Path, sr: int, max_seconds: float | None = None) -> n
         raise UnreadableAudio("the file holds NaN or infinite samples")
     mono = data.mean(axis=1, dtype=np.float32)
     if native_sr != sr:
+        # imported here: scipy.signal takes 1.5-3 s to import, which every scan (the CLI's
+        # `inspect` of an unchanged folder takes under a second otherwise) would pay
+        from scipy.signal import resample_poly
+
         common = math.gcd(int(native_sr), int(sr))
         mono = resample_poly(mono, sr // common, native_sr // common).astype(np.float32)
     return np.ascontiguousarray(mono, dtype=np.float32)

@@ -462,3 +462,11 @@ def test_every_cut_of_a_jpeg_or_png_is_refused_by_the_scan_check(tmp_path, kind)
         cut.write_bytes(data[:end])
         with pytest.raises(UnreadableImage, match="damaged or truncated|not an image|cannot read"):
             image_info(cut)
+
+
+def test_a_jpeg_with_a_long_trailer_is_complete(tmp_path):
+    """Phones append data after the picture's end marker (a motion photo's video)."""
+    path = tmp_path / "motion.jpg"
+    Image.fromarray(photo_like((48, 32))).save(path)
+    path.write_bytes(path.read_bytes() + bytes(range(256)) * 40)
+    assert image_info(path).width == 48
