@@ -444,14 +444,45 @@ def engine_from_args(args):
 
 
 # -- commands ---------------------------------------------------------------------------------
+class _ScanLines:
+    """A long scan's progress on stderr: one line rewritten in place on a terminal, else a
+    line every LOG_SECONDS; nothing for a scan done within the first QUIET_SECONDS."""
+
+    QUIET_SECONDS, TERMINAL_SECONDS, LOG_SECONDS = 1.0, 0.25, 10.0
+
+    def __init__(self, stream):
+        self.stream, self.shown = stream, 0.0
+        self.terminal = stream.isatty()
+
+    def __call__(self, progress) -> None:
+        from core.reports.report import scan_words
+
+        every = self.TERMINAL_SECONDS if self.terminal else self.LOG_SECONDS
+        finished = progress.done == progress.total
+        if progress.seconds < self.QUIET_SECONDS or (
+            progress.seconds - self.shown < every and not (finished and self.shown)
+        ):
+            return
+        self.shown = progress.seconds
+        end = "\n" if finished or not self.terminal else ""
+        print(
+            f"\r{scan_words(progress)}\033[K" if self.terminal else scan_words(progress),
+            end=end,
+            file=self.stream,
+            flush=True,
+        )
+
+
 def _scan_or_fail(folder: str, val_dir: str | None, home: str | None = None):
     """The dataset as the app sees it: images, or audio clips (a run renders their spectrograms),
     with the edits made on the Data page (the overlay kept in the studio home) applied."""
     from core.data import audio, datasets, overlay
+    from core.data.scan_cache import ScanCache
 
     edits = overlay.load(settings.home_path(home), folder)
+    cache = ScanCache(settings.home_path(home))  # the page's and the worker's: read once
     try:
-        found = audio.scan_dataset(folder, val_dir, edits=edits)
+        found = audio.scan_dataset(folder, val_dir, edits, cache, _ScanLines(sys.stderr))
     except datasets.DatasetError as exc:
         raise CliError(str(exc)) from None
     return found

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from core.data import samples
+from core.data.datasets import ScanProgress
 from core.model.weights import WeightsSpec
 from core.reports import references
 from core.runs import store as store_mod
@@ -184,6 +185,14 @@ def progress_view(run: Run) -> tuple[float | None, str]:
         return fraction, text + run_eta_words(p)
     message = p.message or STATUS_WORDS.get(run.status, run.status)
     return fraction, message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def scan_words(p: ScanProgress) -> str:
+    """'reading the dataset: 1,200 of 10,000 files, about 2 min 10 s left' (the CLI and the
+    Data page say it alike)."""
+    left = p.seconds_left
+    eta = f", about {duration(left)} left" if left is not None and p.done < p.total else ""
+    return f"reading the dataset: {p.done:,} of {p.total:,} files{eta}"
 
 
 def run_eta_words(p: Progress) -> str:

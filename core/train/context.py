@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.data import datasets, overlay
 from core.data.datasets import DatasetError, Split
+from core.data.scan_cache import ScanCache
 from core.model import device
 from core.model.weights import WeightsSpec
 from core.platform import settings
@@ -62,7 +63,7 @@ def prepare(
     store.update(run_id, progress=Progress("scanning", "reading the dataset"))
     manifest = _saved_manifest(config, folder / "manifest.json", resume)
     edits = _edits(store, config, manifest)
-    scan = datasets.scan(images, val_images, edits=edits)
+    scan = datasets.scan(images, val_images, edits=edits, cache=ScanCache(store.home))
     if not scan.ok:
         raise DatasetError("; ".join(scan.errors))
     split = _split(scan, config, manifest)
