@@ -268,10 +268,11 @@ def _layout(root: Path, val_dir: Path | None) -> list[tuple[Path, str | None]]:
     return [(root, None)]
 
 
-# Threads, not processes: the scan's work is hashing (hashlib releases the GIL) and reading
-# headers. Measured 2026-12-07 on the 2-core machine of README's figures, 160 12 MP JPEGs,
-# best of 3 (load from other work around 9): 1 thread 3.43 s, 2 threads 3.02 s, 4 threads
-# 2.57 s, 8 threads 1.90 s, 2 processes (forkserver) 3.04 s: I/O waits overlap too.
+# Threads, not processes: a file's check is hashing (hashlib releases the GIL), a header read
+# and, for formats other than JPEG and PNG, a decode (Pillow releases the GIL while decoding).
+# Measured 2026-12-07 on README's 2-core machine (shared, load ~14), 160 12 MP JPEGs, best of
+# 3: 1 thread 1.07 s, 2 threads 0.73 s, 4 threads 0.83 s, 8 threads 0.69 s, 2 processes
+# (forkserver, their start included) 1.15 s. Threads also overlap waits for a slow disk.
 SCAN_WORKERS = 8
 
 
