@@ -263,7 +263,8 @@ def _check_complete(image: Image.Image, path: Path) -> None:
     end-of-image marker say whether it is complete in under a millisecond. A full decode would
     not catch more: libjpeg only warns on flipped bits inside the entropy-coded data, and
     training replaces a picture that fails to decode after all (listing it). PNG: every chunk's
-    CRC up to IEND (Pillow's verify; no inflating). Other formats: the first frame decoded."""
+    CRC up to IEND (Pillow's verify; no inflating). Other formats: the first frame decoded
+    (a JPEG at reduced size: libjpeg still reads all of its data)."""
     try:
         if image.format in ("JPEG", "MPO"):
             complete = _jpeg_complete(path)
@@ -277,6 +278,7 @@ def _check_complete(image: Image.Image, path: Path) -> None:
             image.verify()
             return
         image.seek(0)
+        _draft(image, (1, 1))  # a JPEG the marker check does not know: at 1/8 scale
         image.load()
     except UnreadableImage:
         raise

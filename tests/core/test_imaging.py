@@ -470,3 +470,14 @@ def test_a_jpeg_with_a_long_trailer_is_complete(tmp_path):
     Image.fromarray(photo_like((48, 32))).save(path)
     path.write_bytes(path.read_bytes() + bytes(range(256)) * 40)
     assert image_info(path).width == 48
+
+
+def test_a_jpeg_the_marker_check_does_not_know_is_decoded_instead(tmp_path, monkeypatch):
+    monkeypatch.setattr(imaging, "_jpeg_complete", lambda path: None)  # e.g. arithmetic-coded
+    path = tmp_path / "a.jpg"
+    Image.fromarray(photo_like((640, 480))).save(path)
+    assert (image_info(path).width, image_info(path).height) == (640, 480)  # stored, not 1/8
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(UnreadableImage, match="damaged or truncated"):
+        image_info(cut)
