@@ -451,26 +451,29 @@ class _ScanLines:
     QUIET_SECONDS, TERMINAL_SECONDS, LOG_SECONDS = 1.0, 0.25, 10.0
 
     def __init__(self, stream):
-        self.stream, self.shown = stream, 0.0
+        self.stream, self.shown = stream, None  # seconds into the scan of the last line
         self.terminal = stream.isatty()
+
+    def _due(self, progress) -> bool:
+        if self.shown is None:
+            return progress.seconds >= self.QUIET_SECONDS
+        if progress.done == progress.total:
+            return True  # the last word, once something was said
+        every = self.TERMINAL_SECONDS if self.terminal else self.LOG_SECONDS
+        return progress.seconds - self.shown >= every
 
     def __call__(self, progress) -> None:
         from core.reports.report import scan_words
 
-        every = self.TERMINAL_SECONDS if self.terminal else self.LOG_SECONDS
-        finished = progress.done == progress.total
-        if progress.seconds < self.QUIET_SECONDS or (
-            progress.seconds - self.shown < every and not (finished and self.shown)
-        ):
+        if not self._due(progress):
             return
         self.shown = progress.seconds
-        end = "\n" if finished or not self.terminal else ""
-        print(
-            f"\r{scan_words(progress)}\033[K" if self.terminal else scan_words(progress),
-            end=end,
-            file=self.stream,
-            flush=True,
-        )
+        words = scan_words(progress)
+        if self.terminal:
+            end = "\n" if progress.done == progress.total else ""
+            print(f"\r{words}\033[K", end=end, file=self.stream, flush=True)
+        else:
+            print(words, file=self.stream, flush=True)
 
 
 def _scan_or_fail(folder: str, val_dir: str | None, home: str | None = None):
