@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,13 @@ class ScanCache:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=10)
-        connection.execute("PRAGMA journal_mode=WAL")  # the page reads while the worker writes
-        connection.execute(_SCHEMA)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")  # the page reads while the worker writes
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(_SCHEMA)
+        except sqlite3.Error:
+            connection.close()
+            raise
         return connection
 
     def known(self, kind: str, stamps: dict[Path, Stamp]) -> dict[Path, Found]:
@@ -81,7 +87,7 @@ class ScanCache:
         names = list(by_name)
         out: dict[Path, Found] = {}
         try:
-            with self._connect() as connection:
+            with closing(self._connect()) as connection:
                 for start in range(0, len(names), _BATCH):
                     batch = names[start : start + _BATCH]
                     rows = connection.execute(
@@ -94,28 +100,37 @@ class ScanCache:
                         path = by_name[name]
                         if stamps[path] == Stamp(size, mtime_ns):
                             out[path] = Found(*found)
-            connection.close()
         except (sqlite3.Error, OSError):
             return {}
         return out
 
     def remember(self, kind: str, found: Iterable[tuple[Path, Stamp, Found]]) -> None:
         """Keep what was read, each file under the stamp it had before it was read (a file
-        changed while being read is then read again next time)."""
+        changed while being read is then read again next time). A damaged cache file is
+        started afresh."""
         rows = [
             (str(path), kind, stamp.size, stamp.mtime_ns, CHECK_VERSION, *_fields(what))
             for path, stamp, what in found
         ]
         if not rows:
             return
-        try:
-            with self._connect() as connection:
-                connection.executemany(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
-            connection.close()
-        except (sqlite3.Error, OSError):
-            pass  # a cache not written costs a re-read next time, nothing else
+        for attempt in (1, 2):
+            try:
+                with closing(self._connect()) as connection, connection:
+                    connection.executemany(
+                        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    )
+                return
+            except sqlite3.DatabaseError:
+                if attempt == 1:
+                    self._remove()
+            except (sqlite3.Error, OSError):
+                return  # a cache not written costs a re-read next time, nothing else
+
+    def _remove(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with suppress(OSError):
+                self.path.with_name(self.path.name + suffix).unlink()
 
 
 def _fields(found: Found) -> tuple:

@@ -63,13 +63,15 @@ def test_a_changed_or_added_file_is_read_again_alone(tmp_path, reads):
     assert sizes["blue/new.png"][:2] == (8, 8)
 
 
-def test_a_damaged_cache_file_only_costs_a_reread(tmp_path, reads):
+def test_a_damaged_cache_file_costs_one_reread(tmp_path, reads):
     root = write_colour_dataset(tmp_path / "d", per_class=3)
     cache = ScanCache(tmp_path / "home")
     cache.path.parent.mkdir(parents=True)
     cache.path.write_bytes(np.random.default_rng(0).bytes(5000))
     found = datasets.scan(root, cache=cache)
     assert len(found.items) == 6 and len(reads) == 6
+    datasets.scan(root, cache=cache)  # the damaged file was started afresh
+    assert len(reads) == 6
 
 
 def test_progress_counts_files_and_cached_ones(tmp_path):
