@@ -12,6 +12,9 @@ from synthetic import write_colour_dataset
 
 from core.data import datasets
 from core.data.scan_cache import ScanCache
+from core.runs.config import RunConfig
+from core.runs.store import Store
+from core.train import context
 
 
 @pytest.fixture
@@ -83,3 +86,15 @@ def test_progress_counts_files_and_cached_ones(tmp_path):
     seen.clear()
     datasets.scan(root, cache=ScanCache(tmp_path / "home"), progress=seen.append)
     assert [(p.done, p.cached) for p in seen] == [(10, 10)]
+
+
+def test_a_run_records_its_long_scans_progress(tmp_path):
+    store = Store(tmp_path / "home")
+    run = store.create(RunConfig(dataset=str(tmp_path), strategy="head"))
+    update = context._scan_progress(store, run.id)
+    update(datasets.ScanProgress(10, 1000, 0, 0.5))  # within the first second: not yet
+    assert store.get(run.id).progress.stage != "scanning"
+    update(datasets.ScanProgress(400, 1000, 0, 2.0))
+    progress = store.get(run.id).progress
+    assert (progress.stage, progress.step, progress.steps) == ("scanning", 400, 1000)
+    assert progress.eta_seconds == 3.0
