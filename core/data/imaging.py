@@ -288,7 +288,7 @@ def _check_complete(image: Image.Image, path: Path) -> None:
 
 _JPEG_SCAN = 0xDA  # start of scan: entropy-coded data follows its header
 _JPEG_END = b"\xff\xd9"  # end of image: byte stuffing keeps it out of entropy-coded data
-_JPEG_TAIL = 1024
+_JPEG_TAIL = 1024  # bytes at the end where the end marker is looked for first
 _JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length field
 # start-of-frame markers of Huffman-coded JPEGs (baseline, extended, progressive): what
 # cameras and phones write. Others (arithmetic, lossless, hierarchical) are decoded instead.
