@@ -13,7 +13,7 @@ truncated and damaged files are refused per file with `UnreadableImage`: no othe
 type escapes from decoding a file, whatever its bytes.
 
 Thread-safe: nothing here changes global state after import (no `warnings.catch_warnings`,
-which is not thread-safe, while `datasets.scan` decodes from a thread pool).
+which is not thread-safe, while `datasets.scan` checks files from a thread pool).
 """
 
 from __future__ import annotations

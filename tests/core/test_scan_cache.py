@@ -98,3 +98,26 @@ def test_a_run_records_its_long_scans_progress(tmp_path):
     progress = store.get(run.id).progress
     assert (progress.stage, progress.step, progress.steps) == ("scanning", 400, 1000)
     assert progress.eta_seconds == 3.0
+
+
+def test_a_scan_stopped_halfway_keeps_what_it_read(tmp_path, monkeypatch):
+    root = write_colour_dataset(tmp_path / "d", per_class=5)
+    real = datasets._read_file
+    read: list = []
+
+    def failing_at_the_seventh(media, path):
+        if len(read) == 6:
+            raise RuntimeError("the scan was stopped")
+        read.append(path.name)
+        return real(media, path)
+
+    monkeypatch.setattr(datasets, "SAVE_EVERY", 3)
+    monkeypatch.setattr(datasets, "_read_file", failing_at_the_seventh)
+    with pytest.raises(RuntimeError):
+        datasets.scan(root, cache=ScanCache(tmp_path / "home"), workers=1)
+    read.clear()
+    monkeypatch.setattr(
+        datasets, "_read_file", lambda media, path: read.append(1) or real(media, path)
+    )
+    assert len(datasets.scan(root, cache=ScanCache(tmp_path / "home")).items) == 10
+    assert len(read) == 4  # the six read before the stop were kept
