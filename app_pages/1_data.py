@@ -14,7 +14,7 @@ from core.platform import settings
 from core.reports import charts
 from core.runs import speed
 from core.runs.config import RunConfig
-from ui import common, datafix, record
+from ui import common, datafix, record, scanning
 
 SOURCES = (
     "Built-in sample",
@@ -426,6 +426,8 @@ def show_dataset(folder: str) -> None:
     label = st.session_state.get(common.DATASET_LABEL) or Path(folder).name
     st.header(f"Current dataset: {common.md(label)}")
     st.caption(common.md(folder))
+    if not scanning.ready(folder, common.get_store().home):  # a long first scan: its progress
+        return
     try:
         found = common.scan(folder)
     except datasets.DatasetError as exc:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from core.data import audio, datasets, overlay, samples, session
 from core.data.imaging import UnreadableImage, load_pil_rgb
+from core.data.scan_cache import ScanCache
 from core.jobs import runs, worker
 from core.model import vgg16, weights_file
 from core.platform import settings
@@ -25,7 +26,7 @@ from core.runs import store as store_mod
 from core.runs import strategies, workspace
 from core.runs.config import RunConfig
 from core.runs.store import Run, Store
-from ui import bounds
+from ui import bounds, scanning
 
 log = logging.getLogger("studio.pages")
 POLL_SECONDS = 1.0
@@ -479,16 +480,20 @@ def image_size() -> int:
 
 
 @st.cache_data(show_spinner="Reading the dataset...", max_entries=32)
-def _scan(signature: tuple[str, int, int], edits: str) -> datasets.Scan:
-    return audio.scan_dataset(signature[0], edits=overlay.loads(edits))
+def _scan(signature: tuple[str, int, int], edits: str, home: str) -> datasets.Scan:
+    cache = ScanCache(home)
+    return audio.scan_dataset(signature[0], edits=overlay.loads(edits), cache=cache)
 
 
 def scan(folder: str) -> datasets.Scan:
     """audio.scan_dataset (images, or sound clips) with the dataset's edits applied (the
     overlay: relabelled and excluded files), cached by folder, the newest modification time
-    below it and the edits."""
-    edits = overlay.load(get_store().home, folder)
-    return _scan(session.folder_signature(folder), overlay.dumps(edits))
+    below it and the edits; files are read once per studio home (the scan cache, which the
+    worker and the CLI share). A page first asks `scanning.ready` so that a long first scan
+    runs in the background."""
+    home = get_store().home
+    edits = overlay.load(home, folder)
+    return _scan(session.folder_signature(folder), overlay.dumps(edits), str(home))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -517,7 +522,10 @@ def go_to(page: str, label: str, icon: str | None = None) -> None:
 
 
 def usable_scan(folder: str) -> datasets.Scan | None:
-    """The dataset's (cached) scan, or an error saying what to fix and None."""
+    """The dataset's (cached) scan, or an error saying what to fix and None; None with the
+    progress shown while a long first scan runs in the background."""
+    if not scanning.ready(folder, get_store().home):
+        return None
     with refusals("This dataset cannot be read") as refused:
         found = scan(folder)
     if refused:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.data import datasets, overlay
+from core.data.scan_cache import ScanCache
 from core.platform import hostinfo
 from core.platform.refusal import Refusal
 from core.reports import charts, comparison, report
@@ -123,7 +124,7 @@ def _fingerprint(store: Store, run: Run, scans: _Scans) -> str | None:
         roots = runfiles.image_roots(run.config, store.home)
         key = (roots, overlay.dumps(edits))
         if key not in scans:
-            scans[key] = datasets.scan(*roots, edits=edits)
+            scans[key] = datasets.scan(*roots, edits=edits, cache=ScanCache(store.home))
         split = datasets.split_from_manifest(scans[key], manifest)
     except (runfiles.RunFilesMissing, datasets.DatasetError, OSError, ValueError, KeyError):
         return None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.data import samples
+from core.data.datasets import ScanProgress
 from core.model.weights import WeightsSpec
 from core.reports import references
 from core.runs import store as store_mod
@@ -182,7 +183,20 @@ def progress_view(run: Run) -> tuple[float | None, str]:
             text += f", about {duration(p.eta_seconds)} left in this epoch"
         return fraction, text + run_eta_words(p)
     message = p.message or STATUS_WORDS.get(run.status, run.status)
+    if p.stage == "scanning" and steps:
+        message = _files_read_words(step or 0, steps, p.eta_seconds)
     return fraction, message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def scan_words(p: ScanProgress) -> str:
+    """'reading the dataset: 1,200 of 10,000 files, about 2 min 10 s left' (the CLI, the Data
+    page and a run's progress say it alike)."""
+    return _files_read_words(p.done, p.total, p.seconds_left)
+
+
+def _files_read_words(done: int, total: int, seconds_left: float | None) -> str:
+    eta = f", about {duration(seconds_left)} left" if seconds_left is not None else ""
+    return f"reading the dataset: {done:,} of {total:,} files{eta if done < total else ''}"
 
 
 def run_eta_words(p: Progress) -> str:

@@ -54,6 +54,12 @@ def test_progress_view_for_each_stage(tmp_path):
         },
     )
     assert report.progress_view(store.get(run.id)) == (0.25, "VGG16 features: 3/12 images.")
+    scanning = {"stage": "scanning", "message": "reading the dataset", "step": 2500}
+    store.update(run.id, progress={**scanning, "steps": 10_000, "eta_seconds": 130})
+    assert report.progress_view(store.get(run.id)) == (
+        0.25,
+        "Reading the dataset: 2,500 of 10,000 files, about 2 min 10 s left.",
+    )
     store.update(
         run.id,
         progress={
