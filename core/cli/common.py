@@ -49,7 +49,8 @@ class ScanLines:
     QUIET_SECONDS, TERMINAL_SECONDS, LOG_SECONDS = 1.0, 0.25, 10.0
 
     def __init__(self, stream: Any) -> None:
-        self.stream, self.shown = stream, None  # seconds into the scan of the last line
+        self.stream = stream
+        self.shown: float | None = None  # seconds into the scan of the last line
         self.terminal = stream.isatty()
 
     def _due(self, progress: Any) -> bool:

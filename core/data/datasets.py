@@ -372,8 +372,9 @@ def _read_all(
         for future in as_completed(futures):
             path = futures[future]
             fresh[path] = what, lasting = future.result()
-            if lasting and stamps[path]:
-                unsaved.append((path, stamps[path], what))
+            stamp = stamps[path]
+            if lasting and stamp:
+                unsaved.append((path, stamp, what))
             if len(unsaved) >= SAVE_EVERY:  # a scan stopped halfway keeps what it read
                 save()
             report()

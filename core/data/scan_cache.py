@@ -64,7 +64,7 @@ class Found:
 
 
 class ScanCache:
-    def __init__(self, home: str | os.PathLike):
+    def __init__(self, home: str | os.PathLike[str]) -> None:
         self.path = settings.cache_dir(Path(home)) / FILE_NAME
 
     def _connect(self) -> sqlite3.Connection:
@@ -133,5 +133,5 @@ class ScanCache:
                 self.path.with_name(self.path.name + suffix).unlink()
 
 
-def _fields(found: Found) -> tuple:
+def _fields(found: Found) -> tuple[str, int, int, str, str]:
     return found.sha256, found.width, found.height, found.mode, found.problem

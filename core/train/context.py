@@ -69,9 +69,9 @@ def prepare(
     store.update(run_id, progress=Progress("scanning", "reading the dataset"))
     manifest = _saved_manifest(config, folder / "manifest.json", resume)
     edits = _edits(store, config, manifest)
-    cache = ScanCache(store.home)  # files the page or the CLI read already are not read again
+    known = ScanCache(store.home)  # files the page or the CLI read already are not read again
     scan = datasets.scan(
-        images, val_images, edits=edits, cache=cache, progress=_scan_progress(store, run_id)
+        images, val_images, edits=edits, cache=known, progress=_scan_progress(store, run_id)
     )
     if not scan.ok:
         raise DatasetError("; ".join(scan.errors))
