@@ -519,6 +519,9 @@ def imagenet_downloadable() -> bool:
 
 # -- the workspace: what a reload or a second tab comes back to -------------------------------
 WORKSPACE_SEEN = "_workspace_seen"  # the workspace as this session last read or wrote it
+# session keys of chosen values that are not RunConfig fields: the per-phase optimizer and
+# learning rate widgets (ui.train_settings.optimizer_key / lr_key)
+CHOICE_KEY = re.compile(r"^(opt|lr)_[a-z]+_[a-z0-9_]+$")
 
 
 def current_workspace() -> workspace.Workspace:
@@ -534,6 +537,10 @@ def current_workspace() -> workspace.Workspace:
         ),
         train_run=state.get(TRAIN_RUN),
         compare_group=state.get(COMPARE_GROUP),
+        applied_advice=state.get(APPLIED_ADVICE),
+        choices=workspace.plain(
+            {k: state[k] for k in state if isinstance(k, str) and CHOICE_KEY.match(k)}
+        ),
     )
 
 
@@ -550,7 +557,9 @@ def restore_workspace() -> None:
             AUDIO_SOURCE: saved.audio_source,
             TRAIN_RUN: saved.train_run,
             COMPARE_GROUP: saved.compare_group,
+            APPLIED_ADVICE: saved.applied_advice,
             **saved.settings,
+            **{k: v for k, v in saved.choices.items() if CHOICE_KEY.match(k)},
         }
         for key, value in values.items():
             if value is not None and key not in st.session_state:

@@ -38,9 +38,10 @@ def optimizer_key(strategy: str, phase: str) -> str:
 def _reset_when_strategy_changes(spec: strategies.Strategy) -> None:
     """Another strategy (chosen here or on the Strategy page): its own defaults, not values
     chosen for the previous one."""
-    if st.session_state.get(SETTINGS_FOR) == spec.key:
-        return
+    before = st.session_state.get(SETTINGS_FOR)
     st.session_state[SETTINGS_FOR] = spec.key
+    if before in (None, spec.key):  # None: a new session, whose values the workspace restored
+        return
     for phase in spec.keras_phases:
         common.forget_kept(lr_key(spec.key, phase.name), optimizer_key(spec.key, phase.name))
 

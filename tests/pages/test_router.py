@@ -172,3 +172,51 @@ def test_image_size_typed_on_train_is_the_one_strategy_shows(store, tmp_path, mo
     assert at.number_input(key="_w_image_size@strategy").value == 32
     at.switch_page("app_pages/3_train.py").run()
     assert at.number_input(key="_w_image_size@train").value == 32
+
+
+def _router() -> AppTest:
+    return AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+
+
+def test_a_reload_keeps_the_strategy_chosen_over_the_advice_and_its_settings(store, digits):
+    """Issue 20 item 1: measured advice "linear", fine-tune chosen with 3 + 10 epochs and a
+    phase's learning rate; a reload (a new session) shows all of it, and the workspace file
+    says fine-tune."""
+    import json
+
+    from apptesting import queued_run
+
+    from core.runs import advisor
+    from core.runs import store as store_mod
+
+    probe = {"block3_pool": 0.91, "block4_pool": 0.84, "block5_pool": 0.62}
+    measured = queued_run(store, digits, task="probe")
+    store.finish(
+        measured.id,
+        store_mod.DONE,
+        result={"probe": probe, "advice": advisor.advise(50.0, probe).to_dict()},
+    )
+    first = _router()
+    first.session_state[common.DATASET] = str(digits)
+    first.session_state[common.IMAGE_SIZE] = 48
+    first.session_state[common.WEIGHTS] = "none"
+    first.run()
+    first.switch_page("app_pages/3_train.py").run()
+    assert first.selectbox(key="_w_strategy").value == "linear"  # the advice, applied once
+    first.selectbox(key="_w_strategy").set_value("finetune").run()
+    first.number_input(key="_w_epochs").set_value(3).run()
+    first.number_input(key="_w_finetune_epochs").set_value(10).run()
+    first.select_slider(key="_w_lr_finetune_finetune").set_value(3e-5).run()
+    no_exceptions(first)
+    saved = json.loads((store.home / "workspace.json").read_text())
+    assert saved["settings"]["strategy"] == "finetune"
+
+    again = _router().run()
+    again.switch_page("app_pages/3_train.py").run()
+    no_exceptions(again)
+    assert again.selectbox(key="_w_strategy").value == "finetune"
+    assert again.number_input(key="_w_epochs").value == 3
+    assert again.number_input(key="_w_finetune_epochs").value == 10
+    assert again.select_slider(key="_w_lr_finetune_finetune").value == 3e-5
+    saved = json.loads((store.home / "workspace.json").read_text())
+    assert saved["settings"]["strategy"] == "finetune"
