@@ -153,7 +153,7 @@ def run_label(run: Run) -> str:
 
 def owner_words(run: Run, me: str) -> str | None:
     """Who started a run, as seen from the browser session `me` (None: `me` did), with the
-    time it was queued: "started in another browser tab at 09:41"."""
+    time it was queued: "started in another browser at 09:41"."""
     if run.owner == me:
         return None
     at = time.strftime("%H:%M", time.localtime(run.created))
@@ -161,7 +161,7 @@ def owner_words(run: Run, me: str) -> str | None:
         return f"started from the command line at {at}"
     if run.owner is None:
         return f"started at {at} (where is not recorded: an older run)"
-    return f"started in another browser tab (or before this page was reloaded) at {at}"
+    return f"started in another browser at {at}"
 
 
 def progress_view(run: Run) -> tuple[float | None, str]:

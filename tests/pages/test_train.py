@@ -271,7 +271,7 @@ def test_stopping_another_sessions_run_names_it_and_asks_again(store, digits, mo
     store.claim_next(worker_pid=12345)
     at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
-    assert "started in another browser tab" in texts(at.caption)
+    assert "started in another browser at" in texts(at.caption)
     stop = at.button(key=f"train_stop_{run.id}")
     assert stop.label == "Stop someone else's run"
     stop.click().run()
@@ -491,3 +491,35 @@ def test_train_precision_setting_reaches_the_run_and_is_explained(store, digits,
     at.button(key="train_start").click().run()
     no_exceptions(at)
     assert store.list()[0].config.precision == "bfloat16"
+
+
+def test_a_reload_of_the_same_browser_owns_its_run(store, digits, monkeypatch):
+    """Issue 20 item 2: a run started in this browser is still this person's after a reload
+    (a new Streamlit session with the browser's cookie): a plain Stop, no "someone else's"."""
+    browser = "ab" * 16
+    monkeypatch.setattr(common, "browser_cookie", lambda: browser)
+    monkeypatch.setattr(worker, "worker_running", lambda home: True)
+    monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
+    first = _first_visit(digits)
+    first.button(key="train_start").click().run()
+    no_exceptions(first)
+    run = store.get(first.session_state[common.TRAIN_RUN])
+    assert run.owner == browser
+    store.claim_next(worker_pid=12345)
+    reloaded = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(reloaded)
+    assert reloaded.button(key=f"train_stop_{run.id}").label == "Stop"
+    assert "another browser" not in texts(reloaded.caption)
+
+
+def test_a_browser_without_the_cookie_gets_its_id_written_once(store, digits):
+    from apptesting import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    no_exceptions(at)
+    me = at.session_state[common.SESSION_ID]
+    [script] = [h.proto.body for h in at.sidebar.get("html")]
+    assert f"{common.BROWSER_COOKIE}={me}; path=/" in script
+    at.run()
+    assert not at.sidebar.get("html")  # written once per session
