@@ -17,6 +17,7 @@ restore_workspace()  # a reload or a new tab comes back to the last dataset and 
 remember_workspace()
 with st.sidebar:
     keep_browser_id()  # a reload of this browser is the same person (whose runs, uploads)
-sidebar.render()
 page.run()
 remember_workspace()  # settings the page itself set (not only those of widget callbacks)
+# after the page, so it tells what the page has just set (a dataset extracted, a run picked)
+sidebar.render()

@@ -532,6 +532,7 @@ def body() -> None:
     if run is None:
         st.caption("No run yet: click 'Start training'.")
         return
+    common.shown_runs([run.id])
     if run.active:
         common.watch(SEEN_ACTIVE, run.id)
         common.poll(lambda: show_live(run.id), active=True)

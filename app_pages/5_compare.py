@@ -272,6 +272,7 @@ def side_by_side(store) -> None:
     if not chosen:
         st.caption("Pick at least one run.")
         return
+    common.shown_runs(chosen)
     any_active = any(store.get(i).active for i in chosen)
     if any_active:
         common.watch(SEEN_ACTIVE, True)

@@ -38,6 +38,7 @@ STRATEGY = "strategy"
 UNFREEZE = "unfreeze_blocks"
 LAYER = "layer"
 TRAIN_RUN = "train_run_id"
+SHOWN_RUNS = "_shown_runs"  # the run(s) the page drew last: the sidebar names the same
 COMPARE_GROUP = "compare_group"
 FLASH = "_flash"
 APPLIED_ADVICE = "_applied_advice"  # the measurement whose advice last set the strategy
@@ -182,7 +183,14 @@ def pick_run(label: str, runs: list[Run], key: str, preferred: str | None = None
     default = preferred if preferred in labels else runs[0].id
     if st.session_state.get(key) not in labels:
         st.session_state[key] = default
-    return st.selectbox(label, list(labels), format_func=labels.__getitem__, **kept(key, default))
+    chosen = st.selectbox(label, list(labels), format_func=labels.__getitem__, **kept(key, default))
+    shown_runs([chosen])
+    return chosen
+
+
+def shown_runs(run_ids: list[str]) -> None:
+    """Note the run(s) this page shows, for the sidebar (drawn after the page) to name."""
+    st.session_state[SHOWN_RUNS] = list(run_ids)
 
 
 def pick_runs(label: str, runs: list[Run], key: str, default: list[str]) -> list[str]:

@@ -103,10 +103,12 @@ def run_status() -> None:
         live = [r for r in active if r.status in store_mod.LIVE]
         show_active((live or active)[0], waiting=len(active) - 1)
         return
-    last = st.session_state.get(common.TRAIN_RUN)
-    if last:
+    shown = st.session_state.get(common.SHOWN_RUNS) or [st.session_state.get(common.TRAIN_RUN)]
+    if len(shown) > 1:
+        st.caption(f"Runs: {len(shown)} compared (see the Compare page)")
+    elif shown[0]:
         try:
-            st.caption(f"Run: {common.md(report.run_label(store.get(last)))}")
+            st.caption(f"Run: {common.md(report.run_label(store.get(shown[0])))}")
         except KeyError:
             pass
 

@@ -220,3 +220,31 @@ def test_a_reload_keeps_the_strategy_chosen_over_the_advice_and_its_settings(sto
     assert again.select_slider(key="_w_lr_finetune_finetune").value == 3e-5
     saved = json.loads((store.home / "workspace.json").read_text())
     assert saved["settings"]["strategy"] == "finetune"
+
+
+def test_the_sidebar_names_the_dataset_a_page_just_chose(store, digits, tmp_path, monkeypatch):
+    """Issue 20 item 3: a dataset chosen in the page's own run (a folder typed, a zip
+    extracted) is the sidebar's dataset on that same rerun, not "none chosen yet"."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    at = _router().run()
+    at.switch_page("app_pages/1_data.py").run()
+    at.radio(key="_w_data_source").set_value(at.radio(key="_w_data_source").options[2]).run()
+    at.text_input(key="data_folder_path").set_value(str(digits)).run()
+    at.button(key="data_use_folder").click().run()
+    no_exceptions(at)
+    assert f"Dataset: folder {common.md(digits.name)}" in texts(at.sidebar.caption)
+
+
+def test_the_sidebar_names_the_run_the_page_shows(store, digits):
+    """Issue 20 item 3: the sidebar's "Run:" is the run the page shows (Runs page: the one
+    picked), not an older one the Train page showed."""
+    older = finished_run(store, digits, strategy="head")
+    newer = finished_run(store, digits, strategy="linear")
+    at = _router()
+    at.session_state[common.TRAIN_RUN] = older.id
+    at.run()
+    at.switch_page("app_pages/6_runs.py").run()
+    at.selectbox(key="_w_runs_picked").set_value(newer.id).run()
+    no_exceptions(at)
+    sidebar = texts(at.sidebar.caption)
+    assert common.md(newer.id) in sidebar and common.md(older.id) not in sidebar
