@@ -301,15 +301,19 @@ def test_bars(runs: Iterable[Run]) -> tuple[list[str], list[float], list[tuple]]
 
 def compare_caution(runs: Iterable[Run]) -> str | None:
     """The caution of the compared run with the widest test interval (the one that limits
-    what the table can tell apart), or the no-test-side caution, or None."""
-    results = [r.training_result for r in runs if r.training_result is not None]
-    cautious = [r for r in results if r.caution]
+    what the table can tell apart), or the no-test-side caution, or None; it names its run,
+    so its numbers are never read as another run's (seen: the loser's interval under the
+    winner's sentence)."""
+    cautious = [r for r in runs if r.training_result is not None and r.training_result.caution]
     if not cautious:
         return None
-    widest = max(
-        cautious, key=lambda r: r.test_interval[1] - r.test_interval[0] if r.test_interval else 1.0
-    )
-    return widest.caution
+
+    def width(run: Run) -> float:
+        interval = run.training_result.test_interval
+        return interval[1] - interval[0] if interval else 1.0
+
+    widest = max(cautious, key=width)
+    return f"{series_name(widest)}: {widest.training_result.caution}"
 
 
 def to_csv(rows: list[dict]) -> str:

@@ -510,7 +510,9 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
 
     # 9. Compare: the finished run is selected, its curve drawn and marked best.
     nav(page, "Compare")
-    expect(page.get_by_text("Best so far: Fine-tune the top blocks")).to_be_visible(timeout=UI)
+    expect(page.get_by_text("Best of the selected runs: Fine-tune the top blocks")).to_be_visible(
+        timeout=UI
+    )
     compared = wait_for_chart(page, "Validation accuracy per epoch")
     assert len(compared["traces"]) == 1 and run.id[-6:] in compared["traces"][0]["name"]
     assert len(compared["traces"][0]["x"]) == run.result.epochs_run
@@ -533,7 +535,7 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     expect(sidebar).to_contain_text("No pretrained weights")
     reloaded = wait_for_chart(page, "Validation accuracy per epoch")
     assert len(reloaded["traces"]) == 2, reloaded["traces"]
-    expect(page.get_by_text("Best so far:")).to_be_visible(timeout=UI)
+    expect(page.get_by_text("Best of the selected runs:")).to_be_visible(timeout=UI)
     snap(page, shots, "compare_after_reload.png")
     nav(page, "Train")
     open_settings(page)
@@ -628,7 +630,7 @@ def compare_two_strategies(page, home: Path, shots: Path, lap) -> None:
         statuses=store_mod.ACTIVE, group_id=group
     ):
         page.wait_for_timeout(500)
-    expect(page.get_by_text("Best so far:")).to_be_visible(timeout=WORK)
+    expect(page.get_by_text("Best of the selected runs:")).to_be_visible(timeout=WORK)
     lap("comparison stopped")
     statuses = {r.strategy: r.status for r in Store(home).list(group_id=group)}
     assert statuses == {"head": "done", "finetune": "stopped"}, statuses

@@ -131,7 +131,8 @@ def test_compare_rows_rank_by_test_accuracy_not_validation(tmp_path):
     rows = report.compare_rows(runs)
     assert [r["best"] for r in rows] == ["", report.BEST_MARK]
     assert rows[0]["test_interval"] == "70%–87%"
-    assert report.compare_caution(runs) == "Only 60 test images"
+    # the caution names its run: its numbers are not the winner's
+    assert report.compare_caution(runs) == f"{report.series_name(runs[0])}: Only 60 test images"
     assert "85.0% test accuracy" in report.run_label(runs[1])
     names, accuracies, intervals = report.test_bars(runs)
     assert accuracies == [0.80, 0.85] and intervals[1] == (0.76, 0.91)
