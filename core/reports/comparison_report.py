@@ -300,7 +300,8 @@ def _run_section(entry: RunEntry) -> str:
     result = run.training_result
     if result and result.per_class:
         rows = [(c.name, c.precision, c.recall, c.f1, c.support) for c in result.per_class]
-        parts.append(_table(("class", "precision", "recall", "F1", "validation images"), rows))
+        side = f"{result.evaluated_on} images"  # the side the counts are of (test, mostly)
+        parts.append(_table(("class", "precision", "recall", "F1", side), rows))
     if entry.versions:
         parts.append(_table(("library", "version"), sorted(entry.versions.items())))
     return "".join(parts) + "</section>"

@@ -61,7 +61,7 @@ def _run(
         "classes": [HOSTILE, "blue"],
     }
     if test is not None:
-        result.update(test_accuracy=test, test_loss=1.0 - test, test_images=4)
+        result.update(test_accuracy=test, test_loss=1.0 - test, test_images=4, evaluated_on="test")
     store.finish(run.id, store_mod.DONE, result=result, progress={"stage": "finished"})
     return store.get(run.id)
 
@@ -159,6 +159,9 @@ def test_strategies_are_ranked_by_the_held_out_test_score_shown_for_every_run(tm
     assert runs[1].id in table and runs[0].id not in table
     every = page[page.index("<h2>Every run</h2>") : page.index("<h2>Curves</h2>")]
     assert "<th>test accuracy</th>" in every and "0.700" in every and "0.900" in every
+    # issue 20 item 5: the per-class table holds the test side's counts, and says so
+    section = page[page.index("<h3>") :]
+    assert "<th>test images</th>" in section and "validation images" not in section
 
 
 def test_fingerprint_sees_the_files_through_the_runs_recorded_edits(tmp_path):
