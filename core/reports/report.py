@@ -193,7 +193,8 @@ def run_eta_words(p: Progress) -> str:
     if p.run_eta_seconds is None:
         return "."
     basis = "" if p.run_eta_measured else " (partly estimated)"
-    return f"; all phases: at most about {duration(p.run_eta_seconds)} left{basis}."
+    seconds = max(p.run_eta_seconds, p.eta_seconds or 0.0)  # never less than this epoch's
+    return f"; all phases: at most about {duration(seconds)} left{basis}."
 
 
 def per_class_rows(result: RunResult) -> list[dict]:
