@@ -11,7 +11,7 @@ from core.jobs import runs
 from core.model import augment_preview, device, vgg16, weights_file
 from core.model.weights import IMAGENET, NONE, WeightsSpec
 from core.reports import charts, glossary, report
-from core.runs import advisor, strategies
+from core.runs import advisor, live, strategies
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.store import Run
@@ -336,8 +336,9 @@ def show_curves(store, run: Run, only_with_points: bool = False) -> None:
     history, batches = store.epoch_history(run.id), store.batch_history(run.id)
     if only_with_points and not (history or batches):
         return
+    kept = None if run.active else live.kept_epoch(history)
     st.plotly_chart(
-        charts.training_curves(history, report.shared_references([run]), batches),
+        charts.training_curves(history, report.shared_references([run]), batches, kept),
         key=f"train_curves_{run.id}",
     )
 
@@ -357,6 +358,12 @@ def show_scores(run: Run, result) -> None:
         row.metric(label, value, help=glossary.explain(label.lower()), width="content")
     row.metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"), width="content")
     row.metric("Training time", report.duration(report.train_seconds(run)), width="content")
+    kept = live.kept_epoch(common.get_store().epoch_history(run.id))
+    if kept is not None:
+        st.caption(
+            f"Kept: epoch {kept}, the one with the lowest validation loss (marked on the "
+            "chart): these scores are that epoch's model, not the last epoch's."
+        )
     if result.test_interval is not None:
         st.caption(
             f"95% interval of the test accuracy: {report.interval_text(result)}, on "

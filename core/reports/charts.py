@@ -457,14 +457,44 @@ def _batch_loss_traces(batches: Sequence[BatchRecord]) -> list[go.Scatter]:
     ]
 
 
+def _mark_kept(fig: go.Figure, history: Sequence[EpochRecord], kept: int | None) -> None:
+    """The kept epoch: a dashed line across both sides and a star on its validation points."""
+    row = next((r for r in history if r.epoch == kept), None)
+    if row is None:
+        return
+    name = f"kept: epoch {kept}"
+    fig.add_vline(x=kept, line_dash="dash", line_color=VAL_COLOUR, opacity=0.6)
+    for col, key in ((1, "val_accuracy"), (2, "val_loss")):
+        if row.value(key) is None:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[kept],
+                y=[row.value(key)],
+                mode="markers+text" if col == 1 else "markers",
+                text=[name] if col == 1 else None,
+                textposition="bottom center",
+                name=name,
+                legendgroup="kept",
+                showlegend=col == 1,
+                marker=dict(symbol="star", size=14, color=VAL_COLOUR),
+            ),
+            row=1,
+            col=col,
+        )
+
+
 def training_curves(
     history: Sequence[EpochRecord],
     references: Iterable = (),
     batches: Sequence[BatchRecord] = (),
+    kept: int | None = None,
 ) -> go.Figure:
     """Train and validation accuracy (left) and loss (right) per epoch; on the loss side also
     the loss of each recorded batch, faint, and smoothed; phase changes as dotted lines;
-    published references as labelled dashed lines on the accuracy side."""
+    published references as labelled dashed lines on the accuracy side; `kept`, the epoch the
+    finished model is (core.runs.live.kept_epoch), as a line and a star named "kept: epoch N"
+    (its validation accuracy is the one reported, not the last point's)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
     for trace in _batch_loss_traces(batches) if batches else ():
         fig.add_trace(trace, row=1, col=2)
@@ -492,6 +522,7 @@ def training_curves(
             )
     for x, phase in _phase_starts(history):
         fig.add_vline(x=x, line_dash="dot", line_color="#777", annotation_text=_t(phase))
+    _mark_kept(fig, history, kept)
     _add_references(fig, references, row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)

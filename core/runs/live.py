@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.model import vgg16
+from core.runs.results import EpochRecord
 from core.runs.speed import Speed
 
 # The store keeps at most this many batch losses per run: about one per pixel of the chart's
@@ -70,6 +71,20 @@ def smoothed(values: Sequence[float], beta: float = SMOOTHING) -> list[float]:
     """Every value smoothed by a MovingAverage."""
     average = MovingAverage(beta)
     return [average.add(value) for value in values]
+
+
+# -- the epoch kept ----------------------------------------------------------------------------
+def kept_epoch(history: Sequence[EpochRecord]) -> int | None:
+    """The epoch whose weights the finished model has: each Keras phase ends by restoring its
+    epoch of lowest validation loss (EarlyStopping(restore_best_weights=True): the first
+    such epoch), and the last phase's is the model's. None without a validation loss."""
+    if not history:
+        return None
+    last_phase = history[-1].phase
+    scored = [r for r in history if r.phase == last_phase and r.val_loss is not None]
+    if not scored:
+        return None
+    return min(scored, key=lambda r: r.val_loss).epoch  # min keeps the first of equals
 
 
 # -- time left --------------------------------------------------------------------------------

@@ -137,3 +137,18 @@ def test_the_whole_runs_time_left_is_never_below_the_epochs():
         stage="training", epoch=13, epochs=13, eta_seconds=60.0, run_eta_seconds=10.0
     )
     assert report.run_eta_words(earlier).startswith("; all phases: at most about 1 min 00 s")
+
+
+def test_the_kept_epoch_is_the_last_phases_lowest_validation_loss():
+    from core.runs.results import EpochRecord
+
+    history = [
+        EpochRecord("head", 1, val_loss=0.2),  # lowest of all, but an earlier phase's
+        EpochRecord("finetune", 2, val_loss=0.5),
+        EpochRecord("finetune", 3, val_loss=0.4),
+        EpochRecord("finetune", 4, val_loss=0.4),  # as low, later: Keras keeps the first
+        EpochRecord("finetune", 5, val_loss=0.6),
+    ]
+    assert live.kept_epoch(history) == 3
+    assert live.kept_epoch([]) is None
+    assert live.kept_epoch([EpochRecord("head", 1)]) is None

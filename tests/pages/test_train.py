@@ -523,3 +523,25 @@ def test_a_browser_without_the_cookie_gets_its_id_written_once(store, digits):
     assert f"{common.BROWSER_COOKIE}={me}; path=/" in script
     at.run()
     assert not at.sidebar.get("html")  # written once per session
+
+
+def test_a_finished_run_says_and_marks_the_epoch_it_kept(store, digits):
+    """Issue 20 item 7: the reported validation accuracy is the kept epoch's (lowest
+    validation loss), not the last point's: the chart marks that epoch and the page says it."""
+    config = RunConfig(dataset=str(digits), strategy="head", image_size=48, weights="none")
+    run = store.create(config)
+    store.update(run.id, status=store_mod.RUNNING, started=run.created)
+    for epoch, (val_loss, val_accuracy) in enumerate(
+        ((0.9, 0.5), (0.6, 0.578), (0.8, 0.69)), start=1
+    ):
+        metrics = {"accuracy": 0.6, "loss": 0.7, "val_loss": val_loss}
+        metrics["val_accuracy"] = val_accuracy
+        store.add_metric(run.id, "epoch", "head", epoch, 4, metrics)
+    result = result_dict("head", 0.578, 0.6, 10.0)
+    store.finish(run.id, store_mod.DONE, result=result, progress={"stage": "finished"})
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    assert "Kept: epoch 2" in texts(at.caption)
+    curves = chart_titled(at, "Training curves")
+    [star] = [t for t in curves["data"] if t.get("name") == "kept: epoch 2" and t["showlegend"]]
+    assert star["x"] == [2] and star["y"] == [0.578]
