@@ -457,6 +457,49 @@ def _batch_loss_traces(batches: Sequence[BatchRecord]) -> list[go.Scatter]:
     ]
 
 
+LOSS_HEADROOM = 1.2  # the loss axis ends this far above the highest per-epoch loss
+
+
+def loss_axis_top(history: Sequence[EpochRecord], batches: Sequence[BatchRecord]) -> float | None:
+    """Where the loss axis ends when a batch's loss would stretch it: a little above the
+    per-epoch curves (seen: one early batch at 30 flattened every epoch curve). None: no
+    batch goes above that, or no epoch has ended yet (the axis fits everything)."""
+    losses = [v for r in history for v in (r.loss, r.val_loss) if v is not None]
+    if not losses or not batches:
+        return None
+    top = max(losses) * LOSS_HEADROOM
+    return top if max(b.loss for b in batches) > top else None
+
+
+def _clip_batch_spikes(
+    fig: go.Figure, history: Sequence[EpochRecord], batches: Sequence[BatchRecord]
+) -> None:
+    """Scale the loss axis to the epoch curves; batches above it are drawn off the top and
+    marked there by a triangle whose hover gives their real loss."""
+    top = loss_axis_top(history, batches)
+    if top is None:
+        return
+    spikes = [b for b in batches if b.loss > top]
+    fig.add_trace(
+        go.Scatter(
+            x=[b.position for b in spikes],
+            y=[top] * len(spikes),
+            customdata=[b.loss for b in spikes],
+            mode="markers",
+            name="batch loss above the axis",
+            legendgroup="batch spikes",
+            showlegend=False,
+            marker=dict(symbol="triangle-up", size=9, color=TRAIN_COLOUR),
+            cliponaxis=False,
+            hovertemplate="epoch %{x:.2f}: batch loss %{customdata:.3f} (off the axis)"
+            "<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_yaxes(range=[0, top], row=1, col=2)
+
+
 def _mark_kept(fig: go.Figure, history: Sequence[EpochRecord], kept: int | None) -> None:
     """The kept epoch: a dashed line across both sides and a star on its validation points."""
     row = next((r for r in history if r.epoch == kept), None)
@@ -523,6 +566,7 @@ def training_curves(
     for x, phase in _phase_starts(history):
         fig.add_vline(x=x, line_dash="dot", line_color="#777", annotation_text=_t(phase))
     _mark_kept(fig, history, kept)
+    _clip_batch_spikes(fig, history, batches)
     _add_references(fig, references, row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
