@@ -35,7 +35,7 @@ REFERENCE_COLOUR = "#2ca02c"
 NOT_COMPARABLE_COLOUR = "#9e9e9e"
 MARKER_COLOUR = "#d62728"
 SERIES_COLOURS = tuple(plotly.colors.qualitative.Plotly)  # hex, one per strategy
-SIMILARITY_Y = {"different": 0.5, "similar": 1.5}
+SIMILARITY_Y = {"different": 0.5, "similar": 1.5, advisor.UNCLEAR: 1.0}
 METRIC_NAMES = {
     "val_accuracy": "Validation accuracy",
     "val_loss": "Validation loss",
@@ -223,7 +223,7 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
     for cell in advisor.MATRIX:
         x0, x1 = (low, line) if cell.size == "small" else (line, high)
         y0 = 0.0 if cell.similarity == "different" else 1.0
-        here = cell.size == size and (similarity is None or cell.similarity == similarity)
+        here = cell.size == size and similarity in (None, advisor.UNCLEAR, cell.similarity)
         fig.add_shape(
             type="rect",
             x0=x0,
@@ -253,7 +253,13 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
     )
     measured = similarity in SIMILARITY_Y
     y = SIMILARITY_Y[similarity] if measured else 1.0
-    label = "this dataset" + ("" if measured else " (similarity not measured yet)")
+    label = "this dataset" + (
+        " (similarity not measured yet)"
+        if not measured
+        else " (too close to tell)"
+        if similarity == advisor.UNCLEAR
+        else ""
+    )
     fig.add_trace(
         go.Scatter(
             x=[here_x],
@@ -290,13 +296,25 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
     return _layout(fig, "Dataset size x similarity to ImageNet", height=420, showlegend=False)
 
 
-def probe_accuracies(probe: Mapping[str, float]) -> go.Figure:
-    """Linear-probe validation accuracy per VGG16 depth."""
+def probe_accuracies(
+    probe: Mapping[str, float], intervals: Mapping[str, Sequence[float]] | None = None
+) -> go.Figure:
+    """Linear-probe accuracy per VGG16 depth, with its 95% interval as error bars when the
+    measurement has one (advisor.Advice.intervals)."""
     names, values = list(probe), [float(v) for v in probe.values()]
+    error_y = None
+    if intervals and all(name in intervals for name in names):
+        error_y = dict(
+            type="data",
+            symmetric=False,
+            array=[intervals[n][1] - v for n, v in zip(names, values, strict=True)],
+            arrayminus=[v - intervals[n][0] for n, v in zip(names, values, strict=True)],
+        )
     fig = go.Figure(
         go.Bar(
             x=names,
             y=values,
+            error_y=error_y,
             text=[f"{v:.1%}" for v in values],
             textposition="outside",
             marker_color=TRAIN_COLOUR,
