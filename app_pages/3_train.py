@@ -8,14 +8,14 @@ import streamlit as st
 from core.data import datasets
 from core.data.imaging import UnreadableImage, load_pil_rgb
 from core.jobs import runs
-from core.model import augment_preview, device, vgg16, weights_file
+from core.model import augment_preview, device, weights_file
 from core.model.weights import IMAGENET, NONE, WeightsSpec
 from core.reports import charts, glossary, report
 from core.runs import advisor, live, strategies
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.store import Run
-from ui import common, take_away, train_settings
+from ui import common, take_away, train_settings, weights_upload
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
@@ -29,43 +29,18 @@ NO_PRETRAINED_COST = (
 
 
 # -- pretrained weights -----------------------------------------------------------------------
-def use_weights(setting: str) -> None:
-    """Make `setting` the weights runs use, and let the weights widgets show it."""
-    st.session_state[common.WEIGHTS] = setting
-    common.forget_kept("weights_kind", "weights_path")
-
-
 def continue_without() -> None:
     """Button callback: go on without pretrained weights."""
     st.session_state[WITHOUT_PRETRAINED] = True
-    use_weights("none")
+    weights_upload.use_weights("none")
 
 
-def install(upload) -> None:
-    """Check an uploaded weights file; keep it (and use it) only if VGG16 can load it."""
-    home = common.get_store().home
-    (verdict, saved), new = common.once_per_upload(
-        "_train_weights_uploads",
-        upload,
-        lambda: weights_file.install_upload(home, upload.name, upload.getvalue()),
-    )
-    if saved is None:
-        common.problem(
-            f"{verdict.message} Nothing was saved. Upload {vgg16.IMAGENET_NOTOP_FILE}"
-            ", or continue without pretrained weights.",
-            f"file {upload.name}, {upload.size:,} bytes, md5 {verdict.md5 or '-'}",
-        )
-    elif new:
-        use_weights("imagenet" if verdict.official else str(saved))
-        common.flash("success", f"{verdict.message} Runs now start from these weights.")
-        st.rerun()
-
-
-def weights_notice() -> None:
+def weights_notice() -> bool:
     """When this machine has no pretrained weights: say so, in plain words, with the two ways
-    on (upload the file, or go on without), before anything else on the page."""
+    on (upload the file, or go on without), before anything else on the page. True while that
+    choice is open (neither made): Start waits for it."""
     if common.weights_here().any_pretrained:
-        return
+        return False
     if st.session_state.get(WITHOUT_PRETRAINED):
         st.info(NO_PRETRAINED_COST + " To change that, upload the weights file:")
     else:
@@ -75,14 +50,7 @@ def weights_notice() -> None:
             "USB stick), or continue without them."
         )
     upload_col, without_col = st.columns(2)
-    upload = upload_col.file_uploader(
-        f"Upload the VGG16 weights file ({vgg16.IMAGENET_NOTOP_FILE})",
-        type=[suffix.lstrip(".") for suffix in weights_file.WEIGHTS_SUFFIXES],
-        key="train_weights_upload",
-        help=glossary.explain("pretrained weights"),
-    )
-    if upload is not None:
-        install(upload)
+    weights_upload.uploader("train_weights_upload", upload_col)
     if not st.session_state.get(WITHOUT_PRETRAINED):
         without_col.button(
             "Continue without pretrained weights",
@@ -92,6 +60,10 @@ def weights_notice() -> None:
             wrap=True,  # in a half-width column at 800 px the label was cut with an ellipsis
         )
         without_col.caption(NO_PRETRAINED_COST)
+    # open while no pretrained weights are chosen and going on without them was not either
+    # (the weights setting stays "none" until a file is uploaded)
+    chosen_none = WeightsSpec.parse(common.weights()).kind == NONE
+    return chosen_none and not st.session_state.get(WITHOUT_PRETRAINED)
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -484,11 +456,17 @@ def start_section(folder: str | None, active: list[Run]) -> None:
             f"Sounds from {common.md(Path(st.session_state[common.AUDIO_SOURCE]).name)}"
             " are trained on as spectrogram pictures."
         )
-    weights_notice()
+    choice_open = weights_notice()
     config, training_box = settings_form(folder, found)
     problems = start_problems(config)
     for problem in problems:
         common.problem(common.md(problem[:1].upper() + problem[1:]))
+    waiting = choice_open and config.weights_for_run().kind == NONE  # the notice says why
+    if waiting:
+        st.caption(
+            "Start is available once you upload the weights file or click 'Continue without "
+            "pretrained weights' above."
+        )
     if not problems and config.weights_for_run().kind == IMAGENET:
         if not common.weights_here().imagenet_cached:
             st.caption("The ImageNet weights (58 MB) are downloaded once, when the run starts.")
@@ -497,7 +475,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
         type="primary",
         icon=":material/play_arrow:",
         key="train_start",
-        disabled=bool(active) or bool(problems),
+        disabled=bool(active) or bool(problems) or waiting,
         on_click=start,
         args=(config.to_dict(),),
     )

@@ -12,7 +12,7 @@ from core.platform import hostinfo
 from core.reports import report
 from core.runs import store as store_mod
 from core.runs.store import Run
-from ui import common, model_loader
+from ui import common, model_loader, weights_upload
 
 # How often the sidebar's run status is redrawn. Each redraw costs the server ~0.2 s of CPU on
 # this 2-core machine (measured with the browser test: 4.4% of a core idle at one per 5 s,
@@ -51,8 +51,8 @@ def weights_status(spec: str) -> tuple[str, str]:
     if source.kind == "none":
         return "warning", (
             "No pretrained weights: VGG16 starts from random numbers, so "
-            "accuracy on small datasets will be poor. Upload the weights file on the Train "
-            "page to change that."
+            "accuracy on small datasets will be poor. Upload the weights file below to "
+            "change that."
         )
     if source.kind == "file":
         return "info", f"Weights: local file {source.path.name}"
@@ -60,7 +60,7 @@ def weights_status(spec: str) -> tuple[str, str]:
         return "info", "Weights: ImageNet (on this machine)"
     return "warning", (
         "Weights: ImageNet, not downloaded yet: the first run needs internet to "
-        "fetch them. Without internet, upload the weights file on the Train page."
+        "fetch them. Without internet, upload the weights file below."
     )
 
 
@@ -73,6 +73,9 @@ def _render() -> None:
     st.caption(f"Device: {device_line()}")
     kind, sentence = weights_status(common.weights())
     getattr(st, kind)(sentence)
+    if kind == "warning" and not common.weights_here().any_pretrained:
+        # on every page, before any dataset (the Train page's notice needs one)
+        weights_upload.uploader("sidebar_weights_upload")
     folder = common.current_dataset()
     if folder:
         label = st.session_state.get(common.DATASET_LABEL) or Path(folder).name

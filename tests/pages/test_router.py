@@ -248,3 +248,19 @@ def test_the_sidebar_names_the_run_the_page_shows(store, digits):
     no_exceptions(at)
     sidebar = texts(at.sidebar.caption)
     assert common.md(newer.id) in sidebar and common.md(older.id) not in sidebar
+
+
+def test_the_weights_file_can_be_uploaded_from_the_sidebar_before_any_dataset(store, tmp_path):
+    """Issue 20 item 10: the sidebar said "upload the weights file on the Train page", which
+    has no uploader until a dataset is chosen; the sidebar takes the file itself."""
+    from synthetic import write_vgg16_shaped_h5
+
+    at = _router().run()
+    no_exceptions(at)
+    assert "Upload the weights file below" in texts(at.sidebar.warning)
+    data = write_vgg16_shaped_h5(tmp_path / "mine.h5").read_bytes()
+    at.sidebar.get("file_uploader")[0].upload("mine.h5", data, "application/x-hdf5")
+    at.run()
+    no_exceptions(at)
+    assert at.session_state[common.WEIGHTS].endswith("mine.h5")
+    assert "Weights: local file mine.h5" in texts(at.sidebar.info)

@@ -9,6 +9,7 @@ import streamlit as st
 from apptesting import (
     CLASSES,
     HOSTILE_NAMES,
+    WITHOUT_WEIGHTS,
     assert_shown_escaped,
     chart_titled,
     finished_run,
@@ -31,7 +32,9 @@ from ui import common
 
 def test_train_with_an_active_run_disables_start_and_the_callback_refuses(store, digits):
     at = page(
-        "3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"}
+        "3_train.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     start = at.button(key="train_start")
@@ -58,6 +61,7 @@ def test_train_start_queues_one_run_with_the_settings(store, digits):
             common.WEIGHTS: "none",
             common.STRATEGY: "finetune",
         },
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     at.button(key="train_start").click().run()
@@ -291,6 +295,7 @@ def test_a_second_start_from_another_tab_is_refused(store, digits):
         page(
             "3_train.py",
             **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+            **WITHOUT_WEIGHTS,
         ).run()
         for _ in range(2)
     ]
@@ -323,9 +328,12 @@ def test_train_without_pretrained_weights_says_so_with_both_ways_on(store, digit
     assert _outside_expanders(at, "file_uploader", "train_weights_upload")
     assert _outside_expanders(at, "button", "train_without_pretrained")
     assert at.session_state[common.WEIGHTS] == "none"  # the default is what works here
-    assert not at.button(key="train_start").disabled  # and it can start at once
+    # issue 20 item 10: Start waits until one of the two ways is chosen, and says so
+    assert at.button(key="train_start").disabled
+    assert "Start is available once you upload the weights file" in texts(at.caption)
     at.button(key="train_without_pretrained").click().run()
     no_exceptions(at)
+    assert not at.button(key="train_start").disabled
     assert "from scratch" in texts(at.info) and "much lower accuracy" in texts(at.info)
     # chosen: the button gives way, the upload stays possible
     assert not [b for b in at.button if b.key == "train_without_pretrained"]
@@ -409,6 +417,7 @@ def test_train_image_size_is_visible_and_the_same_setting_as_strategy(store, dig
     at = page(
         "3_train.py",
         **{common.DATASET: str(digits), common.IMAGE_SIZE: strategy.session_state["image_size"]},
+        **WITHOUT_WEIGHTS,
     ).run()
     assert _outside_expanders(at, "number_input", "_w_image_size@train")
     assert at.number_input(key="_w_image_size@train").value == 64
@@ -481,7 +490,9 @@ def test_train_precision_setting_reaches_the_run_and_is_explained(store, digits,
     monkeypatch.setattr(device, "cpu_features", hostinfo.cpu_features)
     st.cache_resource.clear()  # the page reads the machine's plan once per server
     at = page(
-        "3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"}
+        "3_train.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     assert at.selectbox(key="_w_precision").value == RunConfig.default("precision")
@@ -501,6 +512,7 @@ def test_a_reload_of_the_same_browser_owns_its_run(store, digits, monkeypatch):
     monkeypatch.setattr(worker, "worker_running", lambda home: True)
     monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
     first = _first_visit(digits)
+    first.button(key="train_without_pretrained").click().run()
     first.button(key="train_start").click().run()
     no_exceptions(first)
     run = store.get(first.session_state[common.TRAIN_RUN])

@@ -4,7 +4,7 @@ curve and "Use this rate"."""
 
 from __future__ import annotations
 
-from apptesting import chart_titled, no_exceptions, page, queued_run, texts
+from apptesting import WITHOUT_WEIGHTS, chart_titled, no_exceptions, page, queued_run, texts
 
 from core.runs import store as store_mod
 from core.runs import strategies
@@ -20,6 +20,7 @@ def _page(dataset, **state):
     at = page(
         "3_train.py",
         **{common.DATASET: str(dataset), common.IMAGE_SIZE: 48, common.WEIGHTS: "none", **state},
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     return at
