@@ -93,9 +93,9 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
         {
             "phase": p.name,
             "VGG16 layers that train": ", ".join(trainable[p.name]) or "none (frozen)",
-            "optimizer": p.optimizer,
-            "learning rate": "closed form" if p.closed_form else f"{p.learning_rate:g}",
-            "epochs setting": p.epochs_setting.replace("_", " "),
+            "optimizer": "none: solved in one go" if p.closed_form else p.optimizer,
+            "learning rate": "none" if p.closed_form else f"{p.learning_rate:g}",
+            "epochs setting": "none" if p.closed_form else p.epochs_setting.replace("_", " "),
         }
         for p in spec.phases
     ]

@@ -137,15 +137,17 @@ def measured_advice(folder: str) -> advisor.Advice | None:
 
 
 def size_settings(spec: strategies.Strategy) -> dict:
-    """Epochs per phase and batch size, in one row."""
+    """Epochs per phase and batch size, in one row (a closed-form fit has no epochs)."""
     cols = st.columns(3)
-    epochs = cols[0].number_input(
-        "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
-        1,
-        500,
-        help=glossary.explain("epoch"),
-        **common.kept("epochs", RunConfig.default("epochs")),
-    )
+    epochs = common.setting("epochs")
+    if not spec.closed_form:
+        epochs = cols[0].number_input(
+            "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
+            1,
+            500,
+            help=glossary.explain("epoch"),
+            **common.kept("epochs", RunConfig.default("epochs")),
+        )
     finetune_epochs = RunConfig.default("finetune_epochs")
     if len(spec.phases) > 1:
         finetune_epochs = cols[1].number_input(
@@ -308,11 +310,24 @@ def show_curves(store, run: Run, only_with_points: bool = False) -> None:
     history, batches = store.epoch_history(run.id), store.batch_history(run.id)
     if only_with_points and not (history or batches):
         return
+    if run.config.strategy_spec.closed_form:
+        show_fit(run, history)
+        return
     kept = None if run.active else live.kept_epoch(history)
     st.plotly_chart(
         charts.training_curves(history, report.shared_references([run]), batches, kept),
         key=f"train_curves_{run.id}",
     )
+
+
+def show_fit(run: Run, history) -> None:
+    """What a closed-form fit has in place of curves: its features, its regularisation and
+    its fit time, and why there is no curve."""
+    st.caption(advisor.NO_CURVE)
+    seconds = history[-1].seconds if history else None
+    fitted = f"; fitted in {report.duration(seconds)}" if seconds is not None else ""
+    what = advisor.closed_form_words(run.config.layer)
+    st.caption(f"The classifier: {what[:1].upper() + what[1:]}{fitted}.")
 
 
 def show_scores(run: Run, result) -> None:

@@ -71,7 +71,10 @@ def phase_settings(spec: strategies.Strategy) -> dict:
     _reset_when_strategy_changes(spec)
     phases = spec.keras_phases
     if not phases:
-        st.caption("This strategy fits its classifier in closed form: no optimizer, no rate.")
+        st.caption(
+            "This strategy solves its classifier in one go (logistic regression): no "
+            "optimizer, no learning rate, no epochs."
+        )
         return dict(optimizers={}, learning_rates={})
     optimizers, learning_rates = {}, {}
     for col, phase in zip(st.columns(len(phases)), phases, strict=True):
@@ -92,13 +95,15 @@ def widgets(spec: strategies.Strategy) -> dict:
     )
     chosen = phase_settings(spec)
     unfreeze, layer = common.strategy_options(spec, RunConfig.default("layer"))
-    patience = st.number_input(
-        "Early-stopping patience (epochs without a better validation loss before a phase ends)",
-        1,
-        100,
-        help=glossary.explain("early stopping"),
-        **common.kept(PATIENCE, RunConfig.default(PATIENCE)),
-    )
+    patience = common.setting(PATIENCE)
+    if not spec.closed_form:  # no epochs, so nothing to stop early
+        patience = st.number_input(
+            "Early-stopping patience (epochs without a better validation loss before a phase ends)",
+            1,
+            100,
+            help=glossary.explain("early stopping"),
+            **common.kept(PATIENCE, RunConfig.default(PATIENCE)),
+        )
     return dict(
         chosen, unfreeze_blocks=int(unfreeze), layer=layer, early_stopping_patience=int(patience)
     )

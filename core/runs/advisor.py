@@ -28,6 +28,7 @@ UNCLEAR = "unclear"  # the layers' difference is inside the measurement's noise
 CV_FOLDS = 5  # stratified folds of the measured sample (fewer when a class has fewer pictures)
 CV_REPEATS = 3  # ... drawn this many times: 15 logistic fits per layer, on cached features
 CONFIDENCE = 0.95
+LOGISTIC_C = 1.0  # inverse strength of the L2 penalty of every linear fit (scikit-learn's C)
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,21 @@ class LinearFit:
     probabilities: Callable[[np.ndarray], np.ndarray] | None = None
 
 
+def closed_form_words(layer: str) -> str:
+    """What a closed-form fit is, for the settings shown in place of epochs and rates."""
+    width = vgg16.BLOCKS[vgg16.block_of(layer) - 1].filters
+    return (
+        f"logistic regression on the {width} averaged {layer} features (standardised), L2 "
+        f"regularisation C = {LOGISTIC_C:g}, solved in one go: no epochs, no learning rate"
+    )
+
+
+NO_CURVE = (
+    "A linear probe has no training curve: its classifier is solved in one go on VGG16's "
+    "features instead of being improved epoch after epoch, so there is one result, not a line."
+)
+
+
 def fit_linear(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -303,7 +319,10 @@ def fit_linear(
 
     scaler = StandardScaler().fit(x_train)
     classifier = LogisticRegression(
-        max_iter=2000, C=1.0, random_state=seed, class_weight="balanced" if balanced else None
+        max_iter=2000,
+        C=LOGISTIC_C,
+        random_state=seed,
+        class_weight="balanced" if balanced else None,
     )
     classifier.fit(scaler.transform(x_train), y_train)
 

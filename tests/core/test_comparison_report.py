@@ -180,3 +180,21 @@ def test_fingerprint_sees_the_files_through_the_runs_recorded_edits(tmp_path):
     as_bundled = runfiles.dataset_fingerprint(runfiles.hashed_manifest(split, manifest["edits"]))
     data = comparison_report.gather(store, [run], "t")
     assert data.entries[0].fingerprint == as_bundled
+
+
+def test_a_linear_probe_is_reported_by_its_fit_not_by_epochs_it_ignores(tmp_path):
+    """Issue 20 item 11: the report listed "epochs 8, 5" for a closed-form fit."""
+    from core.reports import html_report
+    from core.runs import advisor
+
+    store = Store(tmp_path / "home")
+    dataset = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=6, size=32)
+    run = _run(store, dataset, "linear", 0, 0.9, "g")
+    page = comparison_report.for_runs(store, [run])
+    section = page[page.index("<h3>") :]
+    assert "epochs (head, fine-tuning)" not in section and "learning rates" not in section
+    assert "L2 regularisation C = 1" in section and "512 averaged block5_pool" in section
+    data = html_report.ReportInput(run.id, run.config, {}, [], {}, "", {})
+    table = html_report._strategy(data)
+    assert "epochs" not in table.replace("no epochs", "")
+    assert advisor.closed_form_words("block3_pool").startswith("logistic regression on the 256")

@@ -15,6 +15,7 @@ from apptesting import (
     finished_run,
     no_exceptions,
     page,
+    plotly_specs,
     queued_run,
     result_dict,
     texts,
@@ -557,3 +558,28 @@ def test_a_finished_run_says_and_marks_the_epoch_it_kept(store, digits):
     curves = chart_titled(at, "Training curves")
     [star] = [t for t in curves["data"] if t.get("name") == "kept: epoch 2" and t["showlegend"]]
     assert star["x"] == [2] and star["y"] == [0.578]
+
+
+def test_a_linear_probe_shows_its_fit_not_settings_it_ignores(store, digits):
+    """Issue 20 item 11: no epochs or patience for a closed-form fit, and in place of a
+    one-dot chart its features, regularisation and fit time, with why there is no curve."""
+    at = page(
+        "3_train.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.STRATEGY: "linear"},
+        **WITHOUT_WEIGHTS,
+    ).run()
+    no_exceptions(at)
+    keys = {w.key for w in at.number_input}
+    assert "_w_epochs" not in keys and "_w_early_stopping_patience" not in keys
+    assert "solves its classifier in one go" in texts(at.caption)
+    config = RunConfig(dataset=str(digits), strategy="linear", image_size=48, weights="none")
+    run = store.create(config)
+    store.add_metric(run.id, "epoch", "fit", 1, 1, {"val_accuracy": 0.9, "seconds": 2.5})
+    result = result_dict("linear", 0.9, 0.3, 2.5)
+    store.finish(run.id, store_mod.DONE, result=result, progress={"stage": "finished"})
+    at = page("3_train.py", **{common.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    shown = texts(at.caption)
+    assert "no training curve" in shown and "L2 regularisation C = 1" in shown
+    assert "fitted in 2" in shown
+    assert not [s for s in plotly_specs(at) if "Training curves" in str(s["layout"])]
