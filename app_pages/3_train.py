@@ -287,7 +287,7 @@ def show_live(run_id: str) -> None:
         show_finished(run)
         return
     st.markdown(f"**{common.md(report.run_label(run))}**")
-    fraction, text = report.progress_view(run)
+    fraction, text = common.progress_of(run)
     st.progress(fraction if fraction is not None else 0.0, text=text)
     if run.status == store_mod.STOPPING:
         st.caption("Stopping at the end of the current batch...")

@@ -138,7 +138,7 @@ def show_waiting(waiting: list[Run]) -> None:
     st.info(f"{len(waiting)} run(s) still to finish; the table fills in as they end.")
     live = [r for r in waiting if r.status in store_mod.LIVE]
     for run in (live or waiting)[:1]:
-        fraction, text = report.progress_view(run)
+        fraction, text = common.progress_of(run)
         st.progress(
             fraction if fraction is not None else 0.0,
             text=f"{report.strategy_title(run.strategy)}: {text}",

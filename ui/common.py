@@ -163,12 +163,20 @@ def rerun_if_ended(key: str, token: object) -> None:
         st.rerun()
 
 
+def progress_of(run: Run) -> tuple[float | None, str]:
+    """report.progress_view, knowing how many active runs were queued before this one."""
+    ahead = None
+    if run.status == store_mod.QUEUED:
+        ahead = sum(1 for r in active_runs(get_store()) if r.created < run.created)
+    return report.progress_view(run, ahead)
+
+
 def side_run_progress(run_id: str, doing: str, seen_key: str) -> None:
     """From a polling fragment: a measurement's or a map's progress ('Measuring: ...') while it
     runs; once it has ended, the whole page is redrawn with its result (rerun_if_ended)."""
     run = get_store().get(run_id)
     if run.active:
-        fraction, text = report.progress_view(run)
+        fraction, text = progress_of(run)
         st.info(f"{doing}: {md(text)}")
         if fraction is not None:
             st.progress(fraction)

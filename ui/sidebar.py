@@ -117,7 +117,7 @@ def run_status() -> None:
 
 
 def show_active(run: Run, waiting: int) -> None:
-    fraction, text = report.progress_view(run)
+    fraction, text = common.progress_of(run)
     where = "Compare" if run.group_id else report.task_page(run)
     st.caption(f"Run: {common.md(report.run_title(run))} (see the {where} page)")
     st.progress(fraction if fraction is not None else 0.0, text=common.md(text))

@@ -35,6 +35,9 @@ REFERENCE_COLOUR = "#2ca02c"
 NOT_COMPARABLE_COLOUR = "#9e9e9e"
 MARKER_COLOUR = "#d62728"
 SERIES_COLOURS = tuple(plotly.colors.qualitative.Plotly)  # hex, one per strategy
+# one per class on the map: Streamlit's theme otherwise drew two classes in two blues
+CLASS_COLOURS = tuple(plotly.colors.qualitative.D3)
+MANY_CLASS_COLOURS = tuple(plotly.colors.qualitative.Dark24)
 SIMILARITY_Y = {"different": 0.5, "similar": 1.5, advisor.UNCLEAR: 1.0}
 METRIC_NAMES = {
     "val_accuracy": "Validation accuracy",
@@ -138,7 +141,8 @@ def data_map(
     by_class: dict[str, list[tuple[str, float, float]]] = {}
     for rel, label, x, y in points:
         by_class.setdefault(label, []).append((rel, x, y))
-    for label, rows in by_class.items():
+    palette = CLASS_COLOURS if len(by_class) <= len(CLASS_COLOURS) else MANY_CLASS_COLOURS
+    for index, (label, rows) in enumerate(by_class.items()):
         fig.add_trace(
             go.Scatter(
                 x=[r[1] for r in rows],
@@ -148,7 +152,7 @@ def data_map(
                 customdata=[r[0] for r in rows],
                 hovertext=[f"{_t(r[0])}<br>class {_t(label)}" for r in rows],
                 hoverinfo="text",
-                marker=dict(size=7, opacity=0.8),
+                marker=dict(size=7, opacity=0.8, color=palette[index % len(palette)]),
             )
         )
     marked = [(rel, x, y) for rel, _, x, y in points if wrong and rel in wrong]

@@ -164,10 +164,16 @@ def owner_words(run: Run, me: str) -> str | None:
     return f"started in another browser at {at}"
 
 
-def progress_view(run: Run) -> tuple[float | None, str]:
-    """(fraction for a progress bar or None, one sentence) from a run's progress record."""
+def progress_view(run: Run, ahead: int | None = None) -> tuple[float | None, str]:
+    """(fraction for a progress bar or None, one sentence) from a run's progress record;
+    `ahead`: how many active runs were queued before this one, when known (seen: "waiting
+    for the runs queued before this one" with none queued)."""
     p = run.progress
     if run.status == store_mod.QUEUED:
+        if ahead == 0:
+            return None, "Starting: the worker picks it up in a moment."
+        if ahead:
+            return None, f"Waiting for {ahead} run(s) queued before this one to finish."
         return None, "Waiting for the runs queued before this one to finish."
     step, steps = p.step, p.steps
     fraction = None

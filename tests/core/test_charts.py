@@ -218,3 +218,13 @@ def test_the_loss_axis_fits_the_epoch_curves_and_marks_the_batch_spikes():
     assert list(spike.customdata) == [30.0]
     calm = charts.training_curves(history, batches=batches[1:])  # nothing to clip
     assert calm.layout.yaxis2.range is None
+
+
+def test_the_map_gives_each_class_its_own_distinct_colour():
+    """Issue 20 item 12: Streamlit's theme drew two classes in two shades of blue."""
+    points = [("a.png", "cat", 0.0, 0.0), ("b.png", "dog", 1.0, 1.0), ("c.png", "cat", 0, 1)]
+    fig = charts.data_map(points)
+    colours = [trace.marker.color for trace in fig.data]
+    assert colours == list(charts.CLASS_COLOURS[:2])
+    many = [(f"{k}.png", f"class {k}", 0.0, float(k)) for k in range(12)]
+    assert len({t.marker.color for t in charts.data_map(many).data}) == 12

@@ -257,3 +257,14 @@ def test_shared_start_note_names_the_strategies_whose_curves_coincide():
     assert report.shared_start_note(["linear", "head", "scratch"]) is None
     assert report.shared_start_note(["finetune", "full"]) is None  # same start, neither whole
     assert report.shared_start_note(["unknown", "head"]) is None
+
+
+def test_a_queued_run_says_how_many_runs_are_ahead_of_it(tmp_path):
+    """Issue 20 item 12: "waiting for the runs queued before this one" with none queued."""
+    store = Store(tmp_path / "home")
+    run = store.create(RunConfig(dataset=str(tmp_path), task="map"))
+    assert report.progress_view(run, ahead=0) == (
+        None,
+        "Starting: the worker picks it up in a moment.",
+    )
+    assert report.progress_view(run, ahead=2)[1].startswith("Waiting for 2 run(s) queued")

@@ -59,7 +59,7 @@ def test_router_sidebar_shows_the_active_run_and_how_far_it_is(store, digits):
     ) in sidebar
     assert "1 more run(s) waiting" in sidebar
     assert [p.proto.text for p in at.sidebar.get("progress")] == [
-        "Waiting for the runs queued before this one to finish\\."
+        "Waiting for 1 run\\(s\\) queued before this one to finish\\."
     ]
 
 

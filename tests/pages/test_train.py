@@ -47,7 +47,7 @@ def test_train_with_an_active_run_disables_start_and_the_callback_refuses(store,
     assert [r.id for r in store.list()] == [other.id]  # no second run
     assert "already under way" in texts(at.warning)
     assert at.button(key="train_start").disabled  # and now the page knows
-    assert at.get("progress")[0].proto.text.startswith("Waiting for the runs queued")
+    assert at.get("progress")[0].proto.text.startswith("Starting")  # nothing queued before
     at.run()
     assert at.button(key="train_start").disabled
     assert len(store.list()) == 1
