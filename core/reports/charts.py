@@ -271,7 +271,9 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
             mode="markers+text",
             name="this dataset",
             text=[label],
-            textposition="bottom center",
+            # on the line between the rows, a label below it ran into the lower row's title
+            # ("small, different"); above it, it sits in the upper row's empty lower part
+            textposition="bottom center" if y != 1.0 else "top center",
             marker=dict(
                 size=18,
                 color=MARKER_COLOUR,

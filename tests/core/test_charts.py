@@ -228,3 +228,14 @@ def test_the_map_gives_each_class_its_own_distinct_colour():
     assert colours == list(charts.CLASS_COLOURS[:2])
     many = [(f"{k}.png", f"class {k}", 0.0, float(k)) for k in range(12)]
     assert len({t.marker.color for t in charts.data_map(many).data}) == 12
+
+
+@pytest.mark.parametrize("similarity", [None, advisor.UNCLEAR])
+def test_the_unmeasured_dataset_label_stays_clear_of_the_lower_rows_title(similarity):
+    """Issue 20 item 14: "this dataset (similarity not measured yet)", drawn below the marker
+    on the line between the rows, overlapped the "small, different" title."""
+    fig = spec(charts.strategy_matrix(150, similarity))
+    marker = fig["data"][0]
+    assert marker["y"] == [1.0] and marker["textposition"] == "top center"
+    measured = spec(charts.strategy_matrix(150, "different"))["data"][0]
+    assert measured["textposition"] == "bottom center"  # in its row, below the title
