@@ -45,7 +45,11 @@ def show_measurement(run) -> None:
     )
     cols = st.columns(len(probe) or 1)
     for col, (layer, accuracy) in zip(cols, probe.items(), strict=False):
-        col.metric(layer, f"{accuracy:.1%}", help=glossary.explain("layer"))
+        col.metric(
+            glossary.layer_words(layer),
+            f"{accuracy:.1%}",
+            help=f"VGG16 layer {layer}. " + glossary.explain("layer"),
+        )
         if layer in intervals:
             low, high = intervals[layer]
             col.caption(f"95% interval: {low:.0%}–{high:.0%}")
@@ -196,7 +200,7 @@ def recommendation(per_class: float, advice: advisor.Advice | None) -> None:
     if advice:
         st.success(
             f"Recommended: **{strategies.get(advice.strategy).title}**"
-            + (f" on {advice.layer}" if advice.layer else "")
+            + (f" on VGG16's {glossary.layer_words(advice.layer)}" if advice.layer else "")
         )
         st.write(advice.why)
         if advice.settle:

@@ -157,15 +157,17 @@ def finder(config: RunConfig, active: list[Run], problems: list[str]) -> None:
         f"{lr_finder.START_RATE:g} to {lr_finder.END_RATE:g} over {lr_finder.STEPS} steps "
         "and draws the loss at each."
         + _coverage(config)
-        + " The suggested rate follows "
-        + lr_finder.RULE
-        + "."
+        + " It suggests a rate a little before the bottom of the curve, where the loss still "
+        "falls well (how exactly: the button's help)."
     )
     st.button(
         "Find a learning rate",
         icon=":material/search:",
         key="train_lr_find",
-        help=glossary.explain("learning-rate finder"),
+        help=glossary.explain("learning-rate finder")
+        + " How the rate is chosen: "
+        + lr_finder.RULE
+        + ".",
         disabled=bool(active) or bool(problems),
         on_click=_start,
         args=(config.to_dict(),),

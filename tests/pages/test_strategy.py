@@ -51,9 +51,15 @@ def test_strategy_with_a_measurement_shows_the_numbers_and_the_advice(store, dig
     no_exceptions(at)
     assert not at.error, texts(at.error)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"block3_pool": "91.0%", "block4_pool": "84.0%", "block5_pool": "62.0%"}
+    # issue 20 item 15: plain words first, the layer's name in the tooltip
+    assert metrics == {
+        "middle features (textures)": "91.0%",
+        "upper features (parts of things)": "84.0%",
+        "top features (whole shapes)": "62.0%",
+    }
+    assert [m.help.split(".")[0] for m in at.metric][0] == "VGG16 layer block3_pool"
     assert advice.strategy == "linear" and advice.layer == "block3_pool"
-    assert "Recommended: **Linear probe** on block3_pool" in texts(at.success)
+    assert "Recommended: **Linear probe** on VGG16's middle features" in texts(at.success)
     assert advice.why in texts(at.markdown)
     bars = chart_titled(at, "Validation accuracy of a linear classifier at each depth")
     assert bars["data"][0]["y"] == [0.91, 0.84, 0.62]

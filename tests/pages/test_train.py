@@ -129,7 +129,9 @@ def test_train_finished_run_with_a_model_offers_the_download_section(store, digi
     assert "Download this model" in texts(at.subheader)
     assert at.selectbox(key="take_away_train_format").value == "keras"
     assert not at.button(key="take_away_train_prepare").disabled
-    assert "tensorboard --logdir" in texts(at.code)
+    # issue 20 item 15: the TensorBoard hint is folded away, for developers
+    [folded] = [e for e in at.expander if e.label == "For developers"]
+    assert "tensorboard --logdir" in texts(folded.code)
 
 
 def test_train_reference_lines_for_a_published_setting(store, tmp_path):

@@ -85,6 +85,9 @@ def test_the_finder_is_disabled_with_a_reason_while_a_run_is_under_way(store, di
 def test_the_finder_button_queues_a_range_test_for_the_chosen_settings(store, digits):
     at = _page(digits, **{common.STRATEGY: "finetune"})
     at.selectbox(key="_w_opt_finetune_head").set_value("adam").run()
+    # issue 20 item 15: plain words on the page, the exact rule in the button's tooltip
+    assert "N/2 steps" not in texts(at.caption)
+    assert "N/2 steps" in at.button(key="train_lr_find").help
     at.button(key="train_lr_find").click().run()
     no_exceptions(at)
     (run,) = store.list()
