@@ -20,7 +20,7 @@ from ui import common, take_away, train_settings, weights_upload
 BATCH_SIZES = (8, 16, 32, 64, 128)
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
 SEEN_ACTIVE = "_train_seen_active"
-WITHOUT_PRETRAINED = "_train_without_pretrained"  # chose to go on without pretrained weights
+WITHOUT_PRETRAINED = common.WITHOUT_PRETRAINED
 NO_PRETRAINED_COST = (
     "Without pretrained weights VGG16 starts from random numbers and must learn everything "
     "from your pictures: on a few hundred pictures expect much lower accuracy, often little "

@@ -34,6 +34,7 @@ DATASET_LABEL = "dataset_label"  # how it was chosen, in words
 AUDIO_SOURCE = "audio_source"  # the audio folder a spectrogram dataset came from
 IMAGE_SIZE = "image_size"
 WEIGHTS = "weights"  # "imagenet" | "none" | a file path
+WITHOUT_PRETRAINED = "without_pretrained"  # chose to go on without pretrained weights
 STRATEGY = "strategy"
 UNFREEZE = "unfreeze_blocks"
 LAYER = "layer"
@@ -567,7 +568,8 @@ def imagenet_downloadable() -> bool:
 WORKSPACE_SEEN = "_workspace_seen"  # the workspace as this session last read or wrote it
 # session keys of chosen values that are not RunConfig fields: the per-phase optimizer and
 # learning rate widgets (ui.train_settings.optimizer_key / lr_key)
-CHOICE_KEY = re.compile(r"^(opt|lr)_[a-z]+_[a-z0-9_]+$")
+# ... and the choice to go on without pretrained weights (Start waits for it)
+CHOICE_KEY = re.compile(rf"^((opt|lr)_[a-z]+_[a-z0-9_]+|{WITHOUT_PRETRAINED})$")
 
 
 def current_workspace() -> workspace.Workspace:

@@ -264,3 +264,18 @@ def test_the_weights_file_can_be_uploaded_from_the_sidebar_before_any_dataset(st
     no_exceptions(at)
     assert at.session_state[common.WEIGHTS].endswith("mine.h5")
     assert "Weights: local file mine.h5" in texts(at.sidebar.info)
+
+
+def test_a_reload_keeps_the_choice_to_go_on_without_pretrained_weights(store, digits):
+    """Start waits for that choice; a reload must not ask it again."""
+    first = _router()
+    first.session_state[common.DATASET] = str(digits)
+    first.run()
+    first.switch_page("app_pages/3_train.py").run()
+    assert first.button(key="train_start").disabled
+    first.button(key="train_without_pretrained").click().run()
+    assert not first.button(key="train_start").disabled
+    again = _router().run()
+    again.switch_page("app_pages/3_train.py").run()
+    no_exceptions(again)
+    assert not again.button(key="train_start").disabled
