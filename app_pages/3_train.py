@@ -120,7 +120,7 @@ def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
     else:
         st.info(
             f"The measurement recommended **{strategies.get(advice.strategy).title}** for "
-            f"these pictures ({advice.why}) You chose {spec.title}: {spec.plain}"
+            f"these pictures. {advice.why} You chose {spec.title}: {spec.plain}"
         )
     return spec
 
