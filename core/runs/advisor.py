@@ -107,6 +107,7 @@ class Noise:
     scores: dict[str, list[float]]
     test_share: float  # 1/k for k folds: the Nadeau-Bengio correction needs it
     per_class: int  # pictures per class measured (the smallest class's)
+    cap: int | None = None  # the measurement's pictures-per-class cap (probe_max_per_class)
 
 
 def corrected_interval(scores: Sequence[float], test_share: float) -> tuple[float, float, float]:
@@ -163,14 +164,19 @@ UNCLEAR_CHOICES = {
 }
 
 
-def settle_words(per_class: int, images_per_class: float) -> str:
-    """What would settle an unclear measurement: more pictures per class measured."""
-    if images_per_class > per_class:
+def settle_words(per_class: int, images_per_class: float, cap: int | None = None) -> str:
+    """What would settle an unclear measurement: more pictures per class measured; when the
+    cap did not limit the sample (the test pictures are never measured), more pictures."""
+    limited = per_class >= cap if cap is not None else images_per_class > per_class
+    if limited:
         return (
             f"Measuring more pictures per class would settle it (this measurement used "
             f"{per_class} per class; raise 'Pictures per class to measure on' and measure again)."
         )
-    return f"More pictures per class would settle it: all {per_class} per class were measured."
+    return (
+        f"More pictures per class would settle it: all {per_class} per class that a "
+        "measurement may use were measured (the test pictures are kept aside)."
+    )
 
 
 def advise(images_per_class: float, probe: dict[str, float], noise: Noise | None = None) -> Advice:
@@ -203,7 +209,7 @@ def advise(images_per_class: float, probe: dict[str, float], noise: Noise | None
     why, settle = chosen.why, ""
     if similarity == UNCLEAR:
         why = UNCLEAR_WHY.format(choice=UNCLEAR_CHOICES[size])
-        settle = settle_words(noise.per_class, images_per_class)
+        settle = settle_words(noise.per_class, images_per_class, noise.cap)
     return Advice(
         size,
         similarity,
@@ -226,6 +232,7 @@ def cross_validate(
     seed: int = 0,
     folds: int = CV_FOLDS,
     repeats: int = CV_REPEATS,
+    cap: int | None = None,
 ) -> tuple[dict[str, float], Noise]:
     """Each layer's linear probe scored on the same repeated stratified folds of the sample:
     (mean accuracy per layer, the fold scores). Folds are capped by the smallest class."""
@@ -241,7 +248,7 @@ def cross_validate(
             fit = fit_linear(x[train], labels[train], x[test], labels[test], num_classes, seed=seed)
             scores[name].append(fit.val_accuracy)
     means = {name: float(np.mean(values)) for name, values in scores.items()}
-    return means, Noise(scores, 1 / k, smallest)
+    return means, Noise(scores, 1 / k, smallest, cap)
 
 
 def probe_images(counts: Mapping[str, int], max_per_class: int) -> int:

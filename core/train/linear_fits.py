@@ -46,7 +46,7 @@ def run_probe(ctx: Context, base) -> tuple[ProbeResult, str]:
     labels = np.concatenate([sample.labels(TRAIN), sample.labels(VALIDATION)])
     features = {layer: table.rows((layer, "gap"), items) for layer in vgg16.FEATURE_LAYERS}
     accuracies, noise = advisor.cross_validate(
-        features, labels, ctx.num_classes, seed=ctx.config.seed
+        features, labels, ctx.num_classes, seed=ctx.config.seed, cap=ctx.config.probe_max_per_class
     )
     advice = advisor.advise(ctx.scan.images_per_class(), accuracies, noise)
     result = ProbeResult(

@@ -100,3 +100,9 @@ def test_cross_validation_scores_every_layer_on_the_same_stratified_folds():
     # a class of 3 pictures allows 3 folds, not 5
     _, few = advisor.cross_validate({"block5_pool": separable[:15]}, labels[:15], 2)
     assert few.test_share == pytest.approx(1 / 3)
+
+
+def test_what_would_settle_it_depends_on_whether_the_cap_limited_the_sample():
+    # seen in the browser: 24 per class, 20 measured (4 kept aside as test), cap 60
+    assert "all 20 per class" in advisor.settle_words(20, 24, cap=60)
+    assert "raise 'Pictures per class to measure on'" in advisor.settle_words(60, 150, cap=60)
