@@ -63,12 +63,12 @@ def show_table(runs: list[Run]) -> None:
     rows = [
         {
             **_described(r),
+            "id": r.id,  # in sight: runs alike in every other column differ here
             "status": report.STATUS_WORDS.get(r.status, r.status),
             "test accuracy": _score(r.test_accuracy),  # the score; validation chose the epoch
             "validation accuracy": _score(r.val_accuracy),
             "tags": ", ".join(r.tags),
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-            "id": r.id,
         }
         for r in trained
     ]
