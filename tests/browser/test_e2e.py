@@ -819,6 +819,9 @@ def walk_the_session(page, url: str, home: Path, weights: Path, archive: Path, s
         expect(page.get_by_text("Stop someone else's run")).to_have_count(0)
     expect(page.get_by_text("Training finished.")).to_be_visible(timeout=WORK)
     finetune = [r for r in Store(home).list() if r.config.task == "train"][0]
+    # the run's owner is this browser: the id its cookie keeps across reloads
+    cookie = {c["name"]: c["value"] for c in page.context.cookies()}["vgg16_studio_browser"]
+    assert finetune.owner == cookie
     kept = page.get_by_text(re.compile(r"^Kept: epoch \d+"))
     expect(kept).to_be_visible(timeout=UI)
     number = int(re.search(r"epoch (\d+)", kept.inner_text()).group(1))
