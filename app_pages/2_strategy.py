@@ -32,19 +32,33 @@ def measure(folder: str, image_size: int, weights: str, per_class: int) -> None:
 def show_measurement(run) -> None:
     result = run.probe_result
     probe = result.probe if result else {}
+    intervals = result.advice.intervals if result and result.advice else {}
     st.write(
-        "Validation accuracy of a simple linear classifier reading VGG16's features at "
-        "three depths (deeper layers know more ImageNet-specific shapes):"
+        "Accuracy of a simple linear classifier reading VGG16's features at three depths "
+        "(deeper layers know more ImageNet-specific shapes)"
+        + (
+            ", tried on several different splits of the measured pictures: the mean, and "
+            "the range the true value is in with 95% confidence:"
+            if intervals
+            else ":"
+        )
     )
     cols = st.columns(len(probe) or 1)
     for col, (layer, accuracy) in zip(cols, probe.items(), strict=False):
-        col.metric(layer, f"{accuracy:.1%}", help=glossary.explain("layer"))
+        col.metric(
+            glossary.layer_words(layer),
+            f"{accuracy:.1%}",
+            help=f"VGG16 layer {layer}. " + glossary.explain("layer"),
+        )
+        if layer in intervals:
+            low, high = intervals[layer]
+            col.caption(f"95% interval: {low:.0%}–{high:.0%}")
     if result and result.images_used:
         st.caption(
             f"Measured on {result.images_used} of the {result.images_total} pictures "
             f"(at most {run.config.probe_max_per_class} per class, chosen at random)."
         )
-    st.plotly_chart(charts.probe_accuracies(probe), key="strategy_probe_chart")
+    st.plotly_chart(charts.probe_accuracies(probe, intervals), key="strategy_probe_chart")
 
 
 def size_only_sentence(images_per_class: float) -> str:
@@ -83,9 +97,9 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
         {
             "phase": p.name,
             "VGG16 layers that train": ", ".join(trainable[p.name]) or "none (frozen)",
-            "optimizer": p.optimizer,
-            "learning rate": "closed form" if p.closed_form else f"{p.learning_rate:g}",
-            "epochs setting": p.epochs_setting.replace("_", " "),
+            "optimizer": "none: solved in one go" if p.closed_form else p.optimizer,
+            "learning rate": "none" if p.closed_form else f"{p.learning_rate:g}",
+            "epochs setting": "none" if p.closed_form else p.epochs_setting.replace("_", " "),
         }
         for p in spec.phases
     ]
@@ -185,9 +199,11 @@ def recommendation(per_class: float, advice: advisor.Advice | None) -> None:
     if advice:
         st.success(
             f"Recommended: **{strategies.get(advice.strategy).title}**"
-            + (f" on {advice.layer}" if advice.layer else "")
+            + (f" on VGG16's {glossary.layer_words(advice.layer)}" if advice.layer else "")
         )
         st.write(advice.why)
+        if advice.settle:
+            st.info(advice.settle)
         st.caption(f"Evidence: {advice.evidence}")
     else:
         st.info(size_only_sentence(per_class))

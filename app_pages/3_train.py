@@ -8,20 +8,20 @@ import streamlit as st
 from core.data import datasets
 from core.data.imaging import UnreadableImage, load_pil_rgb
 from core.jobs import runs
-from core.model import augment_preview, device, device_facts, vgg16, weights_file
+from core.model import augment_preview, device, device_facts, weights_file
 from core.model.weights import IMAGENET, NONE, WeightsSpec
 from core.reports import charts, glossary, report
-from core.runs import advisor, strategies
+from core.runs import advisor, live, strategies
 from core.runs import store as store_mod
 from core.runs.config import RunConfig
 from core.runs.store import Run
-from ui import bounds, common, take_away, train_settings
+from ui import bounds, common, take_away, train_settings, weights_upload
 
 BATCH_SIZES = (8, 16, 32, 64, 128)
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
 SEEN_ACTIVE = "_train_seen_active"
 GPU_MISMATCH_SEEN = "_train_gpu_mismatch_seen"  # the person read it and goes on (on the CPU)
-WITHOUT_PRETRAINED = "_train_without_pretrained"  # chose to go on without pretrained weights
+WITHOUT_PRETRAINED = common.WITHOUT_PRETRAINED
 NO_PRETRAINED_COST = (
     "Without pretrained weights VGG16 starts from random numbers and must learn everything "
     "from your pictures: on a few hundred pictures expect much lower accuracy, often little "
@@ -30,43 +30,18 @@ NO_PRETRAINED_COST = (
 
 
 # -- pretrained weights -----------------------------------------------------------------------
-def use_weights(setting: str) -> None:
-    """Make `setting` the weights runs use, and let the weights widgets show it."""
-    st.session_state[common.WEIGHTS] = setting
-    common.forget_kept("weights_kind", "weights_path")
-
-
 def continue_without() -> None:
     """Button callback: go on without pretrained weights."""
     st.session_state[WITHOUT_PRETRAINED] = True
-    use_weights("none")
+    weights_upload.use_weights("none")
 
 
-def install(upload) -> None:
-    """Check an uploaded weights file; keep it (and use it) only if VGG16 can load it."""
-    home = common.get_store().home
-    (verdict, saved), new = common.once_per_upload(
-        "_train_weights_uploads",
-        upload,
-        lambda: weights_file.install_upload(home, upload.name, upload.getvalue()),
-    )
-    if saved is None:
-        common.problem(
-            f"{verdict.message} Nothing was saved. Upload {vgg16.IMAGENET_NOTOP_FILE}"
-            ", or continue without pretrained weights.",
-            f"file {upload.name}, {upload.size:,} bytes, md5 {verdict.md5 or '-'}",
-        )
-    elif new:
-        use_weights("imagenet" if verdict.official else str(saved))
-        common.flash("success", f"{verdict.message} Runs now start from these weights.")
-        st.rerun()
-
-
-def weights_notice() -> None:
+def weights_notice() -> bool:
     """When this machine has no pretrained weights: say so, in plain words, with the two ways
-    on (upload the file, or go on without), before anything else on the page."""
+    on (upload the file, or go on without), before anything else on the page. True while that
+    choice is open (neither made): Start waits for it."""
     if common.weights_here().any_pretrained:
-        return
+        return False
     if st.session_state.get(WITHOUT_PRETRAINED):
         st.info(NO_PRETRAINED_COST + " To change that, upload the weights file:")
     else:
@@ -76,14 +51,7 @@ def weights_notice() -> None:
             "USB stick), or continue without them."
         )
     upload_col, without_col = st.columns(2)
-    upload = upload_col.file_uploader(
-        f"Upload the VGG16 weights file ({vgg16.IMAGENET_NOTOP_FILE})",
-        type=[suffix.lstrip(".") for suffix in weights_file.WEIGHTS_SUFFIXES],
-        key="train_weights_upload",
-        help=glossary.explain("pretrained weights"),
-    )
-    if upload is not None:
-        install(upload)
+    weights_upload.uploader("train_weights_upload", upload_col)
     if not st.session_state.get(WITHOUT_PRETRAINED):
         without_col.button(
             "Continue without pretrained weights",
@@ -93,6 +61,10 @@ def weights_notice() -> None:
             wrap=True,  # in a half-width column at 800 px the label was cut with an ellipsis
         )
         without_col.caption(NO_PRETRAINED_COST)
+    # open while no pretrained weights are chosen and going on without them was not either
+    # (the weights setting stays "none" until a file is uploaded)
+    chosen_none = WeightsSpec.parse(common.weights()).kind == NONE
+    return chosen_none and not st.session_state.get(WITHOUT_PRETRAINED)
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -149,7 +121,7 @@ def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
     else:
         st.info(
             f"The measurement recommended **{strategies.get(advice.strategy).title}** for "
-            f"these pictures ({advice.why}) You chose {spec.title}: {spec.plain}"
+            f"these pictures. {advice.why} You chose {spec.title}: {spec.plain}"
         )
     return spec
 
@@ -166,14 +138,16 @@ def measured_advice(folder: str) -> advisor.Advice | None:
 
 
 def size_settings(spec: strategies.Strategy) -> dict:
-    """Epochs per phase and batch size, in one row."""
+    """Epochs per phase and batch size, in one row (a closed-form fit has no epochs)."""
     cols = st.columns(3)
-    epochs = cols[0].number_input(
-        "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
-        **bounds.of("epochs"),
-        help=glossary.explain("epoch"),
-        **common.kept("epochs", RunConfig.default("epochs")),
-    )
+    epochs = common.setting("epochs")
+    if not spec.closed_form:
+        epochs = cols[0].number_input(
+            "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
+            **bounds.of("epochs"),
+            help=glossary.explain("epoch"),
+            **common.kept("epochs", RunConfig.default("epochs")),
+        )
     finetune_epochs = RunConfig.default("finetune_epochs")
     if len(spec.phases) > 1:
         finetune_epochs = cols[1].number_input(
@@ -311,7 +285,7 @@ def show_live(run_id: str) -> None:
         show_finished(run)
         return
     st.markdown(f"**{common.md(report.run_label(run))}**")
-    fraction, text = report.progress_view(run)
+    fraction, text = common.progress_of(run)
     st.progress(fraction if fraction is not None else 0.0, text=text)
     if run.status == store_mod.STOPPING:
         st.caption("Stopping at the end of the current batch...")
@@ -334,10 +308,24 @@ def show_curves(store, run: Run, only_with_points: bool = False) -> None:
     history, batches = store.epoch_history(run.id), store.batch_history(run.id)
     if only_with_points and not (history or batches):
         return
+    if run.config.strategy_spec.closed_form:
+        show_fit(run, history)
+        return
+    kept = None if run.active else live.kept_epoch(history)
     st.plotly_chart(
-        charts.training_curves(history, report.shared_references([run]), batches),
+        charts.training_curves(history, report.shared_references([run]), batches, kept),
         key=f"train_curves_{run.id}",
     )
+
+
+def show_fit(run: Run, history) -> None:
+    """What a closed-form fit has in place of curves: its features, its regularisation and
+    its fit time, and why there is no curve."""
+    st.caption(advisor.NO_CURVE)
+    seconds = history[-1].seconds if history else None
+    fitted = f"; fitted in {report.duration(seconds)}" if seconds is not None else ""
+    what = advisor.closed_form_words(run.config.layer)
+    st.caption(f"The classifier: {what[:1].upper() + what[1:]}{fitted}.")
 
 
 def show_scores(run: Run, result) -> None:
@@ -355,6 +343,12 @@ def show_scores(run: Run, result) -> None:
         row.metric(label, value, help=glossary.explain(label.lower()), width="content")
     row.metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"), width="content")
     row.metric("Training time", report.duration(report.train_seconds(run)), width="content")
+    kept = live.kept_epoch(common.get_store().epoch_history(run.id))
+    if kept is not None:
+        st.caption(
+            f"Kept: epoch {kept}, the one with the lowest validation loss (marked on the "
+            "chart): these scores are that epoch's model, not the last epoch's."
+        )
     if result.test_interval is not None:
         st.caption(
             f"95% interval of the test accuracy: {report.interval_text(result)}, on "
@@ -498,11 +492,17 @@ def start_section(folder: str | None, active: list[Run]) -> None:
             " are trained on as spectrogram pictures."
         )
     gpu_notice()
-    weights_notice()
+    choice_open = weights_notice()
     config, training_box = settings_form(folder, found)
     problems = start_problems(config)
     for problem in problems:
         common.problem(common.md(problem[:1].upper() + problem[1:]))
+    waiting = choice_open and config.weights_for_run().kind == NONE  # the notice says why
+    if waiting:
+        st.caption(
+            "Start is available once you upload the weights file or click 'Continue without "
+            "pretrained weights' above."
+        )
     if not problems and config.weights_for_run().kind == IMAGENET:
         if not common.weights_here().imagenet_cached:
             st.caption("The ImageNet weights (58 MB) are downloaded once, when the run starts.")
@@ -511,7 +511,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
         type="primary",
         icon=":material/play_arrow:",
         key="train_start",
-        disabled=bool(active) or bool(problems),
+        disabled=bool(active) or bool(problems) or waiting,
         on_click=start,
         args=(config.to_dict(),),
     )
@@ -553,6 +553,7 @@ def body() -> None:
     if run is None:
         st.caption("No run yet: click 'Start training'.")
         return
+    common.shown_runs([run.id])
     if run.active:
         common.watch(SEEN_ACTIVE, run.id)
         common.poll(lambda: show_live(run.id), active=True)

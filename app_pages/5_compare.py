@@ -56,11 +56,10 @@ def stop_group(group_id: str) -> None:
 
 
 def default_selection(runs: list[Run]) -> list[str]:
-    """This session's comparison group, else the newest group in the store, else the two
+    """The latest comparison group (this session's, or a newer one from another tab or the
+    command line: an older remembered group was shown with a worse "best"), else the two
     newest runs."""
-    group = st.session_state.get(common.COMPARE_GROUP)
-    if group is None:
-        group = next((r.group_id for r in runs if r.group_id), None)
+    group = next((r.group_id for r in runs if r.group_id), None)
     if group is not None:
         chosen = [r.id for r in runs if r.group_id == group]
         if chosen:
@@ -137,7 +136,7 @@ def show_waiting(waiting: list[Run]) -> None:
     st.info(f"{len(waiting)} run(s) still to finish; the table fills in as they end.")
     live = [r for r in waiting if r.status in store_mod.LIVE]
     for run in (live or waiting)[:1]:
-        fraction, text = report.progress_view(run)
+        fraction, text = common.progress_of(run)
         st.progress(
             fraction if fraction is not None else 0.0,
             text=f"{report.strategy_title(run.strategy)}: {text}",
@@ -177,8 +176,14 @@ def show_table(rows: list[dict]) -> None:
     if best is not None:
         side = "test" if best["test_accuracy"] is not None else "validation"
         accuracy = best["test_accuracy"] if side == "test" else best["val_accuracy"]
+        interval = (
+            f" (95% interval {best['test_interval']})"
+            if side == "test" and best["test_interval"]
+            else ""
+        )
         st.success(
-            f"Best so far: {best['strategy']} with {accuracy:.1%} of the {side} pictures right."
+            f"Best of the selected runs: {best['strategy']} with {accuracy:.1%} of the {side} "
+            f"pictures right{interval}."
         )
     st.download_button(
         "Download the table (CSV)",
@@ -268,6 +273,7 @@ def side_by_side(store) -> None:
     if not chosen:
         st.caption("Pick at least one run.")
         return
+    common.shown_runs(chosen)
     any_active = any(store.get(i).active for i in chosen)
     if any_active:
         common.watch(SEEN_ACTIVE, True)

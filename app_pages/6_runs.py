@@ -13,6 +13,7 @@ from core.runs.store import Run
 from ui import common
 
 DELETE_ASKED = "_runs_delete_asked"  # the run whose Delete awaits a second click
+RENAME_ASKED = "_runs_rename_asked"  # (run id, new name) awaiting a confirmation
 PICKED = "runs_picked"  # the run being managed
 
 
@@ -37,32 +38,68 @@ def filter_widgets(runs: list[Run]) -> RunFilter:
     return RunFilter(tuple(datasets), tuple(strategies), tuple(tags), tuple(statuses))
 
 
+def _score(value: float | None) -> str:
+    """A score as text, blank when there is none (a number column showed "None")."""
+    return f"{value:.1%}" if value is not None else ""
+
+
+def _described(run: Run) -> dict:
+    """What tells runs apart, one column each, so no part is cut off a long name (seen: two
+    runs that looked identical)."""
+    return {
+        "name": run.display_name or "",
+        "what": report.task_title(run),
+        "weights": report.weights_label(run),
+        "size": f"{run.config.image_size} px",
+        "dataset": run_admin.dataset_name(run),
+    }
+
+
 def show_table(runs: list[Run]) -> None:
+    """Training runs with their scores; measurements, maps and learning-rate tests, which
+    have none, in a list of their own."""
+    trained = [r for r in runs if report.is_training(r)]
+    side = [r for r in runs if not report.is_training(r)]
     rows = [
         {
-            "run": report.run_title(r),
+            **_described(r),
+            "id": r.id,  # in sight: runs alike in every other column differ here
             "status": report.STATUS_WORDS.get(r.status, r.status),
-            "test accuracy": r.test_accuracy,  # the score; validation chose the checkpoint
-            "validation accuracy": r.val_accuracy,
+            "test accuracy": _score(r.test_accuracy),  # the score; validation chose the epoch
+            "validation accuracy": _score(r.val_accuracy),
             "tags": ", ".join(r.tags),
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-            "id": r.id,
         }
-        for r in runs
+        for r in trained
     ]
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        column_config={
-            "test accuracy": st.column_config.NumberColumn(format="%.3f"),
-            "validation accuracy": st.column_config.NumberColumn(format="%.3f"),
-        },
-    )
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if side:
+        st.markdown("**Measurements, maps and learning-rate tests**")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    **_described(r),
+                    "status": report.STATUS_WORDS.get(r.status, r.status),
+                    "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+                    "id": r.id,
+                }
+                for r in side
+            ),
+            hide_index=True,
+            key="runs_side_table",
+        )
 
 
 # -- callbacks (core.jobs.run_admin does the work; a refusal becomes the next run's message) --
-def rename(run_id: str) -> None:
-    outcome = run_admin.rename(common.get_store(), run_id, st.session_state[f"runs_name_{run_id}"])
+def ask_rename(run_id: str) -> None:
+    """Rename's first click: the new name waits for a confirmation."""
+    st.session_state[RENAME_ASKED] = (run_id, st.session_state[f"runs_name_{run_id}"])
+
+
+def rename(run_id: str, name: str) -> None:
+    st.session_state.pop(RENAME_ASKED, None)
+    outcome = run_admin.rename(common.get_store(), run_id, name)
     if not common.flash_refusal(outcome):
         common.flash("success", f"Renamed to {common.md(report.run_title(outcome))}.")
 
@@ -100,7 +137,8 @@ def name_and_tags(run: Run) -> None:
             key=f"runs_name_{run.id}",
             placeholder="e.g. baseline",
         )
-        st.button("Rename", key=f"runs_rename_{run.id}", on_click=rename, args=(run.id,))
+        st.button("Rename", key=f"runs_rename_{run.id}", on_click=ask_rename, args=(run.id,))
+        rename_confirmation(run)
     with right:
         st.text_input("New tag", key=f"runs_new_tag_{run.id}", placeholder="e.g. keep")
         st.button("Add tag", key=f"runs_add_tag_{run.id}", on_click=add_tag, args=(run.id,))
@@ -112,6 +150,20 @@ def name_and_tags(run: Run) -> None:
                 on_click=remove_tag,
                 args=(run.id, tag),
             )
+
+
+def rename_confirmation(run: Run) -> None:
+    """After Rename: the old and new names, and Yes / Cancel."""
+    asked = st.session_state.get(RENAME_ASKED)
+    if not asked or asked[0] != run.id:
+        return
+    new = asked[1].strip()
+    old = run.display_name or report.run_title(run)
+    what = f"to {common.md(new)}" if new else "back to its description (no name)"
+    st.warning(f"Rename {common.md(old)} {what}?")
+    yes, no = st.columns(2)
+    yes.button("Yes, rename", key="runs_rename_yes", on_click=rename, args=(run.id, new))
+    no.button("Cancel", key="runs_rename_no", on_click=st.session_state.pop, args=(RENAME_ASKED,))
 
 
 def delete_section(run: Run) -> None:

@@ -38,10 +38,12 @@ DATASET_LABEL = "dataset_label"  # how it was chosen, in words
 AUDIO_SOURCE = "audio_source"  # the audio folder a spectrogram dataset came from
 IMAGE_SIZE = "image_size"
 WEIGHTS = "weights"  # "imagenet" | "none" | a file path
+WITHOUT_PRETRAINED = "without_pretrained"  # chose to go on without pretrained weights
 STRATEGY = "strategy"
 UNFREEZE = "unfreeze_blocks"
 LAYER = "layer"
 TRAIN_RUN = "train_run_id"
+SHOWN_RUNS = "_shown_runs"  # the run(s) the page drew last: the sidebar names the same
 COMPARE_GROUP = "compare_group"
 FLASH = "_flash"
 APPLIED_ADVICE = "_applied_advice"  # the measurement whose advice last set the strategy
@@ -80,10 +82,39 @@ def get_store() -> Store:
     return _store(str(settings.studio_home()))
 
 
+BROWSER_COOKIE = "vgg16_studio_browser"  # this browser's id: who started a run, whose uploads
+BROWSER_COOKIE_DAYS = 365
+COOKIE_WRITTEN = "_browser_cookie_written"
+
+
+def browser_cookie() -> str | None:
+    """The id this browser keeps in its cookie (sent with the page's request), if valid."""
+    value = st.context.cookies.get(BROWSER_COOKIE)
+    return value if session.is_session_id(value) else None
+
+
 def session_id() -> str:
+    """Who this is: the browser's id, so a reload or a second tab of the same browser is the
+    same person (a Streamlit session lives in one tab only, and a reload starts a new one);
+    a browser without the cookie yet gets a new id, which keep_browser_id writes into it."""
     if SESSION_ID not in st.session_state:
-        st.session_state[SESSION_ID] = session.new_session_id()
+        st.session_state[SESSION_ID] = browser_cookie() or session.new_session_id()
     return st.session_state[SESSION_ID]
+
+
+def keep_browser_id() -> None:
+    """Once per session, when the browser's cookie does not hold this session's id yet: write
+    it (Streamlit reads cookies but cannot set them, so a script on the page does)."""
+    me = session_id()
+    if browser_cookie() == me or st.session_state.get(COOKIE_WRITTEN) == me:
+        return
+    st.session_state[COOKIE_WRITTEN] = me
+    seconds = BROWSER_COOKIE_DAYS * 24 * 3600
+    st.html(
+        f"<script>document.cookie = '{BROWSER_COOKIE}={me}; path=/; max-age={seconds}; "
+        "SameSite=Strict';</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def session_home() -> Path:
@@ -137,12 +168,20 @@ def rerun_if_ended(key: str, token: object) -> None:
         st.rerun()
 
 
+def progress_of(run: Run) -> tuple[float | None, str]:
+    """report.progress_view, knowing how many active runs were queued before this one."""
+    ahead = None
+    if run.status == store_mod.QUEUED:
+        ahead = sum(1 for r in active_runs(get_store()) if r.created < run.created)
+    return report.progress_view(run, ahead)
+
+
 def side_run_progress(run_id: str, doing: str, seen_key: str) -> None:
     """From a polling fragment: a measurement's or a map's progress ('Measuring: ...') while it
     runs; once it has ended, the whole page is redrawn with its result (rerun_if_ended)."""
     run = get_store().get(run_id)
     if run.active:
-        fraction, text = report.progress_view(run)
+        fraction, text = progress_of(run)
         st.info(f"{doing}: {md(text)}")
         if fraction is not None:
             st.progress(fraction)
@@ -157,7 +196,14 @@ def pick_run(label: str, runs: list[Run], key: str, preferred: str | None = None
     default = preferred if preferred in labels else runs[0].id
     if st.session_state.get(key) not in labels:
         st.session_state[key] = default
-    return st.selectbox(label, list(labels), format_func=labels.__getitem__, **kept(key, default))
+    chosen = st.selectbox(label, list(labels), format_func=labels.__getitem__, **kept(key, default))
+    shown_runs([chosen])
+    return chosen
+
+
+def shown_runs(run_ids: list[str]) -> None:
+    """Note the run(s) this page shows, for the sidebar (drawn after the page) to name."""
+    st.session_state[SHOWN_RUNS] = list(run_ids)
 
 
 def pick_runs(label: str, runs: list[Run], key: str, default: list[str]) -> list[str]:
@@ -394,6 +440,7 @@ def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int
         layer = st.selectbox(
             "Layer the classifier reads",
             vgg16.FEATURE_LAYERS,
+            format_func=lambda name: f"{glossary.layer_words(name)}: {name}",
             help=glossary.explain("layer"),
             **kept(LAYER, layer_default),
         )
@@ -591,6 +638,10 @@ def imagenet_downloadable() -> bool:
 
 # -- the workspace: what a reload or a second tab comes back to -------------------------------
 WORKSPACE_SEEN = "_workspace_seen"  # the workspace as this session last read or wrote it
+# session keys of chosen values that are not RunConfig fields: the per-phase optimizer and
+# learning rate widgets (ui.train_settings.optimizer_key / lr_key)
+# ... and the choice to go on without pretrained weights (Start waits for it)
+CHOICE_KEY = re.compile(rf"^((opt|lr)_[a-z]+_[a-z0-9_]+|{WITHOUT_PRETRAINED})$")
 
 
 def current_workspace() -> workspace.Workspace:
@@ -606,6 +657,10 @@ def current_workspace() -> workspace.Workspace:
         ),
         train_run=state.get(TRAIN_RUN),
         compare_group=state.get(COMPARE_GROUP),
+        applied_advice=state.get(APPLIED_ADVICE),
+        choices=workspace.plain(
+            {k: state[k] for k in state if isinstance(k, str) and CHOICE_KEY.match(k)}
+        ),
     )
 
 
@@ -622,7 +677,9 @@ def restore_workspace() -> None:
             AUDIO_SOURCE: saved.audio_source,
             TRAIN_RUN: saved.train_run,
             COMPARE_GROUP: saved.compare_group,
+            APPLIED_ADVICE: saved.applied_advice,
             **saved.settings,
+            **{k: v for k, v in saved.choices.items() if CHOICE_KEY.match(k)},
         }
         for key, value in values.items():
             if value is not None and key not in st.session_state:
