@@ -13,6 +13,7 @@ from ui import (
     datafix,
     messages,
     record,
+    scanning,
     scans,
     session_keys,
     studio,
@@ -33,6 +34,8 @@ def show_dataset(folder: str) -> None:
     label = st.session_state.get(session_keys.DATASET_LABEL) or Path(folder).name
     st.header(f"Current dataset: {messages.md(label)}")
     st.caption(messages.md(folder))
+    if not scanning.ready(folder, studio.get_store().home):  # a long first scan: its progress
+        return
     try:
         found = scans.scan(folder)
     except datasets.DatasetError as exc:

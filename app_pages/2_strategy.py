@@ -46,9 +46,9 @@ def show_phases(spec: strategies.Strategy, blocks: int, layer: str) -> None:
         {
             "phase": p.name,
             "VGG16 layers that train": ", ".join(trainable[p.name]) or "none (frozen)",
-            "optimizer": p.optimizer,
-            "learning rate": "closed form" if p.closed_form else f"{p.learning_rate:g}",
-            "epochs setting": p.epochs_setting.replace("_", " "),
+            "optimizer": "none: solved in one go" if p.closed_form else p.optimizer,
+            "learning rate": "none" if p.closed_form else f"{p.learning_rate:g}",
+            "epochs setting": "none" if p.closed_form else p.epochs_setting.replace("_", " "),
         }
         for p in spec.phases
     ]
@@ -73,9 +73,11 @@ def recommendation(per_class: float, advice: advisor.Advice | None) -> None:
     if advice:
         st.success(
             f"Recommended: **{strategies.get(advice.strategy).title}**"
-            + (f" on {advice.layer}" if advice.layer else "")
+            + (f" on VGG16's {glossary.layer_words(advice.layer)}" if advice.layer else "")
         )
         st.write(advice.why)
+        if advice.settle:
+            st.info(advice.settle)
         st.caption(f"Evidence: {advice.evidence}")
     else:
         st.info(size_only_sentence(per_class))

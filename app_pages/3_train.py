@@ -7,7 +7,7 @@ import streamlit as st
 from core.data import datasets
 from core.jobs import runs
 from core.model import weights_file
-from core.model.weights import IMAGENET
+from core.model.weights import IMAGENET, NONE
 from core.reports import glossary, report
 from core.runs import advisor, strategies
 from core.runs.config import RunConfig
@@ -42,7 +42,7 @@ def strategy_choice(advice: advisor.Advice | None) -> strategies.Strategy:
     else:
         st.info(
             f"The measurement recommended **{strategies.get(advice.strategy).title}** for "
-            f"these pictures ({advice.why}) You chose {spec.title}: {spec.plain}"
+            f"these pictures. {advice.why} You chose {spec.title}: {spec.plain}"
         )
     return spec
 
@@ -128,11 +128,17 @@ def start_section(folder: str | None, active: list[Run]) -> None:
             " are trained on as spectrogram pictures."
         )
     train_gpu.gpu_notice()
-    train_weights.weights_notice()
+    choice_open = train_weights.weights_notice()
     config, training_box = settings_form(folder, found)
     problems = start_problems(config)
     for problem in problems:
         messages.problem(messages.md(problem[:1].upper() + problem[1:]))
+    waiting = choice_open and config.weights_for_run().kind == NONE  # the notice says why
+    if waiting:
+        st.caption(
+            "Start is available once you upload the weights file or click 'Continue without "
+            "pretrained weights' above."
+        )
     if not problems and config.weights_for_run().kind == IMAGENET:
         if not pretrained.weights_here().imagenet_cached:
             st.caption("The ImageNet weights (58 MB) are downloaded once, when the run starts.")
@@ -141,7 +147,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
         type="primary",
         icon=":material/play_arrow:",
         key="train_start",
-        disabled=bool(active) or bool(problems),
+        disabled=bool(active) or bool(problems) or waiting,
         on_click=start,
         args=(config.to_dict(),),
     )
@@ -164,6 +170,7 @@ def body() -> None:
     if run is None:
         st.caption("No run yet: click 'Start training'.")
         return
+    studio.shown_runs([run.id])
     if run.active:
         studio.watch(train_run.SEEN_ACTIVE, run.id)
         studio.poll(lambda: train_run.show_live(run.id), active=True)

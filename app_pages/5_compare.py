@@ -48,11 +48,10 @@ def run_every_strategy(
 
 
 def default_selection(runs: list[Run]) -> list[str]:
-    """This session's comparison group, else the newest group in the store, else the two
+    """The latest comparison group (this session's, or a newer one from another tab or the
+    command line: an older remembered group was shown with a worse "best"), else the two
     newest runs."""
-    group = st.session_state.get(session_keys.COMPARE_GROUP)
-    if group is None:
-        group = next((r.group_id for r in runs if r.group_id), None)
+    group = next((r.group_id for r in runs if r.group_id), None)
     if group is not None:
         chosen = [r.id for r in runs if r.group_id == group]
         if chosen:
@@ -142,6 +141,7 @@ def side_by_side(store) -> None:
     if not chosen:
         st.caption("Pick at least one run.")
         return
+    studio.shown_runs(chosen)
     any_active = any(store.get(i).active for i in chosen)
     if any_active:
         studio.watch(compare_view.SEEN_ACTIVE, True)

@@ -36,27 +36,57 @@ def filter_widgets(runs: list[Run]) -> RunFilter:
     return RunFilter(tuple(datasets), tuple(strategies), tuple(tags), tuple(statuses))
 
 
+def _score(value: float | None) -> str:
+    """A score as text, blank when there is none (a number column showed "None")."""
+    return f"{value:.1%}" if value is not None else ""
+
+
+def _described(run: Run) -> dict:
+    """What tells runs apart, one column each, so no part is cut off a long name (seen: two
+    runs that looked identical)."""
+    return {
+        "name": run.display_name or "",
+        "what": report.task_title(run),
+        "weights": report.weights_label(run),
+        "size": f"{run.config.image_size} px",
+        "dataset": run_admin.dataset_name(run),
+    }
+
+
 def show_table(runs: list[Run]) -> None:
+    """Training runs with their scores; measurements, maps and learning-rate tests, which
+    have none, in a list of their own."""
+    trained = [r for r in runs if report.is_training(r)]
+    side = [r for r in runs if not report.is_training(r)]
     rows = [
         {
-            "run": report.run_title(r),
+            **_described(r),
+            "id": r.id,  # in sight: runs alike in every other column differ here
             "status": report.STATUS_WORDS.get(r.status, r.status),
-            "test accuracy": r.test_accuracy,  # the score; validation chose the checkpoint
-            "validation accuracy": r.val_accuracy,
+            "test accuracy": _score(r.test_accuracy),  # the score; validation chose the epoch
+            "validation accuracy": _score(r.val_accuracy),
             "tags": ", ".join(r.tags),
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-            "id": r.id,
         }
-        for r in runs
+        for r in trained
     ]
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        column_config={
-            "test accuracy": st.column_config.NumberColumn(format="%.3f"),
-            "validation accuracy": st.column_config.NumberColumn(format="%.3f"),
-        },
-    )
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if side:
+        st.markdown("**Measurements, maps and learning-rate tests**")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    **_described(r),
+                    "status": report.STATUS_WORDS.get(r.status, r.status),
+                    "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+                    "id": r.id,
+                }
+                for r in side
+            ),
+            hide_index=True,
+            key="runs_side_table",
+        )
 
 
 def body() -> None:

@@ -127,6 +127,10 @@ def queued_run(store: Store, dataset: Path, task: str = "train"):
     return store.create(config)
 
 
+# "Continue without pretrained weights" clicked (the Train page's WITHOUT_PRETRAINED): its
+# Start waits for that choice on a machine without weights, as the tests' machine is
+WITHOUT_WEIGHTS = {"without_pretrained": True}
+
 HOSTILE_NAMES = ("**x**", "[click](javascript:alert(1))")  # user text that looks like markup
 
 

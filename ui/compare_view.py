@@ -90,7 +90,7 @@ def show_waiting(waiting: list[Run]) -> None:
     st.info(f"{len(waiting)} run(s) still to finish; the table fills in as they end.")
     live = [r for r in waiting if r.status in store_mod.LIVE]
     for run in (live or waiting)[:1]:
-        fraction, text = report.progress_view(run)
+        fraction, text = studio.progress_of(run)
         st.progress(
             fraction if fraction is not None else 0.0,
             text=f"{report.strategy_title(run.strategy)}: {text}",
@@ -130,8 +130,14 @@ def show_table(rows: list[dict]) -> None:
     if best is not None:
         side = "test" if best["test_accuracy"] is not None else "validation"
         accuracy = best["test_accuracy"] if side == "test" else best["val_accuracy"]
+        interval = (
+            f" (95% interval {best['test_interval']})"
+            if side == "test" and best["test_interval"]
+            else ""
+        )
         st.success(
-            f"Best so far: {best['strategy']} with {accuracy:.1%} of the {side} pictures right."
+            f"Best of the selected runs: {best['strategy']} with {accuracy:.1%} of the {side} "
+            f"pictures right{interval}."
         )
     st.download_button(
         "Download the table (CSV)",

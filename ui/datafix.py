@@ -192,10 +192,12 @@ def show_near_duplicates(found: Scan, folder: str, result, run) -> None:
         value=datamap.DEFAULT_THRESHOLD,
         step=0.005,
         key="data_dup_threshold",
+        help="The cosine similarity of the two pictures' pooled VGG16 features, each less the "
+        "dataset's average feature (centred).",
     )
     st.caption(
-        "Cosine similarity of what VGG16 sees in two pictures (its pooled features, less the "
-        f"dataset's average; 1 = the same). The default, {datamap.DEFAULT_THRESHOLD}, keeps "
+        "How alike VGG16 finds two pictures, from 0 to 1 (1 = the same picture). The default, "
+        f"{datamap.DEFAULT_THRESHOLD}, keeps "
         "copies and near-copies of one picture; lower, merely similar pictures of a class "
         "come in. Pairs split between training and validation or test are flagged as leakage: "
         "the score would be optimistic."

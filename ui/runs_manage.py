@@ -11,10 +11,17 @@ from core.runs.store import Run
 from ui import messages, session_keys, studio
 
 DELETE_ASKED = "_runs_delete_asked"  # the run whose Delete awaits a second click
+RENAME_ASKED = "_runs_rename_asked"  # (run id, new name) awaiting a confirmation
 
 
-def rename(run_id: str) -> None:
-    outcome = run_admin.rename(studio.get_store(), run_id, st.session_state[f"runs_name_{run_id}"])
+def ask_rename(run_id: str) -> None:
+    """Rename's first click: the new name waits for a confirmation."""
+    st.session_state[RENAME_ASKED] = (run_id, st.session_state[f"runs_name_{run_id}"])
+
+
+def rename(run_id: str, name: str) -> None:
+    st.session_state.pop(RENAME_ASKED, None)
+    outcome = run_admin.rename(studio.get_store(), run_id, name)
     if not messages.flash_refusal(outcome):
         messages.flash("success", f"Renamed to {messages.md(report.run_title(outcome))}.")
 
@@ -51,7 +58,8 @@ def name_and_tags(run: Run) -> None:
             key=f"runs_name_{run.id}",
             placeholder="e.g. baseline",
         )
-        st.button("Rename", key=f"runs_rename_{run.id}", on_click=rename, args=(run.id,))
+        st.button("Rename", key=f"runs_rename_{run.id}", on_click=ask_rename, args=(run.id,))
+        rename_confirmation(run)
     with right:
         st.text_input("New tag", key=f"runs_new_tag_{run.id}", placeholder="e.g. keep")
         st.button("Add tag", key=f"runs_add_tag_{run.id}", on_click=add_tag, args=(run.id,))
@@ -63,6 +71,20 @@ def name_and_tags(run: Run) -> None:
                 on_click=remove_tag,
                 args=(run.id, tag),
             )
+
+
+def rename_confirmation(run: Run) -> None:
+    """After Rename: the old and new names, and Yes / Cancel."""
+    asked = st.session_state.get(RENAME_ASKED)
+    if not asked or asked[0] != run.id:
+        return
+    new = asked[1].strip()
+    old = run.display_name or report.run_title(run)
+    what = f"to {messages.md(new)}" if new else "back to its description (no name)"
+    st.warning(f"Rename {messages.md(old)} {what}?")
+    yes, no = st.columns(2)
+    yes.button("Yes, rename", key="runs_rename_yes", on_click=rename, args=(run.id, new))
+    no.button("Cancel", key="runs_rename_no", on_click=st.session_state.pop, args=(RENAME_ASKED,))
 
 
 def delete_section(run: Run) -> None:

@@ -8,20 +8,25 @@ import streamlit as st
 
 from core.data import audio, datasets, overlay, session
 from core.data.imaging import UnreadableImage, load_pil_rgb
-from ui import messages, pages, session_keys, studio
+from core.data.scan_cache import ScanCache
+from ui import messages, pages, scanning, session_keys, studio
 
 
 @st.cache_data(show_spinner="Reading the dataset...", max_entries=32)
-def _scan(signature: tuple[str, int, int], edits: str) -> datasets.Scan:
-    return audio.scan_dataset(signature[0], edits=overlay.loads(edits))
+def _scan(signature: tuple[str, int, int], edits: str, home: str) -> datasets.Scan:
+    cache = ScanCache(home)
+    return audio.scan_dataset(signature[0], edits=overlay.loads(edits), cache=cache)
 
 
 def scan(folder: str) -> datasets.Scan:
     """audio.scan_dataset (images, or sound clips) with the dataset's edits applied (the
     overlay: relabelled and excluded files), cached by folder, the newest modification time
-    below it and the edits."""
-    edits = overlay.load(studio.get_store().home, folder)
-    return _scan(session.folder_signature(folder), overlay.dumps(edits))
+    below it and the edits; files are read once per studio home (the scan cache, which the
+    worker and the CLI share). A page first asks `scanning.ready` so that a long first scan
+    runs in the background."""
+    home = studio.get_store().home
+    edits = overlay.load(home, folder)
+    return _scan(session.folder_signature(folder), overlay.dumps(edits), str(home))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -42,7 +47,10 @@ def thumbnails(paths: list[str], size: int = 96) -> list[np.ndarray]:
 
 
 def usable_scan(folder: str) -> datasets.Scan | None:
-    """The dataset's (cached) scan, or an error saying what to fix and None."""
+    """The dataset's (cached) scan, or an error saying what to fix and None; None with the
+    progress shown while a long first scan runs in the background."""
+    if not scanning.ready(folder, studio.get_store().home):
+        return None
     with messages.refusals("This dataset cannot be read") as refused:
         found = scan(folder)
     if refused:

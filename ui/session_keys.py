@@ -18,18 +18,47 @@ DATASET_LABEL = "dataset_label"  # how it was chosen, in words
 AUDIO_SOURCE = "audio_source"  # the audio folder a spectrogram dataset came from
 IMAGE_SIZE = "image_size"
 WEIGHTS = "weights"  # "imagenet" | "none" | a file path
+WITHOUT_PRETRAINED = "without_pretrained"  # chose to go on without pretrained weights
 STRATEGY = "strategy"
 UNFREEZE = "unfreeze_blocks"
 LAYER = "layer"
 TRAIN_RUN = "train_run_id"
+SHOWN_RUNS = "_shown_runs"  # the run(s) the page drew last: the sidebar names the same
 COMPARE_GROUP = "compare_group"
 APPLIED_ADVICE = "_applied_advice"  # the measurement whose advice last set the strategy
+BROWSER_COOKIE = "vgg16_studio_browser"  # this browser's id: who started a run, whose uploads
+BROWSER_COOKIE_DAYS = 365
+COOKIE_WRITTEN = "_browser_cookie_written"
+
+
+def browser_cookie() -> str | None:
+    """The id this browser keeps in its cookie (sent with the page's request), if valid."""
+    value = st.context.cookies.get(BROWSER_COOKIE)
+    return value if session.is_session_id(value) else None
 
 
 def session_id() -> str:
+    """Who this is: the browser's id, so a reload or a second tab of the same browser is the
+    same person (a Streamlit session lives in one tab only, and a reload starts a new one);
+    a browser without the cookie yet gets a new id, which keep_browser_id writes into it."""
     if SESSION_ID not in st.session_state:
-        st.session_state[SESSION_ID] = session.new_session_id()
+        st.session_state[SESSION_ID] = browser_cookie() or session.new_session_id()
     return st.session_state[SESSION_ID]
+
+
+def keep_browser_id() -> None:
+    """Once per session, when the browser's cookie does not hold this session's id yet: write
+    it (Streamlit reads cookies but cannot set them, so a script on the page does)."""
+    me = session_id()
+    if browser_cookie() == me or st.session_state.get(COOKIE_WRITTEN) == me:
+        return
+    st.session_state[COOKIE_WRITTEN] = me
+    seconds = BROWSER_COOKIE_DAYS * 24 * 3600
+    st.html(
+        f"<script>document.cookie = '{BROWSER_COOKIE}={me}; path=/; max-age={seconds}; "
+        "SameSite=Strict';</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _copy(widget_key: str, key: str) -> None:

@@ -45,6 +45,7 @@ def strategy_options(spec: strategies.Strategy, layer_default: str) -> tuple[int
         layer = st.selectbox(
             "Layer the classifier reads",
             vgg16.FEATURE_LAYERS,
+            format_func=lambda name: f"{glossary.layer_words(name)}: {name}",
             help=glossary.explain("layer"),
             **session_keys.kept(session_keys.LAYER, layer_default),
         )

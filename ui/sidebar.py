@@ -12,7 +12,7 @@ from core.model.weights import WeightsSpec
 from core.reports import report
 from core.runs import store as store_mod
 from core.runs.store import Run
-from ui import messages, pretrained, session_keys, studio
+from ui import messages, pretrained, session_keys, studio, weights_upload
 
 # How often the sidebar's run status is redrawn. Each redraw costs the server ~0.2 s of CPU on
 # this 2-core machine (measured with the browser test: 4.4% of a core idle at one per 5 s,
@@ -45,8 +45,8 @@ def weights_status(spec: str) -> tuple[str, str]:
     if source.kind == "none":
         return "warning", (
             "No pretrained weights: VGG16 starts from random numbers, so "
-            "accuracy on small datasets will be poor. Upload the weights file on the Train "
-            "page to change that."
+            "accuracy on small datasets will be poor. Upload the weights file below to "
+            "change that."
         )
     if source.kind == "file":
         return "info", f"Weights: local file {source.path.name}"
@@ -54,7 +54,7 @@ def weights_status(spec: str) -> tuple[str, str]:
         return "info", "Weights: ImageNet (on this machine)"
     return "warning", (
         "Weights: ImageNet, not downloaded yet: the first run needs internet to "
-        "fetch them. Without internet, upload the weights file on the Train page."
+        "fetch them. Without internet, upload the weights file below."
     )
 
 
@@ -67,6 +67,9 @@ def _render() -> None:
     st.caption(f"Device: {device_line()}")
     kind, sentence = weights_status(pretrained.weights())
     getattr(st, kind)(sentence)
+    if kind == "warning" and not pretrained.weights_here().any_pretrained:
+        # on every page, before any dataset (the Train page's notice needs one)
+        weights_upload.uploader("sidebar_weights_upload")
     folder = session_keys.current_dataset()
     if folder:
         label = st.session_state.get(session_keys.DATASET_LABEL) or Path(folder).name
@@ -97,16 +100,20 @@ def run_status() -> None:
         live = [r for r in active if r.status in store_mod.LIVE]
         show_active((live or active)[0], waiting=len(active) - 1)
         return
-    last = st.session_state.get(session_keys.TRAIN_RUN)
-    if last:
+    shown = st.session_state.get(session_keys.SHOWN_RUNS) or [
+        st.session_state.get(session_keys.TRAIN_RUN)
+    ]
+    if len(shown) > 1:
+        st.caption(f"Runs: {len(shown)} compared (see the Compare page)")
+    elif shown[0]:
         try:
-            st.caption(f"Run: {messages.md(report.run_label(store.get(last)))}")
+            st.caption(f"Run: {messages.md(report.run_label(store.get(shown[0])))}")
         except KeyError:
             pass
 
 
 def show_active(run: Run, waiting: int) -> None:
-    fraction, text = report.progress_view(run)
+    fraction, text = studio.progress_of(run)
     where = "Compare" if run.group_id else report.task_page(run)
     st.caption(f"Run: {messages.md(report.run_title(run))} (see the {where} page)")
     st.progress(fraction if fraction is not None else 0.0, text=messages.md(text))

@@ -33,19 +33,33 @@ def measure(folder: str, image_size: int, weights: str, per_class: int) -> None:
 def show_measurement(run) -> None:
     result = run.probe_result
     probe = result.probe if result else {}
+    intervals = result.advice.intervals if result and result.advice else {}
     st.write(
-        "Validation accuracy of a simple linear classifier reading VGG16's features at "
-        "three depths (deeper layers know more ImageNet-specific shapes):"
+        "Accuracy of a simple linear classifier reading VGG16's features at three depths "
+        "(deeper layers know more ImageNet-specific shapes)"
+        + (
+            ", tried on several different splits of the measured pictures: the mean, and "
+            "the range the true value is in with 95% confidence:"
+            if intervals
+            else ":"
+        )
     )
     cols = st.columns(len(probe) or 1)
     for col, (layer, accuracy) in zip(cols, probe.items(), strict=False):
-        col.metric(layer, f"{accuracy:.1%}", help=glossary.explain("layer"))
+        col.metric(
+            glossary.layer_words(layer),
+            f"{accuracy:.1%}",
+            help=f"VGG16 layer {layer}. " + glossary.explain("layer"),
+        )
+        if layer in intervals:
+            low, high = intervals[layer]
+            col.caption(f"95% interval: {low:.0%}–{high:.0%}")
     if result and result.images_used:
         st.caption(
             f"Measured on {result.images_used} of the {result.images_total} pictures "
             f"(at most {run.config.probe_max_per_class} per class, chosen at random)."
         )
-    st.plotly_chart(charts.probe_accuracies(probe), key="strategy_probe_chart")
+    st.plotly_chart(charts.probe_accuracies(probe, intervals), key="strategy_probe_chart")
 
 
 def measurement(store, folder: str, found: datasets.Scan) -> advisor.Advice | None:

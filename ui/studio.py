@@ -80,12 +80,20 @@ def rerun_if_ended(key: str, token: object) -> None:
         st.rerun()
 
 
+def progress_of(run: Run) -> tuple[float | None, str]:
+    """report.progress_view, knowing how many active runs were queued before this one."""
+    ahead = None
+    if run.status == store_mod.QUEUED:
+        ahead = sum(1 for r in active_runs(get_store()) if r.created < run.created)
+    return report.progress_view(run, ahead)
+
+
 def side_run_progress(run_id: str, doing: str, seen_key: str) -> None:
     """From a polling fragment: a measurement's or a map's progress ('Measuring: ...') while it
     runs; once it has ended, the whole page is redrawn with its result (rerun_if_ended)."""
     run = get_store().get(run_id)
     if run.active:
-        fraction, text = report.progress_view(run)
+        fraction, text = progress_of(run)
         st.info(f"{doing}: {messages.md(text)}")
         if fraction is not None:
             st.progress(fraction)
@@ -100,9 +108,16 @@ def pick_run(label: str, runs: list[Run], key: str, preferred: str | None = None
     default = preferred if preferred in labels else runs[0].id
     if st.session_state.get(key) not in labels:
         st.session_state[key] = default
-    return st.selectbox(
+    chosen = st.selectbox(
         label, list(labels), format_func=labels.__getitem__, **session_keys.kept(key, default)
     )
+    shown_runs([chosen])
+    return chosen
+
+
+def shown_runs(run_ids: list[str]) -> None:
+    """Note the run(s) this page shows, for the sidebar (drawn after the page) to name."""
+    st.session_state[session_keys.SHOWN_RUNS] = list(run_ids)
 
 
 def pick_runs(label: str, runs: list[Run], key: str, default: list[str]) -> list[str]:

@@ -81,8 +81,9 @@ def section(run: Run, where: str) -> None:
         _pending(key, choices[current.what])
     elif current is not None:
         _outcome(run, current, choices[current.what], where)
-    st.caption("Watch this run's curves in TensorBoard (`pip install tensorboard`):")
-    st.code(runfiles.tensorboard_command(store, run.id), language="bash")
+    with st.expander("For developers"):
+        st.caption("Watch this run's curves in TensorBoard (`pip install tensorboard`):")
+        st.code(runfiles.tensorboard_command(store, run.id), language="bash")
 
 
 @st.fragment(run_every=studio.POLL_SECONDS)

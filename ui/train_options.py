@@ -30,14 +30,16 @@ def augmentation_preview(found: datasets.Scan, kind: str, size: int, seed: int) 
 
 
 def size_settings(spec: strategies.Strategy) -> dict:
-    """Epochs per phase and batch size, in one row."""
+    """Epochs per phase and batch size, in one row (a closed-form fit has no epochs)."""
     cols = st.columns(3)
-    epochs = cols[0].number_input(
-        "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
-        **bounds.of("epochs"),
-        help=glossary.explain("epoch"),
-        **session_keys.kept("epochs", RunConfig.default("epochs")),
-    )
+    epochs = session_keys.setting("epochs")
+    if not spec.closed_form:
+        epochs = cols[0].number_input(
+            "Epochs" + (" (first phase)" if len(spec.phases) > 1 else ""),
+            **bounds.of("epochs"),
+            help=glossary.explain("epoch"),
+            **session_keys.kept("epochs", RunConfig.default("epochs")),
+        )
     finetune_epochs = RunConfig.default("finetune_epochs")
     if len(spec.phases) > 1:
         finetune_epochs = cols[1].number_input(

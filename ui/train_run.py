@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.jobs import runs
 from core.reports import charts, glossary, report
+from core.runs import advisor, live
 from core.runs import store as store_mod
 from core.runs.store import Run
 from ui import messages, pages, scans, session_keys, studio, take_away
@@ -33,7 +34,7 @@ def show_live(run_id: str) -> None:
         show_finished(run)
         return
     st.markdown(f"**{messages.md(report.run_label(run))}**")
-    fraction, text = report.progress_view(run)
+    fraction, text = studio.progress_of(run)
     st.progress(fraction if fraction is not None else 0.0, text=text)
     if run.status == store_mod.STOPPING:
         st.caption("Stopping at the end of the current batch...")
@@ -56,10 +57,24 @@ def show_curves(store, run: Run, only_with_points: bool = False) -> None:
     history, batches = store.epoch_history(run.id), store.batch_history(run.id)
     if only_with_points and not (history or batches):
         return
+    if run.config.strategy_spec.closed_form:
+        show_fit(run, history)
+        return
+    kept = None if run.active else live.kept_epoch(history)
     st.plotly_chart(
-        charts.training_curves(history, report.shared_references([run]), batches),
+        charts.training_curves(history, report.shared_references([run]), batches, kept),
         key=f"train_curves_{run.id}",
     )
+
+
+def show_fit(run: Run, history) -> None:
+    """What a closed-form fit has in place of curves: its features, its regularisation and
+    its fit time, and why there is no curve."""
+    st.caption(advisor.NO_CURVE)
+    seconds = history[-1].seconds if history else None
+    fitted = f"; fitted in {report.duration(seconds)}" if seconds is not None else ""
+    what = advisor.closed_form_words(run.config.layer)
+    st.caption(f"The classifier: {what[:1].upper() + what[1:]}{fitted}.")
 
 
 def show_scores(run: Run, result) -> None:
@@ -77,6 +92,12 @@ def show_scores(run: Run, result) -> None:
         row.metric(label, value, help=glossary.explain(label.lower()), width="content")
     row.metric("Epochs", result.epochs_run or "-", help=glossary.explain("epoch"), width="content")
     row.metric("Training time", report.duration(report.train_seconds(run)), width="content")
+    kept = live.kept_epoch(studio.get_store().epoch_history(run.id))
+    if kept is not None:
+        st.caption(
+            f"Kept: epoch {kept}, the one with the lowest validation loss (marked on the "
+            "chart): these scores are that epoch's model, not the last epoch's."
+        )
     if result.test_interval is not None:
         st.caption(
             f"95% interval of the test accuracy: {report.interval_text(result)}, on "

@@ -38,9 +38,10 @@ def optimizer_key(strategy: str, phase: str) -> str:
 def _reset_when_strategy_changes(spec: strategies.Strategy) -> None:
     """Another strategy (chosen here or on the Strategy page): its own defaults, not values
     chosen for the previous one."""
-    if st.session_state.get(SETTINGS_FOR) == spec.key:
-        return
+    before = st.session_state.get(SETTINGS_FOR)
     st.session_state[SETTINGS_FOR] = spec.key
+    if before in (None, spec.key):  # None: a new session, whose values the workspace restored
+        return
     for phase in spec.keras_phases:
         session_keys.forget_kept(lr_key(spec.key, phase.name), optimizer_key(spec.key, phase.name))
 
@@ -70,7 +71,10 @@ def phase_settings(spec: strategies.Strategy) -> dict:
     _reset_when_strategy_changes(spec)
     phases = spec.keras_phases
     if not phases:
-        st.caption("This strategy fits its classifier in closed form: no optimizer, no rate.")
+        st.caption(
+            "This strategy solves its classifier in one go (logistic regression): no "
+            "optimizer, no learning rate, no epochs."
+        )
         return dict(optimizers={}, learning_rates={})
     optimizers, learning_rates = {}, {}
     for col, phase in zip(st.columns(len(phases)), phases, strict=True):
@@ -91,12 +95,14 @@ def widgets(spec: strategies.Strategy) -> dict:
     )
     chosen = phase_settings(spec)
     unfreeze, layer = shared_settings.strategy_options(spec, RunConfig.default("layer"))
-    patience = st.number_input(
-        "Early-stopping patience (epochs without a better validation loss before a phase ends)",
-        **bounds.of(PATIENCE),
-        help=glossary.explain("early stopping"),
-        **session_keys.kept(PATIENCE, RunConfig.default(PATIENCE)),
-    )
+    patience = session_keys.setting(PATIENCE)
+    if not spec.closed_form:  # no epochs, so nothing to stop early
+        patience = st.number_input(
+            "Early-stopping patience (epochs without a better validation loss before a phase ends)",
+            **bounds.of(PATIENCE),
+            help=glossary.explain("early stopping"),
+            **session_keys.kept(PATIENCE, RunConfig.default(PATIENCE)),
+        )
     return dict(
         chosen, unfreeze_blocks=int(unfreeze), layer=layer, early_stopping_patience=int(patience)
     )
@@ -150,15 +156,17 @@ def finder(config: RunConfig, active: list[Run], problems: list[str]) -> None:
         f"{lr_finder.START_RATE:g} to {lr_finder.END_RATE:g} over {lr_finder.STEPS} steps "
         "and draws the loss at each."
         + _coverage(config)
-        + " The suggested rate follows "
-        + lr_finder.RULE
-        + "."
+        + " It suggests a rate a little before the bottom of the curve, where the loss still "
+        "falls well (how exactly: the button's help)."
     )
     st.button(
         "Find a learning rate",
         icon=":material/search:",
         key="train_lr_find",
-        help=glossary.explain("learning-rate finder"),
+        help=glossary.explain("learning-rate finder")
+        + " How the rate is chosen: "
+        + lr_finder.RULE
+        + ".",
         disabled=bool(active) or bool(problems),
         on_click=_start,
         args=(config.to_dict(),),

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.model import vgg16, weights_file
 from core.model.weights import IMAGENET, NONE, WeightsSpec
 from core.reports import glossary
-from ui import messages, pretrained, session_keys, studio
+from ui import pretrained, session_keys, weights_upload
 
 WEIGHT_KINDS = ("ImageNet", "A local weights file", "None (random start)")
-WITHOUT_PRETRAINED = "_train_without_pretrained"  # chose to go on without pretrained weights
+WITHOUT_PRETRAINED = session_keys.WITHOUT_PRETRAINED
 NO_PRETRAINED_COST = (
     "Without pretrained weights VGG16 starts from random numbers and must learn everything "
     "from your pictures: on a few hundred pictures expect much lower accuracy, often little "
@@ -19,43 +18,18 @@ NO_PRETRAINED_COST = (
 )
 
 
-def use_weights(setting: str) -> None:
-    """Make `setting` the weights runs use, and let the weights widgets show it."""
-    st.session_state[session_keys.WEIGHTS] = setting
-    session_keys.forget_kept("weights_kind", "weights_path")
-
-
 def continue_without() -> None:
     """Button callback: go on without pretrained weights."""
     st.session_state[WITHOUT_PRETRAINED] = True
-    use_weights("none")
+    weights_upload.use_weights("none")
 
 
-def install(upload) -> None:
-    """Check an uploaded weights file; keep it (and use it) only if VGG16 can load it."""
-    home = studio.get_store().home
-    (verdict, saved), new = session_keys.once_per_upload(
-        "_train_weights_uploads",
-        upload,
-        lambda: weights_file.install_upload(home, upload.name, upload.getvalue()),
-    )
-    if saved is None:
-        messages.problem(
-            f"{verdict.message} Nothing was saved. Upload {vgg16.IMAGENET_NOTOP_FILE}"
-            ", or continue without pretrained weights.",
-            f"file {upload.name}, {upload.size:,} bytes, md5 {verdict.md5 or '-'}",
-        )
-    elif new:
-        use_weights("imagenet" if verdict.official else str(saved))
-        messages.flash("success", f"{verdict.message} Runs now start from these weights.")
-        st.rerun()
-
-
-def weights_notice() -> None:
+def weights_notice() -> bool:
     """When this machine has no pretrained weights: say so, in plain words, with the two ways
-    on (upload the file, or go on without), before anything else on the page."""
+    on (upload the file, or go on without), before anything else on the page. True while that
+    choice is open (neither made): Start waits for it."""
     if pretrained.weights_here().any_pretrained:
-        return
+        return False
     if st.session_state.get(WITHOUT_PRETRAINED):
         st.info(NO_PRETRAINED_COST + " To change that, upload the weights file:")
     else:
@@ -65,14 +39,7 @@ def weights_notice() -> None:
             "USB stick), or continue without them."
         )
     upload_col, without_col = st.columns(2)
-    upload = upload_col.file_uploader(
-        f"Upload the VGG16 weights file ({vgg16.IMAGENET_NOTOP_FILE})",
-        type=[suffix.lstrip(".") for suffix in weights_file.WEIGHTS_SUFFIXES],
-        key="train_weights_upload",
-        help=glossary.explain("pretrained weights"),
-    )
-    if upload is not None:
-        install(upload)
+    weights_upload.uploader("train_weights_upload", upload_col)
     if not st.session_state.get(WITHOUT_PRETRAINED):
         without_col.button(
             "Continue without pretrained weights",
@@ -82,6 +49,10 @@ def weights_notice() -> None:
             wrap=True,  # in a half-width column at 800 px the label was cut with an ellipsis
         )
         without_col.caption(NO_PRETRAINED_COST)
+    # open while no pretrained weights are chosen and going on without them was not either
+    # (the weights setting stays "none" until a file is uploaded)
+    chosen_none = WeightsSpec.parse(pretrained.weights()).kind == NONE
+    return chosen_none and not st.session_state.get(WITHOUT_PRETRAINED)
 
 
 def weights_setting() -> str:

@@ -4,6 +4,7 @@ settings and last results, saved in the studio home)."""
 from __future__ import annotations
 
 import logging
+import re
 
 import streamlit as st
 
@@ -14,6 +15,10 @@ log = logging.getLogger("studio.pages")
 
 
 WORKSPACE_SEEN = "_workspace_seen"  # the workspace as this session last read or wrote it
+# session keys of chosen values that are not RunConfig fields: the per-phase optimizer and
+# learning rate widgets (ui.train_settings.optimizer_key / lr_key)
+# ... and the choice to go on without pretrained weights (Start waits for it)
+CHOICE_KEY = re.compile(rf"^((opt|lr)_[a-z]+_[a-z0-9_]+|{session_keys.WITHOUT_PRETRAINED})$")
 
 
 def current_workspace() -> workspace.Workspace:
@@ -29,6 +34,10 @@ def current_workspace() -> workspace.Workspace:
         ),
         train_run=state.get(session_keys.TRAIN_RUN),
         compare_group=state.get(session_keys.COMPARE_GROUP),
+        applied_advice=state.get(session_keys.APPLIED_ADVICE),
+        choices=workspace.plain(
+            {k: state[k] for k in state if isinstance(k, str) and CHOICE_KEY.match(k)}
+        ),
     )
 
 
@@ -45,7 +54,9 @@ def restore_workspace() -> None:
             session_keys.AUDIO_SOURCE: saved.audio_source,
             session_keys.TRAIN_RUN: saved.train_run,
             session_keys.COMPARE_GROUP: saved.compare_group,
+            session_keys.APPLIED_ADVICE: saved.applied_advice,
             **saved.settings,
+            **{k: v for k, v in saved.choices.items() if CHOICE_KEY.match(k)},
         }
         for key, value in values.items():
             if value is not None and key not in st.session_state:

@@ -34,9 +34,45 @@ def scan_or_fail(folder: str, val_dir: str | None, home: str | None) -> Any:
     with the edits made on the Data page applied. The edits are kept per studio home: pass the
     --home given (None: the default home), or the scan reads another home's fixes."""
     from core.data import audio, overlay
+    from core.data.scan_cache import ScanCache
 
     edits = overlay.load(settings.home_path(home), folder)
-    return audio.scan_dataset(folder, val_dir, edits=edits)  # a DatasetError is a Refusal
+    cache = ScanCache(settings.home_path(home))  # the page's and the worker's: read once
+    # a DatasetError is a Refusal: main() says it
+    return audio.scan_dataset(folder, val_dir, edits, cache, ScanLines(sys.stderr))
+
+
+class ScanLines:
+    """A long scan's progress on stderr: one line rewritten in place on a terminal, else a
+    line every LOG_SECONDS; nothing for a scan done within the first QUIET_SECONDS."""
+
+    QUIET_SECONDS, TERMINAL_SECONDS, LOG_SECONDS = 1.0, 0.25, 10.0
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.shown: float | None = None  # seconds into the scan of the last line
+        self.terminal = stream.isatty()
+
+    def _due(self, progress: Any) -> bool:
+        if self.shown is None:
+            return bool(progress.seconds >= self.QUIET_SECONDS)
+        if progress.done == progress.total:
+            return True  # the last word, once something was said
+        every = self.TERMINAL_SECONDS if self.terminal else self.LOG_SECONDS
+        return bool(progress.seconds - self.shown >= every)
+
+    def __call__(self, progress: Any) -> None:
+        from core.reports.report import scan_words
+
+        if not self._due(progress):
+            return
+        self.shown = progress.seconds
+        words = scan_words(progress)
+        if self.terminal:
+            end = "\n" if progress.done == progress.total else ""
+            print(f"\r{words}\033[K", end=end, file=self.stream, flush=True)
+        else:
+            print(words, file=self.stream, flush=True)
 
 
 def usable_dataset(folder: str, val_dir: str | None, home: str | None) -> Any:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     """Add `doctor`, `cache` and `gpu-check` to the CLI's subparsers."""
     doctor = sub.add_parser(
         "doctor", help="what this machine and studio home are (versions, GPUs, caches)"
@@ -49,7 +50,7 @@ def register(sub) -> None:
     gpu.set_defaults(func=cmd_gpu_check)
 
 
-def cmd_doctor(args) -> int:
+def cmd_doctor(args: argparse.Namespace) -> int:
     from core.jobs import doctor
     from core.platform import settings
 
@@ -58,7 +59,7 @@ def cmd_doctor(args) -> int:
     return 0
 
 
-def cmd_cache(args) -> int:
+def cmd_cache(args: argparse.Namespace) -> int:
     from core.jobs import caches
     from core.runs.store import Store
 
@@ -81,7 +82,7 @@ def cmd_cache(args) -> int:
     return 0
 
 
-def cmd_gpu_check(args) -> int:
+def cmd_gpu_check(args: argparse.Namespace) -> int:
     from core.jobs import gpu_check
 
     outcome = gpu_check.check()

@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 import soundfile
 from PIL import Image
-from scipy.signal import resample_poly
 
 from core.data import datasets
 from core.data.datasets import IGNORED_NAMES, DatasetError
 from core.data.imaging import IMAGE_EXTENSIONS
 from core.data.overlay import Edit
+from core.data.scan_cache import ScanCache
 from core.platform.fileio import sha256_file, write_atomically
 from core.platform.refusal import Refusal
 
@@ -176,6 +176,10 @@ def read_audio(path: str | Path, sr: int, max_seconds: float | None = None) -> n
         raise UnreadableAudio("the file holds NaN or infinite samples")
     mono = data.mean(axis=1, dtype=np.float32)
     if native_sr != sr:
+        # imported here: scipy.signal takes 1.5-3 s to import, which every scan (the CLI's
+        # `inspect` of an unchanged folder takes under a second otherwise) would pay
+        from scipy.signal import resample_poly
+
         common = math.gcd(int(native_sr), int(sr))
         mono = resample_poly(mono, sr // common, native_sr // common).astype(np.float32)
     return np.ascontiguousarray(mono, dtype=np.float32)
@@ -325,14 +329,18 @@ CLIPS = datasets.Media("audio", "audio clip", is_audio_file, clip_shape)
 
 
 def scan_dataset(
-    root: str | Path, val_dir: str | Path | None = None, edits: Sequence[Edit] = ()
+    root: str | Path,
+    val_dir: str | Path | None = None,
+    edits: Sequence[Edit] = (),
+    cache: ScanCache | None = None,
+    progress: Callable[[datasets.ScanProgress], None] | None = None,
 ) -> datasets.Scan:
     """The one scan of a dataset folder for the CLI and the app: a folder whose class folders
     hold mostly sound (is_audio_dataset) is scanned as audio clips, any other as images. Runs on
     an audio folder render its spectrograms first (core.train.training.image_folders). `edits`: the
-    dataset's overlay (core.data.overlay)."""
+    dataset's overlay (core.data.overlay); `cache` and `progress` as in datasets.scan."""
     media = CLIPS if is_audio_dataset(root) else datasets.IMAGES
-    return datasets.scan(root, val_dir, media=media, edits=edits)
+    return datasets.scan(root, val_dir, media=media, edits=edits, cache=cache, progress=progress)
 
 
 def _targets(root: Path, files: list[Path]) -> dict[Path, str]:

@@ -47,6 +47,11 @@ def new_session_id() -> str:
     return uuid.uuid4().hex
 
 
+def is_session_id(text: object) -> bool:
+    """Whether `text` has the form new_session_id makes (say, read back from a cookie)."""
+    return isinstance(text, str) and bool(_SESSION_ID.match(text))
+
+
 def session_dir(home: str | os.PathLike[str], session_id: str) -> Path:
     """home/sessions/<id> (not created). The id must be one new_session_id made."""
     if not _SESSION_ID.match(session_id or ""):

@@ -353,11 +353,11 @@ def _compare(fmt: str, expected: np.ndarray, got: np.ndarray) -> ExportCheck:
     # int8 rounding may move single outputs; on average it must stay close
     measured = check.mean_difference if fmt == "tflite-int8" else check.max_difference
     if not measured <= tolerance:  # `not <=` also refuses NaN
-        which = "mean" if fmt == "tflite-int8" else "largest"
+        which = "on average" if fmt == "tflite-int8" else "at most"
         raise ExportRefused(
             f"the {fmt} export disagrees with the studio's model on {check.images} validation "
-            f"images ({which} probability difference {measured:.2g}, tolerance {tolerance:g}): "
-            "not kept"
+            f"images (its probabilities differ by {measured:.2g} {which}, more than the "
+            f"{tolerance:g} accepted): not kept"
         )
     return check
 

@@ -166,7 +166,8 @@ def chosen(
     """(to remove, to keep): entries unused for `older_than_days` (all when None) whose images
     are not in `keep`."""
     limit = None if older_than_days is None else now - older_than_days * DAY_SECONDS
-    remove, stay = [], []
+    remove: list[CacheEntry] = []
+    stay: list[CacheEntry] = []
     for entry in entries:
         recent = limit is not None and entry.last_used > limit
         (stay if recent or entry.images in keep else remove).append(entry)

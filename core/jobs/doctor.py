@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from core.jobs import caches, engines
 from core.jobs.caches import DiskUse, human_bytes
@@ -47,7 +48,7 @@ class MachineFacts:
     disk: DiskUse
     ray: str | None  # Ray's version, None when not installed
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["disk"]["home"] = str(self.disk.home)
         for key in ("driver_gpus", "tensorflow_gpus"):
@@ -126,7 +127,7 @@ def weights_facts(home: Path) -> tuple[str, str]:
     spec = WeightsSpec.parse(weights_file.default_setting(home))
     if problem := spec.problem():
         return spec.label, problem
-    if spec.kind == FILE:
+    if spec.kind == FILE and spec.path is not None:  # parse gives a FILE spec its path
         return spec.label, weights_file.checked(spec.path).message
     if spec.kind == IMAGENET:
         cached = keras_cache_location()

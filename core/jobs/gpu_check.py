@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,8 @@ from core.runs.store import DONE
 SPEED_IMAGE_SIZE = 150
 SPEED_BATCH = 64
 SPEED_STEPS = 5  # timed steps after one warm-up (which traces and compiles)
-TINY_RUN = dict(  # a run that exercises fine-tuning (VGG16 layers train) in seconds on a GPU
+# a run that exercises fine-tuning (VGG16 layers train) in seconds on a GPU (RunConfig's fields)
+TINY_RUN: dict[str, Any] = dict(
     strategy="finetune",
     image_size=48,
     epochs=1,
@@ -45,7 +47,9 @@ NO_GPU = (
 def expected_precision(gpus: list[NvidiaGpu]) -> str:
     """The compute dtype "auto" must give on these cards (the weakest decides)."""
     capabilities = [g.compute_capability for g in gpus]
-    return device.gpu_precision(None if None in capabilities else min(capabilities))
+    known = [c for c in capabilities if c is not None]
+    # a card of unknown capability may be the weakest: then nothing is known
+    return device.gpu_precision(min(known) if len(known) == len(capabilities) else None)
 
 
 def judge(
@@ -99,7 +103,7 @@ class GpuCheck:
     def passed(self) -> bool:
         return not self.problems
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["passed"] = self.passed
         data["device"] = self.device.to_json() if self.device else None
@@ -189,10 +193,10 @@ def measure_speed(
             jit_compile=plan.jit_compile,
         )
 
-        def extract_step():
+        def extract_step() -> None:
             np.asarray(forward(images))
 
-        def train_step():
+        def train_step() -> None:
             model.train_on_batch(images, labels)
 
         rates = []

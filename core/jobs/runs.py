@@ -44,7 +44,7 @@ class Refused(Refusal):
     def reason(self) -> str:
         return self.words
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Refused], tuple[str, bool]]:
         return (type(self), (self.reason, self.busy))
 
 

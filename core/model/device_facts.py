@@ -19,11 +19,16 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from core.platform.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    import keras
 
 VIEW_FILE = "device.json"  # in the studio home
 # the distributions whose versions decide what TensorFlow can see: a recorded view made with
@@ -69,13 +74,13 @@ class DeviceUse:
         replicas = f"{self.replicas} replica" + ("s" if self.replicas != 1 else "")
         return f"{where}, {self.policy}, XLA {'on' if self.xla else 'off'}, {replicas}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["placed_on"], data["gpu_names"] = list(self.placed_on), list(self.gpu_names)
         return data
 
     @classmethod
-    def from_json(cls, data: dict | None) -> DeviceUse | None:
+    def from_json(cls, data: dict[str, Any] | None) -> DeviceUse | None:
         if not data:
             return None
         names = {f.name for f in dataclasses.fields(cls)}
@@ -85,7 +90,7 @@ class DeviceUse:
         return cls(**known)
 
 
-def variable_devices(variables) -> tuple[str, ...]:
+def variable_devices(variables: Iterable[Any]) -> tuple[str, ...]:
     """The devices holding `variables` (Keras variables, plain or mirrored), short and sorted."""
     found = set()
     for variable in variables:
@@ -98,7 +103,7 @@ def variable_devices(variables) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def measure_use(model, xla: bool, replicas: int = 1) -> DeviceUse:
+def measure_use(model: keras.Model, xla: bool, replicas: int = 1) -> DeviceUse:
     """The device facts of a built model, in the process that trains it."""
     import keras
     import tensorflow as tf
@@ -154,13 +159,13 @@ class TensorflowView:
         """Still true: measured with the TensorFlow (and CUDA wheels) installed now."""
         return self.installed == (install_signature() if installed is None else installed)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["gpus"], data["installed"] = list(self.gpus), list(self.installed)
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> TensorflowView:
+    def from_json(cls, data: dict[str, Any]) -> TensorflowView:
         names = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in data.items() if k in names}
         for key in ("gpus", "installed"):

@@ -37,7 +37,10 @@ REFERENCE_COLOUR = "#2ca02c"
 NOT_COMPARABLE_COLOUR = "#9e9e9e"
 MARKER_COLOUR = "#d62728"
 SERIES_COLOURS = tuple(plotly.colors.qualitative.Plotly)  # hex, one per strategy
-SIMILARITY_Y = {"different": 0.5, "similar": 1.5}
+# one per class on the map: Streamlit's theme otherwise drew two classes in two blues
+CLASS_COLOURS = tuple(plotly.colors.qualitative.D3)
+MANY_CLASS_COLOURS = tuple(plotly.colors.qualitative.Dark24)
+SIMILARITY_Y = {"different": 0.5, "similar": 1.5, advisor.UNCLEAR: 1.0}
 METRIC_NAMES = {
     "val_accuracy": "Validation accuracy",
     "val_loss": "Validation loss",
@@ -140,7 +143,8 @@ def data_map(
     by_class: dict[str, list[tuple[str, float, float]]] = {}
     for rel, label, x, y in points:
         by_class.setdefault(label, []).append((rel, x, y))
-    for label, rows in by_class.items():
+    palette = CLASS_COLOURS if len(by_class) <= len(CLASS_COLOURS) else MANY_CLASS_COLOURS
+    for index, (label, rows) in enumerate(by_class.items()):
         fig.add_trace(
             go.Scatter(
                 x=[r[1] for r in rows],
@@ -150,7 +154,7 @@ def data_map(
                 customdata=[r[0] for r in rows],
                 hovertext=[f"{_t(r[0])}<br>class {_t(label)}" for r in rows],
                 hoverinfo="text",
-                marker=dict(size=7, opacity=0.8),
+                marker=dict(size=7, opacity=0.8, color=palette[index % len(palette)]),
             )
         )
     marked = [(rel, x, y) for rel, _, x, y in points if wrong and rel in wrong]
@@ -225,7 +229,7 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
     for cell in advisor.MATRIX:
         x0, x1 = (low, line) if cell.size == "small" else (line, high)
         y0 = 0.0 if cell.similarity == "different" else 1.0
-        here = cell.size == size and (similarity is None or cell.similarity == similarity)
+        here = cell.size == size and similarity in (None, advisor.UNCLEAR, cell.similarity)
         fig.add_shape(
             type="rect",
             x0=x0,
@@ -254,8 +258,14 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
         text=f"{advisor.LARGE_PER_CLASS} images per class",
     )
     measured = similarity in SIMILARITY_Y
-    y = SIMILARITY_Y[similarity] if similarity in SIMILARITY_Y else 1.0
-    label = "this dataset" + ("" if measured else " (similarity not measured yet)")
+    y = SIMILARITY_Y[similarity] if similarity is not None and measured else 1.0
+    label = "this dataset" + (
+        " (similarity not measured yet)"
+        if not measured
+        else " (too close to tell)"
+        if similarity == advisor.UNCLEAR
+        else ""
+    )
     fig.add_trace(
         go.Scatter(
             x=[here_x],
@@ -263,7 +273,9 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
             mode="markers+text",
             name="this dataset",
             text=[label],
-            textposition="bottom center",
+            # on the line between the rows, a label below it ran into the lower row's title
+            # ("small, different"); above it, it sits in the upper row's empty lower part
+            textposition="bottom center" if y != 1.0 else "top center",
             marker=dict(
                 size=18,
                 color=MARKER_COLOUR,
@@ -292,13 +304,25 @@ def strategy_matrix(images_per_class: float, similarity: str | None = None) -> g
     return _layout(fig, "Dataset size x similarity to ImageNet", height=420, showlegend=False)
 
 
-def probe_accuracies(probe: Mapping[str, float]) -> go.Figure:
-    """Linear-probe validation accuracy per VGG16 depth."""
+def probe_accuracies(
+    probe: Mapping[str, float], intervals: Mapping[str, Sequence[float]] | None = None
+) -> go.Figure:
+    """Linear-probe accuracy per VGG16 depth, with its 95% interval as error bars when the
+    measurement has one (advisor.Advice.intervals)."""
     names, values = list(probe), [float(v) for v in probe.values()]
+    error_y = None
+    if intervals and all(name in intervals for name in names):
+        error_y = dict(
+            type="data",
+            symmetric=False,
+            array=[intervals[n][1] - v for n, v in zip(names, values, strict=True)],
+            arrayminus=[v - intervals[n][0] for n, v in zip(names, values, strict=True)],
+        )
     fig = go.Figure(
         go.Bar(
             x=names,
             y=values,
+            error_y=error_y,
             text=[f"{v:.1%}" for v in values],
             textposition="outside",
             marker_color=TRAIN_COLOUR,
@@ -460,14 +484,87 @@ def _batch_loss_traces(batches: Sequence[BatchRecord]) -> list[go.Scatter]:
     ]
 
 
+LOSS_HEADROOM = 1.2  # the loss axis ends this far above the highest per-epoch loss
+
+
+def loss_axis_top(history: Sequence[EpochRecord], batches: Sequence[BatchRecord]) -> float | None:
+    """Where the loss axis ends when a batch's loss would stretch it: a little above the
+    per-epoch curves (seen: one early batch at 30 flattened every epoch curve). None: no
+    batch goes above that, or no epoch has ended yet (the axis fits everything)."""
+    losses = [v for r in history for v in (r.loss, r.val_loss) if v is not None]
+    if not losses or not batches:
+        return None
+    top = max(losses) * LOSS_HEADROOM
+    return top if max(b.loss for b in batches) > top else None
+
+
+def _clip_batch_spikes(
+    fig: go.Figure, history: Sequence[EpochRecord], batches: Sequence[BatchRecord]
+) -> None:
+    """Scale the loss axis to the epoch curves; batches above it are drawn off the top and
+    marked there by a triangle whose hover gives their real loss."""
+    top = loss_axis_top(history, batches)
+    if top is None:
+        return
+    spikes = [b for b in batches if b.loss > top]
+    fig.add_trace(
+        go.Scatter(
+            x=[b.position for b in spikes],
+            y=[top] * len(spikes),
+            customdata=[b.loss for b in spikes],
+            mode="markers",
+            name="batch loss above the axis",
+            legendgroup="batch spikes",
+            showlegend=False,
+            marker=dict(symbol="triangle-up", size=9, color=TRAIN_COLOUR),
+            cliponaxis=False,
+            hovertemplate="epoch %{x:.2f}: batch loss %{customdata:.3f} (off the axis)"
+            "<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_yaxes(range=[0, top], row=1, col=2)
+
+
+def _mark_kept(fig: go.Figure, history: Sequence[EpochRecord], kept: int | None) -> None:
+    """The kept epoch: a dashed line across both sides and a star on its validation points."""
+    row = next((r for r in history if r.epoch == kept), None)
+    if row is None:
+        return
+    name = f"kept: epoch {kept}"
+    fig.add_vline(x=kept, line_dash="dash", line_color=VAL_COLOUR, opacity=0.6)
+    for col, key in ((1, "val_accuracy"), (2, "val_loss")):
+        if row.value(key) is None:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[kept],
+                y=[row.value(key)],
+                mode="markers+text" if col == 1 else "markers",
+                text=[name] if col == 1 else None,
+                textposition="bottom center",
+                name=name,
+                legendgroup="kept",
+                showlegend=col == 1,
+                marker=dict(symbol="star", size=14, color=VAL_COLOUR),
+            ),
+            row=1,
+            col=col,
+        )
+
+
 def training_curves(
     history: Sequence[EpochRecord],
     references: Iterable[Reference] = (),
     batches: Sequence[BatchRecord] = (),
+    kept: int | None = None,
 ) -> go.Figure:
     """Train and validation accuracy (left) and loss (right) per epoch; on the loss side also
     the loss of each recorded batch, faint, and smoothed; phase changes as dotted lines;
-    published references as labelled dashed lines on the accuracy side."""
+    published references as labelled dashed lines on the accuracy side; `kept`, the epoch the
+    finished model is (core.runs.live.kept_epoch), as a line and a star named "kept: epoch N"
+    (its validation accuracy is the one reported, not the last point's)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
     for trace in _batch_loss_traces(batches) if batches else ():
         fig.add_trace(trace, row=1, col=2)
@@ -495,6 +592,8 @@ def training_curves(
             )
     for x, phase in _phase_starts(history):
         fig.add_vline(x=x, line_dash="dot", line_color="#777", annotation_text=_t(phase))
+    _mark_kept(fig, history, kept)
+    _clip_batch_spikes(fig, history, batches)
     _add_references(fig, references, row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)

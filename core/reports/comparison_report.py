@@ -17,11 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.data import datasets, overlay
+from core.data.scan_cache import ScanCache
 from core.platform import hostinfo
 from core.platform.refusal import Refusal
 from core.reports import charts, comparison, report
 from core.reports.html_report import STYLE, _e, _table
-from core.runs import runfiles, strategies
+from core.runs import advisor, runfiles, strategies
 from core.runs.results import EpochRecord
 from core.runs.store import Run, Store
 
@@ -123,7 +124,7 @@ def _fingerprint(store: Store, run: Run, scans: _Scans) -> str | None:
         roots = runfiles.image_roots(run.config, store.home)
         key = (roots, overlay.dumps(edits))
         if key not in scans:
-            scans[key] = datasets.scan(*roots, edits=edits)
+            scans[key] = datasets.scan(*roots, edits=edits, cache=ScanCache(store.home))
         split = datasets.split_from_manifest(scans[key], manifest)
     except (runfiles.RunFilesMissing, datasets.DatasetError, OSError, ValueError, KeyError):
         return None
@@ -293,9 +294,15 @@ def _settings(run: Run) -> list[tuple[str, object]]:
         ("strategy", report.strategy_title(run.strategy)),
         ("weights", (result.weights if result and result.weights else None) or config.weights),
         ("image size", f"{config.image_size} px"),
-        ("epochs (head, fine-tuning)", f"{config.epochs}, {config.finetune_epochs}"),
+        *(
+            [("classifier", advisor.closed_form_words(config.layer))]
+            if config.strategy_spec.closed_form
+            else [
+                ("epochs (head, fine-tuning)", f"{config.epochs}, {config.finetune_epochs}"),
+                ("learning rates", rates or "the strategy's defaults"),
+            ]
+        ),
         ("batch size", config.batch_size),
-        ("learning rates", rates or "the strategy's defaults"),
         ("augmentation", config.augment_kind if config.augment else "none"),
         ("seed", config.seed),
         ("validation share", f"{config.val_fraction:g}"),
@@ -320,7 +327,8 @@ def _run_section(entry: RunEntry) -> str:
     result = run.training_result
     if result and result.per_class:
         rows = [(c.name, c.precision, c.recall, c.f1, c.support) for c in result.per_class]
-        parts.append(_table(("class", "precision", "recall", "F1", "validation images"), rows))
+        side = f"{result.evaluated_on} images"  # the side the counts are of (test, mostly)
+        parts.append(_table(("class", "precision", "recall", "F1", side), rows))
     if entry.versions:
         parts.append(_table(("library", "version"), sorted(entry.versions.items())))
     return "".join(parts) + "</section>"

@@ -101,6 +101,19 @@ TERMS: dict[str, str] = {
 }
 
 
+LAYER_WORDS = {  # VGG16's pooled layers, in plain words (the layer's name goes in a tooltip)
+    "block3_pool": "middle features (textures)",
+    "block4_pool": "upper features (parts of things)",
+    "block5_pool": "top features (whole shapes)",
+}
+
+
+def layer_words(layer: str) -> str:
+    """A pooled VGG16 layer in plain words ('top features (whole shapes)'); other names as
+    they are."""
+    return LAYER_WORDS.get(layer, layer)
+
+
 def explain(term: str) -> str:
     """The plain explanation of `term` (KeyError for an unknown term: a typo in a page)."""
     return TERMS[term.lower()]

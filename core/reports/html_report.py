@@ -19,7 +19,7 @@ from typing import Any
 from core.data.imaging import UnreadableImage, load_pil_rgb
 from core.model.device_facts import DeviceUse
 from core.reports import charts
-from core.runs import strategies
+from core.runs import advisor, strategies
 from core.runs.config import RunConfig
 from core.runs.results import EpochRecord
 
@@ -90,11 +90,17 @@ def _strategy(data: ReportInput) -> str:
         ("strategy", spec.title if spec else config.strategy),
         ("weights", result.get("weights", config.weights)),
         ("image size", f"{config.image_size} px"),
-        ("epochs (head, fine-tuning)", f"{config.epochs}, {config.finetune_epochs}"),
+        *(
+            [("classifier", advisor.closed_form_words(config.layer))]
+            if spec and spec.closed_form
+            else [
+                ("epochs (head, fine-tuning)", f"{config.epochs}, {config.finetune_epochs}"),
+                ("epochs run", result.get("epochs_run", "-")),
+            ]
+        ),
         ("batch size", config.batch_size),
         ("augmentation", config.augment_kind if config.augment else "none"),
         ("seed", config.seed),
-        ("epochs run", result.get("epochs_run", "-")),
         ("device", _device(result)),
         *_scores(result),
     ]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.data import samples
+from core.data.datasets import ScanProgress
 from core.model.weights import WeightsSpec
 from core.reports import references
 from core.runs import store as store_mod
@@ -152,7 +153,7 @@ def run_label(run: Run) -> str:
 
 def owner_words(run: Run, me: str) -> str | None:
     """Who started a run, as seen from the browser session `me` (None: `me` did), with the
-    time it was queued: "started in another browser tab at 09:41"."""
+    time it was queued: "started in another browser at 09:41"."""
     if run.owner == me:
         return None
     at = time.strftime("%H:%M", time.localtime(run.created))
@@ -160,13 +161,19 @@ def owner_words(run: Run, me: str) -> str | None:
         return f"started from the command line at {at}"
     if run.owner is None:
         return f"started at {at} (where is not recorded: an older run)"
-    return f"started in another browser tab (or before this page was reloaded) at {at}"
+    return f"started in another browser at {at}"
 
 
-def progress_view(run: Run) -> tuple[float | None, str]:
-    """(fraction for a progress bar or None, one sentence) from a run's progress record."""
+def progress_view(run: Run, ahead: int | None = None) -> tuple[float | None, str]:
+    """(fraction for a progress bar or None, one sentence) from a run's progress record;
+    `ahead`: how many active runs were queued before this one, when known (seen: "waiting
+    for the runs queued before this one" with none queued)."""
     p = run.progress
     if run.status == store_mod.QUEUED:
+        if ahead == 0:
+            return None, "Starting: the worker picks it up in a moment."
+        if ahead:
+            return None, f"Waiting for {ahead} run(s) queued before this one to finish."
         return None, "Waiting for the runs queued before this one to finish."
     step, steps = p.step, p.steps
     fraction = None
@@ -182,7 +189,20 @@ def progress_view(run: Run) -> tuple[float | None, str]:
             text += f", about {duration(p.eta_seconds)} left in this epoch"
         return fraction, text + run_eta_words(p)
     message = p.message or STATUS_WORDS.get(run.status, run.status)
+    if p.stage == "scanning" and steps:
+        message = _files_read_words(step or 0, steps, p.eta_seconds)
     return fraction, message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def scan_words(p: ScanProgress) -> str:
+    """'reading the dataset: 1,200 of 10,000 files, about 2 min 10 s left' (the CLI, the Data
+    page and a run's progress say it alike)."""
+    return _files_read_words(p.done, p.total, p.seconds_left)
+
+
+def _files_read_words(done: int, total: int, seconds_left: float | None) -> str:
+    eta = f", about {duration(seconds_left)} left" if seconds_left is not None else ""
+    return f"reading the dataset: {done:,} of {total:,} files{eta if done < total else ''}"
 
 
 def run_eta_words(p: Progress) -> str:
@@ -192,7 +212,8 @@ def run_eta_words(p: Progress) -> str:
     if p.run_eta_seconds is None:
         return "."
     basis = "" if p.run_eta_measured else " (partly estimated)"
-    return f"; all phases: at most about {duration(p.run_eta_seconds)} left{basis}."
+    seconds = max(p.run_eta_seconds, p.eta_seconds or 0.0)  # never less than this epoch's
+    return f"; all phases: at most about {duration(seconds)} left{basis}."
 
 
 def per_class_rows(result: RunResult) -> list[dict[str, Any]]:
@@ -304,15 +325,20 @@ def test_bars(
 
 def compare_caution(runs: Iterable[Run]) -> str | None:
     """The caution of the compared run with the widest test interval (the one that limits
-    what the table can tell apart), or the no-test-side caution, or None."""
-    results = [r.training_result for r in runs if r.training_result is not None]
-    cautious = [r for r in results if r.caution]
+    what the table can tell apart), or the no-test-side caution, or None; it names its run,
+    so its numbers are never read as another run's (seen: the loser's interval under the
+    winner's sentence)."""
+    cautious = [r for r in runs if r.training_result is not None and r.training_result.caution]
     if not cautious:
         return None
-    widest = max(
-        cautious, key=lambda r: r.test_interval[1] - r.test_interval[0] if r.test_interval else 1.0
-    )
-    return widest.caution
+
+    def width(run: Run) -> float:
+        interval = run.training_result.test_interval if run.training_result else None
+        return interval[1] - interval[0] if interval else 1.0
+
+    widest = max(cautious, key=width)
+    caution = widest.training_result.caution if widest.training_result else ""
+    return f"{series_name(widest)}: {caution}"
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -1,16 +1,20 @@
 """The strategy advisor: the size x similarity matrix (as data) and the measurement behind it.
 
 Size comes from images per class. Similarity is measured, not asked: a linear probe (scaled
-logistic regression) on global-average-pooled block3/block4/block5 features. When VGG16's top
-features separate the classes better than earlier ones, the data is "similar" to ImageNet;
-when earlier layers do as well or better, it is "different" and the generic lower features
-are the ones to use.
+logistic regression) on global-average-pooled block3/block4/block5 features, scored by
+repeated stratified cross-validation on the measured sample (every layer on the same folds).
+When VGG16's top features separate the classes better than earlier ones by more than the
+measurement's noise, the data is "similar" to ImageNet; when an earlier layer does better by
+more than the noise, it is "different" and the generic lower features are the ones to use.
+Within the noise the measurement cannot tell ("unclear"): the advice is then the simpler,
+cheaper choice, and says what would settle it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,11 @@ from core.model import vgg16
 LARGE_PER_CLASS = 1000  # images per class from which a dataset counts as "large"
 TOP_LAYER = vgg16.BOTTLENECK_LAYER
 EARLIER_LAYERS = ("block3_pool", "block4_pool")
+UNCLEAR = "unclear"  # the layers' difference is inside the measurement's noise
+CV_FOLDS = 5  # stratified folds of the measured sample (fewer when a class has fewer pictures)
+CV_REPEATS = 3  # ... drawn this many times: 15 logistic fits per layer, on cached features
+CONFIDENCE = 0.95
+LOGISTIC_C = 1.0  # inverse strength of the L2 penalty of every linear fit (scikit-learn's C)
 
 
 @dataclass(frozen=True)
@@ -76,43 +85,132 @@ MATRIX: tuple[Cell, ...] = (
 @dataclass(frozen=True)
 class Advice:
     size: str
-    similarity: str
+    similarity: str  # "similar" | "different" | UNCLEAR (inside the noise)
     images_per_class: float
-    probe: dict[str, float]
+    probe: dict[str, float]  # layer -> mean accuracy over the folds
     strategy: str
     layer: str | None
     unfreeze_blocks: int | None
     why: str
     evidence: str
+    intervals: dict[str, list[float]] = field(default_factory=dict)  # layer -> [low, high]
+    settle: str = ""  # what would settle an unclear measurement
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Fold scores of the probe: per layer one accuracy per fold, every layer on the same
+    folds (so differences can be paired), and the folds' held-out share of the sample."""
+
+    scores: dict[str, list[float]]
+    test_share: float  # 1/k for k folds: the Nadeau-Bengio correction needs it
+    per_class: int  # pictures per class measured (the smallest class's)
+    cap: int | None = None  # the measurement's pictures-per-class cap (probe_max_per_class)
+
+
+def corrected_interval(scores: Sequence[float], test_share: float) -> tuple[float, float, float]:
+    """(mean, low, high) of repeated cross-validation scores at CONFIDENCE. The folds share
+    most of their training pictures, so their spread understates the noise: the variance is
+    corrected as Nadeau and Bengio (2003) show, (1/J + n_test/n_train) s^2, with Student's t."""
+    from scipy import stats
+
+    values = np.asarray(scores, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, -math.inf, math.inf
+    variance = (1 / len(values) + test_share / (1 - test_share)) * float(values.var(ddof=1))
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1)) * math.sqrt(variance)
+    return mean, mean - half, mean + half
 
 
 def size_of(images_per_class: float) -> str:
     return "large" if images_per_class >= LARGE_PER_CLASS else "small"
 
 
-def similarity_of(probe: dict[str, float]) -> str:
-    best_earlier = max(probe[layer] for layer in EARLIER_LAYERS)
-    return "similar" if probe[TOP_LAYER] > best_earlier else "different"
+def best_earlier_layer(probe: Mapping[str, float]) -> str:
+    return max(EARLIER_LAYERS, key=lambda name: (probe[name], name))
+
+
+def similarity_of(probe: dict[str, float], noise: Noise | None = None) -> str:
+    """ "similar" when the top layer beats the best earlier one, "different" when it does
+    not; with fold scores, only by more than the noise of their paired difference (else
+    UNCLEAR: seen, a tie inside one picture of 21 decided "different")."""
+    earlier = best_earlier_layer(probe)
+    if noise is None:
+        return "similar" if probe[TOP_LAYER] > probe[earlier] else "different"
+    differences = np.subtract(noise.scores[TOP_LAYER], noise.scores[earlier])
+    _, low, high = corrected_interval(differences.tolist(), noise.test_share)
+    if low > 0:
+        return "similar"
+    if high < 0:
+        return "different"
+    return UNCLEAR
 
 
 def cell(size: str, similarity: str) -> Cell:
     return next(c for c in MATRIX if c.size == size and c.similarity == similarity)
 
 
-def advise(images_per_class: float, probe: dict[str, float]) -> Advice:
-    size, similarity = size_of(images_per_class), similarity_of(probe)
-    chosen = cell(size, similarity)
+UNCLEAR_WHY = (
+    "The measurement cannot tell whether your pictures look like everyday photos: VGG16's "
+    "top and earlier features scored within the measurement's noise of each other. So the "
+    "simpler, cheaper choice: {choice}."
+)
+UNCLEAR_CHOICES = {
+    "small": "a linear classifier on VGG16's standard top features",
+    "large": "fine-tune only the top block (retraining every layer costs far more)",
+}
+
+
+def settle_words(per_class: int, images_per_class: float, cap: int | None = None) -> str:
+    """What would settle an unclear measurement: more pictures per class measured; when the
+    cap did not limit the sample (the test pictures are never measured), more pictures."""
+    limited = per_class >= cap if cap is not None else images_per_class > per_class
+    if limited:
+        return (
+            f"Measuring more pictures per class would settle it (this measurement used "
+            f"{per_class} per class; raise 'Pictures per class to measure on' and measure again)."
+        )
+    return (
+        f"More pictures per class would settle it: all {per_class} per class that a "
+        "measurement may use were measured (the test pictures are kept aside)."
+    )
+
+
+def advise(images_per_class: float, probe: dict[str, float], noise: Noise | None = None) -> Advice:
+    """The advice from the dataset's size and the probe (mean accuracy per layer); with the
+    folds' scores (`noise`) a difference inside the noise decides nothing."""
+    size, similarity = size_of(images_per_class), similarity_of(probe, noise)
+    chosen = cell(size, "similar" if similarity == UNCLEAR else similarity)
     layer = chosen.layer
     if layer == "best-earlier":
-        layer = max(EARLIER_LAYERS, key=lambda name: (probe[name], name))
-    numbers = ", ".join(f"{name} {acc:.0%}" for name, acc in probe.items())
+        layer = best_earlier_layer(probe)
+    intervals = {}
+    if noise is not None:
+        for name, scores in noise.scores.items():
+            _, low, high = corrected_interval(scores, noise.test_share)
+            intervals[name] = [max(0.0, low), min(1.0, high)]
+    numbers = ", ".join(
+        f"{name} {acc:.0%}"
+        + (f" ({intervals[name][0]:.0%}–{intervals[name][1]:.0%})" if name in intervals else "")
+        for name, acc in probe.items()
+    )
+    how = (
+        f"mean of {len(noise.scores[TOP_LAYER])} cross-validation folds, 95% interval"
+        if noise is not None
+        else "validation"
+    )
     evidence = (
         f"{images_per_class:.0f} images per class ({size}: the line is "
-        f"{LARGE_PER_CLASS}); linear-probe validation accuracy: {numbers} ({similarity})"
+        f"{LARGE_PER_CLASS}); linear-probe accuracy ({how}): {numbers} ({similarity})"
     )
+    why, settle = chosen.why, ""
+    if similarity == UNCLEAR and noise is not None:  # only fold scores can leave it unclear
+        why = UNCLEAR_WHY.format(choice=UNCLEAR_CHOICES[size])
+        settle = settle_words(noise.per_class, images_per_class, noise.cap)
     return Advice(
         size,
         similarity,
@@ -121,9 +219,37 @@ def advise(images_per_class: float, probe: dict[str, float]) -> Advice:
         chosen.strategy,
         layer,
         chosen.unfreeze_blocks,
-        chosen.why,
+        why,
         evidence,
+        intervals,
+        settle,
     )
+
+
+def cross_validate(
+    features: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    num_classes: int,
+    seed: int = 0,
+    folds: int = CV_FOLDS,
+    repeats: int = CV_REPEATS,
+    cap: int | None = None,
+) -> tuple[dict[str, float], Noise]:
+    """Each layer's linear probe scored on the same repeated stratified folds of the sample:
+    (mean accuracy per layer, the fold scores). Folds are capped by the smallest class."""
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    labels = np.asarray(labels)
+    smallest = min(int(c) for c in np.unique(labels, return_counts=True)[1])
+    k = max(2, min(folds, smallest))
+    splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
+    scores: dict[str, list[float]] = {name: [] for name in features}
+    for train, test in splitter.split(np.zeros(len(labels)), labels):
+        for name, x in features.items():
+            fit = fit_linear(x[train], labels[train], x[test], labels[test], num_classes, seed=seed)
+            scores[name].append(fit.val_accuracy)
+    means = {name: float(np.mean(values)) for name, values in scores.items()}
+    return means, Noise(scores, 1 / k, smallest, cap)
 
 
 def probe_images(counts: Mapping[str, int], max_per_class: int) -> int:
@@ -168,6 +294,21 @@ class LinearFit:
     probabilities: Callable[[np.ndarray], np.ndarray] | None = None
 
 
+def closed_form_words(layer: str) -> str:
+    """What a closed-form fit is, for the settings shown in place of epochs and rates."""
+    width = vgg16.BLOCKS[vgg16.block_of(layer) - 1].filters
+    return (
+        f"logistic regression on the {width} averaged {layer} features (standardised), L2 "
+        f"regularisation C = {LOGISTIC_C:g}, solved in one go: no epochs, no learning rate"
+    )
+
+
+NO_CURVE = (
+    "A linear probe has no training curve: its classifier is solved in one go on VGG16's "
+    "features instead of being improved epoch after epoch, so there is one result, not a line."
+)
+
+
 def fit_linear(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -186,7 +327,10 @@ def fit_linear(
 
     scaler = StandardScaler().fit(x_train)
     classifier = LogisticRegression(
-        max_iter=2000, C=1.0, random_state=seed, class_weight="balanced" if balanced else None
+        max_iter=2000,
+        C=LOGISTIC_C,
+        random_state=seed,
+        class_weight="balanced" if balanced else None,
     )
     classifier.fit(scaler.transform(x_train), y_train)
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.model import vgg16
+from core.runs.results import EpochRecord
 from core.runs.speed import Speed
 
 # The store keeps at most this many batch losses per run: about one per pixel of the chart's
@@ -72,6 +73,20 @@ def smoothed(values: Sequence[float], beta: float = SMOOTHING) -> list[float]:
     return [average.add(value) for value in values]
 
 
+# -- the epoch kept ----------------------------------------------------------------------------
+def kept_epoch(history: Sequence[EpochRecord]) -> int | None:
+    """The epoch whose weights the finished model has: each Keras phase ends by restoring its
+    epoch of lowest validation loss (EarlyStopping(restore_best_weights=True): the first
+    such epoch), and the last phase's is the model's. None without a validation loss."""
+    if not history:
+        return None
+    last_phase = history[-1].phase
+    scored = [(r.val_loss, r) for r in history if r.phase == last_phase and r.val_loss is not None]
+    if not scored:
+        return None
+    return min(scored, key=lambda pair: pair[0])[1].epoch  # min keeps the first of equals
+
+
 # -- time left --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PhaseTiming:
@@ -94,9 +109,12 @@ class PhaseTiming:
     def epoch_seconds(self) -> float:
         return self.steps * self._batch() + self._validation()
 
-    def left_in_epoch(self, step: int) -> float:
-        """Seconds to finish the current epoch after `step` of its batches."""
-        return max(0, self.steps - step) * self._batch() + self._validation()
+    def left_in_epoch(self, step: int, batches_left: float | None = None) -> float:
+        """Seconds to finish the current epoch after `step` of its batches; `batches_left`:
+        the epoch's own clock for its remaining batches, which then stands in for the model."""
+        if batches_left is None:
+            batches_left = max(0, self.steps - step) * self._batch()
+        return batches_left + self._validation()
 
     def _batch(self) -> float:
         return self.batch_seconds if self.batch_seconds is not None else self.modelled_batch_seconds
@@ -113,17 +131,22 @@ class Eta:
     measured: bool  # False: part of it is the speed model's estimate for a phase not yet run
 
 
-def run_eta(phases: Sequence[PhaseTiming], current: int, step: int) -> Eta:
+def run_eta(
+    phases: Sequence[PhaseTiming], current: int, step: int, epoch_left: float | None = None
+) -> Eta:
     """Seconds of training left, all phases, when phase `current` (0-based) is `step`
     batches into an epoch: the rest of this epoch, this phase's later epochs, then every
-    later phase in full (with its setup). Finished phases cost nothing more."""
+    later phase in full (with its setup). Finished phases cost nothing more. `epoch_left`:
+    the seconds the progress line says this epoch's batches still need; the rest of this
+    epoch is counted with it, so the whole run never has less left than its epoch (seen:
+    "1 min left in this epoch; all phases: at most about 10 s left")."""
     seconds, measured = 0.0, True
     for index, phase in enumerate(phases):
         if index < current:
             continue
         if index == current:
             later = max(0, phase.epochs - phase.epochs_done - 1)
-            seconds += phase.left_in_epoch(step) + later * phase.epoch_seconds()
+            seconds += phase.left_in_epoch(step, epoch_left) + later * phase.epoch_seconds()
         else:
             seconds += phase.setup_seconds + phase.epochs * phase.epoch_seconds()
         measured = measured and phase.measured

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.data import datasets, overlay
+from core.data.scan_cache import ScanCache
 from core.platform import settings
 from core.platform.refusal import Refusal
 from core.runs.config import RunConfig
@@ -76,7 +77,8 @@ def rebuild_split(config: RunConfig, manifest: dict[str, Any], home: Path) -> da
     """The run's split over the files as they are now (files gone since are left out)."""
     images, val_images = image_roots(config, home)
     try:  # with the edits the run trained under (relabelled files keep their new class)
-        scan = datasets.scan(images, val_images, edits=overlay.recorded(manifest))
+        edits = overlay.recorded(manifest)
+        scan = datasets.scan(images, val_images, edits=edits, cache=ScanCache(home))
     except datasets.DatasetError as exc:
         raise RunFilesMissing(f"the run's dataset cannot be read any more: {exc}") from None
     return datasets.split_from_manifest(scan, manifest)

@@ -40,6 +40,12 @@ class Workspace:
     settings: dict[str, Any] = field(default_factory=dict)  # RunConfig field -> value
     train_run: str | None = None  # the run the Train page showed last
     compare_group: str | None = None  # the comparison the Compare page showed last
+    # the measurement whose advice already set the strategy: after a reload it must not set
+    # it again over the person's own choice (seen: fine-tune chosen, "linear" came back)
+    applied_advice: str | None = None
+    # chosen values that are not RunConfig fields (per-phase optimizers and learning rates,
+    # keyed by their widget's session key): text, numbers or booleans only
+    choices: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -50,8 +56,8 @@ class Workspace:
         (or no longer) RunConfig settings, or of the wrong type, are dropped."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        text = {name: data.get(name) for name in ("dataset", "audio_source", "train_run")}
-        text["compare_group"] = data.get("compare_group")
+        names = ("dataset", "audio_source", "train_run", "compare_group", "applied_advice")
+        text = {name: data.get(name) for name in names}
         for name, value in text.items():
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{name} is not text")
@@ -61,7 +67,21 @@ class Workspace:
         chosen = data.get("settings") or {}
         if not isinstance(chosen, dict):
             raise ValueError("settings is not a JSON object")
-        return cls(dataset_label=label, settings=valid_settings(chosen), **text)
+        choices = data.get("choices") or {}
+        if not isinstance(choices, dict):
+            raise ValueError("choices is not a JSON object")
+        return cls(
+            dataset_label=label, settings=valid_settings(chosen), choices=plain(choices), **text
+        )
+
+
+def plain(choices: dict[str, Any]) -> dict[str, Any]:
+    """The entries with a text key and a text, number or boolean value (others dropped)."""
+    return {
+        name: value
+        for name, value in choices.items()
+        if isinstance(name, str) and isinstance(value, bool | int | float | str)
+    }
 
 
 def valid_settings(chosen: dict[str, Any]) -> dict[str, Any]:

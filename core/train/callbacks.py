@@ -77,7 +77,7 @@ class ReportToStore(keras.callbacks.Callback):
         return self.epoch_offset + self._epoch + 1
 
     def _progress(self, step: int, eta: float | None) -> Progress:
-        whole = self._run_eta(step)
+        whole = self._run_eta(step, eta)
         return Progress(
             stage="training",
             phase=self.phase,
@@ -92,7 +92,7 @@ class ReportToStore(keras.callbacks.Callback):
             run_eta_measured=whole.measured if whole else None,
         )
 
-    def _run_eta(self, step: int) -> live.Eta | None:
+    def _run_eta(self, step: int, epoch_left: float | None = None) -> live.Eta | None:
         if not 0 <= self.phase_index < len(self.timings):
             return None
         timings = list(self.timings)
@@ -102,7 +102,7 @@ class ReportToStore(keras.callbacks.Callback):
             batch_seconds=self._batch_seconds,
             validation_seconds=self._validation_seconds,
         )
-        return live.run_eta(timings, self.phase_index, step)
+        return live.run_eta(timings, self.phase_index, step, epoch_left)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.data import datasets, overlay
 from core.data.datasets import DatasetError, Split
+from core.data.scan_cache import ScanCache
 from core.model import device, device_facts
 from core.model.weights import WeightsSpec
 from core.platform import settings
@@ -67,7 +69,10 @@ def prepare(
     store.update(run_id, progress=Progress("scanning", "reading the dataset"))
     manifest = _saved_manifest(config, folder / "manifest.json", resume)
     edits = _edits(store, config, manifest)
-    scan = datasets.scan(images, val_images, edits=edits)
+    known = ScanCache(store.home)  # files the page or the CLI read already are not read again
+    scan = datasets.scan(
+        images, val_images, edits=edits, cache=known, progress=_scan_progress(store, run_id)
+    )
     if not scan.ok:
         raise DatasetError("; ".join(scan.errors))
     split = _split(scan, config, manifest)
@@ -81,6 +86,31 @@ def prepare(
     cache = features.FeatureCache(settings.cache_dir(store.home))
     _seed_everything(config.seed)
     return Context(store, run_id, config, folder, split, scan, weights, cache)
+
+
+SCAN_PROGRESS_SECONDS = 1.0  # a long scan's progress is recorded at most this often
+
+
+def _scan_progress(store: Store, run_id: str) -> Callable[[datasets.ScanProgress], None]:
+    """Records a scan's files done / total and time left as the run's progress."""
+    said = [0.0]
+
+    def update(p: datasets.ScanProgress) -> None:
+        if p.seconds - said[0] < SCAN_PROGRESS_SECONDS:
+            return
+        said[0] = p.seconds
+        store.update(
+            run_id,
+            progress=Progress(
+                "scanning",
+                "reading the dataset",
+                step=p.done,
+                steps=p.total,
+                eta_seconds=p.seconds_left,
+            ),
+        )
+
+    return update
 
 
 def _saved_manifest(config: RunConfig, saved: Path, resume: bool) -> dict[str, Any] | None:

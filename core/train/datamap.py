@@ -230,9 +230,17 @@ def run_map(ctx: Context) -> MapResult:
             if table is not None:
                 return pooled_rows(table, output, hashes)
         table = extraction.extract(ctx, extraction.build_base(ctx), [POOLED], items=items)
-        return pooled_rows(table, POOLED, hashes)
+        rows = pooled_rows(table, POOLED, hashes)
+        # extraction's last message ("VGG16 features: 300/300") would stand for the whole
+        # projection (seen: a minute with no word)
+        ctx.progress("projecting", placing)
+        return rows
 
-    ctx.progress("projecting", f"placing {len(hashes)} pictures on a map ({method})")
+    placing = (
+        f"placing {len(hashes)} pictures on a map ({method}); with a few hundred pictures "
+        "this takes up to a minute"
+    )
+    ctx.progress("projecting", placing)
     feature_key = str(key.folder(Path(".")))
     xy, used, pairs, cached = cached_projection(
         ctx.cache.root, feature_key, hashes, method, vectors

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from core.data import balance
 from core.data.datasets import TRAIN, VALIDATION, Split
 from core.model import vgg16
@@ -34,15 +36,23 @@ def _fit(
 
 def run_probe(ctx: Context, base: Any) -> tuple[ProbeResult, str]:
     """The measurement, on a stratified sample of at most probe_max_per_class pictures per
-    class (the advice still counts the whole dataset's size)."""
+    class (the advice still counts the whole dataset's size), scored by repeated stratified
+    cross-validation over the whole sample: one validation side of a few dozen pictures
+    moved the accuracies by a picture's worth, and a tie inside that decided the advice."""
     sample = advisor.probe_sample(ctx.split, ctx.config.probe_max_per_class, ctx.config.seed)
     items = [*sample.train, *sample.validation]
     table = extract(ctx, base, [(layer, "gap") for layer in vgg16.FEATURE_LAYERS], items=items)
-    ctx.progress("training", f"fitting a simple classifier at {len(vgg16.FEATURE_LAYERS)} depths")
-    accuracies = {
-        layer: _fit(ctx, table, layer, sample).val_accuracy for layer in vgg16.FEATURE_LAYERS
-    }
-    advice = advisor.advise(ctx.scan.images_per_class(), accuracies)
+    ctx.progress(
+        "training",
+        f"fitting a simple classifier at {len(vgg16.FEATURE_LAYERS)} depths, "
+        f"{advisor.CV_FOLDS} folds x {advisor.CV_REPEATS}",
+    )
+    labels = np.concatenate([sample.labels(TRAIN), sample.labels(VALIDATION)])
+    features = {layer: table.rows((layer, "gap"), items) for layer in vgg16.FEATURE_LAYERS}
+    accuracies, noise = advisor.cross_validate(
+        features, labels, ctx.num_classes, seed=ctx.config.seed, cap=ctx.config.probe_max_per_class
+    )
+    advice = advisor.advise(ctx.scan.images_per_class(), accuracies, noise)
     result = ProbeResult(
         accuracies,
         advice,

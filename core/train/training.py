@@ -187,7 +187,8 @@ def task_runner(task: tasks.Task) -> Runner:
     """The function that executes a task, from its row's "module:function" (the table lives
     in core.runs, below this layer, so it names its runner as text)."""
     module, _, name = task.runner.partition(":")
-    return getattr(importlib.import_module(module), name)
+    runner: Runner = getattr(importlib.import_module(module), name)
+    return runner
 
 
 def probe_task(ctx: Context, resume: bool = False) -> tuple[Result, str]:

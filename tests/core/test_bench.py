@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from core.cli import bench
+from core.data import datasets
 from core.model import device
 from core.model.backbone import build_vgg16
 from core.model.device import Gpu
@@ -22,15 +25,33 @@ def model():
     return build_vgg16(SIZE, source), source
 
 
-def test_photo_extraction_and_augmented_epochs_are_measured(model, tmp_path):
+def test_photo_extraction_and_augmented_epochs_are_measured(model, tmp_path, monkeypatch):
     base, source = model
     photos = bench.write_photos(tmp_path / "photos", 4, size=(96, 64))
     bench.shrink_copies(photos, tmp_path / "photos", tmp_path / "small", SIZE)
-    photos_s, small_s = bench._photo_extraction_ratio(base, source, tmp_path, SIZE, 2, 1)
-    assert photos_s > 0 and small_s > 0
+    real_scan = datasets.scan
+
+    def slow_scan(*args, **kwargs):  # the scan is part of what the user waits for
+        time.sleep(0.5)
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(datasets, "scan", slow_scan)
+    photos_s, small_s, scan_s = bench._photo_extraction_ratio(base, source, tmp_path, SIZE, 2, 1)
+    assert photos_s > scan_s >= 0.5 and small_s >= 0.5
+    monkeypatch.setattr(datasets, "scan", real_scan)
     textbook_s, ours_s, decode_s = bench._augmented_epochs(base, tmp_path, SIZE, 2, 1)
     assert textbook_s > 0 and ours_s > 0 and decode_s > 0
     assert all(layer.trainable is False for layer in base.layers[1:])  # left as found
+
+
+def test_the_timed_rescan_reads_no_file_again(tmp_path, monkeypatch):
+    reads = []
+    real = datasets._read_file
+    monkeypatch.setattr(
+        datasets, "_read_file", lambda media, path: reads.append(1) or real(media, path)
+    )
+    assert bench.rescan_seconds(tmp_path, files=20) > 0
+    assert len(reads) == 20  # the first scan only
 
 
 def test_extraction_peak_memory_is_reported(tmp_path):
@@ -43,6 +64,9 @@ DATAPATH = {
     "photo_extraction_s": 3.0,
     "small_extraction_s": 2.5,
     "photo_extraction_ratio": 1.2,
+    "scan_photos_per_s": 150.0,
+    "rescan_seconds_10k": 0.8,
+    "rescan_files_measured": 2000,
     "textbook_augmented_epoch_s": 9.0,
     "augmented_epoch_s": 4.0,
     "photo_decode_once_s": 1.0,
@@ -57,6 +81,7 @@ def test_datapath_goals_and_description():
     assert all(bench.datapath_goals_met(report).values())
     assert not bench.datapath_goals_met({**report, "peak_rss_growth": 1.3})["peak_rss_growth"]
     assert "2000 over 200 images" in "\n".join(bench.describe_datapath(report))
+    assert "first scan 150.0 photos/s" in "\n".join(bench.describe_datapath(report))
 
 
 def test_raw_forward_precisions():

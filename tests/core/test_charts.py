@@ -201,3 +201,41 @@ def test_seed_accuracy_bars_carry_the_std_as_error_bars():
     assert list(bars.x) == ["head", "linear"]
     assert list(bars.error_y.array) == pytest.approx([0.0707107, 0.0])
     assert bars.text[0] == "85.0% (n=2)"
+
+
+def test_the_loss_axis_fits_the_epoch_curves_and_marks_the_batch_spikes():
+    """Issue 20 item 8: one early batch at 30 must not flatten the epoch curves."""
+    history = [
+        EpochRecord("head", 1, loss=0.9, val_loss=0.8),
+        EpochRecord("head", 2, loss=0.5, val_loss=0.6),
+    ]
+    batches = [BatchRecord("head", 1, s, 4, loss, 0.0) for s, loss in ((1, 30.0), (2, 0.7))]
+    fig = charts.training_curves(history, batches=batches)
+    top = 0.9 * charts.LOSS_HEADROOM
+    assert tuple(fig.layout.yaxis2.range) == pytest.approx((0, top))
+    [spike] = [t for t in fig.data if t.name == "batch loss above the axis"]
+    assert list(spike.x) == [0.25] and list(spike.y) == [pytest.approx(top)]
+    assert list(spike.customdata) == [30.0]
+    calm = charts.training_curves(history, batches=batches[1:])  # nothing to clip
+    assert calm.layout.yaxis2.range is None
+
+
+def test_the_map_gives_each_class_its_own_distinct_colour():
+    """Issue 20 item 12: Streamlit's theme drew two classes in two shades of blue."""
+    points = [("a.png", "cat", 0.0, 0.0), ("b.png", "dog", 1.0, 1.0), ("c.png", "cat", 0, 1)]
+    fig = charts.data_map(points)
+    colours = [trace.marker.color for trace in fig.data]
+    assert colours == list(charts.CLASS_COLOURS[:2])
+    many = [(f"{k}.png", f"class {k}", 0.0, float(k)) for k in range(12)]
+    assert len({t.marker.color for t in charts.data_map(many).data}) == 12
+
+
+@pytest.mark.parametrize("similarity", [None, advisor.UNCLEAR])
+def test_the_unmeasured_dataset_label_stays_clear_of_the_lower_rows_title(similarity):
+    """Issue 20 item 14: "this dataset (similarity not measured yet)", drawn below the marker
+    on the line between the rows, overlapped the "small, different" title."""
+    fig = spec(charts.strategy_matrix(150, similarity))
+    marker = fig["data"][0]
+    assert marker["y"] == [1.0] and marker["textposition"] == "top center"
+    measured = spec(charts.strategy_matrix(150, "different"))["data"][0]
+    assert measured["textposition"] == "bottom center"  # in its row, below the title

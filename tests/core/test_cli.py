@@ -328,3 +328,35 @@ def test_compare_with_real_runs_ends_with_json(binary_dataset, tmp_path):
     assert last["strategies"]["linear"]["seeds"] == 2 and last["best"] == "linear"
     assert last["p_value"] is None and not last["significant"]
     assert "nothing to compare it with" in last["statement"]
+
+
+def test_inspect_reads_an_unchanged_folder_once_per_home(binary_dataset, tmp_path):
+    first = cli("inspect", str(binary_dataset), "--json", home=tmp_path / "h")
+    assert (tmp_path / "h" / "cache" / "scan.sqlite3").is_file()
+    (binary_dataset / "red" / "red_00.png").write_bytes(b"")  # changed: read again
+    again = cli("inspect", str(binary_dataset), "--json", home=tmp_path / "h")
+    assert json.loads(first.stdout)["unreadable"] == []
+    assert json.loads(again.stdout)["unreadable"] == [
+        {"file": "red/red_00.png", "reason": "empty file (0 bytes)"}
+    ]
+
+
+def test_a_long_scan_tells_its_progress_on_stderr():
+    import io
+
+    from core.cli.common import ScanLines
+    from core.data.datasets import ScanProgress
+
+    stream = io.StringIO()  # not a terminal: a line every LOG_SECONDS
+    lines = ScanLines(stream)
+    for done, seconds in ((0, 0.0), (10, 0.5), (40, 2.0), (50, 5.0), (90, 12.5), (100, 13.0)):
+        lines(ScanProgress(done, 100, 0, seconds))
+    assert stream.getvalue().splitlines() == [
+        "reading the dataset: 40 of 100 files, about 3 s left",
+        "reading the dataset: 90 of 100 files, about 1 s left",
+        "reading the dataset: 100 of 100 files",
+    ]
+    quiet = io.StringIO()
+    for done, seconds in ((0, 0.0), (100, 0.8)):  # done within a second: nothing said
+        ScanLines(quiet)(ScanProgress(done, 100, 0, seconds))
+    assert quiet.getvalue() == ""

@@ -61,7 +61,7 @@ def _run(
         "classes": [HOSTILE, "blue"],
     }
     if test is not None:
-        result.update(test_accuracy=test, test_loss=1.0 - test, test_images=4)
+        result.update(test_accuracy=test, test_loss=1.0 - test, test_images=4, evaluated_on="test")
     store.finish(run.id, store_mod.DONE, result=result, progress={"stage": "finished"})
     return store.get(run.id)
 
@@ -159,6 +159,9 @@ def test_strategies_are_ranked_by_the_held_out_test_score_shown_for_every_run(tm
     assert runs[1].id in table and runs[0].id not in table
     every = page[page.index("<h2>Every run</h2>") : page.index("<h2>Curves</h2>")]
     assert "<th>test accuracy</th>" in every and "0.700" in every and "0.900" in every
+    # issue 20 item 5: the per-class table holds the test side's counts, and says so
+    section = page[page.index("<h3>") :]
+    assert "<th>test images</th>" in section and "validation images" not in section
 
 
 def test_fingerprint_sees_the_files_through_the_runs_recorded_edits(tmp_path):
@@ -197,3 +200,21 @@ def test_the_machine_table_says_the_device_the_runs_recorded(tmp_path, monkeypat
         runs.append(store.get(run.id))
     assert comparison_report.trained_on(runs) == "CPU:0, float32, XLA off, 1 replica"
     assert "driver's view" in comparison_report.trained_on(runs[1:])
+
+
+def test_a_linear_probe_is_reported_by_its_fit_not_by_epochs_it_ignores(tmp_path):
+    """Issue 20 item 11: the report listed "epochs 8, 5" for a closed-form fit."""
+    from core.reports import html_report
+    from core.runs import advisor
+
+    store = Store(tmp_path / "home")
+    dataset = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=6, size=32)
+    run = _run(store, dataset, "linear", 0, 0.9, "g")
+    page = comparison_report.for_runs(store, [run])
+    section = page[page.index("<h3>") :]
+    assert "epochs (head, fine-tuning)" not in section and "learning rates" not in section
+    assert "L2 regularisation C = 1" in section and "512 averaged block5_pool" in section
+    data = html_report.ReportInput(run.id, run.config, {}, [], {}, "", {})
+    table = html_report._strategy(data)
+    assert "epochs" not in table.replace("no epochs", "")
+    assert advisor.closed_form_words("block3_pool").startswith("logistic regression on the 256")

@@ -157,3 +157,22 @@ def test_split_sides_without_a_run_draws_with_both_fractions_it_is_given(tmp_pat
     without = datamap.split_sides(None, None, found, 0.2, 0.0, seed=0)
     assert sorted(with_test.values()).count("test") == 4
     assert "test" not in without.values() and list(without.values()).count("validation") == 4
+
+
+def test_the_projection_has_its_own_message_after_the_features(tmp_path, monkeypatch):
+    """Issue 20 item 12: after "VGG16 features: N/N images" the projection ran for a minute
+    with no word; it says what it does while it does it."""
+    monkeypatch.setattr(datamap, "_importable", lambda name: name == "sklearn")
+    data = write_colour_dataset(tmp_path / "data", ("red", "blue"), per_class=6, size=32)
+    store = Store(tmp_path / "home")
+    seen = []
+    real = datamap.project
+
+    def watched(vectors, method, seed=0):
+        seen.append(store.list()[0].progress.message)
+        return real(vectors, method, seed)
+
+    monkeypatch.setattr(datamap, "project", watched)
+    run = train(store, RunConfig(dataset=str(data), task="map", image_size=32, weights="none"))
+    assert run.status == "done", run.error
+    assert seen and seen[0].startswith("placing 12 pictures on a map")

@@ -123,3 +123,32 @@ def test_progress_sentence_names_the_whole_runs_eta():
     assert report.run_eta_words(measured) == "; all phases: at most about 3 min 20 s left."
     assert report.run_eta_words(Progress()) == "."
     assert Progress.from_json(progress.to_json()) == progress
+
+
+def test_the_whole_runs_time_left_is_never_below_the_epochs():
+    """Issue 20 item 6: seen "about 1 min 00 s left in this epoch; all phases: at most about
+    10 s left" (the epoch's clock and the model disagreed). The epoch's own figure stands in
+    for the rest of the epoch, and the sentence never says less for all phases."""
+    last = dataclasses.replace(HEAD, epochs_done=3, batch_seconds=0.1, validation_seconds=0.5)
+    eta = live.run_eta([last], current=0, step=2, epoch_left=60.0)
+    assert eta.seconds == pytest.approx(60.0 + 0.5)  # last epoch: its batches + validation
+    assert live.run_eta([last], current=0, step=2).seconds == pytest.approx(8 * 0.1 + 0.5)
+    earlier = Progress(
+        stage="training", epoch=13, epochs=13, eta_seconds=60.0, run_eta_seconds=10.0
+    )
+    assert report.run_eta_words(earlier).startswith("; all phases: at most about 1 min 00 s")
+
+
+def test_the_kept_epoch_is_the_last_phases_lowest_validation_loss():
+    from core.runs.results import EpochRecord
+
+    history = [
+        EpochRecord("head", 1, val_loss=0.2),  # lowest of all, but an earlier phase's
+        EpochRecord("finetune", 2, val_loss=0.5),
+        EpochRecord("finetune", 3, val_loss=0.4),
+        EpochRecord("finetune", 4, val_loss=0.4),  # as low, later: Keras keeps the first
+        EpochRecord("finetune", 5, val_loss=0.6),
+    ]
+    assert live.kept_epoch(history) == 3
+    assert live.kept_epoch([]) is None
+    assert live.kept_epoch([EpochRecord("head", 1)]) is None

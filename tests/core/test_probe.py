@@ -76,5 +76,6 @@ def test_a_probe_measures_on_the_sample_and_records_the_speed(tmp_path):
     # under the cap of 35
     assert (result.images_used, result.images_total) == (68, 80)
     assert set(result.probe) == {"block3_pool", "block4_pool", "block5_pool"}
+    assert set(result.advice.intervals) == set(result.probe)  # cross-validated: with noise
     measured = speed.measured(store.home)
     assert measured.source == "probe" and measured.image_size == 32

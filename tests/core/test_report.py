@@ -54,6 +54,12 @@ def test_progress_view_for_each_stage(tmp_path):
         },
     )
     assert report.progress_view(store.get(run.id)) == (0.25, "VGG16 features: 3/12 images.")
+    scanning = {"stage": "scanning", "message": "reading the dataset", "step": 2500}
+    store.update(run.id, progress={**scanning, "steps": 10_000, "eta_seconds": 130})
+    assert report.progress_view(store.get(run.id)) == (
+        0.25,
+        "Reading the dataset: 2,500 of 10,000 files, about 2 min 10 s left.",
+    )
     store.update(
         run.id,
         progress={
@@ -131,7 +137,8 @@ def test_compare_rows_rank_by_test_accuracy_not_validation(tmp_path):
     rows = report.compare_rows(runs)
     assert [r["best"] for r in rows] == ["", report.BEST_MARK]
     assert rows[0]["test_interval"] == "70%–87%"
-    assert report.compare_caution(runs) == "Only 60 test images"
+    # the caution names its run: its numbers are not the winner's
+    assert report.compare_caution(runs) == f"{report.series_name(runs[0])}: Only 60 test images"
     assert "85.0% test accuracy" in report.run_label(runs[1])
     names, accuracies, intervals = report.test_bars(runs)
     assert accuracies == [0.80, 0.85] and intervals[1] == (0.76, 0.91)
@@ -256,3 +263,14 @@ def test_shared_start_note_names_the_strategies_whose_curves_coincide():
     assert report.shared_start_note(["linear", "head", "scratch"]) is None
     assert report.shared_start_note(["finetune", "full"]) is None  # same start, neither whole
     assert report.shared_start_note(["unknown", "head"]) is None
+
+
+def test_a_queued_run_says_how_many_runs_are_ahead_of_it(tmp_path):
+    """Issue 20 item 12: "waiting for the runs queued before this one" with none queued."""
+    store = Store(tmp_path / "home")
+    run = store.create(RunConfig(dataset=str(tmp_path), task="map"))
+    assert report.progress_view(run, ahead=0) == (
+        None,
+        "Starting: the worker picks it up in a moment.",
+    )
+    assert report.progress_view(run, ahead=2)[1].startswith("Waiting for 2 run(s) queued")

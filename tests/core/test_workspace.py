@@ -19,6 +19,8 @@ def test_a_saved_workspace_comes_back_as_it_was(tmp_path):
         settings={"image_size": 32, "weights": "none", "augment": True, "val_fraction": 0.25},
         train_run="20260101-000000-abcdef",
         compare_group="g1",
+        applied_advice="20260101-000000-probe1",
+        choices={"lr_finetune_finetune": 3e-05, "opt_head_head": "sgd"},
     )
     workspace.save(saved, tmp_path)
     assert workspace.load(tmp_path) == saved

@@ -12,6 +12,7 @@ from core.data import samples
 from core.jobs import worker
 from core.model import weights_file
 from core.runs.store import Store
+from ui import scanning
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +24,9 @@ def studio(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no ImageNet file cached
     monkeypatch.setattr(weights_file, "download_reachable", lambda timeout=3.0: False)  # offline
     monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)
+    # a page waits for its (small) dataset's scan before drawing, however loaded the test
+    # machine is; the background scan's own test shortens this
+    monkeypatch.setattr(scanning, "QUICK_SECONDS", 60.0)
     return home
 
 

@@ -12,8 +12,9 @@ from apptesting import (
     texts,
 )
 
+from core.reports import report
 from core.runs import strategies
-from ui import session_keys
+from ui import messages, session_keys
 
 
 def test_compare_two_runs_table_marks_the_best(store, digits):
@@ -26,7 +27,7 @@ def test_compare_two_runs_table_marks_the_best(store, digits):
     table = at.dataframe[0].value
     best = table[table["best"] != ""]
     assert list(best["run"]) == [second.id] and list(best["strategy"]) == ["Linear probe"]
-    assert "Best so far: Linear probe with 91.0%" in texts(at.success)
+    assert "Best of the selected runs: Linear probe with 91.0%" in texts(at.success)
     curves = chart_titled(at, "Validation accuracy per epoch")
     assert len(curves["data"]) == 2
     download = at.get("download_button")[0]
@@ -42,10 +43,16 @@ def test_compare_ranks_by_test_accuracy_and_shows_the_interval(store, digits):
     no_exceptions(at)
     table = at.dataframe[0].value
     assert list(table[table["best"] != ""]["run"]) == [best.id]
-    assert "Best so far: Linear probe with 88.0% of the test pictures right." in texts(at.success)
+    # issue 20 item 4: the winner's sentence carries the winner's interval, and the caution
+    # names the run it is about
+    assert (
+        "Best of the selected runs: Linear probe with 88.0% of the test pictures right "
+        "(95% interval 80%–93%)."
+    ) in texts(at.success)
     bars = chart_titled(at, "Test accuracy (95% interval)")
     assert bars["data"][0]["y"] == [0.88, 0.7]
-    assert "Only 30 test images" in texts(at.warning)
+    caution = messages.md(f"{report.series_name(best)}: Only 30 test images")
+    assert caution in texts(at.warning)
 
 
 def test_compare_run_every_strategy_queues_one_run_each_on_one_split(store, digits):
@@ -176,3 +183,20 @@ def test_compare_offers_the_comparison_report(store, digits):
     no_exceptions(at)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download the comparison report (HTML)" in labels
+
+
+def test_compare_defaults_to_the_latest_comparison_group(store, digits):
+    """Issue 20 item 9: a newer comparison (another tab, the command line) is what Compare
+    opens on, not the one this session remembered nor the two newest runs."""
+    finished_run(store, digits, "head", accuracy=0.6, group_id="old")
+    newer = [
+        finished_run(store, digits, s, accuracy=a, group_id="new")
+        for s, a in (("head", 0.7), ("linear", 0.9))
+    ]
+    finished_run(store, digits, "finetune", accuracy=0.5)  # the newest run, in no group
+    at = page(
+        "5_compare.py", **{session_keys.DATASET: str(digits), session_keys.COMPARE_GROUP: "old"}
+    )
+    at.run()
+    no_exceptions(at)
+    assert sorted(at.multiselect(key="_w_compare_runs").value) == sorted(r.id for r in newer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -22,10 +23,11 @@ from apptesting import (
 )
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from synthetic import write_colour_dataset
 
 from core.data import datafix, datasets, samples
 from core.runs import store as store_mod
-from ui import messages, session_keys
+from ui import messages, scanning, session_keys
 
 
 def test_data_use_the_sample_shows_ten_classes_and_the_class_chart(store):
@@ -504,3 +506,29 @@ def test_data_the_map_draws_the_next_split_with_both_runconfig_fractions(
     _data_page(data)
     shares = RunConfig.default("val_fraction"), RunConfig.default("test_fraction")
     assert asked and all(got == (None, *shares) for got in asked)
+
+
+def test_a_long_first_scan_runs_in_the_background_with_its_progress(store, tmp_path, monkeypatch):
+    """The page is not held by reading a big folder: it shows files done / total while a
+    background thread reads them, then the dataset once they are read."""
+    folder = write_colour_dataset(tmp_path / "slow", per_class=3)
+    gate = threading.Event()
+    real = datasets._read_file
+
+    def held(media, path):
+        gate.wait(30)  # the files are "slow" until the test lets them go
+        return real(media, path)
+
+    monkeypatch.setattr(datasets, "_read_file", held)
+    monkeypatch.setattr(scanning, "QUICK_SECONDS", 0.1)
+    at = page("1_data.py", **{session_keys.DATASET: str(folder.resolve())}).run()
+    no_exceptions(at)
+    assert "Reading the dataset" in texts(at.info) and not at.metric
+    gate.set()
+    for _ in range(50):
+        at.run()
+        if at.metric:
+            break
+        time.sleep(0.1)
+    no_exceptions(at)
+    assert {m.label: m.value for m in at.metric}["Pictures"] == "6"

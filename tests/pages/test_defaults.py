@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from apptesting import no_exceptions, page
+from apptesting import WITHOUT_WEIGHTS, no_exceptions, page
 from synthetic import write_colour_dataset
 
 from core.model import weights_file
@@ -23,7 +23,9 @@ def colours(studio):
 
 
 def train_page(dataset, **state):
-    at = page("3_train.py", **{session_keys.DATASET: str(dataset), **state}).run()
+    at = page(
+        "3_train.py", **{session_keys.DATASET: str(dataset), **state}, **WITHOUT_WEIGHTS
+    ).run()
     no_exceptions(at)
     return at
 

@@ -30,7 +30,7 @@ def test_filters_narrow_the_table(store, digits):
     assert "1 of 2 run(s)." in texts(at.caption)
     table = at.dataframe[0].value
     assert list(table["id"]) == [linear.id]
-    assert "no pretrained weights" in table["run"][0]  # names carry the weights
+    assert table["weights"][0] == "no pretrained weights"  # names carry the weights
     at.multiselect(key="runs_f_status").set_value(["done"]).run()
     assert "0 of 2 run(s)." in texts(at.caption)
 
@@ -43,9 +43,9 @@ def test_the_table_shows_the_held_out_test_score_before_validation(store, digits
     table = at.dataframe[0].value.set_index("id")
     columns = list(table.columns)
     assert columns.index("test accuracy") < columns.index("validation accuracy")
-    assert table.loc[scored.id, "test accuracy"] == 0.72
-    assert table.loc[scored.id, "validation accuracy"] == 0.95
-    assert table["test accuracy"].isna()[older.id]
+    assert table.loc[scored.id, "test accuracy"] == "72.0%"
+    assert table.loc[scored.id, "validation accuracy"] == "95.0%"
+    assert table.loc[older.id, "test accuracy"] == ""  # blank, not "None"
 
 
 def test_rename_and_tag_a_run(store, digits):
@@ -53,6 +53,10 @@ def test_rename_and_tag_a_run(store, digits):
     at = page("6_runs.py").run()
     at.text_input(key=f"runs_name_{run.id}").set_value("baseline")
     at.button(key=f"runs_rename_{run.id}").click().run()
+    # issue 20 item 13: a rename asks first, naming the old and the new name
+    assert store.get(run.id).display_name is None
+    assert "to baseline?" in texts(at.warning)
+    at.button(key="runs_rename_yes").click().run()
     no_exceptions(at)
     assert store.get(run.id).display_name == "baseline"
     assert "Renamed to baseline\\: Feature extractor" in texts(at.success)
@@ -96,3 +100,18 @@ def test_hostile_names_and_tags_are_shown_escaped(store, digits):
     no_exceptions(at)
     at.button(key="runs_delete").click().run()
     assert_shown_escaped(at, HOSTILE_NAMES[1])
+
+
+def test_measurements_and_maps_are_listed_apart_without_scores(store, digits):
+    """Issue 20 item 13: measurements and maps were listed as runs with "None" scores, and
+    long names were cut so that two runs looked the same."""
+    trained = finished_run(store, digits, strategy="head")
+    probe = queued_run(store, digits, task="probe")
+    store.finish(probe.id, store_mod.DONE, result={"probe": {}})
+    at = page("6_runs.py").run()
+    no_exceptions(at)
+    runs_table, side_table = (frame.value for frame in at.dataframe)
+    assert list(runs_table["id"]) == [trained.id]
+    assert list(side_table["id"]) == [probe.id] and "test accuracy" not in side_table
+    assert side_table["what"][0] == "similarity measurement"
+    assert "Measurements, maps and learning-rate tests" in texts(at.markdown)

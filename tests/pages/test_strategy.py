@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from apptesting import (
     chart_titled,
     no_exceptions,
@@ -54,9 +55,15 @@ def test_strategy_with_a_measurement_shows_the_numbers_and_the_advice(store, dig
     no_exceptions(at)
     assert not at.error, texts(at.error)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"block3_pool": "91.0%", "block4_pool": "84.0%", "block5_pool": "62.0%"}
+    # issue 20 item 15: plain words first, the layer's name in the tooltip
+    assert metrics == {
+        "middle features (textures)": "91.0%",
+        "upper features (parts of things)": "84.0%",
+        "top features (whole shapes)": "62.0%",
+    }
+    assert [m.help.split(".")[0] for m in at.metric][0] == "VGG16 layer block3_pool"
     assert advice.strategy == "linear" and advice.layer == "block3_pool"
-    assert "Recommended: **Linear probe** on block3_pool" in texts(at.success)
+    assert "Recommended: **Linear probe** on VGG16's middle features" in texts(at.success)
     assert advice.why in texts(at.markdown)
     bars = chart_titled(at, "Validation accuracy of a linear classifier at each depth")
     assert bars["data"][0]["y"] == [0.91, 0.84, 0.62]
@@ -164,3 +171,33 @@ def test_strategy_measurement_cap_is_a_setting_that_reaches_the_probe(store, dig
     no_exceptions(at)
     (probe,) = [r for r in store.list() if r.config.task == "probe"]
     assert probe.config.probe_max_per_class == 10
+
+
+def test_a_measurement_inside_its_noise_says_so_with_intervals(store, digits):
+    """Issue 20 item 16: each layer's mean and interval are shown; a tie inside the noise
+    recommends the simpler choice, says it cannot tell, and what would settle it."""
+    top = [0.86, 0.71, 0.93, 0.79, 0.86, 0.93, 0.71, 0.86, 0.79, 0.93]
+    earlier = [0.79, 0.86, 0.86, 0.93, 0.71, 0.86, 0.79, 0.93, 0.86, 0.79]
+    scores = {"block3_pool": earlier, "block4_pool": earlier, "block5_pool": top}
+    noise = advisor.Noise(scores, test_share=0.2, per_class=20)
+    probe = {name: sum(s) / len(s) for name, s in scores.items()}
+    run = queued_run(store, digits, task="probe")
+    advice = advisor.advise(50.0, probe, noise)
+    store.finish(run.id, store_mod.DONE, result={"probe": probe, "advice": advice.to_dict()})
+    at = page(
+        "2_strategy.py",
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.WEIGHTS: "none",
+        },
+    ).run()
+    no_exceptions(at)
+    low, high = advice.intervals["block5_pool"]
+    assert f"95% interval: {low:.0%}–{high:.0%}" in texts(at.caption)
+    assert "cannot tell" in texts(at.markdown)
+    assert "Measuring more pictures per class would settle it" in texts(at.info)
+    matrix = chart_titled(at, "Dataset size x similarity to ImageNet")
+    assert matrix["data"][0]["text"] == ["this dataset (too close to tell)"]
+    bars = chart_titled(at, "Validation accuracy of a linear classifier at each depth")
+    assert bars["data"][0]["error_y"]["array"][2] == pytest.approx(high - probe["block5_pool"])

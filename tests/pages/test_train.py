@@ -9,11 +9,13 @@ import streamlit as st
 from apptesting import (
     CLASSES,
     HOSTILE_NAMES,
+    WITHOUT_WEIGHTS,
     assert_shown_escaped,
     chart_titled,
     finished_run,
     no_exceptions,
     page,
+    plotly_specs,
     queued_run,
     result_dict,
     texts,
@@ -37,6 +39,7 @@ def test_train_with_an_active_run_disables_start_and_the_callback_refuses(store,
             session_keys.IMAGE_SIZE: 48,
             session_keys.WEIGHTS: "none",
         },
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     start = at.button(key="train_start")
@@ -48,7 +51,7 @@ def test_train_with_an_active_run_disables_start_and_the_callback_refuses(store,
     assert [r.id for r in store.list()] == [other.id]  # no second run
     assert "already under way" in texts(at.warning)
     assert at.button(key="train_start").disabled  # and now the page knows
-    assert at.get("progress")[0].proto.text.startswith("Waiting for the runs queued")
+    assert at.get("progress")[0].proto.text.startswith("Starting")  # nothing queued before
     at.run()
     assert at.button(key="train_start").disabled
     assert len(store.list()) == 1
@@ -63,6 +66,7 @@ def test_train_start_queues_one_run_with_the_settings(store, digits):
             session_keys.WEIGHTS: "none",
             session_keys.STRATEGY: "finetune",
         },
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     at.button(key="train_start").click().run()
@@ -135,7 +139,9 @@ def test_train_finished_run_with_a_model_offers_the_download_section(store, digi
     assert "Download this model" in texts(at.subheader)
     assert at.selectbox(key="take_away_train_format").value == "keras"
     assert not at.button(key="take_away_train_prepare").disabled
-    assert "tensorboard --logdir" in texts(at.code)
+    # issue 20 item 15: the TensorBoard hint is folded away, for developers
+    [folded] = [e for e in at.expander if e.label == "For developers"]
+    assert "tensorboard --logdir" in texts(folded.code)
 
 
 def test_train_reference_lines_for_a_published_setting(store, tmp_path):
@@ -282,7 +288,7 @@ def test_stopping_another_sessions_run_names_it_and_asks_again(store, digits, mo
     store.claim_next(worker_pid=12345)
     at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
     no_exceptions(at)
-    assert "started in another browser tab" in texts(at.caption)
+    assert "started in another browser at" in texts(at.caption)
     stop = at.button(key=f"train_stop_{run.id}")
     assert stop.label == "Stop someone else's run"
     stop.click().run()
@@ -306,6 +312,7 @@ def test_a_second_start_from_another_tab_is_refused(store, digits):
                 session_keys.IMAGE_SIZE: 48,
                 session_keys.WEIGHTS: "none",
             },
+            **WITHOUT_WEIGHTS,
         ).run()
         for _ in range(2)
     ]
@@ -340,9 +347,12 @@ def test_train_without_pretrained_weights_says_so_with_both_ways_on(store, digit
     assert _outside_expanders(at, "file_uploader", "train_weights_upload")
     assert _outside_expanders(at, "button", "train_without_pretrained")
     assert at.session_state[session_keys.WEIGHTS] == "none"  # the default is what works here
-    assert not at.button(key="train_start").disabled  # and it can start at once
+    # issue 20 item 10: Start waits until one of the two ways is chosen, and says so
+    assert at.button(key="train_start").disabled
+    assert "Start is available once you upload the weights file" in texts(at.caption)
     at.button(key="train_without_pretrained").click().run()
     no_exceptions(at)
+    assert not at.button(key="train_start").disabled
     assert "from scratch" in texts(at.info) and "much lower accuracy" in texts(at.info)
     # chosen: the button gives way, the upload stays possible
     assert not [b for b in at.button if b.key == "train_without_pretrained"]
@@ -433,6 +443,7 @@ def test_train_image_size_is_visible_and_the_same_setting_as_strategy(store, dig
             session_keys.DATASET: str(digits),
             session_keys.IMAGE_SIZE: strategy.session_state["image_size"],
         },
+        **WITHOUT_WEIGHTS,
     ).run()
     assert _outside_expanders(at, "number_input", "_w_image_size@train")
     assert at.number_input(key="_w_image_size@train").value == 64
@@ -513,6 +524,7 @@ def test_train_precision_setting_reaches_the_run_and_is_explained(store, digits,
             session_keys.IMAGE_SIZE: 48,
             session_keys.WEIGHTS: "none",
         },
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     assert at.selectbox(key="_w_precision").value == RunConfig.default("precision")
@@ -561,3 +573,87 @@ def test_train_result_says_the_device_the_run_really_used(store, digits):
         "Trained on GPU\\:0 \\(NVIDIA A100\\), mixed\\_bfloat16, XLA on, 1 replica."  # md-escaped
     )
     assert shown in texts(at.caption)
+
+
+def test_a_reload_of_the_same_browser_owns_its_run(store, digits, monkeypatch):
+    """Issue 20 item 2: a run started in this browser is still this person's after a reload
+    (a new Streamlit session with the browser's cookie): a plain Stop, no "someone else's"."""
+    browser = "ab" * 16
+    monkeypatch.setattr(session_keys, "browser_cookie", lambda: browser)
+    monkeypatch.setattr(worker, "worker_running", lambda home: True)
+    monkeypatch.setattr(worker, "pid_alive", lambda pid: True)
+    first = _first_visit(digits)
+    first.button(key="train_without_pretrained").click().run()
+    first.button(key="train_start").click().run()
+    no_exceptions(first)
+    run = store.get(first.session_state[session_keys.TRAIN_RUN])
+    assert run.owner == browser
+    store.claim_next(worker_pid=12345)
+    reloaded = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
+    no_exceptions(reloaded)
+    assert reloaded.button(key=f"train_stop_{run.id}").label == "Stop"
+    assert "another browser" not in texts(reloaded.caption)
+
+
+def test_a_browser_without_the_cookie_gets_its_id_written_once(store, digits):
+    from apptesting import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    no_exceptions(at)
+    me = at.session_state[session_keys.SESSION_ID]
+    [script] = [h.proto.body for h in at.sidebar.get("html")]
+    assert f"{session_keys.BROWSER_COOKIE}={me}; path=/" in script
+    at.run()
+    assert not at.sidebar.get("html")  # written once per session
+
+
+def test_a_finished_run_says_and_marks_the_epoch_it_kept(store, digits):
+    """Issue 20 item 7: the reported validation accuracy is the kept epoch's (lowest
+    validation loss), not the last point's: the chart marks that epoch and the page says it."""
+    config = RunConfig(dataset=str(digits), strategy="head", image_size=48, weights="none")
+    run = store.create(config)
+    store.update(run.id, status=store_mod.RUNNING, started=run.created)
+    for epoch, (val_loss, val_accuracy) in enumerate(
+        ((0.9, 0.5), (0.6, 0.578), (0.8, 0.69)), start=1
+    ):
+        metrics = {"accuracy": 0.6, "loss": 0.7, "val_loss": val_loss}
+        metrics["val_accuracy"] = val_accuracy
+        store.add_metric(run.id, "epoch", "head", epoch, 4, metrics)
+    result = result_dict("head", 0.578, 0.6, 10.0)
+    store.finish(run.id, store_mod.DONE, result=result, progress={"stage": "finished"})
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    assert "Kept: epoch 2" in texts(at.caption)
+    curves = chart_titled(at, "Training curves")
+    [star] = [t for t in curves["data"] if t.get("name") == "kept: epoch 2" and t["showlegend"]]
+    assert star["x"] == [2] and star["y"] == [0.578]
+
+
+def test_a_linear_probe_shows_its_fit_not_settings_it_ignores(store, digits):
+    """Issue 20 item 11: no epochs or patience for a closed-form fit, and in place of a
+    one-dot chart its features, regularisation and fit time, with why there is no curve."""
+    at = page(
+        "3_train.py",
+        **{
+            session_keys.DATASET: str(digits),
+            session_keys.IMAGE_SIZE: 48,
+            session_keys.STRATEGY: "linear",
+        },
+        **WITHOUT_WEIGHTS,
+    ).run()
+    no_exceptions(at)
+    keys = {w.key for w in at.number_input}
+    assert "_w_epochs" not in keys and "_w_early_stopping_patience" not in keys
+    assert "solves its classifier in one go" in texts(at.caption)
+    config = RunConfig(dataset=str(digits), strategy="linear", image_size=48, weights="none")
+    run = store.create(config)
+    store.add_metric(run.id, "epoch", "fit", 1, 1, {"val_accuracy": 0.9, "seconds": 2.5})
+    result = result_dict("linear", 0.9, 0.3, 2.5)
+    store.finish(run.id, store_mod.DONE, result=result, progress={"stage": "finished"})
+    at = page("3_train.py", **{session_keys.TRAIN_RUN: run.id}).run()
+    no_exceptions(at)
+    shown = texts(at.caption)
+    assert "no training curve" in shown and "L2 regularisation C = 1" in shown
+    assert "fitted in 2" in shown
+    assert not [s for s in plotly_specs(at) if "Training curves" in str(s["layout"])]

@@ -4,7 +4,7 @@ curve and "Use this rate"."""
 
 from __future__ import annotations
 
-from apptesting import chart_titled, no_exceptions, page, queued_run, texts
+from apptesting import WITHOUT_WEIGHTS, chart_titled, no_exceptions, page, queued_run, texts
 
 from core.runs import store as store_mod
 from core.runs import strategies
@@ -25,6 +25,7 @@ def _page(dataset, **state):
             session_keys.WEIGHTS: "none",
             **state,
         },
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     return at
@@ -89,6 +90,9 @@ def test_the_finder_is_disabled_with_a_reason_while_a_run_is_under_way(store, di
 def test_the_finder_button_queues_a_range_test_for_the_chosen_settings(store, digits):
     at = _page(digits, **{session_keys.STRATEGY: "finetune"})
     at.selectbox(key="_w_opt_finetune_head").set_value("adam").run()
+    # issue 20 item 15: plain words on the page, the exact rule in the button's tooltip
+    assert "N/2 steps" not in texts(at.caption)
+    assert "N/2 steps" in at.button(key="train_lr_find").help
     at.button(key="train_lr_find").click().run()
     no_exceptions(at)
     (run,) = store.list()
