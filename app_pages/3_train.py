@@ -113,6 +113,22 @@ def start(config: dict) -> None:
     st.session_state.pop(train_run.SEEN_ACTIVE, None)
 
 
+def start_notes(config: RunConfig, problems: list[str], choice_open: bool) -> bool:
+    """What stands before Start, said above it; True while Start waits for the weights choice."""
+    for problem in problems:
+        messages.problem(messages.md(problem[:1].upper() + problem[1:]))
+    waiting = choice_open and config.weights_for_run().kind == NONE  # the notice says why
+    if waiting:
+        st.caption(
+            "Start is available once you upload the weights file or click 'Continue without "
+            "pretrained weights' above."
+        )
+    if not problems and config.weights_for_run().kind == IMAGENET:
+        if not pretrained.weights_here().imagenet_cached:
+            st.caption("The ImageNet weights (58 MB) are downloaded once, when the run starts.")
+    return waiting
+
+
 def start_section(folder: str | None, active: list[Run]) -> None:
     """The settings and the Start button (disabled while any run is active)."""
     if folder is None:
@@ -131,17 +147,7 @@ def start_section(folder: str | None, active: list[Run]) -> None:
     choice_open = train_weights.weights_notice()
     config, training_box = settings_form(folder, found)
     problems = start_problems(config)
-    for problem in problems:
-        messages.problem(messages.md(problem[:1].upper() + problem[1:]))
-    waiting = choice_open and config.weights_for_run().kind == NONE  # the notice says why
-    if waiting:
-        st.caption(
-            "Start is available once you upload the weights file or click 'Continue without "
-            "pretrained weights' above."
-        )
-    if not problems and config.weights_for_run().kind == IMAGENET:
-        if not pretrained.weights_here().imagenet_cached:
-            st.caption("The ImageNet weights (58 MB) are downloaded once, when the run starts.")
+    waiting = start_notes(config, problems, choice_open)
     st.button(
         "Start training",
         type="primary",
