@@ -1,0 +1,107 @@
+"""The Live tab in a real browser: Debian's Chromium with a fake camera streams to the studio
+over WebRTC (no outside server: host candidates on localhost), and the tiny run's model
+classifies the frames as they come; the bars and the measured rate keep changing."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from browser.test_e2e import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    UI,
+    log_tail,
+    settled,
+    studio,  # noqa: F401 - the fixture
+)
+from tiny_run import tiny_run
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+VIEWPORT = {"width": 1280, "height": 720}  # a projector
+CONNECT = 90_000  # ms: WebRTC negotiation, then TensorFlow's start-up in the app process
+RATE = re.compile(r"([\d.]+) classifications a second")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed"),
+]
+
+# The live bars and rate text at one instant.
+STATE_JS = """() => {
+    const bars = Array.from(document.querySelectorAll('.live-bars .live-row')).map(r => [
+        r.querySelector('.live-name').innerText, r.querySelector('.live-pct').innerText]);
+    const rate = document.querySelector('.live-rate');
+    return {bars: bars, rate: rate ? rate.innerText : ''};
+}"""
+
+
+def poll(page, wanted, timeout_ms: int, what: str) -> dict:
+    deadline = time.monotonic() + timeout_ms / 1000
+    state: dict = {}
+    while time.monotonic() < deadline:
+        state = page.evaluate(STATE_JS)
+        if wanted(state):
+            return state
+        page.wait_for_timeout(250)
+    raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}; last state: {state}")
+
+
+def rate_of(state: dict) -> float:
+    found = RATE.search(state["rate"])
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.timeout(600)
+def test_the_live_tab_classifies_a_fake_camera_and_keeps_updating(studio, tmp_path):  # noqa: F811
+    home: Path = studio["home"]
+    _, run = tiny_run(home.parent)  # trained into the studio's home
+    assert run.status == "done", run.status
+    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_MEDIA
+        )
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            try:
+                look_live(page, studio["url"], shots)
+            except BaseException:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                print(f"server log:\n{log_tail(studio['log'], 6000)}")
+                raise
+        finally:
+            browser.close()
+
+
+def look_live(page, url: str, shots: Path) -> None:
+    page.goto(url + "predict")
+    expect(page.get_by_text("Classes: blue, red")).to_be_visible(timeout=CONNECT)
+    settled(page)
+    page.get_by_role("tab", name="Live").click()
+    component = page.frame_locator('iframe[title*="webrtc"]').first
+    component.get_by_role("button", name="Start").click(timeout=UI)
+
+    first = poll(page, lambda s: rate_of(s) > 0 and s["bars"], CONNECT, "the first answers")
+    assert {name for name, _ in first["bars"]} == {"blue", "red"}, first
+    seen = {first["rate"]}
+    deadline = time.monotonic() + 20
+    while len(seen) < 4 and time.monotonic() < deadline:  # the answers keep coming
+        page.wait_for_timeout(500)
+        seen.add(page.evaluate(STATE_JS)["rate"])
+    assert len(seen) >= 4, f"the live text stopped changing: {seen}"
+    page.screenshot(path=str(shots / "live.png"))
+
+    page.get_by_text("Presentation view").click()
+    settled(page)
+    expect(page.get_by_text("Classify at most")).to_be_hidden(timeout=UI)
+    later = poll(page, lambda s: rate_of(s) > 0, UI, "answers in the presentation view")
+    print(f"live rate: {later['rate']}")
+    page.screenshot(path=str(shots / "live-presentation.png"))
