@@ -20,6 +20,8 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+import numpy as np
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
@@ -33,7 +35,7 @@ TOP_K = 5
 FEED = "_live_feed"  # this tab's Feed (session state)
 SOUND_EVERY = 0.5  # seconds between two classifications of the microphone (about 2 a second)
 SOUND_SUBMIT = 0.25  # seconds of new audio between two windows offered to the model
-SILENT_CAMERA = 3.0  # seconds without a frame while streaming: the camera is gone
+SILENT = 5.0  # seconds without a frame while streaming: the camera or microphone is gone
 BARS_EVERY = 0.25  # seconds between two redraws of the bars
 # small frames: cheap to decode and send back, and enough for a model of up to 224 px
 CAMERA = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"ideal": 15}}
@@ -117,15 +119,26 @@ def camera_callback(feed: Feed):
 
 
 def microphone_callback(feed: Feed):
+    """Reads the microphone and sends back silence: the stream's frames are only pulled while
+    something goes back, and the sound itself must not (a loudspeaker would howl)."""
+
     def on_frame(frame):
+        pcm = frame.to_ndarray()
         if feed.open and feed.window is not None:
-            samples = live_preview.mono(frame.to_ndarray(), len(frame.layout.channels))
-            feed.window.push(samples, frame.sample_rate)
+            feed.window.push(live_preview.mono(pcm, len(frame.layout.channels)), frame.sample_rate)
             feed.unsent += frame.samples / frame.sample_rate
             if feed.unsent >= SOUND_SUBMIT:
                 feed.unsent = 0.0
                 feed.viewer.submit(feed.window.waveform())
-        return frame
+        silence = av.AudioFrame.from_ndarray(
+            np.zeros_like(pcm), format=frame.format.name, layout=frame.layout.name
+        )
+        silence.sample_rate, silence.pts, silence.time_base = (
+            frame.sample_rate,
+            frame.pts,
+            frame.time_base,
+        )
+        return silence
 
     return on_frame
 
@@ -157,7 +170,7 @@ def show_results(store: Store, run: Run, feed: Feed, sound: bool) -> None:
         )
         return
     quiet = viewer.seconds_since_frame()
-    if viewer.submitted and quiet > SILENT_CAMERA:
+    if viewer.submitted and quiet > SILENT:
         what = "microphone" if sound else "camera"
         st.warning(
             f"Nothing has come from the {what} for {quiet:.0f} seconds: is it still plugged "
@@ -212,8 +225,8 @@ def section(store: Store, run: Run, loaded, sound: SpectrogramSettings | None) -
         st.markdown(
             '<p class="live-settings">This model was trained on sounds, so the live view '
             "listens to the microphone (not the camera): about twice a second, the last "
-            f"{sound.clip_seconds:g} seconds become a spectrogram and the model says what it "
-            "hears.</p>",
+            f"{sound.clip_seconds:g} s of sound (the length of its training clips) become a "
+            "spectrogram and the model says what it hears.</p>",
             unsafe_allow_html=True,
         )
         feed.viewer.min_interval = SOUND_EVERY
@@ -235,18 +248,24 @@ def section(store: Store, run: Run, loaded, sound: SpectrogramSettings | None) -
         feed.viewer.min_interval = 1.0 / most
     left, right = st.columns(2)  # the same in both views: the stream is not restarted
     with left:
-        context = webrtc_streamer(
-            key=f"live-{'microphone' if sound else 'camera'}",
-            mode=WebRtcMode.SENDRECV,
-            rtc_configuration=rtc,
-            media_stream_constraints={"video": False, "audio": True}
-            if sound
-            else {"video": CAMERA, "audio": False},
-            video_frame_callback=None if sound else camera_callback(feed),
-            audio_frame_callback=microphone_callback(feed) if sound else None,
-            sendback_audio=False,  # never play the microphone back (feedback howl)
-            translations=TRANSLATIONS,
-        )
+        if sound is not None:
+            context = webrtc_streamer(
+                key="live-microphone",
+                mode=WebRtcMode.SENDRECV,
+                rtc_configuration=rtc,
+                media_stream_constraints={"video": False, "audio": True},
+                audio_frame_callback=microphone_callback(feed),
+                translations=TRANSLATIONS,
+            )
+        else:  # the frames come back to the browser as they are: that is the picture shown
+            context = webrtc_streamer(
+                key="live-camera",
+                mode=WebRtcMode.SENDRECV,
+                rtc_configuration=rtc,
+                media_stream_constraints={"video": CAMERA, "audio": False},
+                video_frame_callback=camera_callback(feed),
+                translations=TRANSLATIONS,
+            )
     with right:
         if context.state.playing:
             live_results(store, run, feed, sound is not None)

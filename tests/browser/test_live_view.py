@@ -1,6 +1,7 @@
-"""The Live tab in a real browser: Debian's Chromium with a fake camera streams to the studio
-over WebRTC (no outside server: host candidates on localhost), and the tiny run's model
-classifies the frames as they come; the bars and the measured rate keep changing."""
+"""The Live tab in a real browser: Debian's Chromium with a fake camera and microphone streams to
+the studio over WebRTC (no outside server: host candidates on localhost), and a tiny run's model
+classifies the frames (or the last second of sound) as they come; the bars and the measured
+rate keep changing."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from browser.test_e2e import (
     settled,
     studio,  # noqa: F401 - the fixture
 )
-from tiny_run import tiny_run
+from tiny_run import tiny_run, tiny_sound_run
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -74,7 +75,7 @@ def test_the_live_tab_classifies_a_fake_camera_and_keeps_updating(studio, tmp_pa
             try:
                 look_live(page, studio["url"], shots)
             except BaseException:
-                page.screenshot(path=str(tmp_path / "failure.png"))
+                page.screenshot(path=str(shots / "failure.png"))
                 print(f"server log:\n{log_tail(studio['log'], 6000)}")
                 raise
         finally:
@@ -105,3 +106,48 @@ def look_live(page, url: str, shots: Path) -> None:
     later = poll(page, lambda s: rate_of(s) > 0, UI, "answers in the presentation view")
     print(f"live rate: {later['rate']}")
     page.screenshot(path=str(shots / "live-presentation.png"))
+
+
+@pytest.mark.timeout(600)
+def test_the_live_tab_listens_to_a_fake_microphone_for_a_sound_model(studio, tmp_path):  # noqa: F811
+    home: Path = studio["home"]
+    _, run = tiny_sound_run(home.parent)
+    assert run.status == "done", run.error
+    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_MEDIA
+        )
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            try:
+                listen_live(page, studio["url"], shots)
+            except BaseException:
+                page.screenshot(path=str(shots / "failure.png"))
+                print(f"server log:\n{log_tail(studio['log'], 6000)}")
+                raise
+        finally:
+            browser.close()
+
+
+def listen_live(page, url: str, shots: Path) -> None:
+    page.goto(url + "predict")
+    expect(page.get_by_text("Classes: high, low")).to_be_visible(timeout=CONNECT)
+    settled(page)
+    page.get_by_role("tab", name="Live").click()
+    expect(page.get_by_text("listens to the microphone")).to_be_visible(timeout=UI)
+    component = page.frame_locator('iframe[title*="webrtc"]').first
+    component.get_by_role("button", name="Start").click(timeout=UI)
+
+    first = poll(page, lambda s: rate_of(s) > 0 and s["bars"], CONNECT, "the first answers")
+    assert {name for name, _ in first["bars"]} == {"high", "low"}, first
+    expect(page.get_by_text("what the model hears")).to_be_visible(timeout=UI)
+    seen = {first["rate"]}
+    deadline = time.monotonic() + 20
+    while len(seen) < 3 and time.monotonic() < deadline:  # about two windows a second
+        page.wait_for_timeout(700)
+        seen.add(page.evaluate(STATE_JS)["rate"])
+    assert len(seen) >= 3, f"the live text stopped changing: {seen}"
+    assert rate_of(page.evaluate(STATE_JS)) <= 2.5  # about twice a second, as promised
+    page.screenshot(path=str(shots / "live-sound.png"))
