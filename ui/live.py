@@ -154,8 +154,12 @@ def bars_html(top) -> str:
 
 
 def run_gone(store: Store, run: Run) -> bool:
-    current = store.get(run.id)
-    return current is None or not current.model_path or not Path(current.model_path).is_file()
+    """The run was deleted (or its model file removed) since the page loaded its model."""
+    try:
+        current = store.get(run.id)
+    except KeyError:
+        return True
+    return not current.model_path or not Path(current.model_path).is_file()
 
 
 def show_results(store: Store, run: Run, feed: Feed, sound: bool) -> None:

@@ -74,12 +74,24 @@ def test_the_live_tab_classifies_a_fake_camera_and_keeps_updating(studio, tmp_pa
             page = browser.new_page(viewport=VIEWPORT)
             try:
                 look_live(page, studio["url"], shots)
+                delete_while_previewed(page, studio["home"], run.id)
             except BaseException:
                 page.screenshot(path=str(shots / "failure.png"))
                 print(f"server log:\n{log_tail(studio['log'], 6000)}")
                 raise
         finally:
             browser.close()
+
+
+def delete_while_previewed(page, home: Path, run_id: str) -> None:
+    """The run is deleted (as the Runs page does) while the Live tab previews it: a plain
+    sentence, and the stream stops feeding the model."""
+    from core.jobs import run_admin
+    from core.runs.store import Store
+
+    assert not isinstance(run_admin.delete(Store(home), run_id), run_admin.Refused)
+    expect(page.get_by_text("This run was deleted")).to_be_visible(timeout=UI)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
 def look_live(page, url: str, shots: Path) -> None:

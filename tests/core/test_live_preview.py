@@ -199,3 +199,17 @@ def test_a_sound_window_gets_the_top_k_of_its_spectrogram(loaded):
     picture = audio.spectrogram_image(wave, SETTINGS)
     assert np.array_equal(np.asarray(viewer.result.picture), np.asarray(picture))
     assert list(viewer.result.top) == predict.top_k(loaded, [picture], k=2)[0]
+
+
+# -- the connection's settings ------------------------------------------------------------------
+def test_no_ice_server_is_used_unless_one_is_named(monkeypatch):
+    from core.platform import settings
+
+    monkeypatch.delenv(settings.ICE_SERVERS_ENV, raising=False)
+    assert settings.ice_servers() == []  # offline: host candidates only, nothing is contacted
+    monkeypatch.setenv(settings.ICE_SERVERS_ENV, '[{"urls": ["stun:stun.example.org:3478"]}]')
+    assert settings.ice_servers() == [{"urls": ["stun:stun.example.org:3478"]}]
+    for wrong in ("stun:stun.example.org", '{"urls": "x"}', '[{"url": "x"}]'):
+        monkeypatch.setenv(settings.ICE_SERVERS_ENV, wrong)
+        with pytest.raises(ValueError, match=settings.ICE_SERVERS_ENV):
+            settings.ice_servers()
