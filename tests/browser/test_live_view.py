@@ -117,7 +117,7 @@ def look_live(page, url: str, shots: Path) -> None:
     expect(page.get_by_text("Classify at most")).to_be_hidden(timeout=UI)
     later = poll(page, lambda s: rate_of(s) > 0, UI, "answers in the presentation view")
     print(f"live rate: {later['rate']}")
-    page.screenshot(path=str(shots / "live-presentation.png"))
+    page.screenshot(path=str(shots / "live_presentation.png"))
 
 
 @pytest.mark.timeout(600)
@@ -162,4 +162,4 @@ def listen_live(page, url: str, shots: Path) -> None:
         seen.add(page.evaluate(STATE_JS)["rate"])
     assert len(seen) >= 3, f"the live text stopped changing: {seen}"
     assert rate_of(page.evaluate(STATE_JS)) <= 2.5  # about twice a second, as promised
-    page.screenshot(path=str(shots / "live-sound.png"))
+    page.screenshot(path=str(shots / "live_sound.png"))
