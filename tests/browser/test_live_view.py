@@ -76,7 +76,7 @@ def test_the_live_tab_classifies_a_fake_camera_and_keeps_updating(studio, tmp_pa
                 look_live(page, studio["url"], shots)
                 delete_while_previewed(page, studio["home"], run.id)
             except BaseException:
-                page.screenshot(path=str(shots / "failure.png"))
+                page.screenshot(path=str(tmp_path / "failure.png"))
                 print(f"server log:\n{log_tail(studio['log'], 6000)}")
                 raise
         finally:
@@ -136,7 +136,7 @@ def test_the_live_tab_listens_to_a_fake_microphone_for_a_sound_model(studio, tmp
             try:
                 listen_live(page, studio["url"], shots)
             except BaseException:
-                page.screenshot(path=str(shots / "failure.png"))
+                page.screenshot(path=str(tmp_path / "failure.png"))
                 print(f"server log:\n{log_tail(studio['log'], 6000)}")
                 raise
         finally:
