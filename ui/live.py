@@ -16,6 +16,7 @@ servers for a browser elsewhere.
 
 from __future__ import annotations
 
+import gc
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,11 @@ def classifier(
 ) -> live_preview.LiveClassifier:
     """One live classifier per studio home and model, shared by every tab."""
     model_loader.tensorflow()  # the model is loaded already; spectrograms use tf.signal too
+    # Streamlit runs keras.backend.clear_session() and gc.collect() after every script run, so
+    # after each redraw of the bars (4 a second): with TensorFlow's objects in the heap that
+    # held the GIL for ~200 ms each time and starved the model (profiled: 86% of the script
+    # thread). Frozen, they are left out of every later collection.
+    gc.freeze()
     if _sound is not None:
         return live_preview.LiveClassifier(live_preview.sound_classifier(_loaded, _sound, TOP_K))
     frames = live_preview.picture_classifier(_loaded, TOP_K)
