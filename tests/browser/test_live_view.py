@@ -163,3 +163,54 @@ def listen_live(page, url: str, shots: Path) -> None:
     assert len(seen) >= 3, f"the live text stopped changing: {seen}"
     assert rate_of(page.evaluate(STATE_JS)) <= 2.5  # about twice a second, as promised
     page.screenshot(path=str(shots / "live_sound.png"))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(
+    not os.environ.get("STUDIO_MEASURE_LIVE"),
+    reason="a measurement for the README, not a check: set STUDIO_MEASURE_LIVE=1 (150 px model)",
+)
+def test_measure_the_live_rate_of_a_150_px_model(studio, tmp_path):  # noqa: F811
+    """Prints the rate the page shows over 30 s for a 150 px model (README's figure)."""
+    import statistics
+
+    from synthetic import write_colour_dataset
+    from tiny_run import TINY, train
+
+    from core.runs.config import RunConfig
+    from core.runs.store import Store
+
+    home: Path = studio["home"]
+    data = write_colour_dataset(tmp_path / "data", ("red", "green", "blue"), per_class=6, size=150)
+    config = RunConfig(dataset=str(data), **dict(TINY, image_size=150, batch_size=6))
+    assert train(Store(home), config).status == "done"
+    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_MEDIA
+        )
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(studio["url"] + "predict")
+            expect(page.get_by_text("Classes: blue, green, red")).to_be_visible(timeout=CONNECT)
+            settled(page)
+            page.get_by_role("tab", name="Live").click()
+            component = page.frame_locator('iframe[title*="webrtc"]').first
+            component.get_by_role("button", name="Start").click(timeout=UI)
+            poll(page, lambda s: rate_of(s) > 0, CONNECT, "the first answers")
+            page.wait_for_timeout(5000)
+            rates = []
+            for _ in range(60):
+                rates.append(rate_of(page.evaluate(STATE_JS)))
+                page.wait_for_timeout(500)
+            print(
+                f"150 px: median {statistics.median(rates):.2f}/s "
+                f"(min {min(rates):.2f}, max {max(rates):.2f}); load {os.getloadavg()}"
+            )
+            page.get_by_text("Presentation view").click()
+            settled(page)
+            page.wait_for_timeout(3000)
+            page.screenshot(path=str(shots / "live_presentation.png"))
+        finally:
+            browser.close()
