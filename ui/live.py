@@ -48,6 +48,14 @@ TRANSLATIONS = {
     "allow it (the icon in the address bar), then press Start.",
     "device_ask_permission": "Please allow the browser to use the camera or microphone.",
 }
+HELP_CAMERA = (
+    "If a red message appears instead of the picture: **NotAllowedError** means the browser "
+    "was not allowed to use the camera (allow it with the icon in the address bar, then "
+    "Start again); **NotFoundError** means no camera was found (plug one in); "
+    "**NotReadableError** means another program is using it. On a computer other than the "
+    "studio's, the browser gives the camera only to an https address."
+)
+HELP_SOUND = HELP_CAMERA.replace("camera", "microphone").replace("picture", "sound")
 PRESENTATION_CSS = """<style>
 section[data-testid="stSidebar"], header[data-testid="stHeader"],
 [data-testid="stSidebarCollapsedControl"], [data-testid="stHeading"], [data-testid="stSelectbox"],
@@ -281,3 +289,6 @@ def section(store: Store, run: Run, loaded, sound: SpectrogramSettings | None) -
             live_results(store, run, feed, sound is not None)
         else:
             st.caption("Press Start to begin." if not feed.viewer.submitted else "Stopped.")
+            # the browser's own error (e.g. "NotAllowedError") shows in the component, which
+            # does not tell the server: what each one means, in a sentence, before it happens
+            st.caption(HELP_SOUND if sound is not None else HELP_CAMERA)

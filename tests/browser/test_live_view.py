@@ -165,6 +165,33 @@ def listen_live(page, url: str, shots: Path) -> None:
     page.screenshot(path=str(shots / "live_sound.png"))
 
 
+@pytest.mark.timeout(300)
+def test_a_refused_camera_is_said_in_a_sentence(studio):  # noqa: F811
+    """Without the fake permission prompt, headless Chromium refuses the camera: the component
+    shows the browser's error name and the page says what it means; the rest keeps working."""
+    tiny_run(studio["home"].parent)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS + ["--use-fake-device-for-media-stream"],
+        )
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(studio["url"] + "predict")
+            expect(page.get_by_text("Classes: blue, red")).to_be_visible(timeout=CONNECT)
+            settled(page)
+            page.get_by_role("tab", name="Live").click()
+            component = page.frame_locator('iframe[title*="webrtc"]').first
+            component.get_by_role("button", name="Start").click(timeout=UI)
+            expect(component.get_by_text("NotAllowedError")).to_be_visible(timeout=UI)
+            expect(page.get_by_text("was not allowed to use the camera")).to_be_visible()
+            page.get_by_role("tab", name="One picture").click()  # the page still works
+            expect(page.get_by_text("Show where the model looked")).to_be_visible(timeout=UI)
+        finally:
+            browser.close()
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(
     not os.environ.get("STUDIO_MEASURE_LIVE"),
