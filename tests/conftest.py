@@ -9,6 +9,12 @@ import pytest
 from synthetic import write_colour_dataset
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Many tests import TensorFlow directly; the page tests then import the Live tab's WebRTC stack,
+# whose pylibsrtp crashes when first loaded after TensorFlow (the app loads it first through
+# ui.model_loader.before_tensorflow; this process needs the same order).
+from ui.model_loader import before_tensorflow  # noqa: E402
+
+before_tensorflow()
 
 
 @pytest.fixture

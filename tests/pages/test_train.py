@@ -515,7 +515,9 @@ def test_a_gpu_tensorflow_cannot_use_is_said_once_and_start_still_works(store, d
     monkeypatch.setattr(device_facts, "probe_view", lambda: device_facts.TensorflowView())
     st.cache_data.clear()
     at = page(
-        "3_train.py", **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"}
+        "3_train.py",
+        **{common.DATASET: str(digits), common.IMAGE_SIZE: 48, common.WEIGHTS: "none"},
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     assert "TensorFlow sees none" in texts(at.warning)
