@@ -75,7 +75,9 @@ def dense_head(num_classes: int, seed: int = 0) -> list[layers.Layer]:
     soon as fine-tuning wakes it up."""
     units, activation = output_units(num_classes)
     return [
-        layers.Normalization(axis=None, name="head_normalize"),
+        # float32: Keras' Normalization.adapt fails under a mixed bfloat16 policy (it adds a
+        # bfloat16 batch mean to its float32 running mean)
+        layers.Normalization(axis=None, name="head_normalize", dtype="float32"),
         layers.Flatten(name="head_flatten"),
         layers.Dense(256, activation="relu", name="head_dense"),
         layers.Dropout(0.5, seed=seed, name="head_dropout"),
