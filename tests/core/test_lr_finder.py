@@ -162,7 +162,8 @@ def test_the_result_survives_the_store_round_trip():
 
 
 @pytest.mark.slow
-def test_the_range_test_runs_in_the_worker_and_stores_its_result(tmp_path):
+def test_the_range_test_runs_in_the_worker_and_stores_its_result(tmp_path, monkeypatch):
+    monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)  # served below
     dataset = write_colour_dataset(tmp_path / "data", ("red", "blue"), per_class=10, size=32)
     store = Store(tmp_path / "home")
     config = RunConfig(
