@@ -288,3 +288,18 @@ def test_kill_9_at_each_stage_resumes_to_the_end_and_spares_finished_work(stage,
     assert history[: len(recorded)] == recorded  # the epochs finished before the kill survive
     assert finished.result.epochs_run == HEAD_EPOCHS + FINETUNE_EPOCHS
     assert _files_of(store.run_dir(done.id)) == before  # the finished run is untouched
+
+
+def test_a_worker_whose_database_stays_unreadable_ends_after_its_idle_time(tmp_path, monkeypatch):
+    import sqlite3
+
+    store = Store(tmp_path / "home")
+
+    def claim_next(self, pid):
+        raise sqlite3.OperationalError("unable to open database file")  # its home was deleted
+
+    monkeypatch.setattr(worker, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(Store, "claim_next", claim_next)
+    started = time.time()
+    assert worker.serve(store.home, idle_seconds=0.2) == 0  # returns instead of retrying forever
+    assert time.time() - started < 10
