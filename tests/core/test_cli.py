@@ -232,9 +232,15 @@ def test_advise_cap_below_two_is_one_line(binary_dataset, tmp_path):
     assert result.returncode == 2
 
 
-def test_stop_and_resume_of_unknown_or_unfit_runs_are_one_line(binary_dataset, tmp_path):
+def test_stop_and_resume_of_unknown_or_unfit_runs_are_one_line(
+    binary_dataset, tmp_path, monkeypatch
+):
+    from core.jobs import worker
     from core.runs.config import RunConfig
     from core.runs.store import Store
+
+    # the queued run below is never meant to train (a worker would, at 224 px)
+    monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)
 
     home = tmp_path / "h"
     assert_one_line_error(cli("stop", "nope", home=home), "no run matches 'nope'")
