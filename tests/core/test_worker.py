@@ -244,7 +244,9 @@ def _kill_during(store, stage) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("stage", list(KILL_AT))
-def test_kill_9_at_each_stage_resumes_to_the_end_and_spares_finished_work(stage, tmp_path):
+def test_kill_9_at_each_stage_resumes_to_the_end_and_spares_finished_work(
+    stage, tmp_path, monkeypatch
+):
     from synthetic import write_colour_dataset
     from tiny_run import train
 
@@ -279,6 +281,8 @@ def test_kill_9_at_each_stage_resumes_to_the_end_and_spares_finished_work(stage,
     assert worker.reap(store) == [run.id]
     assert store.get(run.id).status == store_mod.INTERRUPTED
 
+    # the resuming worker serves in this process, whose TensorFlow is already up
+    monkeypatch.setattr(worker, "start_worker", lambda home, *a, **k: worker.serve(home, once=True))
     worker.resume(store, run.id)
     finished = worker.wait(store, run.id, timeout=300)
     assert finished.status == store_mod.DONE, finished.error
