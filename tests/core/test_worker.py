@@ -217,7 +217,7 @@ worker.serve(home, idle_seconds=0, once=True)
 HEAD_EPOCHS, FINETUNE_EPOCHS, BATCH = 2, 2, 4
 # stage -> (progress stage, phase, global epoch, first step): where the worker dies
 KILL_AT = {
-    # 8 of 24 images' features computed, the rest not
+    # the features of the first batch (4 of 24 images) computed, the rest not
     "extraction": ("extracting", "", 0, BATCH),
     # the head's epoch 1 recorded, epoch 2 begun
     "phase 1 (head)": ("training", "head", 2, 0),
