@@ -15,7 +15,7 @@ from core.export import predict_batch
 from core.reports import charts, report
 from core.runs import store as store_mod
 from core.runs.store import Run
-from ui import messages, model_loader, pages, predict_many, session_keys, studio, take_away
+from ui import live, messages, model_loader, pages, predict_many, session_keys, studio, take_away
 
 TOP_K = 5
 IMAGE_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
@@ -126,7 +126,9 @@ def body() -> None:
         return
     preferred = st.session_state.get(session_keys.TRAIN_RUN)
     run = store.get(studio.pick_run("Model (a finished run)", runs, "predict_run", preferred))
-    one, many, download = st.tabs(["One picture", "Many pictures", "Download this model"])
+    one, many, now, download = st.tabs(
+        ["One picture", "Many pictures", "Live", "Download this model"]
+    )
     with download:  # made by a child process: needs no model loaded here
         take_away.section(run, "predict")
     with one:
@@ -141,6 +143,8 @@ def body() -> None:
         one_picture(loaded, sound)
     with many:
         predict_many.many_pictures(loaded, run, sound)
+    with now:
+        live.section(store, run, loaded, sound)
 
 
 messages.guarded(body)

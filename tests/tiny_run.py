@@ -25,3 +25,24 @@ def tiny_run(root: Path) -> tuple[Store, Run]:
     dataset = write_colour_dataset(root / "data", ("red", "blue"), per_class=10, size=32)
     store = Store(root / "home")
     return store, train(store, RunConfig(dataset=str(dataset), **TINY))
+
+
+TINY_AUDIO = {"sample_rate": 8000, "clip_seconds": 1.0, "n_mels": 32, "hop_length": 128}
+
+
+def tiny_sound_run(root: Path) -> tuple[Store, Run]:
+    """The same tiny run on sounds: two pitch bands ("low", "high"), 1 s clips at 8 kHz."""
+    import numpy as np
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 8000
+    for name, band in (("low", (300, 500)), ("high", (2000, 3000))):
+        folder = root / "tones" / name
+        folder.mkdir(parents=True)
+        for k in range(8):
+            wave = np.sin(2 * np.pi * rng.uniform(*band) * t) + rng.normal(0, 0.2, t.size)
+            soundfile.write(folder / f"{name}_{k}.wav", (0.3 * wave).astype("float32"), 8000)
+    store = Store(root / "home")
+    config = RunConfig(dataset=str(root / "tones"), audio=TINY_AUDIO, **TINY)
+    return store, train(store, config)

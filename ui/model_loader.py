@@ -26,9 +26,20 @@ log = logging.getLogger(__name__)
 _ready = False  # memory growth is set in this process: TensorFlow may be used
 
 
+def before_tensorflow() -> None:
+    """Load what must come before TensorFlow in this process: pylibsrtp (WebRTC's SRTP, used by
+    Predict's Live tab through aiortc) kills the process with a segmentation fault when it is
+    first imported after TensorFlow (tensorflow 2.21, pylibsrtp 0.12 and 1.0); first, both work."""
+    try:
+        import pylibsrtp  # noqa: F401
+    except ImportError:  # the live preview is not installed: nothing to protect
+        pass
+
+
 def tensorflow():
     """The tensorflow module, imported once, with memory growth set on every GPU first."""
     global _ready
+    before_tensorflow()
     import tensorflow as tf
 
     if not _ready:

@@ -174,14 +174,19 @@ def read_audio(path: str | Path, sr: int, max_seconds: float | None = None) -> n
         raise UnreadableAudio("no audio samples in the file")
     if not np.isfinite(data).all():
         raise UnreadableAudio("the file holds NaN or infinite samples")
-    mono = data.mean(axis=1, dtype=np.float32)
+    return resample(data.mean(axis=1, dtype=np.float32), native_sr, sr)
+
+
+def resample(mono: np.ndarray, native_sr: int, sr: int) -> np.ndarray:
+    """Mono float32 samples taken at native_sr Hz, at sr Hz (polyphase filter; a file and a
+    live microphone go through the same one)."""
     if native_sr != sr:
         # imported here: scipy.signal takes 1.5-3 s to import, which every scan (the CLI's
         # `inspect` of an unchanged folder takes under a second otherwise) would pay
         from scipy.signal import resample_poly
 
         common = math.gcd(int(native_sr), int(sr))
-        mono = resample_poly(mono, sr // common, native_sr // common).astype(np.float32)
+        mono = resample_poly(mono, sr // common, native_sr // common)
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
@@ -240,6 +245,12 @@ def to_image(log_mel_db: np.ndarray, top_db: float | None = None) -> Image.Image
 def spectrogram_for_file(path: str | Path, settings: SpectrogramSettings) -> Image.Image:
     """The image a model sees for one audio file (Predict uses this for uploads)."""
     waveform = read_audio(path, settings.sample_rate, max_seconds=settings.clip_seconds)
+    return spectrogram_image(waveform, settings)
+
+
+def spectrogram_image(waveform: np.ndarray, settings: SpectrogramSettings) -> Image.Image:
+    """The image a model sees for mono samples at settings.sample_rate (a file's, or the last
+    seconds of a live microphone's)."""
     return to_image(log_mel(waveform, settings), settings.top_db)
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from core.data.audio import SpectrogramSettings
 
 SHOWN_SIZE = 224  # pictures are decoded at least this large for showing (the Grad-CAM overlay)
+ONE_CALL = 32  # batches up to this size go through the model in one call (predict_on_batch)
 
 
 class ModelRefused(Refusal, ValueError):
@@ -122,6 +123,8 @@ def prepare(image: Image.Image | str | Path, size: int) -> np.ndarray:
 
 
 def probabilities(loaded: LoadedModel, batch: np.ndarray) -> np.ndarray:
+    if len(batch) <= ONE_CALL:  # no dataset pipeline per call: twice as fast for one picture
+        return class_probabilities(loaded.model.predict_on_batch(batch))
     return class_probabilities(loaded.model.predict(batch, verbose=0))
 
 

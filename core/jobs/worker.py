@@ -265,6 +265,8 @@ def serve(
                 run = store.claim_next(os.getpid())  # the local engine's runs only
             except sqlite3.Error:  # e.g. the database is being replaced: try again shortly
                 log.exception("could not read the queue")
+                if time.time() - idle_since > idle_seconds:  # e.g. its home was deleted: the
+                    return executed  # worker would otherwise retry forever
                 time.sleep(POLL_SECONDS)
                 continue
             if run is None:

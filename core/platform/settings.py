@@ -6,8 +6,10 @@ One home folder holds the run store (SQLite), run artifacts and the feature cach
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 # the checkout: where `python -m core` runs from (child processes), README.md, pyproject.toml
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +57,27 @@ def upload_quota_bytes() -> int:
             f"{UPLOAD_QUOTA_ENV}={raw!r} is not a number of gigabytes (for example 5 or 0.5)"
         ) from exc
     return int(max(gigabytes, 0.0) * 1e9)
+
+
+ICE_SERVERS_ENV = "STUDIO_ICE_SERVERS"
+
+
+def ice_servers() -> list[dict[str, Any]]:
+    """The ICE servers the live preview's WebRTC connection may use (STUDIO_ICE_SERVERS, a JSON
+    list such as [{"urls": ["stun:stun.example.org:3478"]}]). None by default: the studio works
+    offline, and a browser on the same machine or network connects directly; a browser behind
+    another NAT needs a STUN or TURN server named here."""
+    raw = os.environ.get(ICE_SERVERS_ENV, "").strip()
+    if not raw:
+        return []
+    try:
+        servers = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ICE_SERVERS_ENV} is not valid JSON ({exc})") from exc
+    if not isinstance(servers, list) or not all(
+        isinstance(s, dict) and "urls" in s for s in servers
+    ):
+        raise ValueError(
+            f'{ICE_SERVERS_ENV} must be a JSON list like [{{"urls": ["stun:host:3478"]}}]'
+        )
+    return servers

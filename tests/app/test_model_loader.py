@@ -69,3 +69,18 @@ def test_importing_the_loader_sets_growth_for_any_later_import_and_loads_nothing
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.stdout.split() == ["true", "False"], result.stderr
+
+
+def test_the_webrtc_stack_still_imports_after_tensorflow_came_through_the_loader():
+    """pylibsrtp segfaults when first imported after TensorFlow: the loader loads it first, so
+    a Live tab opened after another page loaded TensorFlow does not kill the server."""
+    code = (
+        "from ui import model_loader\n"
+        "model_loader.tensorflow()\n"
+        "import streamlit_webrtc, aiortc\n"
+        "print('alive')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert done.returncode == 0 and "alive" in done.stdout, done.stderr[-2000:]

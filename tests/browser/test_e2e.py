@@ -31,15 +31,25 @@ import pytest
 from core.runs import store as store_mod
 from core.runs.store import Store
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the playwright package is not installed "
-    "(pip install playwright; no browser download is needed)",
-)
-expect = sync_api.expect
+# In CI (CI set, as CI services and .ci/run do) a browser test that cannot run fails: a skip
+# there would be a green build that never opened the studio.
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
+try:
+    from playwright import sync_api
+except ImportError:
+    sync_api = None
+MISSING = [
+    *(["Chromium is not installed (apt-get install chromium)"] if CHROMIUM is None else []),
+    *(
+        ["the playwright package is not installed (pip install playwright; no browser download)"]
+        if sync_api is None
+        else []
+    ),
+]
+expect = sync_api.expect if sync_api is not None else None
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -64,10 +74,15 @@ IDLE_SECONDS, IDLE_CPU_BOUND = 20, 0.20  # one idle tab: under a fifth of one co
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
-    ),
+    pytest.mark.skipif(bool(MISSING) and not IN_CI, reason="; ".join(MISSING)),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _runnable():
+    if MISSING:  # only reached in CI: elsewhere the tests skip
+        pytest.fail("CI is set but the browser test cannot run: " + "; ".join(MISSING))
+
 
 # Every Plotly chart on the page: its title (tags stripped) and its traces' names and data.
 CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
@@ -501,8 +516,13 @@ def run_the_flow(page, url: str, home: Path, shots: Path, lap) -> None:
     )
     top = wait_for_chart(page, "Most likely classes")
     classes = top["traces"][0]["y"]
-    assert len(classes) == 5 and all(c.startswith("digit_") for c in classes), classes
-    assert "digit_3" in classes, classes
+    # exactly what the finished model says of this picture, most likely first: its top 5 of 10
+    from core.export import predict
+
+    said = predict.top_k(predict.load(Store(home), run.id), [str(picture)], k=5)[0]
+    assert classes == [p["class"] for p in said], (classes, said)
+    shown = top["traces"][0]["x"]
+    assert shown == pytest.approx([p["probability"] for p in said], abs=1e-4), (shown, said)
     expect(page.get_by_text("where it looked for")).to_be_visible(timeout=WORK)
     lap("predicted")
     settled(page)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_run import tiny_run, train
+from tiny_run import train
 
 from core import cli
 from core.export import bundle, predict, reproduce
@@ -22,10 +22,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    store, run = tiny_run(tmp_path_factory.mktemp("bundle"))
-    assert run.status == "done", run.error
-    return store, run
+def run(finished_run):
+    return finished_run
 
 
 @pytest.fixture(scope="module")

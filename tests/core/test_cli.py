@@ -1,9 +1,13 @@
-"""`python -m core`: the last stdout line of train is JSON; bad input is one line, exit != 0."""
+"""`python -m core`: the last stdout line of train is JSON; bad input is one line, exit != 0.
+Run in-process but for one test of the real `python -m core` process."""
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -13,16 +17,44 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("VGG16_WEIGHTS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "core", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    """`python -m core ARGS` run in this process (no second Python, no second TensorFlow):
+    its exit code, stdout and stderr. The real process is test_home_may_follow_the_command's."""
+    from core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {name: os.environ.get(name) for name in ("STUDIO_HOME", "VGG16_WEIGHTS")}
+    os.environ["STUDIO_HOME"] = str(home)
+    os.environ.pop("VGG16_WEIGHTS", None)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit:  # argparse's refusals
+                code = exit.code if isinstance(exit.code, int) else 1
+            except Exception:  # noqa: BLE001 - what the process would print, then exit 1
+                traceback.print_exc()
+                code = 1
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return subprocess.CompletedProcess(
+        ["python", "-m", "core", *args], code, out.getvalue(), err.getvalue()
     )
+
+
+@pytest.fixture
+def worker_here(monkeypatch):
+    """The worker the CLI starts serves its queue in this process, where TensorFlow is already
+    loaded, before the CLI follows the run (a worker process is test_worker's and lr-find's)."""
+    from core.jobs import worker
+
+    def serve_now(home, idle_seconds=0.0, engine=None):
+        worker.serve(home, once=True, engine=engine)
+
+    monkeypatch.setattr(worker, "start_worker", serve_now)
 
 
 def assert_one_line_error(result, *fragments):
@@ -35,7 +67,9 @@ def assert_one_line_error(result, *fragments):
 
 
 @pytest.mark.slow
-def test_train_prints_json_last_and_predict_uses_the_run(three_class_dataset, tmp_path):
+def test_train_prints_json_last_and_predict_uses_the_run(
+    three_class_dataset, tmp_path, worker_here
+):
     home = tmp_path / "home"
     result = cli(
         "train",
@@ -123,7 +157,7 @@ def test_missing_weights_file_is_one_line(binary_dataset, tmp_path):
 
 
 @pytest.mark.slow
-def test_unusable_weights_file_fails_with_one_line(binary_dataset, tmp_path):
+def test_unusable_weights_file_fails_with_one_line(binary_dataset, tmp_path, worker_here):
     bad = tmp_path / "bad.weights.h5"
     bad.write_bytes(b"not hdf5")
     result = cli(
@@ -198,9 +232,15 @@ def test_advise_cap_below_two_is_one_line(binary_dataset, tmp_path):
     assert result.returncode == 2
 
 
-def test_stop_and_resume_of_unknown_or_unfit_runs_are_one_line(binary_dataset, tmp_path):
+def test_stop_and_resume_of_unknown_or_unfit_runs_are_one_line(
+    binary_dataset, tmp_path, monkeypatch
+):
+    from core.jobs import worker
     from core.runs.config import RunConfig
     from core.runs.store import Store
+
+    # the queued run below is never meant to train (a worker would, at 224 px)
+    monkeypatch.setattr(worker, "start_worker", lambda *args, **kwargs: None)
 
     home = tmp_path / "h"
     assert_one_line_error(cli("stop", "nope", home=home), "no run matches 'nope'")
@@ -225,7 +265,7 @@ def _tones(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_train_on_an_audio_folder_renders_spectrograms(tmp_path):
+def test_train_on_an_audio_folder_renders_spectrograms(tmp_path, worker_here):
     tones = _tones(tmp_path / "tones")
     args = ("--weights", "none", "--image-size", "32", "--epochs", "1", "--batch-size", "4")
     result = cli("train", str(tones), *args, home=tmp_path / "h")
@@ -308,7 +348,7 @@ def test_compare_with_an_unknown_strategy_is_one_line(binary_dataset, tmp_path):
 
 
 @pytest.mark.slow
-def test_compare_with_real_runs_ends_with_json(binary_dataset, tmp_path):
+def test_compare_with_real_runs_ends_with_json(binary_dataset, tmp_path, worker_here):
     result = cli(
         "compare",
         str(binary_dataset),

@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from tiny_run import tiny_run
+from tiny_run import TINY, train
 
 from core import cli
 from core.export import export, predict
@@ -67,10 +67,8 @@ LOADER = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    store, run = tiny_run(tmp_path_factory.mktemp("export"))
-    assert run.status == "done", run.error
-    return store, run
+def run(finished_run):
+    return finished_run
 
 
 @pytest.fixture(scope="module")
@@ -120,17 +118,40 @@ def test_each_format_loads_without_the_studio_and_predicts_the_same(fmt, clean_p
         assert difference.max() <= export.FORMATS[fmt].tolerance
 
 
-def test_each_export_records_its_check_and_int8_its_comparison(exported):
+def _assert_checked(made, validation_images: int) -> None:
+    """The export's recorded check: on the run's validation images, within its format's
+    tolerance, and (float formats) the same predicted class for every image."""
+    fmt = made.format
+    assert made.path.exists() and made.size_bytes > 0
+    assert made.check.images == min(export.CHECK_IMAGES, validation_images)
+    assert made.check.tolerance == export.FORMATS[fmt].tolerance
+    if fmt == "tflite-int8":
+        assert made.check.mean_difference <= made.check.tolerance
+    else:
+        assert made.check.max_difference <= made.check.tolerance
+        assert made.check.top1_agreement == 1.0
+
+
+def test_each_export_records_its_check_and_int8_its_comparison(run, exported):
+    store, finished = run
+    items = runfiles.run_split(store, finished).validation
     for made in exported.values():
-        assert made.path.exists() and made.size_bytes > 0
-        assert made.check.images >= 1 and made.check.max_difference <= 1.0
+        _assert_checked(made, len(items))
     if "tflite-int8" not in exported:
         pytest.skip(export.missing_runtime("tflite-int8"))
     report = exported["tflite-int8"].quantisation
-    assert report is not None and report.validation_images >= 1
-    assert report.int8_bytes < report.float_bytes  # int8 weights: about a quarter of the size
+    assert report is not None and report.validation_images == len(items)
+    assert report.int8_bytes < report.float_bytes / 2  # int8 weights: about a quarter of the size
     assert report.float_ms_per_image > 0 and report.int8_ms_per_image > 0
-    assert 0.0 <= report.int8_accuracy <= 1.0 and 0.0 <= report.float_accuracy <= 1.0
+    # float TFLite scores exactly as the studio's model does on the same images...
+    loaded = predict.load(store, finished.id)
+    batch = np.stack([predict.prepare(i.path, loaded.image_size) for i in items])
+    index = {name: k for k, name in enumerate(loaded.classes)}
+    labels = np.array([index[i.label] for i in items])
+    studio = float(np.mean(predict.probabilities(loaded, batch).argmax(axis=1) == labels))
+    assert report.float_accuracy == pytest.approx(studio)
+    # ...and int8 loses at most one image in four (its check allows a 0.1 mean difference)
+    assert abs(report.int8_accuracy - report.float_accuracy) <= 0.25
 
 
 def test_an_export_that_disagrees_is_refused_and_not_kept(run, tmp_path, monkeypatch):
@@ -172,3 +193,51 @@ def test_cli_refuses_an_unknown_run_in_one_line(run, capsys):
     code = cli.main(["export", "no-such-run", "--format", "onnx", "--home", str(store.home)])
     assert code == cli.EXIT_BAD_INPUT
     assert "no run matches" in capsys.readouterr().err
+
+
+def _tones(root):
+    """Two classes of short clips by pitch band (low 300-500 Hz, high 2-3 kHz), with noise."""
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    t = np.arange(4000) / 8000
+    for name, band in (("low", (300, 500)), ("high", (2000, 3000))):
+        folder = root / name
+        folder.mkdir(parents=True)
+        for k in range(8):
+            wave = np.sin(2 * np.pi * rng.uniform(*band) * t) + rng.normal(0, 0.2, t.size)
+            soundfile.write(folder / f"{name}_{k}.wav", (0.3 * wave).astype("float32"), 8000)
+    return root
+
+
+AUDIO = {"sample_rate": 8000, "clip_seconds": 0.5, "n_mels": 32, "hop_length": 64, "n_fft": 256}
+# the models a run can make besides the head on features: each exports and passes its check
+KINDS = {
+    "linear": dict(strategy="linear", layer="block4_pool"),
+    "fine-tuned": dict(strategy="finetune", epochs=1, finetune_epochs=1),
+    "audio": dict(strategy="head", audio=AUDIO),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_linear_fine_tuned_and_audio_models_export_and_pass_their_check(kind, tmp_path):
+    from synthetic import write_colour_dataset
+
+    from core.runs.config import RunConfig
+    from core.runs.store import Store
+
+    if kind == "audio":
+        data = _tones(tmp_path / "tones")
+    else:
+        data = write_colour_dataset(tmp_path / "data", ("red", "blue"), per_class=10, size=32)
+    store = Store(tmp_path / "home")
+    finished = train(store, RunConfig(dataset=str(data), **{**TINY, **KINDS[kind]}))
+    assert finished.status == "done", finished.error
+    # .keras, and the two converters that rewrite the graph (TFLite through a SavedModel, ONNX);
+    # int8 (calibration, a second TFLite) is the head run's test above
+    available = [f for f in ("keras", "tflite", "onnx") if export.missing_runtime(f) is None]
+    made = export.export_many(store, finished.id, available, tmp_path / "out")
+    assert [m.format for m in made] == available
+    validation = runfiles.run_split(store, finished).validation
+    for each in made:
+        _assert_checked(each, len(validation))

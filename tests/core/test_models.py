@@ -140,7 +140,7 @@ def test_linear_model_reproduces_scikit_learn(base, classes):
     np.testing.assert_allclose(got, fit.val_probabilities, atol=1e-4)
 
 
-def test_gradcam_heatmap_has_conv_resolution_and_unit_range(base):
+def test_gradcam_heatmap_has_conv_resolution_peaks_at_one_and_follows_the_class(base):
     model = models.image_model(base, models.dense_head(2))
     loaded = predict.LoadedModel(run=None, model=model, classes=["a", "b"])
     image = np.zeros((SIZE, SIZE, 3), np.uint8)
@@ -149,8 +149,15 @@ def test_gradcam_heatmap_has_conv_resolution_and_unit_range(base):
 
     heat, index = predict.gradcam(loaded, Image.fromarray(image))
     assert heat.shape == (vgg16.pool_output_size(SIZE, 4), vgg16.pool_output_size(SIZE, 4))
-    assert 0.0 <= heat.min() and heat.max() <= 1.0
-    assert index in (0, 1)
+    assert heat.min() >= 0.0 and heat.max() == pytest.approx(1.0)  # scaled to its peak, not 0
+    assert np.ptp(heat) > 0.1  # somewhere more than elsewhere
+    probabilities = class_probabilities(model.predict(image[None].astype("float32"), verbose=0))
+    assert index == int(probabilities[0].argmax())  # the predicted class's map by default
+    # one sigmoid output: the other class's gradient is the opposite, so its map lights up
+    # exactly where this one is dark
+    other, _ = predict.gradcam(loaded, Image.fromarray(image), class_index=1 - index)
+    assert other.max() == pytest.approx(1.0)
+    assert np.all((heat == 0) | (other == 0)) and np.any(heat == 0)
     assert predict.overlay(Image.fromarray(image), heat).size == (SIZE, SIZE)
 
 

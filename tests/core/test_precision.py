@@ -139,3 +139,35 @@ def test_the_head_adapts_to_batched_features_under_bfloat16():
         models.adapt_head(head, Batches())
         assert head[0].compute_dtype == "float32" and head[2].compute_dtype == "bfloat16"
     assert float(np.asarray(head[0].mean).ravel()[0]) == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["head", "finetune"])
+def test_a_tiny_run_trains_in_bfloat16_when_asked_on_any_cpu(strategy, tmp_path):
+    """precision="bfloat16" is forced, whatever this CPU runs natively: the worker's own loop
+    trains it, its model computes in bfloat16 with a float32 output, and float32 is back after."""
+    import keras
+    from synthetic import write_colour_dataset
+    from tiny_run import TINY
+
+    from core.jobs import worker
+    from core.runs import store as store_mod
+    from core.runs.store import Store
+
+    data = write_colour_dataset(tmp_path / "data", ("red", "blue"), per_class=10, size=32)
+    store = Store(tmp_path / "home")
+    settings = {**TINY, "strategy": strategy, "precision": "bfloat16"}
+    if strategy == "finetune":
+        settings["finetune_epochs"] = 1
+    run = worker.submit(store, RunConfig(dataset=str(data), **settings), start=False)
+    assert worker.serve(store.home, once=True) == 1
+    finished = store.get(run.id)
+    assert finished.status == store_mod.DONE, finished.error
+    history = store.epoch_history(run.id)
+    assert len(history) == (2 if strategy == "finetune" else 1)
+    assert all(np.isfinite(h.loss) and np.isfinite(h.val_loss) for h in history)
+    assert keras.mixed_precision.global_policy().name == "float32"  # the next run starts clean
+    model = keras.saving.load_model(finished.model_path)
+    conv = next(layer for layer in model._flatten_layers() if layer.name == "block5_conv3")
+    assert conv.compute_dtype == "bfloat16"
+    assert model.layers[-1].compute_dtype == "float32"  # the probabilities stay float32

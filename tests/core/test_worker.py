@@ -192,60 +192,125 @@ def _files_of(folder):
     return {str(p.relative_to(folder)): sha256_file(p) for p in folder.rglob("*") if p.is_file()}
 
 
-def _killed_during(store, run_id, stage_reached) -> str:
-    """SIGKILL the run's worker as soon as `stage_reached(run)` holds; returns the stage the
-    run was in when it died (read from the store right before the kill)."""
-    run = _wait_for(lambda: (r := store.get(run_id)).worker_pid and stage_reached(store, r) and r)
-    os.kill(run.worker_pid, signal.SIGKILL)
-    _wait_for(lambda: not worker.worker_running(store.home), timeout=30)
-    return run.progress.stage
+# A worker that SIGKILLs itself the moment the run's recorded progress reaches the stage: the
+# same death as `kill -9` from outside, at a chosen instant instead of whenever a poll sees it.
+KILLING_WORKER = """
+import os, signal, sys
+from core.jobs import worker
+from core.runs.results import Progress
+from core.runs.store import Store
+
+home, stage, phase, epoch, min_step = sys.argv[1:6]
+original = Store.update
 
 
-STAGES = {
-    "extraction": lambda store, run: run.progress.stage == "extracting",
-    "phase 1 (head)": lambda store, run: any(
-        h.phase == "head" for h in store.epoch_history(run.id)
-    ),
-    "phase 2 (fine-tuning)": lambda store, run: any(
-        h.phase == "finetune" for h in store.epoch_history(run.id)
-    ),
+def update(self, run_id, **fields):
+    original(self, run_id, **fields)
+    p = fields.get("progress")
+    if (
+        isinstance(p, Progress)
+        and p.stage == stage
+        and (not phase or (p.phase == phase and p.epoch == int(epoch)))
+        and (p.step or 0) >= int(min_step)
+        and (p.steps is None or (p.step or 0) < p.steps)
+    ):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+Store.update = update
+worker.serve(home, idle_seconds=0, once=True)
+"""
+
+HEAD_EPOCHS, FINETUNE_EPOCHS, BATCH = 2, 2, 4
+# stage -> (progress stage, phase, global epoch, first step): where the worker dies
+KILL_AT = {
+    # the features of the first batch (4 of 24 images) computed, the rest not
+    "extraction": ("extracting", "", 0, BATCH),
+    # the head's epoch 1 recorded, epoch 2 begun
+    "phase 1 (head)": ("training", "head", 2, 0),
+    # the head and the first fine-tuning epoch recorded, the second begun
+    "phase 2 (fine-tuning)": ("training", "finetune", HEAD_EPOCHS + 2, 0),
 }
 
 
-@pytest.mark.parametrize("stage", list(STAGES))
-def test_kill_9_at_each_stage_resumes_or_fails_with_a_cause_and_spares_finished_runs(
-    stage, tmp_path
+def _kill_during(store, stage) -> tuple[int, str]:
+    """Serve the queue in a worker that dies by SIGKILL at `stage`: its exit code, its log."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    where = KILL_AT[stage]
+    died = subprocess.run(
+        [sys.executable, "-c", KILLING_WORKER, str(store.home), *map(str, where)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return died.returncode, died.stderr[-2000:]
+
+
+@pytest.mark.parametrize("stage", list(KILL_AT))
+def test_kill_9_at_each_stage_resumes_to_the_end_and_spares_finished_work(
+    stage, tmp_path, monkeypatch
 ):
     from synthetic import write_colour_dataset
+    from tiny_run import train
 
     store = Store(tmp_path / "home")
-    data = write_colour_dataset(tmp_path / "data", per_class=60, size=32)
-    done = worker.submit(
+    data = write_colour_dataset(tmp_path / "data", per_class=12, size=32)
+    done = train(
         store, RunConfig(dataset=str(data), strategy="linear", weights="none", image_size=32)
     )
-    assert worker.wait(store, done.id, timeout=180).status == store_mod.DONE
+    assert done.status == store_mod.DONE, done.error
     before = _files_of(store.run_dir(done.id))
     config = RunConfig(
         dataset=str(data),
         strategy="finetune",
         weights="none",
         image_size=32,
-        batch_size=2,
-        epochs=2,
-        finetune_epochs=2,
+        batch_size=BATCH,
+        epochs=HEAD_EPOCHS,
+        finetune_epochs=FINETUNE_EPOCHS,
         early_stopping_patience=50,
-        seed=int(stage[:2].encode().hex(), 16) % 1000,  # a fresh feature cache per stage
+        seed=1,  # not the linear run's base: this run extracts its own features
     )
-    run = worker.submit(store, config)
-    died_in = _killed_during(store, run.id, STAGES[stage])
-    assert died_in in {"extracting", "training", "evaluating"}, died_in
+    run = worker.submit(store, config, start=False)
+    code, log = _kill_during(store, stage)
+    assert code == -signal.SIGKILL, log  # it died where planned, not by finishing or failing
+    progress = store.get(run.id).progress
+    stage_name, phase, epoch, _ = KILL_AT[stage]
+    assert progress.stage == stage_name, progress
+    if phase:
+        assert (progress.phase, progress.epoch) == (phase, epoch), progress
+    recorded = store.epoch_history(run.id)
+    assert [h.epoch for h in recorded] == list(range(1, (epoch or 1)))  # finished epochs kept
     assert worker.reap(store) == [run.id]
     assert store.get(run.id).status == store_mod.INTERRUPTED
+
+    # the resuming worker serves in this process, whose TensorFlow is already up
+    monkeypatch.setattr(worker, "start_worker", lambda home, *a, **k: worker.serve(home, once=True))
     worker.resume(store, run.id)
     finished = worker.wait(store, run.id, timeout=300)
-    assert finished.status in (store_mod.DONE, store_mod.FAILED), finished.status
-    if finished.status == store_mod.FAILED:
-        assert finished.error  # a stated cause, never a silent failure
-    else:
-        assert [h.epoch for h in store.epoch_history(run.id)][-1] == 4
+    assert finished.status == store_mod.DONE, finished.error
+    history = store.epoch_history(run.id)
+    assert [h.epoch for h in history] == list(range(1, HEAD_EPOCHS + FINETUNE_EPOCHS + 1))
+    assert [h.phase for h in history] == ["head"] * HEAD_EPOCHS + ["finetune"] * FINETUNE_EPOCHS
+    assert history[: len(recorded)] == recorded  # the epochs finished before the kill survive
+    assert finished.result.epochs_run == HEAD_EPOCHS + FINETUNE_EPOCHS
     assert _files_of(store.run_dir(done.id)) == before  # the finished run is untouched
+
+
+def test_a_worker_whose_database_stays_unreadable_ends_after_its_idle_time(tmp_path, monkeypatch):
+    import sqlite3
+
+    store = Store(tmp_path / "home")
+
+    def claim_next(self, pid):
+        raise sqlite3.OperationalError("unable to open database file")  # its home was deleted
+
+    monkeypatch.setattr(worker, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(Store, "claim_next", claim_next)
+    started = time.time()
+    assert worker.serve(store.home, idle_seconds=0.2) == 0  # returns instead of retrying forever
+    assert time.time() - started < 10

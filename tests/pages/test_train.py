@@ -550,6 +550,7 @@ def test_a_gpu_tensorflow_cannot_use_is_said_once_and_start_still_works(store, d
             session_keys.IMAGE_SIZE: 48,
             session_keys.WEIGHTS: "none",
         },
+        **WITHOUT_WEIGHTS,
     ).run()
     no_exceptions(at)
     assert "TensorFlow sees none" in texts(at.warning)
