@@ -26,6 +26,7 @@ NOT_RUN_SETTINGS = {
     "Frames per second",  # a webcam recording's
     "At most this many frames",
     "Similarity threshold",  # the Data page's near-duplicate pairs shown
+    "Classify at most this many frames a second",  # the Live tab's share of the CPU
 }
 
 
