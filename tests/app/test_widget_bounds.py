@@ -26,7 +26,7 @@ NOT_RUN_SETTINGS = {
     "Frames per second",  # a webcam recording's
     "At most this many frames",
     "Similarity threshold",  # the Data page's near-duplicate pairs shown
-    "Classify at most this many frames a second",  # the Predict page's live view's pace
+    "Classify at most this many frames a second",  # the Live tab's share of the CPU
 }
 
 
