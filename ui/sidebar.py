@@ -25,16 +25,26 @@ NOT_MEASURED = "not measured yet (the first run measures it)"
 
 
 @st.cache_data(ttl=DEVICE_RECHECK_SECONDS, show_spinner=False)
-def _measured_device(home: str) -> str | None:
+def _measured_device(home: str, recorded_at: float) -> str | None:
     view = device_facts.recorded_view(Path(home))
     return view.device if view else None
+
+
+def _recorded_at(home: Path) -> float:
+    """The record's modification time (0: none yet): part of the cache key, so the line
+    changes on the rerun after a worker records, not up to DEVICE_RECHECK_SECONDS later."""
+    try:
+        return (home / device_facts.VIEW_FILE).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def device_line() -> str:
     """What the worker's TensorFlow found (recorded per studio home when a worker starts), not
     the driver's list: a GPU TensorFlow cannot use is not shown as the device runs train on.
     The app's own TensorFlow (Predict) hides the GPUs, so it cannot tell either."""
-    return _measured_device(str(studio.get_store().home)) or NOT_MEASURED
+    home = Path(studio.get_store().home)
+    return _measured_device(str(home), _recorded_at(home)) or NOT_MEASURED
 
 
 def weights_status(spec: str) -> tuple[str, str]:
