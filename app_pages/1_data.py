@@ -13,7 +13,6 @@ from ui import (
     datafix,
     messages,
     record,
-    scanning,
     scans,
     session_keys,
     studio,
@@ -34,12 +33,12 @@ def show_dataset(folder: str) -> None:
     label = st.session_state.get(session_keys.DATASET_LABEL) or Path(folder).name
     st.header(f"Current dataset: {messages.md(label)}")
     st.caption(messages.md(folder))
-    if not scanning.ready(folder, studio.get_store().home):  # a long first scan: its progress
-        return
     try:
-        found = scans.scan(folder)
+        found = scans.read(folder)
     except datasets.DatasetError as exc:
         st.error(f"This folder cannot be used: {messages.md(exc)}")
+        return
+    if found is None:  # a long first scan: its progress is shown
         return
     data_views.show_summary(found)
     if note := keras_datasets.old_layout_note(folder):  # a sample written before test/

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.data import audio, datasets, session
+from core.data import audio, datasets
 from core.data.scan_cache import ScanCache
 from core.reports.report import scan_words
 
@@ -53,8 +53,8 @@ def _run(job: _Scan, folder: str, home: str) -> None:
         job.done.set()
 
 
-def _started(folder: str, home: str) -> tuple[tuple, _Scan]:
-    key = (session.folder_signature(folder), home)
+def _started(signature: tuple[str, int, int], home: str) -> tuple[tuple, _Scan]:
+    key, folder = (signature, home), signature[0]
     with _LOCK:
         job = _scans().get(key)
         if job is None:
@@ -66,10 +66,11 @@ def _started(folder: str, home: str) -> tuple[tuple, _Scan]:
     return key, job
 
 
-def ready(folder: str, home: str | Path) -> bool:
-    """True when the dataset's files are read (the page may scan now, quickly); else its
-    progress is shown, refreshed until the scan is done, and False."""
-    key, job = _started(folder, str(home))
+def ready(signature: tuple[str, int, int], home: str | Path) -> bool:
+    """True when the files of the dataset with this session.folder_signature are read (the
+    page may scan now, quickly); else its progress is shown, refreshed until the scan is
+    done, and False."""
+    key, job = _started(signature, str(home))
     if job.done.wait(QUICK_SECONDS):
         return True
     st.fragment(lambda: _show(key), run_every=POLL_SECONDS)()

@@ -22,11 +22,25 @@ def scan(folder: str) -> datasets.Scan:
     """audio.scan_dataset (images, or sound clips) with the dataset's edits applied (the
     overlay: relabelled and excluded files), cached by folder, the newest modification time
     below it and the edits; files are read once per studio home (the scan cache, which the
-    worker and the CLI share). A page first asks `scanning.ready` so that a long first scan
-    runs in the background."""
+    worker and the CLI share). Pages showing a dataset call `read`, which lets a long first
+    scan run in the background."""
+    return _scan_signed(folder, session.folder_signature(folder))
+
+
+def _scan_signed(folder: str, signature: tuple[str, int, int]) -> datasets.Scan:
     home = studio.get_store().home
     edits = overlay.load(home, folder)
-    return _scan(session.folder_signature(folder), overlay.dumps(edits), str(home))
+    return _scan(signature, overlay.dumps(edits), str(home))
+
+
+def read(folder: str) -> datasets.Scan | None:
+    """`scan`, once its files are read: None while a long first scan runs in a background
+    thread (scanning.ready shows its progress). The folder is walked once for both (the walk
+    is the signature: a rerun on a large dataset paid it twice)."""
+    signature = session.folder_signature(folder)
+    if not scanning.ready(signature, studio.get_store().home):
+        return None
+    return _scan_signed(folder, signature)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -49,11 +63,9 @@ def thumbnails(paths: list[str], size: int = 96) -> list[np.ndarray]:
 def usable_scan(folder: str) -> datasets.Scan | None:
     """The dataset's (cached) scan, or an error saying what to fix and None; None with the
     progress shown while a long first scan runs in the background."""
-    if not scanning.ready(folder, studio.get_store().home):
-        return None
     with messages.refusals("This dataset cannot be read") as refused:
-        found = scan(folder)
-    if refused:
+        found = read(folder)
+    if refused or found is None:
         return None
     if not found.ok:
         st.error(

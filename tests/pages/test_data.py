@@ -532,3 +532,18 @@ def test_a_long_first_scan_runs_in_the_background_with_its_progress(store, tmp_p
         time.sleep(0.1)
     no_exceptions(at)
     assert {m.label: m.value for m in at.metric}["Pictures"] == "6"
+
+
+def test_showing_a_dataset_walks_its_folder_once_per_rerun(store, tmp_path, monkeypatch):
+    """The folder's signature (a walk of every subfolder) keys both the background first scan
+    and the cached scan: a rerun of a large dataset computed it twice."""
+    from core.data import session
+
+    data = write_colour_dataset(tmp_path / "d", ("red", "blue"), per_class=4, size=32)
+    walked = []
+    real = session.folder_signature
+    monkeypatch.setattr(session, "folder_signature", lambda root: walked.append(root) or real(root))
+    at = page("1_data.py", **{session_keys.DATASET: str(data)}).run()
+    no_exceptions(at)
+    assert {m.label: m.value for m in at.metric}["Pictures"] == "8"
+    assert len(walked) == 1
