@@ -45,10 +45,7 @@ lint: $(STAMP_DEV)
 
 # two pytest processes, a test file each at a time: most tests wait on a worker or child process
 # (its TensorFlow start, its polling), so two halve the wall time even on 2 cores
-test: $(STAMP_DEV)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy  # strict on core/ (pyproject.toml [tool.mypy]); cache in .mypy_cache
+test: lint  # ruff, and mypy strict on core/ (pyproject.toml [tool.mypy]), then every test
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP_RUN)

@@ -4,11 +4,9 @@ runs on screen (polling, watching a run end, progress, Stop) and pickers of runs
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import streamlit as st
 
-from core.data import session
 from core.jobs import worker
 from core.platform import settings
 from core.reports import report
@@ -27,10 +25,6 @@ def _store(home: str) -> Store:
 def get_store() -> Store:
     """One Store per studio home ($STUDIO_HOME, default .studio), shared by all sessions."""
     return _store(str(settings.studio_home()))
-
-
-def session_home() -> Path:
-    return session.session_dir(get_store().home, session_keys.session_id())
 
 
 def refresh_runs(store: Store) -> None:

@@ -54,7 +54,7 @@ def is_session_id(text: object) -> bool:
 
 def session_dir(home: str | os.PathLike[str], session_id: str) -> Path:
     """home/sessions/<id> (not created). The id must be one new_session_id made."""
-    if not _SESSION_ID.match(session_id or ""):
+    if not is_session_id(session_id):
         raise SessionError("invalid session id")
     return Path(home) / SESSIONS_DIR / session_id
 
@@ -228,7 +228,7 @@ def remove_unused_sessions(
     used = [Path(p).expanduser().resolve() for p in used_datasets if p]
     removed = []
     for folder in sorted(root.iterdir()):
-        if not _SESSION_ID.match(folder.name) or folder.is_symlink() or not folder.is_dir():
+        if not is_session_id(folder.name) or folder.is_symlink() or not folder.is_dir():
             continue
         real = folder.resolve()
         if any(path == real or real in path.parents for path in used):

@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.platform import settings
 from core.platform.fileio import atomic_write_text
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def probe_view(timeout: float = PROBE_TIMEOUT_SECONDS) -> TensorflowView | None:
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=str(Path(__file__).resolve().parents[2]),
+            cwd=str(settings.PROJECT_ROOT),
         )
         return TensorflowView.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
     except (OSError, subprocess.SubprocessError, ValueError, IndexError, TypeError):

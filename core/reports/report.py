@@ -64,7 +64,7 @@ def is_lr_find(run: Run) -> bool:
 
 def is_training(run: Run) -> bool:
     """A training run (not a measurement, not a learning-rate range test)."""
-    return task(run) in tasks.TASKS and tasks.get(task(run)).trains
+    return task(run) == tasks.TRAIN
 
 
 def is_map(run: Run) -> bool:
