@@ -219,7 +219,7 @@ def live_results(store: Store, run: Run, feed: Feed, sound: bool) -> None:
 def rtc_configuration() -> dict | None:
     try:
         return {"iceServers": settings.ice_servers()}
-    except ValueError as exc:
+    except settings.SettingError as exc:
         st.error(f"The live preview cannot connect: {messages.md(exc)}")
         return None
 

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from core.platform.refusal import Refusal
+
 # the checkout: where `python -m core` runs from (child processes), README.md, pyproject.toml
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HOME_ENV = "STUDIO_HOME"
@@ -18,6 +20,10 @@ WEIGHTS_ENV = "VGG16_WEIGHTS"
 DB_ENV = "STUDIO_DB"
 UPLOAD_QUOTA_ENV = "STUDIO_UPLOAD_QUOTA_GB"
 DEFAULT_UPLOAD_QUOTA_GB = 5.0  # all browser sessions' uploads together, per home
+
+
+class SettingError(Refusal, ValueError):
+    """An environment setting the studio cannot use: said to the person like any refusal."""
 
 
 def home_path(home: str | os.PathLike[str] | None = None) -> Path:
@@ -53,7 +59,7 @@ def upload_quota_bytes() -> int:
     try:
         gigabytes = float(raw) if raw else DEFAULT_UPLOAD_QUOTA_GB
     except ValueError as exc:
-        raise ValueError(
+        raise SettingError(
             f"{UPLOAD_QUOTA_ENV}={raw!r} is not a number of gigabytes (for example 5 or 0.5)"
         ) from exc
     return int(max(gigabytes, 0.0) * 1e9)
@@ -73,11 +79,11 @@ def ice_servers() -> list[dict[str, Any]]:
     try:
         servers = json.loads(raw)
     except ValueError as exc:
-        raise ValueError(f"{ICE_SERVERS_ENV} is not valid JSON ({exc})") from exc
+        raise SettingError(f"{ICE_SERVERS_ENV} is not valid JSON ({exc})") from exc
     if not isinstance(servers, list) or not all(
         isinstance(s, dict) and "urls" in s for s in servers
     ):
-        raise ValueError(
+        raise SettingError(
             f'{ICE_SERVERS_ENV} must be a JSON list like [{{"urls": ["stun:host:3478"]}}]'
         )
     return servers

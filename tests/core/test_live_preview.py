@@ -211,5 +211,5 @@ def test_no_ice_server_is_used_unless_one_is_named(monkeypatch):
     assert settings.ice_servers() == [{"urls": ["stun:stun.example.org:3478"]}]
     for wrong in ("stun:stun.example.org", '{"urls": "x"}', '[{"url": "x"}]'):
         monkeypatch.setenv(settings.ICE_SERVERS_ENV, wrong)
-        with pytest.raises(ValueError, match=settings.ICE_SERVERS_ENV):
+        with pytest.raises(settings.SettingError, match=settings.ICE_SERVERS_ENV):
             settings.ice_servers()

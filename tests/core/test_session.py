@@ -169,7 +169,7 @@ def test_upload_quota_refuses_new_uploads_when_full(tmp_path, monkeypatch):
         session.extract_upload(home, sid, zipped({"cats/a.png": png() * 40}), "pets")
     assert not session.uploads_dir(home, sid).exists()
     monkeypatch.setenv(settings.UPLOAD_QUOTA_ENV, "lots")
-    with pytest.raises(ValueError, match="not a number of gigabytes"):
+    with pytest.raises(settings.SettingError, match="not a number of gigabytes"):  # a Refusal
         settings.upload_quota_bytes()
     monkeypatch.delenv(settings.UPLOAD_QUOTA_ENV)
     assert settings.upload_quota_bytes() == settings.DEFAULT_UPLOAD_QUOTA_GB * 1e9
