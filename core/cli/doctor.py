@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
+from core.cli.common import EXIT_RUN_FAILED
 
 
 def register(sub: Any) -> None:
@@ -63,11 +61,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from core.jobs import caches
     from core.runs.store import Store
 
-    try:
-        outcome = caches.prune(Store(args.home), args.older_than, args.keep_runs)
-    except (caches.CacheBusy, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    # a busy cache or a negative age is a Refusal: main() says it and exits 2
+    outcome = caches.prune(Store(args.home), args.older_than, args.keep_runs)
     if args.json:
         removed = [
             {"kind": e.kind, "path": str(e.path), "bytes": e.size_bytes} for e in outcome.removed
@@ -87,4 +82,4 @@ def cmd_gpu_check(args: argparse.Namespace) -> int:
 
     outcome = gpu_check.check()
     print(json.dumps(outcome.to_json()) if args.json else outcome.text())
-    return 0 if outcome.passed else EXIT_FAILED
+    return 0 if outcome.passed else EXIT_RUN_FAILED

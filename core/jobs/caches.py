@@ -44,6 +44,10 @@ class CacheBusy(Refusal, RuntimeError):
     """Pruning now could remove a file a run is reading."""
 
 
+class PruneRefused(Refusal, ValueError):
+    """A prune asked with settings that mean nothing (a negative age)."""
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     kind: str  # FEATURES | DECODED
@@ -193,7 +197,7 @@ def prune(
 ) -> PruneOutcome:
     """Remove the chosen cache entries; raises CacheBusy while a run or a worker is active."""
     if older_than_days is not None and older_than_days < 0:
-        raise ValueError("--older-than takes a number of days, 0 or more")
+        raise PruneRefused("--older-than takes a number of days, 0 or more")
     if words := _busy_words(store):
         raise CacheBusy(words)
     locks = []

@@ -97,5 +97,5 @@ def test_nothing_is_pruned_while_a_worker_is_alive(store):
 
 
 def test_a_negative_age_is_refused(store):
-    with pytest.raises(ValueError, match="days"):
+    with pytest.raises(caches.PruneRefused, match="days"):
         caches.prune(store, older_than_days=-1)

@@ -86,6 +86,8 @@ def test_the_cache_prune_command_frees_and_refuses_while_a_run_is_active(home, t
     run = store.create(RunConfig(dataset=str(tmp_path), weights="none"))
     assert cli.main(["cache", "prune"]) == 2
     assert "active" in capsys.readouterr().err and entry.is_dir()
+    assert cli.main(["cache", "prune", "--older-than", "-1"]) == 2
+    assert capsys.readouterr().err == "error: --older-than takes a number of days, 0 or more\n"
     store.request_stop(run.id)  # a queued run stops at once
     assert cli.main(["cache", "prune", "--older-than", "0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
