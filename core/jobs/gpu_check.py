@@ -45,11 +45,9 @@ NO_GPU = (
 
 
 def expected_precision(gpus: list[NvidiaGpu]) -> str:
-    """The compute dtype "auto" must give on these cards (the weakest decides)."""
-    capabilities = [g.compute_capability for g in gpus]
-    known = [c for c in capabilities if c is not None]
-    # a card of unknown capability may be the weakest: then nothing is known
-    return device.gpu_precision(min(known) if len(known) == len(capabilities) else None)
+    """The compute dtype "auto" must give on these cards (the weakest decides, as it does
+    when the worker plans)."""
+    return device.gpu_precision(device.weakest_capability([g.compute_capability for g in gpus]))
 
 
 def judge(

@@ -93,16 +93,24 @@ def suggested_batch_size(
     return max(BATCH_LIMITS[0], min(BATCH_LIMITS[1], batch))
 
 
+def weakest_capability(
+    capabilities: Sequence[tuple[int, int] | None],
+) -> tuple[int, int] | None:
+    """The compute capability that decides a multi-GPU host's precision: the weakest card's;
+    None when a card did not say (it may be the weakest)."""
+    known = [c for c in capabilities if c is not None]
+    return min(known) if known and len(known) == len(capabilities) else None
+
+
 def plan_acceleration(gpus: list[Gpu], cpu: CpuFeatures | None = None) -> AccelerationPlan:
     if not gpus:
-        batch = suggested_batch_size(None)
+        batch = None  # a CPU has no memory bound: the run's own batch stands
         if cpu is not None and cpu.bf16:
             why = f"CPU with {cpu.bf16_label}: bfloat16 compute (float32 heads), no XLA"
             return AccelerationPlan("CPU (bfloat16)", False, "bfloat16", False, batch, why)
         why = "CPU without bfloat16 instructions (or oneDNN off): float32, no XLA"
         return AccelerationPlan("CPU", False, "float32", False, batch, why)
-    capabilities = [g.compute_capability for g in gpus]
-    weakest = None if None in capabilities else min(c for c in capabilities if c is not None)
+    weakest = weakest_capability([g.compute_capability for g in gpus])
     precision = gpu_precision(weakest)
     memories = [g.memory_mb for g in gpus if g.memory_mb]
     memory = min(memories) if memories else None
