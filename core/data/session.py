@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 import tempfile
 import time
 import unicodedata
@@ -23,6 +22,7 @@ from typing import Any, BinaryIO
 from core.data import archive
 from core.data.imaging import IMAGE_EXTENSIONS, UnreadableImage, image_info
 from core.platform import settings
+from core.platform.fileio import tree_bytes_and_newest
 from core.platform.refusal import Refusal
 
 SESSIONS_DIR = "sessions"
@@ -174,29 +174,10 @@ def folder_signature(root: str | os.PathLike[str]) -> tuple[str, int, int]:
     return str(root), newest, count
 
 
-def _tree_bytes_and_newest(folder: Path) -> tuple[int, float]:
-    """(bytes of all files, newest modification time of any file or folder); links are not
-    followed and count as nothing."""
-    total, newest = 0, 0.0
-    for dirpath, _, filenames in os.walk(folder, followlinks=False):
-        try:
-            newest = max(newest, os.lstat(dirpath).st_mtime)
-        except OSError:
-            continue
-        for name in filenames:
-            try:
-                info = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
-            newest = max(newest, info.st_mtime)
-    return total, newest
-
-
 def uploads_bytes(home: str | os.PathLike[str]) -> int:
     """What all browser sessions of this home hold on disk (uploads and built classes)."""
     folder = Path(home) / SESSIONS_DIR
-    return _tree_bytes_and_newest(folder)[0] if folder.is_dir() else 0
+    return tree_bytes_and_newest(folder)[0] if folder.is_dir() else 0
 
 
 def check_upload_room(home: str | os.PathLike[str], incoming_bytes: int) -> None:
@@ -233,7 +214,7 @@ def remove_unused_sessions(
         real = folder.resolve()
         if any(path == real or real in path.parents for path in used):
             continue
-        if now - _tree_bytes_and_newest(folder)[1] < max_age:
+        if now - tree_bytes_and_newest(folder)[1] < max_age:
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)

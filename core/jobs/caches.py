@@ -131,9 +131,20 @@ def cache_entries(home: Path) -> list[CacheEntry]:
     return sorted(found, key=lambda e: e.last_used)
 
 
+def _bytes(path: Path) -> int:
+    """A folder's files, or a file (a link counts nothing); 0 for one vanishing meanwhile."""
+    try:
+        return folder_bytes(path) if path.is_dir() else path.lstat().st_size * path.is_file()
+    except OSError:
+        return 0
+
+
 def disk_use(home: Path) -> DiskUse:
     cache = settings.cache_dir(home)
     features, decoded = folder_bytes(cache / FEATURES), folder_bytes(cache / DECODED)
+    others = (
+        [p for p in cache.iterdir() if p.name not in (FEATURES, DECODED)] if cache.is_dir() else []
+    )
     try:
         free = shutil.disk_usage(home if home.exists() else home.parent).free
     except OSError:
@@ -143,7 +154,7 @@ def disk_use(home: Path) -> DiskUse:
         runs_bytes=folder_bytes(settings.runs_dir(home)),
         features_bytes=features,
         decoded_bytes=decoded,
-        other_cache_bytes=folder_bytes(cache) - features - decoded,
+        other_cache_bytes=sum(_bytes(p) for p in others),
         free_bytes=free,
     )
 

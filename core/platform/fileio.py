@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -56,16 +57,28 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     write_atomically(path, save)
 
 
-def folder_bytes(folder: Path) -> int:
-    """Bytes of the files below `folder` (0 when absent); files vanishing meanwhile count 0."""
-    total = 0
-    for path in Path(folder).rglob("*") if Path(folder).is_dir() else ():
+def tree_bytes_and_newest(folder: str | os.PathLike[str]) -> tuple[int, float]:
+    """(bytes of all files, newest modification time of any file or folder); links are not
+    followed and count as nothing."""
+    total, newest = 0, 0.0
+    for dirpath, _, filenames in os.walk(folder, followlinks=False):
         try:
-            if path.is_file() and not path.is_symlink():
-                total += path.stat().st_size
+            newest = max(newest, os.lstat(dirpath).st_mtime)
         except OSError:
             continue
-    return total
+        for name in filenames:
+            try:
+                info = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+            newest = max(newest, info.st_mtime)
+    return total, newest
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files below `folder` (0 when absent); files vanishing meanwhile count 0."""
+    return tree_bytes_and_newest(folder)[0] if Path(folder).is_dir() else 0
 
 
 def mark_used(path: Path) -> None:
