@@ -32,7 +32,7 @@ from core.runs import store as store_mod
 from core.runs.store import Store
 from core.train import context
 
-FEATURES, DECODED = "features", "decoded"
+FEATURES, DECODED = settings.FEATURES_CACHE, settings.DECODED_CACHE
 ENTRY_DEPTH = {
     FEATURES: 3,
     DECODED: 2,

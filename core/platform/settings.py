@@ -49,6 +49,11 @@ def cache_dir(home: Path) -> Path:
     return home / "cache"
 
 
+# the caches below cache_dir that grow with datasets and `core cache prune` frees (the others,
+# spectrograms and maps, are small and rebuilt from the person's files)
+FEATURES_CACHE, DECODED_CACHE = "features", "decoded"
+
+
 def samples_dir(home: Path) -> Path:
     return home / "samples"
 

@@ -263,9 +263,12 @@ def run_problem(config: RunConfig, home: Path) -> str | None:
 
 
 def cache_hint(home: Path) -> str:
-    """What the studio's own caches hold, when they hold something: they are never pruned by
-    training, and `core cache prune` frees them."""
-    cached = folder_bytes(settings.cache_dir(home))
+    """What the studio's prunable caches (features, decoded images) hold, when they hold
+    something: training never prunes them, and `core cache prune` frees them."""
+    cache = settings.cache_dir(home)
+    cached = sum(
+        folder_bytes(cache / name) for name in (settings.FEATURES_CACHE, settings.DECODED_CACHE)
+    )
     if cached < MB:
         return ""
     return (

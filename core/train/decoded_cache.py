@@ -24,6 +24,7 @@ import numpy as np
 
 from core.data.datasets import Item, fingerprint
 from core.data.imaging import DECODER, UnreadableImage, load_rgb
+from core.platform import settings
 from core.platform.fileio import NpyWriter, atomic_write_text, mark_used
 
 if TYPE_CHECKING:  # imports Keras
@@ -46,7 +47,7 @@ class DecodedImages:
 
 
 def folder(root: Path, items: Sequence[Item], image_size: int) -> Path:
-    return Path(root) / "decoded" / fingerprint(items) / f"{image_size}px-{DECODER}"
+    return Path(root) / settings.DECODED_CACHE / fingerprint(items) / f"{image_size}px-{DECODER}"
 
 
 def decoded(

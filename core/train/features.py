@@ -22,6 +22,7 @@ import numpy as np
 
 from core.data.datasets import Item
 from core.data.imaging import DECODER, UnreadableImage, load_rgb
+from core.platform import settings
 from core.platform.fileio import NpyWriter, atomic_write_text, mark_used
 
 if TYPE_CHECKING:  # imports Keras
@@ -48,7 +49,7 @@ class CacheKey:
         # so is the compute precision (float32 keeps the plain name)
         precision = "" if self.precision == "float32" else f"-{self.precision}"
         size = f"{self.image_size}px-{DECODER}{precision}"
-        return root / "features" / self.images / self.weights / size
+        return root / settings.FEATURES_CACHE / self.images / self.weights / size
 
 
 class FeatureCache:

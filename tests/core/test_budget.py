@@ -97,6 +97,10 @@ def test_a_disk_refusal_says_what_the_studios_caches_hold(binary_dataset, tmp_pa
     monkeypatch.setattr(budget.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000}))
     home.mkdir()
     assert "cache prune" not in budget.run_problem(config, home)  # nothing cached: no hint
+    spectrograms = settings.cache_dir(home) / "spectrograms" / "a"  # prune never frees these
+    spectrograms.mkdir(parents=True)
+    (spectrograms / "x.png").write_bytes(b"x" * 5 * budget.MB)
+    assert "cache prune" not in budget.run_problem(config, home)
     entry = settings.cache_dir(home) / "decoded" / "a" / "32px"
     entry.mkdir(parents=True)
     (entry / "images.npy").write_bytes(b"x" * 3 * budget.MB)
