@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -234,17 +236,53 @@ def wait_for_chart(page, title: str, timeout_ms: int = UI) -> dict:
     raise AssertionError(f"no chart titled {title!r}; have {[c['title'] for c in charts(page)]}")
 
 
-def poll_live(page, wanted, timeout_ms: int, what: str) -> dict:
-    """The Train page's live state (LIVE_JS) once `wanted(state)` holds; bounded polling, as
-    the chart changes by itself (the page polls the store every second)."""
+def poll_live(
+    page, wanted, timeout_ms: int, what: str, js: str = LIVE_JS, every_ms: int = 200
+) -> dict:
+    """A page's live state (`js`; by default the Train page's LIVE_JS) once `wanted(state)`
+    holds; bounded polling, as the page changes by itself (it polls the store or the model)."""
     deadline = time.monotonic() + timeout_ms / 1000
     state: dict = {}
     while time.monotonic() < deadline:
-        state = page.evaluate(LIVE_JS)
+        state = page.evaluate(js)
         if wanted(state):
             return state
-        page.wait_for_timeout(200)
+        page.wait_for_timeout(every_ms)
     raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}; last state: {state}")
+
+
+def screenshots(tmp_path: Path, folder: str = "") -> Path:
+    """Where a walk saves its screenshots: $STUDIO_SCREENSHOTS (README's), else the test's."""
+    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots") / folder
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
+@contextmanager
+def browser_page(
+    studio: dict,
+    tmp_path: Path,
+    extra_args: Sequence[str] = (),
+    log_chars: int = 3000,
+    so_far: Callable[[], str] = lambda: "",
+    viewport: dict | None = None,
+) -> Iterator:
+    """A page of headless Debian Chromium; on any failure (pytest-timeout's too) the page's
+    screenshot in tmp_path/failure.png and the server log's tail, then the failure."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + list(extra_args)
+        )
+        try:
+            page = browser.new_page(viewport=viewport or VIEWPORT)
+            try:
+                yield page
+            except BaseException:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                print(f"{so_far()}server log:\n{log_tail(studio['log'], log_chars)}")
+                raise
+        finally:
+            browser.close()
 
 
 def nav(page, title: str) -> None:
@@ -355,8 +393,7 @@ def snap(page, folder: Path, name: str, width: int = VIEWPORT["width"]) -> Path:
 # 2-core machine: more than the suite's default per-test limit of 600 s.
 @pytest.mark.timeout(1500)
 def test_a_teacher_trains_watches_the_live_chart_and_predicts(studio, tmp_path):
-    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots(tmp_path)
     home: Path = studio["home"]
     timings: dict[str, float] = {}
     began = time.monotonic()
@@ -364,18 +401,9 @@ def test_a_teacher_trains_watches_the_live_chart_and_predicts(studio, tmp_path):
     def lap(name: str) -> None:
         timings[name] = round(time.monotonic() - began, 1)
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            try:
-                run_the_flow(page, studio["url"], home, shots, lap)
-            except BaseException:  # pytest-timeout's Failed too: say how far the flow got
-                page.screenshot(path=str(tmp_path / "failure.png"))
-                print(f"timings so far: {timings}\nserver log:\n{log_tail(studio['log'])}")
-                raise
-        finally:
-            browser.close()
+    # on a failure (a timeout too), say how far the flow got
+    with browser_page(studio, tmp_path, so_far=lambda: f"timings so far: {timings}\n") as page:
+        run_the_flow(page, studio["url"], home, shots, lap)
     print(f"timings (s since start): {timings}")
 
 
@@ -750,25 +778,15 @@ def test_a_whole_session_holds_together_across_pages_and_a_reload(studio, tmp_pa
     sentence and the kept epoch agree with what the pages show."""
     import keras
 
-    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots") / "session"
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots(tmp_path, "session")
     home: Path = studio["home"]
     # a weights file that is not the official one (randomly initialised), as Keras writes it
     model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     weights = tmp_path / "my_vgg16.weights.h5"
     model.save_weights(weights)
     archive = write_photo_zip(tmp_path)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport=VIEWPORT)
-        try:
-            walk_the_session(page, studio["url"], home, weights, archive, shots)
-        except BaseException:
-            page.screenshot(path=str(tmp_path / "failure.png"))
-            print(f"server log:\n{log_tail(studio['log'])}")
-            raise
-        finally:
-            browser.close()
+    with browser_page(studio, tmp_path) as page:
+        walk_the_session(page, studio["url"], home, weights, archive, shots)
 
 
 def walk_the_session(page, url: str, home: Path, weights: Path, archive: Path, shots: Path):

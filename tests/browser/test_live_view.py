@@ -15,7 +15,9 @@ from browser.test_e2e import (
     CHROMIUM,
     CHROMIUM_ARGS,
     UI,
-    log_tail,
+    browser_page,
+    poll_live,
+    screenshots,
     settled,
     studio,  # noqa: F401 - the fixture
 )
@@ -44,14 +46,8 @@ STATE_JS = """() => {
 
 
 def poll(page, wanted, timeout_ms: int, what: str) -> dict:
-    deadline = time.monotonic() + timeout_ms / 1000
-    state: dict = {}
-    while time.monotonic() < deadline:
-        state = page.evaluate(STATE_JS)
-        if wanted(state):
-            return state
-        page.wait_for_timeout(250)
-    raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}; last state: {state}")
+    """The Live tab's bars and rate (STATE_JS) once `wanted(state)` holds."""
+    return poll_live(page, wanted, timeout_ms, what, js=STATE_JS, every_ms=250)
 
 
 def rate_of(state: dict) -> float:
@@ -64,23 +60,10 @@ def test_the_live_tab_classifies_a_fake_camera_and_keeps_updating(studio, tmp_pa
     home: Path = studio["home"]
     _, run = tiny_run(home.parent)  # trained into the studio's home
     assert run.status == "done", run.status
-    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_MEDIA
-        )
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            try:
-                look_live(page, studio["url"], shots)
-                delete_while_previewed(page, studio["home"], run.id)
-            except BaseException:
-                page.screenshot(path=str(tmp_path / "failure.png"))
-                print(f"server log:\n{log_tail(studio['log'], 6000)}")
-                raise
-        finally:
-            browser.close()
+    shots = screenshots(tmp_path)
+    with browser_page(studio, tmp_path, FAKE_MEDIA, 6000, viewport=VIEWPORT) as page:
+        look_live(page, studio["url"], shots)
+        delete_while_previewed(page, studio["home"], run.id)
 
 
 def delete_while_previewed(page, home: Path, run_id: str) -> None:
@@ -125,22 +108,9 @@ def test_the_live_tab_listens_to_a_fake_microphone_for_a_sound_model(studio, tmp
     home: Path = studio["home"]
     _, run = tiny_sound_run(home.parent)
     assert run.status == "done", run.error
-    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_MEDIA
-        )
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            try:
-                listen_live(page, studio["url"], shots)
-            except BaseException:
-                page.screenshot(path=str(tmp_path / "failure.png"))
-                print(f"server log:\n{log_tail(studio['log'], 6000)}")
-                raise
-        finally:
-            browser.close()
+    shots = screenshots(tmp_path)
+    with browser_page(studio, tmp_path, FAKE_MEDIA, 6000, viewport=VIEWPORT) as page:
+        listen_live(page, studio["url"], shots)
 
 
 def listen_live(page, url: str, shots: Path) -> None:
@@ -211,8 +181,7 @@ def test_measure_the_live_rate_of_a_150_px_model(studio, tmp_path):  # noqa: F81
     data = write_colour_dataset(tmp_path / "data", ("red", "green", "blue"), per_class=6, size=150)
     config = RunConfig(dataset=str(data), **dict(TINY, image_size=150, batch_size=6))
     assert train(Store(home), config).status == "done"
-    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots(tmp_path)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_MEDIA
